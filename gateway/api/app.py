@@ -1,0 +1,36 @@
+"""The FastAPI application factory. The app serves one :class:`~gateway.runtime.Gateway`; with
+``manage_runtime`` it also starts and stops the gateway's channels with the server (``gateway serve``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.api.routes import health, messages
+from gateway.runtime import Gateway
+
+
+def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_runtime:
+            gateway.start()
+        try:
+            yield
+        finally:
+            if manage_runtime:
+                gateway.stop()
+
+    app = FastAPI(
+        title="EDI partner gateway",
+        version=__version__,
+        description="Search the message archive, inspect timelines and acknowledgements.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.include_router(health.router)
+    app.include_router(messages.router)
+    return app

@@ -1,0 +1,160 @@
+"""API answer models. They name every field explicitly: nothing from the store leaks by accident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gateway.store.models import AckLink, Event, Message
+from gateway.store.repository import Lineage
+
+
+class MessageSummary(BaseModel):
+    id: int
+    direction: str
+    status: str
+    partner_id: str | None
+    channel: str | None
+    file_name: str | None
+    document_format: str | None
+    set_ids: list[str]
+    size: int
+    sha256: str
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> MessageSummary:
+        assert m.id is not None
+        return cls(
+            id=m.id,
+            direction=m.direction,
+            status=m.status,
+            partner_id=m.partner_id,
+            channel=m.channel,
+            file_name=m.file_name,
+            document_format=m.document_format,
+            set_ids=m.set_ids.split(",") if m.set_ids else [],
+            size=m.size,
+            sha256=m.sha256,
+            reason=m.reason,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+        )
+
+
+class MessagePage(BaseModel):
+    items: list[MessageSummary]
+    total: int = Field(description="number of messages matching the filters")
+    page: int
+    limit: int
+
+
+class EventOut(BaseModel):
+    at: datetime
+    name: str
+    status: str | None
+    actor: str
+    detail: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, e: Event) -> EventOut:
+        return cls(at=e.at, name=e.name, status=e.status, actor=e.actor, detail=e.detail)
+
+
+class TransactionOut(BaseModel):
+    set_id: str
+    control_number: str | None
+    segment_count: int | None
+    valid: bool
+
+
+class GroupOut(BaseModel):
+    functional_id: str | None
+    sender_id: str | None
+    receiver_id: str | None
+    control_number: str | None
+    version: str | None
+    transactions: list[TransactionOut]
+
+
+class InterchangeOut(BaseModel):
+    sender: str
+    receiver: str
+    control_number: str | None
+    version: str | None
+    usage: str | None
+    date: str | None
+    time: str | None
+    groups: list[GroupOut]
+
+
+class AckOut(BaseModel):
+    kind: str
+    result: str | None
+    message_id: int = Field(description="the acknowledged message")
+    ack_message_id: int = Field(description="the message carrying the acknowledgement")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: AckLink) -> AckOut:
+        return cls(
+            kind=a.kind,
+            result=a.result,
+            message_id=a.message_id,
+            ack_message_id=a.ack_message_id,
+            created_at=a.created_at,
+        )
+
+
+class MessageDetail(MessageSummary):
+    transport_id: str | None
+    content_type: str | None
+    error: dict[str, Any] | None
+    interchanges: list[InterchangeOut]
+    acknowledgements: list[AckOut] = Field(description="acknowledgements of this message")
+    acknowledges: list[AckOut] = Field(description="messages this one acknowledges")
+    timeline: list[EventOut]
+
+
+def interchanges_out(lin: Lineage) -> list[InterchangeOut]:
+    out = []
+    for ic in lin.interchanges:
+        groups = []
+        for g in (g for g in lin.groups if g.interchange_id == ic.id):
+            sets = [
+                TransactionOut(
+                    set_id=t.set_id,
+                    control_number=t.control_number,
+                    segment_count=t.segment_count,
+                    valid=t.valid,
+                )
+                for t in lin.transactions
+                if t.group_id == g.id
+            ]
+            groups.append(
+                GroupOut(
+                    functional_id=g.functional_id,
+                    sender_id=g.sender_id,
+                    receiver_id=g.receiver_id,
+                    control_number=g.control_number,
+                    version=g.version,
+                    transactions=sets,
+                )
+            )
+        out.append(
+            InterchangeOut(
+                sender=f"{ic.sender_qualifier}/{ic.sender_id}",
+                receiver=f"{ic.receiver_qualifier}/{ic.receiver_id}",
+                control_number=ic.control_number,
+                version=ic.version,
+                usage=ic.usage,
+                date=ic.date,
+                time=ic.time,
+                groups=groups,
+            )
+        )
+    return out

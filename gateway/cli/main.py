@@ -1,0 +1,47 @@
+"""The ``gateway`` command. Each command group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from gateway import __version__
+from gateway.cli import x12
+
+app = typer.Typer(
+    name="gateway",
+    help="B2B partner gateway for X12 EDI and file exchange (SFTP, AS2, webhooks, folders).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+app.add_typer(x12.app, name="x12")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gateway {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """B2B partner gateway for X12 EDI and file exchange."""
+
+
+from gateway.cli import serve as _serve  # noqa: E402
+
+app.command("serve")(_serve.serve)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""``gateway serve``: the API, the scheduler and the folder watchers in one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from gateway.cli.common import fail, settings_from
+from gateway.errors import GatewayError
+from gateway.logging import configure_logging, get_logger
+
+
+def serve(
+    config: Path | None = typer.Option(None, "--config", "-c", help="settings file (default: config/gateway.yaml)"),
+    host: str | None = typer.Option(None, help="listen address (default: api_host setting, 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="listen port (default: api_port setting, 8080)"),
+) -> None:
+    """Run the gateway: API on HOST:PORT, partner channels polled and watched, scheduled jobs."""
+    from gateway.api.app import create_app
+    from gateway.runtime import Gateway
+
+    overrides = {k: v for k, v in {"api_host": host, "api_port": port}.items() if v is not None}
+    settings = settings_from(config, **overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    log = get_logger("gateway.serve")
+    try:
+        gw = Gateway(settings)
+    except GatewayError as exc:
+        fail(exc)
+    log.info(
+        "gateway.serving",
+        extra={
+            "fields": {
+                "url": f"http://{settings.api_host}:{settings.api_port}",
+                "data_dir": str(settings.data_path),
+            }
+        },
+    )
+    app = create_app(gw, manage_runtime=True)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)

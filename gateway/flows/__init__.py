@@ -1,0 +1,1 @@
+"""Flows join the layers: inbound, outbound, acknowledgements, polling."""

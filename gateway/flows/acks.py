@@ -1,0 +1,131 @@
+"""Acknowledging inbound interchanges: build the 997/999/TA1, archive it, record it as an outbound message linked
+to the message it acknowledges, and deliver it on the partner's outbound channel.
+
+Produced once per inbound interchange: the outbound message's idempotency key is derived from the inbound message
+and the interchange's position, so resuming or reprocessing a message never sends a second, different ack.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
+from gateway.edi.x12.ack import ack_kind
+from gateway.flows.outbound import OutboundFlow
+from gateway.logging import get_logger
+from gateway.partners.schema import Partner
+from gateway.settings import OwnIdentity
+from gateway.store.archive import Archive
+from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.repository import Store
+
+log = get_logger(__name__)
+
+
+class StoreControlNumbers:
+    """The engine's ControlNumbers protocol, backed by the store's atomic counters (one sequence per partner)."""
+
+    def __init__(self, store: Store, scope: str) -> None:
+        self.store = store
+        self.scope = scope
+
+    def next_interchange(self) -> int:
+        return self.store.next_control_number(self.scope, "interchange")
+
+    def next_group(self) -> int:
+        return self.store.next_control_number(self.scope, "group")
+
+    def next_transaction(self) -> int:
+        return self.store.next_control_number(self.scope, "transaction")
+
+
+def ack_kind_and_result(interchange: Interchange, options: AckOptions) -> tuple[str, str]:
+    """What our acknowledgement of ``interchange`` is ("997", "999", or "TA1" when no group can be answered) and
+    its overall result: A accepted, E accepted with errors noted, P partially accepted, R rejected."""
+    groups = [g for g in interchange.groups if g.enveloped and g.functional_id != "FA"]
+    if interchange.fatal or not groups:
+        return "TA1", "A" if interchange.valid else "R"
+    kinds = sorted({ack_kind(g, interchange, options.functional_ack) for g in groups})
+    statuses = [t.ack_status for g in groups for t in g.transactions]
+    group_rejected = any(not g.valid and not g.transactions for g in groups)
+    if "R" in statuses or group_rejected:
+        result = "P" if "A" in statuses or "E" in statuses else "R"
+    elif "E" in statuses or any(g.warnings for g in groups):
+        result = "E"
+    else:
+        result = "A"
+    return "+".join(kinds), result
+
+
+class AckFlow:
+    def __init__(self, *, store: Store, archive: Archive, outbound: OutboundFlow, own: OwnIdentity) -> None:
+        self.store = store
+        self.archive = archive
+        self.outbound = outbound
+        self.own = own
+
+    def acknowledge(self, msg: Message, partner: Partner, analysis: Any, *, now: datetime) -> list[Message]:
+        assert msg.id is not None
+        if partner.acknowledgements.send == "none":
+            return []
+        produced = []
+        for pos, ic in enumerate(analysis.interchanges, start=1):
+            key = f"ack:{msg.id}:{pos}"
+            ack = self.store.find_by_key(key)
+            if ack is None:
+                ack = self._build(msg, partner, ic, key, now)
+                if ack is None:
+                    continue
+            assert ack.id is not None
+            if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
+                ack = self.outbound.deliver(ack, partner)
+                if ack.status == MessageStatus.sent:
+                    self.store.add_event(msg.id, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
+            produced.append(ack)
+        return produced
+
+    def _build(self, msg: Message, partner: Partner, ic: Interchange, key: str, now: datetime) -> Message | None:
+        assert msg.id is not None
+        policy = partner.acknowledgements
+        options = AckOptions(
+            timestamp=now,
+            functional_ack="auto" if policy.send == "auto" else policy.send,
+            ta1={"on_request": "auto", "always": "always", "never": "never"}[policy.ta1],
+        )
+        data = build_acknowledgement(ic, control_numbers=StoreControlNumbers(self.store, partner.id), options=options)
+        if not data:
+            return None
+        kind, result = ack_kind_and_result(ic, options)
+        control = _isa13(data)
+        blob = self.archive.put_bytes(data)
+        name = f"{partner.id}-{kind.replace('+', '-')}-{control}.x12"
+        ack, _ = self.store.create_message(
+            direction=Direction.outbound,
+            status=MessageStatus.queued,
+            partner_id=partner.id,
+            idempotency_key=key,
+            file_name=name,
+            content_type="application/edi-x12",
+            document_format="x12",
+            set_ids=kind.replace("+", ","),
+            size=blob.size,
+            sha256=blob.sha256,
+            archive_key=blob.key,
+            correlation_id=msg.correlation_id,
+            events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": kind})],
+        )
+        assert ack.id is not None
+        self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind=kind, result=result)
+        self.store.add_event(
+            msg.id,
+            "ack.generated",
+            detail={"kind": kind, "result": result, "ack_message_id": ack.id, "control_number": control},
+        )
+        log.info("ack.generated", extra={"fields": {"kind": kind, "result": result, "ack_message_id": ack.id}})
+        return ack
+
+
+def _isa13(data: bytes) -> str:
+    """The interchange control number of an acknowledgement we just wrote (fixed-width ISA: ISA13 at 90..99)."""
+    return data[90:99].decode("ascii")

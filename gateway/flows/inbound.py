@@ -1,0 +1,278 @@
+"""The inbound flow: receive -> archive + record -> read the envelope -> identify the partner -> acknowledge ->
+commit the source -> final status. Every step leaves an event on the message's timeline.
+
+Archive first, acknowledge last: the bytes are durable in the archive and recorded in the store before anything
+parses them, and the source (the file in the inbox) is committed only after processing. Processing reads the
+archived copy, so a message can be resumed after a crash, or reprocessed later, without the source.
+
+Delivery is at-least-once; the item's idempotency key makes a redelivered item resume its message instead of
+creating a second one, and every step is safe to run again (acknowledgements are produced once per message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from gateway.edi.x12 import analyze
+from gateway.errors import (
+    DocumentError,
+    GatewayError,
+    MisaddressedError,
+    NotEDIError,
+    RoutingConflictError,
+    StoreError,
+    UnknownPartnerError,
+)
+from gateway.failpoints import FailPoints
+from gateway.flows.acks import AckFlow
+from gateway.flows.lineage import interchange_records, summarize_envelope
+from gateway.logging import get_logger, log_context, new_correlation_id
+from gateway.partners.registry import PartnerRegistry
+from gateway.partners.schema import Partner
+from gateway.store.archive import Archive
+from gateway.store.models import TERMINAL, Direction, Message, MessageStatus
+from gateway.store.repository import Store
+from gateway.transports.base import InboundItem, is_transient
+
+log = get_logger(__name__)
+
+QUARANTINE_ERRORS = (UnknownPartnerError, MisaddressedError, RoutingConflictError)
+
+
+class InboundFlow:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        archive: Archive,
+        registry: Callable[[], PartnerRegistry],
+        acks: AckFlow,
+        clock: Callable[[], datetime],
+        failpoints: FailPoints | None = None,
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.registry = registry
+        self.acks = acks
+        self.clock = clock
+        self.failpoints = failpoints or FailPoints()
+
+    # -- entry points ----------------------------------------------------------------------------------------
+    def receive(self, item: InboundItem) -> Message | None:
+        """Take one item from a channel through the whole flow. Returns its message (None if it vanished)."""
+        existing = self.store.find_by_key(item.idempotency_key)
+        with log_context(correlation_id=(existing.correlation_id if existing else None) or new_correlation_id()):
+            msg = existing if existing is not None else self._archive(item)
+            if msg is None:
+                return None
+            assert msg.id is not None
+            with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
+                if msg.status in TERMINAL:
+                    log.info("message.redelivered", extra={"fields": {"status": msg.status}})
+                    self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
+                    return msg
+                return self._guarded(msg, item)
+
+    def resume(self, message_id: int, *, actor: str = "gateway") -> Message:
+        """Process an archived message again from its archived bytes (crash recovery, or a reprocess request)."""
+        msg = self.store.get(message_id)
+        with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
+            if actor != "gateway":
+                self.store.add_event(message_id, "message.reprocess_requested", actor=actor)
+            return self._guarded(msg, None)
+
+    def recover(self) -> list[int]:
+        """Resume every inbound message a crash left unfinished. Run once at start, before channels start."""
+        resumed = []
+        for msg in self.store.unfinished(Direction.inbound):
+            assert msg.id is not None
+            if msg.archive_key is None:
+                continue  # never archived: the source is still in its inbox and will be picked up again
+            log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status}})
+            self.resume(msg.id)
+            resumed.append(msg.id)
+        return resumed
+
+    def _guarded(self, msg: Message, item: InboundItem | None) -> Message:
+        """Process; an unexpected error fails the message visibly instead of leaving it to loop in the inbox."""
+        try:
+            return self._process(msg, item)
+        except StoreError:
+            raise  # the store or archive is down: leave everything in place for the next attempt
+        except Exception as exc:  # a defect, not bad input: keep the payload, say so, keep running
+            log.exception("message.internal_error")
+            error = GatewayError(
+                f"internal error while processing: {type(exc).__name__}: {exc}",
+                hint="the payload is archived; report this to the gateway developers, then reprocess the message",
+            )
+            return self._finish(msg, item, MessageStatus.failed, error)
+
+    # -- steps -----------------------------------------------------------------------------------------------
+    def _archive(self, item: InboundItem) -> Message | None:
+        try:
+            with item.open() as src:
+                blob = self.archive.put_stream(src)
+        except GatewayError as exc:
+            if is_transient(exc):
+                log.warning("message.unreadable", extra={"fields": {"channel": item.channel, "error": str(exc)}})
+                return None
+            raise
+        msg, _created = self.store.create_message(
+            direction=Direction.inbound,
+            status=MessageStatus.archived,
+            partner_id=item.partner_id,
+            channel=item.channel,
+            transport_id=item.transport_id,
+            idempotency_key=item.idempotency_key,
+            file_name=item.name,
+            size=blob.size,
+            sha256=blob.sha256,
+            archive_key=blob.key,
+            correlation_id=log_context_id(),
+            events=[
+                ("message.received", MessageStatus.received, {"channel": item.channel, "file": item.name}),
+                ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
+            ],
+        )
+        log.info(
+            "message.archived",
+            extra={"fields": {"sha256": blob.sha256, "size": blob.size, "file": item.name}},
+        )
+        self.failpoints.hit("inbound.after_archive")
+        return msg
+
+    def _process(self, msg: Message, item: InboundItem | None) -> Message:
+        assert msg.id is not None and msg.archive_key is not None
+        channel_partner = item.partner_id if item is not None else _channel_partner(msg)
+        registry = self.registry()
+        try:
+            partner, analysis = self._read_and_identify(msg, registry, channel_partner)
+        except QUARANTINE_ERRORS as exc:
+            return self._finish(msg, item, MessageStatus.quarantined, exc)
+        except DocumentError as exc:
+            return self._finish(msg, item, MessageStatus.failed, exc)
+        except StoreError as exc:
+            # the archive or the store failed: leave the source in place for another try
+            log.error("message.store_failed", extra={"fields": {"error": str(exc)}})
+            raise
+        return self._acknowledge(msg, item, partner, analysis)
+
+    def _read_and_identify(
+        self, msg: Message, registry: PartnerRegistry, channel_partner: str | None
+    ) -> tuple[Partner, Any]:
+        assert msg.id is not None and msg.archive_key is not None
+        if msg.size == 0:
+            raise NotEDIError("the file is empty", hint="ask the partner to send the file again")
+        hint = registry.get(channel_partner) if channel_partner else None
+        tolerant = hint is None or hint.reading == "tolerant"
+        with self.archive.open(msg.archive_key) as src:
+            analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
+        summary = summarize_envelope(analysis)
+        self.store.replace_lineage(msg.id, interchange_records(analysis))
+        self.store.update(
+            msg.id,
+            event="envelope.read",
+            status=MessageStatus.processing,
+            document_format="x12",
+            set_ids=",".join(summary["set_ids"]) or None,
+            detail=summary,
+        )
+        if not analysis.interchanges:
+            first = analysis.errors[0] if analysis.errors else None
+            raise NotEDIError(
+                first.message if first else "no X12 interchange (ISA segment) was found in the file",
+                location=first.location if first else None,
+            )
+        partners = {}
+        for ic in analysis.interchanges:
+            p = registry.identify(
+                sender_qualifier=ic.sender_qualifier,
+                sender_id=ic.sender_id,
+                receiver_qualifier=ic.receiver_qualifier,
+                receiver_id=ic.receiver_id,
+                channel_partner=channel_partner,
+                file=msg.file_name,
+            )
+            partners[p.id] = p
+        if len(partners) > 1:
+            raise RoutingConflictError(
+                f"one file holds interchanges from several partners ({', '.join(sorted(partners))})",
+                hint="ask the senders to send separate files",
+            )
+        partner = next(iter(partners.values()))
+        self.store.update(msg.id, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id})
+        return partner, analysis
+
+    def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
+        assert msg.id is not None
+        with log_context(partner_id=partner.id):
+            self.acks.acknowledge(msg, partner, analysis, now=self.clock())
+            if analysis.valid:
+                status, error = MessageStatus.acked, None
+            else:
+                status = MessageStatus.failed
+                error = _rejection(analysis)
+            return self._finish(msg, item, status, error)
+
+    def _finish(
+        self, msg: Message, item: InboundItem | None, status: MessageStatus, error: GatewayError | None
+    ) -> Message:
+        assert msg.id is not None
+        self.failpoints.hit("inbound.before_commit")
+        self._commit(msg, item, error)
+        fields: dict[str, Any] = {"reason": None, "error": None}
+        if error is not None:
+            fields = {"reason": error.describe(), "error": error.to_dict()}
+            log.warning(f"message.{status.value}", extra={"fields": {"reason": fields["reason"]}})
+        else:
+            log.info(f"message.{status.value}")
+        return self.store.update(
+            msg.id, event=f"message.{status.value}", status=status, detail=fields["error"], **fields
+        )
+
+    def _commit(self, msg: Message, item: InboundItem | None, error: BaseException | None) -> None:
+        if item is None:
+            return
+        assert msg.id is not None
+        item.ack(error)
+        target = getattr(item, "committed", None)
+        if target is not None:
+            self.store.add_event(msg.id, "source.committed", detail={"to": str(target)})
+
+
+_SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed})
+
+
+def log_context_id() -> str | None:
+    from gateway.logging import current_context
+
+    return current_context().get("correlation_id")
+
+
+def _channel_partner(msg: Message) -> str | None:
+    """The partner owning the channel a message came in on ("partner/channel")."""
+    return msg.channel.split("/", 1)[0] if msg.channel and "/" in msg.channel else None
+
+
+def _already_failed(msg: Message) -> DocumentError:
+    return DocumentError(msg.reason or f"message {msg.id} was {msg.status}")
+
+
+def _rejection(analysis: Any) -> DocumentError:
+    errors = list(analysis.errors)
+    for ic in analysis.interchanges:
+        errors.extend(ic.errors)
+        for g in ic.groups:
+            errors.extend(g.errors)
+            for t in g.transactions:
+                errors.extend(t.errors)
+    first = errors[0] if errors else None
+    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+    text = (first.message if first else "the document was rejected") + more
+    return DocumentError(
+        text,
+        location=getattr(first, "location", None),
+        hint="the partner was sent an acknowledgement listing the errors; a corrected file can be resent",
+    )

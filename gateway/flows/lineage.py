@@ -1,0 +1,78 @@
+"""Turn an X12 analysis into what the store records: the interchange/group/set tree and a timeline summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.store.repository import GroupRecord, InterchangeRecord, SetRecord
+
+
+def interchange_records(analysis: Any) -> list[InterchangeRecord]:
+    return [
+        InterchangeRecord(
+            sender_qualifier=ic.sender_qualifier,
+            sender_id=ic.sender_id,
+            receiver_qualifier=ic.receiver_qualifier,
+            receiver_id=ic.receiver_id,
+            control_number=ic.control_number,
+            version=ic.version,
+            usage=ic.usage,
+            date=ic.date,
+            time=ic.time,
+            groups=[
+                GroupRecord(
+                    functional_id=g.functional_id,
+                    sender_id=g.sender_id,
+                    receiver_id=g.receiver_id,
+                    control_number=g.control_number,
+                    version=g.version,
+                    transactions=[
+                        SetRecord(
+                            set_id=t.set_id,
+                            control_number=t.control_number,
+                            segment_count=t.segment_count,
+                            valid=t.valid,
+                        )
+                        for t in g.transactions
+                    ],
+                )
+                for g in ic.groups
+            ],
+        )
+        for ic in analysis.interchanges
+    ]
+
+
+def summarize_envelope(analysis: Any) -> dict[str, Any]:
+    """Control numbers and set ids for the timeline (no payload content beyond envelope identifiers)."""
+    set_ids: list[str] = []
+    interchanges = []
+    for ic in analysis.interchanges:
+        groups = []
+        for g in ic.groups:
+            sets = [{"set_id": t.set_id, "control_number": t.control_number} for t in g.transactions]
+            set_ids.extend(t.set_id for t in g.transactions)
+            groups.append(
+                {
+                    "functional_id": g.functional_id,
+                    "control_number": g.control_number,
+                    "version": g.version,
+                    "transactions": sets,
+                }
+            )
+        interchanges.append(
+            {
+                "sender": f"{ic.sender_qualifier}/{ic.sender_id}",
+                "receiver": f"{ic.receiver_qualifier}/{ic.receiver_id}",
+                "control_number": ic.control_number,
+                "usage": ic.usage,
+                "groups": groups,
+            }
+        )
+    return {
+        "valid": bool(analysis.valid),
+        "interchanges": interchanges,
+        "set_ids": set_ids,
+        "errors": len(analysis.errors) + sum(len(ic.errors) for ic in analysis.interchanges),
+        "warnings": [w.describe() for w in analysis.warnings][:20],
+    }

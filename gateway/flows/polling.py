@@ -1,0 +1,57 @@
+"""A polling job: ask an inbound channel for complete items and take each through the inbound flow."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from gateway.errors import StoreError
+from gateway.flows.inbound import InboundFlow
+from gateway.logging import get_logger, log_context
+from gateway.scheduler import Scheduler
+from gateway.transports.folder import FolderInbound, FolderItem
+
+log = get_logger(__name__)
+
+
+class _Pollable(Protocol):
+    channel: str
+
+    def poll(self) -> tuple[list[FolderItem], float | None]: ...
+
+    def forget(self, item: FolderItem) -> None: ...
+
+
+class ChannelPoller:
+    """Runs as a scheduler job (never two at once for a channel). A wake during a run makes it poll again."""
+
+    def __init__(self, channel: FolderInbound | _Pollable, flow: InboundFlow, scheduler: Scheduler) -> None:
+        self.channel = channel
+        self.flow = flow
+        self.scheduler = scheduler
+        self.job_id = f"poll:{channel.channel}"
+        self._dirty = threading.Event()
+
+    def wake(self) -> None:
+        self._dirty.set()
+        self.scheduler.wake(self.job_id)
+
+    def run(self) -> None:
+        with log_context(partner_id=getattr(self.channel, "partner_id", None)):
+            for _ in range(100):  # bounded: a storm of events cannot pin a worker forever
+                self._dirty.clear()
+                items, wait = self.channel.poll()
+                for item in items:
+                    try:
+                        self.flow.receive(item)
+                    except StoreError:
+                        log.exception("poll.store_unavailable", extra={"fields": {"channel": self.channel.channel}})
+                        return  # leave the rest in place; the next run tries again
+                    except Exception:
+                        log.exception("poll.item_failed", extra={"fields": {"channel": self.channel.channel}})
+                    finally:
+                        self.channel.forget(item)
+                if wait is not None:
+                    self.scheduler.wake(self.job_id, delay=wait)
+                if not self._dirty.is_set():
+                    return

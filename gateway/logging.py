@@ -1,0 +1,125 @@
+"""Structured logs: one JSON object per line, with the correlation, message and partner ids of the work at hand.
+
+Event names are dotted verbs (``message.received``, ``ack.sent``) passed as the log message; extra fields go in
+``fields=``. Payload bytes are never logged: there is no field for them, and values under secret-looking keys are
+masked by the formatter.
+
+    from gateway.logging import get_logger, log_context
+    log = get_logger(__name__)
+    with log_context(message_id=42, partner_id="acme-retail"):
+        log.info("message.archived", extra={"fields": {"sha256": digest, "size": n}})
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+_CONTEXT_KEYS = ("correlation_id", "message_id", "partner_id")
+_context: ContextVar[dict[str, Any]] = ContextVar("gateway_log_context", default=MappingProxyType({}))  # type: ignore[arg-type]
+
+SECRET_MARKERS = (
+    "password",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "authorization",
+)
+MASK = "***"
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def current_context() -> dict[str, Any]:
+    return dict(_context.get())
+
+
+@contextmanager
+def log_context(**values: Any) -> Iterator[dict[str, Any]]:
+    """Add ids to every record logged inside the block (nested blocks add to the outer ones)."""
+    merged = {**_context.get(), **{k: v for k, v in values.items() if v is not None}}
+    token = _context.set(merged)
+    try:
+        yield merged
+    finally:
+        _context.reset(token)
+
+
+def mask_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (MASK if any(m in str(k).lower() for m in SECRET_MARKERS) else mask_secrets(v)) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        ctx = _context.get()
+        for key in _CONTEXT_KEYS:
+            if key in ctx:
+                out[key] = ctx[key]
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(mask_secrets(fields))
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            out["error"] = {"kind": type(exc).__name__, "message": str(exc)}
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ctx = _context.get()
+        ids = " ".join(f"{k}={ctx[k]}" for k in _CONTEXT_KEYS if k in ctx)
+        fields = getattr(record, "fields", None)
+        extra = " ".join(f"{k}={v}" for k, v in mask_secrets(fields).items()) if isinstance(fields, dict) else ""
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        line = " ".join(p for p in (ts, record.levelname, record.getMessage(), ids, extra) if p)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
+    """Route every logger (ours, uvicorn's, apscheduler's) through one handler on stderr."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "apscheduler"):
+        lg = logging.getLogger(name)
+        lg.handlers = []
+        lg.propagate = True
+    logging.getLogger("apscheduler").setLevel("ERROR")  # "skipped: max instances" is by design (see scheduler.py)
+    logging.getLogger("alembic").setLevel("WARNING")
+    logging.getLogger("watchdog").setLevel("WARNING")
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)

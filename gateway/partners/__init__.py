@@ -1,0 +1,1 @@
+"""Partner registry: partner files (schema, loader) and identification of inbound documents."""

@@ -1,0 +1,59 @@
+"""Scheduled jobs (APScheduler 3): folder polls now; SFTP polls, retries and overdue-ack checks plug in here.
+
+Every job runs with ``max_instances=1`` and coalescing, so a slow run is never overlapped by the next one and
+missed runs collapse into one. :meth:`Scheduler.wake` pulls a job's next run forward (never back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+
+class Scheduler:
+    def __init__(self, workers: int = 4) -> None:
+        self._sched = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+
+    def add_interval(self, job_id: str, func: Callable[[], Any], seconds: float, *, run_now: bool = True) -> None:
+        self._sched.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            name=job_id,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC) if run_now else None,
+        )
+
+    def remove(self, job_id: str) -> None:
+        try:
+            self._sched.remove_job(job_id)
+        except JobLookupError:
+            pass
+
+    def wake(self, job_id: str, delay: float = 0.0) -> None:
+        job = self._sched.get_job(job_id)
+        if job is None:
+            return
+        when = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0))
+        if job.next_run_time is None or when < job.next_run_time:
+            job.modify(next_run_time=when)
+
+    def job_ids(self) -> list[str]:
+        return [j.id for j in self._sched.get_jobs()]
+
+    def start(self) -> None:
+        self._sched.start()
+
+    def stop(self) -> None:
+        if self._sched.running:
+            self._sched.shutdown(wait=True)

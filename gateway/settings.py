@@ -1,0 +1,172 @@
+"""Gateway settings: ``config/gateway.yaml`` overlaid by ``GATEWAY_*`` environment variables.
+
+Settings are built by :func:`load_settings`; nothing is read at import time. Precedence, highest first:
+keyword overrides given to :func:`load_settings`, environment variables (``GATEWAY_API_PORT=9000``; nested
+fields with a double underscore, ``GATEWAY_IDENTITY__ISA_ID=ACME``), the YAML file, then the defaults below.
+
+Relative paths are resolved against ``home`` (by default the directory holding the ``config/`` folder of the
+file that was read, or the current directory), so the gateway runs the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.errors import ConfigError, Location
+
+DEFAULT_CONFIG = Path("config") / "gateway.yaml"
+
+# Values read from the YAML file for the Settings() being built right now (see load_settings).
+_file_values: ContextVar[dict[str, Any]] = ContextVar("_file_values", default=MappingProxyType({}))  # type: ignore[arg-type]
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """The settings file as a source below the environment (pydantic-settings deep-merges nested keys)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_file_values.get())
+
+
+class OwnIdentity(BaseModel):
+    """Who *we* are on the wire. Partners may address us by another id (see the partner file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "Example Logistics Hub"
+    isa_qualifier: str = Field("ZZ", min_length=2, max_length=2)
+    isa_id: str = Field("EXAMPLEHUB", min_length=1, max_length=15)
+    gs_id: str = Field("EXAMPLEHUB", min_length=2, max_length=15)
+    as2_id: str | None = None
+
+    @field_validator("isa_id", "gs_id")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+
+class FolderSettings(BaseModel):
+    """How local folder channels decide that a file is complete."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_age_seconds: float = Field(1.0, ge=0, description="a file younger than this (by mtime) is not picked up")
+    sweep_seconds: float = Field(5.0, gt=0, description="periodic re-scan of every inbox, besides file events")
+    ignore_suffixes: list[str] = Field(
+        default_factory=lambda: [".tmp", ".part", ".partial", ".filepart", ".crdownload"],
+        description="names ending like this are files still being written",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        env_ignore_empty=False,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Field(default_factory=Path.cwd, description="base for every relative path below")
+    data_dir: Path = Field(Path("var"), description="embedded store, archive and local folder channels")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    archive_dir: Path | None = Field(None, description="content-addressed archive; default: data_dir/archive")
+    partners_dir: Path = Path("partners")
+    mappings_dir: Path = Path("mappings")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    identity: OwnIdentity = Field(default_factory=OwnIdentity)
+    folder: FolderSettings = Field(default_factory=FolderSettings)
+    failpoints: str = Field(
+        "",
+        description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",
+    )
+
+    # -- resolved paths -------------------------------------------------------------------------------------
+    def path(self, p: Path | str) -> Path:
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (self.home / p)
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data_dir)
+
+    @property
+    def archive_path(self) -> Path:
+        return self.path(self.archive_dir) if self.archive_dir else self.data_path / "archive"
+
+    @property
+    def partners_path(self) -> Path:
+        return self.path(self.partners_dir)
+
+    @property
+    def mappings_path(self) -> Path:
+        return self.path(self.mappings_dir)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'gateway.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the settings file: {exc.strerror}", location=Location(file=str(path))) from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            location=Location(file=str(path), line=mark.line + 1 if mark else None),
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("the settings file must be a mapping of keys to values", location=Location(file=str(path)))
+    return data
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings. ``config_file`` defaults to ``$GATEWAY_CONFIG`` or ``./config/gateway.yaml`` if present."""
+    explicit = config_file or os.environ.get("GATEWAY_CONFIG")
+    path = Path(explicit) if explicit else Path.cwd() / DEFAULT_CONFIG
+    file_values: dict[str, Any] = {}
+    if path.is_file():
+        file_values = _read_yaml(path)
+        if "home" not in file_values and "home" not in overrides:
+            # config/gateway.yaml -> the folder above config/ is home
+            parent = path.resolve().parent
+            file_values["home"] = parent.parent if parent.name == "config" else parent
+    elif explicit:
+        raise ConfigError("settings file not found", location=Location(file=str(path)))
+    token = _file_values.set(file_values)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
+        raise ConfigError(f"invalid settings: {problems}", location=Location(file=str(path))) from exc
+    finally:
+        _file_values.reset(token)

@@ -1,0 +1,117 @@
+"""Content-addressed archive of payload bytes: every received byte is written here before anything parses it.
+
+Blobs are keyed by the SHA-256 of their *uncompressed* bytes and stored gzip-compressed at
+``<root>/<ab>/<cd>/<sha256>.gz``. Writes stream (memory does not grow with the payload), go to a temporary file
+in the same folder, are fsynced, then renamed into place, so a blob is either complete or absent. Identical
+payloads are stored once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.errors import NotFoundError, StoreError
+
+CHUNK = 1 << 20
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    key: str  # the sha256 hex digest
+    size: int  # uncompressed bytes
+
+    @property
+    def sha256(self) -> str:
+        return self.key
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Archive:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, key: str) -> Path:
+        if len(key) != 64 or not set(key) <= _HEX:
+            raise NotFoundError(f"not an archive key: {key!r}")
+        return self.root / key[:2] / key[2:4] / f"{key}.gz"
+
+    def exists(self, key: str) -> bool:
+        return self.path_for(key).is_file()
+
+    def put_stream(self, source: BinaryIO) -> Blob:
+        """Archive everything readable from ``source``; returns its key (sha256) and size."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".gz", dir=self.root)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as raw:
+                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+                    while chunk := source.read(CHUNK):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        gz.write(chunk)
+                raw.flush()
+                os.fsync(raw.fileno())
+            key = digest.hexdigest()
+            final = self.path_for(key)
+            if final.is_file():
+                tmp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+                _fsync_dir(final.parent)
+            return Blob(key=key, size=size)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write to the archive at {self.root}: {exc.strerror}") from exc
+
+    def put_bytes(self, data: bytes) -> Blob:
+        return self.put_stream(io.BytesIO(data))
+
+    def put_file(self, path: Path) -> Blob:
+        with open(path, "rb") as fp:
+            return self.put_stream(fp)
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        """Stream the original bytes back."""
+        path = self.path_for(key)
+        if not path.is_file():
+            raise NotFoundError(f"payload {key} is not in the archive (purged or never stored)")
+        with gzip.open(path, "rb") as fp:
+            yield fp  # type: ignore[misc]
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as fp:
+            return fp.read()
+
+    def copy_to(self, key: str, dest: BinaryIO) -> None:
+        with self.open(key) as fp:
+            shutil.copyfileobj(fp, dest, CHUNK)
+
+    def delete(self, key: str) -> bool:
+        try:
+            self.path_for(key).unlink()
+            return True
+        except FileNotFoundError:
+            return False

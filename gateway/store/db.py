@@ -1,0 +1,67 @@
+"""Database engine for the audit store: SQLite (WAL) embedded, PostgreSQL (psycopg 3) for several nodes.
+
+One code path for both: dialect differences stay inside this module and the migrations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.errors import StoreError
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 here."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def create_db_engine(url: str, **kw: Any) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kw.setdefault("pool_pre_ping", True)
+        kw.setdefault("pool_size", 10)
+        connect_args = {"connect_timeout": 10, "application_name": "gateway"}
+        return create_engine(url, connect_args=connect_args, **kw)
+    raise StoreError(
+        f"unsupported database URL scheme {parsed.get_backend_name()!r}",
+        hint="use sqlite:///path/to/gateway.db or postgresql+psycopg://user@host/db",
+    )
+
+
+def ping(engine: Engine) -> None:
+    """Raise StoreError unless the database answers."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database unreachable: {type(exc.orig or exc).__name__}") from exc
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and the API."""
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)

@@ -1,0 +1,169 @@
+"""Audit store tables (SQLModel). The schema itself changes only through migrations in ``migrations/``.
+
+A *message* is one received or produced item (a file, an AS2 message, a webhook body). Its payload lives in the
+archive (``archive_key``); the store keeps metadata, the X12 lineage (interchange -> group -> transaction set),
+the timeline of events and the acknowledgement links between messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from gateway.store.types import UTCDateTime, utcnow
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class MessageStatus(StrEnum):
+    """Where a message stands. Terminal states are listed in TERMINAL."""
+
+    # inbound
+    received = "received"  # bytes being read from the channel
+    archived = "archived"  # bytes durable in the archive, recorded here; nothing parsed yet
+    processing = "processing"
+    acked = "acked"  # accepted, and our acknowledgement (997/999/TA1) produced
+    processed = "processed"  # accepted; nothing to acknowledge
+    failed = "failed"  # rejected or unreadable: see reason
+    quarantined = "quarantined"  # no partner claims it (or it is misaddressed): see reason
+    duplicate = "duplicate"
+    # outbound
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"  # handed to the partner's channel
+    delivered = "delivered"  # the partner confirmed receipt (MDN, HTTP 2xx)
+    retrying = "retrying"
+    dead = "dead"  # retries exhausted
+    mdn_overdue = "mdn_overdue"
+
+
+TERMINAL = frozenset(
+    {
+        MessageStatus.acked,
+        MessageStatus.processed,
+        MessageStatus.failed,
+        MessageStatus.quarantined,
+        MessageStatus.duplicate,
+        MessageStatus.sent,
+        MessageStatus.delivered,
+        MessageStatus.dead,
+    }
+)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_partner_created", "partner_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # enums are stored as plain strings so that adding a state is not a schema change
+    direction: Direction = Field(sa_type=String(16), index=True)
+    status: MessageStatus = Field(sa_type=String(24), index=True)
+    partner_id: str | None = Field(default=None, index=True)
+    channel: str | None = None  # e.g. "acme-retail/folder-in"
+    transport_id: str | None = Field(default=None, index=True)  # remote path, AS2 Message-ID, webhook delivery id
+    idempotency_key: str | None = Field(default=None, unique=True)
+    file_name: str | None = None
+    content_type: str | None = None
+    document_format: str | None = None  # "x12", "csv", "json", ...
+    set_ids: str | None = None  # transaction set ids in file order, comma separated (display only)
+    size: int = 0
+    sha256: str = Field(index=True, max_length=64)
+    archive_key: str | None = None
+    reason: str | None = None  # one line a support person understands
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    correlation_id: str | None = None
+    created_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+
+
+class Event(SQLModel, table=True):
+    """One step on a message's timeline."""
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    at: datetime = _ts()
+    name: str  # dotted verb: message.received, message.archived, ack.sent ...
+    status: MessageStatus | None = Field(default=None, sa_type=String(24))  # the status this step set, if any
+    actor: str = "gateway"  # "gateway", or the API key / user who asked
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Interchange(SQLModel, table=True):
+    __tablename__ = "interchange"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    position: int  # 1-based order in the file
+    sender_qualifier: str | None = None
+    sender_id: str | None = Field(default=None, index=True)
+    receiver_qualifier: str | None = None
+    receiver_id: str | None = None
+    control_number: str | None = Field(default=None, index=True)
+    version: str | None = None
+    usage: str | None = None  # ISA15 P / T
+    date: str | None = None
+    time: str | None = None
+
+
+class FunctionalGroup(SQLModel, table=True):
+    __tablename__ = "functional_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    interchange_id: int = Field(foreign_key="interchange.id", index=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    functional_id: str | None = None
+    sender_id: str | None = None
+    receiver_id: str | None = None
+    control_number: str | None = Field(default=None, index=True)
+    version: str | None = None
+
+
+class TransactionSet(SQLModel, table=True):
+    __tablename__ = "transaction_set"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="functional_group.id", index=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    set_id: str = Field(index=True)
+    control_number: str | None = Field(default=None, index=True)
+    segment_count: int | None = None
+    valid: bool = True
+    ack_code: str | None = None  # A / E / R as acknowledged by us (inbound) or the partner (outbound)
+
+
+class AckLink(SQLModel, table=True):
+    """Message ``ack_message_id`` acknowledges message ``message_id`` (a 997/999/TA1 or an MDN)."""
+
+    __tablename__ = "ack_link"
+    __table_args__ = (UniqueConstraint("ack_message_id", "message_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    ack_message_id: int = Field(foreign_key="message.id", index=True)
+    kind: str  # "997", "999", "TA1", "MDN"
+    result: str | None = None  # A, E, R, P / processed, failed ...
+    created_at: datetime = _ts()
+
+
+class ControlCounter(SQLModel, table=True):
+    """Last control number used, per scope (partner) and kind (interchange / group / transaction)."""
+
+    __tablename__ = "control_counter"
+
+    scope: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    value: int = 0

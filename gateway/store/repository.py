@@ -1,0 +1,313 @@
+"""Operations on the audit store: record messages and their timeline, lineage, acknowledgements, counters.
+
+Every method runs in its own short transaction. Status changes and the event that records them are written
+together, so the timeline and the status never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from gateway.errors import NotFoundError
+from gateway.store.models import (
+    TERMINAL,
+    AckLink,
+    Direction,
+    Event,
+    FunctionalGroup,
+    Interchange,
+    Message,
+    MessageStatus,
+    TransactionSet,
+)
+from gateway.store.types import utcnow
+
+MAX_CONTROL_NUMBER = 999_999_999
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Message]
+    total: int
+    page: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetRecord:
+    set_id: str
+    control_number: str | None
+    segment_count: int | None = None
+    valid: bool = True
+    ack_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    functional_id: str | None
+    sender_id: str | None
+    receiver_id: str | None
+    control_number: str | None
+    version: str | None
+    transactions: Sequence[SetRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InterchangeRecord:
+    sender_qualifier: str | None
+    sender_id: str | None
+    receiver_qualifier: str | None
+    receiver_id: str | None
+    control_number: str | None
+    version: str | None = None
+    usage: str | None = None
+    date: str | None = None
+    time: str | None = None
+    groups: Sequence[GroupRecord] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    interchanges: list[Interchange]
+    groups: list[FunctionalGroup]
+    transactions: list[TransactionSet]
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- messages ----------------------------------------------------------------------------------------
+    def create_message(
+        self,
+        *,
+        events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]],
+        actor: str = "gateway",
+        **fields: Any,
+    ) -> tuple[Message, bool]:
+        """Insert a message with its first timeline events, in one transaction.
+
+        With an ``idempotency_key`` already known, nothing is written: the existing message comes back with
+        ``False``, and the caller resumes it instead of duplicating it.
+        """
+        key = fields.get("idempotency_key")
+        with self.session() as s:
+            if key is not None:
+                found = s.exec(select(Message).where(Message.idempotency_key == key)).first()
+                if found is not None:
+                    return found, False
+            msg = Message(**fields)
+            s.add(msg)
+            try:
+                s.flush()
+            except IntegrityError:
+                s.rollback()
+                found = s.exec(select(Message).where(Message.idempotency_key == key)).first()
+                if found is None:
+                    raise
+                return found, False
+            assert msg.id is not None
+            for name, status, detail in events:
+                s.add(Event(message_id=msg.id, name=name, status=status, actor=actor, detail=detail))
+            s.commit()
+            return msg, True
+
+    def get(self, message_id: int) -> Message:
+        with self.session() as s:
+            msg = s.get(Message, message_id)
+            if msg is None:
+                raise NotFoundError(f"no message with id {message_id}")
+            return msg
+
+    def find_by_key(self, idempotency_key: str) -> Message | None:
+        with self.session() as s:
+            return s.exec(select(Message).where(Message.idempotency_key == idempotency_key)).first()
+
+    def update(
+        self,
+        message_id: int,
+        *,
+        event: str | None = None,
+        status: MessageStatus | None = None,
+        actor: str = "gateway",
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Message:
+        """Change fields and/or status, and record ``event`` on the timeline, in one transaction."""
+        with self.session() as s:
+            msg = s.get(Message, message_id)
+            if msg is None:
+                raise NotFoundError(f"no message with id {message_id}")
+            for k, v in fields.items():
+                setattr(msg, k, v)
+            if status is not None:
+                msg.status = status
+            msg.updated_at = utcnow()
+            s.add(msg)
+            if event is not None:
+                s.add(Event(message_id=message_id, name=event, status=status, actor=actor, detail=detail))
+            s.commit()
+            return msg
+
+    def add_event(
+        self, message_id: int, name: str, *, detail: dict[str, Any] | None = None, actor: str = "gateway"
+    ) -> None:
+        with self.session() as s:
+            s.add(Event(message_id=message_id, name=name, actor=actor, detail=detail))
+            s.commit()
+
+    def events(self, message_id: int) -> list[Event]:
+        with self.session() as s:
+            q = select(Event).where(Event.message_id == message_id).order_by(col(Event.id))
+            return list(s.exec(q).all())
+
+    def list_messages(
+        self,
+        *,
+        page: int = 1,
+        limit: int = 50,
+        partner_id: str | None = None,
+        direction: Direction | None = None,
+        status: MessageStatus | None = None,
+    ) -> Page:
+        """Newest first, paginated, with the total count of matches."""
+        conds = []
+        if partner_id is not None:
+            conds.append(Message.partner_id == partner_id)
+        if direction is not None:
+            conds.append(Message.direction == direction)
+        if status is not None:
+            conds.append(Message.status == status)
+        with self.session() as s:
+            total = s.exec(select(func.count()).select_from(Message).where(*conds)).one()
+            q = (
+                select(Message)
+                .where(*conds)
+                .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+                .offset((page - 1) * limit)
+                .limit(limit)
+            )
+            return Page(items=list(s.exec(q).all()), total=int(total), page=page, limit=limit)
+
+    def unfinished(self, direction: Direction = Direction.inbound) -> list[Message]:
+        """Messages left in a non-terminal state (e.g. by a crash), oldest first."""
+        with self.session() as s:
+            q = (
+                select(Message)
+                .where(Message.direction == direction, col(Message.status).not_in([t.value for t in TERMINAL]))
+                .order_by(col(Message.id))
+            )
+            return list(s.exec(q).all())
+
+    # -- X12 lineage ---------------------------------------------------------------------------------------
+    def replace_lineage(self, message_id: int, interchanges: Iterable[InterchangeRecord]) -> None:
+        """Record the interchange/group/transaction tree read from a message (replacing an earlier reading)."""
+        with self.session() as s:
+            for model in (TransactionSet, FunctionalGroup, Interchange):
+                for row in s.exec(select(model).where(model.message_id == message_id)).all():
+                    s.delete(row)
+            s.flush()
+            for pos, ic in enumerate(interchanges, start=1):
+                isa = Interchange(
+                    message_id=message_id,
+                    position=pos,
+                    sender_qualifier=ic.sender_qualifier,
+                    sender_id=ic.sender_id,
+                    receiver_qualifier=ic.receiver_qualifier,
+                    receiver_id=ic.receiver_id,
+                    control_number=ic.control_number,
+                    version=ic.version,
+                    usage=ic.usage,
+                    date=ic.date,
+                    time=ic.time,
+                )
+                s.add(isa)
+                s.flush()
+                assert isa.id is not None
+                for g in ic.groups:
+                    grp = FunctionalGroup(
+                        interchange_id=isa.id,
+                        message_id=message_id,
+                        functional_id=g.functional_id,
+                        sender_id=g.sender_id,
+                        receiver_id=g.receiver_id,
+                        control_number=g.control_number,
+                        version=g.version,
+                    )
+                    s.add(grp)
+                    s.flush()
+                    assert grp.id is not None
+                    for t in g.transactions:
+                        s.add(
+                            TransactionSet(
+                                group_id=grp.id,
+                                message_id=message_id,
+                                set_id=t.set_id,
+                                control_number=t.control_number,
+                                segment_count=t.segment_count,
+                                valid=t.valid,
+                                ack_code=t.ack_code,
+                            )
+                        )
+            s.commit()
+
+    def lineage(self, message_id: int) -> Lineage:
+        with self.session() as s:
+
+            def rows(model: Any) -> list[Any]:
+                return list(s.exec(select(model).where(model.message_id == message_id).order_by(model.id)).all())
+
+            return Lineage(rows(Interchange), rows(FunctionalGroup), rows(TransactionSet))
+
+    # -- acknowledgements ------------------------------------------------------------------------------------
+    def link_ack(self, *, message_id: int, ack_message_id: int, kind: str, result: str | None) -> None:
+        with self.session() as s:
+            s.add(AckLink(message_id=message_id, ack_message_id=ack_message_id, kind=kind, result=result))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()  # already linked: linking is idempotent
+
+    def acks_of(self, message_id: int) -> list[AckLink]:
+        """Acknowledgements of ``message_id`` (ours for inbound messages, the partner's for outbound)."""
+        with self.session() as s:
+            q = select(AckLink).where(AckLink.message_id == message_id).order_by(col(AckLink.id))
+            return list(s.exec(q).all())
+
+    def acked_by(self, ack_message_id: int) -> list[AckLink]:
+        with self.session() as s:
+            q = select(AckLink).where(AckLink.ack_message_id == ack_message_id).order_by(col(AckLink.id))
+            return list(s.exec(q).all())
+
+    # -- control numbers -------------------------------------------------------------------------------------
+    def next_control_number(self, scope: str, kind: str) -> int:
+        """Atomically take the next control number (1..999999999, then wrapping) for ``scope``/``kind``."""
+        from gateway.store.models import ControlCounter
+
+        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
+        for _ in range(5):
+            with self.engine.begin() as conn:
+                stmt = (
+                    update(tbl)
+                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
+                    .values(value=tbl.c.value % MAX_CONTROL_NUMBER + 1)
+                    .returning(tbl.c.value)
+                )
+                got = conn.execute(stmt).scalar_one_or_none()
+                if got is not None:
+                    return int(got)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(tbl.insert().values(scope=scope, kind=kind, value=0))
+            except IntegrityError:
+                pass  # another worker created it first
+        raise RuntimeError(f"could not take a control number for {scope}/{kind}")

@@ -1,0 +1,39 @@
+"""Build transport objects from the channels declared in partner files."""
+
+from __future__ import annotations
+
+from gateway.partners.schema import FolderChannel, Partner
+from gateway.settings import Settings
+from gateway.transports.folder import FolderInbound, FolderOutbound
+
+
+def channel_id(partner: Partner, name: str) -> str:
+    return f"{partner.id}/{name}"
+
+
+def folder_path(settings: Settings, channel: FolderChannel):  # type: ignore[no-untyped-def]
+    """Relative folder paths live under data_dir, so the embedded default keeps everything in var/."""
+    p = channel.path.expanduser()
+    return p if p.is_absolute() else settings.data_path / p
+
+
+def inbound_folders(settings: Settings, partner: Partner) -> list[FolderInbound]:
+    return [
+        FolderInbound(
+            channel=channel_id(partner, ch.name),
+            path=folder_path(settings, ch),
+            partner_id=partner.id,
+            min_age_seconds=settings.folder.min_age_seconds,
+            ignore_suffixes=tuple(settings.folder.ignore_suffixes),
+        )
+        for ch in partner.channels_for("inbound", "folder")
+        if isinstance(ch, FolderChannel)
+    ]
+
+
+def outbound_folders(settings: Settings, partner: Partner) -> list[FolderOutbound]:
+    return [
+        FolderOutbound(channel=channel_id(partner, ch.name), path=folder_path(settings, ch))
+        for ch in partner.channels_for("outbound", "folder")
+        if isinstance(ch, FolderChannel)
+    ]

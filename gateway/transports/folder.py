@@ -1,0 +1,191 @@
+"""Local folder channels.
+
+Inbound: files dropped in ``<path>`` are picked up only when complete: the name is not a temporary one
+(``.part``, ``.tmp``, dot-files ...), and the size and modification time were the same on two looks at least
+``min_age_seconds`` apart (the file-system watcher only wakes the poll up early; it never decides). After
+processing, the file moves to ``<path>/processed/`` (or ``<path>/failed/``); names that already exist there get a
+numeric suffix, so nothing is ever overwritten or deleted.
+
+Outbound: a file is written as ``.<name>.tmp`` in the target folder, flushed and fsynced, then renamed, so a
+partner's pickup never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from gateway.errors import PermanentTransportError, TransientTransportError
+from gateway.transports.base import Capability, Receipt, is_transient
+
+PROCESSED = "processed"
+FAILED = "failed"
+
+
+def _unique_target(folder: Path, name: str) -> Path:
+    target = folder / name
+    n = 1
+    while target.exists():
+        stem, dot, suffix = name.partition(".")
+        target = folder / (f"{stem}.{n}{dot}{suffix}" if dot else f"{name}.{n}")
+        n += 1
+    return target
+
+
+@dataclass
+class FolderItem:
+    channel: str
+    partner_id: str | None
+    path: Path
+    size: int
+    mtime_ns: int
+    inbox: Path
+    committed: Path | None = field(default=None, init=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def transport_id(self) -> str:
+        return str(self.path)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"folder:{self.path}:{self.size}:{self.mtime_ns}"
+
+    def open(self) -> BinaryIO:
+        try:
+            return open(self.path, "rb")
+        except FileNotFoundError as exc:
+            raise TransientTransportError(f"{self.path} disappeared before it could be read") from exc
+        except OSError as exc:
+            raise PermanentTransportError(f"cannot read {self.path}: {exc.strerror}") from exc
+
+    def ack(self, error: BaseException | None = None) -> None:
+        """Commit: move to processed/ on success, to failed/ on a permanent error; leave it on a transient one."""
+        if is_transient(error):
+            return
+        folder = self.inbox / (PROCESSED if error is None else FAILED)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():  # already committed (e.g. a resumed message): nothing to do
+            return
+        target = _unique_target(folder, self.name)
+        os.replace(self.path, target)
+        self.committed = target
+
+
+@dataclass
+class _Look:
+    signature: tuple[int, int]
+    first_seen: float
+
+
+class FolderInbound:
+    capabilities = frozenset({Capability.poll})
+
+    def __init__(
+        self,
+        *,
+        channel: str,
+        path: Path,
+        partner_id: str | None = None,
+        min_age_seconds: float = 1.0,
+        ignore_suffixes: tuple[str, ...] = (".tmp", ".part"),
+    ) -> None:
+        self.channel = channel
+        self.partner_id = partner_id
+        self.path = Path(path)
+        self.min_age = min_age_seconds
+        self.ignore_suffixes = tuple(ignore_suffixes)
+        self._looks: dict[str, _Look] = {}
+        self._lock = threading.Lock()
+
+    def ensure_folders(self) -> None:
+        for sub in ("", PROCESSED, FAILED):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def ignored(self, name: str) -> bool:
+        return name.startswith(".") or name.endswith(self.ignore_suffixes)
+
+    def poll(self) -> tuple[list[FolderItem], float | None]:
+        """Complete files, oldest first, and the number of seconds after which a pending file may be ready."""
+        now_wall, now = time.time(), time.monotonic()
+        ready: list[FolderItem] = []
+        wait: float | None = None
+        try:
+            entries = list(os.scandir(self.path))
+        except FileNotFoundError:
+            return [], None
+        present: set[str] = set()
+        with self._lock:
+            for entry in entries:
+                if self.ignored(entry.name):
+                    continue
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                present.add(entry.name)
+                sig = (st.st_size, st.st_mtime_ns)
+                look = self._looks.get(entry.name)
+                if look is None or look.signature != sig:
+                    self._looks[entry.name] = _Look(sig, now)
+                    left = self.min_age
+                else:
+                    left = max(
+                        self.min_age - (now - look.first_seen),
+                        self.min_age - (now_wall - st.st_mtime_ns / 1e9),
+                    )
+                if left <= 0:
+                    ready.append(
+                        FolderItem(
+                            self.channel,
+                            self.partner_id,
+                            Path(entry.path),
+                            st.st_size,
+                            st.st_mtime_ns,
+                            self.path,
+                        )
+                    )
+                else:
+                    wait = left if wait is None else min(wait, left)
+            for gone in set(self._looks) - present:
+                del self._looks[gone]
+        ready.sort(key=lambda i: (i.mtime_ns, i.name))
+        return ready, wait
+
+    def forget(self, item: FolderItem) -> None:
+        with self._lock:
+            self._looks.pop(item.name, None)
+
+
+class FolderOutbound:
+    capabilities = frozenset({Capability.send})
+
+    def __init__(self, *, channel: str, path: Path) -> None:
+        self.channel = channel
+        self.path = Path(path)
+
+    def send(self, name: str, source: BinaryIO) -> Receipt:
+        if "/" in name or name in ("", ".", "..") or name.startswith("."):
+            raise PermanentTransportError(f"refusing to write a file named {name!r}")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            tmp = self.path / f".{name}.tmp"
+            with open(tmp, "wb") as out:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            final = self.path / name
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise TransientTransportError(f"cannot write {name} to {self.path}: {exc.strerror}") from exc
+        return Receipt(transport_id=str(final))

@@ -1,0 +1,42 @@
+"""File-system events (watchdog) that wake folder polls early. Events never decide that a file is complete:
+``created`` fires on partial files. ``closed`` and ``moved`` are the useful signals; any event just wakes
+the poll, which applies the completeness rules (see transports/folder.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory or event.event_type in ("opened", "deleted"):
+            return
+        self.callback()
+
+
+class FolderWatcher:
+    def __init__(self) -> None:
+        self._observer = Observer()
+        self._started = False
+
+    def watch(self, folder: Path, callback: Callable[[], None]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._observer.schedule(_Wake(callback), str(folder), recursive=False)
+
+    def start(self) -> None:
+        self._observer.daemon = True
+        self._observer.start()
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._started = False

@@ -1,0 +1,142 @@
+"""The inbound flow end to end, in-process: real files, real folders, the real store and archive."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.runtime import Gateway
+from gateway.settings import load_settings
+from gateway.store.models import Direction, MessageStatus
+from tests.support.gateway_home import drop, make_home, wait_for
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    home = make_home(tmp_path)
+    settings = load_settings(home / "config" / "gateway.yaml", folder={"min_age_seconds": 0.2, "sweep_seconds": 1})
+    gw = Gateway(settings)
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+def inbox(gw: Gateway, partner: str) -> Path:
+    return gw.settings.data_path / "channels" / partner / "inbound"
+
+
+def outbox(gw: Gateway, partner: str) -> Path:
+    return gw.settings.data_path / "channels" / partner / "outbound"
+
+
+def final_message(gw: Gateway, file_name: str):
+    def check():
+        for m in gw.store.list_messages(limit=100, direction=Direction.inbound).items:
+            if m.file_name == file_name and m.status not in (MessageStatus.archived, MessageStatus.processing):
+                return m
+        return None
+
+    return wait_for(check, timeout=10)
+
+
+def test_sample_856_is_archived_identified_acked_and_committed(gateway, repo_root):
+    src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
+    drop(src, inbox(gateway, "harbor-3pl"))
+    msg = final_message(gateway, src.name)
+    assert msg.status == MessageStatus.acked, msg.reason
+    assert msg.partner_id == "harbor-3pl" and msg.set_ids == "856"
+    # archived byte-exact
+    assert gateway.archive.read_bytes(msg.archive_key) == src.read_bytes()
+    # lineage: control numbers recorded
+    lin = gateway.store.lineage(msg.id)
+    assert [i.control_number for i in lin.interchanges] == ["000000091"]
+    assert [g.control_number for g in lin.groups] == ["91"]
+    assert [(t.set_id, t.control_number) for t in lin.transactions] == [("856", "0001")]
+    # timeline in order, ending in acked
+    names = [e.name for e in gateway.store.events(msg.id)]
+    assert names[:4] == ["message.received", "message.archived", "envelope.read", "partner.identified"]
+    assert names.index("ack.generated") < names.index("ack.sent") < names.index("source.committed")
+    assert names[-1] == "message.acked"
+    # 997 in the partner's outbound folder, addressed back to the sender
+    [ack_file] = list(outbox(gateway, "harbor-3pl").iterdir())
+    ack = ack_file.read_bytes()
+    assert b"*ZZ*RECEIVER       *ZZ*SENDER         *" in ack
+    assert b"ST*997*" in ack and b"AK1*SH*91" in ack and b"AK2*856*0001" in ack
+    [link] = gateway.store.acks_of(msg.id)
+    assert (link.kind, link.result) == ("997", "A")
+    # source committed
+    assert (inbox(gateway, "harbor-3pl") / "processed" / src.name).read_bytes() == src.read_bytes()
+    assert not (inbox(gateway, "harbor-3pl") / src.name).exists()
+
+
+@pytest.mark.parametrize(
+    ("corpus_file", "partner", "set_id"),
+    [
+        ("940/x12types-940-generalmills-new.edi", "acme-retail", "940"),
+        ("940/x12types-940-generalmills-change.edi", "acme-retail", "940"),
+        ("214/ballerina-214-singleline.edi", "alink-carrier", "214"),
+        ("945/x12types-945-5010-envelope.edi", "harbor-3pl", "945"),
+    ],
+)
+def test_real_corpus_files_flow_through_example_partners(gateway, corpus, corpus_file, partner, set_id):
+    src = corpus / corpus_file
+    drop(src, inbox(gateway, partner))
+    msg = final_message(gateway, src.name)
+    assert msg.partner_id == partner and set_id in (msg.set_ids or "")
+    assert msg.status in (MessageStatus.acked, MessageStatus.failed), msg.reason
+    assert gateway.store.acks_of(msg.id), "an acknowledgement was produced"
+    folder = "processed" if msg.status == MessageStatus.acked else "failed"
+    assert (inbox(gateway, partner) / folder / src.name).exists()
+
+
+def test_unknown_sender_is_quarantined_with_the_sender_id_and_kept(gateway, corpus):
+    src = corpus / "856" / "node-x12-856-004060.edi"  # ISA sender 12/4405197800: no partner claims it
+    shutil.copy(src, inbox(gateway, "harbor-3pl").parent.parent / "x.edi")  # not in an inbox: never picked
+    drop(src, inbox(gateway, "harbor-3pl"))
+    msg = final_message(gateway, src.name)
+    assert msg.status == MessageStatus.quarantined
+    assert "4405197800" in msg.reason
+    assert (inbox(gateway, "harbor-3pl") / "failed" / src.name).read_bytes() == src.read_bytes()
+    assert gateway.archive.read_bytes(msg.archive_key) == src.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("empty.edi", b"", "empty"),
+        ("notes.txt", b"Dear partner, please find attached our invoice.\n", ""),
+        ("binary.bin", bytes(range(256)) * 10, ""),
+    ],
+)
+def test_bad_files_fail_visibly_and_are_moved_aside(gateway, tmp_path, name, content, words):
+    src = tmp_path / name
+    src.write_bytes(content)
+    drop(src, inbox(gateway, "harbor-3pl"))
+    msg = final_message(gateway, name)
+    assert msg.status == MessageStatus.failed
+    assert msg.reason and words in msg.reason.lower()
+    assert (inbox(gateway, "harbor-3pl") / "failed" / name).read_bytes() == content
+    assert msg.error["kind"] in ("NotEDIError", "EnvelopeError", "DocumentError")
+
+
+def test_truncated_interchange_fails_with_a_reason(gateway, repo_root, tmp_path):
+    full = (repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi").read_bytes()
+    src = tmp_path / "truncated.edi"
+    src.write_bytes(full[: len(full) // 2])
+    drop(src, inbox(gateway, "harbor-3pl"))
+    msg = final_message(gateway, "truncated.edi")
+    assert msg.status == MessageStatus.failed and msg.reason
+    assert (inbox(gateway, "harbor-3pl") / "failed" / "truncated.edi").exists()
+
+
+def test_a_file_is_not_picked_twice_and_watcher_survives_bad_input(gateway, repo_root, tmp_path):
+    bad = tmp_path / "junk.edi"
+    bad.write_bytes(b"\x00\x01junk")
+    drop(bad, inbox(gateway, "harbor-3pl"))
+    final_message(gateway, "junk.edi")
+    good = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
+    drop(good, inbox(gateway, "harbor-3pl"), name="after-junk.edi")
+    assert final_message(gateway, "after-junk.edi").status == MessageStatus.acked
+    assert gateway.store.list_messages(direction=Direction.inbound).total == 2

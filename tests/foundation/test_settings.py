@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ConfigError
+from gateway.settings import load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    cfg = tmp_path / "config"
+    cfg.mkdir(exist_ok=True)
+    f = cfg / "gateway.yaml"
+    f.write_text(text)
+    return f
+
+
+def test_file_values_and_home_from_config_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("GATEWAY_API_PORT", raising=False)
+    f = write(tmp_path, "api_port: 9100\nidentity: {isa_id: HUB1, gs_id: HUB1}\n")
+    s = load_settings(f)
+    assert s.api_port == 9100
+    assert s.home == tmp_path
+    assert s.data_path == tmp_path / "var"
+    assert s.database == f"sqlite:///{tmp_path / 'var' / 'gateway.db'}"
+    assert s.identity.isa_id == "HUB1"
+
+
+def test_environment_beats_file_and_nested_keys_merge(tmp_path, monkeypatch):
+    f = write(tmp_path, "api_port: 9100\nidentity: {isa_id: HUB1, gs_id: HUB1, isa_qualifier: '01'}\n")
+    monkeypatch.setenv("GATEWAY_API_PORT", "9200")
+    monkeypatch.setenv("GATEWAY_IDENTITY__ISA_ID", "FROMENV")
+    s = load_settings(f)
+    assert s.api_port == 9200
+    assert s.identity.isa_id == "FROMENV"
+    assert s.identity.isa_qualifier == "01"  # the file's other nested keys survive
+
+
+def test_unknown_key_is_refused_with_file_named(tmp_path):
+    f = write(tmp_path, "api_prot: 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(f)
+    assert "api_prot" in str(e.value) and str(f) in str(e.value)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    f = write(tmp_path, "api_port: 1\nidentity: [\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(f)
+    assert e.value.location.line is not None
+
+
+def test_explicit_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_shipped_config_loads(repo_root):
+    s = load_settings(repo_root / "config" / "gateway.yaml")
+    assert s.api_host == "127.0.0.1" and s.api_port == 8080
+    assert s.partners_path == repo_root / "partners"

@@ -1,0 +1,1 @@
+"""Test helpers: real services started or reached by the suite (PostgreSQL, OpenSSH), sample files."""
