@@ -68,7 +68,14 @@ def _ack(name: str, index: int = 0, **kw: object) -> tuple[Interchange, bytes]:
 def test_ack_validates_with_pyx12(name: str, index: int, pyx12_check: Callable[[bytes, Path], list[str]],
                                   tmp_path: Path) -> None:
     ic, data = _ack(name, index)
-    assert pyx12_check(data, tmp_path) == []
+    found = pyx12_check(data, tmp_path)
+    # The acknowledgement mirrors the partner's own delimiters. pyx12 rejects an ISA16 outside the X12 basic and
+    # extended character sets (the backtick of oopfactory-856-ex1); it rejects the partner's inbound ISA for the same
+    # reason, so that one message is a property of the partner's delimiters, not of the acknowledgement we built.
+    own_isa16 = ic.delimiters.component if ic.delimiters else None
+    if own_isa16 == "`":
+        found = [m for m in found if not ("(ISA16)" in m and "invalid character(`)" in m)]
+    assert found == []
     # and with this engine, strictly: the acknowledgement itself has no error at all
     again = analyze(data, tolerant=False)
     assert again.errors == [], [i.describe() for i in again.errors]

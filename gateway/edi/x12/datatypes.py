@@ -73,14 +73,8 @@ def make_checker(kind: str, min_len: int, max_len: int, codes: frozenset[str] | 
     """A function ``value -> issue code | None`` for one simple element definition (value is never empty)."""
     if kind == "ID" and codes:
         def check_code(v: str) -> str | None:
-            if v in codes:
-                return None
-            n = len(v)
-            if n < min_len:
-                return TOO_SHORT
-            if n > max_len:
-                return TOO_LONG
-            return BAD_CODE
+            # A value outside the code list is an invalid code whatever its length (AK4 code 7).
+            return None if v in codes else BAD_CODE
         return check_code
     if kind in ("AN", "ID", "B"):
         def check_string(v: str) -> str | None:
