@@ -16,7 +16,7 @@ from gateway.edi.x12.delimiters import ISA_WIDTHS, Delimiters, IsaHeader
 from gateway.edi.x12.elements import SegmentChecker
 from gateway.edi.x12.issues import Issue, Severity, make_issue
 from gateway.edi.x12.model import Analysis, Group, Interchange, InterchangeAck, Transaction
-from gateway.edi.x12.reader import MAX_SEGMENT_LENGTH, ReaderEvent, Source, iter_raw
+from gateway.edi.x12.reader import MAX_SEGMENT_LENGTH, ReaderEvent, Source, iter_batches
 from gateway.edi.x12.rules import NO_RULES, Rules
 from gateway.edi.x12.specs import SpecLibrary, library
 from gateway.edi.x12.validate import TransactionValidator
@@ -121,8 +121,7 @@ class EnvelopeAnalyzer:
 
     # ------------------------------------------------------------------------------------------------ main loop
     def run(self, source: Source) -> Analysis:
-        items = iter_raw(source, max_segment_length=self.max_segment_length)
-        self._loop(items)
+        self._loop(iter_batches(source, max_segment_length=self.max_segment_length))
         self._close_all()
         a = self.analysis
         if not a.interchanges:
@@ -133,25 +132,27 @@ class EnvelopeAnalyzer:
         a.segment_count = self.fs
         return a
 
-    def _loop(self, items: Iterator[str | ReaderEvent]) -> None:
-        for item in items:
-            if type(item) is str:
-                self.fs += 1
-                if self.tx is not None:
-                    els = item.split(self.delims.element)
-                    if els[0] not in _CONTROL:
-                        self.pos += 1
-                        v = self.validator
-                        if v is not None:
-                            v.segment(els, item, self.pos)
-                        else:
-                            self._unvalidated(els)
-                        continue
-                    self._control(els, item)
+    def _loop(self, batches: Iterator[list[str | ReaderEvent]]) -> None:
+        control = _CONTROL
+        for batch in batches:
+            for item in batch:
+                if type(item) is str:
+                    self.fs += 1
+                    if self.tx is not None:
+                        els = item.split(self.delims.element)
+                        if els[0] not in control:
+                            self.pos += 1
+                            v = self.validator
+                            if v is not None:
+                                v.segment(els, item, self.pos)
+                            else:
+                                self._unvalidated(els)
+                            continue
+                        self._control(els, item)
+                    else:
+                        self._control(item.split(self.delims.element), item)
                 else:
-                    self._control(item.split(self.delims.element), item)
-            else:
-                self._event(item)  # type: ignore[arg-type]
+                    self._event(item)  # type: ignore[arg-type]
 
     def _event(self, event: ReaderEvent) -> None:
         kind = event.kind
@@ -382,7 +383,7 @@ class EnvelopeAnalyzer:
         if els[0] == "ISB" and (len(els) < 2 or els[1] not in self._codes["I34"]):
             self.envelope_issue("control_segment_invalid", "ISB01 is not a grade of service code", ic, "ISB", 1)
         if els[0] == "ISE":
-            date, time, code = (els + ["", "", ""])[1:4]
+            date, time, code = [*els, "", "", ""][1:4]
             if not (len(date) == 6 and valid_date(date)) or not (len(time) == 4 and valid_time(time)):
                 self.envelope_issue("control_segment_invalid", "ISE01/ISE02 are not a date and time", ic, "ISE", 1)
             elif code not in self._codes["I37"]:

@@ -194,7 +194,7 @@ class TransactionValidator:
         if seg_id == "SE" or seg_id == "ST":
             return
         chk = self.checkers.get(seg_id) or self.checker(seg_id)
-        if chk is not None:
+        if chk is not None and not chk.fast(els, text, self.component, self.repetition):
             loop = tr.target.loop_path
             chk.check(els, text, self.component, self.repetition, self._emitter(position, seg_id, loop))
         if not els[-1] and len(els) > 1:
