@@ -67,6 +67,7 @@ class EnvelopeAnalyzer:
         self.set_controls: set[str] = set()
         self.before_groups = True
         self._checkers: dict[tuple[str, int], dict[str, SegmentChecker]] = {}
+        self._clean: dict[tuple[str, int, str, str | None, str | None], dict[str, str]] = {}
         control = self.specs.control
         self._isa_rules = control["isa"]
         self._codes = {k: frozenset(v) for k, v in control["codes"].items()}
@@ -135,14 +136,26 @@ class EnvelopeAnalyzer:
     def _loop(self, batches: Iterator[list[str | ReaderEvent]]) -> None:
         control = _CONTROL
         for batch in batches:
-            for item in batch:
+            i = 0
+            n = len(batch)
+            while i < n:
+                v = self.validator
+                if v is not None:  # the validator's fast path takes every segment that needs no report
+                    j = v.run(batch, i, self.pos + 1)
+                    if j > i:
+                        self.fs += j - i
+                        self.pos += j - i
+                        i = j
+                        if i == n:
+                            break
+                item = batch[i]
+                i += 1
                 if type(item) is str:
                     self.fs += 1
                     if self.tx is not None:
                         els = item.split(self.delims.element)
                         if els[0] not in control:
                             self.pos += 1
-                            v = self.validator
                             if v is not None:
                                 v.segment(els, item, self.pos)
                             else:
@@ -541,8 +554,10 @@ class EnvelopeAnalyzer:
         set_rules = rules.for_set(set_id)
         key = (spec.key, id(set_rules))
         checkers = self._checkers.setdefault(key, {})
-        self.validator = TransactionValidator(spec, self.set_issue, rules=set_rules, delimiters=self.delims,
-                                              checkers=checkers, tolerant=self.tolerant)
+        d = self.delims
+        clean = self._clean.setdefault((*key, d.element, d.component, d.repetition), {})
+        self.validator = TransactionValidator(spec, self.set_issue, rules=set_rules, delimiters=d,
+                                              checkers=checkers, tolerant=self.tolerant, clean=clean)
 
     def _se(self, els: list[str], text: str) -> None:
         tx = self.tx
