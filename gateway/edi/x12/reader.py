@@ -222,6 +222,9 @@ def iter_batches(
             tail = parts.pop()
             i = 0
             n = len(parts)
+            if n and not breaks and _plain_run(buf, parts[0], term):
+                batch.extend(parts)  # no interchange boundary, empty or padded segment: no per-segment checks
+                i = n
             while i < n:
                 p = parts[i]
                 i += 1
@@ -284,6 +287,19 @@ def iter_batches(
                 if batch:
                     yield batch
                 return
+
+
+def _plain_run(buf: str, first: str, term: str) -> bool:
+    """True when no segment of ``buf`` starts with ``I`` (ISA, IEA), is empty or starts with padding."""
+    return (
+        first[:1] not in ("", "I")
+        and first[0] not in _BETWEEN
+        and (term + "I") not in buf
+        and (term + term) not in buf
+        and (term + "\x00") not in buf
+        and (term + "\x1a") not in buf
+        and (term + "\ufeff") not in buf
+    )
 
 
 def _same_isa(text: str, element: str, terminator: str, current: Delimiters) -> ReaderEvent | None:

@@ -228,6 +228,7 @@ class TransactionValidator:
         state = self.state
         hl = self.hl
         seen = self.seen
+        limit = _CLEAN_LIMIT
         while i < n:
             text = batch[i]
             if type(text) is not str:
@@ -243,18 +244,19 @@ class TransactionValidator:
             if tr is None or tr.missing:
                 break  # unknown yet, unexpected here, or skips mandatory segments: the full path
             kind = tr.kind
-            if (kind == "repeat" or kind == "loop_repeat") and counts[-1 - tr.pops] >= tr.node.max:
+            if kind != "advance" and kind != "enter" and counts[-1 - tr.pops] >= tr.node.max:
                 break
             if els is not None:
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
                     if not chk.fast(els, text, component, repetition):
                         break
-                    if len(clean) >= _CLEAN_LIMIT:
+                    if len(clean) >= limit:
                         clean.clear()
                     clean[text] = seg_id
-            if tr.pops:
-                del counts[-tr.pops:]
+            pops = tr.pops
+            if pops:
+                del counts[-pops:]
             if kind == "advance":
                 counts[-1] = 1
             elif kind == "repeat":
