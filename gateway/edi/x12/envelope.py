@@ -8,6 +8,7 @@ for envelope segments, the ordinal of the segment in the file. ``Issue.file_segm
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from gateway.edi.x12.datatypes import valid_date, valid_time
 from gateway.edi.x12.delimiters import ISA_WIDTHS, Delimiters, IsaHeader
 from gateway.edi.x12.elements import SegmentChecker
 from gateway.edi.x12.issues import Issue, Severity, make_issue
-from gateway.edi.x12.model import Analysis, Group, Interchange, InterchangeAck, Transaction
+from gateway.edi.x12.model import NO_ISSUES, Analysis, Group, Interchange, InterchangeAck, Transaction
 from gateway.edi.x12.reader import MAX_SEGMENT_LENGTH, ReaderEvent, Source, iter_batches
 from gateway.edi.x12.rules import NO_RULES, Rules
 from gateway.edi.x12.specs import SpecLibrary, library
@@ -83,6 +84,8 @@ class EnvelopeAnalyzer:
             if isinstance(owner, Transaction):
                 owner.error_count += 1
         if owner is not None and len(owner.issues) < self.max_per_item:
+            if owner.issues is NO_ISSUES:
+                owner.issues = []
             owner.issues.append(issue)
         if len(a.issues) < self.max_issues:
             a.issues.append(issue)
@@ -514,7 +517,8 @@ class EnvelopeAnalyzer:
             self.set_controls = set()
         g = self.group
         get = (lambda i: els[i] if len(els) > i else "")  # noqa: E731
-        tx = Transaction(get(1), get(2), first_segment=self.fs)
+        # interned / shared strings: a file may hold hundreds of thousands of sets (see bench/x12_read.py)
+        tx = Transaction(sys.intern(get(1)), get(2), first_segment=self.fs)
         tx.implementation_reference = get(3) or None
         tx.segment_count = 1
         g.transactions.append(tx)
@@ -546,7 +550,7 @@ class EnvelopeAnalyzer:
             self.set_issue("transaction_set_unsupported", f"no specification for transaction set {set_id!r} in "
                            f"version {base}: only its envelope was checked", 1, "ST", element=1)
             return
-        tx.spec = spec.key
+        tx.spec = sys.intern(spec.key)
         if g.enveloped and g.functional_id and spec.functional_group != g.functional_id:
             self.set_issue("st_group_mismatch", f"transaction set {set_id} belongs in a {spec.functional_group} "
                            f"group, not in {g.functional_id!r}", 1, "ST", element=1)
@@ -568,8 +572,8 @@ class EnvelopeAnalyzer:
         tx.segment_count = self.pos
         count = els[1] if len(els) > 1 else ""
         control = els[2] if len(els) > 2 else ""
-        tx.declared_count = count
-        tx.trailer_control_number = control
+        tx.declared_count = sys.intern(count)
+        tx.trailer_control_number = tx.control_number if control == tx.control_number else control
         if self.validator is not None:
             self.validator.segment(els, text, self.pos)
         n = _num(count)
