@@ -246,6 +246,11 @@ class TransactionValidator:
             kind = tr.kind
             if kind != "advance" and kind != "enter" and counts[-1 - tr.pops] >= tr.node.max:
                 break
+            if hl is not None and seg_id == "HL":
+                if els is None:
+                    els = text.split(element)
+                if not hl.quiet(els):
+                    break
             if els is not None:
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
@@ -269,7 +274,8 @@ class TransactionValidator:
                 counts.append(1)
             state = tr.target
             if hl is not None and seg_id == "HL":
-                hl.segment(els if els is not None else text.split(element), position + i - start)
+                assert els is not None
+                hl.segment(els, position + i - start)
             if seen is not None:
                 seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
@@ -357,6 +363,17 @@ class _Hierarchy:
         self.has_children: set[str] = set()
         self.says_children: dict[str, tuple[str, int]] = {}  # HL01 -> (HL04, position)
         self.first = True
+
+    def quiet(self, els: list[str]) -> bool:
+        """True when :meth:`segment` would report nothing for this HL (the validator's fast path)."""
+        n = len(els)
+        hl_id = els[1] if n > 1 else ""
+        parent = els[2] if n > 2 else ""
+        if hl_id in self.ids:
+            return False
+        if parent:
+            return parent != hl_id and parent in self.ids
+        return self.first
 
     def segment(self, els: list[str], position: int) -> None:
         n = len(els)
