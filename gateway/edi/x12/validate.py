@@ -246,11 +246,6 @@ class TransactionValidator:
             kind = tr.kind
             if kind != "advance" and kind != "enter" and counts[-1 - tr.pops] >= tr.node.max:
                 break
-            if hl is not None and seg_id == "HL":
-                if els is None:
-                    els = text.split(element)
-                if not hl.quiet(els):
-                    break
             if els is not None:
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
@@ -259,6 +254,9 @@ class TransactionValidator:
                     if len(clean) >= limit:
                         clean.clear()
                     clean[text] = seg_id
+            if hl is not None and seg_id == "HL" and not hl.take(
+                    els if els is not None else text.split(element), position + i - start):
+                break  # the last check: take() records the HL only when it has nothing to report
             pops = tr.pops
             if pops:
                 del counts[-pops:]
@@ -273,9 +271,6 @@ class TransactionValidator:
                 counts[-1] += 1
                 counts.append(1)
             state = tr.target
-            if hl is not None and seg_id == "HL":
-                assert els is not None
-                hl.segment(els, position + i - start)
             if seen is not None:
                 seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
@@ -364,16 +359,27 @@ class _Hierarchy:
         self.says_children: dict[str, tuple[str, int]] = {}  # HL01 -> (HL04, position)
         self.first = True
 
-    def quiet(self, els: list[str]) -> bool:
-        """True when :meth:`segment` would report nothing for this HL (the validator's fast path)."""
+    def take(self, els: list[str], position: int) -> bool:
+        """:meth:`segment` for an HL that has nothing to report (the validator's fast path); False, with nothing
+        recorded, when it would report something."""
         n = len(els)
         hl_id = els[1] if n > 1 else ""
         parent = els[2] if n > 2 else ""
-        if hl_id in self.ids:
+        ids = self.ids
+        if hl_id in ids:
             return False
         if parent:
-            return parent != hl_id and parent in self.ids
-        return self.first
+            if parent == hl_id or parent not in ids:
+                return False
+            self.has_children.add(parent)
+        elif not self.first:
+            return False
+        if hl_id:
+            ids[hl_id] = position
+        if n > 4 and els[4]:
+            self.says_children[hl_id] = (els[4], position)
+        self.first = False
+        return True
 
     def segment(self, els: list[str], position: int) -> None:
         n = len(els)
