@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     archive_dir: Path | None = Field(None, description="content-addressed archive; default: data_dir/archive")
     partners_dir: Path = Path("partners")
     mappings_dir: Path = Path("mappings")
+    secrets_dir: Path | None = Field(None, description="files named after {secret: NAME} references (optional)")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -114,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def mappings_path(self) -> Path:
         return self.path(self.mappings_dir)
+
+    @property
+    def secrets_path(self) -> Path | None:
+        return self.path(self.secrets_dir) if self.secrets_dir else None
 
     @property
     def database(self) -> str:

@@ -38,7 +38,7 @@ def load_partner_file(path: Path) -> Partner:
             "a partner file must be a mapping (id:, name:, identity: ...)", location=Location(file=str(path))
         )
     try:
-        return Partner.model_validate(data)
+        return Partner.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"])

@@ -18,10 +18,17 @@ A minimal example::
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.partners.channels import (  # noqa: F401 - re-exported for transports
+    As2Channel,
+    Channel,
+    FolderChannel,
+    SftpChannel,
+    WebhookChannel,
+)
 
 PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -53,18 +60,6 @@ class Identity(_Strict):
     application_ids: list[str] = Field(default_factory=list, description="GS02/GS03 application codes")
     as2_id: str | None = None
     usage: Literal["P", "T"] = Field("P", description="ISA15 we use when sending to them: production or test")
-
-
-class FolderChannel(_Strict):
-    """A local folder: inbound files are picked from ``path``; outbound files are written into it."""
-
-    type: Literal["folder"]
-    name: str = Field(min_length=1, max_length=64)
-    direction: Literal["inbound", "outbound"]
-    path: Path = Field(description="relative paths are under the gateway's data_dir (var/ by default)")
-
-
-Channel = Annotated[FolderChannel, Field(discriminator="type")]
 
 
 class DocumentSpec(_Strict):
@@ -112,4 +107,9 @@ class Partner(_Strict):
         return self
 
     def channels_for(self, direction: str, type_: str | None = None) -> list[Channel]:
-        return [c for c in self.channels if c.direction == direction and (type_ is None or c.type == type_)]
+        """Channels usable in ``direction`` (``both`` counts for each), optionally of one type."""
+        return [
+            c
+            for c in self.channels
+            if (c.direction == direction or c.direction == "both") and (type_ is None or c.type == type_)
+        ]
