@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     archive_dir: Path | None = Field(None, description="content-addressed archive; default: data_dir/archive")
     partners_dir: Path = Path("partners")
     mappings_dir: Path = Path("mappings")
+    partners_reload_seconds: float = Field(5.0, gt=0, description="re-check partner files this often (hot reload)")
     certificate_warning_days: float = Field(30, ge=0, description="warn when a certificate expires this soon")
     secrets_dir: Path | None = Field(None, description="files named after {secret: NAME} references (optional)")
     api_host: str = "127.0.0.1"

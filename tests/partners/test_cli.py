@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from gateway.partners.jsonschema import partner_schema_text
+from tests.partners.http import serving
 from tests.partners.keys import write_certificate
 from tests.support.services import unavailable
 from tests.support.sshd import SshServer, free_port, sshd_available
@@ -145,15 +144,8 @@ def http_server():
     def as2() -> dict[str, str]:
         return {}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serving(app) as url:
+        yield url
 
 
 def test_test_as2_url_and_certificate_dates(cli, http_server):
