@@ -7,8 +7,9 @@ polling and watching; :meth:`stop` stops them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.inbound import InboundFlow
@@ -23,10 +24,12 @@ from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
 from gateway.store.migrate import upgrade
 from gateway.store.repository import Store
+from gateway.store.retention import PurgeResult, purge_archive
 from gateway.transports.channels import inbound_folders, outbound_folders
 from gateway.transports.watch import FolderWatcher
 
 log = get_logger(__name__)
+PURGE_EVERY_SECONDS = 6 * 3600
 
 
 def utc_now() -> datetime:
@@ -81,10 +84,19 @@ class Gateway:
                 self.pollers.append(poller)
             for out in outbound_folders(self.settings, partner):
                 out.path.mkdir(parents=True, exist_ok=True)
+        if self.settings.archive_retention_days:
+            self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
         log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers]}})
+
+    def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
+        """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
+        days = days or self.settings.archive_retention_days
+        if not days:
+            raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
+        return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
 
     def stop(self) -> None:
         if self.started:
