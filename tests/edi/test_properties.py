@@ -175,6 +175,8 @@ def test_write_read_round_trip_keeps_segments(data: st.DataObject) -> None:
     group = GroupSpec("SH", gs_version, 7, [("856", s) for s in sets])
     raw = write_interchange(_envelope(version, control), [group], WriterOptions(delimiters=d))
     segments = read_segments(raw)
+    chunk = data.draw(st.integers(1, 300), label="chunk_size")  # chunk boundaries anywhere, even inside U+2026
+    assert [s.elements for s in X12Reader(raw, chunk_size=chunk)] == [s.elements for s in segments]
     assert segments[0].delimiters.element == d.element
     assert segments[0].delimiters.segment == d.segment
     assert segments[0].delimiters.component == d.component
@@ -244,3 +246,12 @@ def test_fast_paths_do_not_change_results_on_mutated_sets(
     text = "".join(d.element.join(v) + d.segment + d.suffix for v in values)
     raw = text.encode("utf-8", "surrogateescape")
     assert analyze(raw).to_dict() == _analysis_without_fast_paths(raw, monkeypatch)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
+def test_chunk_size_does_not_change_what_is_read(path: Path) -> None:
+    """Sources that deliver a few bytes at a time (pipes, sockets) read like whole files; analyses are equal."""
+    data = path.read_bytes()
+    expected = [(s.id, s.elements) for s in X12Reader(data)]
+    for chunk in (1, 3, 64):
+        assert [(s.id, s.elements) for s in X12Reader(data, chunk_size=chunk)] == expected, chunk

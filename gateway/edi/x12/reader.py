@@ -140,7 +140,7 @@ def iter_batches(
             out = batch.append
         # ---------------------------------------------------------------- between interchanges: find a start
         buf = buf.lstrip(_BETWEEN)
-        while not buf and more():
+        while len(buf) < 128 and more():  # enough text to recognise a start, whatever the chunk size
             buf = buf.lstrip(_BETWEEN)
         if not buf:
             if junk:
