@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from gateway.cli.common import fail, settings_from
 from gateway.errors import ConfigError, SecretError
 from gateway.partners.check import check as run_check
+from gateway.partners.diagnostics import Problem
 from gateway.partners.loader import LoadedPartner, load_partner_set, partner_files
 from gateway.partners.schema import Partner
 from gateway.partners.secrets import SecretRef, resolve_secret
@@ -48,13 +50,22 @@ def check_cmd(
     settings = settings_from(config)
     report = run_check(settings, paths or None, now=_now())
     for problem in report.problems:
-        typer.echo(problem.render(), err=problem.severity == "error")
+        typer.echo(_relative(problem).render())
     if not quiet:
         typer.echo(
             f"{len(report.files)} file(s), {len(report.partners)} partner(s) valid, "
             f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
         )
     raise typer.Exit(1 if report.errors else 0)
+
+
+def _relative(problem: Problem) -> Problem:
+    """Paths below the current folder are shown relative to it, as editors and terminals link them."""
+    try:
+        rel = Path(problem.file).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return problem
+    return replace(problem, file=str(rel))
 
 
 def _loaded(config: Path | None) -> tuple[Any, list[LoadedPartner]]:

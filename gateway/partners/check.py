@@ -162,6 +162,17 @@ def check(
     report.problems.extend(problems)
     names = mapping_names(settings.mappings_path)
     for lp in loaded:
+        if lp.path.stem != lp.partner.id:
+            report.problems.append(
+                Problem(
+                    str(lp.path),
+                    lp.line("id"),
+                    "id",
+                    f"the file is named {lp.path.name} but the partner id is {lp.partner.id!r}: name it "
+                    f"{lp.partner.id}.yaml so the partner is easy to find",
+                    "warning",
+                )
+            )
         report.problems.extend(check_secrets(lp, secrets_dir=settings.secrets_path, environ=environ))
         report.problems.extend(check_certificates(lp, now=now, warn_days=settings.certificate_warning_days))
         report.problems.extend(check_mappings(lp, names, settings.mappings_path))

@@ -51,16 +51,44 @@ def test_wrong_type_names_line_field_and_expectation(cli):
     r = cli("partners", "check", str(f))
     assert r.exit_code == 1
     assert problem(r, f) == (
-        f"{f}:10: retry.attempts: Input should be a valid integer, unable to parse string as an integer (got 'many')"
+        f"{f}:10: retry.attempts: Input should be a valid integer, unable to parse string as an integer (got 'many'); "
+        "expected tries in all, the first included"
+    )
+    f.write_text(BASE.replace('set_id: "856"', 'set_id: "85"'))
+    r = cli("partners", "check", str(f))
+    assert problem(r, f) == (
+        f"{f}:9: documents[0].set_id: this value does not have the expected form (got '85'); "
+        "expected X12 transaction set id: 940, 945, 856, 214 ..."
+    )
+
+
+def test_channel_type_mistakes(cli):
+    f = cli.partner("newco.yaml", BASE.replace("type: folder", "typ: folder"))
+    r = cli("partners", "check", str(f))
+    assert problem(r, f) == (
+        f"{f}:7: channels[0]: this channel has no type (is 'typ' meant to be 'type'?): "
+        "expected type: folder, sftp, webhook or as2"
+    )
+    f.write_text(BASE.replace("type: folder", "type: ftp"))
+    r = cli("partners", "check", str(f))
+    assert (
+        problem(r, f)
+        == f"{f}:7: channels[0]: unknown channel type 'ftp': expected one of 'folder', 'sftp', 'webhook', 'as2'"
+    )
+
+
+def test_file_name_that_is_not_the_id_is_a_warning(cli):
+    f = cli.partner("new-co.yaml", BASE)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0
+    assert problem(r, f) == (
+        f"{f}:1: id: warning: the file is named new-co.yaml but the partner id is 'newco': name it newco.yaml so "
+        "the partner is easy to find"
     )
 
 
 def test_unknown_key_suggests_the_right_one(cli):
-    f = cli.partner("newco.yaml", BASE.replace("  - {name: inbox, type: folder,", "  - {name: inbox, typ: folder,"))
-    r = cli("partners", "check", str(f))
-    assert r.exit_code == 1
-    assert f"{f}:7: channels[0]" in r.output and "type" in r.output
-    f.write_text(BASE + "acknowledgments: {send: '997'}\n")
+    f = cli.partner("newco.yaml", BASE + "acknowledgments: {send: '997'}\n")
     r = cli("partners", "check", str(f))
     assert problem(r, f).startswith(
         f"{f}:10: acknowledgments: unknown key 'acknowledgments': did you mean 'acknowledgements'?"
@@ -257,3 +285,11 @@ def test_our_own_certificate_in_config(cli, monkeypatch):
     assert f"{cfg}:{n + 1}: identity.certificates[0].private_key: secret 'HUB_KEY' is not set" in r.output
     monkeypatch.setenv("GATEWAY_SECRET_HUB_KEY", "-----BEGIN PRIVATE KEY-----")
     assert cli("partners", "check").exit_code == 0
+
+
+def test_paths_below_the_current_folder_are_shown_relative(cli, monkeypatch):
+    cli.partner("newco.yaml", BASE + "colour: blue\n")
+    monkeypatch.chdir(cli.home)
+    r = cli("partners", "check")
+    assert r.exit_code == 1
+    assert "partners/newco.yaml:10: colour: unknown key 'colour'" in r.output.splitlines()[0]
