@@ -67,10 +67,10 @@ class AckFlow:
 
     def acknowledge(self, msg: Message, partner: Partner, analysis: Any, *, now: datetime) -> list[Message]:
         assert msg.id is not None
-        if partner.acknowledgements.send == "none":
-            return []
         produced = []
         for pos, ic in enumerate(analysis.interchanges, start=1):
+            if _policy(partner, ic).send == "none":
+                continue
             key = f"ack:{msg.id}:{pos}"
             ack = self.store.find_by_key(key)
             if ack is None:
@@ -87,7 +87,7 @@ class AckFlow:
 
     def _build(self, msg: Message, partner: Partner, ic: Interchange, key: str, now: datetime) -> Message | None:
         assert msg.id is not None
-        policy = partner.acknowledgements
+        policy = _policy(partner, ic)
         options = AckOptions(
             timestamp=now,
             functional_ack="auto" if policy.send == "auto" else policy.send,
@@ -124,6 +124,11 @@ class AckFlow:
         )
         log.info("ack.generated", extra={"fields": {"kind": kind, "result": result, "ack_message_id": ack.id}})
         return ack
+
+
+def _policy(partner: Partner, ic: Interchange) -> Any:
+    """The partner's ack policy, or a document's own override when it covers every set in the interchange."""
+    return partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
 
 
 def _isa13(data: bytes) -> str:

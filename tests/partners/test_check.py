@@ -293,3 +293,21 @@ def test_paths_below_the_current_folder_are_shown_relative(cli, monkeypatch):
     r = cli("partners", "check")
     assert r.exit_code == 1
     assert "partners/newco.yaml:10: colour: unknown key 'colour'" in r.output.splitlines()[0]
+
+
+def test_secret_from_the_secrets_directory(cli):
+    cfg = cli.home / "config" / "gateway.yaml"
+    cfg.write_text(cfg.read_text() + "secrets_dir: secrets\n")
+    text = BASE.replace(
+        "documents:",
+        "  - {name: hook, type: webhook, direction: inbound, secret: {secret: newco-hook}}\ndocuments:",
+    )
+    f = cli.partner("newco.yaml", text)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1 and f"file {cli.home / 'secrets' / 'newco-hook'}" in problem(r, f)
+    (cli.home / "secrets").mkdir()
+    (cli.home / "secrets" / "newco-hook").write_text("s3cr3t-value\n")
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0, r.output
+    r = cli("partners", "show", "newco")
+    assert "s3cr3t-value" not in r.output and "newco-hook" in r.output and "(set)" in r.output
