@@ -53,6 +53,27 @@ class SourceMap:
         except yaml.YAMLError:
             return cls(None)
 
+    def duplicate_keys(self) -> list[tuple[str, int, int]]:
+        """Keys given twice in one mapping (YAML silently keeps the last): (field path, first line, second line)."""
+        found: list[tuple[str, int, int]] = []
+        stack: list[tuple[yaml.Node, str]] = [(self.root, "")] if self.root is not None else []
+        while stack:
+            node, path = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[str, int] = {}
+                for k, v in node.value:
+                    if not isinstance(k, yaml.ScalarNode):
+                        continue
+                    line = k.start_mark.line + 1
+                    here = f"{path}.{k.value}" if path else str(k.value)
+                    if k.value in seen:
+                        found.append((here, seen[k.value], line))
+                    seen.setdefault(k.value, line)
+                    stack.append((v, here))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+        return sorted(found, key=lambda f: f[2])
+
     def _walk(self, loc: Loc) -> tuple[yaml.Node | None, yaml.Node | None]:
         """The deepest node along ``loc`` and, when the last step was a mapping key, that key's node."""
         node, key_node = self.root, None
@@ -224,4 +245,15 @@ def read_yaml(path: Path) -> tuple[Any, SourceMap, list[Problem]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         return None, SourceMap(None), [yaml_problem(exc, file)]
-    return data, SourceMap.from_text(text), []
+    source = SourceMap.from_text(text)
+    dupes = [
+        Problem(
+            file,
+            second,
+            field,
+            f"{field.rsplit('.', 1)[-1]!r} is given twice (first on line {first}); YAML would silently keep only "
+            "this one: merge the two",
+        )
+        for field, first, second in source.duplicate_keys()
+    ]
+    return data, source, dupes

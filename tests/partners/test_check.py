@@ -311,3 +311,23 @@ def test_secret_from_the_secrets_directory(cli):
     assert r.exit_code == 0, r.output
     r = cli("partners", "show", "newco")
     assert "s3cr3t-value" not in r.output and "newco-hook" in r.output and "(set)" in r.output
+
+
+def test_a_key_given_twice_is_refused(cli):
+    f = cli.partner(
+        "newco.yaml",
+        BASE.replace(
+            "documents:",
+            "  - name: in2\n    type: folder\n    direction: inbound\n    path: a\n    path: b\ndocuments:",
+        )
+        + "channels: []\n",
+    )
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    out = [line for line in lines(r) if line.startswith(str(f))]
+    assert out == [
+        f"{f}:12: channels[1].path: 'path' is given twice (first on line 11); YAML would silently keep only this "
+        "one: merge the two",
+        f"{f}:15: channels: 'channels' is given twice (first on line 6); YAML would silently keep only this one: "
+        "merge the two",
+    ]
