@@ -8,8 +8,9 @@ polling and watching; :meth:`stop` stops them.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.inbound import InboundFlow
@@ -25,10 +26,12 @@ from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
 from gateway.store.migrate import upgrade
 from gateway.store.repository import Store
+from gateway.store.retention import PurgeResult, purge_archive
 from gateway.transports.channels import outbound_folders
 from gateway.transports.watch import FolderWatcher
 
 log = get_logger(__name__)
+PURGE_EVERY_SECONDS = 6 * 3600
 
 
 def utc_now() -> datetime:
@@ -99,6 +102,8 @@ class Gateway:
         for partner in self.registry:
             self.channels.start(partner)
         self._watch_partner_files()
+        if self.settings.archive_retention_days:
+            self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -109,6 +114,13 @@ class Gateway:
         self.scheduler.add_interval(job, self.reload_partners, self.settings.partners_reload_seconds, run_now=False)
         if self.settings.partners_path.is_dir():
             self.watcher.watch(self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3))
+
+    def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
+        """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
+        days = days or self.settings.archive_retention_days
+        if not days:
+            raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
+        return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
 
     def stop(self) -> None:
         if self.started:

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     identity: OwnIdentity = Field(default_factory=OwnIdentity)
     folder: FolderSettings = Field(default_factory=FolderSettings)
+    archive_retention_days: int | None = Field(
+        None, ge=1, description="purge archived payloads of finished messages older than this; unset keeps forever"
+    )
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",
