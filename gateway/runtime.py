@@ -123,9 +123,10 @@ class Gateway:
         return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
 
     def stop(self) -> None:
-        if self.started:
+        with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
+            was_started, self.started = self.started, False
+        if was_started:
             self.watcher.stop()
             self.scheduler.stop()
-            self.started = False
         self.engine.dispose()
         log.info("gateway.stopped")
