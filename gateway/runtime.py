@@ -113,7 +113,9 @@ class Gateway:
         job = "partners:reload"
         self.scheduler.add_interval(job, self.reload_partners, self.settings.partners_reload_seconds, run_now=False)
         if self.settings.partners_path.is_dir():
-            self.watcher.watch(self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3))
+            self.watcher.watch(
+                self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3), deletions=True
+            )
 
     def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
         """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""

@@ -37,7 +37,7 @@ def gateway(tmp_path):
     settings = load_settings(
         home / "config" / "gateway.yaml",
         folder={"min_age_seconds": 0.2, "sweep_seconds": 1},
-        partners_reload_seconds=0.5,
+        partners_reload_seconds=30,  # the watchdog events drive these tests; the sweep is the fallback
     )
     gw = Gateway(settings)
     gw.start()
@@ -106,7 +106,7 @@ def test_changed_channel_moves_the_poll_and_removed_partner_stops(gateway, repo_
     drop(src, new_inbox)
     assert settled(gateway, src.name).status == MessageStatus.acked
     path.unlink()
-    wait_for(lambda: gateway.registry.get("harbor-3pl") is None, timeout=10)
+    wait_for(lambda: gateway.registry.get("harbor-3pl") is None, timeout=3)  # the deletion event, not the sweep
     assert "poll:harbor-3pl/inbox" not in gateway.scheduler.job_ids()
     assert {p.channel.partner_id for p in gateway.pollers} == {"acme-retail", "alink-carrier"}
 
