@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,15 @@ def check_cmd(
     paths: list[Path] = typer.Argument(None, help="partner files or folders (default: the partners folder)"),
     config: Path | None = CONFIG,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print problems only"),
+    as_json: bool = typer.Option(False, "--json", help="the problems as a JSON list (for CI and editors)"),
 ) -> None:
     """Validate partner files: each problem as FILE:LINE: FIELD: what is wrong, what is expected."""
     settings = settings_from(config)
     report = run_check(settings, paths or None, now=_now())
+    if as_json:
+        rows = [asdict(_relative(p)) for p in report.problems]
+        typer.echo(json.dumps({"files": len(report.files), "valid": len(report.partners), "problems": rows}, indent=2))
+        raise typer.Exit(1 if report.errors else 0)
     for problem in report.problems:
         typer.echo(_relative(problem).render())
     if not quiet:

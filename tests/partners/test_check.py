@@ -331,3 +331,30 @@ def test_a_key_given_twice_is_refused(cli):
         f"{f}:15: channels: 'channels' is given twice (first on line 6); YAML would silently keep only this one: "
         "merge the two",
     ]
+
+
+def test_a_partner_claiming_our_own_id(cli):
+    f = cli.partner("newco.yaml", BASE.replace("{qualifier: ZZ, id: NEWCO}", "{qualifier: ZZ, id: EXAMPLEHUB}"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert problem(r, f).startswith(
+        f"{f}:5: identity.interchange_ids[0]: ZZ/EXAMPLEHUB is our own interchange id (config/gateway.yaml"
+    )
+
+
+def test_check_as_json(cli):
+    import json
+
+    f = cli.partner("newco.yaml", BASE + "colour: blue\n")
+    r = cli("partners", "check", str(f), "--json")
+    assert r.exit_code == 1
+    data = json.loads(r.output)
+    assert data["valid"] == 0 and data["files"] == 1
+    assert data["problems"][0] == {
+        "file": str(f),
+        "line": 10,
+        "field": "colour",
+        "message": data["problems"][0]["message"],
+        "severity": "error",
+    }
+    assert data["problems"][0]["message"].startswith("unknown key 'colour'")
