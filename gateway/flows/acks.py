@@ -14,7 +14,7 @@ from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
 from gateway.edi.x12.ack import ack_kind
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger
-from gateway.partners.schema import Partner
+from gateway.partners.schema import AckPolicy, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -126,7 +126,7 @@ class AckFlow:
         return ack
 
 
-def _policy(partner: Partner, ic: Interchange) -> Any:
+def _policy(partner: Partner, ic: Interchange) -> AckPolicy:
     """The partner's ack policy, or a document's own override when it covers every set in the interchange."""
     return partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
 
