@@ -132,10 +132,15 @@ def search_messages(session: Session, query: MessageQuery) -> Page:
     dialect = session.get_bind().dialect.name
     conds = conditions(query, dialect)
     total = session.exec(select(func.count()).select_from(Message).where(*conds)).one()
+    newest: Any = col(Message.created_at)
+    if terms_of(query.q) or (query.control_number and query.control_number.strip()):
+        # Few candidates, found through the key/control-number indexes: sort them. Without this fence, a small
+        # LIMIT tempts the planner into walking the created_at index over every message, probing each one.
+        newest = func.coalesce(Message.created_at, Message.created_at)
     rows = session.exec(
         select(Message)
         .where(*conds)
-        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .order_by(newest.desc(), col(Message.id).desc())
         .offset((query.page - 1) * query.limit)
         .limit(query.limit)
     ).all()
