@@ -1,7 +1,10 @@
 """Message search: filters, free text over business keys and file names, newest first, with a total count.
 
 Every value reaches the database as a bound parameter (never interpolated into SQL). Free text is split on
-whitespace; each term must match one of the message's business keys (or its file name):
+whitespace; each term must match one of the message's business keys (or its file name). A term that equals some
+key exactly (a complete PO or tracking number, pasted) matches the keys equal to it; any other term matches as a
+substring, through the trigram indexes (long digit-only terms are slow to intersect there, and a complete number is
+what support staff usually paste):
 
 * SQLite: the FTS5 trigram index ``business_key_fts`` (substring match, case-insensitive) for terms of 3 or
   more characters; shorter terms match a whole key exactly.
@@ -78,10 +81,10 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _term_condition(dialect: str, term: str) -> Any:
-    """Business-key rows matching one free-text term."""
+def _term_condition(dialect: str, term: str, whole: bool) -> Any:
+    """Business-key rows matching one free-text term (``whole``: some key equals the term: match those only)."""
     exact = col(BusinessKey.value) == term
-    if len(term) < MIN_TRIGRAM:
+    if whole or len(term) < MIN_TRIGRAM:
         return exact
     if dialect == "sqlite":
         fts = sa.table("business_key_fts")
@@ -97,7 +100,16 @@ def _term_condition(dialect: str, term: str) -> Any:
     return sa.or_(exact, col(BusinessKey.value).ilike(pattern, escape="\\"), fulltext)
 
 
-def conditions(query: MessageQuery, dialect: str) -> list[Any]:
+def whole_keys(session: Session, terms: Sequence[str]) -> set[str]:
+    """The terms that equal some business key exactly (one indexed probe each)."""
+    return {
+        t
+        for t in terms
+        if session.exec(select(BusinessKey.id).where(col(BusinessKey.value) == t).limit(1)).first() is not None
+    }
+
+
+def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[str] = frozenset()) -> list[Any]:
     conds: list[Any] = []
     if query.partner:
         conds.append(col(Message.partner_id) == query.partner)
@@ -123,14 +135,14 @@ def conditions(query: MessageQuery, dialect: str) -> list[Any]:
         )
         conds.append(col(Message.id).in_(sa.select(ids.subquery().c[0])))
     for term in terms_of(query.q):
-        keyed = select(BusinessKey.message_id).where(_term_condition(dialect, term))
+        keyed = select(BusinessKey.message_id).where(_term_condition(dialect, term, term in whole))
         conds.append(col(Message.id).in_(keyed))
     return conds
 
 
 def search_messages(session: Session, query: MessageQuery) -> Page:
     dialect = session.get_bind().dialect.name
-    conds = conditions(query, dialect)
+    conds = conditions(query, dialect, whole_keys(session, terms_of(query.q)))
     total = session.exec(select(func.count()).select_from(Message).where(*conds)).one()
     newest: Any = col(Message.created_at)
     if terms_of(query.q) or (query.control_number and query.control_number.strip()):
