@@ -197,6 +197,7 @@ class InboundFlow:
                 receiver_qualifier=ic.receiver_qualifier,
                 receiver_id=ic.receiver_id,
                 channel_partner=channel_partner,
+                group_senders=[g.sender_id for g in ic.groups],
                 file=msg.file_name,
             )
             partners[p.id] = p
