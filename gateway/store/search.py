@@ -109,6 +109,18 @@ def whole_keys(session: Session, terms: Sequence[str]) -> set[str]:
     }
 
 
+def _among(dialect: str, ids: Any) -> Any:
+    """``message.id`` is one of the (few) ids ``ids`` selects.
+
+    PostgreSQL: ``id = ANY(ARRAY(subquery))``, so the ids are collected first and fetched by primary key; with a
+    plain ``IN`` the planner, misled by the full-text index's default selectivity, may hash-join against a
+    sequential scan of every message.
+    """
+    if dialect == "postgresql":
+        return col(Message.id) == func.any(func.array(ids.scalar_subquery()))
+    return col(Message.id).in_(ids)
+
+
 def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[str] = frozenset()) -> list[Any]:
     conds: list[Any] = []
     if query.partner:
@@ -133,10 +145,10 @@ def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[st
             select(FunctionalGroup.message_id).where(col(FunctionalGroup.control_number).in_(cands)),
             select(TransactionSet.message_id).where(col(TransactionSet.control_number).in_(cands)),
         )
-        conds.append(col(Message.id).in_(sa.select(ids.subquery().c[0])))
+        conds.append(_among(dialect, sa.select(ids.subquery().c[0])))
     for term in terms_of(query.q):
         keyed = select(BusinessKey.message_id).where(_term_condition(dialect, term, term in whole))
-        conds.append(col(Message.id).in_(keyed))
+        conds.append(_among(dialect, keyed))
     return conds
 
 
