@@ -89,7 +89,7 @@ def _term_condition(dialect: str, term: str, whole: bool) -> Any:
     if dialect == "sqlite":
         fts = sa.table("business_key_fts")
         phrase = '"' + term.replace('"', '""') + '"'  # an FTS5 string: the term as a literal, bound below
-        rowids = (
+        rowids: Any = (
             sa.select(sa.literal_column("rowid"))
             .select_from(fts)
             .where(sa.literal_column("business_key_fts").op("MATCH")(sa.bindparam(None, phrase, type_=sa.String)))
@@ -186,7 +186,9 @@ def stats(session: Session, *, since: datetime, partner: str | None = None) -> d
         conds.append(col(Message.partner_id) == partner)
 
     def grouped(*columns: Any) -> Sequence[Any]:
-        return session.exec(select(*columns, func.count()).where(*conds).group_by(*columns).order_by(*columns)).all()
+        return session.execute(
+            sa.select(*columns, func.count()).where(*conds).group_by(*columns).order_by(*columns)
+        ).all()
 
     day = _day(dialect).label("day")
     by_day: dict[str, dict[str, int]] = {}
