@@ -9,6 +9,16 @@ _REF_KINDS = {"PO": "po", "BM": "bol", "BL": "bol", "CN": "pro", "PRO": "pro", "
               "SI": "shipment", "DO": "order", "OQ": "order"}
 
 
+def normalise_sscc(value: str | None) -> str | None:
+    """An SSCC as its 18 digits: MAN*GM and N9*LV often carry it with the ``00`` application identifier."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) == 20 and text.startswith("00") and text.isdigit():
+        return text[2:]
+    return text
+
+
 def business_keys(record: Record) -> list[tuple[str, str]]:
     """Distinct ``(kind, value)`` pairs, kinds among :data:`KINDS`, in a stable order."""
     keys: list[tuple[str, str]] = []
@@ -39,8 +49,10 @@ def business_keys(record: Record) -> list[tuple[str, str]]:
             add("order", order.order_number)
             refs(order.references)
         for package in record.packages:
-            add("sscc", package.sscc)
+            add("sscc", normalise_sscc(package.sscc))
             add("tracking", package.tracking_number)
+            if package.license_plate and normalise_sscc(package.license_plate) != package.license_plate:
+                add("sscc", normalise_sscc(package.license_plate))
     elif isinstance(record, Status):
         add("pro", record.reference)
         add("shipment", record.shipment_id)

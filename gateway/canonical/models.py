@@ -85,6 +85,7 @@ class ProductIds(_Model):
 
     sku: str | None = None
     upc: str | None = None
+    case_upc: str | None = Field(None, description="U.P.C. case code (940 W01-03, 945 W12-06)")
     gtin: str | None = None
     vendor_part: str | None = None
     buyer_part: str | None = None
@@ -119,7 +120,8 @@ class Order(_Model):
     order_number: str | None = Field(None, description="W05-02 depositor order number")
     purchase_order: str | None = Field(None, description="W05-03")
     purpose: str | None = Field(None, description="new, replace, cancel... or the X12 code when unknown")
-    master_reference: str | None = Field(None, description="W05-04 link sequence / master reference")
+    master_reference: str | None = Field(None, description="W05-05 master reference (link) number")
+    link_sequence: str | None = Field(None, description="W05-04 link sequence number")
     parties: list[Party] = Field(default_factory=list)
     requested_ship_date: IsoDate | None = None
     requested_delivery_date: IsoDate | None = None
@@ -185,6 +187,7 @@ class Shipment(_Model):
     order_number: str | None = Field(None, description="W06-02")
     purchase_order: str | None = Field(None, description="W06-06")
     master_reference: str | None = Field(None, description="W06-07")
+    link_sequence: str | None = Field(None, description="W06-08")
     bill_of_lading: str | None = None
     pro_number: str | None = None
     carrier: Carrier | None = None

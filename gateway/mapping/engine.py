@@ -38,7 +38,7 @@ from gateway.mapping.structure import Scope, instances
 _NODE_KEYS = {"path", "required", "table", "default", "transform", "values", "each", "use", "fields", "value",
               "when", "qualified", "const", "hook", "description", "merge",
               "within", "inbound_only"}
-_PRODUCT_NAMES = ("sku", "upc", "gtin", "vendor_part", "buyer_part")
+_PRODUCT_NAMES = ("sku", "upc", "case_upc", "gtin", "vendor_part", "buyer_part")
 
 
 @dataclass(slots=True)

@@ -71,6 +71,12 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
     data["orders"] = [{k: v for k, v in o.items() if v} for o in orders]
     data["packages"] = packages
     header_dates = data.pop("header_dates", [])
+    if "ship_date" not in data:  # DTM*011 sent before the first HL
+        for item in header_dates:
+            if item.get("qualifier") == "011":
+                data["ship_date"] = item["value"]
+                header_dates = [d for d in header_dates if d is not item]
+                break
     if header_dates:
         data["dates"] = header_dates + data.get("dates", [])
 

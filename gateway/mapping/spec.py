@@ -114,7 +114,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read mapping file: {exc.strerror or exc}", location=Location(file=str(path))) from exc
+        raise ConfigError(f"cannot read mapping file: {exc.strerror or exc}",
+                          location=Location(file=str(path))) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", location=Location(file=str(path))) from exc
     if not isinstance(data, dict):
@@ -212,8 +213,5 @@ def _set_field(data: dict[str, Any], dotted: str, node: Any, source: str) -> Non
         if not isinstance(child, dict):
             raise ConfigError(f"override field {dotted!r}: {name!r} is not a list or object field",
                               location=Location(file=source, field=dotted))
-        if "use" in child:
-            container = data.setdefault("defs", {})[child["use"]]
-        else:
-            container = child.setdefault("fields", {})
+        container = data.setdefault("defs", {})[child["use"]] if "use" in child else child.setdefault("fields", {})
     container[names[-1]] = node

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -103,7 +103,9 @@ def to_datetime(date: str, time: str = "", zone: str = "") -> str:
         offset = naive.replace(tzinfo=zoneinfo.ZoneInfo(where)).utcoffset() or timedelta(0)
     else:
         offset = where
-    return naive.replace(tzinfo=timezone(offset)).isoformat()
+    total = int(offset.total_seconds()) // 60
+    sign = "-" if total < 0 else "+"
+    return f"{text}{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
 
 
 def from_datetime(value: str) -> list[str]:
