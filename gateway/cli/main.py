@@ -37,6 +37,7 @@ def _root(
 from gateway.cli import serve as _serve  # noqa: E402
 
 app.command("serve")(_serve.serve)
+app.command("translate")(__import__("gateway.cli.translate", fromlist=["translate"]).translate)
 
 
 def main() -> None:
