@@ -74,6 +74,9 @@ class Context:
         self.problems: list[Problem] = []
         self.tables = spec.tables
         self.strict = spec.strict_tables
+        # per-node caches, keyed by id() of nodes the spec keeps alive (the node is stored to pin its id)
+        self._checked: dict[int, Any] = spec.checked
+        self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
@@ -82,6 +85,8 @@ class Context:
     def resolve_node(self, node: Any, where: str) -> dict[str, Any]:
         if isinstance(node, str):
             return {"path": node}
+        if id(node) in self._checked:
+            return node
         if not isinstance(node, dict):
             raise ConfigError(f"field {where!r}: a field is a path or a mapping", location=Location(
                 file=self.spec.source, field=where))
@@ -90,6 +95,7 @@ class Context:
             raise ConfigError(f"field {where!r}: unknown keys {sorted(unknown)}",
                               location=Location(file=self.spec.source, field=where),
                               hint=f"allowed: {', '.join(sorted(_NODE_KEYS))}")
+        self._checked[id(node)] = node
         return node
 
     def group(self, node: dict[str, Any], where: str) -> dict[str, Any] | None:
@@ -102,6 +108,9 @@ class Context:
         return node.get("fields")
 
     def transforms(self, node: dict[str, Any]) -> list[tuple[str, Any]]:
+        cached = self._transforms.get(id(node))
+        if cached is not None:
+            return cached[1]
         out: list[tuple[str, Any]] = []
         raw = node.get("transform")
         items = raw if isinstance(raw, list) else ([raw] if raw else [])
@@ -119,6 +128,7 @@ class Context:
             if name not in tf.NAMES:
                 raise ConfigError(f"unknown transform {name!r}", location=Location(file=self.spec.source),
                                   hint=f"allowed: {', '.join(sorted(tf.NAMES))}")
+        self._transforms[id(node)] = (node, out)
         return out
 
     def table(self, name: str) -> dict[str, str]:
@@ -145,7 +155,7 @@ class Inbound(Context):
         return scope
 
     def find(self, scope: Scope, path: Path) -> Segment | None:
-        for seg in self.climb(scope, path.up).segments:
+        for seg in self.climb(scope, path.up).by_id(path.segment):
             if path.matches(seg):
                 return seg
         return None

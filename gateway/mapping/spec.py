@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ class MappingSpec:
 
     data: dict[str, Any]
     source: str
+    # engine caches keyed by id() of field nodes inside `data` (each entry keeps its node alive)
+    checked: dict[int, Any] = field(default_factory=dict)
+    transform_cache: dict[int, Any] = field(default_factory=dict)
 
     @property
     def record(self) -> str:

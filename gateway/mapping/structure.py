@@ -25,6 +25,16 @@ class Scope:
     parent: Scope | None = None
     hl_parent: Scope | None = None  # 856 hierarchy (HL02, or inferred)
     hl_children: list[Scope] = field(default_factory=list)
+    _index: dict[str, list[Segment]] | None = None
+
+    def by_id(self, segment_id: str) -> list[Segment]:
+        """This scope's segments with that id (indexed on first use; scopes are not changed after building)."""
+        if self._index is None:
+            index: dict[str, list[Segment]] = {}
+            for seg in self.segments:
+                index.setdefault(seg.id, []).append(seg)
+            self._index = index
+        return self._index.get(segment_id, [])
 
     @property
     def first(self) -> Segment | None:

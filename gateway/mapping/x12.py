@@ -8,6 +8,7 @@ segment position and field when that set cannot be mapped (the other sets still 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +72,19 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
         yield current
 
 
+_SPECS: dict[tuple[str, str, str, str, str], MappingSpec | None] = {}
+
+
 def mapping_for(set_id: str, version: str, direction: str, overrides: Mapping[str, Any] | None = None,
                 root: Path | None = None) -> MappingSpec | None:
-    path = find_mapping(set_id, version, direction, root=root)
-    return load_mapping(path, overrides) if path is not None else None
+    """The mapping for a set/version/direction with the overrides applied (cached: specs are read-only)."""
+    key = (set_id, version, direction, json.dumps(overrides or {}, sort_keys=True, default=str), str(root))
+    if key not in _SPECS:
+        if len(_SPECS) > 256:
+            _SPECS.clear()
+        path = find_mapping(set_id, version, direction, root=root)
+        _SPECS[key] = load_mapping(path, overrides) if path is not None else None
+    return _SPECS[key]
 
 
 def map_transaction(tx: TransactionData, overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
