@@ -85,7 +85,7 @@ class ProductIds(_Model):
 
     sku: str | None = None
     upc: str | None = None
-    case_upc: str | None = Field(None, description="U.P.C. case code (940 W01-03, 945 W12-06)")
+    case_upc: str | None = Field(default=None, description="U.P.C. case code (940 W01-03, 945 W12-06)")
     gtin: str | None = None
     vendor_part: str | None = None
     buyer_part: str | None = None
@@ -103,7 +103,7 @@ class Carrier(_Model):
 
 class OrderLine(_Model):
     line_number: str | None = None
-    product: ProductIds = Field(default_factory=ProductIds)
+    product: ProductIds = Field(default_factory=lambda: ProductIds())
     quantity: Decimal | None = None
     uom: str | None = None
     lot: str | None = None
@@ -137,7 +137,7 @@ class Order(_Model):
 
 class ShipmentLine(_Model):
     line_number: str | None = None
-    product: ProductIds = Field(default_factory=ProductIds)
+    product: ProductIds = Field(default_factory=lambda: ProductIds())
     quantity_shipped: Decimal | None = None
     quantity_ordered: Decimal | None = None
     uom: str | None = None

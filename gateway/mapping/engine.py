@@ -332,7 +332,7 @@ class Inbound(Context):
             if not value:
                 continue
             name = table.get(qualifier)
-            if name in (spec.get("names") or _PRODUCT_NAMES) and name not in out:
+            if name is not None and name in (spec.get("names") or _PRODUCT_NAMES) and name not in out:
                 out[name] = value
             elif qualifier not in other:
                 other[qualifier] = value
@@ -366,10 +366,10 @@ class Builder:
     def segment(self, path: Path, *, new: bool = False) -> list[Any]:
         target = self.up(path.up)
         if not new:
-            for seg in target.segments:
-                if seg[0] == path.segment and all(
-                        (seg[pos] if pos < len(seg) else "") in values for pos, values in path.filters):
-                    return seg
+            for existing in target.segments:
+                if existing[0] == path.segment and all(
+                        (existing[pos] if pos < len(existing) else "") in values for pos, values in path.filters):
+                    return existing
         seg: list[Any] = [path.segment]
         for pos, values in path.filters:
             _put(seg, pos, None, values[0])

@@ -57,12 +57,13 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
         if node.level != "I":
             continue
         owner = node.hl_ancestor(("O",))
-        order = by_node.get(id(owner)) if owner is not None else None
-        if order is None:
+        found = by_node.get(id(owner)) if owner is not None else None
+        if found is None:
             if loose is None:
                 loose = {"lines": []}
                 orders.append(loose)
-            order = loose
+            found = loose
+        order = found
         line = ctx.map_fields(node, defs.get("line", {}), f"orders[{orders.index(order)}].lines")
         holder = node.hl_ancestor(_PACK_LEVELS)
         if holder is not None and id(holder) in keys:

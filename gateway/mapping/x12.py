@@ -193,7 +193,7 @@ def from_canonical(records: Iterable[Record | Mapping[str, Any]], envelope: Enve
             group = GroupSpec(spec.writer.get("functional_id", "XX"), env.version,
                               group_control + len(groups), [], implementation_reference=env.implementation_reference)
             groups[sid] = group
-        group.transactions.append((sid, body))
+        group.transactions.append((sid, list(body)))  # type: ignore[arg-type]  # lists are SegmentLike
     envelope_values = Envelope(env.sender_qualifier, env.sender_id, env.receiver_qualifier, env.receiver_id,
                                date, time, interchange_control, version=env.isa_version, usage=env.usage,
                                ack_requested=env.ack_requested)
