@@ -52,11 +52,20 @@ def columns_of(kind: str) -> list[str]:
     return [c for level in column_map(kind)["levels"] for c in level["columns"]]
 
 
-def get_path(data: Any, path: str) -> Any:
+@lru_cache(maxsize=1024)
+def _tokens(path: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    out: list[tuple[str, str | None, str | None, str | None]] = []
     for token in path.split("."):
         m = _TOKEN.match(token)
-        assert m is not None
+        if m is None:
+            raise ConfigError(f"{path!r} is not a canonical path")
         name, index, key, value = m.groups()
+        out.append((name, index, key, value))
+    return tuple(out)
+
+
+def get_path(data: Any, path: str) -> Any:
+    for name, index, key, value in _tokens(path):
         data = data.get(name) if isinstance(data, dict) else None
         if data is None:
             return None
@@ -68,11 +77,8 @@ def get_path(data: Any, path: str) -> Any:
 
 
 def set_path(data: dict[str, Any], path: str, value: str) -> None:
-    tokens = path.split(".")
-    for i, token in enumerate(tokens):
-        m = _TOKEN.match(token)
-        assert m is not None
-        name, index, key, kval = m.groups()
+    tokens = _tokens(path)
+    for i, (name, index, key, kval) in enumerate(tokens):
         last = i == len(tokens) - 1
         if index is not None:
             items = data.setdefault(name, [])
