@@ -142,7 +142,8 @@ def iter_rows(source: str | Path | IO[str] | IO[bytes], chunksize: int = 10_000)
     with reader:
         for chunk in reader:
             columns = list(chunk.columns)
-            for values in chunk.itertuples(index=False, name=None):
+            # one conversion per chunk: iterating pandas' string arrays element by element is ~10x slower
+            for values in chunk.to_numpy(dtype=object).tolist():
                 yield dict(zip(columns, values, strict=True))
 
 
