@@ -37,7 +37,9 @@ def _root(
 from gateway.cli import serve as _serve  # noqa: E402
 
 app.command("serve")(_serve.serve)
-app.command("translate")(__import__("gateway.cli.translate", fromlist=["translate"]).translate)
+from gateway.cli import translate as _translate  # noqa: E402
+
+app.command("translate")(_translate.translate)
 
 
 def main() -> None:
