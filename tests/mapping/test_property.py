@@ -84,3 +84,60 @@ def test_decimal_written_without_exponent():
                                                             "line_number": "1"}])
     data = from_canonical([record])
     assert b"W01*100*EA" in data
+
+
+SSCC = st.integers(0, 10**17).map(lambda n: f"00{n:018d}")
+
+
+@st.composite
+def shipment_856(draw):
+    """Shipments with pallets (T) holding packs (P) holding items, items loose under orders, and orders."""
+    pallets = [{"level": "pallet", "sscc": s} for s in draw(st.lists(SSCC, max_size=2, unique=True))]
+    packs = [{"level": "pack", "sscc": s} for s in draw(st.lists(SSCC, max_size=4, unique=True))
+             if s not in {p["sscc"] for p in pallets}]
+    for pack in packs:
+        if pallets and draw(st.booleans()):
+            pack["parent"] = draw(st.sampled_from(pallets))["sscc"]
+    orders = []
+    used: set[str] = set()
+    for n in range(draw(st.integers(1, 3))):
+        lines = []
+        for i in range(draw(st.integers(0, 3))):
+            line = {"line_number": str(i + 1), "quantity_shipped": str(draw(st.integers(1, 500))), "uom": "EA",
+                    "product": {"upc": draw(CODE)}}
+            free = [p["sscc"] for p in packs if p["sscc"] not in used]
+            if free and draw(st.booleans()):
+                line["package"] = free[0]
+                used.add(free[0])  # a pack belongs to one order's item
+            lines.append(line)
+        orders.append({"purchase_order": f"PO{n}", "lines": lines})
+    # packages in the order the writer emits them: per order, a pallet before its packs; unused ones at the end
+    ordered: list[dict] = []
+    for order in orders:
+        for line in order["lines"]:
+            pack = next((p for p in packs if p["sscc"] == line.get("package")), None)
+            if pack is None:
+                continue
+            parent = next((p for p in pallets if p["sscc"] == pack.get("parent")), None)
+            if parent is not None and parent not in ordered:
+                ordered.append(parent)
+            ordered.append(pack)
+    ordered += [p for p in pallets + packs if p not in ordered]
+    # a pallet emitted at the end comes after packs that name it only if nothing used them: keep it simple
+    for pack in ordered:
+        parent = pack.get("parent")
+        if parent and ordered.index(next(p for p in ordered if p["sscc"] == parent)) > ordered.index(pack):
+            pack.pop("parent")
+    return {"type": "shipment", "shipment_id": draw(CODE), "purpose": "original", "ship_date": draw(iso(False)),
+            "orders": orders, "packages": ordered}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shipment_856())
+def test_856_hierarchy_round_trip(data):
+    from gateway.canonical import Shipment
+
+    record = Shipment.model_validate(data)
+    written = from_canonical([record], set_id="856")
+    (back,) = to_canonical(written)
+    assert back == record, written.decode()
