@@ -155,8 +155,11 @@ class Inbound(Context):
         return scope
 
     def find(self, scope: Scope, path: Path) -> Segment | None:
-        for seg in self.climb(scope, path.up).by_id(path.segment):
-            if path.matches(seg):
+        candidates = (self.climb(scope, path.up) if path.up else scope).by_id(path.segment)
+        if not path.filters:
+            return candidates[0] if candidates else None
+        for seg in candidates:
+            if path.passes(seg):
                 return seg
         return None
 

@@ -5,7 +5,9 @@ earlier HL is a MappingError at that HL), then maps each level with the mapping'
 ``package`` for T and P, ``line`` for I. A line belongs to its nearest O ancestor (lines without one form an order
 of their own) and to the package of its nearest T/P ancestor; a package's ``parent`` is its nearest T/P ancestor.
 Outbound writes S (from the mapping's ``within``), then per order O, its packages (pallet T before the packs it
-holds) and the items under their package (or under O when they have none), and CTT with the HL count.
+holds) and the items under their package (or under O when they have none), and CTT with the HL count. A pallet or
+carton holding items of several orders is written under each of them with the same SSCC, and read back as one
+package (packages are identified by SSCC, tracking number or licence plate).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
     nodes = instances(header, hl["loop"])
     defs = ctx.spec.defs
     keys: dict[int, str] = {}
+    by_key: dict[str, dict[str, Any]] = {}
     packages: list[dict[str, Any]] = []
     for node in nodes:
         if node.level in _PACK_LEVELS:
@@ -43,6 +46,12 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
             key = _package_key(package)
             if key:
                 keys[id(node)] = key
+                known = by_key.get(key)
+                if known is not None:  # the same pallet/carton repeated under another order: one package
+                    for name, value in package.items():
+                        known.setdefault(name, value)
+                    continue
+                by_key[key] = package
             packages.append(package)
     orders: list[dict[str, Any]] = []
     by_node: dict[int, dict[str, Any]] = {}
@@ -111,6 +120,7 @@ def hl_tree_out(ctx: Outbound, builder: Builder, data: dict[str, Any]) -> None:
 
     ids: dict[str, str] = {}
     for index, order in enumerate(data.get("orders") or []):
+        ids = {}  # a pallet or carton shared by several orders is repeated under each (same SSCC)
         parent = s_id
         if any(k != "lines" and v for k, v in order.items()):
             node = hl_builder(builder, loop, "O", s_id)
@@ -120,9 +130,10 @@ def hl_tree_out(ctx: Outbound, builder: Builder, data: dict[str, Any]) -> None:
             key = line.get("package")
             holder = parent
             if key and key in packages:
-                holder = ids[key] if key in emitted else emit_package(key, parent)
+                holder = ids[key] if key in ids else emit_package(key, parent)
             item = hl_builder(builder, loop, "I", holder)
             ctx.write_fields(item, defs.get("line", {}), line, f"orders[{index}].lines")
+    ids = {}
     for key in packages:
         if key not in emitted:
             emit_package(key, s_id)

@@ -26,9 +26,14 @@ class Path:
     component: int | None
 
     def matches(self, seg) -> bool:  # seg: Segment
-        if seg.id != self.segment:
-            return False
-        return all(seg.element(pos).strip() in values for pos, values in self.filters)
+        return seg.id == self.segment and self.passes(seg)
+
+    def passes(self, seg) -> bool:
+        """The qualifier conditions only (the caller already knows the segment id)."""
+        for pos, values in self.filters:
+            if seg.element(pos).strip() not in values:
+                return False
+        return True
 
 
 _CACHE: dict[str, Path] = {}

@@ -99,16 +99,13 @@ def shipment_856(draw):
         if pallets and draw(st.booleans()):
             pack["parent"] = draw(st.sampled_from(pallets))["sscc"]
     orders = []
-    used: set[str] = set()
     for n in range(draw(st.integers(1, 3))):
         lines = []
         for i in range(draw(st.integers(0, 3))):
             line = {"line_number": str(i + 1), "quantity_shipped": str(draw(st.integers(1, 500))), "uom": "EA",
                     "product": {"upc": draw(CODE)}}
-            free = [p["sscc"] for p in packs if p["sscc"] not in used]
-            if free and draw(st.booleans()):
-                line["package"] = free[0]
-                used.add(free[0])  # a pack belongs to one order's item
+            if packs and draw(st.booleans()):  # packs and pallets may hold items of several orders
+                line["package"] = draw(st.sampled_from(packs))["sscc"]
             lines.append(line)
         orders.append({"purchase_order": f"PO{n}", "lines": lines})
     # packages in the order the writer emits them: per order, a pallet before its packs; unused ones at the end
@@ -121,7 +118,8 @@ def shipment_856(draw):
             parent = next((p for p in pallets if p["sscc"] == pack.get("parent")), None)
             if parent is not None and parent not in ordered:
                 ordered.append(parent)
-            ordered.append(pack)
+            if pack not in ordered:
+                ordered.append(pack)
     ordered += [p for p in pallets + packs if p not in ordered]
     # a pallet emitted at the end comes after packs that name it only if nothing used them: keep it simple
     for pack in ordered:
