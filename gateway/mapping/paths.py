@@ -30,10 +30,7 @@ class Path:
 
     def passes(self, seg) -> bool:
         """The qualifier conditions only (the caller already knows the segment id)."""
-        for pos, values in self.filters:
-            if seg.element(pos).strip() not in values:
-                return False
-        return True
+        return all(seg.element(pos).strip() in values for pos, values in self.filters)
 
 
 _CACHE: dict[str, Path] = {}
