@@ -12,6 +12,8 @@ Field nodes (a plain string is short for ``{path: ...}``)::
     {values: [N3.01, N3.02]}                             every such element of every such segment -> list
     {each: N1, use: party}                               list: one item per loop instance (N1), nested LX/W01,
     {each: "N9", fields: {...}, when: {path: N9.01, not_in: [LV]}}   or per segment; `when` filters items
+    {concat: [{each: N9, ...}, {each: REF, ...}]}        lists from several nodes (a partner's extra references)
+                                                         in turn; outbound writes with the first node
     {fields: {...}}                                      nested object in the same scope
     {qualified: {fixed: {upc: W01.03}, pairs: [[W01.04, W01.05]], table: product_qualifier,
                  names: [sku, upc, gtin, vendor_part, buyer_part]}}    qualifier/value pairs -> named fields,
@@ -37,7 +39,7 @@ from gateway.mapping.structure import Scope, instances
 
 _NODE_KEYS = {"path", "required", "table", "default", "transform", "values", "each", "use", "fields", "value",
               "when", "qualified", "const", "hook", "description", "merge",
-              "within", "inbound_only"}
+              "within", "inbound_only", "concat"}
 _PRODUCT_NAMES = ("sku", "upc", "case_upc", "gtin", "vendor_part", "buyer_part")
 
 
@@ -224,6 +226,12 @@ class Inbound(Context):
         if "hook" in node:
             fn = self.hook(node["hook"]).inbound
             return fn(self, scope, node, where) if fn else None
+        if "concat" in node:
+            out_list: list[Any] = []
+            for part in node["concat"]:
+                value = self.value(scope, part, where)
+                out_list.extend(value or [])
+            return out_list
         if "each" in node:
             out = []
             for index, item in enumerate(self.select(scope, node["each"])):
@@ -427,14 +435,18 @@ class Outbound(Context):
             if fn:
                 fn(self, builder, node, value, where)
             return
+        if "concat" in node:
+            self.write(builder, node["concat"][0], value, where)
+            return
         if "each" in node:
             for index, item in enumerate(value or []):
-                target = self.item_builder(builder, node["each"])
+                selector = node["each"]
+                target = self.item_builder(builder, selector)
                 if "value" in node:
                     self.write(target, node["value"], item, f"{where}[{index}]")
                 else:
                     self.write_fields(target, self.group(node, where) or {}, item or {}, f"{where}[{index}]")
-                self.settle(builder, target, node["each"])
+                self.settle(builder, target, selector)
             return
         group = self.group(node, where)
         if group is not None:

@@ -44,3 +44,24 @@ def test_override_file_with_unknown_keys_is_refused(tmp_path: Path):
 
 def test_missing_override_file_means_no_overrides(tmp_path: Path):
     assert load_overrides(tmp_path / "nobody.mapping.yaml") == {}
+
+
+def test_extra_references_and_a_different_qualifier_for_the_purchase_order():
+    """A partner that sends its PO in N9*PO and extra references in REF segments."""
+    overrides = {"sets": {"940": {
+        "fields": {
+            "purchase_order": {"path": "N9[01=PO].02"},
+            "references": {"concat": [
+                {"each": "N9", "when": {"path": "N9.01", "not_in": ["PO"]},
+                 "fields": {"qualifier": "N9.01", "value": "N9.02"}},
+                {"each": "REF", "fields": {"qualifier": "REF.01", "value": "REF.02"}},
+            ]},
+        }}}}
+    data = b"ST*940*0001~W05*N*ORD-1~N9*PO*PO-77~N9*BR*R1~REF*ZZ*EXTRA-9~SE*6*0001~"
+    (order,) = to_canonical(data, overrides)
+    assert order.purchase_order == "PO-77"
+    assert [(r.qualifier, r.value) for r in order.references] == [("BR", "R1"), ("ZZ", "EXTRA-9")]
+    written = from_canonical([order], overrides=overrides)
+    assert b"N9*PO*PO-77~" in written and b"N9*ZZ*EXTRA-9~" in written
+    (again,) = to_canonical(written, overrides)
+    assert again == order
