@@ -583,3 +583,45 @@ def problems_to_error(problems: list[Problem], *, set_id: str, control: str, fil
                          hint="fix the document or add the value to the partner's mapping overrides, then reprocess")
     error.problems = problems  # type: ignore[attr-defined]
     return error
+
+
+def check_spec(spec: MappingSpec) -> None:
+    """Walk every field node of a mapping once, without data: unknown keys, transforms, tables, definitions,
+    hooks and malformed paths raise ConfigError naming the field (what a reviewer wants before a partner goes live).
+    """
+    ctx = Context(spec)
+    for name in spec.hooks:
+        ctx.hook(name)
+
+    def walk(node: Any, where: str) -> None:
+        node = ctx.resolve_node(node, where)
+        for text in ([node["path"]] if isinstance(node.get("path"), str) else node.get("path") or []):
+            parse_path(text)
+        for text in node.get("values") or []:
+            parse_path(text)
+        if node.get("when"):
+            parse_path(node["when"]["path"])
+        for tname, arg in ctx.transforms(node):
+            if tname == "table":
+                ctx.table(arg)
+        if "hook" in node:
+            ctx.hook(node["hook"])
+        if "qualified" in node:
+            q = node["qualified"]
+            for text in list((q.get("fixed") or {}).values()) + [t for pair in q.get("pairs") or [] for t in pair]:
+                parse_path(text)
+            if q.get("table"):
+                ctx.table(q["table"])
+        for i, part in enumerate(node.get("concat") or []):
+            walk(part, f"{where}[{i}]")
+        if "value" in node:
+            walk(node["value"], where)
+        group = ctx.group(node, where)
+        for child, sub in (group or {}).items():
+            walk(sub, f"{where}.{child}" if where else child)
+
+    for name, node in spec.fields.items():
+        walk(node, name)
+    for name, group in spec.defs.items():
+        for child, sub in group.items():
+            walk(sub, f"defs.{name}.{child}")

@@ -150,8 +150,17 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=64)
-def _load_cached(path: str) -> dict[str, Any]:
+def _load_cached(path: str, stamp: tuple[int, int]) -> dict[str, Any]:
     return _load_raw(Path(path))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Modification time and size: an edited mapping file is read again (``extends`` targets are not tracked)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def find_mapping(set_id: str, version: str, direction: str, *, root: Path | None = None) -> Path | None:
@@ -172,7 +181,8 @@ def find_mapping(set_id: str, version: str, direction: str, *, root: Path | None
 
 
 def load_mapping(path: Path, overrides: Mapping[str, Any] | None = None) -> MappingSpec:
-    data = copy.deepcopy(_load_cached(str(path.resolve())))
+    resolved = path.resolve()
+    data = copy.deepcopy(_load_cached(str(resolved), _stamp(resolved)))
     if overrides:
         data = apply_overrides(data, overrides, source=str(path))
     return MappingSpec(data, str(path))

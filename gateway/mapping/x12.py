@@ -72,19 +72,31 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
         yield current
 
 
-_SPECS: dict[tuple[str, str, str, str, str], MappingSpec | None] = {}
+_SPECS: dict[tuple[str, str, str, str, str], tuple[MappingSpec | None, Path | None, tuple[int, int]]] = {}
 
 
 def mapping_for(set_id: str, version: str, direction: str, overrides: Mapping[str, Any] | None = None,
                 root: Path | None = None) -> MappingSpec | None:
-    """The mapping for a set/version/direction with the overrides applied (cached: specs are read-only)."""
+    """The mapping for a set/version/direction with the overrides applied. Cached; an edited file is read again
+    (a new file for another version is found after a restart)."""
     key = (set_id, version, direction, json.dumps(overrides or {}, sort_keys=True, default=str), str(root))
-    if key not in _SPECS:
-        if len(_SPECS) > 256:
-            _SPECS.clear()
-        path = find_mapping(set_id, version, direction, root=root)
-        _SPECS[key] = load_mapping(path, overrides) if path is not None else None
-    return _SPECS[key]
+    cached = _SPECS.get(key)
+    if cached is not None and (cached[1] is None or _file_stamp(cached[1]) == cached[2]):
+        return cached[0]
+    if len(_SPECS) > 256:
+        _SPECS.clear()
+    path = cached[1] if cached is not None else find_mapping(set_id, version, direction, root=root)
+    spec = load_mapping(path, overrides) if path is not None else None
+    _SPECS[key] = (spec, path, _file_stamp(path) if path is not None else (0, 0))
+    return spec
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def map_transaction(tx: TransactionData, overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
