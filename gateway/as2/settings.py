@@ -52,7 +52,6 @@ class As2PartnerSettings:
     content_type: str = "application/edi-x12"
     binary_canonicalization: bool = False
     algorithm_naming: AlgorithmNaming = "plain"
-    fold_headers: bool = False  # fold long header lines (RFC 5322) on outbound messages
     basic_auth_user: str | None = None
     basic_auth_password: str | None = field(default=None, repr=False)
     verify_tls: bool = True

@@ -60,6 +60,7 @@ class Node:
     receiver: As2Receiver
     url: str = ""
     delivered: list[Any] | None = None
+    app: Any = None
 
 
 def make_node(tmp: Path, own: As2OwnSettings, partners: list[As2PartnerSettings], **kw: Any) -> Node:
@@ -85,6 +86,7 @@ def serve(node: Node, *, mdn_delays: tuple[float, ...] = (0.0, 0.2, 0.5)) -> Ite
     app = FastAPI()
     app.include_router(as2_route.router)
     app.state.as2_receiver = node.receiver
+    node.app = app
     app.state.as2_mdn_delivery = AsyncMdnDelivery(store=node.store, archive=node.archive, delays=mdn_delays)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
@@ -106,3 +108,20 @@ def serve(node: Node, *, mdn_delays: tuple[float, ...] = (0.0, 0.2, 0.5)) -> Ite
 
 def post(url: str, headers: dict[str, str], body: bytes) -> httpx.Response:
     return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+def make_pair(tmp: Path, *, gw_partner: Any = None, peer_partner: Any = None) -> tuple[Node, Node, Any]:
+    """Two gateways, GATEWAY and PARTNER, each receiving on its own server; returns (ours, theirs, our sender)."""
+    from gateway.as2.send import As2Sender
+
+    ours = make_node(tmp / "gw", own_settings("GATEWAY"), [gw_partner or partner_settings("PARTNER")])
+    theirs = make_node(tmp / "partner", own_settings("PARTNER"), [peer_partner or partner_settings("GATEWAY")])
+    sender = As2Sender(
+        store=ours.store,
+        archive=ours.archive,
+        own=ours.receiver.own,
+        partners=lambda pid: ours.receiver.partners(pid),
+        clock=ours.receiver.clock,
+    )
+    ours.receiver.mdn_handler = sender.handle_mdn
+    return ours, theirs, sender
