@@ -225,6 +225,10 @@ class As2Receiver:
         reason = None
         if exc is not None:
             modifier = getattr(exc, "disposition_modifier", "") or "unexpected-processing-error"
+            if modifier == "unexpected-processing-error" and parsed.encrypted and parsed.enc_alg is None:
+                # pyas2lib lets unreadable enveloped data escape as a foreign error: it is a decryption failure
+                modifier = "decryption-failed"
+                mdn = self._rebuild_mdn(parsed, mdn, status, modifier)
             reason = f"{modifier}: {exc}"
         elif parsed.signed and expired:
             status, modifier = "processed/Error", "authentication-failed"

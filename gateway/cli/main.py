@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway import __version__
-from gateway.cli import x12
+from gateway.cli import as2, x12
 
 app = typer.Typer(
     name="gateway",
@@ -17,6 +17,7 @@ app = typer.Typer(
 
 
 app.add_typer(x12.app, name="x12")
+app.add_typer(as2.app, name="as2")
 
 
 def _version(value: bool) -> None:

@@ -162,7 +162,7 @@ def test_openssl_tampered_signature_gets_authentication_failed(tmp_path):
     with serve(node) as url:
         r = post(url, headers, (tmp_path / "enc.der").read_bytes())
     assert r.status_code == 200 and b"authentication-failed" in r.content
-    [m] = node.store.list_messages().items[-1:]
+    [_m] = node.store.list_messages().items[-1:]
     assert node.delivered == []
 
 
