@@ -135,7 +135,7 @@ class As2Receiver:
         assert sender and receiver
         partner = self.partners(sender)
         key = f"as2:{sender}:{receiver}:{msgid}"
-        fields = dict(
+        fields: dict[str, Any] = dict(
             direction=Direction.inbound,
             status=MessageStatus.archived,
             partner_id=partner.id if partner else None,
@@ -148,7 +148,7 @@ class As2Receiver:
             sha256=blob.sha256,
             archive_key=blob.key,
         )
-        events = [
+        events: list[tuple[str, MessageStatus | None, dict[str, Any] | None]] = [
             ("message.received", MessageStatus.received, {"channel": "as2", "as2_from": sender, "as2_to": receiver}),
             ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
         ]

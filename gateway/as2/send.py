@@ -306,7 +306,7 @@ class As2Sender:
     def _apply_mdn(self, msg: Message, raw: bytes, built: dict[str, Any], partner: As2PartnerSettings) -> Message:
         assert msg.id is not None
         mblob = self.archive.put_bytes(raw)
-        certs = list(partner.signing_certificates) or [None]
+        certs: list[bytes | None] = [*partner.signing_certificates] or [None]
         status, detail, mdn = None, None, None
         for cert in certs:
             receiver = outbound_partner(partner)
