@@ -74,7 +74,7 @@ def peer_message(peer, message_id):
 
 
 def test_gateway_to_django_pyas2_sync_signed_mdn(peer, gateway):
-    node, sender, partners, url = gateway
+    _node, sender, partners, url = gateway
     peer.configure(url, "SYNC")
     msg = sender.send(SAMPLE.read_bytes(), partners["PEERSERVER"], filename=SAMPLE.name)
     assert msg.status == MessageStatus.delivered, msg.reason
