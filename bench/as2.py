@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+from pyas2lib import as2 as pyas2  # noqa: E402
 
 import gateway.as2  # noqa: E402, F401 - oscrypto fix before pyas2lib
-from pyas2lib import as2 as pyas2  # noqa: E402
 from tests.as2.django_peer import KEYPASS, DjangoPeer  # noqa: E402
 from tests.support.sshd import free_port  # noqa: E402
 
@@ -60,23 +60,37 @@ uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 def identity(certs: Path, me: str, key: str) -> pyas2.Organization:
     pem = (certs / f"{key}.pem").read_bytes()
-    return pyas2.Organization(as2_name=me, sign_key=pem, sign_key_pass=KEYPASS, decrypt_key=pem,
-                              decrypt_key_pass=KEYPASS)
+    return pyas2.Organization(
+        as2_name=me, sign_key=pem, sign_key_pass=KEYPASS, decrypt_key=pem, decrypt_key_pass=KEYPASS
+    )
 
 
 def counterpart(certs: Path, name: str, cert: str) -> pyas2.Partner:
     crt = (certs / f"{cert}.crt").read_bytes()
-    return pyas2.Partner(as2_name=name, verify_cert=crt, encrypt_cert=crt, validate_certs=False, sign=True,
-                         digest_alg="sha256", encrypt=True, enc_alg="aes_256_cbc", mdn_mode="SYNC",
-                         mdn_digest_alg="sha256")
+    return pyas2.Partner(
+        as2_name=name,
+        verify_cert=crt,
+        encrypt_cert=crt,
+        validate_certs=False,
+        sign=True,
+        digest_alg="sha256",
+        encrypt=True,
+        enc_alg="aes_256_cbc",
+        mdn_mode="SYNC",
+        mdn_digest_alg="sha256",
+    )
 
 
 def build_many(sender: pyas2.Organization, receiver: pyas2.Partner, payload: bytes, n: int) -> list[pyas2.Message]:
     out = []
     for _ in range(n):
         m = pyas2.Message(sender=sender, receiver=receiver)
-        m.build(payload, filename="bench.edi", content_type="application/edi-x12",
-                disposition_notification_to="bench@example.com")
+        m.build(
+            payload,
+            filename="bench.edi",
+            content_type="application/edi-x12",
+            disposition_notification_to="bench@example.com",
+        )
         out.append(m)
     return out
 
@@ -128,8 +142,13 @@ def main() -> None:
         peer_org, gw_org = identity(certs, "PEERSERVER", "peer"), identity(certs, "GATEWAY", "gateway")
         to_gw, to_peer = counterpart(certs, "GATEWAY", "gateway"), counterpart(certs, "PEERSERVER", "peer")
         # the receiving side's view of the sender, for the in-process ceiling
-        peer_as_partner = pyas2.Partner(as2_name="PEERSERVER", verify_cert=(certs / "peer.crt").read_bytes(),
-                                        validate_certs=False, sign=True, encrypt=True)
+        peer_as_partner = pyas2.Partner(
+            as2_name="PEERSERVER",
+            verify_cert=(certs / "peer.crt").read_bytes(),
+            validate_certs=False,
+            sign=True,
+            encrypt=True,
+        )
         results = []
         for label, size, n in (("1 KB", 1024, a.small_count), ("1 MB", 1024 * 1024, a.large_count)):
             payload = payload_of(size)
@@ -141,14 +160,21 @@ def main() -> None:
             t_gw = post_all(gw_url, for_gw)
             t_ceiling = parse_all(for_ceiling, gw_org, peer_as_partner)
             t_peer = post_all(peer.url, for_peer)
-            row = {"payload": label, "messages": n, "gateway_msgs_per_s": round(n / t_gw, 1),
-                   "pyas2lib_inprocess_msgs_per_s": round(n / t_ceiling, 1),
-                   "django_pyas2_msgs_per_s": round(n / t_peer, 1),
-                   "gateway_vs_ceiling": round(t_ceiling / t_gw, 2), "gateway_vs_django_pyas2": round(t_peer / t_gw, 2)}
+            row = {
+                "payload": label,
+                "messages": n,
+                "gateway_msgs_per_s": round(n / t_gw, 1),
+                "pyas2lib_inprocess_msgs_per_s": round(n / t_ceiling, 1),
+                "django_pyas2_msgs_per_s": round(n / t_peer, 1),
+                "gateway_vs_ceiling": round(t_ceiling / t_gw, 2),
+                "gateway_vs_django_pyas2": round(t_peer / t_gw, 2),
+            }
             results.append(row)
             print(json.dumps(row), flush=True)
-        print(f"machine: {os.cpu_count()} CPUs; server: uvicorn (1 process); peer: django runserver; "
-              f"client sequential over keep-alive")
+        print(
+            f"machine: {os.cpu_count()} CPUs; server: uvicorn (1 process); peer: django runserver; "
+            f"client sequential over keep-alive"
+        )
     finally:
         peer.stop()
         server.terminate()

@@ -239,7 +239,8 @@ class As2Receiver:
         if status != "processed":
             state = MessageStatus.failed
             return self._finish(msg, h, mdn, status, modifier, reason, state, parsed)
-        payload = parsed.content if isinstance(parsed.content, bytes) else b""
+        content = parsed.content  # a property that serialises the MIME tree: read it once
+        payload = content if isinstance(content, bytes) else b""
         if len(payload) > self.own.max_payload_bytes:
             mdn = self._rebuild_mdn(parsed, mdn, "processed/Error", "unexpected-processing-error")
             why = f"the payload is larger than the limit of {self.own.max_payload_bytes} bytes"
@@ -247,29 +248,26 @@ class As2Receiver:
                 msg, h, mdn, "processed/Error", "unexpected-processing-error", why, MessageStatus.failed, parsed
             )
         name = (parsed.payload.get_filename() if parsed.payload is not None else None) or f"{msg.transport_id}.edi"
-        pblob = self.archive.put_bytes(payload)
-        self.store.update(
-            msg.id,
-            event="as2.payload_extracted",
-            file_name=name,
-            detail={
-                "archive_key": pblob.key,
-                "size": pblob.size,
-                "signed": parsed.signed,
-                "encrypted": parsed.encrypted,
-                "compressed": parsed.compressed,
-                "mic": parsed.mic.decode() if parsed.mic else None,
-                "mic_alg": parsed.digest_alg,
-                "content_type": parsed.payload.get_content_type() if parsed.payload is not None else None,
-            },
-        )
+        # durable before the MDN says "processed": archived here, or by the inbound flow in deliver() (same key)
+        key = self.archive.put_bytes(payload).key if self.deliver is None else hashlib.sha256(payload).hexdigest()
+        extracted = {
+            "archive_key": key,
+            "size": len(payload),
+            "signed": parsed.signed,
+            "encrypted": parsed.encrypted,
+            "compressed": parsed.compressed,
+            "mic": parsed.mic.decode() if parsed.mic else None,
+            "mic_alg": parsed.digest_alg,
+            "content_type": parsed.payload.get_content_type() if parsed.payload is not None else None,
+        }
+        self.store.update(msg.id, event="as2.payload_extracted", file_name=name, detail=extracted)
         if self.deliver is not None:
             item = As2Payload(
                 channel=f"{partner.id}/as2",
                 partner_id=partner.id,
                 name=name,
                 transport_id=msg.transport_id or "",
-                idempotency_key=f"as2-payload:{msg.id}:{pblob.key}",
+                idempotency_key=f"as2-payload:{msg.id}:{key}",
                 data=payload,
             )
             try:
@@ -279,6 +277,8 @@ class As2Receiver:
             except Exception as exc:  # the payload is archived: the MDN still says received, the flow says why
                 log.exception("as2.deliver_failed")
                 self.store.add_event(msg.id, "as2.deliver_failed", detail={"error": f"{type(exc).__name__}: {exc}"})
+            if not self.archive.exists(key):  # deliver() did not archive it: do it before the MDN goes out
+                self.archive.put_bytes(payload)
         return self._finish(msg, h, mdn, "processed", None, None, MessageStatus.processed, parsed)
 
     # -- MDNs ------------------------------------------------------------------------------------------------
@@ -329,7 +329,8 @@ class As2Receiver:
             error = SecurityError(reason, ack_code=modifier, hint=_HINTS.get(modifier or ""))
         response = As2Response(200, {}, b"", msg.id, disposition)
         if mdn is not None:
-            body = mdn.content if isinstance(mdn.content, bytes) else b""
+            content = mdn.content  # serialises (and for a signed MDN, walks) the MIME tree: read it once
+            body = content if isinstance(content, bytes) else b""
             mdn_headers = {k: v for k, v in mdn.headers.items()}
             stored = frame(mdn_headers, body)
             blob = self.archive.put_bytes(stored)
