@@ -215,3 +215,64 @@ def test_our_outbound_decrypts_and_verifies_with_openssl(tmp_path, compress):
         content = uncompress(tmp_path, part)
     assert content.endswith(b"\r\n\r\n" + X12)
     assert b"application/edi-x12" in content.split(b"\r\n\r\n")[0]
+
+
+def test_folded_headers_in_the_signed_entity_and_on_the_http_request_are_accepted(tmp_path):
+    """Header folding: a folded MIME header under the signature (OpenSSL-signed) and a folded (obs-fold) HTTP
+    header line, sent byte for byte over a raw socket."""
+    import socket
+
+    write_keys(tmp_path)
+    entity = b'Content-Type: application/octet-stream;\r\n\tname="order.edi"\r\nContent-Transfer-Encoding: binary\r\n'
+    (tmp_path / "entity.txt").write_bytes(entity + b"\r\n" + X12)
+    openssl(
+        "cms",
+        "-sign",
+        "-binary",
+        "-in",
+        "entity.txt",
+        "-signer",
+        "PARTNER.crt",
+        "-inkey",
+        "PARTNER.key",
+        "-md",
+        "sha256",
+        "-out",
+        "signed.eml",
+        cwd=tmp_path,
+    )
+    openssl(
+        "cms",
+        "-encrypt",
+        "-binary",
+        "-aes256",
+        "-in",
+        "signed.eml",
+        "-outform",
+        "DER",
+        "-out",
+        "enc.der",
+        "GATEWAY.crt",
+        cwd=tmp_path,
+    )
+    body = (tmp_path / "enc.der").read_bytes()
+    node = make_node(tmp_path / "gw", own_settings(), [partner_settings()])
+    with serve(node) as url:
+        port = int(url.split(":")[2].split("/")[0])
+        head = (
+            "POST /as2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAS2-From: PARTNER\r\nAS2-To: GATEWAY\r\n"
+            "Message-ID: <folded-1@partner.example>\r\n"
+            'Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n name="smime.p7m"\r\n'
+            "Disposition-Notification-To: as2@partner.example\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(head + body)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0]
+    if b" 400 " in status_line:
+        pytest.fail("the HTTP server refused an obs-folded header line: " + answer[:300].decode(errors="replace"))
+    assert b" 200 " in status_line and b"processed" in answer and b"processed/" not in answer
+    assert node.delivered[0].data == X12
