@@ -25,10 +25,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import gateway.as2  # noqa: E402, F401 - oscrypto fix before pyas2lib (gateway/as2/compat.py)
+
+# isort: split
 import httpx  # noqa: E402
 from pyas2lib import as2 as pyas2  # noqa: E402
 
-import gateway.as2  # noqa: E402, F401 - oscrypto fix before pyas2lib
 from tests.as2.django_peer import KEYPASS, DjangoPeer  # noqa: E402
 from tests.support.sshd import free_port  # noqa: E402
 

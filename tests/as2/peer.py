@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import gateway.as2  # noqa: F401 - oscrypto fix before pyas2lib (gateway/as2/compat.py)
+
+# isort: split
 from pyas2lib import as2 as pyas2
 
-import gateway.as2  # noqa: F401 - oscrypto fix before pyas2lib
 from tests.as2.support import keypair
 
 

@@ -46,6 +46,12 @@ def test_pyas2lib_works_in_a_fresh_interpreter_through_gateway_as2():
         )
 
 
+def test_importing_gateway_alone_is_enough_whatever_imports_pyas2lib_next():
+    code = "import gateway, pyas2lib.as2, oscrypto.asymmetric; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_the_installed_oscrypto_still_has_the_expression_we_replace_or_reads_versions_itself():
     """If oscrypto changes, this says whether the hook is still needed (it then loads modules unmodified)."""
     import importlib.util
