@@ -133,3 +133,14 @@ def test_async_mdn_is_delivered_to_receipt_delivery_option(tmp_path):
     assert peer.parse_mdn(msg, hdrs, body) == ("processed", None)
     [mdn_msg] = ours.store.list_messages(direction=Direction.outbound).items
     assert mdn_msg.status == MessageStatus.delivered
+
+
+def test_payload_never_reaches_the_logs_even_at_debug(node, caplog):
+    import logging
+
+    secret = b"ISA*SECRET-PAYLOAD-MARKER~"
+    msg = peer.build(secret)
+    with caplog.at_level(logging.DEBUG), serve(node) as url:
+        r = post(url, msg.headers, msg.content)
+    assert r.status_code == 200
+    assert "SECRET-PAYLOAD-MARKER" not in caplog.text
