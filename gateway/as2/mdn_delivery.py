@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import httpx
+from sqlmodel import col, select
 
 from gateway.as2.mime import unframe
 from gateway.logging import get_logger, log_context
 from gateway.store.archive import Archive
-from gateway.store.models import MessageStatus
+from gateway.store.models import Direction, Message, MessageStatus
 from gateway.store.repository import Store
 
 log = get_logger(__name__)
@@ -75,3 +76,29 @@ class AsyncMdnDelivery:
                 if last:
                     return False
         return False
+
+    def pending(self) -> list[tuple[int, str]]:
+        """Async MDNs not yet delivered (after a restart, say): (MDN message id, URL), oldest first."""
+        with self.store.session() as s:
+            q = (
+                select(Message)
+                .where(
+                    Message.direction == Direction.outbound,
+                    Message.document_format == "mdn",
+                    col(Message.status).in_([MessageStatus.queued, MessageStatus.retrying]),
+                )
+                .order_by(col(Message.id))
+            )
+            rows = list(s.exec(q).all())
+        out = []
+        for msg in rows:
+            assert msg.id is not None
+            built = next((e for e in self.store.events(msg.id) if e.name == "mdn.built"), None)
+            url = (built.detail or {}).get("url") if built else None
+            if url:
+                out.append((msg.id, url))
+        return out
+
+    def resume(self) -> list[int]:
+        """Deliver every pending async MDN (run at start and from a periodic job)."""
+        return [mid for mid, url in self.pending() if self.deliver(mid, url)]

@@ -347,7 +347,13 @@ class As2Receiver:
                 size=blob.size,
                 sha256=blob.sha256,
                 archive_key=blob.key,
-                events=[("mdn.built", MessageStatus.queued, {"disposition": disposition, "signed": _signed(mdn)})],
+                events=[
+                    (
+                        "mdn.built",
+                        MessageStatus.queued,
+                        {"disposition": disposition, "signed": _signed(mdn), "url": mdn.mdn_url if is_async else None},
+                    )
+                ],
             )
             assert mdn_msg.id is not None
             self.store.link_ack(message_id=msg.id, ack_message_id=mdn_msg.id, kind="MDN", result=disposition)

@@ -388,6 +388,28 @@ class As2Sender:
                 overdue.append(msg.id)
         return overdue
 
+    def retry_due(self, *, max_attempts: int = 10) -> list[int]:
+        """Attempt every AS2 message left ``retrying`` again (same bytes, same Message-ID); past ``max_attempts``
+        attempts a message is ``dead``. Run from a periodic job."""
+        with self.store.session() as s:
+            q = select(Message).where(Message.direction == Direction.outbound, Message.status == MessageStatus.retrying)
+            rows = [m for m in s.exec(q).all() if (m.channel or "").endswith("/as2")]
+        done = []
+        for msg in rows:
+            assert msg.id is not None
+            attempts = sum(1 for e in self.store.events(msg.id) if e.name == "as2.attempt")
+            if attempts >= max_attempts:
+                self.store.update(
+                    msg.id,
+                    event="message.dead",
+                    status=MessageStatus.dead,
+                    reason=f"{attempts} attempts failed; last: {msg.reason}",
+                )
+                continue
+            if self.attempt(msg.id).status == MessageStatus.delivered:
+                done.append(msg.id)
+        return done
+
     # -- helpers -----------------------------------------------------------------------------------------------
     def _built(self, message_id: int) -> dict[str, Any]:
         for e in reversed(self.store.events(message_id)):
