@@ -30,7 +30,7 @@ from gateway.as2 import compat as _compat
 from gateway.as2.mime import frame, unframe
 from gateway.as2.receive import As2Response
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings, organization, outbound_partner
-from gateway.errors import PartnerRejected, PermanentTransportError, TransientTransportError
+from gateway.errors import ConfigError, Location, PartnerRejected, PermanentTransportError, TransientTransportError
 from gateway.logging import get_logger, log_context
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -39,6 +39,7 @@ from gateway.store.repository import Store
 _compat.install()
 from pyas2lib import as2 as pyas2  # noqa: E402
 from pyas2lib.cms import compress_message  # noqa: E402
+from pyas2lib.exceptions import AS2Exception, ImproperlyConfigured  # noqa: E402
 from pyas2lib.utils import mime_to_bytes  # noqa: E402
 
 log = get_logger(__name__)
@@ -173,8 +174,15 @@ class As2Sender:
         self, payload: bytes, partner: As2PartnerSettings, *, filename: str, subject: str = "AS2 message"
     ) -> Message:
         """Record, build and archive the message once, then make the first attempt."""
+        try:
+            built = build(payload, own=self.own, org=self.org, partner=partner, filename=filename, subject=subject)
+        except (ImproperlyConfigured, AS2Exception, ValueError) as exc:
+            raise ConfigError(
+                f"cannot build an AS2 message for partner {partner.id}: {exc}",
+                location=Location(field=f"partners.{partner.id}.as2"),
+                hint="check the partner's certificates and algorithms",
+            ) from exc
         pblob = self.archive.put_bytes(payload)
-        built = build(payload, own=self.own, org=self.org, partner=partner, filename=filename, subject=subject)
         rblob = self.archive.put_bytes(frame(built.headers, built.body))
         msg, _ = self.store.create_message(
             direction=Direction.outbound,

@@ -112,10 +112,18 @@ class DjangoPeer:
     def manage(self, *args: str, stdin: bytes | None = None, **env: str) -> str:
         return _run([str(self.py), "manage.py", *args], cwd=self.project, env=self.env(**env), stdin=stdin)
 
-    def configure(self, gateway_url: str, mdn_mode: str) -> None:
+    def configure(
+        self, gateway_url: str, mdn_mode: str, *, compress: bool = False, content_type: str = "application/EDI-X12"
+    ) -> None:
+        """(Re)write the peer's partner record for us: where to send, which MDN, compression, content type."""
         self.manage("migrate", "-v", "0")
         self.manage(
-            "shell", stdin=(HERE / "setup_partners.py").read_bytes(), GATEWAY_URL=gateway_url, PEER_MDN_MODE=mdn_mode
+            "shell",
+            stdin=(HERE / "setup_partners.py").read_bytes(),
+            GATEWAY_URL=gateway_url,
+            PEER_MDN_MODE=mdn_mode,
+            PEER_COMPRESS="1" if compress else "0",
+            PEER_CONTENT_TYPE=content_type,
         )
 
     def start(self) -> None:

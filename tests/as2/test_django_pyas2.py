@@ -73,9 +73,21 @@ def peer_message(peer, message_id):
     return next((m for m in peer.report() if m["message_id"] == message_id), None)
 
 
-def test_gateway_to_django_pyas2_sync_signed_mdn(peer, gateway):
+@pytest.mark.parametrize(
+    "switches",
+    [
+        {},
+        {"compress": "before_signing", "encryption_algorithm": "tripledes_192_cbc", "signature_algorithm": "sha1"},
+        {"compress": "after_signing"},
+        {"content_type": "application/octet-stream"},
+        {"algorithm_naming": "dashed"},
+    ],
+    ids=["default", "compressed-3des-sha1", "compressed-after-signing", "octet-stream", "dashed-names"],
+)
+def test_gateway_to_django_pyas2_sync_signed_mdn(peer, gateway, switches):
     _node, sender, partners, url = gateway
     peer.configure(url, "SYNC")
+    partners["PEERSERVER"] = replace(partners["PEERSERVER"], **switches)
     msg = sender.send(SAMPLE.read_bytes(), partners["PEERSERVER"], filename=SAMPLE.name)
     assert msg.status == MessageStatus.delivered, msg.reason
     got = peer_message(peer, msg.transport_id)
@@ -99,14 +111,24 @@ def test_gateway_to_django_pyas2_async_mdn(peer, gateway):
     assert done.status == MessageStatus.delivered, done.reason
 
 
-@pytest.mark.parametrize("mode", ["SYNC", "ASYNC"])
-def test_django_pyas2_to_gateway(peer, gateway, mode):
+@pytest.mark.parametrize(
+    ("mode", "compress", "content_type"),
+    [
+        ("SYNC", False, "application/EDI-X12"),
+        ("ASYNC", False, "application/EDI-X12"),
+        ("SYNC", False, "application/octet-stream"),
+        ("SYNC", True, "application/octet-stream"),
+    ],
+)
+def test_django_pyas2_to_gateway(peer, gateway, mode, compress, content_type):
     node, _sender, _partners, url = gateway
-    peer.configure(url, mode)
+    peer.configure(url, mode, compress=compress, content_type=content_type)
     peer.send(SAMPLE)
     [received] = node.store.list_messages(direction=Direction.inbound).items
     assert received.status == MessageStatus.processed, received.reason
     assert node.delivered[0].data.replace(b"\r\n", b"\n") == SAMPLE.read_bytes().replace(b"\r\n", b"\n")
+    if content_type == "application/octet-stream":
+        assert node.delivered[0].data == SAMPLE.read_bytes()  # bytes exact
     if mode == "ASYNC":  # our background job has POSTed the MDN to the peer's receive URL
         wait(lambda: node.store.list_messages(direction=Direction.outbound).items[0].status == MessageStatus.delivered)
     got = wait(lambda: (m := peer_message(peer, received.transport_id)) and m["status"] != "P" and m)

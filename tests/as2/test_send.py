@@ -100,3 +100,15 @@ def test_async_mdn_overdue(tmp_path):
     assert msg.status == MessageStatus.sent
     assert sender.check_overdue() == [msg.id]
     assert ours.store.get(msg.id).status == MessageStatus.mdn_overdue
+
+
+def test_partner_without_encryption_certificate_is_a_config_error_nothing_recorded(tmp_path):
+    import pytest
+
+    from gateway.errors import ConfigError
+
+    ours, _theirs, sender = make_pair(tmp_path)
+    broken = replace(partner_settings("PARTNER", url="http://127.0.0.1:9/as2"), encryption_certificate=None)
+    with pytest.raises(ConfigError, match="encrypt"):
+        sender.send(X12, broken, filename="o.edi")
+    assert ours.store.list_messages().items == []
