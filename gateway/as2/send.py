@@ -30,7 +30,15 @@ from gateway.as2 import compat as _compat
 from gateway.as2.mime import frame, unframe
 from gateway.as2.receive import As2Response
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings, organization, outbound_partner
-from gateway.errors import ConfigError, Location, PartnerRejected, PermanentTransportError, TransientTransportError
+from gateway.errors import (
+    ConfigError,
+    GatewayError,
+    Location,
+    PartnerRejected,
+    PermanentTransportError,
+    SecurityError,
+    TransientTransportError,
+)
 from gateway.logging import get_logger, log_context
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -319,9 +327,8 @@ class As2Sender:
         for cert in certs:
             receiver = outbound_partner(partner)
             receiver.verify_cert = cert
-            orig = SimpleNamespace(
-                message_id=msg.transport_id, receiver=receiver, mic=built["mic"].encode() if built.get("mic") else None
-            )
+            # mic=None: the gateway compares the MIC itself (value and algorithm), below
+            orig = SimpleNamespace(message_id=msg.transport_id, receiver=receiver, mic=None)
             mdn = pyas2.Mdn()
             status, detail = mdn.parse(raw, find_message_cb=lambda mid, _r, o=orig: o if mid == o.message_id else None)
             if not (detail and "Failed to parse" in detail and "verif" in detail.lower()):
@@ -356,11 +363,18 @@ class As2Sender:
             )
         if status and status.startswith("processed/"):
             return self._rejected(msg, f"negative MDN: {status}: {detail}", facts)
-        return self._rejected(msg, f"the MDN could not be accepted: {detail or status}", facts)
+        # the MDN itself is unusable (bad signature, unsigned when signed was asked, unreadable): whether the
+        # partner got the message is unknown, so this is not a partner rejection
+        err = SecurityError(
+            f"the MDN could not be accepted: {detail or status}",
+            ack_code="authentication-failed",
+            hint="check the partner's signing certificates; the MDN is archived on the message's timeline",
+        )
+        return self._rejected(msg, err.message, facts, err)
 
-    def _rejected(self, msg: Message, why: str, facts: dict[str, Any]) -> Message:
+    def _rejected(self, msg: Message, why: str, facts: dict[str, Any], err: GatewayError | None = None) -> Message:
         assert msg.id is not None
-        err = PartnerRejected(why, hint="see the MDN on the message's timeline; fix, then send a new message")
+        err = err or PartnerRejected(why, hint="see the MDN on the message's timeline; fix, then send a new message")
         log.warning("message.rejected", extra={"fields": {"reason": why}})
         return self.store.update(
             msg.id,

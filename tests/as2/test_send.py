@@ -112,3 +112,37 @@ def test_partner_without_encryption_certificate_is_a_config_error_nothing_record
     with pytest.raises(ConfigError, match="encrypt"):
         sender.send(X12, broken, filename="o.edi")
     assert ours.store.list_messages().items == []
+
+
+def test_mdn_signed_with_an_unknown_key_is_not_delivered(tmp_path):
+    from tests.as2.support import keypair
+
+    ours, theirs, sender = make_pair(tmp_path)
+    with serve(theirs) as url:
+        wrong = partner_settings("PARTNER", url=url, signing_certificates=(keypair("IMPOSTOR").certificate,))
+        ours.receiver.partners = {"PARTNER": wrong}.get
+        msg = sender.send(X12, wrong, filename="o.edi")
+    assert msg.status == MessageStatus.failed and msg.error["kind"] == "SecurityError"
+    assert "MDN could not be accepted" in msg.reason
+    assert theirs.delivered  # the partner did receive it: the failure is about the receipt, not the message
+
+
+def test_positive_mdn_with_a_different_mic_is_not_delivered(tmp_path):
+    from sqlmodel import select
+
+    from gateway.store.models import Event
+
+    ours, theirs, sender = make_pair(tmp_path)
+    theirs_real = theirs.receiver
+    theirs.receiver = None  # first attempt 503, so the built message can be altered before the next one
+    with serve(theirs) as url:
+        ours.receiver.partners = {"PARTNER": partner_settings("PARTNER", url=url)}.get
+        msg = sender.send(X12, ours.receiver.partners("PARTNER"), filename="o.edi")
+        with ours.store.session() as s:
+            ev = s.exec(select(Event).where(Event.message_id == msg.id, Event.name == "as2.built")).one()
+            ev.detail = {**ev.detail, "mic": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+            s.add(ev)
+            s.commit()
+        theirs.app.state.as2_receiver = theirs_real
+        done = sender.attempt(msg.id)
+    assert done.status == MessageStatus.failed and "does not match ours" in done.reason
