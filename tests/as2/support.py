@@ -27,6 +27,7 @@ from gateway.store.repository import Store
 from tests.support.sshd import free_port
 
 _KEYS: dict[str, certs.KeyPair] = {}
+ENGINES: list[Any] = []  # disposed after each test by tests/as2/conftest.py
 
 
 def keypair(name: str, **kw: Any) -> certs.KeyPair:
@@ -66,6 +67,7 @@ class Node:
 def make_node(tmp: Path, own: As2OwnSettings, partners: list[As2PartnerSettings], **kw: Any) -> Node:
     engine = create_db_engine(kw.pop("database_url", None) or f"sqlite:///{tmp / 'gw.db'}")
     upgrade(engine)
+    ENGINES.append(engine)
     store, archive = Store(engine), Archive(tmp / "archive")
     by_id = {p.as2_id: p for p in partners}
     delivered: list[Any] = []
