@@ -1,11 +1,12 @@
 """Wiring for the runtime: the AS2 receiver, sender and async-MDN delivery over one store and archive, and their
-periodic jobs. The caller adapts its partner registry to ``partners`` (AS2 id or partner id ->
-:class:`As2PartnerSettings`) and passes the inbound flow's ``receive`` as ``deliver``.
+periodic jobs. The caller adapts its partner registry to ``partners`` (the current :class:`As2PartnerSettings` of
+every partner with an AS2 channel) and passes the inbound flow's ``receive`` as ``deliver``. Received messages
+find their partner by AS2 id, sent ones by partner id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,16 +44,24 @@ def build_service(
     store: Store,
     archive: Archive,
     own: As2OwnSettings,
-    partners: Callable[[str], As2PartnerSettings | None],
+    partners: Callable[[], Iterable[As2PartnerSettings]],
     clock: Callable[[], datetime],
     deliver: Callable[[As2Payload], Any] | None,
 ) -> As2Service:
-    sender = As2Sender(store=store, archive=archive, own=own, partners=partners, clock=clock)
+    """``partners`` returns the current AS2 settings of every partner (called per lookup, so reloads apply)."""
+
+    def by_as2_id(as2_id: str) -> As2PartnerSettings | None:
+        return next((p for p in partners() if p.as2_id == as2_id), None)
+
+    def by_partner_id(partner_id: str) -> As2PartnerSettings | None:
+        return next((p for p in partners() if p.id == partner_id), None)
+
+    sender = As2Sender(store=store, archive=archive, own=own, partners=by_partner_id, clock=clock)
     receiver = As2Receiver(
         store=store,
         archive=archive,
         own=own,
-        partners=partners,
+        partners=by_as2_id,
         clock=clock,
         deliver=deliver,
         mdn_handler=sender.handle_mdn,

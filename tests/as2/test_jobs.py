@@ -53,7 +53,7 @@ def test_duplicate_replay_on_both_store_backends(tmp_path, database_url):
         store=node.store,
         archive=node.archive,
         own=node.receiver.own,
-        partners=node.receiver.partners,
+        partners=lambda: [partner_settings(partner_id="acme")],
         clock=lambda: datetime.now(UTC),
         deliver=None,
     )
@@ -65,5 +65,6 @@ def test_duplicate_replay_on_both_store_backends(tmp_path, database_url):
     assert first.content == second.content
     assert peer.parse_mdn(msg, dict(second.headers), second.content) == ("processed", None)
     [stored] = node.store.list_messages(direction=Direction.inbound).items
-    assert stored.status == MessageStatus.processed
+    assert stored.status == MessageStatus.processed and stored.partner_id == "acme"
+    assert service.sender.partners("acme") is not None and service.sender.partners("PARTNER") is None
     assert [j for j, _f, _s in service.jobs()] == ["as2.retry", "as2.mdn_overdue", "as2.async_mdn"]
