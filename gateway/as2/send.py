@@ -302,22 +302,46 @@ class As2Sender:
 
     # -- MDNs --------------------------------------------------------------------------------------------------
     def handle_mdn(self, raw: bytes, headers: dict[str, str]) -> As2Response:
-        """An asynchronous MDN POSTed to /as2: archive it, find our message, apply it."""
+        """An asynchronous MDN POSTed to /as2: archive it, find our message, apply it. Never a 500: an MDN that
+        cannot be used is recorded (a failed inbound message with the reason) and answered with 200 or 400."""
         blob = self.archive.put_bytes(raw)
         probe = pyas2.Mdn()
         try:
             probe.payload = message_from_bytes(raw)
             orig_id, _rcpt = probe.detect_mdn()
         except Exception as exc:
-            return As2Response(400, {"Content-Type": "text/plain"}, f"not an MDN: {exc}\n".encode())
+            why = f"not an MDN: {exc}"
+            return self._unusable_mdn(blob, headers, why, 400)
         msg = self._by_transport_id(orig_id or "")
         if msg is None:
-            log.warning("mdn.unmatched", extra={"fields": {"original_message_id": orig_id, "archive_key": blob.key}})
-            return As2Response(200, {}, b"", None, "unmatched")
+            return self._unusable_mdn(blob, headers, f"MDN for a message we did not send: {orig_id}", 200)
         assert msg.id is not None
         self.store.add_event(msg.id, "mdn.received", detail={"archive_key": blob.key, "mode": "async"})
-        updated = self._apply_mdn(msg, raw, self._built(msg.id), self._partner_for(msg))
+        try:
+            updated = self._apply_mdn(msg, raw, self._built(msg.id), self._partner_for(msg))
+        except GatewayError as exc:
+            self.store.add_event(msg.id, "mdn.unusable", detail=exc.to_dict())
+            return self._unusable_mdn(blob, headers, exc.describe(), 200)
         return As2Response(200, {}, b"", msg.id, updated.status)
+
+    def _unusable_mdn(self, blob: Any, headers: dict[str, str], why: str, code: int) -> As2Response:
+        err = SecurityError(why, hint="the MDN is archived; check the sender's AS2 settings")
+        msg, _ = self.store.create_message(
+            direction=Direction.inbound,
+            status=MessageStatus.failed,
+            channel="as2",
+            transport_id=(headers.get("message-id") or "").strip("<> ") or None,
+            document_format="mdn",
+            content_type=headers.get("content-type"),
+            size=blob.size,
+            sha256=blob.sha256,
+            archive_key=blob.key,
+            reason=err.describe(),
+            error=err.to_dict(),
+            events=[("mdn.unusable", MessageStatus.failed, err.to_dict())],
+        )
+        log.warning("mdn.unusable", extra={"fields": {"reason": why, "message_id": msg.id}})
+        return As2Response(code, {"Content-Type": "text/plain"}, why.encode() + b"\n", msg.id, "unusable")
 
     def _apply_mdn(self, msg: Message, raw: bytes, built: dict[str, Any], partner: As2PartnerSettings) -> Message:
         assert msg.id is not None

@@ -124,3 +124,27 @@ def test_body_over_the_limit_is_413_recorded(node):
     assert r.status_code == 413 and chunked.status_code == 413
     got = node.store.list_messages(direction=Direction.inbound).items
     assert len(got) == 2 and all(m.status == MessageStatus.failed and "over the limit" in m.reason for m in got)
+
+
+def test_async_mdn_for_a_message_we_never_sent_is_recorded_not_a_500(tmp_path):
+    from tests.as2.support import make_pair
+
+    ours, _theirs, _sender = make_pair(tmp_path)
+    report = (
+        b'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        b"Original-Message-ID: <never-sent@x>\r\nDisposition: automatic-action/MDN-sent-automatically; processed\r\n"
+        b"\r\n--b--\r\n"
+    )
+    head, _, body = report.partition(b"\r\n\r\n")
+    h = {
+        "Content-Type": head.decode().split(": ", 1)[1],
+        "AS2-From": "PARTNER",
+        "AS2-To": "GATEWAY",
+        "Message-ID": "<mdn-1@p>",
+    }
+    with serve(ours) as url:
+        r = post(url, h, body)
+    assert r.status_code == 200 and b"did not send" in r.content
+    [m] = ours.store.list_messages(direction=Direction.inbound).items
+    assert m.status == MessageStatus.failed and m.document_format == "mdn" and "never-sent@x" in m.reason
