@@ -44,6 +44,7 @@ from pyas2lib.exceptions import IntegrityError as _Pyas2IntegrityError  # noqa: 
 log = get_logger(__name__)
 
 PartnerLookup = Callable[[str], As2PartnerSettings | None]
+IN_PROGRESS_SECONDS = 300  # a repeat within this time of an unfinished original is answered 503 (not run twice)
 MdnHandler = Callable[[bytes, dict[str, str]], "As2Response"]
 
 
@@ -178,6 +179,14 @@ class As2Receiver:
             if url:
                 return As2Response(200, {}, b"", msg.id, links[-1].result, async_mdn=(mdn_msg.id or 0, url))
             return As2Response(200, mdn_headers, mdn_body, msg.id, links[-1].result)
+        if (
+            msg.status in (MessageStatus.archived, MessageStatus.processing)
+            and (self.clock() - msg.updated_at).total_seconds() < IN_PROGRESS_SECONDS
+        ):
+            # the original is being processed right now (a sender retrying too fast): it must not run twice
+            self.store.add_event(msg.id, "as2.duplicate_in_progress", detail={"archive_key": blob_key})
+            body = b"this Message-ID is being processed; send it again later for its MDN\n"
+            return As2Response(503, {"Retry-After": "30", "Content-Type": "text/plain"}, body, msg.id, None)
         self.store.update(
             msg.id,
             event="as2.retry_received",

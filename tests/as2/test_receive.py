@@ -144,3 +144,16 @@ def test_payload_never_reaches_the_logs_even_at_debug(node, caplog):
         r = post(url, msg.headers, msg.content)
     assert r.status_code == 200
     assert "SECRET-PAYLOAD-MARKER" not in caplog.text
+
+
+def test_repeat_while_the_original_is_still_in_progress_is_503_not_processed_twice(node):
+    from gateway.store.models import MessageStatus as S
+
+    msg = peer.build(X12)
+    with serve(node) as url:
+        first = post(url, msg.headers, msg.content)
+        [stored] = node.store.list_messages(direction=Direction.inbound).items
+        node.store.update(stored.id, status=S.processing)  # as if a crash or a parallel request left it running
+        again = post(url, msg.headers, msg.content)
+    assert first.status_code == 200 and again.status_code == 503 and again.headers["retry-after"] == "30"
+    assert len(node.delivered) == 1
