@@ -11,8 +11,14 @@ import pytest
 from gateway.as2.send import build
 from gateway.as2.settings import organization
 from tests.as2.support import keypair, make_node, own_settings, partner_settings, post, serve
+from tests.support.services import unavailable
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command line not installed")
+
+@pytest.fixture(autouse=True)
+def _needs_openssl() -> None:
+    if shutil.which("openssl") is None:
+        unavailable("the openssl command line is not installed (apt-get install openssl)")
+
 
 X12 = b"ISA*00*          *00*          *ZZ*PARTNER        *ZZ*GATEWAY        *240101*1200*U*00401*000000001*0*P*>~\r\n"
 
