@@ -19,8 +19,10 @@
     │   └── SecurityError             signature, decryption or authentication failure   (MDN disposition)
     ├── MappingError                  a valid document cannot be mapped to or from canonical records
     ├── PartnerRejected               the partner answered with a negative acknowledgement (997/999 R, negative MDN)
+    ├── InvalidActionError            a resend/reprocess that does not apply to that message (API: 409)
     └── StoreError                    the audit store or the archive failed
-        └── NotFoundError             an id that does not exist (API: 404)
+        ├── NotFoundError             an id that does not exist (API: 404)
+        └── PayloadPurgedError        the payload was removed from the archive by retention (API: 410)
 
 Every error that can reach a person says *what* went wrong, *where* (file, segment position, element, field)
 and, when known, *what to do*; :meth:`GatewayError.describe` renders that as one line, and
@@ -213,3 +215,11 @@ class StoreError(GatewayError):
 
 class NotFoundError(StoreError):
     """An id that does not exist."""
+
+
+class PayloadPurgedError(StoreError):
+    """The message's payload was removed from the archive by the retention purge; its metadata is kept."""
+
+
+class InvalidActionError(GatewayError):
+    """An operator action (resend, reprocess) that does not apply to the message it names."""

@@ -7,26 +7,31 @@ polling and watching; :meth:`stop` stops them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 
+from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.outbound import OutboundFlow
+from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
 from gateway.logging import get_logger
-from gateway.partners.loader import load_partners
 from gateway.partners.registry import PartnerRegistry
+from gateway.partners.reload import PartnerFolder
 from gateway.scheduler import Scheduler
 from gateway.settings import Settings
 from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
 from gateway.store.migrate import upgrade
 from gateway.store.repository import Store
-from gateway.transports.channels import inbound_folders, outbound_folders
+from gateway.store.retention import PurgeResult, purge_archive
+from gateway.transports.channels import outbound_folders
 from gateway.transports.watch import FolderWatcher
 
 log = get_logger(__name__)
+PURGE_EVERY_SECONDS = 6 * 3600
 
 
 def utc_now() -> datetime:
@@ -40,6 +45,7 @@ class Gateway:
         upgrade(self.engine)
         self.store = Store(self.engine)
         self.archive = Archive(settings.archive_path)
+        self.partner_folder = PartnerFolder(settings.partners_path)
         self.registry = self._load_registry()
         self.outbound = OutboundFlow(
             store=self.store, archive=self.archive, channels=lambda p: outbound_folders(settings, p)
@@ -55,36 +61,66 @@ class Gateway:
         )
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
-        self.pollers: list[ChannelPoller] = []
+        self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
+        self._reload_lock = threading.Lock()
         self.started = False
 
+    @property
+    def pollers(self) -> list[ChannelPoller]:
+        return self.channels.pollers
+
     def _load_registry(self) -> PartnerRegistry:
-        partners, problems = load_partners(self.settings.partners_path)
-        for problem in problems:
-            log.error("partners.invalid", extra={"fields": {"problem": problem.describe()}})
+        refresh = self.partner_folder.refresh()
+        for problem in refresh.problems:
+            log.error("partners.invalid", extra={"fields": {"problem": problem.render()}})
         log.info(
             "partners.loaded",
-            extra={"fields": {"count": len(partners), "folder": str(self.settings.partners_path)}},
+            extra={"fields": {"count": len(refresh.partners), "folder": str(self.settings.partners_path)}},
         )
-        return PartnerRegistry(partners, self.settings.identity)
+        return PartnerRegistry(refresh.partners, self.settings.identity)
+
+    def reload_partners(self) -> bool:
+        """Apply changed partner files (hot reload). Invalid edits are logged and the last good version kept."""
+        with self._reload_lock:
+            refresh = self.partner_folder.refresh()
+            for problem in refresh.problems:
+                log.error("partners.rejected", extra={"fields": {"problem": problem.render()}})
+            for path in refresh.kept:
+                log.warning("partners.kept_last_good", extra={"fields": {"file": str(path)}})
+            if not refresh.changed:
+                return False
+            old, new = self.registry, PartnerRegistry(refresh.partners, self.settings.identity)
+            self.registry = new  # one reference swap: work in flight keeps the registry it started with
+            changes = self.channels.apply(old, new) if self.started else {}
+            log.info("partners.reloaded", extra={"fields": {"count": len(new), **changes}})
+            return True
 
     def start(self) -> None:
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
         for partner in self.registry:
-            for folder in inbound_folders(self.settings, partner):
-                folder.ensure_folders()
-                poller = ChannelPoller(folder, self.inbound, self.scheduler)
-                self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
-                self.watcher.watch(folder.path, poller.wake)
-                self.pollers.append(poller)
-            for out in outbound_folders(self.settings, partner):
-                out.path.mkdir(parents=True, exist_ok=True)
+            self.channels.start(partner)
+        self._watch_partner_files()
+        if self.settings.archive_retention_days:
+            self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
         log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers]}})
+
+    def _watch_partner_files(self) -> None:
+        job = "partners:reload"
+        self.scheduler.add_interval(job, self.reload_partners, self.settings.partners_reload_seconds, run_now=False)
+        if self.settings.partners_path.is_dir():
+            self.watcher.watch(self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3))
+
+    def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
+        """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
+        days = days or self.settings.archive_retention_days
+        if not days:
+            raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
+        return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
 
     def stop(self) -> None:
         if self.started:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import ConfigError, Location
+from gateway.partners.identity import OwnCertificate
 
 DEFAULT_CONFIG = Path("config") / "gateway.yaml"
 
@@ -48,6 +49,9 @@ class OwnIdentity(BaseModel):
     isa_id: str = Field("EXAMPLEHUB", min_length=1, max_length=15)
     gs_id: str = Field("EXAMPLEHUB", min_length=2, max_length=15)
     as2_id: str | None = None
+    certificates: list[OwnCertificate] = Field(
+        default_factory=list, description="our certificates and private keys (see gateway/partners/identity.py)"
+    )
 
     @field_validator("isa_id", "gs_id")
     @classmethod
@@ -83,12 +87,18 @@ class Settings(BaseSettings):
     archive_dir: Path | None = Field(None, description="content-addressed archive; default: data_dir/archive")
     partners_dir: Path = Path("partners")
     mappings_dir: Path = Path("mappings")
+    partners_reload_seconds: float = Field(5.0, gt=0, description="re-check partner files this often (hot reload)")
+    certificate_warning_days: float = Field(30, ge=0, description="warn when a certificate expires this soon")
+    secrets_dir: Path | None = Field(None, description="files named after {secret: NAME} references (optional)")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     identity: OwnIdentity = Field(default_factory=OwnIdentity)
     folder: FolderSettings = Field(default_factory=FolderSettings)
+    archive_retention_days: int | None = Field(
+        None, ge=1, description="purge archived payloads of finished messages older than this; unset keeps forever"
+    )
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",
@@ -114,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def mappings_path(self) -> Path:
         return self.path(self.mappings_dir)
+
+    @property
+    def secrets_path(self) -> Path | None:
+        return self.path(self.secrets_dir) if self.secrets_dir else None
 
     @property
     def database(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gateway.store.models import AckLink, Event, Message
-from gateway.store.repository import Lineage
+from gateway.store.repository import Lineage, Store
 
 
 class MessageSummary(BaseModel):
@@ -25,6 +25,7 @@ class MessageSummary(BaseModel):
     reason: str | None
     created_at: datetime
     updated_at: datetime
+    purged_at: datetime | None = Field(None, description="when the payload was removed from the archive")
 
     @classmethod
     def of(cls, m: Message) -> MessageSummary:
@@ -43,6 +44,7 @@ class MessageSummary(BaseModel):
             reason=m.reason,
             created_at=m.created_at,
             updated_at=m.updated_at,
+            purged_at=m.purged_at,
         )
 
 
@@ -110,14 +112,55 @@ class AckOut(BaseModel):
         )
 
 
+class BusinessKeyOut(BaseModel):
+    kind: str
+    value: str
+
+
+class OutputOut(BaseModel):
+    kind: str
+    file_name: str | None
+    content_type: str | None
+    size: int
+    sha256: str
+    created_at: datetime
+    purged_at: datetime | None
+
+
+class DeliveryAttemptOut(BaseModel):
+    channel: str | None
+    outcome: str
+    transport_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    error: dict[str, Any] | None
+    actor: str
+
+
+class AckStatus(BaseModel):
+    state: str = Field(description="none (nothing links an acknowledgement), or the latest result: A, E, P, R ...")
+    kind: str | None = None
+    at: datetime | None = None
+
+
 class MessageDetail(MessageSummary):
     transport_id: str | None
     content_type: str | None
     error: dict[str, Any] | None
     interchanges: list[InterchangeOut]
+    ack_status: AckStatus
     acknowledgements: list[AckOut] = Field(description="acknowledgements of this message")
     acknowledges: list[AckOut] = Field(description="messages this one acknowledges")
+    business_keys: list[BusinessKeyOut]
+    outputs: list[OutputOut]
+    delivery_attempts: list[DeliveryAttemptOut]
     timeline: list[EventOut]
+
+
+class ActionResult(BaseModel):
+    message: MessageSummary
+    action: str
+    actor: str
 
 
 def interchanges_out(lin: Lineage) -> list[InterchangeOut]:
@@ -158,3 +201,30 @@ def interchanges_out(lin: Lineage) -> list[InterchangeOut]:
             )
         )
     return out
+
+
+def message_detail(store: Store, message_id: int) -> MessageDetail:
+    """Everything known about one message (raises NotFoundError): what the API and ``messages show`` print."""
+    m = store.get(message_id)
+    acks = store.acks_of(message_id)
+    latest = acks[-1] if acks else None
+    return MessageDetail(
+        **MessageSummary.of(m).model_dump(),
+        transport_id=m.transport_id,
+        content_type=m.content_type,
+        error=m.error,
+        interchanges=interchanges_out(store.lineage(message_id)),
+        ack_status=AckStatus(
+            state=(latest.result or "received") if latest else "none",
+            kind=latest.kind if latest else None,
+            at=latest.created_at if latest else None,
+        ),
+        acknowledgements=[AckOut.of(a) for a in acks],
+        acknowledges=[AckOut.of(a) for a in store.acked_by(message_id)],
+        business_keys=[BusinessKeyOut(kind=k.kind, value=k.value) for k in store.business_keys(message_id)],
+        outputs=[OutputOut.model_validate(o, from_attributes=True) for o in store.outputs(message_id)],
+        delivery_attempts=[
+            DeliveryAttemptOut.model_validate(a, from_attributes=True) for a in store.delivery_attempts(message_id)
+        ],
+        timeline=[EventOut.of(e) for e in store.events(message_id)],
+    )

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.edi.x12 import analyze
+from gateway.edi.x12.reader import X12Reader
 from gateway.errors import (
     DocumentError,
     GatewayError,
@@ -27,6 +28,7 @@ from gateway.errors import (
 )
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
+from gateway.flows.business_keys import extract_business_keys
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.registry import PartnerRegistry
@@ -171,6 +173,8 @@ class InboundFlow:
             analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
         summary = summarize_envelope(analysis)
         self.store.replace_lineage(msg.id, interchange_records(analysis))
+        if analysis.interchanges:
+            self._record_keys(msg)
         self.store.update(
             msg.id,
             event="envelope.read",
@@ -193,6 +197,7 @@ class InboundFlow:
                 receiver_qualifier=ic.receiver_qualifier,
                 receiver_id=ic.receiver_id,
                 channel_partner=channel_partner,
+                group_senders=[g.sender_id for g in ic.groups],
                 file=msg.file_name,
             )
             partners[p.id] = p
@@ -204,6 +209,18 @@ class InboundFlow:
         partner = next(iter(partners.values()))
         self.store.update(msg.id, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id})
         return partner, analysis
+
+    def _record_keys(self, msg: Message) -> None:
+        """Index the document's reference numbers (PO, BOL, PRO, tracking ...) for search."""
+        assert msg.id is not None and msg.archive_key is not None
+        try:
+            with self.archive.open(msg.archive_key) as src:
+                keys = extract_business_keys(X12Reader(src))
+        except GatewayError as exc:  # unreadable segments are reported by the analysis, not here
+            log.warning("business_keys.unreadable", extra={"fields": {"error": exc.describe()}})
+            return
+        if keys:
+            self.store.record_business_keys(msg.id, keys)
 
     def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
         assert msg.id is not None

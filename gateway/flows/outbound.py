@@ -14,6 +14,7 @@ from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
 from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
+from gateway.store.types import utcnow
 from gateway.transports.folder import FolderOutbound
 
 log = get_logger(__name__)
@@ -42,10 +43,19 @@ class OutboundFlow:
                 )
             receipts = []
             for transport in targets:
+                started = utcnow()
                 try:
                     with self.archive.open(message.archive_key) as src:
                         receipt = transport.send(message.file_name, src)
                 except (TransportError, GatewayError) as exc:
+                    transient = bool(getattr(exc, "transient", False))
+                    self.store.record_delivery_attempt(
+                        message.id,
+                        channel=transport.channel,
+                        outcome="retrying" if transient else "failed",
+                        started_at=started,
+                        error=exc.to_dict(),
+                    )
                     log.error("delivery.failed", extra={"fields": {"channel": transport.channel, "error": str(exc)}})
                     return self.store.update(
                         message.id,
@@ -55,6 +65,13 @@ class OutboundFlow:
                         error=exc.to_dict(),
                         detail={"channel": transport.channel},
                     )
+                self.store.record_delivery_attempt(
+                    message.id,
+                    channel=transport.channel,
+                    outcome="sent",
+                    started_at=started,
+                    transport_id=receipt.transport_id,
+                )
                 receipts.append({"channel": transport.channel, "to": receipt.transport_id})
             log.info("message.sent", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
             return self.store.update(

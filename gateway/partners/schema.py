@@ -18,10 +18,19 @@ A minimal example::
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.partners.channels import (  # noqa: F401 - re-exported for transports
+    As2Channel,
+    Channel,
+    FolderChannel,
+    SftpChannel,
+    WebhookChannel,
+)
+from gateway.partners.types import Duration
 
 PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -55,30 +64,89 @@ class Identity(_Strict):
     usage: Literal["P", "T"] = Field("P", description="ISA15 we use when sending to them: production or test")
 
 
-class FolderChannel(_Strict):
-    """A local folder: inbound files are picked from ``path``; outbound files are written into it."""
-
-    type: Literal["folder"]
-    name: str = Field(min_length=1, max_length=64)
-    direction: Literal["inbound", "outbound"]
-    path: Path = Field(description="relative paths are under the gateway's data_dir (var/ by default)")
-
-
-Channel = Annotated[FolderChannel, Field(discriminator="type")]
-
-
-class DocumentSpec(_Strict):
-    set_id: str = Field(pattern=r"^\d{3}$", description="X12 transaction set id: 940, 945, 856, 214 ...")
-    direction: Literal["inbound", "outbound"]
-    version: str = Field("004010", description="GS08 version, e.g. 004010, 004010VICS, 005010")
-    mapping: str | None = None
-
-
 class AckPolicy(_Strict):
+    """The acknowledgements we send for what they send us, and how long we wait for theirs."""
+
     send: Literal["auto", "997", "999", "none"] = Field(
         "auto", description="auto: 997 for 004010-family groups, 999 for 005010"
     )
-    ta1: Literal["on_request", "always", "never"] = "on_request"
+    ta1: Literal["on_request", "always", "never"] = Field(
+        "on_request", description="on_request: only when their ISA14 asks for one"
+    )
+    expect_ack_within: Duration | None = Field(
+        None, description="for what we send: their 997/999 is overdue after this (e.g. 4h); none: do not expect"
+    )
+
+
+class DocumentSpec(_Strict):
+    """A transaction set exchanged with the partner, in one direction."""
+
+    set_id: str = Field(pattern=r"^\d{3}$", description="X12 transaction set id: 940, 945, 856, 214 ...")
+    direction: Literal["inbound", "outbound"]
+    version: str = Field(
+        "004010", pattern=r"^\d{6}[A-Z0-9]{0,6}$", description="GS08 version, e.g. 004010, 004010VICS, 005010"
+    )
+    mapping: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="a mapping by name: a file under mappings/ (with or without its extension)",
+    )
+    code_tables: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="partner codes to ours, per table: {uom: {CA: case, EA: each}}",
+    )
+    ack: AckPolicy | None = Field(None, description="overrides the partner's acknowledgements for this document")
+
+
+class Delimiters(_Strict):
+    """Delimiters for interchanges we send this partner."""
+
+    element: str = Field("*", min_length=1, max_length=1)
+    component: str = Field(">", min_length=1, max_length=1, description="ISA16")
+    repetition: str | None = Field("^", description="ISA11 from version 00402 on; none for older partners")
+    segment: str = Field("~", min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Delimiters:
+        used = [c for c in (self.element, self.component, self.repetition, self.segment) if c]
+        if len(set(used)) != len(used):
+            raise ValueError(f"the delimiters must all differ, got {used}")
+        for c in used:
+            if c.isalnum() or c == " ":
+                raise ValueError(f"a delimiter cannot be a letter, digit or space, got {c!r}")
+        return self
+
+
+class EnvelopePrefs(_Strict):
+    """How we envelope what we send them."""
+
+    delimiters: Delimiters = Field(default_factory=Delimiters)
+    terminator_suffix: Literal["", "\n", "\r\n"] = Field(
+        "\n", description="what follows each segment terminator: nothing, LF or CR LF"
+    )
+    sender: InterchangeId | None = Field(
+        None, description="ISA05/ISA06 we send from (default: our first id for this partner)"
+    )
+    receiver: InterchangeId | None = Field(
+        None, description="ISA07/ISA08 we send to (default: their first interchange id)"
+    )
+    isa_version: str = Field("00401", pattern=r"^\d{5}$", description="ISA12")
+    request_ta1: bool = Field(False, description="ISA14: ask for a TA1")
+    uppercase: bool = Field(False, description="upper-case every value we write")
+
+
+class RetryPolicy(_Strict):
+    """How often and how patiently a failed send is retried before the message fails."""
+
+    attempts: int = Field(5, ge=1, le=100, description="tries in all, the first included")
+    backoff: Duration = Field(timedelta(seconds=30), description="wait before the second try")
+    multiplier: float = Field(2.0, ge=1.0, le=10.0, description="each wait is this much longer than the last")
+    max_backoff: Duration = Field(timedelta(hours=1), description="longest wait between tries")
+
+    def delay(self, attempt: int) -> timedelta:
+        """Wait after failed try number ``attempt`` (1-based)."""
+        seconds = self.backoff.total_seconds() * self.multiplier ** max(attempt - 1, 0)
+        return timedelta(seconds=min(seconds, self.max_backoff.total_seconds()))
 
 
 class Partner(_Strict):
@@ -94,6 +162,8 @@ class Partner(_Strict):
     documents: list[DocumentSpec] = Field(default_factory=list)
     acknowledgements: AckPolicy = Field(default_factory=AckPolicy)
     reading: Literal["strict", "tolerant"] = Field("tolerant", description="tolerant: sloppy envelopes warn")
+    envelope: EnvelopePrefs = Field(default_factory=EnvelopePrefs)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
     @field_validator("id")
     @classmethod
@@ -111,5 +181,44 @@ class Partner(_Strict):
             seen.add(ch.name)
         return self
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Partner:
+        seen: set[tuple[str, str, str]] = set()
+        for d in self.documents:
+            key = (d.set_id, d.version, d.direction)
+            if key in seen:
+                raise ValueError(f"document {d.set_id} {d.version} {d.direction} is listed twice")
+            seen.add(key)
+        ids = {ch.as2_id for ch in self.channels if isinstance(ch, As2Channel)}
+        if self.identity.as2_id and ids and ids != {self.identity.as2_id}:
+            raise ValueError(
+                f"identity.as2_id {self.identity.as2_id!r} differs from the AS2 channel's as2_id "
+                f"{', '.join(sorted(ids))}: they name the same partner, make them equal (or drop identity.as2_id)"
+            )
+        return self
+
+    @property
+    def as2_ids(self) -> set[str]:
+        ids = {ch.as2_id for ch in self.channels if isinstance(ch, As2Channel)}
+        return ids | ({self.identity.as2_id} if self.identity.as2_id else set())
+
+    def ack_policy(self, set_id: str | None = None, version: str | None = None) -> AckPolicy:
+        """The policy for an inbound document (its own override, else the partner's)."""
+        for d in self.documents:
+            if d.direction == "inbound" and d.set_id == set_id and d.ack and version in (None, d.version):
+                return d.ack
+        return self.acknowledgements
+
+    def document(self, set_id: str, direction: str, version: str | None = None) -> DocumentSpec | None:
+        for d in self.documents:
+            if d.set_id == set_id and d.direction == direction and (version is None or version == d.version):
+                return d
+        return None
+
     def channels_for(self, direction: str, type_: str | None = None) -> list[Channel]:
-        return [c for c in self.channels if c.direction == direction and (type_ is None or c.type == type_)]
+        """Channels usable in ``direction`` (``both`` counts for each), optionally of one type."""
+        return [
+            c
+            for c in self.channels
+            if (c.direction == direction or c.direction == "both") and (type_ is None or c.type == type_)
+        ]

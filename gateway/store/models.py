@@ -86,6 +86,7 @@ class Message(SQLModel, table=True):
     correlation_id: str | None = None
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # payload removed from the archive
 
 
 class Event(SQLModel, table=True):
@@ -167,3 +168,101 @@ class ControlCounter(SQLModel, table=True):
     scope: str = Field(primary_key=True)
     kind: str = Field(primary_key=True)
     value: int = 0
+
+
+# -- added by migration 0002 -------------------------------------------------------------------------------------
+
+
+class BusinessKeyKind(StrEnum):
+    """What a business key is. ``file`` is the message's file name, recorded so free text finds it too."""
+
+    po = "po"  # purchase order number
+    order = "order"  # depositor / customer order number
+    shipment = "shipment"  # shipment id (BSN02, W06-04, B10-02)
+    bol = "bol"  # bill of lading
+    pro = "pro"  # carrier PRO number
+    tracking = "tracking"  # parcel tracking number
+    sscc = "sscc"  # serial shipping container code (MAN*GM)
+    file = "file"
+
+
+class BusinessKey(SQLModel, table=True):
+    """A reference number found in (or mapped from) a message; what support staff search by."""
+
+    __tablename__ = "business_key"
+    __table_args__ = (
+        UniqueConstraint("message_id", "kind", "value"),
+        Index("ix_business_key_value", "value"),
+        Index("ix_business_key_kind_value", "kind", "value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    kind: str = Field(sa_type=String(16))
+    value: str = Field(sa_type=String(128))
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at handing an outbound message to one channel."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    channel: str | None = None
+    started_at: datetime = _ts()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str = Field(sa_type=String(16))  # "sent", "failed", "retrying"
+    transport_id: str | None = None  # remote path, AS2 Message-ID ...
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    actor: str = "gateway"
+
+
+class OutputKind(StrEnum):
+    canonical = "canonical"  # the canonical records (JSON) the mapping layer produced from the message
+    x12 = "x12"
+    csv = "csv"
+    json = "json"
+    xml = "xml"
+    other = "other"
+
+
+class Output(SQLModel, table=True):
+    """A file produced from a message (canonical records, a mapped document); its bytes are in the archive."""
+
+    __tablename__ = "output"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    kind: str = Field(sa_type=String(16))
+    archive_key: str = Field(max_length=64)
+    sha256: str = Field(max_length=64)
+    size: int = 0
+    content_type: str | None = None
+    file_name: str | None = None
+    created_at: datetime = _ts()
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiRole(StrEnum):
+    viewer = "viewer"  # reads
+    operator = "operator"  # reads, resends, reprocesses
+    admin = "admin"  # everything, including API keys
+
+
+ROLE_RANK = {ApiRole.viewer: 1, ApiRole.operator: 2, ApiRole.admin: 3}
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key. Only the SHA-256 of the token is stored; the token is shown once, at creation."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(64), unique=True)
+    role: str = Field(sa_type=String(16))
+    key_hash: str = Field(sa_type=String(64), unique=True)
+    prefix: str = Field(sa_type=String(16))  # the first characters of the token, to tell keys apart
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -8,35 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from gateway.errors import NotFoundError
+from gateway.store import records
+from gateway.store.archive import Blob
 from gateway.store.models import (
     TERMINAL,
     AckLink,
+    BusinessKey,
+    DeliveryAttempt,
     Direction,
     Event,
     FunctionalGroup,
     Interchange,
     Message,
     MessageStatus,
+    Output,
     TransactionSet,
 )
+from gateway.store.search import MessageQuery, Page, search_messages
+from gateway.store.search import stats as _stats
 from gateway.store.types import utcnow
 
+__all__ = ["GroupRecord", "InterchangeRecord", "Lineage", "MessageQuery", "Page", "SetRecord", "Store"]
+
 MAX_CONTROL_NUMBER = 999_999_999
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Message]
-    total: int
-    page: int
-    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,8 @@ class Store:
                     raise
                 return found, False
             assert msg.id is not None
+            if msg.file_name:
+                records.record_business_keys(s, msg.id, [("file", msg.file_name)])
             for name, status, detail in events:
                 s.add(Event(message_id=msg.id, name=name, status=status, actor=actor, detail=detail))
             s.commit()
@@ -179,24 +183,48 @@ class Store:
         direction: Direction | None = None,
         status: MessageStatus | None = None,
     ) -> Page:
-        """Newest first, paginated, with the total count of matches."""
-        conds = []
-        if partner_id is not None:
-            conds.append(Message.partner_id == partner_id)
-        if direction is not None:
-            conds.append(Message.direction == direction)
-        if status is not None:
-            conds.append(Message.status == status)
+        """Newest first, paginated, with the total count of matches (see :meth:`search` for every filter)."""
+        return self.search(MessageQuery(page=page, limit=limit, partner=partner_id, direction=direction, status=status))
+
+    def search(self, query: MessageQuery) -> Page:
+        """Search messages (filters, free text over business keys and file names), newest first, with a total."""
         with self.session() as s:
-            total = s.exec(select(func.count()).select_from(Message).where(*conds)).one()
-            q = (
-                select(Message)
-                .where(*conds)
-                .order_by(col(Message.created_at).desc(), col(Message.id).desc())
-                .offset((page - 1) * limit)
-                .limit(limit)
-            )
-            return Page(items=list(s.exec(q).all()), total=int(total), page=page, limit=limit)
+            return search_messages(s, query)
+
+    def stats(self, *, since: datetime, partner: str | None = None) -> dict[str, Any]:
+        with self.session() as s:
+            return _stats(s, since=since, partner=partner)
+
+    # -- business keys, outputs, delivery attempts (see gateway.store.records) ----------------------------------
+    def record_business_keys(self, message_id: int, keys: Iterable[tuple[str, str]]) -> int:
+        with self.session() as s:
+            n = records.record_business_keys(s, message_id, keys)
+            s.commit()
+            return n
+
+    def business_keys(self, message_id: int) -> list[BusinessKey]:
+        with self.session() as s:
+            return records.business_keys(s, message_id)
+
+    def record_output(self, message_id: int, *, kind: str, blob: Blob, **fields: Any) -> Output:
+        with self.session() as s:
+            out = records.record_output(s, message_id, kind=kind, blob=blob, **fields)
+            s.commit()
+            return out
+
+    def outputs(self, message_id: int, kind: str | None = None) -> list[Output]:
+        with self.session() as s:
+            return records.outputs(s, message_id, kind)
+
+    def record_delivery_attempt(self, message_id: int, **fields: Any) -> DeliveryAttempt:
+        with self.session() as s:
+            att = records.record_delivery_attempt(s, message_id, **fields)
+            s.commit()
+            return att
+
+    def delivery_attempts(self, message_id: int) -> list[DeliveryAttempt]:
+        with self.session() as s:
+            return records.delivery_attempts(s, message_id)
 
     def unfinished(self, direction: Direction = Direction.inbound) -> list[Message]:
         """Messages left in a non-terminal state (e.g. by a crash), oldest first."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 
 class _Wake(FileSystemEventHandler):
@@ -26,9 +27,15 @@ class FolderWatcher:
         self._observer = Observer()
         self._started = False
 
-    def watch(self, folder: Path, callback: Callable[[], None]) -> None:
+    def watch(self, folder: Path, callback: Callable[[], None]) -> ObservedWatch:
         folder.mkdir(parents=True, exist_ok=True)
-        self._observer.schedule(_Wake(callback), str(folder), recursive=False)
+        return self._observer.schedule(_Wake(callback), str(folder), recursive=False)
+
+    def unwatch(self, watch: ObservedWatch) -> None:
+        try:
+            self._observer.unschedule(watch)
+        except KeyError:
+            pass  # already gone
 
     def start(self) -> None:
         self._observer.daemon = True

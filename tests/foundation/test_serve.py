@@ -7,6 +7,7 @@ import time
 import httpx
 import pytest
 
+from tests.support.apikeys import create_key
 from tests.support.gateway_home import drop, make_home, wait_for
 from tests.support.serve import ServeProcess
 
@@ -16,11 +17,16 @@ def home(tmp_path):
     return make_home(tmp_path)
 
 
-def messages(url: str) -> list[dict]:
-    return httpx.get(f"{url}/api/messages", timeout=5).json()["items"]
+@pytest.fixture
+def key(home):
+    return create_key(home, name="foundation-tests", role="viewer")
 
 
-def test_serve_health_then_sample_856_flows_within_5s(home, repo_root):
+def messages(url: str, key: str) -> list[dict]:
+    return httpx.get(f"{url}/api/messages", headers={"X-API-Key": key}, timeout=5).json()["items"]
+
+
+def test_serve_health_then_sample_856_flows_within_5s(home, repo_root, key):
     gw = ServeProcess(home)
     try:
         assert gw.wait_healthy(timeout=10) < 10
@@ -31,13 +37,15 @@ def test_serve_health_then_sample_856_flows_within_5s(home, repo_root):
         drop(src, inbox)
 
         def acked():
-            items = [m for m in messages(gw.url) if m["file_name"] == src.name and m["status"] == "acked"]
+            items = [m for m in messages(gw.url, key) if m["file_name"] == src.name and m["status"] == "acked"]
             return items[0] if items else None
 
         summary = wait_for(acked, timeout=5)
         elapsed = time.monotonic() - t0
         assert elapsed < 5
-        detail = httpx.get(f"{gw.url}/api/messages/{summary['id']}", timeout=5).json()
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(f"{gw.url}/api/messages", timeout=5).status_code == 401  # a key is required
+        detail = httpx.get(f"{gw.url}/api/messages/{summary['id']}", headers=auth, timeout=5).json()
         ic = detail["interchanges"][0]
         assert ic["control_number"] == "000000091" and ic["groups"][0]["control_number"] == "91"
         assert ic["groups"][0]["transactions"][0] == {
@@ -51,13 +59,13 @@ def test_serve_health_then_sample_856_flows_within_5s(home, repo_root):
         outbox = home / "var" / "channels" / "harbor-3pl" / "outbound"
         assert [p.name for p in outbox.iterdir() if p.name.endswith(".x12")]
         assert (inbox / "processed" / src.name).exists()
-        assert httpx.get(f"{gw.url}/api/messages/999999", timeout=5).status_code == 404
-        assert httpx.get(f"{gw.url}/api/messages?limit=0", timeout=5).status_code == 422
+        assert httpx.get(f"{gw.url}/api/messages/999999", headers=auth, timeout=5).status_code == 404
+        assert httpx.get(f"{gw.url}/api/messages?limit=0", headers=auth, timeout=5).status_code == 422
     finally:
         gw.stop()
 
 
-def test_killed_between_archived_and_acked_processes_once_after_restart(home, repo_root):
+def test_killed_between_archived_and_acked_processes_once_after_restart(home, repo_root, key):
     src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     inbox = home / "var" / "channels" / "harbor-3pl" / "inbound"
     first = ServeProcess(home, env={"GATEWAY_FAILPOINTS": "inbound.after_archive=exit"})
@@ -74,13 +82,13 @@ def test_killed_between_archived_and_acked_processes_once_after_restart(home, re
         second.wait_healthy()
 
         def settled():
-            items = messages(second.url)
+            items = messages(second.url, key)
             done = [m for m in items if m["status"] == "acked"]
             return items if done and not (inbox / src.name).exists() else None
 
         items = wait_for(settled, timeout=10)
         time.sleep(2.5)  # one more sweep: nothing new may appear
-        items = messages(second.url)
+        items = messages(second.url, key)
         inbound = [m for m in items if m["direction"] == "inbound"]
         outbound = [m for m in items if m["direction"] == "outbound"]
         assert len(inbound) == 1 and inbound[0]["status"] == "acked"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.edi.x12.datatypes import Checker, make_checker
+from gateway.edi.x12.fastcheck import FastCheck, compile_fast_check
 from gateway.edi.x12.rules import SetRules
 from gateway.edi.x12.specs import CompositeDef, ElementDef, SegmentDef
 
@@ -96,11 +97,16 @@ def _syntax(note: str) -> SyntaxCheck:
     raise ValueError(f"unknown syntax note {note!r}")
 
 
+def _never_clean(els: list[str], text: str, component: str | None, repetition: str | None) -> bool:
+    return False
+
+
 class SegmentChecker:
     """Element checks of one segment definition (see the module docstring)."""
 
     __slots__ = (
-        "composites", "definition", "id", "mandatory", "max_elements", "repeats", "simple", "syntax", "tolerant",
+        "composites", "definition", "fast", "id", "mandatory", "max_elements", "repeats", "simple", "syntax",
+        "tolerant",
     )
 
     def __init__(self, definition: SegmentDef, rules: SetRules | None = None, tolerant: bool = False) -> None:
@@ -135,6 +141,10 @@ class SegmentChecker:
         self.mandatory = tuple(mandatory)
         self.repeats = repeats
         self.syntax = tuple(_syntax(note) for note in definition.syntax)
+        #: ``fast(els, text, component, repetition) -> bool``: true only when :meth:`check` would report nothing
+        self.fast: FastCheck = compile_fast_check(
+            definition, self.simple, self.composites, self.mandatory, set(allowed)
+        ) or _never_clean
 
     def check(self, els: list[str], text: str, component: str | None, repetition: str | None, emit: Emit) -> None:
         n = len(els) - 1

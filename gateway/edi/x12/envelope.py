@@ -8,6 +8,7 @@ for envelope segments, the ordinal of the segment in the file. ``Issue.file_segm
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +16,8 @@ from gateway.edi.x12.datatypes import valid_date, valid_time
 from gateway.edi.x12.delimiters import ISA_WIDTHS, Delimiters, IsaHeader
 from gateway.edi.x12.elements import SegmentChecker
 from gateway.edi.x12.issues import Issue, Severity, make_issue
-from gateway.edi.x12.model import Analysis, Group, Interchange, InterchangeAck, Transaction
-from gateway.edi.x12.reader import MAX_SEGMENT_LENGTH, ReaderEvent, Source, iter_raw
+from gateway.edi.x12.model import NO_ISSUES, Analysis, Group, Interchange, InterchangeAck, Transaction
+from gateway.edi.x12.reader import MAX_SEGMENT_LENGTH, ReaderEvent, Source, iter_batches
 from gateway.edi.x12.rules import NO_RULES, Rules
 from gateway.edi.x12.specs import SpecLibrary, library
 from gateway.edi.x12.validate import TransactionValidator
@@ -67,6 +68,7 @@ class EnvelopeAnalyzer:
         self.set_controls: set[str] = set()
         self.before_groups = True
         self._checkers: dict[tuple[str, int], dict[str, SegmentChecker]] = {}
+        self._clean: dict[tuple[str, int, str, str | None, str | None], dict[str, str]] = {}
         control = self.specs.control
         self._isa_rules = control["isa"]
         self._codes = {k: frozenset(v) for k, v in control["codes"].items()}
@@ -82,6 +84,8 @@ class EnvelopeAnalyzer:
             if isinstance(owner, Transaction):
                 owner.error_count += 1
         if owner is not None and len(owner.issues) < self.max_per_item:
+            if owner.issues is NO_ISSUES:
+                owner.issues = []
             owner.issues.append(issue)
         if len(a.issues) < self.max_issues:
             a.issues.append(issue)
@@ -121,8 +125,7 @@ class EnvelopeAnalyzer:
 
     # ------------------------------------------------------------------------------------------------ main loop
     def run(self, source: Source) -> Analysis:
-        items = iter_raw(source, max_segment_length=self.max_segment_length)
-        self._loop(items)
+        self._loop(iter_batches(source, max_segment_length=self.max_segment_length))
         self._close_all()
         a = self.analysis
         if not a.interchanges:
@@ -133,25 +136,39 @@ class EnvelopeAnalyzer:
         a.segment_count = self.fs
         return a
 
-    def _loop(self, items: Iterator[str | ReaderEvent]) -> None:
-        for item in items:
-            if type(item) is str:
-                self.fs += 1
-                if self.tx is not None:
-                    els = item.split(self.delims.element)
-                    if els[0] not in _CONTROL:
-                        self.pos += 1
-                        v = self.validator
-                        if v is not None:
-                            v.segment(els, item, self.pos)
-                        else:
-                            self._unvalidated(els)
-                        continue
-                    self._control(els, item)
+    def _loop(self, batches: Iterator[list[str | ReaderEvent]]) -> None:
+        control = _CONTROL
+        for batch in batches:
+            i = 0
+            n = len(batch)
+            while i < n:
+                v = self.validator
+                if v is not None:  # the validator's fast path takes every segment that needs no report
+                    j = v.run(batch, i, self.pos + 1)
+                    if j > i:
+                        self.fs += j - i
+                        self.pos += j - i
+                        i = j
+                        if i == n:
+                            break
+                item = batch[i]
+                i += 1
+                if type(item) is str:
+                    self.fs += 1
+                    if self.tx is not None:
+                        els = item.split(self.delims.element)
+                        if els[0] not in control:
+                            self.pos += 1
+                            if v is not None:
+                                v.segment(els, item, self.pos)
+                            else:
+                                self._unvalidated(els)
+                            continue
+                        self._control(els, item)
+                    else:
+                        self._control(item.split(self.delims.element), item)
                 else:
-                    self._control(item.split(self.delims.element), item)
-            else:
-                self._event(item)  # type: ignore[arg-type]
+                    self._event(item)  # type: ignore[arg-type]
 
     def _event(self, event: ReaderEvent) -> None:
         kind = event.kind
@@ -382,7 +399,7 @@ class EnvelopeAnalyzer:
         if els[0] == "ISB" and (len(els) < 2 or els[1] not in self._codes["I34"]):
             self.envelope_issue("control_segment_invalid", "ISB01 is not a grade of service code", ic, "ISB", 1)
         if els[0] == "ISE":
-            date, time, code = (els + ["", "", ""])[1:4]
+            date, time, code = [*els, "", "", ""][1:4]
             if not (len(date) == 6 and valid_date(date)) or not (len(time) == 4 and valid_time(time)):
                 self.envelope_issue("control_segment_invalid", "ISE01/ISE02 are not a date and time", ic, "ISE", 1)
             elif code not in self._codes["I37"]:
@@ -500,7 +517,8 @@ class EnvelopeAnalyzer:
             self.set_controls = set()
         g = self.group
         get = (lambda i: els[i] if len(els) > i else "")  # noqa: E731
-        tx = Transaction(get(1), get(2), first_segment=self.fs)
+        # interned / shared strings: a file may hold hundreds of thousands of sets (see bench/x12_read.py)
+        tx = Transaction(sys.intern(get(1)), get(2), first_segment=self.fs)
         tx.implementation_reference = get(3) or None
         tx.segment_count = 1
         g.transactions.append(tx)
@@ -532,7 +550,7 @@ class EnvelopeAnalyzer:
             self.set_issue("transaction_set_unsupported", f"no specification for transaction set {set_id!r} in "
                            f"version {base}: only its envelope was checked", 1, "ST", element=1)
             return
-        tx.spec = spec.key
+        tx.spec = sys.intern(spec.key)
         if g.enveloped and g.functional_id and spec.functional_group != g.functional_id:
             self.set_issue("st_group_mismatch", f"transaction set {set_id} belongs in a {spec.functional_group} "
                            f"group, not in {g.functional_id!r}", 1, "ST", element=1)
@@ -540,8 +558,10 @@ class EnvelopeAnalyzer:
         set_rules = rules.for_set(set_id)
         key = (spec.key, id(set_rules))
         checkers = self._checkers.setdefault(key, {})
-        self.validator = TransactionValidator(spec, self.set_issue, rules=set_rules, delimiters=self.delims,
-                                              checkers=checkers, tolerant=self.tolerant)
+        d = self.delims
+        clean = self._clean.setdefault((*key, d.element, d.component, d.repetition), {})
+        self.validator = TransactionValidator(spec, self.set_issue, rules=set_rules, delimiters=d,
+                                              checkers=checkers, tolerant=self.tolerant, clean=clean)
 
     def _se(self, els: list[str], text: str) -> None:
         tx = self.tx
@@ -552,8 +572,8 @@ class EnvelopeAnalyzer:
         tx.segment_count = self.pos
         count = els[1] if len(els) > 1 else ""
         control = els[2] if len(els) > 2 else ""
-        tx.declared_count = count
-        tx.trailer_control_number = control
+        tx.declared_count = sys.intern(count)
+        tx.trailer_control_number = tx.control_number if control == tx.control_number else control
         if self.validator is not None:
             self.validator.segment(els, text, self.pos)
         n = _num(count)

@@ -16,9 +16,30 @@ from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.issues import Issue, Severity
 
 
+class _NoIssues(list):  # type: ignore[type-arg]
+    """The shared, read-only ``issues`` of every transaction set that has none (most of them): an empty list per
+    set would be a quarter of the memory a large file's analysis keeps. The analyser replaces it with a list of
+    its own on the first issue; appending to it directly is a bug and raises."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("this transaction set has no issue list of its own: assign a new list")
+
+    append = extend = insert = __iadd__ = __setitem__ = _refuse  # type: ignore[assignment]
+
+
+NO_ISSUES: list[Issue] = _NoIssues()
+
+
+def _no_issues() -> list[Issue]:
+    return NO_ISSUES
+
+
 class _Issues:
     """Mixin: ``errors`` / ``warnings`` views over ``issues``."""
 
+    __slots__ = ()  # without it every instance would also carry a __dict__
     issues: list[Issue]
 
     @property
@@ -41,7 +62,7 @@ class Transaction(_Issues):
     declared_count: str | None = None  # SE01 as sent
     trailer_control_number: str | None = None  # SE02 as sent
     implementation_reference: str | None = None  # ST03 (004020+)
-    issues: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=_no_issues)  # NO_ISSUES (shared, empty) until the first issue
     first_segment: int = 0  # file ordinal of ST
     error_count: int = 0  # errors, including those beyond the reporting limit
 

@@ -27,7 +27,7 @@ import codecs
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import IO, Union
+from typing import IO
 
 from gateway.edi.x12.delimiters import (
     HEADER_WINDOW,
@@ -39,7 +39,7 @@ from gateway.edi.x12.delimiters import (
 )
 from gateway.edi.x12.segment import Segment
 
-Source = Union[bytes, bytearray, memoryview, str, IO[bytes]]
+Source = bytes | bytearray | memoryview | str | IO[bytes]
 
 CHUNK_SIZE = 1 << 20
 MAX_SEGMENT_LENGTH = 4 << 20
@@ -106,6 +106,17 @@ def iter_raw(
     source: Source, *, chunk_size: int = CHUNK_SIZE, max_segment_length: int = MAX_SEGMENT_LENGTH
 ) -> Iterator[str | ReaderEvent]:
     """Segment texts (terminator and surrounding whitespace removed) and :class:`ReaderEvent` objects."""
+    for batch in iter_batches(source, chunk_size=chunk_size, max_segment_length=max_segment_length):
+        yield from batch
+
+
+def iter_batches(
+    source: Source, *, chunk_size: int = CHUNK_SIZE, max_segment_length: int = MAX_SEGMENT_LENGTH
+) -> Iterator[list[str | ReaderEvent]]:
+    """What :func:`iter_raw` yields, in lists (at most one chunk's worth each): consumers loop over a list
+    instead of resuming a generator per segment, which is most of a reader's cost in Python."""
+    batch: list[str | ReaderEvent] = []
+    out = batch.append
     chunks = decoded_chunks(source, chunk_size)
     buf = ""
     eof = False
@@ -123,13 +134,19 @@ def iter_raw(
     junk = 0
     junk_sample = ""
     while True:
+        if batch:
+            yield batch
+            batch = []
+            out = batch.append
         # ---------------------------------------------------------------- between interchanges: find a start
         buf = buf.lstrip(_BETWEEN)
         while not buf and more():
             buf = buf.lstrip(_BETWEEN)
         if not buf:
             if junk:
-                yield ReaderEvent("junk", length=junk, sample=junk_sample)
+                out(ReaderEvent("junk", length=junk, sample=junk_sample))
+            if batch:
+                yield batch
             return
         delims: Delimiters | None = None
         if buf.startswith("ISA"):
@@ -140,9 +157,9 @@ def iter_raw(
                 more()
                 header = parse_isa(buf, final=eof)
             if junk:
-                yield ReaderEvent("junk", length=junk, sample=junk_sample)
+                out(ReaderEvent("junk", length=junk, sample=junk_sample))
                 junk, junk_sample = 0, ""
-            yield ReaderEvent("isa", header=header)
+            out(ReaderEvent("isa", header=header))
             if header.delimiters is None:
                 buf = buf[3:]  # unusable: look for the next start after this ISA
                 junk += 3
@@ -155,9 +172,9 @@ def iter_raw(
             guessed = guess_bare_delimiters(buf)
             if guessed is not None:
                 if junk:
-                    yield ReaderEvent("junk", length=junk, sample=junk_sample)
+                    out(ReaderEvent("junk", length=junk, sample=junk_sample))
                     junk, junk_sample = 0, ""
-                yield ReaderEvent("bare", delimiters=guessed)
+                out(ReaderEvent("bare", delimiters=guessed))
                 delims = guessed
         if delims is None:
             # not X12 here: skip to the next line starting with ISA/ST/GS, or to any ISA+separator
@@ -182,6 +199,10 @@ def iter_raw(
         after_crlf = term + "\r\n"
         restart = False
         while not restart:
+            if batch:
+                yield batch
+                batch = []
+                out = batch.append
             if buf and buf[0] in _BETWEEN:
                 buf = buf.lstrip(_BETWEEN)
             if newline_term:
@@ -201,6 +222,9 @@ def iter_raw(
             tail = parts.pop()
             i = 0
             n = len(parts)
+            if n and not breaks and _plain_run(buf, parts[0], term):
+                batch.extend(parts)  # no interchange boundary, empty or padded segment: no per-segment checks
+                i = n
             while i < n:
                 p = parts[i]
                 i += 1
@@ -209,11 +233,11 @@ def iter_raw(
                 c0 = p[0]
                 if c0 == "I":
                     if p.startswith("IEA"):
-                        yield p
+                        out(p)
                         if i < n:  # fast path: the next interchange is a standard ISA with the same delimiters
                             nxt = _same_isa(parts[i], elem, term, delims)
                             if nxt is not None:
-                                yield nxt
+                                out(nxt)
                                 i += 1
                                 continue
                         # the rest goes back to the "between interchanges" state (delimiters may change)
@@ -233,17 +257,19 @@ def iter_raw(
                     if not p:
                         continue
                 if breaks and ("\n" in p or "\r" in p):
-                    yield _unwrap(p, elem)
+                    out(_unwrap(p, elem))
                     continue
-                yield p
+                out(p)
             if restart:
                 break
             buf = tail
             if len(buf) > max_segment_length:
-                yield ReaderEvent("too_long", sample=buf[:40], length=len(buf))
+                out(ReaderEvent("too_long", sample=buf[:40], length=len(buf)))
                 buf = ""
                 while True:  # drop everything up to the next terminator
                     if not more():
+                        if batch:
+                            yield batch
                         return
                     k = buf.find(term)
                     if k != -1:
@@ -255,10 +281,25 @@ def iter_raw(
                 rest_text = buf.strip(_BETWEEN)
                 if rest_text:
                     if breaks and ("\n" in rest_text or "\r" in rest_text):
-                        yield _unwrap(rest_text, elem)
+                        out(_unwrap(rest_text, elem))
                     else:
-                        yield rest_text
+                        out(rest_text)
+                if batch:
+                    yield batch
                 return
+
+
+def _plain_run(buf: str, first: str, term: str) -> bool:
+    """True when no segment of ``buf`` starts with ``I`` (ISA, IEA), is empty or starts with padding."""
+    return (
+        first[:1] not in ("", "I")
+        and first[0] not in _BETWEEN
+        and (term + "I") not in buf
+        and (term + term) not in buf
+        and (term + "\x00") not in buf
+        and (term + "\x1a") not in buf
+        and (term + "\ufeff") not in buf
+    )
 
 
 def _same_isa(text: str, element: str, terminator: str, current: Delimiters) -> ReaderEvent | None:
@@ -318,35 +359,36 @@ class X12Reader:
     def __iter__(self) -> Iterator[Segment]:
         delims = Delimiters()
         position = 0
-        for item in iter_raw(self._source, chunk_size=self._chunk_size, max_segment_length=self._max):
-            if type(item) is str:
-                position += 1
-                yield Segment(item, delims, position)
-                continue
-            assert isinstance(item, ReaderEvent)
-            if item.kind == "isa":
-                header = item.header
-                assert header is not None
-                self.headers.append(header)
-                if header.delimiters is None:
-                    self.notes.append(ReaderNote("isa", position, "unusable ISA"))
+        for batch in iter_batches(self._source, chunk_size=self._chunk_size, max_segment_length=self._max):
+            for item in batch:
+                if type(item) is str:
+                    position += 1
+                    yield Segment(item, delims, position)
                     continue
-                delims = header.delimiters
-                self.delimiters = delims
-                position += 1
-                isa = Segment(delims.element.join(["ISA", *header.elements]), delims, position)
-                yield isa
-            elif item.kind == "bare":
-                assert item.delimiters is not None
-                delims = item.delimiters
-                self.delimiters = delims
-                self.notes.append(ReaderNote("bare", position))
-            elif item.kind == "line_break":
-                position += 1
-                self.notes.append(ReaderNote("line_break", position))
-                yield Segment(item.text, delims, position)
-            else:
-                self.notes.append(ReaderNote(item.kind, position, item.sample))
+                assert isinstance(item, ReaderEvent)
+                if item.kind == "isa":
+                    header = item.header
+                    assert header is not None
+                    self.headers.append(header)
+                    if header.delimiters is None:
+                        self.notes.append(ReaderNote("isa", position, "unusable ISA"))
+                        continue
+                    delims = header.delimiters
+                    self.delimiters = delims
+                    position += 1
+                    isa = Segment(delims.element.join(["ISA", *header.elements]), delims, position)
+                    yield isa
+                elif item.kind == "bare":
+                    assert item.delimiters is not None
+                    delims = item.delimiters
+                    self.delimiters = delims
+                    self.notes.append(ReaderNote("bare", position))
+                elif item.kind == "line_break":
+                    position += 1
+                    self.notes.append(ReaderNote("line_break", position))
+                    yield Segment(item.text, delims, position)
+                else:
+                    self.notes.append(ReaderNote(item.kind, position, item.sample))
 
 
 def read_segments(source: Source) -> list[Segment]:

@@ -17,13 +17,17 @@ class Segment:
     segment in the file (envelope segments included), 0 for segments built in memory.
     """
 
-    __slots__ = ("_elements", "delimiters", "position", "text")
+    __slots__ = ("delimiters", "elements", "id", "position", "text")
+    elements: list[str]
+    id: str
 
     def __init__(self, text: str, delimiters: Delimiters = _DEFAULT, position: int = 0) -> None:
         self.text = text
         self.delimiters = delimiters
         self.position = position
-        self._elements: list[str] | None = None
+        # split eagerly: every consumer reads the id, and a slot is cheaper than a lazy property (bench/x12_read.py)
+        els = self.elements = text.split(delimiters.element)
+        self.id = els[0]
 
     @classmethod
     def of(cls, segment_id: str, *elements: str | Sequence[str], delimiters: Delimiters = _DEFAULT) -> Segment:
@@ -35,18 +39,9 @@ class Segment:
             else:
                 values.append((delimiters.component or ":").join(value))
         seg = cls(delimiters.element.join(values), delimiters)
-        seg._elements = values
+        seg.elements = values
+        seg.id = segment_id
         return seg
-
-    @property
-    def elements(self) -> list[str]:
-        if self._elements is None:
-            self._elements = self.text.split(self.delimiters.element)
-        return self._elements
-
-    @property
-    def id(self) -> str:
-        return self.elements[0]
 
     def __len__(self) -> int:
         """Number of data elements (the id not counted)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.elements import SegmentChecker
@@ -27,6 +28,9 @@ from gateway.edi.x12.specs import StructureNode, TransactionSpec
 
 #: report(code, message, position, segment_id, element, component, repetition, loop, element_ref, bad_value)
 Report = Callable[..., None]
+
+_CONTROL = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
+_CLEAN_LIMIT = 20_000
 
 
 @dataclass(slots=True, eq=False)
@@ -128,8 +132,12 @@ class TransactionValidator:
         delimiters: Delimiters | None = None,
         checkers: dict[str, SegmentChecker] | None = None,
         tolerant: bool = False,
+        clean: dict[str, str] | None = None,
     ) -> None:
         self.tolerant = tolerant
+        #: segment texts known to pass their element checks (text -> segment id), shared by the validators that
+        #: use the same checkers and delimiters; bounded (cleared when full)
+        self.clean: dict[str, str] = clean if clean is not None else {}
         self.spec = spec
         self.report = report
         self.rules = rules
@@ -139,9 +147,9 @@ class TransactionValidator:
         d = delimiters or Delimiters()
         self.component = d.component
         self.repetition = d.repetition
+        self.element = d.element
         self.checkers = checkers if checkers is not None else {}
         self.position = 1
-        self.seg_id = "ST"
         self.hl: _Hierarchy | None = _Hierarchy(report) if spec.hierarchical else None
         self.seen: set[tuple[str, str]] | None = set() if rules and rules.must_use else None
         self.partner_severity = rules.severity if rules else "error"
@@ -158,7 +166,6 @@ class TransactionValidator:
     def segment(self, els: list[str], text: str, position: int) -> None:
         seg_id = els[0]
         self.position = position
-        self.seg_id = seg_id
         state = self.state
         tr = state.trans.get(seg_id, False)
         if tr is False:
@@ -166,17 +173,18 @@ class TransactionValidator:
         if tr is None:
             self._unexpected(seg_id, els, text, position)
             return
+        assert tr is not True
         counts = self.counts
         if tr.pops:
             del counts[-tr.pops:]
         kind = tr.kind
-        if kind == "repeat":
+        if kind == "advance":  # the most frequent case first
+            counts[-1] = 1
+        elif kind == "repeat":
             counts[-1] += 1
             if counts[-1] > tr.node.max:
                 self.report("segment_max_use", f"{seg_id} occurs more than {tr.node.max} times",
                             position, seg_id, loop=tr.target.loop_path)
-        elif kind == "advance":
-            counts[-1] = 1
         elif kind == "enter":
             counts[-1] = 1
             counts.append(1)
@@ -190,21 +198,86 @@ class TransactionValidator:
             for missing_id, loop in tr.missing:
                 self.report("segment_missing", f"mandatory segment {missing_id} is missing before {seg_id}",
                             position, missing_id, loop=loop)
-        self.state = tr.target
-        if seg_id == "SE" or seg_id == "ST":
+        target = self.state = tr.target
+        if seg_id == "SE":
             return
         chk = self.checkers.get(seg_id) or self.checker(seg_id)
-        if chk is not None:
-            loop = tr.target.loop_path
-            chk.check(els, text, self.component, self.repetition, self._emitter(position, seg_id, loop))
+        if chk is not None and not chk.fast(els, text, self.component, self.repetition):
+            chk.check(els, text, self.component, self.repetition, self._emitter(position, seg_id, target.loop_path))
         if not els[-1] and len(els) > 1:
             self.report("trailing_separator", f"{seg_id} ends with an element separator (empty trailing "
-                        "element)", position, seg_id, loop=tr.target.loop_path)
+                        "element)", position, seg_id, loop=target.loop_path)
         if self.hl is not None and seg_id == "HL":
             self.hl.segment(els, position)
         if self.seen is not None:
-            self.seen.add((tr.target.loop_path.rsplit("/", 1)[-1], seg_id))
+            self.seen.add((target.loop_path.rsplit("/", 1)[-1], seg_id))
             self.seen.add(("", seg_id))
+
+    def run(self, batch: list[Any], i: int, position: int) -> int:
+        """The fast path of :meth:`segment` over ``batch[i:]`` (``position`` is the set position of ``batch[i]``):
+        handles segments that need no report (a known transition, no use limit reached, element checks clean)
+        and returns the index of the first item it leaves to the caller (a control segment, an event, or a
+        segment that needs :meth:`segment`). Reports nothing, so the caller's counters can catch up afterwards.
+        """
+        n = len(batch)
+        start = i
+        clean = self.clean
+        checkers = self.checkers
+        element, component, repetition = self.element, self.component, self.repetition
+        counts = self.counts
+        state = self.state
+        hl = self.hl
+        seen = self.seen
+        limit = _CLEAN_LIMIT
+        while i < n:
+            text = batch[i]
+            if type(text) is not str:
+                break
+            seg_id = clean.get(text)
+            els = None
+            if seg_id is None:
+                els = text.split(element)
+                seg_id = els[0]
+                if seg_id in _CONTROL or not els[-1]:
+                    break
+            tr = state.trans.get(seg_id)
+            if tr is None or tr.missing:
+                break  # unknown yet, unexpected here, or skips mandatory segments: the full path
+            kind = tr.kind
+            if kind != "advance" and kind != "enter" and counts[-1 - tr.pops] >= tr.node.max:
+                break
+            if els is not None:
+                chk = checkers.get(seg_id) or self.checker(seg_id)
+                if chk is not None:
+                    if not chk.fast(els, text, component, repetition):
+                        break
+                    if len(clean) >= limit:
+                        clean.clear()
+                    clean[text] = seg_id
+            pops = tr.pops
+            if pops:
+                del counts[-pops:]
+            if kind == "advance":
+                counts[-1] = 1
+            elif kind == "repeat":
+                counts[-1] += 1
+            elif kind == "enter":
+                counts[-1] = 1
+                counts.append(1)
+            else:
+                counts[-1] += 1
+                counts.append(1)
+            state = tr.target
+            if hl is not None and seg_id == "HL":
+                hl.segment(els if els is not None else text.split(element), position + i - start)
+            if seen is not None:
+                seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
+                seen.add(("", seg_id))
+            i += 1
+        self.state = state
+        if i > start:
+            self.position = position + i - start - 1
+        return i
 
     def _emitter(self, position: int, seg_id: str, loop: str) -> Callable[..., None]:
         report = self.report

@@ -1,0 +1,245 @@
+"""Commands for people on the server, mirroring the API: ``apikey``, ``messages``, ``db``, ``archive``.
+
+They work on the store and archive named by the settings (``--config``, ``GATEWAY_*``), like ``gateway serve``.
+Exit codes: 0 success, 1 the message or key does not exist / the action does not apply, 2 usage or settings error.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from gateway.cli.common import fail, settings_from
+from gateway.errors import GatewayError, InvalidActionError, NotFoundError, PayloadPurgedError
+from gateway.store.models import ApiRole, Direction, MessageStatus
+from gateway.store.search import MessageQuery
+
+CONFIG = typer.Option(None, "--config", "-c", help="settings file (default: config/gateway.yaml)")
+
+apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+messages_app = typer.Typer(help="Search and inspect messages; resend or reprocess one.", no_args_is_help=True)
+db_app = typer.Typer(help="The audit store's schema.", no_args_is_help=True)
+archive_app = typer.Typer(help="The payload archive.", no_args_is_help=True)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _gateway(config: Path | None) -> Any:
+    from gateway.runtime import Gateway
+
+    settings = settings_from(config)
+    try:
+        return Gateway(settings)
+    except GatewayError as exc:
+        fail(exc)
+
+
+def _engine(config: Path | None) -> Any:
+    from gateway.store.db import create_db_engine
+    from gateway.store.migrate import upgrade
+
+    settings = settings_from(config)
+    try:
+        engine = create_db_engine(settings.database)
+        upgrade(engine)
+    except GatewayError as exc:
+        fail(exc)
+    return engine
+
+
+def _done(exc: GatewayError) -> typer.Exit:
+    typer.echo(f"error: {exc.describe()}", err=True)
+    return typer.Exit(1)
+
+
+# -- apikey ---------------------------------------------------------------------------------------------------
+@apikey_app.command("create")
+def apikey_create(
+    name: str = typer.Option(..., "--name", help="who or what uses the key (recorded on timelines)"),
+    role: ApiRole = typer.Option(..., "--role", help="viewer reads; operator also resends/reprocesses; admin all"),
+    config: Path | None = CONFIG,
+) -> None:
+    """Create an API key and print it once (only its SHA-256 is stored)."""
+    from gateway.store.apikeys import ApiKeys
+
+    try:
+        _row, token = ApiKeys(_engine(config)).create(name, role)
+    except GatewayError as exc:
+        fail(exc)
+    typer.echo(token)
+    typer.echo(f"API key {name!r} ({role.value}) created: store it now, it is not shown again.", err=True)
+
+
+@apikey_app.command("list")
+def apikey_list(config: Path | None = CONFIG) -> None:
+    """List API keys (names, roles, last use; never the keys)."""
+    from gateway.store.apikeys import ApiKeys
+
+    for k in ApiKeys(_engine(config)).list():
+        state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+        used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+        typer.echo(f"{k.name}\t{k.role}\t{k.prefix}...\t{state}\tlast used {used}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: str = typer.Argument(..., help="the key's name"), config: Path | None = CONFIG) -> None:
+    """Revoke an API key: it stops working at once."""
+    from gateway.store.apikeys import ApiKeys
+
+    try:
+        ApiKeys(_engine(config)).revoke(name)
+    except NotFoundError as exc:
+        raise _done(exc) from exc
+    typer.echo(f"API key {name!r} revoked")
+
+
+# -- messages -------------------------------------------------------------------------------------------------
+@messages_app.command("search")
+def messages_search(
+    q: str | None = typer.Argument(None, help="free text: PO, BOL, PRO, tracking, SSCC, file name (partial ok)"),
+    partner: str | None = typer.Option(None, help="partner id"),
+    direction: Direction | None = typer.Option(None),
+    set_id: str | None = typer.Option(None, "--set-id", help="transaction set, e.g. 856"),
+    status: MessageStatus | None = typer.Option(None),
+    since: datetime | None = typer.Option(None, help="created at or after (UTC)"),
+    until: datetime | None = typer.Option(None, help="created before (UTC)"),
+    control_number: str | None = typer.Option(None, "--control-number", help="ISA13, GS06 or ST02"),
+    as2_message_id: str | None = typer.Option(None, "--as2-message-id", help="AS2 Message-ID or transport id"),
+    page: int = typer.Option(1, min=1),
+    limit: int = typer.Option(20, min=1, max=500),
+    as_json: bool = typer.Option(False, "--json", help="print the API's JSON"),
+    config: Path | None = CONFIG,
+) -> None:
+    """Search messages, newest first (the same search as GET /api/messages)."""
+    from datetime import UTC
+
+    from gateway.api.schemas import MessagePage, MessageSummary
+    from gateway.store.repository import Store
+
+    def utc(d: datetime | None) -> datetime | None:
+        return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
+
+    query = MessageQuery(
+        q=q, partner=partner, direction=direction, set_id=set_id, status=status, since=utc(since), until=utc(until),
+        control_number=control_number, transport_id=as2_message_id, page=page, limit=limit,
+    )  # fmt: skip
+    res = Store(_engine(config)).search(query)
+    if as_json:
+        out = MessagePage(items=[MessageSummary.of(m) for m in res.items], total=res.total, page=page, limit=limit)
+        typer.echo(out.model_dump_json(indent=2))
+        return
+    for m in res.items:
+        typer.echo(
+            f"{m.id}\t{m.created_at:%Y-%m-%d %H:%M:%S}\t{m.direction}\t{m.partner_id or '-'}\t"
+            f"{m.set_ids or '-'}\t{m.status}\t{m.file_name or '-'}"
+        )
+    typer.echo(f"{res.total} message(s); page {page} shows {len(res.items)}", err=True)
+
+
+@messages_app.command("show")
+def messages_show(
+    message_id: int = typer.Argument(..., min=1),
+    as_json: bool = typer.Option(False, "--json", help="print the API's JSON"),
+    config: Path | None = CONFIG,
+) -> None:
+    """Show one message: metadata, control numbers, business keys, acknowledgements, timeline."""
+    from gateway.api.schemas import message_detail
+    from gateway.store.repository import Store
+
+    try:
+        d = message_detail(Store(_engine(config)), message_id)
+    except NotFoundError as exc:
+        raise _done(exc) from exc
+    if as_json:
+        typer.echo(d.model_dump_json(indent=2))
+        return
+    typer.echo(f"message {d.id}: {d.direction} {d.partner_id or '-'} {','.join(d.set_ids) or '-'} {d.status}")
+    typer.echo(f"  file {d.file_name or '-'} ({d.size} bytes, sha256 {d.sha256})")
+    if d.reason:
+        typer.echo(f"  reason: {d.reason}")
+    for ic in d.interchanges:
+        typer.echo(f"  ISA {ic.control_number} {ic.sender} -> {ic.receiver}")
+        for g in ic.groups:
+            sets = ", ".join(f"{t.set_id}/{t.control_number}" for t in g.transactions)
+            typer.echo(f"    GS {g.control_number} {g.functional_id}: {sets}")
+    if d.business_keys:
+        typer.echo("  keys: " + ", ".join(f"{k.kind}={k.value}" for k in d.business_keys))
+    typer.echo(f"  ack: {d.ack_status.state}" + (f" ({d.ack_status.kind})" if d.ack_status.kind else ""))
+    for e in d.timeline:
+        typer.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.name} {e.status or ''} [{e.actor}]")
+
+
+def _action(name: str, message_id: int, config: Path | None) -> None:
+    from gateway.flows import actions
+
+    gw = _gateway(config)
+    try:
+        if name == "resend":
+            m = actions.resend(
+                store=gw.store, archive=gw.archive, registry=lambda: gw.registry, outbound=gw.outbound,
+                message_id=message_id, actor=_actor(),
+            )  # fmt: skip
+        else:
+            m = actions.reprocess(
+                store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=_actor()
+            )
+    except (NotFoundError, PayloadPurgedError, InvalidActionError) as exc:
+        raise _done(exc) from exc
+    finally:
+        gw.engine.dispose()
+    typer.echo(f"message {m.id}: {m.status}" + (f" ({m.reason})" if m.reason else ""))
+
+
+@messages_app.command("resend")
+def messages_resend(message_id: int = typer.Argument(..., min=1), config: Path | None = CONFIG) -> None:
+    """Deliver an outbound message again from its archived bytes."""
+    _action("resend", message_id, config)
+
+
+@messages_app.command("reprocess")
+def messages_reprocess(message_id: int = typer.Argument(..., min=1), config: Path | None = CONFIG) -> None:
+    """Run the inbound flow again on a message's archived bytes."""
+    _action("reprocess", message_id, config)
+
+
+# -- db, archive ----------------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(config: Path | None = CONFIG) -> None:
+    """Apply the schema migrations (the gateway also does this at start)."""
+    from gateway.store.db import redact_url
+    from gateway.store.migrate import current_revision
+
+    settings = settings_from(config)
+    engine = _engine(config)
+    typer.echo(f"{redact_url(settings.database)}: schema at revision {current_revision(engine)}")
+
+
+@archive_app.command("purge")
+def archive_purge(
+    older_than_days: int | None = typer.Option(
+        None, "--older-than-days", min=1, help="default: the archive_retention_days setting"
+    ),
+    config: Path | None = CONFIG,
+) -> None:
+    """Remove archived payloads of finished messages older than the retention period (metadata is kept)."""
+    gw = _gateway(config)
+    try:
+        res = gw.purge_archive(days=older_than_days, actor=_actor())
+    except GatewayError as exc:
+        fail(exc)
+    finally:
+        gw.engine.dispose()
+    typer.echo(
+        json.dumps({"before": res.cutoff.isoformat(), "messages": res.messages, "outputs": res.outputs,
+                    "blobs_deleted": res.blobs_deleted})
+    )  # fmt: skip

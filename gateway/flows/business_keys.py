@@ -1,0 +1,78 @@
+"""Business keys read straight from X12 segments, so search works before (and besides) the mapping layer.
+
+Pure: segments in, ``(kind, value)`` pairs out. What is read, by transaction set:
+
+=====  ===================================================================================================
+940    W05-02 depositor order number (order), W05-03 purchase order number (po)
+945    W06-02 depositor order (order), W06-04 shipment id (shipment), W06-06 purchase order (po); W12 lines
+       carry items and lots, not references, and are not indexed
+856    BSN-02 shipment id (shipment), PRF-01 purchase order (po)
+214    B10-01 carrier reference / PRO (pro), B10-02 shipment id (shipment)
+any    REF / N9 / L11 with qualifier BM (bol), CN (pro), PO (po), 2I (tracking), CR (order: customer
+       reference); MAN with qualifier GM (sscc) or CP / SM / 2I (tracking)
+=====  ===================================================================================================
+
+The mapping layer may record more (or better normalised) keys with ``record_business_keys``; both are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.edi.x12.segment import Segment
+
+# REF01 / N901 / L1102 reference qualifiers -> kind
+REFERENCE_QUALIFIERS = {"BM": "bol", "CN": "pro", "PO": "po", "2I": "tracking", "CR": "order"}
+# MAN01 marks qualifiers -> kind
+MARKS_QUALIFIERS = {"GM": "sscc", "CP": "tracking", "SM": "tracking", "2I": "tracking"}
+
+# (segment id, element position) -> kind, for the heading segments of each set
+HEADING = {
+    ("W05", 2): "order",
+    ("W05", 3): "po",
+    ("W06", 2): "order",
+    ("W06", 4): "shipment",
+    ("W06", 6): "po",
+    ("BSN", 2): "shipment",
+    ("PRF", 1): "po",
+    ("B10", 1): "pro",
+    ("B10", 2): "shipment",
+}
+_HEADING_SEGMENTS = frozenset(seg for seg, _pos in HEADING)
+
+
+def _value(seg: Segment, position: int) -> str:
+    value = seg.element(position)
+    if seg.delimiters.component:  # a composite: its first component is the value
+        value = value.split(seg.delimiters.component, 1)[0]
+    return value.strip()
+
+
+def extract_business_keys(segments: Iterable[Segment]) -> list[tuple[str, str]]:
+    """``(kind, value)`` pairs found in ``segments``, in file order, without duplicates."""
+    found: dict[tuple[str, str], None] = {}
+
+    def add(kind: str, value: str) -> None:
+        if value:
+            found[(kind, value)] = None
+
+    for seg in segments:
+        sid = seg.id.strip().upper()
+        if sid in _HEADING_SEGMENTS:
+            for (hid, pos), kind in HEADING.items():
+                if hid == sid:
+                    add(kind, _value(seg, pos))
+        elif sid in ("REF", "N9"):
+            kind = REFERENCE_QUALIFIERS.get(_value(seg, 1).upper())
+            if kind:
+                add(kind, _value(seg, 2) or _value(seg, 3))
+        elif sid == "L11":
+            kind = REFERENCE_QUALIFIERS.get(_value(seg, 2).upper())
+            if kind:
+                add(kind, _value(seg, 1))
+        elif sid == "MAN":
+            kind = MARKS_QUALIFIERS.get(_value(seg, 1).upper())
+            if kind:
+                add(kind, _value(seg, 2))
+                add(kind, _value(seg, 3))
+    return list(found)

@@ -1,0 +1,90 @@
+"""The running channels of each partner: started, stopped and restarted as partner files change.
+
+Stopping a channel removes its scheduled poll and its file watch; a poll that is running at that moment
+finishes what it picked up (the scheduler never interrupts a job), so in-flight work is never dropped. A
+partner whose channel settings did not change keeps its running channels through a reload.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.flows.inbound import InboundFlow
+from gateway.flows.polling import ChannelPoller
+from gateway.logging import get_logger
+from gateway.partners.registry import PartnerRegistry
+from gateway.partners.schema import Partner
+from gateway.scheduler import Scheduler
+from gateway.settings import Settings
+from gateway.transports.channels import inbound_folders, outbound_folders
+from gateway.transports.watch import FolderWatcher
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _Running:
+    partner: Partner
+    pollers: list[ChannelPoller] = field(default_factory=list)
+    watches: list[Any] = field(default_factory=list)
+
+
+class PartnerChannels:
+    def __init__(self, settings: Settings, inbound: InboundFlow, scheduler: Scheduler, watcher: FolderWatcher) -> None:
+        self.settings = settings
+        self.inbound = inbound
+        self.scheduler = scheduler
+        self.watcher = watcher
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def pollers(self) -> list[ChannelPoller]:
+        return [p for r in self._running.values() for p in r.pollers]
+
+    def start(self, partner: Partner) -> None:
+        with self._lock:
+            self._start(partner)
+
+    def _start(self, partner: Partner) -> None:
+        running = _Running(partner)
+        for folder in inbound_folders(self.settings, partner):
+            folder.ensure_folders()
+            poller = ChannelPoller(folder, self.inbound, self.scheduler)
+            self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
+            running.watches.append(self.watcher.watch(folder.path, poller.wake))
+            running.pollers.append(poller)
+        for out in outbound_folders(self.settings, partner):
+            out.path.mkdir(parents=True, exist_ok=True)
+        self._running[partner.id] = running
+
+    def _stop(self, partner_id: str) -> None:
+        running = self._running.pop(partner_id, None)
+        if running is None:
+            return
+        for poller in running.pollers:
+            self.scheduler.remove(poller.job_id)  # a run in progress completes
+        for watch in running.watches:
+            self.watcher.unwatch(watch)
+
+    def apply(self, old: PartnerRegistry, new: PartnerRegistry) -> dict[str, list[str]]:
+        """Bring the running channels in line with ``new``; returns what changed, by partner id."""
+        with self._lock:
+            before = {p.id: p for p in old}
+            after = {p.id: p for p in new}
+            added = sorted(set(after) - set(before))
+            removed = sorted(set(before) - set(after))
+            changed = sorted(pid for pid in set(before) & set(after) if before[pid].channels != after[pid].channels)
+            updated = sorted(
+                pid for pid in set(before) & set(after) if before[pid] != after[pid] and pid not in changed
+            )
+            for pid in removed + changed:
+                self._stop(pid)
+            for pid in added + changed:
+                self._start(after[pid])
+            for pid in updated:
+                if pid in self._running:
+                    self._running[pid].partner = after[pid]
+            return {"added": added, "removed": removed, "restarted": changed, "updated": updated}

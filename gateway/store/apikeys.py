@@ -1,0 +1,94 @@
+"""API keys: created with a role, stored only as the SHA-256 of a random token, revocable.
+
+The token (``gw_`` + 43 URL-safe characters, 256 random bits) is returned once by :func:`create_api_key` and never
+stored; a request presents it as ``Authorization: Bearer <token>`` or ``X-API-Key: <token>`` and is matched by
+hash. ``last_used_at`` is refreshed at most once a minute per key so that reads do not turn into writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from gateway.errors import ConfigError, NotFoundError
+from gateway.store.models import ApiKey, ApiRole
+from gateway.store.types import utcnow
+
+TOKEN_PREFIX = "gw_"  # noqa: S105 - a public prefix, not a secret
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class ApiKeys:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def create(self, name: str, role: ApiRole | str) -> tuple[ApiKey, str]:
+        """Create a key; returns the row and the token (shown once, never stored)."""
+        if not KEY_NAME.match(name or ""):
+            raise ConfigError(
+                f"invalid API key name {name!r}",
+                hint="use 1-64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit",
+            )
+        try:
+            role = ApiRole(role)
+        except ValueError as exc:
+            raise ConfigError(f"unknown role {role!r}", hint="use viewer, operator or admin") from exc
+        token = new_token()
+        key = ApiKey(name=name, role=role.value, key_hash=hash_token(token), prefix=token[:10])
+        with self._session() as s:
+            s.add(key)
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise ConfigError(
+                    f"an API key named {name!r} already exists", hint="pick another name, or revoke the old key first"
+                ) from exc
+        return key, token
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The active key for ``token``, or None (unknown or revoked)."""
+        if not token:
+            return None
+        with self._session() as s:
+            key = s.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(token))).first()
+            if key is None or key.revoked_at is not None:
+                return None
+            now = utcnow()
+            if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+                s.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
+                s.commit()
+                key.last_used_at = now
+            return key
+
+    def list(self) -> list[ApiKey]:
+        with self._session() as s:
+            return list(s.exec(select(ApiKey).order_by(col(ApiKey.id))).all())
+
+    def revoke(self, name: str) -> ApiKey:
+        with self._session() as s:
+            key = s.exec(select(ApiKey).where(ApiKey.name == name)).first()
+            if key is None:
+                raise NotFoundError(f"no API key named {name!r}")
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()
+                s.add(key)
+                s.commit()
+            return key

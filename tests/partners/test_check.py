@@ -1,0 +1,259 @@
+"""``gateway partners check``: every mistake an onboarding person can make names file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.partners.keys import ed25519_host_key, write_certificate
+
+BASE = """\
+id: newco
+name: NewCo
+identity:
+  interchange_ids:
+    - {qualifier: ZZ, id: NEWCO}
+channels:
+  - {name: inbox, type: folder, direction: inbound, path: channels/newco/inbound}
+documents:
+  - {set_id: "856", direction: inbound}
+"""
+
+
+def lines(result) -> list[str]:
+    return [line for line in result.output.splitlines() if line.strip()]
+
+
+def problem(result, file: Path) -> str:
+    found = [line for line in lines(result) if line.startswith(str(file))]
+    assert found, result.output
+    return found[0]
+
+
+def test_shipped_partners_pass(cli):
+    r = cli("partners", "check")
+    assert r.exit_code == 0, r.output
+    assert "3 partner(s) valid, 0 error(s)" in r.output
+
+
+def test_yaml_syntax_error_names_the_line(cli):
+    f = cli.partner("newco.yaml", BASE.replace("  interchange_ids:\n", "  interchange_ids: [\n"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    line = problem(r, f)
+    assert line.startswith(f"{f}:") and "not valid YAML" in line and "check indentation" in line
+    assert int(line.split(":")[1]) in (4, 5, 6)
+
+
+def test_wrong_type_names_line_field_and_expectation(cli):
+    f = cli.partner("newco.yaml", BASE + "retry: {attempts: many}\n")
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert problem(r, f) == (
+        f"{f}:10: retry.attempts: Input should be a valid integer, unable to parse string as an integer (got 'many')"
+    )
+
+
+def test_unknown_key_suggests_the_right_one(cli):
+    f = cli.partner("newco.yaml", BASE.replace("  - {name: inbox, type: folder,", "  - {name: inbox, typ: folder,"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert f"{f}:7: channels[0]" in r.output and "type" in r.output
+    f.write_text(BASE + "acknowledgments: {send: '997'}\n")
+    r = cli("partners", "check", str(f))
+    assert problem(r, f).startswith(
+        f"{f}:10: acknowledgments: unknown key 'acknowledgments': did you mean 'acknowledgements'?"
+    )
+    f.write_text(BASE.replace("direction: inbound}", "direction: inbound, versoin: '005010'}"))
+    r = cli("partners", "check", str(f))
+    assert problem(r, f).startswith(f"{f}:9: documents[0].versoin: unknown key 'versoin': did you mean 'version'?")
+
+
+def test_missing_field_and_wrong_choice(cli):
+    f = cli.partner("newco.yaml", BASE.replace("name: NewCo\n", "") + "reading: lenient\n")
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert f"{f}:1: name: name is required here but missing" in r.output
+    assert f"{f}:9: reading: Input should be 'strict' or 'tolerant' (got 'lenient')" in r.output
+
+
+def test_duplicate_partner_ids_across_files(cli):
+    a = cli.partner("a-newco.yaml", BASE)
+    b = cli.partner("b-newco.yaml", BASE.replace("id: NEWCO", "id: OTHER"))
+    r = cli("partners", "check")
+    assert r.exit_code == 1
+    assert problem(r, b) == (
+        f"{b}:1: id: partner id 'newco' is already used by {a}:1: each partner file needs its own id"
+    )
+
+
+def test_duplicate_interchange_ids_across_files(cli):
+    cli.partner("a-newco.yaml", BASE)
+    b = cli.partner(
+        "b-other.yaml",
+        BASE.replace("id: newco", "id: other").replace("{qualifier: ZZ, id: NEWCO}", "{qualifier: zz, id: newco}"),
+    )
+    r = cli("partners", "check")
+    assert r.exit_code == 1
+    assert problem(r, b).startswith(
+        f"{b}:5: identity.interchange_ids[0]: interchange id zz/newco is already claimed by partner 'newco'"
+    )
+
+
+def test_secret_reference_that_does_not_resolve(cli, monkeypatch):
+    text = BASE.replace(
+        "documents:",
+        """  - name: sftp
+    type: sftp
+    direction: inbound
+    host: sftp.newco.example
+    username: hub
+    password: {secret: NEWCO_SFTP_PASSWORD}
+    host_key: HOSTKEY
+    inbound_dir: /out
+documents:""".replace("HOSTKEY", ed25519_host_key()),
+    )
+    f = cli.partner("newco.yaml", text)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert problem(r, f).startswith(
+        f"{f}:13: channels[1].password: secret 'NEWCO_SFTP_PASSWORD' is not set (looked for environment variable "
+        "GATEWAY_SECRET_NEWCO_SFTP_PASSWORD)"
+    )
+    monkeypatch.setenv("GATEWAY_SECRET_NEWCO_SFTP_PASSWORD", "pw-value-1")
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0, r.output
+    assert "pw-value-1" not in r.output
+    r = cli("partners", "show", "newco")
+    assert "pw-value-1" not in r.output and "********** (set)" in r.output and "NEWCO_SFTP_PASSWORD" in r.output
+
+
+def test_literal_secret_is_refused(cli):
+    text = BASE.replace(
+        "documents:",
+        """  - name: hook
+    type: webhook
+    direction: inbound
+    secret: correct-horse-battery
+documents:""",
+    )
+    f = cli.partner("newco.yaml", text)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert problem(r, f).startswith(f"{f}:11: channels[1].secret: a literal secret is not allowed here")
+    assert "correct-horse-battery" not in r.output
+
+
+def test_malformed_host_key(cli, monkeypatch):
+    monkeypatch.setenv("GATEWAY_SECRET_K", "x")
+    text = BASE.replace(
+        "documents:",
+        """  - name: sftp
+    type: sftp
+    direction: inbound
+    host: sftp.newco.example
+    username: hub
+    password: {secret: K}
+    host_key: ssh-ed25519 AAAA+this/is/not/a/key
+    inbound_dir: /out
+documents:""",
+    )
+    f = cli.partner("newco.yaml", text)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    line = problem(r, f)
+    assert line.startswith(f"{f}:14: channels[1].host_key: the key data of this ssh-ed25519 host key is not valid")
+    assert "ssh-keyscan" in line
+
+
+def as2_partner(certs: str) -> str:
+    return BASE.replace(
+        "documents:",
+        f"""  - name: as2
+    type: as2
+    direction: inbound
+    as2_id: NEWCO
+    signing_certificates: {certs}
+documents:""",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist"),
+        (b"hello", "is not a PEM or DER X.509 certificate"),
+        (b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n", "is a private key, not a certificate"),
+    ],
+)
+def test_unreadable_certificate(cli, content, expected):
+    if content is not None:
+        (cli.home / "partners" / "newco").mkdir()
+        (cli.home / "partners" / "newco" / "as2.pem").write_bytes(content)
+    f = cli.partner("newco.yaml", as2_partner("newco/as2.pem"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    line = problem(r, f)
+    assert line.startswith(f"{f}:12: channels[1].signing_certificates: ") and expected in line
+
+
+def test_certificate_expiry_warns_within_30_days_and_rollover_overlaps(cli):
+    certs = cli.home / "partners" / "newco"
+    write_certificate(certs / "old.pem", days_valid=10)
+    write_certificate(certs / "next.pem", days_valid=400)
+    write_certificate(certs / "gone.pem", days_valid=-5)
+    f = cli.partner("newco.yaml", as2_partner("newco/old.pem"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0, r.output
+    assert problem(r, f).startswith(f"{f}:12: channels[1].signing_certificates: warning: certificate old.pem")
+    assert "in 9 days" in r.output or "in 10 days" in r.output
+    f.write_text(as2_partner("[newco/old.pem, newco/next.pem]"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0 and "warning:" not in r.output, r.output
+    f.write_text(as2_partner("newco/gone.pem"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1 and "gone.pem expired on" in problem(r, f)
+    f.write_text(as2_partner("[newco/gone.pem, newco/next.pem]"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0 and "warning: certificate gone.pem expired" in r.output
+
+
+def test_mapping_that_does_not_exist(cli):
+    f = cli.partner("newco.yaml", BASE.replace("direction: inbound}", "direction: inbound, mapping: x12-856-in}"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    line = problem(r, f)
+    assert line.startswith(f"{f}:9: documents[0].mapping: mapping 'x12-856-in' does not exist under")
+    assert "has no mapping files yet" in line
+    (cli.home / "mappings" / "x12-856-out.yaml").write_text("{}\n")
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1 and "one of: x12-856-out" in problem(r, f)
+    (cli.home / "mappings" / "x12-856-in.yaml").write_text("{}\n")
+    assert cli("partners", "check", str(f)).exit_code == 0
+
+
+def test_no_mapping_named_passes_with_an_empty_mappings_folder(cli):
+    assert not any((cli.home / "mappings").iterdir())
+    f = cli.partner("newco.yaml", BASE)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0, r.output
+
+
+def test_our_own_certificate_in_config(cli, monkeypatch):
+    cfg = cli.home / "config" / "gateway.yaml"
+    write_certificate(cli.home / "config" / "certs" / "hub.pem", days_valid=20)
+    cfg.write_text(
+        cfg.read_text().replace(
+            "  as2_id: EXAMPLEHUB\n",
+            "  as2_id: EXAMPLEHUB\n  certificates:\n    - name: as2\n      use: [as2_signing]\n"
+            "      certificate: config/certs/hub.pem\n      private_key: {secret: HUB_KEY}\n",
+        )
+    )
+    n = cfg.read_text().splitlines().index("      certificate: config/certs/hub.pem") + 1
+    r = cli("partners", "check")
+    assert r.exit_code == 1
+    assert f"{cfg}:{n}: identity.certificates[0].certificate: warning: certificate hub.pem" in r.output
+    assert f"{cfg}:{n + 1}: identity.certificates[0].private_key: secret 'HUB_KEY' is not set" in r.output
+    monkeypatch.setenv("GATEWAY_SECRET_HUB_KEY", "-----BEGIN PRIVATE KEY-----")
+    assert cli("partners", "check").exit_code == 0
