@@ -43,6 +43,9 @@ def _root(
 from gateway.cli import serve as _serve  # noqa: E402
 
 app.command("serve")(_serve.serve)
+from gateway.cli import translate as _translate  # noqa: E402
+
+app.command("translate")(_translate.translate)
 
 
 def main() -> None:
