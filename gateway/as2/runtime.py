@@ -10,17 +10,24 @@ from typing import Any
 from gateway.as2.partners import as2_own_settings, as2_partners
 from gateway.as2.service import As2Service, build_service
 from gateway.as2.settings import As2PartnerSettings
+from gateway.errors import GatewayError
 from gateway.logging import get_logger
 
 log = get_logger(__name__)
 
 
 def as2_service(gw: Any) -> As2Service | None:
-    """None when the gateway has no AS2 identity (``identity.as2_id`` and an AS2 certificate)."""
+    """None when the gateway has no AS2 identity (``identity.as2_id`` and certificates for as2_signing and
+    as2_encryption), or when that identity cannot be loaded (logged as ``as2.disabled`` with the reason)."""
     ident = gw.settings.identity
-    if not ident.as2_id or not any({"as2_signing", "as2_encryption"} & set(c.use) for c in ident.certificates):
+    uses = {u for c in ident.certificates for u in c.use}
+    if not ident.as2_id or not {"as2_signing", "as2_encryption"} <= uses:
         return None
-    own = as2_own_settings(gw.settings)
+    try:
+        own = as2_own_settings(gw.settings)
+    except GatewayError as exc:  # the rest of the gateway still runs; POST /as2 answers 503 and says why here
+        log.error("as2.disabled", extra={"fields": {"reason": exc.describe()}})
+        return None
     cache: dict[str, Any] = {"registry": None, "partners": []}
 
     def partners() -> list[As2PartnerSettings]:

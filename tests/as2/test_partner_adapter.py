@@ -103,3 +103,13 @@ def test_partner_file_and_identity_drive_a_real_exchange(home, tmp_path):
 def test_identity_without_as2_certificates_is_a_config_error(home):
     with pytest.raises(ConfigError, match="as2_signing"):
         as2_own_settings(load_settings(None, home=home, identity={"as2_id": "GATEWAY"}))
+
+
+def test_unloadable_identity_disables_as2_without_stopping_the_gateway(home, caplog):
+    from types import SimpleNamespace
+
+    from gateway.as2.runtime import as2_service
+
+    (home / "gw.key").unlink()
+    assert as2_service(SimpleNamespace(settings=settings_for(home))) is None
+    assert "as2.disabled" in caplog.text
