@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.apikeys import create_key
 from tests.support.gateway_home import drop, make_home, wait_for
 from tests.support.serve import GATEWAY, ServeProcess
 
@@ -38,6 +39,7 @@ def doc_commands() -> list[list[str]]:
 def test_newcomer_adds_a_partner_following_the_docs(tmp_path, corpus):
     home = make_home(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    key = {"X-API-Key": create_key(home, name="newcomer", role="viewer")}  # as README "Try it" does
     gw = ServeProcess(home, env={"GATEWAY_PARTNERS_RELOAD_SECONDS": "1"})
     try:
         gw.wait_healthy(timeout=15)
@@ -53,7 +55,8 @@ def test_newcomer_adds_a_partner_following_the_docs(tmp_path, corpus):
         drop(src, inbox)
 
         def acked():
-            items = httpx.get(f"{gw.url}/api/messages", params={"partner": "summit-supply"}, timeout=5).json()["items"]
+            r = httpx.get(f"{gw.url}/api/messages", params={"partner": "summit-supply"}, headers=key, timeout=5)
+            items = r.json()["items"]
             done = [m for m in items if m["file_name"] == src.name and m["status"] not in ("archived", "processing")]
             return done[0] if done else None
 
