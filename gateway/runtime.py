@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from gateway.as2.runtime import as2_service
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
@@ -62,6 +63,7 @@ class Gateway:
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
+        self.as2 = as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
         self._reload_lock = threading.Lock()
         self.started = False
 
@@ -102,6 +104,8 @@ class Gateway:
         for partner in self.registry:
             self.channels.start(partner)
         self._watch_partner_files()
+        for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
+            self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self.watcher.start()
@@ -113,7 +117,9 @@ class Gateway:
         job = "partners:reload"
         self.scheduler.add_interval(job, self.reload_partners, self.settings.partners_reload_seconds, run_now=False)
         if self.settings.partners_path.is_dir():
-            self.watcher.watch(self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3))
+            self.watcher.watch(
+                self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3), deletions=True
+            )
 
     def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
         """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
@@ -123,9 +129,10 @@ class Gateway:
         return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
 
     def stop(self) -> None:
-        if self.started:
+        with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
+            was_started, self.started = self.started, False
+        if was_started:
             self.watcher.stop()
             self.scheduler.stop()
-            self.started = False
         self.engine.dispose()
         log.info("gateway.stopped")

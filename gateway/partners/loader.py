@@ -33,7 +33,8 @@ class LoadedPartner:
 def partner_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in PARTNER_SUFFIXES and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.suffix in PARTNER_SUFFIXES and not p.name.startswith(".")
+                  and not p.name.endswith(".mapping.yaml"))  # mapping overrides sit beside partner files
 
 
 def parse_partner_file(path: Path) -> tuple[LoadedPartner | None, list[Problem]]:

@@ -1,0 +1,627 @@
+"""The mapping engine: applies a mapping file's field nodes to a scope tree (inbound) or builds segments from a
+canonical record (outbound). No expression evaluation: only paths, the transforms of :mod:`.transforms`, code
+tables, conditions on qualifiers and registered hooks.
+
+Field nodes (a plain string is short for ``{path: ...}``)::
+
+    {path: W05.02, required: true}                       one element
+    {path: W05.01, table: purpose, default: N}           code table (unknown codes kept unless strict)
+    {path: "G62[01=10].02", transform: date}             condition on a qualifier inside the path
+    {path: [DTM.02, DTM.03, DTM.04], transform: datetime}  several elements into one value
+    {path: G69.01, transform: {join: " "}}               join / split
+    {values: [N3.01, N3.02]}                             every such element of every such segment -> list
+    {each: N1, use: party}                               list: one item per loop instance (N1), nested LX/W01,
+    {each: "N9", fields: {...}, when: {path: N9.01, not_in: [LV]}}   or per segment; `when` filters items
+    {concat: [{each: N9, ...}, {each: REF, ...}]}        lists from several nodes (a partner's extra references)
+                                                         in turn; outbound writes with the first node
+    {fields: {...}}                                      nested object in the same scope
+    {qualified: {fixed: {upc: W01.03}, pairs: [[W01.04, W01.05]], table: product_qualifier,
+                 names: [sku, upc, gtin, vendor_part, buyer_part]}}    qualifier/value pairs -> named fields,
+                                                         the rest under `other` (qualifier -> value)
+    {const: value}                                       a constant (inbound only)
+    {..., merge: true}                                   the node's object is merged into the enclosing one
+    {hook: name}                                         a registered Python function
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from gateway.edi.x12.segment import Segment
+from gateway.errors import ConfigError, Location, MappingError
+from gateway.mapping import hooks as hook_registry
+from gateway.mapping import transforms as tf
+from gateway.mapping.paths import Path, parse_path
+from gateway.mapping.spec import MappingSpec
+from gateway.mapping.structure import Scope, instances
+
+_NODE_KEYS = {"path", "required", "table", "default", "transform", "values", "each", "use", "fields", "value",
+              "when", "qualified", "const", "hook", "description", "merge",
+              "within", "inbound_only", "concat"}
+_PRODUCT_NAMES = ("sku", "upc", "case_upc", "gtin", "vendor_part", "buyer_part")
+
+
+@dataclass(slots=True)
+class Problem:
+    message: str
+    field: str
+    segment: Segment | None = None
+    element: int | None = None
+
+    def location(self, file: str | None = None) -> Location:
+        return Location(file=file, segment_position=self.segment.position if self.segment else None,
+                        segment_id=self.segment.id if self.segment else None, element_position=self.element,
+                        field=self.field)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def hl_builder(base: Builder, loop: str, level: str, parent: str = "") -> Builder:
+    """A new HL loop instance numbered after those already built below ``base``."""
+    count = len(base.loops.get(loop, []))
+    node = base.child(loop)
+    node.segments.append(["HL", str(count + 1), parent, level])
+    return node
+
+
+class Context:
+    """One mapping applied to one transaction set (inbound) or one record (outbound); collects problems."""
+
+    def __init__(self, spec: MappingSpec) -> None:
+        self.spec = spec
+        self.problems: list[Problem] = []
+        self.tables = spec.tables
+        self.strict = spec.strict_tables
+        # per-node caches, keyed by id() of nodes the spec keeps alive (the node is stored to pin its id)
+        self._checked: dict[int, Any] = spec.checked
+        self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
+
+    # -- shared --------------------------------------------------------------------------------------------------
+    def is_loop(self, name: str) -> bool:
+        return name in self.spec.structure
+
+    def resolve_node(self, node: Any, where: str) -> dict[str, Any]:
+        if isinstance(node, str):
+            return {"path": node}
+        if id(node) in self._checked:
+            return node
+        if not isinstance(node, dict):
+            raise ConfigError(f"field {where!r}: a field is a path or a mapping", location=Location(
+                file=self.spec.source, field=where))
+        unknown = set(node) - _NODE_KEYS
+        if unknown:
+            raise ConfigError(f"field {where!r}: unknown keys {sorted(unknown)}",
+                              location=Location(file=self.spec.source, field=where),
+                              hint=f"allowed: {', '.join(sorted(_NODE_KEYS))}")
+        self._checked[id(node)] = node
+        return node
+
+    def group(self, node: dict[str, Any], where: str) -> dict[str, Any] | None:
+        if "use" in node:
+            group = self.spec.defs.get(node["use"])
+            if group is None:
+                raise ConfigError(f"field {where!r}: no definition {node['use']!r} in defs",
+                                  location=Location(file=self.spec.source, field=where))
+            return group
+        return node.get("fields")
+
+    def transforms(self, node: dict[str, Any]) -> list[tuple[str, Any]]:
+        cached = self._transforms.get(id(node))
+        if cached is not None:
+            return cached[1]
+        out: list[tuple[str, Any]] = []
+        raw = node.get("transform")
+        items = raw if isinstance(raw, list) else ([raw] if raw else [])
+        for item in items:
+            if isinstance(item, str):
+                out.append((item, None))
+            elif isinstance(item, dict) and len(item) == 1:
+                out.append(next(iter(item.items())))
+            else:
+                raise ConfigError(f"transform {item!r} is not a name or a one-key mapping",
+                                  location=Location(file=self.spec.source))
+        if node.get("table"):
+            out.append(("table", node["table"]))
+        for name, _ in out:
+            if name not in tf.NAMES:
+                raise ConfigError(f"unknown transform {name!r}", location=Location(file=self.spec.source),
+                                  hint=f"allowed: {', '.join(sorted(tf.NAMES))}")
+        self._transforms[id(node)] = (node, out)
+        return out
+
+    def table(self, name: str) -> dict[str, str]:
+        if name not in self.tables:
+            raise ConfigError(f"no code table {name!r}", location=Location(file=self.spec.source))
+        return self.tables[name] or {}
+
+    def hook(self, name: str):
+        hook = hook_registry.get(name)
+        if hook is None:
+            raise ConfigError(f"no hook named {name!r} is registered", location=Location(file=self.spec.source))
+        return hook
+
+
+class Inbound(Context):
+    """Scope tree -> plain dict (validated into a canonical record by the caller)."""
+
+    # -- element access ------------------------------------------------------------------------------------------
+    @staticmethod
+    def climb(scope: Scope, up: int) -> Scope:
+        for _ in range(up):
+            if scope.parent is not None:
+                scope = scope.parent
+        return scope
+
+    def find(self, scope: Scope, path: Path) -> Segment | None:
+        candidates = (self.climb(scope, path.up) if path.up else scope).by_id(path.segment)
+        if not path.filters:
+            return candidates[0] if candidates else None
+        for seg in candidates:
+            if path.passes(seg):
+                return seg
+        return None
+
+    @staticmethod
+    def element(seg: Segment, path: Path) -> str:
+        if path.component is not None:
+            comps = seg.components(path.element)
+            return comps[path.component - 1].strip() if len(comps) >= path.component else ""
+        return seg.element(path.element).strip()
+
+    def read(self, scope: Scope, text: str) -> tuple[str, Segment | None]:
+        path = parse_path(text)
+        seg = self.find(scope, path)
+        return (self.element(seg, path), seg) if seg is not None else ("", None)
+
+    def condition(self, scope: Scope, when: dict[str, Any] | None) -> bool:
+        if not when:
+            return True
+        value, seg = self.read(scope, when["path"])
+        if "in" in when and value not in [str(v) for v in when["in"]]:
+            return False
+        if "not_in" in when and value in [str(v) for v in when["not_in"]]:
+            return False
+        if "equals" in when and value != str(when["equals"]):
+            return False
+        return not (when.get("present") is True and seg is None)
+
+    # -- nodes ---------------------------------------------------------------------------------------------------
+    def map_fields(self, scope: Scope, fields: dict[str, Any], where: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, node in fields.items():
+            value = self.value(scope, node, f"{where}.{name}" if where else name)
+            if isinstance(node, dict) and node.get("merge") and isinstance(value, dict):
+                out.update(value)
+            elif not _empty(value):
+                out[name] = value
+        return out
+
+    def select(self, scope: Scope, selector: str) -> list[Scope]:
+        """Items of an ``each``: ``.`` (this scope), loops (``LX/W01``), or segments at the end of a loop path
+        (``N9``, ``LX/W12/N9[01=LV]``), each segment becoming a one-segment scope below its own scope."""
+        base = self.climb(scope, selector.count("../"))
+        name = selector.replace("../", "")
+        if name == ".":
+            return [base]
+        if name.startswith("HL:"):
+            return [s for s in instances(base, self.spec.hl["loop"]) if s.level == name[3:]] if self.spec.hl else []
+        parts = name.split("/")
+        level = [base]
+        for part in parts[:-1]:
+            level = [child for s in level for child in s.loops.get(part, [])]
+        last = parts[-1]
+        if self.is_loop(last):
+            return [child for s in level for child in s.loops.get(last, [])]
+        path = parse_path(last + ".01")
+        return [Scope(seg.id, [seg], parent=s) for s in level for seg in s.segments if path.matches(seg)]
+
+    def value(self, scope: Scope, node: Any, where: str) -> Any:
+        node = self.resolve_node(node, where)
+        if "const" in node:
+            return node["const"]
+        if "hook" in node:
+            fn = self.hook(node["hook"]).inbound
+            return fn(self, scope, node, where) if fn else None
+        if "concat" in node:
+            out_list: list[Any] = []
+            for part in node["concat"]:
+                value = self.value(scope, part, where)
+                out_list.extend(value or [])
+            return out_list
+        if "each" in node:
+            out = []
+            for index, item in enumerate(self.select(scope, node["each"])):
+                if not self.condition(item, node.get("when")):
+                    continue
+                if "value" in node:
+                    v = self.value(item, node["value"], f"{where}[{index}]")
+                else:
+                    v = self.map_fields(item, self.group(node, where) or {}, f"{where}[{index}]")
+                if not _empty(v):
+                    out.append(v)
+            return out
+        group = self.group(node, where)
+        if group is not None:
+            if "within" in node:
+                found = self.select(scope, node["within"])
+                if not found:
+                    return None
+                scope = found[0]
+            if not self.condition(scope, node.get("when")):
+                return None
+            return self.map_fields(scope, group, where) or None
+        if "values" in node:
+            return self.values(scope, node["values"])
+        if "qualified" in node:
+            return self.qualified(scope, node["qualified"], where)
+        if "path" in node:
+            return self.element_value(scope, node, where)
+        raise ConfigError(f"field {where!r} has no path, values, each, fields, product_ids, const or hook",
+                          location=Location(file=self.spec.source, field=where))
+
+    def values(self, scope: Scope, texts: list[str]) -> list[str]:
+        paths = [parse_path(t) for t in texts]
+        out: list[str] = []
+        for seg in self.climb(scope, paths[0].up).segments:
+            if paths[0].matches(seg):
+                out.extend(v for v in (self.element(seg, p) for p in paths) if v)
+        return out
+
+    def element_value(self, scope: Scope, node: dict[str, Any], where: str) -> Any:
+        if not self.condition(scope, node.get("when")):
+            return None
+        texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
+        raws = [self.read(scope, t) for t in texts]
+        seg = next((s for _, s in raws if s is not None), None)
+        first = parse_path(texts[0])
+        values = [v for v, _ in raws]
+        if not values[0] and "default" in node:
+            values[0] = str(node["default"])
+        if not any(values):
+            if node.get("required"):
+                where_seg = self.find(scope, parse_path(f"{first.segment}.01")) if seg is None else seg
+                anchor = where_seg or scope.first
+                self.problems.append(Problem(
+                    f"required value missing: {first.segment}{first.element:02d}"
+                    + (" (segment absent)" if seg is None else ""), where, anchor,
+                    first.element if seg is not None else None))
+            return None
+        try:
+            return self.apply(values, node)
+        except tf.TransformError as exc:
+            self.problems.append(Problem(str(exc), where, seg, first.element))
+            return None
+
+    def apply(self, values: list[str], node: dict[str, Any]) -> Any:
+        current: Any = values if len(values) > 1 else values[0]
+        for name, arg in self.transforms(node):
+            if name == "datetime":
+                parts = current if isinstance(current, list) else [current]
+                current = tf.to_datetime(*parts[:3])
+            elif name == "join":
+                parts = current if isinstance(current, list) else [current]
+                current = (arg if arg is not None else " ").join(p for p in parts if p)
+            elif isinstance(current, list):
+                current = current[0]
+                current = self._single(name, arg, current)
+            else:
+                current = self._single(name, arg, current)
+        if isinstance(current, list):
+            current = current[0]
+        return current
+
+    def _single(self, name: str, arg: Any, value: str) -> Any:
+        if not value:
+            return None if name != "strip" else value
+        if name == "date":
+            return tf.to_date(value)
+        if name == "time":
+            return tf.to_time(value)
+        if name == "decimal":
+            return tf.to_decimal(value)
+        if name == "table":
+            return tf.lookup(self.table(arg), value, strict=arg in self.strict, name=arg)
+        if name == "strip":
+            return value.strip()
+        return value
+
+    def qualified(self, scope: Scope, spec: dict[str, Any], where: str) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        other: dict[str, str] = {}
+        for name, text in (spec.get("fixed") or {}).items():
+            value, _ = self.read(scope, text)
+            if value:
+                out[name] = value
+        table = self.table(spec["table"]) if spec.get("table") else {}
+        for qual_text, value_text in spec.get("pairs") or []:
+            qualifier, _ = self.read(scope, qual_text)
+            value, _ = self.read(scope, value_text)
+            if not value:
+                continue
+            name = table.get(qualifier)
+            if name is not None and name in (spec.get("names") or _PRODUCT_NAMES) and name not in out:
+                out[name] = value
+            elif qualifier not in other:
+                other[qualifier] = value
+        if other:
+            out["other"] = other
+        return out or None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(slots=True, eq=False)
+class Builder:
+    """Outbound: segments being built for one loop instance (elements as lists, element 0 the id)."""
+
+    name: str
+    segments: list[list[Any]] = field(default_factory=list)
+    loops: dict[str, list[Builder]] = field(default_factory=dict)
+    parent: Builder | None = None
+
+    def child(self, name: str) -> Builder:
+        node = Builder(name, parent=self)
+        self.loops.setdefault(name, []).append(node)
+        return node
+
+    def up(self, count: int) -> Builder:
+        node = self
+        for _ in range(count):
+            if node.parent is not None:
+                node = node.parent
+        return node
+
+    def segment(self, path: Path, *, new: bool = False) -> list[Any]:
+        target = self.up(path.up)
+        if not new:
+            for existing in target.segments:
+                if existing[0] == path.segment and all(
+                        (existing[pos] if pos < len(existing) else "") in values for pos, values in path.filters):
+                    return existing
+        seg: list[Any] = [path.segment]
+        for pos, values in path.filters:
+            _put(seg, pos, None, values[0])
+        target.segments.append(seg)
+        return seg
+
+    def emit(self, structure: dict[str, list], name: str | None = None) -> list[list[Any]]:
+        out: list[list[Any]] = []
+        items = structure.get(name or self.name, [])
+        used: set[int] = set()
+        for item in items:
+            if isinstance(item, dict):
+                for child in self.loops.get(item["loop"], []):
+                    out.extend(child.emit(structure))
+            else:
+                for i, seg in enumerate(self.segments):
+                    if seg[0] == item:
+                        out.append(seg)
+                        used.add(i)
+        out.extend(seg for i, seg in enumerate(self.segments) if i not in used)
+        return out
+
+
+def _put(seg: list[Any], element: int, component: int | None, value: str) -> None:
+    while len(seg) <= element:
+        seg.append("")
+    if component is None:
+        seg[element] = value
+        return
+    current = seg[element]
+    comps = list(current) if isinstance(current, list) else ([current] if current else [])
+    while len(comps) < component:
+        comps.append("")
+    comps[component - 1] = value
+    seg[element] = comps
+
+
+class Outbound(Context):
+    """Canonical record (as a JSON-mode dict) -> segments, in the order the structure declares."""
+
+    def write_fields(self, builder: Builder, fields: dict[str, Any], data: dict[str, Any], where: str = "") -> None:
+        for name, node in fields.items():
+            value = data if isinstance(node, dict) and node.get("merge") else data.get(name)
+            self.write(builder, node, value, f"{where}.{name}" if where else name)
+
+    def write(self, builder: Builder, node: Any, value: Any, where: str) -> None:
+        node = self.resolve_node(node, where)
+        if "const" in node or node.get("inbound_only"):
+            return
+        if "hook" in node:
+            fn = self.hook(node["hook"]).outbound
+            if fn:
+                fn(self, builder, node, value, where)
+            return
+        if "concat" in node:
+            self.write(builder, node["concat"][0], value, where)
+            return
+        if "each" in node:
+            for index, item in enumerate(value or []):
+                selector = node["each"]
+                target = self.item_builder(builder, selector)
+                if "value" in node:
+                    self.write(target, node["value"], item, f"{where}[{index}]")
+                else:
+                    self.write_fields(target, self.group(node, where) or {}, item or {}, f"{where}[{index}]")
+                self.settle(builder, target, selector)
+            return
+        group = self.group(node, where)
+        if group is not None:
+            if value:
+                target = self.item_builder(builder, node["within"]) if "within" in node else builder
+                self.write_fields(target, group, value, where)
+            return
+        if "values" in node:
+            paths = [parse_path(t) for t in node["values"]]
+            items = list(value or [])
+            for start in range(0, len(items), len(paths)):
+                seg = builder.segment(paths[0], new=True)
+                for path, item in zip(paths, items[start:start + len(paths)], strict=False):
+                    _put(seg, path.element, path.component, str(item))
+            return
+        if "qualified" in node:
+            self.write_qualified(builder, node["qualified"], value or {}, where)
+            return
+        self.write_element(builder, node, value, where)
+
+    def item_builder(self, builder: Builder, selector: str) -> Builder:
+        base = builder.up(selector.count("../"))
+        name = selector.replace("../", "")
+        if name == ".":
+            return base
+        if name.startswith("HL:"):
+            return hl_builder(base, self.spec.hl["loop"] if self.spec.hl else "HL", name[3:])
+        parts = name.split("/")
+        target = base
+        for part in parts[:-1]:
+            target = target.child(part)
+        if self.is_loop(parts[-1]):
+            return target.child(parts[-1])
+        return Builder(parts[-1], parent=target)  # a segment item: settled into its loop afterwards
+
+    def settle(self, builder: Builder, target: Builder, selector: str) -> None:
+        last = selector.replace("../", "").split("/")[-1]
+        if last == "." or last.startswith("HL:") or self.is_loop(last):
+            return
+        base = target.parent
+        assert base is not None
+        path = parse_path(last + ".01")
+        for seg in target.segments:
+            for pos, values in path.filters:
+                if (seg[pos] if pos < len(seg) else "") == "":
+                    _put(seg, pos, None, values[0])
+            base.segments.append(seg)
+
+    def write_element(self, builder: Builder, node: dict[str, Any], value: Any, where: str) -> None:
+        texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
+        if _empty(value):
+            if "default" in node:
+                value = None
+                parts = [str(node["default"])]
+            else:
+                if node.get("required"):
+                    self.problems.append(Problem(f"required field {where!r} is empty", where))
+                return
+        else:
+            try:
+                parts = self.invert(value, node)
+            except tf.TransformError as exc:
+                self.problems.append(Problem(str(exc), where))
+                return
+        first = parse_path(texts[0])
+        seg = builder.segment(first)
+        for text, part in zip(texts, parts, strict=False):
+            path = parse_path(text)
+            target = seg if (path.segment == first.segment and path.filters == first.filters
+                             and path.up == first.up) else builder.segment(path)
+            if part != "" or path.element < len(target):
+                _put(target, path.element, path.component, part)
+        self.when_out(builder, node, seg)
+
+    def when_out(self, builder: Builder, node: dict[str, Any], seg: list[Any]) -> None:
+        when = node.get("when")
+        if when and "equals" in when:
+            path = parse_path(when["path"])
+            if path.segment == seg[0]:
+                _put(seg, path.element, path.component, str(when["equals"]))
+
+    def invert(self, value: Any, node: dict[str, Any]) -> list[str]:
+        current: Any = value
+        for name, arg in reversed(self.transforms(node)):
+            if name == "datetime":
+                current = tf.from_datetime(str(current))
+            elif name == "join":
+                current = [str(current)]
+            elif name == "date":
+                current = tf.from_date(str(current))
+            elif name == "time":
+                current = tf.from_time(str(current))
+            elif name == "decimal":
+                current = tf.from_decimal(current)
+            elif name == "table":
+                current = tf.reverse_lookup(self.table(arg), str(current), strict=arg in self.strict, name=arg)
+        if isinstance(current, list):
+            return [str(c) for c in current]
+        if isinstance(current, Decimal):
+            current = tf.from_decimal(current)
+        return [str(current)]
+
+    def write_qualified(self, builder: Builder, spec: dict[str, Any], ids: dict[str, Any], where: str) -> None:
+        fixed = spec.get("fixed") or {}
+        for name, text in fixed.items():
+            if ids.get(name):
+                path = parse_path(text)
+                _put(builder.segment(path), path.element, path.component, str(ids[name]))
+        table = self.table(spec["table"]) if spec.get("table") else {}
+        pending: list[tuple[str, str]] = []
+        for name in spec.get("names") or _PRODUCT_NAMES:
+            if ids.get(name) and name not in fixed:
+                pending.append((tf.reverse_lookup(table, name), str(ids[name])))
+        pending.extend((q, str(v)) for q, v in (ids.get("other") or {}).items())
+        pairs = list(spec.get("pairs") or [])
+        if len(pending) > len(pairs):
+            self.problems.append(Problem(
+                f"{len(pending)} qualified values but the segment has room for {len(pairs)}", where))
+        for (qualifier, value), (qual_text, value_text) in zip(pending, pairs, strict=False):
+            for text, part in ((qual_text, qualifier), (value_text, value)):
+                path = parse_path(text)
+                _put(builder.segment(path), path.element, path.component, part)
+
+
+def problems_to_error(problems: list[Problem], *, set_id: str, control: str, file: str | None,
+                      st: Segment | None) -> MappingError:
+    first = problems[0]
+    if first.segment is None and st is not None:
+        first = Problem(first.message, first.field, st, None)
+    extra = f" (and {len(problems) - 1} more: " + "; ".join(
+        f"{p.field}: {p.message}" for p in problems[1:6]) + ")" if len(problems) > 1 else ""
+    error = MappingError(f"transaction set {set_id} {control}: {first.field}: {first.message}{extra}",
+                         location=first.location(file),
+                         hint="fix the document or add the value to the partner's mapping overrides, then reprocess")
+    error.problems = problems  # type: ignore[attr-defined]
+    return error
+
+
+def check_spec(spec: MappingSpec) -> None:
+    """Walk every field node of a mapping once, without data: unknown keys, transforms, tables, definitions,
+    hooks and malformed paths raise ConfigError naming the field (what a reviewer wants before a partner goes live).
+    """
+    ctx = Context(spec)
+    for name in spec.hooks:
+        ctx.hook(name)
+
+    def walk(node: Any, where: str) -> None:
+        node = ctx.resolve_node(node, where)
+        for text in ([node["path"]] if isinstance(node.get("path"), str) else node.get("path") or []):
+            parse_path(text)
+        for text in node.get("values") or []:
+            parse_path(text)
+        if node.get("when"):
+            parse_path(node["when"]["path"])
+        for tname, arg in ctx.transforms(node):
+            if tname == "table":
+                ctx.table(arg)
+        if "hook" in node:
+            ctx.hook(node["hook"])
+        if "qualified" in node:
+            q = node["qualified"]
+            for text in list((q.get("fixed") or {}).values()) + [t for pair in q.get("pairs") or [] for t in pair]:
+                parse_path(text)
+            if q.get("table"):
+                ctx.table(q["table"])
+        for i, part in enumerate(node.get("concat") or []):
+            walk(part, f"{where}[{i}]")
+        if "value" in node:
+            walk(node["value"], where)
+        group = ctx.group(node, where)
+        for child, sub in (group or {}).items():
+            walk(sub, f"{where}.{child}" if where else child)
+
+    for name, node in spec.fields.items():
+        walk(node, name)
+    for name, group in spec.defs.items():
+        for child, sub in group.items():
+            walk(sub, f"defs.{name}.{child}")

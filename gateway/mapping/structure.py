@@ -1,0 +1,175 @@
+"""Group a transaction set's segments into scopes (loops), as a mapping file's ``structure`` declares them.
+
+A structure names, for the header and for each loop, the segments it holds in order, with child loops written as
+``{loop: NAME}``; a loop starts with its first segment. Grouping is by membership, not by strict order, so a
+partner that sends segments out of order still maps; a segment no scope expects stays in the header scope (kept,
+never dropped). ``hl: LOOPNAME`` marks the loop whose instances form an 856-style hierarchy: they are linked by
+HL01/HL02, and an HL sent without a parent id is attached to the nearest preceding HL of a higher level (the
+order of ``hl_levels``, e.g. S, O, T, P, I).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.edi.x12.segment import Segment
+
+
+@dataclass(slots=True, eq=False)
+class Scope:
+    """One loop instance (or the header): its own segments and its child loop instances by loop name."""
+
+    name: str
+    segments: list[Segment] = field(default_factory=list)
+    loops: dict[str, list[Scope]] = field(default_factory=dict)
+    parent: Scope | None = None
+    hl_parent: Scope | None = None  # 856 hierarchy (HL02, or inferred)
+    hl_children: list[Scope] = field(default_factory=list)
+    _index: dict[str, list[Segment]] | None = None
+
+    def by_id(self, segment_id: str) -> list[Segment]:
+        """This scope's segments with that id (indexed on first use; scopes are not changed after building)."""
+        if self._index is None:
+            index: dict[str, list[Segment]] = {}
+            for seg in self.segments:
+                index.setdefault(seg.id, []).append(seg)
+            self._index = index
+        return self._index.get(segment_id, [])
+
+    @property
+    def first(self) -> Segment | None:
+        return self.segments[0] if self.segments else None
+
+    @property
+    def position(self) -> int | None:
+        return self.segments[0].position if self.segments else None
+
+    @property
+    def level(self) -> str:
+        """HL03 of an HL loop instance."""
+        return self.segments[0].element(3) if self.segments and self.segments[0].id == "HL" else ""
+
+    def hl_ancestor(self, levels: tuple[str, ...] | list[str]) -> Scope | None:
+        node = self.hl_parent
+        while node is not None:
+            if node.level in levels:
+                return node
+            node = node.hl_parent
+        return None
+
+    def hl_descendants(self) -> list[Scope]:
+        out: list[Scope] = []
+        stack = list(reversed(self.hl_children))
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(reversed(node.hl_children))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LoopDef:
+    name: str
+    start: str
+    members: frozenset[str]
+    children: dict[str, str]  # start segment id -> child loop name
+
+
+def compile_structure(structure: dict[str, list]) -> dict[str, LoopDef]:
+    """``{"header": [...], "N1": [...], ...}`` -> loop definitions (``header`` has no start segment)."""
+    defs: dict[str, LoopDef] = {}
+    for name, items in structure.items():
+        members: set[str] = set()
+        children: dict[str, str] = {}
+        start = ""
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                child = item["loop"]
+                first = structure[child][0]
+                children[first if isinstance(first, str) else first["loop"]] = child
+            else:
+                if i == 0 and name != "header":
+                    start = item
+                else:
+                    members.add(item)
+        defs[name] = LoopDef(name, start, frozenset(members), children)
+    return defs
+
+
+def build_scopes(segments: list[Segment], defs: dict[str, LoopDef]) -> Scope:
+    """The header scope with its loop instances nested below it."""
+    header = Scope("header")
+    stack: list[tuple[LoopDef, Scope]] = [(defs["header"], header)]
+    for seg in segments:
+        sid = seg.id
+        placed = False
+        for depth in range(len(stack) - 1, -1, -1):
+            loop_def, scope = stack[depth]
+            if sid in loop_def.children:
+                child_def = defs[loop_def.children[sid]]
+                child = Scope(child_def.name, [seg], parent=scope)
+                scope.loops.setdefault(child_def.name, []).append(child)
+                del stack[depth + 1:]
+                stack.append((child_def, child))
+                placed = True
+                break
+            if sid in loop_def.members:
+                scope.segments.append(seg)
+                del stack[depth + 1:]
+                placed = True
+                break
+        if not placed:
+            header.segments.append(seg)
+            del stack[1:]
+    return header
+
+
+@dataclass(slots=True)
+class Orphan:
+    scope: Scope
+    parent_id: str
+
+
+def link_hierarchy(header: Scope, loop: str, levels: list[str]) -> list[Orphan]:
+    """Link the instances of ``loop`` (HL) by HL02; returns HLs whose parent id names no earlier HL."""
+    orphans: list[Orphan] = []
+    by_id: dict[str, Scope] = {}
+    seen: list[Scope] = []
+    rank = {level: i for i, level in enumerate(levels)}
+    for node in _instances(header, loop):
+        hl = node.segments[0]
+        own, parent_id = hl.element(1).strip(), hl.element(2).strip()
+        parent: Scope | None = None
+        if parent_id:
+            parent = by_id.get(parent_id)
+            if parent is None:
+                orphans.append(Orphan(node, parent_id))
+        else:
+            mine = rank.get(node.level, len(levels))
+            for previous in reversed(seen):
+                if rank.get(previous.level, len(levels)) < mine:
+                    parent = previous
+                    break
+        if parent is not None:
+            node.hl_parent = parent
+            parent.hl_children.append(node)
+        if own:
+            by_id[own] = node
+        seen.append(node)
+    return orphans
+
+
+def _instances(scope: Scope, loop: str) -> list[Scope]:
+    out: list[Scope] = []
+    for name, children in scope.loops.items():
+        for child in children:
+            if name == loop:
+                out.append(child)
+            out.extend(_instances(child, loop))
+    out.sort(key=lambda s: s.position or 0)
+    return out
+
+
+def instances(scope: Scope, loop: str) -> list[Scope]:
+    """Every instance of ``loop`` at any depth below ``scope``, in document order."""
+    return _instances(scope, loop)

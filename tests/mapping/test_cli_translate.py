@@ -1,0 +1,60 @@
+"""`gateway translate`: format detection, partner overrides and envelope, tolerant reading, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gateway", "translate", *args], cwd=cwd, capture_output=True,
+                          timeout=120, check=False)
+
+
+def test_x12_to_canonical_prints_the_golden_documents_and_warnings_on_stderr():
+    sample = ROOT / "samples/x12/856/coedition-856-pipe-sloppy-isa.edi"
+    result = run(str(sample), "--to", "canonical")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(sample.with_suffix(".canonical.json").read_text())
+    assert b"ISA06" in result.stderr  # the sloppy envelope is reported, and still maps
+
+
+def test_canonical_to_x12_with_the_partner_envelope_and_overrides(tmp_path: Path):
+    canonical = run("samples/x12/214/alink-carrier-status.edi", "--to", "canonical", "--partner", "alink-carrier")
+    assert b'"status_code": "arrived_at_pickup"' in canonical.stdout
+    src = tmp_path / "status.json"
+    src.write_bytes(canonical.stdout)
+    result = run(str(src), "--to", "x12", "--partner", "alink-carrier")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"ISA*00*          *00*          *ZZ*TRICOLINKS     *02*ALNK           *")
+    assert b"AT7*X3*NS" in result.stdout
+
+
+def test_csv_to_xml_to_canonical(tmp_path: Path):
+    csv_out = run("samples/x12/940/ediengine-940-ok.edi", "--to", "csv")
+    (tmp_path / "o.csv").write_bytes(csv_out.stdout)
+    xml_out = run(str(tmp_path / "o.csv"), "--to", "xml")
+    assert xml_out.returncode == 0, xml_out.stderr
+    (tmp_path / "o.xml").write_bytes(xml_out.stdout)
+    back = run(str(tmp_path / "o.xml"), "--to", "canonical")
+    (doc,) = json.loads(back.stdout)["documents"]
+    assert doc["order_number"] == "538686" and [ln["quantity"] for ln in doc["lines"]] == ["12", "32", "12"]
+
+
+def test_unmappable_set_exits_1_and_is_listed(tmp_path: Path):
+    bad = tmp_path / "bad.edi"
+    bad.write_bytes(b"ST*940*0001~W05*N**PO1~SE*3*0001~ST*940*0002~W05*N*ORD2~SE*3*0002~")
+    result = run(str(bad), "--to", "canonical")
+    assert result.returncode == 1
+    docs = json.loads(result.stdout)["documents"]
+    assert docs[0]["error"]["location"]["field"] == "order_number" and docs[1]["order_number"] == "ORD2"
+    assert b"W05" in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path):
+    assert run("samples/x12/940/ediengine-940-ok.edi", "--to", "pdf").returncode == 2
+    assert run(str(tmp_path / "missing.edi"), "--to", "canonical").returncode == 2
