@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from gateway.cli.common import fail, settings_from
 from gateway.errors import ConfigError, SecretError
 from gateway.partners.check import check as run_check
+from gateway.partners.diagnostics import Problem
 from gateway.partners.loader import LoadedPartner, load_partner_set, partner_files
 from gateway.partners.schema import Partner
 from gateway.partners.secrets import SecretRef, resolve_secret
@@ -43,18 +45,32 @@ def check_cmd(
     paths: list[Path] = typer.Argument(None, help="partner files or folders (default: the partners folder)"),
     config: Path | None = CONFIG,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print problems only"),
+    as_json: bool = typer.Option(False, "--json", help="the problems as a JSON list (for CI and editors)"),
 ) -> None:
     """Validate partner files: each problem as FILE:LINE: FIELD: what is wrong, what is expected."""
     settings = settings_from(config)
     report = run_check(settings, paths or None, now=_now())
+    if as_json:
+        rows = [asdict(_relative(p)) for p in report.problems]
+        typer.echo(json.dumps({"files": len(report.files), "valid": len(report.partners), "problems": rows}, indent=2))
+        raise typer.Exit(1 if report.errors else 0)
     for problem in report.problems:
-        typer.echo(problem.render(), err=problem.severity == "error")
+        typer.echo(_relative(problem).render())
     if not quiet:
         typer.echo(
             f"{len(report.files)} file(s), {len(report.partners)} partner(s) valid, "
             f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
         )
     raise typer.Exit(1 if report.errors else 0)
+
+
+def _relative(problem: Problem) -> Problem:
+    """Paths below the current folder are shown relative to it, as editors and terminals link them."""
+    try:
+        rel = Path(problem.file).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return problem
+    return replace(problem, file=str(rel))
 
 
 def _loaded(config: Path | None) -> tuple[Any, list[LoadedPartner]]:

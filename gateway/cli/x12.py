@@ -60,7 +60,7 @@ def _text_report(a: Analysis) -> list[str]:
 
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., help="X12 files to validate.", show_default=False),  # noqa: B008
+    files: list[Path] = typer.Argument(..., help="X12 files to validate.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     strict: bool = typer.Option(False, "--strict", help="Report tolerated deviations as errors."),
 ) -> None:
@@ -89,7 +89,7 @@ def validate(
 
 @app.command()
 def ack(
-    file: Path = typer.Argument(..., help="The inbound X12 file.", show_default=False),  # noqa: B008
+    file: Path = typer.Argument(..., help="The inbound X12 file.", show_default=False),
     fmt: str = typer.Option("auto", "--format", help="997, 999, or auto (997 for 004xxx, 999 for 005010)."),
     strict: bool = typer.Option(False, "--strict", help="Validate strictly before acknowledging."),
     ta1: str = typer.Option("auto", "--ta1", help="auto (when requested or needed), always or never."),
@@ -105,7 +105,7 @@ def ack(
     if not analysis.interchanges:
         raise _fail(f"{file}: no X12 interchange found", 1)
     counter = SequentialControlNumbers(interchange_control, group_control)
-    options = AckOptions(timestamp=datetime.now(), functional_ack=fmt, ta1=ta1)  # noqa: DTZ005 - CLI edge
+    options = AckOptions(timestamp=datetime.now(), functional_ack=fmt, ta1=ta1)
     produced = 0
     for ic in analysis.interchanges:
         data = build_acknowledgement(ic, control_numbers=counter, options=options)
@@ -119,7 +119,7 @@ def ack(
 
 @app.command()
 def segments(
-    file: Path = typer.Argument(..., help="The X12 file.", show_default=False),  # noqa: B008
+    file: Path = typer.Argument(..., help="The X12 file.", show_default=False),
 ) -> None:
     """Print one segment per line, normalised to '*' element, ':' component, '^' repetition and '~' terminator."""
     try:

@@ -14,7 +14,7 @@ from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
 from gateway.edi.x12.ack import ack_kind
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger
-from gateway.partners.schema import Partner
+from gateway.partners.schema import AckPolicy, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -67,10 +67,10 @@ class AckFlow:
 
     def acknowledge(self, msg: Message, partner: Partner, analysis: Any, *, now: datetime) -> list[Message]:
         assert msg.id is not None
-        if partner.acknowledgements.send == "none":
-            return []
         produced = []
         for pos, ic in enumerate(analysis.interchanges, start=1):
+            if _policy(partner, ic).send == "none":
+                continue
             key = f"ack:{msg.id}:{pos}"
             ack = self.store.find_by_key(key)
             if ack is None:
@@ -87,7 +87,7 @@ class AckFlow:
 
     def _build(self, msg: Message, partner: Partner, ic: Interchange, key: str, now: datetime) -> Message | None:
         assert msg.id is not None
-        policy = partner.acknowledgements
+        policy = _policy(partner, ic)
         options = AckOptions(
             timestamp=now,
             functional_ack="auto" if policy.send == "auto" else policy.send,
@@ -124,6 +124,11 @@ class AckFlow:
         )
         log.info("ack.generated", extra={"fields": {"kind": kind, "result": result, "ack_message_id": ack.id}})
         return ack
+
+
+def _policy(partner: Partner, ic: Interchange) -> AckPolicy:
+    """The partner's ack policy, or a document's own override when it covers every set in the interchange."""
+    return partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
 
 
 def _isa13(data: bytes) -> str:

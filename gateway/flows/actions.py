@@ -47,6 +47,7 @@ def resend(
             f"message {m.id} is inbound: resend applies to outbound messages", hint="use reprocess instead"
         )
     m = payload_available(store, archive, message_id, "resending it")
+    assert m.id is not None
     partner = registry().get(m.partner_id) if m.partner_id else None
     if partner is None:
         raise InvalidActionError(

@@ -63,16 +63,16 @@ def extract_business_keys(segments: Iterable[Segment]) -> list[tuple[str, str]]:
                 if hid == sid:
                     add(kind, _value(seg, pos))
         elif sid in ("REF", "N9"):
-            kind = REFERENCE_QUALIFIERS.get(_value(seg, 1).upper())
-            if kind:
-                add(kind, _value(seg, 2) or _value(seg, 3))
+            ref = REFERENCE_QUALIFIERS.get(_value(seg, 1).upper())
+            if ref:
+                add(ref, _value(seg, 2) or _value(seg, 3))
         elif sid == "L11":
-            kind = REFERENCE_QUALIFIERS.get(_value(seg, 2).upper())
-            if kind:
-                add(kind, _value(seg, 1))
+            ref = REFERENCE_QUALIFIERS.get(_value(seg, 2).upper())
+            if ref:
+                add(ref, _value(seg, 1))
         elif sid == "MAN":
-            kind = MARKS_QUALIFIERS.get(_value(seg, 1).upper())
-            if kind:
-                add(kind, _value(seg, 2))
-                add(kind, _value(seg, 3))
+            marks = MARKS_QUALIFIERS.get(_value(seg, 1).upper())
+            if marks:
+                add(marks, _value(seg, 2))
+                add(marks, _value(seg, 3))
     return list(found)

@@ -54,8 +54,14 @@ class PartnerChannels:
             folder.ensure_folders()
             poller = ChannelPoller(folder, self.inbound, self.scheduler)
             self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
-            running.watches.append(self.watcher.watch(folder.path, poller.wake))
             running.pollers.append(poller)
+            try:
+                running.watches.append(self.watcher.watch(folder.path, poller.wake))
+            except OSError as exc:  # e.g. the inotify watch limit: the periodic sweep still picks files up
+                log.warning(
+                    "channel.watch_failed",
+                    extra={"fields": {"channel": poller.channel.channel, "error": str(exc)}},
+                )
         for out in outbound_folders(self.settings, partner):
             out.path.mkdir(parents=True, exist_ok=True)
         self._running[partner.id] = running

@@ -162,7 +162,7 @@ class SftpChannel(_ChannelBase):
 
 
 class WebhookChannel(_ChannelBase):
-    """HTTPS with an HMAC-SHA256 signature: we POST to ``url``; they POST to ``/api/webhooks/<partner>/<name>``."""
+    """HTTPS with an HMAC-SHA256 signature: we POST to ``url``; inbound, they POST to our webhook endpoint."""
 
     type: Literal["webhook"]
     url: HttpUrlStr | None = Field(None, description="where we POST outbound documents")

@@ -114,6 +114,36 @@ def check_mappings(lp: LoadedPartner, names: set[str], folder: Path) -> list[Pro
     return problems
 
 
+def check_not_us(lp: LoadedPartner, settings: Settings) -> list[Problem]:
+    """A partner that claims one of our own ids (a copy-paste of our_ids into identity) would route our
+    own interchanges to it: refused."""
+    ours = {(settings.identity.isa_qualifier.upper(), settings.identity.isa_id.upper())}
+    ours |= {(i.qualifier.upper(), i.id.upper()) for i in lp.partner.our_ids}
+    problems = []
+    for n, iid in enumerate(lp.partner.identity.interchange_ids):
+        if (iid.qualifier.upper(), iid.id.upper()) in ours:
+            problems.append(
+                Problem(
+                    str(lp.path),
+                    lp.line("identity", "interchange_ids", n),
+                    f"identity.interchange_ids[{n}]",
+                    f"{iid} is our own interchange id (config/gateway.yaml identity or this file's our_ids): "
+                    "identity.interchange_ids is the id the partner sends from",
+                )
+            )
+    if settings.identity.as2_id and settings.identity.as2_id in lp.partner.as2_ids:
+        problems.append(
+            Problem(
+                str(lp.path),
+                lp.line("identity", "as2_id") or lp.line("channels"),
+                "as2_id",
+                f"AS2 id {settings.identity.as2_id!r} is our own (identity.as2_id in config/gateway.yaml): "
+                "give the partner's AS2 id",
+            )
+        )
+    return problems
+
+
 def check_own_identity(
     settings: Settings, *, now: datetime, environ: Mapping[str, str] | None, config_file: Path | None = None
 ) -> list[Problem]:
@@ -162,6 +192,18 @@ def check(
     report.problems.extend(problems)
     names = mapping_names(settings.mappings_path)
     for lp in loaded:
+        if lp.path.stem != lp.partner.id:
+            report.problems.append(
+                Problem(
+                    str(lp.path),
+                    lp.line("id"),
+                    "id",
+                    f"the file is named {lp.path.name} but the partner id is {lp.partner.id!r}: name it "
+                    f"{lp.partner.id}.yaml so the partner is easy to find",
+                    "warning",
+                )
+            )
+        report.problems.extend(check_not_us(lp, settings))
         report.problems.extend(check_secrets(lp, secrets_dir=settings.secrets_path, environ=environ))
         report.problems.extend(check_certificates(lp, now=now, warn_days=settings.certificate_warning_days))
         report.problems.extend(check_mappings(lp, names, settings.mappings_path))

@@ -111,7 +111,7 @@ class PartnerRegistry:
                 )
             claims.append((f"AS2-From {as2_from!r}", p.id))
         if as2_to is not None:
-            ours = {self.own.as2_id} - {None}
+            ours = {self.own.as2_id} if self.own.as2_id else set()
             if as2_to.strip() not in ours:
                 raise MisaddressedError(
                     f"AS2-To {as2_to!r} is not our AS2 id (expected {', '.join(sorted(ours)) or 'identity.as2_id'})",

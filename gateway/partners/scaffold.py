@@ -24,7 +24,9 @@ class DocumentAnswer:
         parts = text.split(":")
         if len(parts) < 2 or parts[1] not in ("inbound", "outbound"):
             raise ValueError(f"{text!r}: expected SET:DIRECTION[:VERSION[:MAPPING]], e.g. 856:inbound:004010")
-        return cls(parts[0], parts[1], parts[2] if len(parts) > 2 and parts[2] else "004010", (parts[3:] or [None])[0])
+        version = parts[2] if len(parts) > 2 and parts[2] else "004010"
+        mapping = parts[3] if len(parts) > 3 and parts[3] else None
+        return cls(parts[0], parts[1], version, mapping)
 
 
 @dataclass

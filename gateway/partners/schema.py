@@ -18,6 +18,7 @@ A minimal example::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Literal
 
@@ -203,11 +204,17 @@ class Partner(_Strict):
         return ids | ({self.identity.as2_id} if self.identity.as2_id else set())
 
     def ack_policy(self, set_id: str | None = None, version: str | None = None) -> AckPolicy:
-        """The policy for an inbound document (its own override, else the partner's)."""
+        """The policy for an inbound document (its own ``ack`` override, else the partner's)."""
         for d in self.documents:
             if d.direction == "inbound" and d.set_id == set_id and d.ack and version in (None, d.version):
                 return d.ack
         return self.acknowledgements
+
+    def ack_policy_for(self, sets: Iterable[tuple[str, str | None]]) -> AckPolicy:
+        """The policy for an interchange holding these (set id, GS08 version) pairs: a document override
+        applies when every set in it resolves to the same policy; otherwise the partner's policy."""
+        policies = {self.ack_policy(set_id, version) for set_id, version in sets}
+        return policies.pop() if len(policies) == 1 else self.acknowledgements
 
     def document(self, set_id: str, direction: str, version: str | None = None) -> DocumentSpec | None:
         for d in self.documents:

@@ -64,7 +64,11 @@ def _ts(**kw: Any) -> Any:
 
 class Message(SQLModel, table=True):
     __tablename__ = "message"
-    __table_args__ = (Index("ix_message_partner_created", "partner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_message_partner_created", "partner_id", "created_at"),
+        Index("ix_message_direction_created", "direction", "created_at"),
+        Index("ix_message_status_created", "status", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # enums are stored as plain strings so that adding a state is not a schema change
@@ -190,14 +194,14 @@ class BusinessKey(SQLModel, table=True):
     """A reference number found in (or mapped from) a message; what support staff search by."""
 
     __tablename__ = "business_key"
+    # the unique constraint's index serves lookups by message_id; ix_business_key_value serves exact searches
     __table_args__ = (
         UniqueConstraint("message_id", "kind", "value"),
         Index("ix_business_key_value", "value"),
-        Index("ix_business_key_kind_value", "kind", "value"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: int = Field(foreign_key="message.id", index=True)
+    message_id: int = Field(foreign_key="message.id")
     kind: str = Field(sa_type=String(16))
     value: str = Field(sa_type=String(128))
 

@@ -54,6 +54,7 @@ def purge_archive(store: Store, archive: Archive, *, before: datetime, actor: st
             now = utcnow()
             keys = {m.archive_key for m in batch if m.archive_key} | {o.archive_key for o in outs}
             for m in batch:
+                assert m.id is not None
                 m.purged_at = now
                 s.add(m)
                 s.add(Event(message_id=m.id, name="archive.purged", actor=actor, detail={"before": before.isoformat()}))

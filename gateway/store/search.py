@@ -1,7 +1,10 @@
 """Message search: filters, free text over business keys and file names, newest first, with a total count.
 
 Every value reaches the database as a bound parameter (never interpolated into SQL). Free text is split on
-whitespace; each term must match one of the message's business keys (or its file name):
+whitespace; each term must match one of the message's business keys (or its file name). A term that equals some
+key exactly (a complete PO or tracking number, pasted) matches the keys equal to it; any other term matches as a
+substring, through the trigram indexes (long digit-only terms are slow to intersect there, and a complete number is
+what support staff usually paste):
 
 * SQLite: the FTS5 trigram index ``business_key_fts`` (substring match, case-insensitive) for terms of 3 or
   more characters; shorter terms match a whole key exactly.
@@ -78,15 +81,15 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _term_condition(dialect: str, term: str) -> Any:
-    """Business-key rows matching one free-text term."""
+def _term_condition(dialect: str, term: str, whole: bool) -> Any:
+    """Business-key rows matching one free-text term (``whole``: some key equals the term: match those only)."""
     exact = col(BusinessKey.value) == term
-    if len(term) < MIN_TRIGRAM:
+    if whole or len(term) < MIN_TRIGRAM:
         return exact
     if dialect == "sqlite":
         fts = sa.table("business_key_fts")
         phrase = '"' + term.replace('"', '""') + '"'  # an FTS5 string: the term as a literal, bound below
-        rowids = (
+        rowids: Any = (
             sa.select(sa.literal_column("rowid"))
             .select_from(fts)
             .where(sa.literal_column("business_key_fts").op("MATCH")(sa.bindparam(None, phrase, type_=sa.String)))
@@ -97,7 +100,28 @@ def _term_condition(dialect: str, term: str) -> Any:
     return sa.or_(exact, col(BusinessKey.value).ilike(pattern, escape="\\"), fulltext)
 
 
-def conditions(query: MessageQuery, dialect: str) -> list[Any]:
+def whole_keys(session: Session, terms: Sequence[str]) -> set[str]:
+    """The terms that equal some business key exactly (one indexed probe each)."""
+    return {
+        t
+        for t in terms
+        if session.exec(select(BusinessKey.id).where(col(BusinessKey.value) == t).limit(1)).first() is not None
+    }
+
+
+def _among(dialect: str, ids: Any) -> Any:
+    """``message.id`` is one of the (few) ids ``ids`` selects.
+
+    PostgreSQL: ``id = ANY(ARRAY(subquery))``, so the ids are collected first and fetched by primary key; with a
+    plain ``IN`` the planner, misled by the full-text index's default selectivity, may hash-join against a
+    sequential scan of every message.
+    """
+    if dialect == "postgresql":
+        return col(Message.id) == func.any(func.array(ids.scalar_subquery()))
+    return col(Message.id).in_(ids)
+
+
+def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[str] = frozenset()) -> list[Any]:
     conds: list[Any] = []
     if query.partner:
         conds.append(col(Message.partner_id) == query.partner)
@@ -121,21 +145,26 @@ def conditions(query: MessageQuery, dialect: str) -> list[Any]:
             select(FunctionalGroup.message_id).where(col(FunctionalGroup.control_number).in_(cands)),
             select(TransactionSet.message_id).where(col(TransactionSet.control_number).in_(cands)),
         )
-        conds.append(col(Message.id).in_(sa.select(ids.subquery().c[0])))
+        conds.append(_among(dialect, sa.select(ids.subquery().c[0])))
     for term in terms_of(query.q):
-        keyed = select(BusinessKey.message_id).where(_term_condition(dialect, term))
-        conds.append(col(Message.id).in_(keyed))
+        keyed = select(BusinessKey.message_id).where(_term_condition(dialect, term, term in whole))
+        conds.append(_among(dialect, keyed))
     return conds
 
 
 def search_messages(session: Session, query: MessageQuery) -> Page:
     dialect = session.get_bind().dialect.name
-    conds = conditions(query, dialect)
+    conds = conditions(query, dialect, whole_keys(session, terms_of(query.q)))
     total = session.exec(select(func.count()).select_from(Message).where(*conds)).one()
+    newest: Any = col(Message.created_at)
+    if terms_of(query.q) or (query.control_number and query.control_number.strip()):
+        # Few candidates, found through the key/control-number indexes: sort them. Without this fence, a small
+        # LIMIT tempts the planner into walking the created_at index over every message, probing each one.
+        newest = func.coalesce(Message.created_at, Message.created_at)
     rows = session.exec(
         select(Message)
         .where(*conds)
-        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .order_by(newest.desc(), col(Message.id).desc())
         .offset((query.page - 1) * query.limit)
         .limit(query.limit)
     ).all()
@@ -157,7 +186,9 @@ def stats(session: Session, *, since: datetime, partner: str | None = None) -> d
         conds.append(col(Message.partner_id) == partner)
 
     def grouped(*columns: Any) -> Sequence[Any]:
-        return session.exec(select(*columns, func.count()).where(*conds).group_by(*columns).order_by(*columns)).all()
+        return session.execute(
+            sa.select(*columns, func.count()).where(*conds).group_by(*columns).order_by(*columns)
+        ).all()
 
     day = _day(dialect).label("day")
     by_day: dict[str, dict[str, int]] = {}

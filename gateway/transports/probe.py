@@ -46,19 +46,18 @@ class _PinnedKeys(paramiko.MissingHostKeyPolicy):
     """Refuse every key not pinned in the partner file (the pinned ones are loaded as known hosts)."""
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        fp = "SHA256:" + base64.b64encode(__import__("hashlib").sha256(key.asbytes()).digest()).decode().rstrip("=")
+        fp = host_key_fingerprint(f"{key.get_name()} {key.get_base64()}")
         raise paramiko.SSHException(
             f"the server's host key {key.get_name()} {fp} is not the pinned host_key of this channel"
         )
 
 
 def _load_pkey(text: str, passphrase: str | None) -> paramiko.PKey:
-    errors = []
     for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
         try:
             return cls.from_private_key(io.StringIO(text), password=passphrase)
-        except (paramiko.SSHException, ValueError) as exc:
-            errors.append(str(exc))
+        except (paramiko.SSHException, ValueError):
+            continue
     raise paramiko.SSHException("the private key is not an OpenSSH/PEM ed25519, ECDSA or RSA key")
 
 

@@ -13,11 +13,12 @@ from watchdog.observers.api import ObservedWatch
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, callback: Callable[[], None]) -> None:
+    def __init__(self, callback: Callable[[], None], *, deletions: bool = False) -> None:
         self.callback = callback
+        self.ignored = ("opened",) if deletions else ("opened", "deleted")
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory or event.event_type in ("opened", "deleted"):
+        if event.is_directory or event.event_type in self.ignored:
             return
         self.callback()
 
@@ -27,9 +28,10 @@ class FolderWatcher:
         self._observer = Observer()
         self._started = False
 
-    def watch(self, folder: Path, callback: Callable[[], None]) -> ObservedWatch:
+    def watch(self, folder: Path, callback: Callable[[], None], *, deletions: bool = False) -> ObservedWatch:
+        """Call ``callback`` on changes in ``folder``; ``deletions`` also for deleted files (partner files)."""
         folder.mkdir(parents=True, exist_ok=True)
-        return self._observer.schedule(_Wake(callback), str(folder), recursive=False)
+        return self._observer.schedule(_Wake(callback, deletions=deletions), str(folder), recursive=False)
 
     def unwatch(self, watch: ObservedWatch) -> None:
         try:

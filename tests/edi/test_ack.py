@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from x12_corpus import corpus_dir, corpus_files, corpus_id
 
 from gateway.edi.x12 import (
     AckOptions,
@@ -16,7 +17,6 @@ from gateway.edi.x12 import (
     read_segments,
 )
 from gateway.edi.x12.model import Interchange
-from x12_corpus import corpus_dir, corpus_files, corpus_id
 
 WHEN = datetime(2024, 5, 1, 12, 30)
 OPTIONS = AckOptions(timestamp=WHEN)
@@ -85,7 +85,7 @@ def test_ack_validates_with_pyx12(name: str, index: int, pyx12_check: Callable[[
 
 
 def test_envelope_mirrors_and_swaps() -> None:
-    ic, data = _ack("940/ediengine-940-2-ups.edi")
+    _ic, data = _ack("940/ediengine-940-2-ups.edi")
     segs = _segments(data)
     isa, gs = segs[0], segs[1]
     assert (isa[5], isa[6].strip(), isa[7], isa[8].strip()) == ("ZZ", "WAREHOUSE", "ZZ", "VENDOR")
@@ -219,7 +219,7 @@ def test_control_numbers_come_from_the_counter_one_group_per_version() -> None:
     assert len(gs) == 1 and gs[0][6] == "501"  # two inbound 004010 groups -> one FA group with two 997
     assert [s[2] for s in first if s[0] == "ST"] == ["0001", "0002"]
     assert [s[2] for s in first if s[0] == "AK1"] == ["3313", "3314"]
-    assert [s for s in second if s[0] == "GS"][0][6] == "502"
+    assert next(s for s in second if s[0] == "GS")[6] == "502"
 
 
 def test_options_override_envelope_values() -> None:

@@ -12,10 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from x12_corpus import corpus_files, corpus_id
 
 from gateway.edi.x12 import analyze
-
-from x12_corpus import corpus_files, corpus_id
 
 E, W = "e", "w"
 Key = tuple[str, str, "str | None", "int | None"]

@@ -51,16 +51,44 @@ def test_wrong_type_names_line_field_and_expectation(cli):
     r = cli("partners", "check", str(f))
     assert r.exit_code == 1
     assert problem(r, f) == (
-        f"{f}:10: retry.attempts: Input should be a valid integer, unable to parse string as an integer (got 'many')"
+        f"{f}:10: retry.attempts: Input should be a valid integer, unable to parse string as an integer (got 'many'); "
+        "expected tries in all, the first included"
+    )
+    f.write_text(BASE.replace('set_id: "856"', 'set_id: "85"'))
+    r = cli("partners", "check", str(f))
+    assert problem(r, f) == (
+        f"{f}:9: documents[0].set_id: this value does not have the expected form (got '85'); "
+        "expected X12 transaction set id: 940, 945, 856, 214 ..."
+    )
+
+
+def test_channel_type_mistakes(cli):
+    f = cli.partner("newco.yaml", BASE.replace("type: folder", "typ: folder"))
+    r = cli("partners", "check", str(f))
+    assert problem(r, f) == (
+        f"{f}:7: channels[0]: this channel has no type (is 'typ' meant to be 'type'?): "
+        "expected type: folder, sftp, webhook or as2"
+    )
+    f.write_text(BASE.replace("type: folder", "type: ftp"))
+    r = cli("partners", "check", str(f))
+    assert (
+        problem(r, f)
+        == f"{f}:7: channels[0]: unknown channel type 'ftp': expected one of 'folder', 'sftp', 'webhook', 'as2'"
+    )
+
+
+def test_file_name_that_is_not_the_id_is_a_warning(cli):
+    f = cli.partner("new-co.yaml", BASE)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0
+    assert problem(r, f) == (
+        f"{f}:1: id: warning: the file is named new-co.yaml but the partner id is 'newco': name it newco.yaml so "
+        "the partner is easy to find"
     )
 
 
 def test_unknown_key_suggests_the_right_one(cli):
-    f = cli.partner("newco.yaml", BASE.replace("  - {name: inbox, type: folder,", "  - {name: inbox, typ: folder,"))
-    r = cli("partners", "check", str(f))
-    assert r.exit_code == 1
-    assert f"{f}:7: channels[0]" in r.output and "type" in r.output
-    f.write_text(BASE + "acknowledgments: {send: '997'}\n")
+    f = cli.partner("newco.yaml", BASE + "acknowledgments: {send: '997'}\n")
     r = cli("partners", "check", str(f))
     assert problem(r, f).startswith(
         f"{f}:10: acknowledgments: unknown key 'acknowledgments': did you mean 'acknowledgements'?"
@@ -257,3 +285,76 @@ def test_our_own_certificate_in_config(cli, monkeypatch):
     assert f"{cfg}:{n + 1}: identity.certificates[0].private_key: secret 'HUB_KEY' is not set" in r.output
     monkeypatch.setenv("GATEWAY_SECRET_HUB_KEY", "-----BEGIN PRIVATE KEY-----")
     assert cli("partners", "check").exit_code == 0
+
+
+def test_paths_below_the_current_folder_are_shown_relative(cli, monkeypatch):
+    cli.partner("newco.yaml", BASE + "colour: blue\n")
+    monkeypatch.chdir(cli.home)
+    r = cli("partners", "check")
+    assert r.exit_code == 1
+    assert "partners/newco.yaml:10: colour: unknown key 'colour'" in r.output.splitlines()[0]
+
+
+def test_secret_from_the_secrets_directory(cli):
+    cfg = cli.home / "config" / "gateway.yaml"
+    cfg.write_text(cfg.read_text() + "secrets_dir: secrets\n")
+    text = BASE.replace(
+        "documents:",
+        "  - {name: hook, type: webhook, direction: inbound, secret: {secret: newco-hook}}\ndocuments:",
+    )
+    f = cli.partner("newco.yaml", text)
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1 and f"file {cli.home / 'secrets' / 'newco-hook'}" in problem(r, f)
+    (cli.home / "secrets").mkdir()
+    (cli.home / "secrets" / "newco-hook").write_text("s3cr3t-value\n")
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0, r.output
+    r = cli("partners", "show", "newco")
+    assert "s3cr3t-value" not in r.output and "newco-hook" in r.output and "(set)" in r.output
+
+
+def test_a_key_given_twice_is_refused(cli):
+    f = cli.partner(
+        "newco.yaml",
+        BASE.replace(
+            "documents:",
+            "  - name: in2\n    type: folder\n    direction: inbound\n    path: a\n    path: b\ndocuments:",
+        )
+        + "channels: []\n",
+    )
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    out = [line for line in lines(r) if line.startswith(str(f))]
+    assert out == [
+        f"{f}:12: channels[1].path: 'path' is given twice (first on line 11); YAML would silently keep only this "
+        "one: merge the two",
+        f"{f}:15: channels: 'channels' is given twice (first on line 6); YAML would silently keep only this one: "
+        "merge the two",
+    ]
+
+
+def test_a_partner_claiming_our_own_id(cli):
+    f = cli.partner("newco.yaml", BASE.replace("{qualifier: ZZ, id: NEWCO}", "{qualifier: ZZ, id: EXAMPLEHUB}"))
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert problem(r, f).startswith(
+        f"{f}:5: identity.interchange_ids[0]: ZZ/EXAMPLEHUB is our own interchange id (config/gateway.yaml"
+    )
+
+
+def test_check_as_json(cli):
+    import json
+
+    f = cli.partner("newco.yaml", BASE + "colour: blue\n")
+    r = cli("partners", "check", str(f), "--json")
+    assert r.exit_code == 1
+    data = json.loads(r.output)
+    assert data["valid"] == 0 and data["files"] == 1
+    assert data["problems"][0] == {
+        "file": str(f),
+        "line": 10,
+        "field": "colour",
+        "message": data["problems"][0]["message"],
+        "severity": "error",
+    }
+    assert data["problems"][0]["message"].startswith("unknown key 'colour'")

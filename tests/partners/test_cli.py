@@ -120,7 +120,7 @@ def test_test_sftp_refuses_a_host_key_that_is_not_pinned(cli, sshd_server, monke
     _sftp_partner(cli, sshd_server, legacy=False, host_key=ed25519_host_key())
     r = cli("partners", "test", "sftpco")
     assert r.exit_code == 1
-    assert "FAIL sftp: login:" in r.output and "pinned" in r.output
+    assert "FAIL sftp: login:" in r.output and "does not match" in r.output, r.output
 
 
 @pytest.mark.sftp
@@ -130,6 +130,7 @@ def test_test_sftp_legacy_server_needs_legacy_algorithms(cli, legacy_sshd, monke
     _sftp_partner(cli, legacy_sshd, legacy=False)
     r = cli("partners", "test", "sftpco")
     assert r.exit_code == 1 and "FAIL sftp: login:" in r.output, r.output
+    assert "may need legacy_algorithms: true" in r.output
     _sftp_partner(cli, legacy_sshd, legacy=True)
     r = cli("partners", "test", "sftpco")
     assert r.exit_code == 0, r.output
@@ -172,3 +173,21 @@ channels:
     cli.partner("as2co.yaml", text.replace(http_server, f"http://127.0.0.1:{port}"))
     r = cli("partners", "test", "as2co")
     assert r.exit_code == 1 and "FAIL as2: url:" in r.output and "ConnectError" in r.output
+
+
+def test_new_with_a_live_sftp_channel(cli):
+    from tests.partners.keys import ed25519_host_key
+
+    key = ed25519_host_key()
+    r = cli(
+        "partners", "new", "sftpco", "--name", "SFTP Co", "--isa-id", "SFTPCO", "--channel", "sftp",
+        "--sftp-host", "sftp.sftpco.example", "--host-key", key,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = cli("partners", "show", "sftpco", "--json")
+    sftp = next(c for c in json.loads(r.output)["channels"] if c["type"] == "sftp")
+    assert sftp["host_key"] == key and sftp["private_key"]["secret"] == "SFTPCO_SFTP_KEY"
+    r = cli("partners", "check")
+    assert r.exit_code == 1 and "GATEWAY_SECRET_SFTPCO_SFTP_KEY" in r.output  # the key secret is not set yet
+    r = cli("partners", "new", "other", "--name", "O", "--isa-id", "O", "--channel", "sftp")
+    assert r.exit_code == 2 and "--host-key" in r.output

@@ -7,6 +7,7 @@ import httpx
 from gateway.api.app import create_app
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
+from gateway.store.apikeys import ApiKeys
 from tests.partners.http import serving
 from tests.partners.keys import write_certificate
 from tests.support.gateway_home import make_home
@@ -42,8 +43,10 @@ def test_health_details_show_expiring_certificates_and_rejected_files(tmp_path):
     )
     gw = Gateway(settings)
     try:
+        _key, token = ApiKeys(gw.engine).create("health-test", "viewer")
         with serving(create_app(gw)) as url:
-            body = httpx.get(f"{url}/api/health/details", timeout=5).json()["partners"]
+            assert httpx.get(f"{url}/api/health/details", timeout=5).status_code == 401
+            body = httpx.get(f"{url}/api/health/details", headers={"X-API-Key": token}, timeout=5).json()["partners"]
     finally:
         gw.stop()
     assert body["status"] == "error" and body["partners"] == 4

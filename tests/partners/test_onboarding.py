@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -21,15 +22,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def doc_commands() -> list[list[str]]:
-    """The `gateway partners ...` commands of the tutorial, as a shell would split them."""
+    """The `gateway ...` commands of the tutorial (also inside `$(...)`), as a shell would split them."""
     text = (REPO / "docs" / "partners.md").read_text()
     section = text.split("## Add a partner", 1)[1].split("\n## ", 1)[0]
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
-        for cmd in block.replace("\\\n", " ").splitlines():
-            if cmd.startswith(".venv/bin/gateway partners"):
-                import shlex
-
+        for line in block.replace("\\\n", " ").splitlines():
+            inner = re.search(r"\$\((\.venv/bin/gateway [^)]*)\)", line)
+            cmd = inner.group(1) if inner else line
+            if cmd.startswith(".venv/bin/gateway "):
                 commands.append(shlex.split(cmd)[1:])
     return commands
 
@@ -42,18 +43,23 @@ def test_newcomer_adds_a_partner_following_the_docs(tmp_path, corpus):
     try:
         gw.wait_healthy(timeout=15)
         commands = doc_commands()
-        assert [c[:2] for c in commands] == [["partners", "new"], ["partners", "check"]]
+        assert [c[:2] for c in commands] == [["partners", "new"], ["partners", "check"], ["apikey", "create"]]
+        out = {}
         for args in commands:
             r = subprocess.run([str(GATEWAY), *args], cwd=home, env=env, capture_output=True, text=True, timeout=60)
             assert r.returncode == 0, (args, r.stdout, r.stderr)
-        assert "4 partner(s) valid, 0 error(s)" in r.stdout
+            out[args[0], args[1]] = r.stdout
+        assert "4 partner(s) valid, 0 error(s)" in out["partners", "check"]
+        key = out["apikey", "create"].strip()
         inbox = home / "var" / "channels" / "summit-supply" / "inbound"
         wait_for(inbox.is_dir, timeout=10)  # picked up by the running gateway, no restart
         src = corpus / "856" / "node-x12-856-004060.edi"  # ISA 12/4405197800 -> 01/999999999, an 856
         drop(src, inbox)
 
         def acked():
-            items = httpx.get(f"{gw.url}/api/messages", params={"partner": "summit-supply"}, timeout=5).json()["items"]
+            items = httpx.get(
+                f"{gw.url}/api/messages", params={"partner": "summit-supply"}, headers={"X-API-Key": key}, timeout=5
+            ).json()["items"]
             done = [m for m in items if m["file_name"] == src.name and m["status"] not in ("archived", "processing")]
             return done[0] if done else None
 

@@ -37,7 +37,7 @@ def gateway(tmp_path):
     settings = load_settings(
         home / "config" / "gateway.yaml",
         folder={"min_age_seconds": 0.2, "sweep_seconds": 1},
-        partners_reload_seconds=0.5,
+        partners_reload_seconds=30,  # the watchdog events drive these tests; the sweep is the fallback
     )
     gw = Gateway(settings)
     gw.start()
@@ -106,7 +106,7 @@ def test_changed_channel_moves_the_poll_and_removed_partner_stops(gateway, repo_
     drop(src, new_inbox)
     assert settled(gateway, src.name).status == MessageStatus.acked
     path.unlink()
-    wait_for(lambda: gateway.registry.get("harbor-3pl") is None, timeout=10)
+    wait_for(lambda: gateway.registry.get("harbor-3pl") is None, timeout=3)  # the deletion event, not the sweep
     assert "poll:harbor-3pl/inbox" not in gateway.scheduler.job_ids()
     assert {p.channel.partner_id for p in gateway.pollers} == {"acme-retail", "alink-carrier"}
 
@@ -141,3 +141,17 @@ def test_duplicate_id_in_a_new_file_is_rejected_and_the_established_partner_kept
     assert "already used by" in r.problems[0].message
     assert pf.refresh().problems == []  # reported once per edit, not at every sweep
     assert [p.file for p in pf.problems] == [str(folder / "aaa-copy.yaml")]  # still the current state
+
+
+def test_a_rejected_edit_with_a_literal_password_never_logs_it(gateway, caplog):
+    path = gateway.settings.partners_path / "alink-carrier.yaml"
+    text = path.read_text().replace(
+        "documents:",
+        "  - {name: hook, type: webhook, direction: inbound, secret: Tr0ub4dor-and-3}\ndocuments:",
+    )
+    with caplog.at_level(logging.DEBUG, logger="gateway"):
+        write_atomically(path, text)
+        wait_for(lambda: [r for r in caplog.records if r.getMessage() == "partners.rejected"], timeout=10)
+    logged = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+    assert "literal secret is not allowed" in logged
+    assert "Tr0ub4dor" not in logged

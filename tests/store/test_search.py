@@ -179,3 +179,10 @@ def test_stats_by_partner_status_day(seeded):
     assert st["by_status"] == {"acked": 2, "failed": 1, "sent": 1}
     assert st["by_direction"] == {"inbound": 3, "outbound": 1}
     assert [d["day"] for d in st["by_day"]] == ["2026-11-01"] and st["by_day"][0]["total"] == 4
+
+
+def test_a_complete_key_matches_exactly_a_fragment_matches_inside(store):
+    a = add(store, 1, keys=[("po", "12345")])
+    b = add(store, 2, keys=[("po", "4512345")])
+    assert ids_of(store, q="12345")[0] == [a]  # pasted a whole PO: that PO
+    assert ids_of(store, q="2345")[0] == [b, a]  # a fragment: every key containing it

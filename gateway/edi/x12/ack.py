@@ -32,6 +32,7 @@ inbound data cannot be answered (sent without ISA, or without a usable ISA13).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -43,6 +44,9 @@ from gateway.edi.x12.issues import Issue, Level
 from gateway.edi.x12.model import Group, Interchange, Transaction
 from gateway.edi.x12.specs import library
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, write_interchange
+
+#: one segment to write: the id, then element values (a list is a composite's components)
+Row = Sequence[str | Sequence[str]]
 
 
 @runtime_checkable
@@ -168,7 +172,9 @@ def _clean_value(value: str, d: Delimiters, limit: int = 99) -> str:
     return out.strip()[:limit]
 
 
-def _segment_notes(tx: Transaction, kind: str, d: Delimiters, o: AckOptions) -> list[list[str]]:
+def _segment_notes(
+    tx: Transaction, kind: str, d: Delimiters, o: AckOptions
+) -> list[Row]:
     """AK3/AK4 (IK3/IK4) segments for the segment and element issues of a set."""
     by_segment: dict[tuple[int, str], list[Issue]] = {}
     for issue in tx.issues:
@@ -179,7 +185,7 @@ def _segment_notes(tx: Transaction, kind: str, d: Delimiters, o: AckOptions) -> 
             continue
         by_segment.setdefault((loc.segment_position, loc.segment_id), []).append(issue)
     seg3, seg4 = ("IK3", "IK4") if kind == "999" else ("AK3", "AK4")
-    out: list[list[str]] = []
+    out: list[Row] = []
     for (position, seg_id), issues in sorted(by_segment.items())[: o.max_segment_notes]:
         seg_code = next((i.code_for(kind) for i in issues if i.level is Level.SEGMENT), None)
         sid = "".join(c for c in seg_id.upper() if c.isascii() and c.isalnum())[:3]
@@ -201,7 +207,7 @@ def _segment_notes(tx: Transaction, kind: str, d: Delimiters, o: AckOptions) -> 
 
 
 def _set_response(tx: Transaction, group_rejected_version: bool, kind: str, d: Delimiters,
-                  o: AckOptions) -> tuple[list[list[str]], bool]:
+                  o: AckOptions) -> tuple[list[Row], bool]:
     set_id = tx.set_id if len(tx.set_id) == 3 and tx.set_id.isdigit() else ""
     if not set_id:
         return [], False
@@ -210,7 +216,7 @@ def _set_response(tx: Transaction, group_rejected_version: bool, kind: str, d: D
     ak2 = ["AK2", set_id, control]
     if kind == "999" and tx.implementation_reference:
         ak2.append(_clean_value(tx.implementation_reference, d, 35))
-    segs: list[list[str]] = [ak2]
+    segs: list[Row] = [ak2]
     if group_rejected_version:
         status, codes = "R", ["1"]
     else:
@@ -232,11 +238,11 @@ def _set_response(tx: Transaction, group_rejected_version: bool, kind: str, d: D
     return segs, status in ("A", "E")
 
 
-def _group_response(g: Group, kind: str, version: str, d: Delimiters, o: AckOptions) -> list[list[str]]:
+def _group_response(g: Group, kind: str, version: str, d: Delimiters, o: AckOptions) -> list[Row]:
     ak1 = ["AK1", g.functional_id, _digits(g.control_number)[-9:] or "0"]
     if kind == "999":
         ak1.append(_clean_value(g.version, d, 12) or version)
-    body: list[list[str]] = [ak1]
+    body: list[Row] = [ak1]
     group_errors = [i for i in g.errors if i.level is Level.GROUP]
     version_rejected = any(i.code == "group_version_unsupported" for i in group_errors)
     accepted = 0

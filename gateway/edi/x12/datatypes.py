@@ -99,11 +99,12 @@ def make_checker(kind: str, min_len: int, max_len: int, codes: frozenset[str] | 
     if kind.startswith("R"):
         def check_real(v: str) -> str | None:
             if v.isdigit() and v.isascii():
-                n: int | None = len(v)
+                n = len(v)
             else:
-                n = real_digits(v)
-                if n is None:
+                digits = real_digits(v)
+                if digits is None:
                     return BAD_CHAR
+                n = digits
             if n < min_len:
                 return TOO_SHORT
             if n > max_len:

@@ -165,6 +165,14 @@ def _fallback_end(text: str, element: str) -> int:
     return min(len(text), pos + 3)
 
 
+#: the information separators (FS, GS, RS, US) are common X12 delimiters, although ``str.isspace`` says they are space
+_SEPARATORS = "\x1c\x1d\x1e\x1f"
+
+
+def _is_space(char: str) -> bool:
+    return char.isspace() and char not in _SEPARATORS
+
+
 def parse_isa(text: str, *, final: bool) -> IsaHeader | None:
     """Parse the ISA at the start of ``text`` (which must start with ``ISA``).
 
@@ -175,7 +183,7 @@ def parse_isa(text: str, *, final: bool) -> IsaHeader | None:
             return None
         return IsaHeader([], None, len(text), [HeaderProblem("isa_malformed", "ISA segment is truncated", None, "022")])
     element = text[3]
-    if element.isalnum() or element.isspace():
+    if element.isalnum() or _is_space(element):
         return IsaHeader([], None, 3, [HeaderProblem(
             "delimiter_invalid", f"element separator {element!r} (4th character of the ISA) is not a delimiter",
             None, "026")])
@@ -265,9 +273,9 @@ def parse_isa(text: str, *, final: bool) -> IsaHeader | None:
     repetition: str | None = None
     if len(elements) >= 12 and elements[11] >= "00402":
         isa11 = elements[10]
-        if len(isa11) == 1 and not isa11.isalnum() and not isa11.isspace():
+        if len(isa11) == 1 and not isa11.isalnum() and not _is_space(isa11):
             repetition = isa11
-    if component is not None and (component.isalnum() or component.isspace()):
+    if component is not None and (component.isalnum() or _is_space(component)):
         problems.append(HeaderProblem(
             "delimiter_invalid", f"component separator {component!r} is a letter, digit or space", 16, "027"))
         component = None
@@ -288,7 +296,7 @@ def parse_isa(text: str, *, final: bool) -> IsaHeader | None:
     return IsaHeader(elements, delims, nxt, problems)
 
 
-_BARE_START = re.compile(r"(?:ST|GS)[^A-Za-z0-9\s]")
+_BARE_START = re.compile(r"(?:ST|GS)[^A-Za-z0-9 \t\r\n\v\f]")
 
 
 def looks_like_bare_start(text: str) -> bool:
@@ -315,6 +323,6 @@ def guess_bare_delimiters(text: str) -> Delimiters | None:
     else:
         after = text[i + 1:i + 3]
         suffix = "\r\n" if after.startswith("\r\n") else ("\n" if after.startswith("\n") else "")
-    if terminator == element or terminator.isspace() and terminator != NEWLINE:
+    if terminator == element or (_is_space(terminator) and terminator != NEWLINE):
         return None
     return Delimiters(element, None, None, terminator, suffix)

@@ -44,8 +44,8 @@ Source = bytes | bytearray | memoryview | str | IO[bytes]
 CHUNK_SIZE = 1 << 20
 MAX_SEGMENT_LENGTH = 4 << 20
 _BETWEEN = " \t\r\n\x00\x1a\ufeff"  # whitespace, NUL padding, DOS end-of-file, stray BOMs between interchanges
-_ISA_ANYWHERE = re.compile(r"ISA[^A-Za-z0-9\s]")
-_SEGMENT_START = re.compile(r"(?:^|[\r\n])[ \t]*(?:ISA|ST|GS)[^A-Za-z0-9\s]")
+_ISA_ANYWHERE = re.compile(r"ISA[^A-Za-z0-9 \t\r\n\v\f]")
+_SEGMENT_START = re.compile(r"(?:^|[\r\n])[ \t]*(?:ISA|ST|GS)[^A-Za-z0-9 \t\r\n\v\f]")
 
 
 @dataclass(slots=True)
@@ -98,8 +98,8 @@ def decoded_chunks(source: Source, chunk_size: int = CHUNK_SIZE) -> Iterator[str
 
 def _ws_pattern(terminator: str) -> re.Pattern[str]:
     if terminator == "\n":
-        return re.compile(r"[\r\n][\s]*")
-    return re.compile(re.escape(terminator) + r"[\s]+")
+        return re.compile(r"[\r\n][^\S\x1c-\x1f]*")  # whitespace, but not the FS/GS/RS/US separators
+    return re.compile(re.escape(terminator) + r"[^\S\x1c-\x1f]+")
 
 
 def iter_raw(

@@ -1,4 +1,4 @@
-"""One X12 segment: its id and data elements, split lazily from the text the reader found."""
+"""One X12 segment: its id and data elements, split from the text the reader found."""
 
 from __future__ import annotations
 

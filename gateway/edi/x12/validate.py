@@ -30,7 +30,7 @@ from gateway.edi.x12.specs import StructureNode, TransactionSpec
 Report = Callable[..., None]
 
 _CONTROL = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
-_CLEAN_LIMIT = 20_000
+_CLEAN_LIMIT = 4096  # measured: larger memos are slower (bench/x12_read.py), smaller ones hit less
 
 
 @dataclass(slots=True, eq=False)
@@ -254,6 +254,9 @@ class TransactionValidator:
                     if len(clean) >= limit:
                         clean.clear()
                     clean[text] = seg_id
+            if hl is not None and seg_id == "HL" and not hl.take(
+                    els if els is not None else text.split(element), position + i - start):
+                break  # the last check: take() records the HL only when it has nothing to report
             pops = tr.pops
             if pops:
                 del counts[-pops:]
@@ -268,8 +271,6 @@ class TransactionValidator:
                 counts[-1] += 1
                 counts.append(1)
             state = tr.target
-            if hl is not None and seg_id == "HL":
-                hl.segment(els if els is not None else text.split(element), position + i - start)
             if seen is not None:
                 seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
@@ -357,6 +358,28 @@ class _Hierarchy:
         self.has_children: set[str] = set()
         self.says_children: dict[str, tuple[str, int]] = {}  # HL01 -> (HL04, position)
         self.first = True
+
+    def take(self, els: list[str], position: int) -> bool:
+        """:meth:`segment` for an HL that has nothing to report (the validator's fast path); False, with nothing
+        recorded, when it would report something."""
+        n = len(els)
+        hl_id = els[1] if n > 1 else ""
+        parent = els[2] if n > 2 else ""
+        ids = self.ids
+        if hl_id in ids:
+            return False
+        if parent:
+            if parent == hl_id or parent not in ids:
+                return False
+            self.has_children.add(parent)
+        elif not self.first:
+            return False
+        if hl_id:
+            ids[hl_id] = position
+        if n > 4 and els[4]:
+            self.says_children[hl_id] = (els[4], position)
+        self.first = False
+        return True
 
     def segment(self, els: list[str], position: int) -> None:
         n = len(els)

@@ -104,11 +104,14 @@ class X12Writer:
         Padded to the fixed widths unless ``WriterOptions.pad_isa`` is false."""
         if self.options.pad_isa:
             values = fixed_width_isa(header, self.options.delimiters)
-        else:
+        else:  # as given, except ISA11/ISA16, which follow the delimiters
             d = self.options.delimiters
-            values = [self._clean(v) for v in list(header)[:15]] + [d.component or ":"]
-            if len(values) >= 12 and values[11] >= "00402" and d.repetition:
+            values = [str(v) for v in list(header)[:15]] + [""] * max(0, 15 - len(header))
+            if values[11] >= "00402" and d.repetition:
                 values[10] = d.repetition
+            elif values[10] in (d.element, d.component, d.repetition, d.segment):
+                values[10] = "U"
+            values = [v if i == 10 else self._clean(v) for i, v in enumerate(values)] + [d.component or ":"]
         self._parts.append(self._el.join(["ISA", *values]) + self._end)
         self.count += 1
 
@@ -160,7 +163,7 @@ class Envelope:
         return [
             self.authorization_qualifier, self.authorization, self.security_qualifier, self.security,
             self.sender_qualifier, self.sender_id, self.receiver_qualifier, self.receiver_id,
-            self.date[-6:], self.time[:4], "U", self.version, str(self.interchange_control),
+            self.date[-6:], self.time[:4], "U", self.version, f"{self.interchange_control:09d}",
             "1" if self.ack_requested else "0", self.usage, "",
         ]
 

@@ -55,9 +55,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("message_id", "kind", "value"),
     )
-    op.create_index("ix_business_key_message_id", "business_key", ["message_id"])
+    # lookups by message_id use the unique constraint's index
     op.create_index("ix_business_key_value", "business_key", ["value"])
-    op.create_index("ix_business_key_kind_value", "business_key", ["kind", "value"])
 
     op.create_table(
         "delivery_attempt",
