@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from gateway.as2.runtime import as2_service
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
@@ -62,6 +63,7 @@ class Gateway:
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
+        self.as2 = as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
         self._reload_lock = threading.Lock()
         self.started = False
 
@@ -102,6 +104,8 @@ class Gateway:
         for partner in self.registry:
             self.channels.start(partner)
         self._watch_partner_files()
+        for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
+            self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self.watcher.start()

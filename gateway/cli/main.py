@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway import __version__
-from gateway.cli import partners, store, x12
+from gateway.cli import as2, partners, store, x12
 
 app = typer.Typer(
     name="gateway",
@@ -22,6 +22,7 @@ app.add_typer(store.apikey_app, name="apikey")
 app.add_typer(store.messages_app, name="messages")
 app.add_typer(store.db_app, name="db")
 app.add_typer(store.archive_app, name="archive")
+app.add_typer(as2.app, name="as2")
 
 
 def _version(value: bool) -> None:

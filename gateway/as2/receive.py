@@ -1,0 +1,431 @@
+"""Receiving AS2 messages (RFC 4130): raw HTTP bytes + headers in, a stored result and the HTTP answer out.
+
+Order of work for every POST: the whole request (headers and body) is archived and recorded first; then the
+partner is found from AS2-From/AS2-To, the body decrypted, decompressed (bounded: a zip bomb stops at
+``max_payload_bytes``) and its signature verified with the partner's current or rollover certificate; the
+payload is archived and handed to ``deliver`` (the inbound flow); only then the MDN is built, archived, linked
+to the message (``AckLink`` kind ``MDN``) and returned (sync) or queued for delivery (async).
+
+Policy violations and bad messages never raise: they end in a negative MDN (signed when the partner asked for
+signed receipts) and a ``failed``/``quarantined`` message with the reason. Duplicates (RFC 4130 sec. 5.5): a
+Message-ID whose original was processed gets the original MDN again and is not processed twice; one whose
+original failed is processed as a retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes
+from typing import Any
+
+from gateway.as2 import compat as _compat
+from gateway.as2.mime import bounded_decompress, frame, header_value, lower_headers, raw_message, unframe
+from gateway.as2.settings import (
+    As2OwnSettings,
+    As2PartnerSettings,
+    certificate_valid,
+    inbound_partner,
+    organization,
+)
+from gateway.errors import GatewayError, SecurityError, StoreError
+from gateway.logging import get_logger, log_context
+from gateway.store.archive import Archive
+from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.repository import Store
+
+_compat.install()
+from pyas2lib import as2 as pyas2  # noqa: E402
+from pyas2lib.exceptions import IntegrityError as _Pyas2IntegrityError  # noqa: E402
+
+log = get_logger(__name__)
+
+PartnerLookup = Callable[[str], As2PartnerSettings | None]
+IN_PROGRESS_SECONDS = 300  # a repeat within this time of an unfinished original is answered 503 (not run twice)
+MdnHandler = Callable[[bytes, dict[str, str]], "As2Response"]
+
+
+@dataclass(frozen=True, slots=True)
+class As2Payload:
+    """The decrypted, verified payload handed to the inbound flow (an :class:`InboundItem`)."""
+
+    channel: str
+    partner_id: str | None
+    name: str
+    transport_id: str
+    idempotency_key: str
+    data: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def open(self) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+    def ack(self, error: BaseException | None = None) -> None:
+        """The AS2 MDN answers for the transmission; the document's own fate is in its 997/999."""
+
+
+@dataclass(slots=True)
+class As2Response:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+    message_id: int | None = None  # our store id of the received message
+    disposition: str | None = None  # "processed", "processed/Error: decryption-failed", ...
+    async_mdn: tuple[int, str] | None = None  # (MDN message id, URL) to deliver in the background
+
+
+def _is_mdn(headers: dict[str, str], body: bytes) -> bool:
+    ctype = headers.get("content-type", "").lower()
+    if "multipart/report" in ctype:
+        return True
+    return "multipart/signed" in ctype and b"disposition-notification" in body[:16384].lower()
+
+
+class _BoundedMessage(pyas2.Message):
+    """pyas2lib's Message with a decompression that stops at a size limit."""
+
+    limit: int = 0
+
+    def _decompress_data(self, payload: Any) -> tuple[bool, Any]:
+        if payload.get_content_type() == "application/pkcs7-mime" and payload.get_param("smime-type") == (
+            "compressed-data"
+        ):
+            return True, message_from_bytes(bounded_decompress(payload.get_payload(decode=True), self.limit))
+        return False, payload
+
+
+class As2Receiver:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        archive: Archive,
+        own: As2OwnSettings,
+        partners: PartnerLookup,
+        clock: Callable[[], datetime],
+        deliver: Callable[[As2Payload], Any] | None = None,
+        mdn_handler: MdnHandler | None = None,
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.own = own
+        self.org = organization(own)
+        self.partners = partners
+        self.clock = clock
+        self.deliver = deliver
+        self.mdn_handler = mdn_handler
+
+    # -- entry point -----------------------------------------------------------------------------------------
+    def handle(self, body: bytes, headers: dict[str, str] | Any) -> As2Response:
+        h = lower_headers(headers)
+        raw = raw_message(headers if isinstance(headers, dict) else dict(headers), body)
+        if _is_mdn(h, body) and self.mdn_handler is not None:
+            return self.mdn_handler(raw, h)
+        blob = self.archive.put_bytes(raw)  # archive first: nothing below runs on unarchived bytes
+        sender, receiver = header_value(h.get("as2-from")), header_value(h.get("as2-to"))
+        msgid = (h.get("message-id") or "").strip().strip("<>").strip()
+        missing = [n for n, v in (("AS2-From", sender), ("AS2-To", receiver), ("Message-ID", msgid)) if not v]
+        if missing:
+            return self._reject_http(blob, h, 400, f"missing AS2 header(s): {', '.join(missing)}")
+        assert sender and receiver
+        partner = self.partners(sender)
+        key = f"as2:{sender}:{receiver}:{msgid}"
+        fields: dict[str, Any] = dict(
+            direction=Direction.inbound,
+            status=MessageStatus.archived,
+            partner_id=partner.id if partner else None,
+            channel=f"{partner.id if partner else sender}/as2",
+            transport_id=msgid,
+            idempotency_key=key,
+            file_name=None,
+            content_type=h.get("content-type"),
+            size=blob.size,
+            sha256=blob.sha256,
+            archive_key=blob.key,
+        )
+        events: list[tuple[str, MessageStatus | None, dict[str, Any] | None]] = [
+            ("message.received", MessageStatus.received, {"channel": "as2", "as2_from": sender, "as2_to": receiver}),
+            ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
+        ]
+        msg, created = self.store.create_message(events=events, **fields)
+        assert msg.id is not None
+        with log_context(message_id=msg.id, partner_id=msg.partner_id):
+            if not created:
+                replay = self._repeat(msg, blob.key, h)
+                if replay is not None:
+                    return replay
+            return self._process(msg, raw, h, sender, receiver, partner)
+
+    # -- duplicates ------------------------------------------------------------------------------------------
+    def _repeat(self, msg: Message, blob_key: str, h: dict[str, str]) -> As2Response | None:
+        """RFC 4130 5.5: the original MDN again for a processed message; None (process again) for a failed one."""
+        assert msg.id is not None
+        links = [a for a in self.store.acks_of(msg.id) if a.kind == "MDN"]
+        if msg.status == MessageStatus.processed:
+            self.store.add_event(msg.id, "as2.duplicate_received", detail={"archive_key": blob_key})
+            log.info("as2.duplicate", extra={"fields": {"transport_id": msg.transport_id}})
+            if not links:
+                return As2Response(200, {}, b"", msg.id, "processed")
+            mdn_msg = self.store.get(links[-1].ack_message_id)
+            assert mdn_msg.archive_key is not None
+            mdn_headers, mdn_body = unframe(self.archive.read_bytes(mdn_msg.archive_key))
+            url = h.get("receipt-delivery-option")
+            if url:
+                return As2Response(200, {}, b"", msg.id, links[-1].result, async_mdn=(mdn_msg.id or 0, url))
+            return As2Response(200, mdn_headers, mdn_body, msg.id, links[-1].result)
+        if (
+            msg.status in (MessageStatus.archived, MessageStatus.processing)
+            and (self.clock() - msg.updated_at).total_seconds() < IN_PROGRESS_SECONDS
+        ):
+            # the original is being processed right now (a sender retrying too fast): it must not run twice
+            self.store.add_event(msg.id, "as2.duplicate_in_progress", detail={"archive_key": blob_key})
+            body = b"this Message-ID is being processed; send it again later for its MDN\n"
+            return As2Response(503, {"Retry-After": "30", "Content-Type": "text/plain"}, body, msg.id, None)
+        self.store.update(
+            msg.id,
+            event="as2.retry_received",
+            status=MessageStatus.archived,
+            archive_key=blob_key,
+            detail={"previous_status": msg.status, "archive_key": blob_key},
+        )
+        return None
+
+    # -- processing ------------------------------------------------------------------------------------------
+    def _process(
+        self,
+        msg: Message,
+        raw: bytes,
+        h: dict[str, str],
+        sender: str,
+        receiver: str,
+        partner: As2PartnerSettings | None,
+    ) -> As2Response:
+        assert msg.id is not None
+        if receiver != self.own.as2_id or partner is None:
+            who = f"AS2-To {receiver!r} is not our AS2 id" if partner else f"no partner has the AS2 id {sender!r}"
+            mdn = self._header_only_mdn(raw, receiver, sender, "processed/Error", "unknown-trading-partner")
+            return self._finish(
+                msg, h, mdn, "processed/Error", "unknown-trading-partner", who, MessageStatus.quarantined
+            )
+        now = self.clock()
+        certs = [c for c in partner.signing_certificates if certificate_valid(c, now)]
+        expired = bool(partner.signing_certificates) and not certs
+        candidates: list[bytes | None] = list(certs or partner.signing_certificates[:1]) or [None]
+        result: Any = None
+        for i, cert in enumerate(candidates):
+            parsed = _BoundedMessage()
+            parsed.limit = self.own.max_payload_bytes
+            status, (exc, _tb), mdn = parsed.parse(
+                raw,
+                find_org_cb=lambda _id: self.org,
+                find_partner_cb=lambda _id, c=cert: inbound_partner(partner, c),
+            )
+            result = (parsed, status, exc, mdn)
+            if not (isinstance(exc, _Pyas2IntegrityError) and i + 1 < len(candidates)):
+                break
+            self.store.add_event(msg.id, "as2.signature_rollover", detail={"certificate": i + 2})
+        parsed, status, exc, mdn = result
+        reason = None
+        if exc is not None:
+            modifier = getattr(exc, "disposition_modifier", "") or "unexpected-processing-error"
+            if modifier == "unexpected-processing-error" and parsed.encrypted and parsed.enc_alg is None:
+                # pyas2lib lets unreadable enveloped data escape as a foreign error: it is a decryption failure
+                modifier = "decryption-failed"
+                mdn = self._rebuild_mdn(parsed, mdn, status, modifier)
+            reason = f"{modifier}: {exc}"
+        elif parsed.signed and expired:
+            status, modifier = "processed/Error", "authentication-failed"
+            reason = "authentication-failed: every signing certificate configured for the partner has expired"
+            mdn = self._rebuild_mdn(parsed, mdn, status, modifier)
+        else:
+            modifier = None
+        if status != "processed":
+            state = MessageStatus.failed
+            return self._finish(msg, h, mdn, status, modifier, reason, state, parsed)
+        content = parsed.content  # a property that serialises the MIME tree: read it once
+        payload = content if isinstance(content, bytes) else b""
+        if len(payload) > self.own.max_payload_bytes:
+            mdn = self._rebuild_mdn(parsed, mdn, "processed/Error", "unexpected-processing-error")
+            why = f"the payload is larger than the limit of {self.own.max_payload_bytes} bytes"
+            return self._finish(
+                msg, h, mdn, "processed/Error", "unexpected-processing-error", why, MessageStatus.failed, parsed
+            )
+        name = (parsed.payload.get_filename() if parsed.payload is not None else None) or f"{msg.transport_id}.edi"
+        # durable before the MDN says "processed": archived here, or by the inbound flow in deliver() (same key)
+        key = self.archive.put_bytes(payload).key if self.deliver is None else hashlib.sha256(payload).hexdigest()
+        extracted = {
+            "archive_key": key,
+            "size": len(payload),
+            "signed": parsed.signed,
+            "encrypted": parsed.encrypted,
+            "compressed": parsed.compressed,
+            "mic": parsed.mic.decode() if parsed.mic else None,
+            "mic_alg": parsed.digest_alg,
+            "content_type": parsed.payload.get_content_type() if parsed.payload is not None else None,
+        }
+        self.store.update(msg.id, event="as2.payload_extracted", file_name=name, detail=extracted)
+        if self.deliver is not None:
+            item = As2Payload(
+                channel=f"{partner.id}/as2",
+                partner_id=partner.id,
+                name=name,
+                transport_id=msg.transport_id or "",
+                idempotency_key=f"as2-payload:{msg.id}:{key}",
+                data=payload,
+            )
+            try:
+                self.deliver(item)
+            except StoreError:
+                raise
+            except Exception as exc:  # the payload is archived: the MDN still says received, the flow says why
+                log.exception("as2.deliver_failed")
+                self.store.add_event(msg.id, "as2.deliver_failed", detail={"error": f"{type(exc).__name__}: {exc}"})
+            if not self.archive.exists(key):  # deliver() did not archive it: do it before the MDN goes out
+                self.archive.put_bytes(payload)
+        return self._finish(msg, h, mdn, "processed", None, None, MessageStatus.processed, parsed)
+
+    # -- MDNs ------------------------------------------------------------------------------------------------
+    def _rebuild_mdn(self, parsed: Any, mdn: Any, status: str, modifier: str) -> Any:
+        if mdn is None:
+            return None
+        new = pyas2.Mdn(mdn_mode=mdn.mdn_mode, digest_alg=mdn.digest_alg, mdn_url=mdn.mdn_url)
+        new.build(message=parsed, status=status, detailed_status=modifier)
+        return new
+
+    def _header_only_mdn(self, raw: bytes, receiver: str, sender: str, status: str, modifier: str) -> Any:
+        """A negative MDN without parsing the body (unknown partner or not addressed to us)."""
+        head = raw.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+        m = pyas2.Message()
+        m.payload = message_from_bytes(head)
+        hdrs = {k.lower(): v for k, v in m.payload.items()}
+        if "disposition-notification-to" not in hdrs:
+            return None
+        for k in list(m.payload.keys()):
+            del m.payload[k]
+        for k, v in hdrs.items():
+            m.payload.add_header(k, v)
+        m.message_id = hdrs.get("message-id", "").strip().strip("<>")
+        m.receiver = self.org if receiver == self.own.as2_id else None
+        m.sender = pyas2.Partner(as2_name=sender)
+        mdn = pyas2.Mdn(
+            mdn_mode="ASYNC" if hdrs.get("receipt-delivery-option") else "SYNC",
+            mdn_url=hdrs.get("receipt-delivery-option"),
+        )
+        mdn.build(message=m, status=status, detailed_status=modifier)
+        return mdn
+
+    def _finish(
+        self,
+        msg: Message,
+        h: dict[str, str],
+        mdn: Any,
+        status: str,
+        modifier: str | None,
+        reason: str | None,
+        state: MessageStatus,
+        parsed: Any = None,
+    ) -> As2Response:
+        assert msg.id is not None
+        disposition = f"{status}: {modifier}" if modifier else status
+        error = None
+        if reason is not None:
+            error = SecurityError(reason, ack_code=modifier, hint=_HINTS.get(modifier or ""))
+        response = As2Response(200, {}, b"", msg.id, disposition)
+        if mdn is not None:
+            content = mdn.content  # serialises (and for a signed MDN, walks) the MIME tree: read it once
+            body = content if isinstance(content, bytes) else b""
+            mdn_headers = {k: v for k, v in mdn.headers.items()}
+            stored = frame(mdn_headers, body)
+            blob = self.archive.put_bytes(stored)
+            is_async = mdn.mdn_mode == "ASYNC" and mdn.mdn_url
+            mdn_msg, _ = self.store.create_message(
+                direction=Direction.outbound,
+                status=MessageStatus.queued if is_async else MessageStatus.sent,
+                partner_id=msg.partner_id,
+                channel=msg.channel,
+                transport_id=mdn.message_id,
+                file_name=f"MDN-{msg.id}.mdn",
+                content_type=mdn_headers.get("Content-Type"),
+                document_format="mdn",
+                size=blob.size,
+                sha256=blob.sha256,
+                archive_key=blob.key,
+                events=[
+                    (
+                        "mdn.built",
+                        MessageStatus.queued,
+                        {"disposition": disposition, "signed": _signed(mdn), "url": mdn.mdn_url if is_async else None},
+                    )
+                ],
+            )
+            assert mdn_msg.id is not None
+            self.store.link_ack(message_id=msg.id, ack_message_id=mdn_msg.id, kind="MDN", result=disposition)
+            if is_async:
+                response.async_mdn = (mdn_msg.id, mdn.mdn_url)
+            else:
+                response.headers, response.body = mdn_headers, body
+        fields: dict[str, Any] = {"reason": None, "error": None}
+        if error is not None:
+            fields = {"reason": error.describe(), "error": error.to_dict()}
+            log.warning(f"message.{state.value}", extra={"fields": {"reason": fields["reason"]}})
+        else:
+            log.info(f"message.{state.value}")
+        self.store.update(
+            msg.id,
+            event=f"message.{state.value}",
+            status=state,
+            detail={"disposition": disposition, **({"error": fields["error"]} if error else {})},
+            **fields,
+        )
+        return response
+
+    def record_oversize(self, headers: dict[str, str], size: int) -> int | None:
+        """A body over ``max_body_bytes`` is refused unread (HTTP 413); its headers are archived and recorded."""
+        h = lower_headers(headers)
+        blob = self.archive.put_bytes(raw_message(headers, b""))
+        reason = f"request body of {size} bytes or more is over the limit of {self.own.max_body_bytes} bytes"
+        return self._reject_http(blob, h, 413, reason).message_id
+
+    def _reject_http(self, blob: Any, h: dict[str, str], code: int, reason: str) -> As2Response:
+        """No MDN is possible (the AS2 identifiers are missing): an HTTP error, recorded with the reason."""
+        err = GatewayError(reason, hint="the sender must send AS2-From, AS2-To and Message-ID headers")
+        digest = hashlib.sha256(blob.key.encode() + str(self.clock()).encode()).hexdigest()[:16]
+        msg, _ = self.store.create_message(
+            direction=Direction.inbound,
+            status=MessageStatus.failed,
+            channel="as2",
+            idempotency_key=f"as2-bad:{digest}",
+            content_type=h.get("content-type"),
+            size=blob.size,
+            sha256=blob.sha256,
+            archive_key=blob.key,
+            reason=err.describe(),
+            error=err.to_dict(),
+            events=[
+                ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
+                ("message.failed", MessageStatus.failed, err.to_dict()),
+            ],
+        )
+        log.warning("message.failed", extra={"fields": {"reason": reason, "message_id": msg.id}})
+        return As2Response(code, {"Content-Type": "text/plain"}, reason.encode() + b"\n", msg.id, None)
+
+
+def _signed(mdn: Any) -> bool:
+    return bool(mdn.payload is not None and mdn.payload.get_content_type() == "multipart/signed")
+
+
+_HINTS = {
+    "authentication-failed": "the signature does not verify with the partner's certificates: check the "
+    "certificate in the partner file (add the new one as a rollover certificate)",
+    "decryption-failed": "the message was not encrypted with our current certificate: send the partner ours "
+    "(gateway as2 cert)",
+    "insufficient-message-security": "the partner sent the message less protected than its settings require",
+    "decompression-failed": "the compressed part is corrupt or expands past the size limit",
+    "unknown-trading-partner": "add the AS2 id to a partner file, or correct the partner's AS2 id",
+}
