@@ -8,8 +8,17 @@ it, processes it, and only then calls ``item.ack(error)``:
   ``failed/`` so it is never picked up again, and never delete it;
 - ``ack(error)`` with a transient error: leave the source where it is, to be delivered again.
 
+A polling transport's ``poll()`` returns the complete items it sees (oldest first) and, when some file is not
+complete yet, the number of seconds after which it may be; ``forget(item)`` drops what it remembered about an
+item once the flow is done with it, and ``close()`` ends the connection a poll opened (a poll and the items it
+returned share one connection). A new instance on the same source must see every item that was not acked:
+that is at-least-once across a restart.
+
 An outbound transport's ``send`` is atomic (no half-written name is ever visible) and returns a
 :class:`Receipt`. Each transport declares what it can do in ``capabilities``.
+
+Every transport passes the shared contract suite in ``tests/transports/contract.py``; ``memory.py`` is the
+reference implementation.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from gateway.errors import TransportError
+from gateway.errors import TransportError, UnsafePathError
 
 
 class Capability(StrEnum):
@@ -44,6 +53,41 @@ class InboundItem(Protocol):
     def open(self) -> BinaryIO: ...
 
     def ack(self, error: BaseException | None = None) -> None: ...
+
+
+@runtime_checkable
+class PollingInbound(Protocol):
+    channel: str
+    partner_id: str | None
+    capabilities: frozenset[Capability]
+
+    def poll(self) -> tuple[list[InboundItem], float | None]: ...
+
+    def forget(self, item: InboundItem) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Outbound(Protocol):
+    channel: str
+    capabilities: frozenset[Capability]
+
+    def send(self, name: str, source: BinaryIO) -> Receipt: ...
+
+
+def check_name(name: str) -> str:
+    """A file name to send or receive: one plain path component, nothing hidden, nothing that climbs out."""
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise UnsafePathError(f"refusing the file name {name!r}: it must be one plain name inside the folder")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
