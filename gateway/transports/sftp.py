@@ -24,7 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
-from gateway.errors import ItemVanishedError, RemoteFullError, TransportError, UnsafePathError
+from gateway.errors import (
+    ItemVanishedError,
+    PermanentTransportError,
+    RemoteFullError,
+    TransportError,
+    UnsafePathError,
+)
 from gateway.logging import get_logger
 from gateway.transports.base import Capability, Receipt, check_name, is_transient
 from gateway.transports.sftp_session import SftpSession, translate
@@ -86,7 +92,7 @@ class _Download:
 
     def read(self, n: int = -1) -> bytes:
         try:
-            return bytes(self.remote.read(READ_CHUNK if n is None or n < 0 else n))
+            return bytes(self.remote.read(None if n is None or n < 0 else n))
         except Exception as exc:
             raise translate(exc, self.what) from exc
 
@@ -241,41 +247,42 @@ class SftpInbound:
                 sftp.remove(item.path)
                 target = None
             else:
-                folder = s.failed if failed else s.processed
-                _ensure_dir(sftp, folder)
-                target = _free_name(sftp, folder, item.name)
-                sftp.rename(item.path, target)
+                target = _move_into(sftp, item.path, s.failed if failed else s.processed, item.name)
             if marker is not None:
                 try:
                     sftp.remove(marker)
                 except FileNotFoundError:
                     pass
         except FileNotFoundError:
-            return None  # already committed by an earlier delivery
+            return None  # already committed by an earlier delivery, or by another gateway process
         except Exception as exc:
             raise translate(exc, f"{self.where}/{item.path}: commit") from exc
         self._looks.pop(item.name, None)
         return f"{self.where}/{target}" if target else f"deleted {self.where}/{item.path}"
 
 
-def _ensure_dir(sftp, folder: str) -> None:  # type: ignore[no-untyped-def]
+def _move_into(sftp, path: str, folder: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    """Rename ``path`` into ``folder`` under a name that does not exist there yet (never overwrite an earlier
+    file). SFTP renames refuse an existing target, so a lost race for a name just tries the next one; a source
+    that is gone was committed by someone else (FileNotFoundError)."""
     try:
-        sftp.stat(folder)
-    except FileNotFoundError:
         sftp.mkdir(folder)
-
-
-def _free_name(sftp, folder: str, name: str) -> str:  # type: ignore[no-untyped-def]
-    """A name in ``folder`` that does not exist yet: never overwrite an earlier file of the same name."""
-    candidate, n = confined(folder, name), 1
-    while True:
+    except OSError:
+        sftp.stat(folder)  # it exists (or a concurrent commit made it); anything else raises here
+    stem, dot, suffix = name.partition(".")
+    for n in range(1000):
+        candidate = confined(folder, name if n == 0 else (f"{stem}.{n}{dot}{suffix}" if dot else f"{name}.{n}"))
         try:
             sftp.stat(candidate)
+            continue
         except FileNotFoundError:
+            pass
+        try:
+            sftp.rename(path, candidate)
             return candidate
-        stem, dot, suffix = name.partition(".")
-        candidate = confined(folder, f"{stem}.{n}{dot}{suffix}" if dot else f"{name}.{n}")
-        n += 1
+        except OSError:
+            sftp.stat(path)  # raises FileNotFoundError when another process committed it meanwhile
+    raise PermanentTransportError(f"{folder} holds 1000 files named like {name}: clean it up")
 
 
 class SftpOutbound:
@@ -320,7 +327,7 @@ class SftpOutbound:
                 log.warning("sftp.temp_left", extra={"fields": {"path": tmp}})
             if local_failure or isinstance(exc, TransportError) or not isinstance(exc, Exception):
                 raise
-            raise translate(exc, what) from exc
+            raise translate(exc, what, writing=True) from exc
         return Receipt(transport_id=what, detail={"size": size})
 
 

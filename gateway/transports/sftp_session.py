@@ -78,7 +78,7 @@ def load_private_key(text: str, passphrase: str | None = None) -> paramiko.PKey:
     raise AuthenticationError("the private key cannot be read (expected an OpenSSH or PEM ed25519/ECDSA/RSA key)")
 
 
-def translate(exc: BaseException, what: str) -> TransportError:
+def translate(exc: BaseException, what: str, *, writing: bool = False) -> TransportError:
     """A paramiko/socket/SFTP error as the gateway's typed transport error."""
     if isinstance(exc, TransportError):
         return exc
@@ -100,7 +100,7 @@ def translate(exc: BaseException, what: str) -> TransportError:
         return TransientTransportError(f"{what}: timed out")
     if isinstance(exc, (EOFError, paramiko.SSHException, ConnectionError)):
         return ConnectionLostError(f"{what}: the connection was lost ({exc or type(exc).__name__})")
-    if isinstance(exc, OSError) and exc.errno is None and "Failure" in str(exc):
+    if writing and isinstance(exc, OSError) and exc.errno is None and "Failure" in str(exc):
         # SFTP v3 has no "disk full" status: OpenSSH answers a failed write (ENOSPC, EDQUOT) with a bare failure
         return RemoteFullError(f"{what}: the server failed the write (its disk or quota is probably full)")
     if isinstance(exc, OSError):
@@ -123,6 +123,8 @@ class SftpSession:
     def close(self) -> None:
         try:
             self.sftp.close()
+        except (EOFError, OSError, paramiko.SSHException):
+            pass  # the connection is already gone: closing it is all that was asked
         finally:
             self.transport.close()
 
