@@ -25,6 +25,7 @@ from gateway.store.migrate import upgrade
 from gateway.store.repository import Store
 from gateway.transports.channels import inbound_folders, outbound_folders
 from gateway.transports.watch import FolderWatcher
+from gateway.transports.webhook import WebhookReceiver
 
 log = get_logger(__name__)
 
@@ -56,6 +57,7 @@ class Gateway:
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.pollers: list[ChannelPoller] = []
+        self.webhooks: dict[str, WebhookReceiver] = {}  # partner id -> inbound webhook channel
         self.started = False
 
     def _load_registry(self) -> PartnerRegistry:

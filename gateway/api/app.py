@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api.routes import health, messages
+from gateway.api.routes import health, messages, webhooks
 from gateway.runtime import Gateway
 
 
@@ -33,4 +33,5 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(health.router)
     app.include_router(messages.router)
+    app.include_router(webhooks.router)
     return app
