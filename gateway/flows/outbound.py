@@ -14,11 +14,11 @@ from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
 from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
-from gateway.transports.folder import FolderOutbound
+from gateway.transports.base import Outbound
 
 log = get_logger(__name__)
 
-OutboundChannels = Callable[[Partner], list[FolderOutbound]]
+OutboundChannels = Callable[[Partner], list[Outbound]]
 
 
 class OutboundFlow:
