@@ -6,7 +6,7 @@ resent at any time. Each attempt and its outcome are on the message's timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gateway.errors import GatewayError, TransportError
 from gateway.logging import get_logger, log_context
@@ -18,7 +18,7 @@ from gateway.transports.base import Outbound
 
 log = get_logger(__name__)
 
-OutboundChannels = Callable[[Partner], list[Outbound]]
+OutboundChannels = Callable[[Partner], Sequence[Outbound]]
 
 
 class OutboundFlow:

@@ -23,9 +23,10 @@ reference implementation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from gateway.errors import TransportError, UnsafePathError
 
@@ -43,12 +44,23 @@ def is_transient(error: BaseException | None) -> bool:
 
 @runtime_checkable
 class InboundItem(Protocol):
-    channel: str  # "<partner>/<channel name>"
-    partner_id: str | None  # the partner owning the channel, when the channel belongs to one
-    name: str  # file name as received
-    transport_id: str  # where it came from: a path, a Message-ID, a delivery id
-    idempotency_key: str  # the same remote item always gives the same key
-    size: int
+    @property
+    def channel(self) -> str: ...  # "<partner>/<channel name>"
+
+    @property
+    def partner_id(self) -> str | None: ...  # the partner owning the channel, when the channel belongs to one
+
+    @property
+    def name(self) -> str: ...  # file name as received
+
+    @property
+    def transport_id(self) -> str: ...  # where it came from: a path, a Message-ID, a delivery id
+
+    @property
+    def idempotency_key(self) -> str: ...  # the same remote item always gives the same key
+
+    @property
+    def size(self) -> int: ...
 
     def open(self) -> BinaryIO: ...
 
@@ -61,9 +73,9 @@ class PollingInbound(Protocol):
     partner_id: str | None
     capabilities: frozenset[Capability]
 
-    def poll(self) -> tuple[list[InboundItem], float | None]: ...
+    def poll(self) -> tuple[Sequence[InboundItem], float | None]: ...
 
-    def forget(self, item: InboundItem) -> None: ...
+    def forget(self, item: Any) -> None: ...  # an item this transport returned
 
     def close(self) -> None: ...
 
