@@ -7,7 +7,14 @@
     │   └── SecretError               a {secret: NAME} reference does not resolve, or a literal secret was given
     ├── TransportError                bytes could not be moved (SFTP, AS2, webhook, folder)
     │   ├── TransientTransportError   worth retrying: timeout, refused connection, HTTP 5xx/429, full remote disk
+    │   │   ├── ConnectionLostError   the connection dropped in the middle of a transfer
+    │   │   ├── ItemVanishedError     the remote file disappeared between listing and download
+    │   │   └── RemoteFullError       the remote side has no space left
     │   └── PermanentTransportError   retrying will not help: bad credentials, unknown host key, HTTP 4xx
+    │       ├── HostKeyError          the server's host key is unknown or changed (never auto-accepted)
+    │       ├── AuthenticationError   the server refused our credentials
+    │       ├── UnsafePathError       a remote name with ``../``, a slash, or a path outside the folder
+    │       └── PayloadTooLargeError  a pushed body over the channel's size limit
     ├── DocumentError                 an inbound document cannot be accepted as it is (carries the ack code)
     │   ├── EnvelopeError             ISA/IEA, GS/GE or ST/SE envelope broken            (TA1 / AK5 / AK9 codes)
     │   ├── X12SyntaxError            segment or element level error                     (AK3/AK4, IK3/IK4 codes)
@@ -130,6 +137,46 @@ class TransientTransportError(TransportError):
 class PermanentTransportError(TransportError):
     transient = False
     default_hint = "retrying will not help: check the partner's channel settings and credentials"
+
+
+class ConnectionLostError(TransientTransportError):
+    """The connection dropped in the middle of a transfer; nothing was committed."""
+
+
+class ItemVanishedError(TransientTransportError):
+    """The remote item disappeared between listing and download (someone else took it)."""
+
+    default_hint = "nothing was received; if it comes back, the next poll picks it up"
+
+
+class RemoteFullError(TransientTransportError):
+    """The remote side has no space left (or refused the write); the upload was removed."""
+
+    default_hint = "ask the partner to free space on their server; the gateway retries the delivery"
+
+
+class HostKeyError(PermanentTransportError):
+    """The server presented a host key that is not pinned for the channel."""
+
+    default_hint = (
+        "verify the new key with the partner out of band, then put its known_hosts line in host_key or host_keys"
+    )
+
+
+class AuthenticationError(PermanentTransportError):
+    """The server refused our credentials."""
+
+    default_hint = "check the channel's username and the secret the password or private key refers to"
+
+
+class UnsafePathError(PermanentTransportError):
+    """A remote name that would leave the configured folder."""
+
+    default_hint = "the item was left where it is; ask the partner to use plain file names"
+
+
+class PayloadTooLargeError(PermanentTransportError):
+    """A pushed body is larger than the channel accepts."""
 
 
 class DocumentError(GatewayError):

@@ -14,10 +14,12 @@ from gateway.as2.runtime import as2_service
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
+from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.outbound import OutboundFlow
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
+from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.logging import get_logger
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.reload import PartnerFolder
@@ -25,11 +27,13 @@ from gateway.scheduler import Scheduler
 from gateway.settings import Settings
 from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
+from gateway.store.locks import ChannelLocks
 from gateway.store.migrate import upgrade
 from gateway.store.repository import Store
 from gateway.store.retention import PurgeResult, purge_archive
 from gateway.transports.channels import outbound_folders
 from gateway.transports.watch import FolderWatcher
+from gateway.transports.webhook import WebhookReceiver
 
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 6 * 3600
@@ -49,7 +53,9 @@ class Gateway:
         self.partner_folder = PartnerFolder(settings.partners_path)
         self.registry = self._load_registry()
         self.outbound = OutboundFlow(
-            store=self.store, archive=self.archive, channels=lambda p: outbound_folders(settings, p)
+            store=self.store,
+            archive=self.archive,
+            channels=lambda p: [*outbound_folders(settings, p), *outbound_remote(p, secrets_dir=settings.secrets_path)],
         )
         self.acks = AckFlow(store=self.store, archive=self.archive, outbound=self.outbound, own=settings.identity)
         self.inbound = InboundFlow(
@@ -65,6 +71,9 @@ class Gateway:
         self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
         self.as2 = as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
         self._reload_lock = threading.Lock()
+        self.channel_jobs = ChannelJobs(self.scheduler, self.inbound, ChannelLocks(self.engine))
+        self.remote = RemoteChannels(self.channel_jobs, secrets_dir=settings.secrets_path)
+        self.webhooks: dict[str, WebhookReceiver] = self.remote.webhooks  # partner id -> inbound webhook channel
         self.started = False
 
     @property
@@ -94,6 +103,8 @@ class Gateway:
             old, new = self.registry, PartnerRegistry(refresh.partners, self.settings.identity)
             self.registry = new  # one reference swap: work in flight keeps the registry it started with
             changes = self.channels.apply(old, new) if self.started else {}
+            if self.started:
+                changes = {**changes, **{f"remote_{k}": v for k, v in self.remote.apply(new).items()}}
             log.info("partners.reloaded", extra={"fields": {"count": len(new), **changes}})
             return True
 
@@ -103,6 +114,7 @@ class Gateway:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
         for partner in self.registry:
             self.channels.start(partner)
+        self.remote.apply(self.registry)
         self._watch_partner_files()
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)

@@ -13,6 +13,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 
 class Scheduler:
@@ -32,6 +33,12 @@ class Scheduler:
             name=job_id,
             replace_existing=True,
             next_run_time=datetime.now(UTC) if run_now else None,
+        )
+
+    def add_cron(self, job_id: str, func: Callable[[], Any], crontab: str) -> None:
+        """Run ``func`` on a five-field cron schedule (UTC), e.g. ``*/5 8-18 * * mon-fri``."""
+        self._sched.add_job(
+            func, CronTrigger.from_crontab(crontab, timezone=UTC), id=job_id, name=job_id, replace_existing=True
         )
 
     def remove(self, job_id: str) -> None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api.routes import admin, as2, health, messages
+from gateway.api.routes import admin, as2, health, messages, webhooks
 from gateway.api.routes import partners as partner_routes
 from gateway.runtime import Gateway
 
@@ -40,4 +40,5 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     app.include_router(as2.router)  # POST /as2: no API key, AS2 authenticates by signature
     if getattr(gateway, "as2", None) is not None:
         gateway.as2.attach(app)
+    app.include_router(webhooks.router)
     return app

@@ -6,7 +6,7 @@ resent at any time. Each attempt and its outcome are on the message's timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gateway.errors import GatewayError, TransportError
 from gateway.logging import get_logger, log_context
@@ -15,11 +15,11 @@ from gateway.store.archive import Archive
 from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.store.types import utcnow
-from gateway.transports.folder import FolderOutbound
+from gateway.transports.base import Outbound
 
 log = get_logger(__name__)
 
-OutboundChannels = Callable[[Partner], list[FolderOutbound]]
+OutboundChannels = Callable[[Partner], Sequence[Outbound]]
 
 
 class OutboundFlow:

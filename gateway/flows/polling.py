@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import threading
-from typing import Protocol
 
-from gateway.errors import StoreError
+from gateway.errors import StoreError, TransportError
 from gateway.flows.inbound import InboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.scheduler import Scheduler
-from gateway.transports.folder import FolderInbound, FolderItem
+from gateway.transports.base import PollingInbound, is_transient
 
 log = get_logger(__name__)
-
-
-class _Pollable(Protocol):
-    channel: str
-
-    def poll(self) -> tuple[list[FolderItem], float | None]: ...
-
-    def forget(self, item: FolderItem) -> None: ...
 
 
 class ChannelPoller:
     """Runs as a scheduler job (never two at once for a channel). A wake during a run makes it poll again."""
 
-    def __init__(self, channel: FolderInbound | _Pollable, flow: InboundFlow, scheduler: Scheduler) -> None:
+    def __init__(self, channel: PollingInbound, flow: InboundFlow, scheduler: Scheduler) -> None:
         self.channel = channel
         self.flow = flow
         self.scheduler = scheduler
@@ -37,10 +28,22 @@ class ChannelPoller:
         self.scheduler.wake(self.job_id)
 
     def run(self) -> None:
+        """One scheduled run: poll, take each item through the flow, then close the poll's connection."""
+        try:
+            self._run()
+        finally:
+            self.channel.close()
+
+    def _run(self) -> None:
         with log_context(partner_id=getattr(self.channel, "partner_id", None)):
             for _ in range(100):  # bounded: a storm of events cannot pin a worker forever
                 self._dirty.clear()
-                items, wait = self.channel.poll()
+                try:
+                    items, wait = self.channel.poll()
+                except TransportError as exc:
+                    event = "poll.unreachable" if is_transient(exc) else "poll.refused"
+                    log.error(event, extra={"fields": {"channel": self.channel.channel, "error": str(exc)}})
+                    return  # the next scheduled run tries again; a permanent error is visible in the log
                 for item in items:
                     try:
                         self.flow.receive(item)

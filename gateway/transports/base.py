@@ -8,17 +8,27 @@ it, processes it, and only then calls ``item.ack(error)``:
   ``failed/`` so it is never picked up again, and never delete it;
 - ``ack(error)`` with a transient error: leave the source where it is, to be delivered again.
 
+A polling transport's ``poll()`` returns the complete items it sees (oldest first) and, when some file is not
+complete yet, the number of seconds after which it may be; ``forget(item)`` drops what it remembered about an
+item once the flow is done with it, and ``close()`` ends the connection a poll opened (a poll and the items it
+returned share one connection). A new instance on the same source must see every item that was not acked:
+that is at-least-once across a restart.
+
 An outbound transport's ``send`` is atomic (no half-written name is ever visible) and returns a
 :class:`Receipt`. Each transport declares what it can do in ``capabilities``.
+
+Every transport passes the shared contract suite in ``tests/transports/contract.py``; ``memory.py`` is the
+reference implementation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from gateway.errors import TransportError
+from gateway.errors import TransportError, UnsafePathError
 
 
 class Capability(StrEnum):
@@ -34,16 +44,62 @@ def is_transient(error: BaseException | None) -> bool:
 
 @runtime_checkable
 class InboundItem(Protocol):
-    channel: str  # "<partner>/<channel name>"
-    partner_id: str | None  # the partner owning the channel, when the channel belongs to one
-    name: str  # file name as received
-    transport_id: str  # where it came from: a path, a Message-ID, a delivery id
-    idempotency_key: str  # the same remote item always gives the same key
-    size: int
+    @property
+    def channel(self) -> str: ...  # "<partner>/<channel name>"
+
+    @property
+    def partner_id(self) -> str | None: ...  # the partner owning the channel, when the channel belongs to one
+
+    @property
+    def name(self) -> str: ...  # file name as received
+
+    @property
+    def transport_id(self) -> str: ...  # where it came from: a path, a Message-ID, a delivery id
+
+    @property
+    def idempotency_key(self) -> str: ...  # the same remote item always gives the same key
+
+    @property
+    def size(self) -> int: ...
 
     def open(self) -> BinaryIO: ...
 
     def ack(self, error: BaseException | None = None) -> None: ...
+
+
+@runtime_checkable
+class PollingInbound(Protocol):
+    channel: str
+    partner_id: str | None
+    capabilities: frozenset[Capability]
+
+    def poll(self) -> tuple[Sequence[InboundItem], float | None]: ...
+
+    def forget(self, item: Any) -> None: ...  # an item this transport returned
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Outbound(Protocol):
+    channel: str
+    capabilities: frozenset[Capability]
+
+    def send(self, name: str, source: BinaryIO) -> Receipt: ...
+
+
+def check_name(name: str) -> str:
+    """A file name to send or receive: one plain path component, nothing hidden, nothing that climbs out."""
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise UnsafePathError(f"refusing the file name {name!r}: it must be one plain name inside the folder")
+    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import PermanentTransportError, TransientTransportError
-from gateway.transports.base import Capability, Receipt, is_transient
+from gateway.transports.base import Capability, Receipt, check_name, is_transient
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -165,6 +165,9 @@ class FolderInbound:
         with self._lock:
             self._looks.pop(item.name, None)
 
+    def close(self) -> None:
+        """Nothing to close: a folder holds no connection."""
+
 
 class FolderOutbound:
     capabilities = frozenset({Capability.send})
@@ -174,18 +177,21 @@ class FolderOutbound:
         self.path = Path(path)
 
     def send(self, name: str, source: BinaryIO) -> Receipt:
-        if "/" in name or name in ("", ".", "..") or name.startswith("."):
-            raise PermanentTransportError(f"refusing to write a file named {name!r}")
+        check_name(name)
+        tmp = self.path / f".{name}.tmp"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            tmp = self.path / f".{name}.tmp"
-            with open(tmp, "wb") as out:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            final = self.path / name
-            os.replace(tmp, final)
+            try:
+                with open(tmp, "wb") as out:
+                    while chunk := source.read(1 << 20):
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                final = self.path / name
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         except OSError as exc:
-            raise TransientTransportError(f"cannot write {name} to {self.path}: {exc.strerror}") from exc
+            raise TransientTransportError(f"cannot write {name} to {self.path}: {exc.strerror or exc}") from exc
         return Receipt(transport_id=str(final))

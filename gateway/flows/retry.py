@@ -1,0 +1,113 @@
+"""Transport-level retry of outbound deliveries.
+
+A delivery that fails with a transient error (the server is down, HTTP 5xx, a full remote disk ...) leaves the
+message ``retrying``. :class:`DeliveryRetries` then decides, from the partner's :class:`RetryPolicy` and the
+number of attempts already on the message's timeline, either to schedule another attempt (event
+``delivery.retry_scheduled`` with the attempt number and when it is due) or, once the attempts are used up, to
+park the message as ``dead`` with the last error as its reason (event ``delivery.dead``). :meth:`run_due`, a
+scheduler job, makes the attempts that are due. Everything is on the timeline, so retries survive a restart.
+A permanent error (refused credentials, HTTP 4xx, an unknown host key) is not retried: the message is failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.flows.outbound import OutboundFlow
+from gateway.logging import get_logger, log_context
+from gateway.partners.schema import Partner
+from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.repository import Store
+
+log = get_logger(__name__)
+
+ATTEMPT = "delivery.failed"
+SCHEDULED = "delivery.retry_scheduled"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5  # deliveries in total, the first included
+    backoff_seconds: float = 60.0  # wait before the second attempt
+    factor: float = 2.0  # each wait is this much longer than the one before
+    max_backoff_seconds: float = 3600.0
+
+    def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait after the ``failed_attempts``-th failure."""
+        return min(self.backoff_seconds * self.factor ** max(failed_attempts - 1, 0), self.max_backoff_seconds)
+
+
+class DeliveryRetries:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        outbound: OutboundFlow,
+        policy: Callable[[Partner], RetryPolicy],
+        partner: Callable[[str], Partner | None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.outbound = outbound
+        self.policy = policy
+        self.partner = partner
+        self.clock = clock
+
+    def deliver(self, message: Message, partner: Partner) -> Message:
+        """One delivery attempt, then the retry decision."""
+        msg = self.outbound.deliver(message, partner)
+        if msg.status != MessageStatus.retrying:
+            return msg
+        assert msg.id is not None
+        with log_context(message_id=msg.id, partner_id=partner.id):
+            policy = self.policy(partner)
+            failed = sum(1 for e in self.store.events(msg.id) if e.name == ATTEMPT)
+            if failed >= policy.attempts:
+                reason = f"gave up after {failed} attempts; the last: {msg.reason}"
+                log.error("delivery.dead", extra={"fields": {"attempts": failed}})
+                return self.store.update(
+                    msg.id,
+                    event="delivery.dead",
+                    status=MessageStatus.dead,
+                    reason=reason,
+                    detail={"attempts": failed, "last_error": msg.error},
+                )
+            wait = policy.delay(failed)
+            due = self.clock() + timedelta(seconds=wait)
+            log.info("delivery.retry_scheduled", extra={"fields": {"attempt": failed + 1, "in_seconds": wait}})
+            self.store.add_event(
+                msg.id, SCHEDULED, detail={"attempt": failed + 1, "of": policy.attempts, "due": due.isoformat()}
+            )
+            return self.store.get(msg.id)
+
+    def due(self) -> list[Message]:
+        """Outbound messages waiting for a retry whose time has come, oldest first."""
+        now = self.clock()
+        out = []
+        for msg in self.store.unfinished(Direction.outbound):
+            if msg.status != MessageStatus.retrying or msg.id is None:
+                continue
+            scheduled = [e for e in self.store.events(msg.id) if e.name == SCHEDULED]
+            if scheduled and datetime.fromisoformat(str((scheduled[-1].detail or {})["due"])) <= now:
+                out.append(msg)
+        return out
+
+    def run_due(self) -> int:
+        """Scheduler job: retry every delivery that is due. Returns how many were attempted."""
+        count = 0
+        for msg in self.due():
+            partner = self.partner(msg.partner_id or "")
+            if partner is None:
+                assert msg.id is not None
+                self.store.update(
+                    msg.id,
+                    event="delivery.dead",
+                    status=MessageStatus.dead,
+                    reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
+                )
+                continue
+            self.deliver(msg, partner)
+            count += 1
+        return count
