@@ -20,9 +20,11 @@ from gateway.flows.outbound import OutboundFlow
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
+from gateway.flows.retry import DeliveryRetries, RetryPolicy
 from gateway.logging import get_logger
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.reload import PartnerFolder
+from gateway.partners.schema import Partner
 from gateway.scheduler import Scheduler
 from gateway.settings import Settings
 from gateway.store.archive import Archive
@@ -37,10 +39,22 @@ from gateway.transports.webhook import WebhookReceiver
 
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 6 * 3600
+RETRY_SWEEP_SECONDS = 10.0  # how often due outbound retries are looked for
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def retry_policy(partner: Partner) -> RetryPolicy:
+    """The partner file's ``retry:`` as the delivery retry policy."""
+    r = partner.retry
+    return RetryPolicy(
+        attempts=r.attempts,
+        backoff_seconds=r.backoff.total_seconds(),
+        factor=r.multiplier,
+        max_backoff_seconds=r.max_backoff.total_seconds(),
+    )
 
 
 class Gateway:
@@ -57,7 +71,14 @@ class Gateway:
             archive=self.archive,
             channels=lambda p: [*outbound_folders(settings, p), *outbound_remote(p, secrets_dir=settings.secrets_path)],
         )
-        self.acks = AckFlow(store=self.store, archive=self.archive, outbound=self.outbound, own=settings.identity)
+        self.retries = DeliveryRetries(
+            store=self.store,
+            outbound=self.outbound,
+            policy=retry_policy,
+            partner=lambda pid: self.registry.get(pid),
+            clock=utc_now,
+        )
+        self.acks = AckFlow(store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity)
         self.inbound = InboundFlow(
             store=self.store,
             archive=self.archive,
@@ -116,6 +137,7 @@ class Gateway:
             self.channels.start(partner)
         self.remote.apply(self.registry)
         self._watch_partner_files()
+        self.scheduler.add_interval("delivery.retries", self.retries.run_due, RETRY_SWEEP_SECONDS, run_now=False)
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:

@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
 from gateway.edi.x12.ack import ack_kind
-from gateway.flows.outbound import OutboundFlow
+from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger
 from gateway.partners.schema import AckPolicy, Partner
 from gateway.settings import OwnIdentity
@@ -59,7 +59,7 @@ def ack_kind_and_result(interchange: Interchange, options: AckOptions) -> tuple[
 
 
 class AckFlow:
-    def __init__(self, *, store: Store, archive: Archive, outbound: OutboundFlow, own: OwnIdentity) -> None:
+    def __init__(self, *, store: Store, archive: Archive, outbound: Delivers, own: OwnIdentity) -> None:
         self.store = store
         self.archive = archive
         self.outbound = outbound

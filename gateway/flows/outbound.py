@@ -7,6 +7,7 @@ resent at any time. Each attempt and its outcome are on the message's timeline.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gateway.errors import GatewayError, TransportError
 from gateway.logging import get_logger, log_context
@@ -20,6 +21,12 @@ from gateway.transports.base import Outbound
 log = get_logger(__name__)
 
 OutboundChannels = Callable[[Partner], Sequence[Outbound]]
+
+
+class Delivers(Protocol):
+    """Anything that delivers an archived outbound message: :class:`OutboundFlow`, or the retrying wrapper."""
+
+    def deliver(self, message: Message, partner: Partner) -> Message: ...
 
 
 class OutboundFlow:
