@@ -3,9 +3,10 @@ XML through the mapping layer.
 
 The input format is detected (X12, canonical JSON, CSV, XML). X12 is read tolerantly: envelope deviations and
 validation findings are printed on stderr as warnings and the document still maps. X12 output is validated by the
-X12 engine and its findings (e.g. a mandatory element the record left empty) are printed on stderr. Exit codes: 0 every document
-translated, 1 some document could not be mapped (it appears as ``{"error": ...}`` in canonical output and on
-stderr), 2 usage or I/O error.
+X12 engine and its findings (e.g. a mandatory element the record left empty) are printed on stderr.
+
+Exit codes: 0 every document translated, 1 some document could not be mapped (it appears as ``{"error": ...}``
+in canonical output and on stderr), 2 usage or I/O error.
 """
 
 from __future__ import annotations
