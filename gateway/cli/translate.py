@@ -2,9 +2,11 @@
 XML through the mapping layer.
 
 The input format is detected (X12, canonical JSON, CSV, XML). X12 is read tolerantly: envelope deviations and
-validation findings are printed on stderr as warnings and the document still maps. Exit codes: 0 every document
-translated, 1 some document could not be mapped (it appears as ``{"error": ...}`` in canonical output and on
-stderr), 2 usage or I/O error.
+validation findings are printed on stderr as warnings and the document still maps. X12 output is validated by the
+X12 engine and its findings (e.g. a mandatory element the record left empty) are printed on stderr.
+
+Exit codes: 0 every document translated, 1 some document could not be mapped (it appears as ``{"error": ...}``
+in canonical output and on stderr), 2 usage or I/O error.
 """
 
 from __future__ import annotations
@@ -155,8 +157,11 @@ def translate(
             sys.stdout.write(documents_json(items if not record_type else [*records, *errors]))
         elif to == "x12":
             now = datetime.now()
-            sys.stdout.buffer.write(from_canonical(records, envelope, set_id=set_id, overrides=overrides,
-                                                   date=now.strftime("%Y%m%d"), time=now.strftime("%H%M")))
+            written = from_canonical(records, envelope, set_id=set_id, overrides=overrides,
+                                     date=now.strftime("%Y%m%d"), time=now.strftime("%H%M"))
+            for issue in analyze(written, file="(output)").issues:  # e.g. a record without a mandatory value
+                typer.echo(f"output: {issue.describe()}", err=True)
+            sys.stdout.buffer.write(written)
         else:
             kinds = {r.type for r in records}
             kind = record_type or (kinds.pop() if len(kinds) == 1 else None)

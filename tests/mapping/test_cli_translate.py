@@ -58,3 +58,14 @@ def test_unmappable_set_exits_1_and_is_listed(tmp_path: Path):
 def test_usage_errors_exit_2(tmp_path: Path):
     assert run("samples/x12/940/ediengine-940-ok.edi", "--to", "pdf").returncode == 2
     assert run(str(tmp_path / "missing.edi"), "--to", "canonical").returncode == 2
+
+
+def test_x12_output_is_validated_and_findings_go_to_stderr(tmp_path: Path):
+    src = tmp_path / "shipment.json"
+    src.write_text(json.dumps({"documents": [{"type": "shipment", "shipment_id": "S1",
+                                              "orders": [{"purchase_order": "PO1", "lines": [
+                                                  {"quantity_shipped": "2", "uom": "EA"}]}]}]}))
+    result = run(str(src), "--to", "x12")
+    assert result.returncode == 0, result.stderr
+    assert b"~BSN*" in result.stdout.replace(b"\n", b"")  # still written: the findings are warnings
+    assert b"BSN03" in result.stderr  # the record has no document date: BSN03/BSN04 are mandatory
