@@ -38,7 +38,8 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(admin.keys_router)
     app.include_router(as2.router)  # POST /as2: no API key, AS2 authenticates by signature
-    if getattr(gateway, "as2", None) is not None:
-        gateway.as2.attach(app)
+    as2_service = getattr(gateway, "as2", None)
+    if as2_service is not None:
+        as2_service.attach(app)
     app.include_router(webhooks.router)
     return app

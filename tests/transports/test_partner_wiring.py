@@ -56,7 +56,10 @@ def test_sftp_and_webhook_channels_from_the_partner_file(tmp_path, sshd_server):
     _partner_file(home, sshd_server, sub)
     key = create_key(home, name="wiring-tests", role="viewer")
     hook_secret = "hook-secret-value-123"
-    env = {"GATEWAY_SECRET_HARBOR_SFTP_KEY": sshd_server.client_key.read_text(), "GATEWAY_SECRET_HARBOR_HOOK": hook_secret}
+    env = {
+        "GATEWAY_SECRET_HARBOR_SFTP_KEY": sshd_server.client_key.read_text(),
+        "GATEWAY_SECRET_HARBOR_HOOK": hook_secret,
+    }
     gw = ServeProcess(home, env=env)
     try:
         gw.wait_healthy(timeout=15)
