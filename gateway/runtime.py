@@ -16,6 +16,7 @@ from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.inbound import InboundFlow
+from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
@@ -86,6 +87,12 @@ class Gateway:
             acks=self.acks,
             clock=utc_now,
             failpoints=FailPoints(settings.failpoints),
+            mapping=MappingStep(
+                store=self.store,
+                archive=self.archive,
+                mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
+                overrides_dir=settings.partners_path,
+            ),
         )
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()

@@ -30,6 +30,7 @@ from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
 from gateway.flows.lineage import interchange_records, summarize_envelope
+from gateway.flows.mapping_step import MappingStep
 from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
@@ -53,11 +54,13 @@ class InboundFlow:
         acks: AckFlow,
         clock: Callable[[], datetime],
         failpoints: FailPoints | None = None,
+        mapping: MappingStep | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
         self.registry = registry
         self.acks = acks
+        self.mapping = mapping
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
 
@@ -228,6 +231,8 @@ class InboundFlow:
             self.acks.acknowledge(msg, partner, analysis, now=self.clock())
             if analysis.valid:
                 status, error = MessageStatus.acked, None
+                if self.mapping is not None:
+                    self.mapping.run(msg, partner)
             else:
                 status = MessageStatus.failed
                 error = _rejection(analysis)

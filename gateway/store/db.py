@@ -59,7 +59,7 @@ def ping(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        raise StoreError(f"database unreachable: {type(getattr(exc, "orig", None) or exc).__name__}") from exc
+        raise StoreError(f"database unreachable: {type(getattr(exc, 'orig', None) or exc).__name__}") from exc
 
 
 def redact_url(url: str) -> str:

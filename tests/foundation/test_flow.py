@@ -140,3 +140,44 @@ def test_a_file_is_not_picked_twice_and_watcher_survives_bad_input(gateway, repo
     drop(good, inbox(gateway, "harbor-3pl"), name="after-junk.edi")
     assert final_message(gateway, "after-junk.edi").status == MessageStatus.acked
     assert gateway.store.list_messages(direction=Direction.inbound).total == 2
+
+
+def test_acked_856_is_mapped_to_its_golden_canonical_records_and_keys(gateway, repo_root):
+    import json
+
+    src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
+    golden = json.loads(src.with_name("harbor-3pl-crossdock.canonical.json").read_text())
+    drop(src, inbox(gateway, "harbor-3pl"), name="mapped-856.edi")
+    msg = final_message(gateway, "mapped-856.edi")
+    assert msg.status == MessageStatus.acked, msg.reason
+    outs = gateway.store.outputs(msg.id, "canonical")
+    assert len(outs) == 1
+    assert json.loads(gateway.archive.read_bytes(outs[0].archive_key)) == golden
+    names = [e.name for e in gateway.store.events(msg.id)]
+    assert "mapping.done" in names and "mapping.failed" not in names
+    shipment = golden["documents"][0]
+    from gateway.store.search import MessageQuery
+
+    found = gateway.store.search(MessageQuery(q=shipment["pro_number"]))
+    assert msg.id in [m.id for m in found.items]
+
+
+def test_a_document_that_cannot_be_mapped_keeps_its_ack_and_says_why(gateway, repo_root):
+    # valid X12, but acme-retail's mapping overrides accept only the units CA and EA (strict table): PL is refused
+    text = (repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi").read_text()
+    assert "W01*750*CA*" in text
+    broken = text.replace("W01*750*CA*", "W01*750*PL*", 1)
+    inbox_dir = inbox(gateway, "acme-retail")
+    inbox_dir.mkdir(parents=True, exist_ok=True)
+    tmp = inbox_dir.parent / "unmappable.tmp"
+    tmp.write_text(broken)
+    tmp.rename(inbox_dir / "unmappable-940.edi")
+    msg = final_message(gateway, "unmappable-940.edi")
+    events = {e.name: e for e in gateway.store.events(msg.id)}
+    assert "mapping.failed" in events, list(events)
+    assert msg.status == MessageStatus.acked, msg.reason  # the 997 stands: the X12 was valid
+    detail = events["mapping.failed"].detail
+    assert any("W01" in r and "PL" in r for r in detail["errors"]), detail
+    assert detail["records"] >= 0
+    outs = gateway.store.outputs(msg.id, "canonical")  # what did map is kept, the error beside it
+    assert len(outs) == 1 and b'"error"' in gateway.archive.read_bytes(outs[0].archive_key)

@@ -1,0 +1,73 @@
+"""The mapping step of the inbound flow: an acknowledged X12 message is translated to canonical records.
+
+The records (and the mapping errors, one per transaction set that could not be mapped) are archived as one JSON
+document ``{"documents": [...]}`` and recorded as the message's ``canonical`` output, which
+``GET /api/messages/{id}/canonical`` serves; their business keys (PO, order, shipment, BOL, PRO, tracking, SSCC)
+are added to the search index. The partner's overrides come from ``partners/<id>.mapping.yaml``.
+
+A mapping problem never changes what was acknowledged nor loses the message: it is an event on the timeline
+(``mapping.failed`` with each error's segment position and field); the records that did map are kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.canonical.jsonio import documents_json
+from gateway.errors import GatewayError, MappingError
+from gateway.logging import get_logger
+from gateway.mapping import business_keys, load_overrides, to_canonical
+from gateway.partners.schema import Partner
+from gateway.store.archive import Archive
+from gateway.store.models import Message, OutputKind
+from gateway.store.repository import Store
+
+log = get_logger(__name__)
+
+
+class MappingStep:
+    def __init__(self, *, store: Store, archive: Archive, mappings_root: Path | None, overrides_dir: Path | None):
+        self.store = store
+        self.archive = archive
+        self.mappings_root = mappings_root
+        self.overrides_dir = overrides_dir
+
+    def run(self, msg: Message, partner: Partner) -> None:
+        assert msg.id is not None and msg.archive_key is not None
+        try:
+            overrides = load_overrides(self.overrides_dir / f"{partner.id}.mapping.yaml") if self.overrides_dir else {}
+            with self.archive.open(msg.archive_key) as src:
+                results = to_canonical(src, overrides, file=msg.file_name, root=self.mappings_root)
+        except GatewayError as exc:
+            self._failed(msg, [exc.describe()])
+            return
+        except Exception as exc:  # a defect in a mapping must not stop the inbound flow; it is shown, not hidden
+            log.exception("mapping.crashed")
+            self._failed(msg, [f"the mapping stopped unexpectedly: {type(exc).__name__}: {exc}"])
+            return
+        records = [r for r in results if not isinstance(r, MappingError)]
+        errors = [r for r in results if isinstance(r, MappingError)]
+        if not results:
+            return
+        blob = self.archive.put_bytes(documents_json(list(results)).encode())
+        self.store.record_output(
+            msg.id,
+            kind=OutputKind.canonical,
+            blob=blob,
+            content_type="application/json",
+            file_name=f"{msg.file_name or msg.id}.canonical.json",
+        )
+        keys: list[tuple[str, str]] = []
+        for record in records:
+            keys += [k for k in business_keys(record) if k not in keys]
+        if keys:
+            self.store.record_business_keys(msg.id, keys)
+        if errors:
+            self._failed(msg, [e.describe() for e in errors], mapped=len(records))
+        else:
+            self.store.add_event(msg.id, "mapping.done", detail={"records": len(records), "keys": len(keys)})
+
+    def _failed(self, msg: Message, reasons: list[str], mapped: int = 0) -> None:
+        assert msg.id is not None
+        log.warning("mapping.failed", extra={"fields": {"errors": len(reasons), "mapped": mapped}})
+        self.store.add_event(msg.id, "mapping.failed", detail={"records": mapped, "errors": reasons[:50]})
