@@ -133,8 +133,10 @@ def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[st
         conds.append(col(Message.created_at) >= query.since)
     if query.until is not None:
         conds.append(col(Message.created_at) < query.until)
-    if query.transport_id:
-        conds.append(col(Message.transport_id) == query.transport_id)
+    if query.transport_id and query.transport_id.strip("<> "):
+        # an AS2 Message-ID is pasted with or without its angle brackets; stores may keep either form
+        bare = query.transport_id.strip().strip("<>").strip()
+        conds.append(col(Message.transport_id).in_(sorted({query.transport_id, bare, f"<{bare}>"})))
     if query.set_id:
         sets = select(TransactionSet.message_id).where(col(TransactionSet.set_id) == query.set_id)
         conds.append(col(Message.id).in_(sets))

@@ -128,6 +128,7 @@ def test_filters_combine(seeded):
     assert ids_of(store, status=MessageStatus.failed)[0] == [ids["fail"]]
     assert ids_of(store, set_id="945")[0] == [ids["ship"]]
     assert ids_of(store, transport_id="<as2-msg-1@acme>")[0] == [ids["ship"]]
+    assert ids_of(store, transport_id=" as2-msg-1@acme ")[0] == [ids["ship"]]  # pasted without brackets
     assert ids_of(store, since=T0 + timedelta(hours=2), until=T0 + timedelta(hours=4))[0] == [ids["out"], ids["ship"]]
     assert ids_of(store, partner="acme", q="4500012345", status=MessageStatus.acked)[0] == [ids["asn"]]
 
