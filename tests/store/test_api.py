@@ -101,13 +101,14 @@ def test_search_detail_payload_by_business_keys_from_real_files(env, repo_root):
     payload = c.get(f"/api/messages/{asn.id}/payload", headers=v)
     assert payload.status_code == 200 and payload.content == src.read_bytes()
     assert payload.headers["content-disposition"].startswith(f'attachment; filename="{src.name}"')
-    # no canonical records yet: a clear 404
+    # the mapping step stored the canonical records of the 856
     r = c.get(f"/api/messages/{asn.id}/canonical", headers=v)
+    assert r.status_code == 200, r.text
+    docs = r.json()["documents"]
+    assert [d["type"] for d in docs] == ["shipment"]
+    # a message that has no canonical records (the 997 we sent): a clear 404
+    r = c.get(f"/api/messages/{ack_id}/canonical", headers=v)
     assert r.status_code == 404 and "no canonical records" in r.json()["detail"]
-    blob = gw.archive.put_bytes(b'{"shipments": [{"po": "POREF00"}]}')
-    gw.store.record_output(asn.id, kind="canonical", blob=blob, content_type="application/json")
-    r = c.get(f"/api/messages/{asn.id}/canonical", headers=v)
-    assert r.status_code == 200 and r.json() == {"shipments": [{"po": "POREF00"}]}
 
 
 @pytest.mark.parametrize(
