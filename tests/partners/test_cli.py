@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.partners.jsonschema import partner_schema_text
-from tests.partners.http import serving
 from tests.partners.keys import write_certificate
+from tests.support.http_server import serving
 from tests.support.services import unavailable
 from tests.support.sshd import SshServer, free_port, sshd_available
 

@@ -8,9 +8,9 @@ from gateway.api.app import create_app
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.apikeys import ApiKeys
-from tests.partners.http import serving
 from tests.partners.keys import write_certificate
 from tests.support.gateway_home import make_home
+from tests.support.http_server import serving
 
 AS2CO = """\
 id: as2co

@@ -19,7 +19,7 @@ from gateway.transports.webhook import (
     signed_headers,
 )
 from tests.support.gateway_home import make_home
-from tests.transports.http_support import serve
+from tests.support.http_server import serving
 
 SECRET = "s3cret-for-tests"
 
@@ -39,7 +39,7 @@ def gw(tmp_path):
 
 @pytest.fixture
 def url(gw):
-    with serve(create_app(gw)) as base:
+    with serving(create_app(gw), lifespan="off") as base:
         yield f"{base}/api/webhooks/acme-retail"
 
 

@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 
 from gateway.errors import AuthenticationError, PermanentTransportError, SecurityError, TransientTransportError
 from gateway.transports.webhook import DELIVERY, FILE_NAME, WebhookSender, WebhookSettings, verify
+from tests.support.http_server import serving
 from tests.support.sshd import free_port
 from tests.transports.contract import Harness, OutboundContract
-from tests.transports.http_support import serve
 
 SECRET = "partner-shared-secret"
 
@@ -50,7 +50,7 @@ class Receiver:
 @pytest.fixture(scope="module")
 def receiver():
     r = Receiver()
-    with serve(r.app) as base:
+    with serving(r.app, lifespan="off") as base:
         r.url = f"{base}/hook"
         yield r
 
