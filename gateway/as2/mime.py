@@ -86,3 +86,35 @@ def bounded_decompress(compressed_data: bytes, limit: int) -> bytes:
     if len(out) > limit:
         raise DecompressionError(f"the compressed payload expands past the size limit of {limit} bytes")
     return bytes(out)
+
+
+FOLD_WIDTH = 76
+
+
+def fold_header_block(head: bytes, width: int = FOLD_WIDTH) -> bytes:
+    """RFC 5322 sec. 2.2.3 folding of a CRLF-separated header block: a line longer than ``width`` gets a CRLF
+    inserted before some of its existing spaces (outside quoted strings), so unfolding restores it exactly.
+    A line without such a space stays as it is; the first line keeps at least one word after the colon."""
+    out: list[bytes] = []
+    for line in head.split(b"\r\n"):
+        if len(line) <= width or line[:1] in (b" ", b"\t"):
+            out.append(line)
+            continue
+        words: list[bytes] = []
+        start, quoted = 0, False
+        for i, c in enumerate(line):
+            if c == 0x22 and (i == 0 or line[i - 1] != 0x5C):  # '"' not escaped
+                quoted = not quoted
+            elif c == 0x20 and not quoted and i > start:
+                words.append(line[start:i])
+                start = i + 1
+        words.append(line[start:])
+        current = words[0] + b" " + words[1] if len(words) > 1 else words[0]
+        for word in words[2:]:
+            if len(current) + 1 + len(word) > width:
+                out.append(current)
+                current = b" " + word
+            else:
+                current += b" " + word
+        out.append(current)
+    return b"\r\n".join(out)

@@ -62,6 +62,7 @@ def as2_partner_settings(
         require_encrypted=channel.require_encrypted,
         content_type=channel.content_type,
         binary_canonicalization=channel.binary_canonicalization,
+        fold_headers=channel.fold_headers,
         basic_auth_user=channel.basic_auth_user,
         basic_auth_password=password.get_secret_value() if password is not None else None,
         verify_tls=channel.verify_tls,

@@ -27,7 +27,7 @@ import httpx
 from sqlmodel import select
 
 from gateway.as2 import compat as _compat
-from gateway.as2.mime import frame, unframe
+from gateway.as2.mime import fold_header_block, frame, unframe
 from gateway.as2.receive import As2Response
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings, organization, outbound_partner
 from gateway.errors import (
@@ -82,7 +82,8 @@ def build(
     """Compress (before or after signing), sign, encrypt, as the partner's settings say."""
     receiver = outbound_partner(partner)
     after = partner.compress == "after_signing"
-    if after:
+    fold = partner.fold_headers and partner.encrypt
+    if after or fold:
         receiver.encrypt = False
     msg = pyas2.Message(sender=org, receiver=receiver)
     ctype = partner.content_type
@@ -94,8 +95,8 @@ def build(
         disposition_notification_to=own.email,
         message_id=message_id,
     )
-    if after:
-        msg = _compress_then_encrypt(msg, partner)
+    if after or fold:
+        msg = _wrap(msg, partner, compress=after, fold=partner.fold_headers)
     headers = {k: v for k, v in msg.headers.items()}
     if partner.algorithm_naming == "dashed":
         for k, v in headers.items():
@@ -111,22 +112,29 @@ def build(
     )
 
 
-def _compress_then_encrypt(msg: Any, partner: As2PartnerSettings) -> Any:
-    """RFC 5402 'compress after signing': the signed MIME entity is compressed, then (optionally) encrypted."""
+def _wrap(msg: Any, partner: As2PartnerSettings, *, compress: bool, fold: bool) -> Any:
+    """Compress (RFC 5402 'compress after signing': the signed MIME entity) and/or encrypt what pyas2lib built
+    unencrypted. ``fold``: the header block of each entity put under compression or encryption is folded at 76
+    columns (RFC 5322); the headers under the signature are left as signed."""
     from pyas2lib.cms import encrypt_message
 
-    as2_headers = {k: v for k, v in msg.payload.items() if k.lower() not in ("content-type", "mime-version")}
-    signed = msg.payload
+    as2_headers = {
+        k: v for k, v in msg.payload.items() if not k.lower().startswith("content-") and k.lower() != "mime-version"
+    }
+    outer = msg.payload
     for k in as2_headers:
-        del signed[k]
-    compressed = email_message.Message()
-    compressed.set_type("application/pkcs7-mime")
-    compressed.set_param("name", "smime.p7z")
-    compressed.set_param("smime-type", "compressed-data")
-    compressed.add_header("Content-Disposition", "attachment", filename="smime.p7z")
-    compressed.add_header("Content-Transfer-Encoding", "binary")
-    compressed.set_payload(compress_message(mime_to_bytes(signed)))
-    outer = compressed
+        del outer[k]
+    if compress:
+        compressed = email_message.Message()
+        compressed.set_type("application/pkcs7-mime")
+        compressed.set_param("name", "smime.p7z")
+        compressed.set_param("smime-type", "compressed-data")
+        compressed.add_header("Content-Disposition", "attachment", filename="smime.p7z")
+        compressed.add_header("Content-Transfer-Encoding", "binary")
+        compressed.set_payload(compress_message(_entity_bytes(outer, fold)))
+        del compressed["MIME-Version"]
+        outer = compressed
+        msg.compressed = True
     if partner.encrypt:
         enveloped = email_message.Message()
         enveloped.set_type("application/pkcs7-mime")
@@ -135,15 +143,22 @@ def _compress_then_encrypt(msg: Any, partner: As2PartnerSettings) -> Any:
         enveloped.add_header("Content-Disposition", "attachment", filename="smime.p7m")
         enveloped.add_header("Content-Transfer-Encoding", "binary")
         cert = outbound_partner(partner).load_encrypt_cert()
-        enveloped.set_payload(encrypt_message(mime_to_bytes(compressed), partner.encryption_algorithm, cert))
+        enveloped.set_payload(encrypt_message(_entity_bytes(outer, fold), partner.encryption_algorithm, cert))
         outer = enveloped
         msg.encrypted, msg.enc_alg = True, partner.encryption_algorithm
     for k, v in as2_headers.items():
         outer.add_header(k, v)
     del outer["MIME-Version"]
     msg.payload = outer
-    msg.compressed = True
     return msg
+
+
+def _entity_bytes(part: Any, fold: bool) -> bytes:
+    data = mime_to_bytes(part)
+    if not fold:
+        return data
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    return fold_header_block(head) + sep + rest
 
 
 def mdn_mic(mdn: Any) -> tuple[str | None, str | None]:

@@ -52,6 +52,7 @@ class As2PartnerSettings:
     content_type: str = "application/edi-x12"
     binary_canonicalization: bool = False
     algorithm_naming: AlgorithmNaming = "plain"
+    fold_headers: bool = False  # outbound: fold long MIME headers under compression/encryption at 76 columns
     basic_auth_user: str | None = None
     basic_auth_password: str | None = field(default=None, repr=False)
     verify_tls: bool = True

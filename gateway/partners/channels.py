@@ -205,6 +205,9 @@ class As2Channel(_ChannelBase):
     require_encrypted: bool = Field(True, description="inbound: refuse unencrypted messages")
     content_type: Literal["application/edi-x12", "application/octet-stream"] = "application/edi-x12"
     binary_canonicalization: bool = Field(False, description="sign the payload as binary (no CRLF conversion)")
+    fold_headers: bool = Field(
+        False, description="outbound: fold long MIME headers under encryption/compression at 76 columns (RFC 5322)"
+    )
     basic_auth_user: str | None = Field(None, description="HTTP basic auth user at the partner's URL")
     basic_auth_password: SecretRef | None = Field(None, description="{secret: NAME}")
     verify_tls: bool = Field(True, description="check the partner's HTTPS certificate")

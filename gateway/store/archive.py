@@ -1,9 +1,11 @@
 """Content-addressed archive of payload bytes: every received byte is written here before anything parses it.
 
-Blobs are keyed by the SHA-256 of their *uncompressed* bytes and stored gzip-compressed at
-``<root>/<ab>/<cd>/<sha256>.gz``. Writes stream (memory does not grow with the payload), go to a temporary file
-in the same folder, are fsynced, then renamed into place, so a blob is either complete or absent. Identical
-payloads are stored once.
+Blobs are keyed by the SHA-256 of their *uncompressed* bytes and stored at ``<root>/<ab>/<cd>/<sha256>.gz``,
+gzip-compressed unless the bytes do not compress: when zlib (level 1) shrinks the first 64 KB by less than 5%
+(encrypted or already compressed bodies), the file holds :data:`RAW_MAGIC` followed by the bytes as they are. A
+gzip file always starts with ``1f 8b``, so the first bytes tell the two formats apart. Writes stream (memory does
+not grow with the payload), go to a temporary file in the same folder, are fsynced, then renamed into place, so a
+blob is either complete or absent. Identical payloads are stored once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import io
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +26,10 @@ from typing import BinaryIO
 from gateway.errors import NotFoundError, StoreError
 
 CHUNK = 1 << 20
+SAMPLE = 64 * 1024  # bytes tried with zlib level 1 to decide whether to compress
+MIN_SAVING = 0.05  # store uncompressed when the sample shrinks by less than this
+RAW_MAGIC = b"\x00gateway-archive-raw\n"  # first bytes of a blob stored uncompressed (never gzip's 1f 8b)
+GZIP_MAGIC = b"\x1f\x8b"
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -34,6 +41,12 @@ class Blob:
     @property
     def sha256(self) -> str:
         return self.key
+
+
+def compresses(sample: bytes) -> bool:
+    """Whether gzip is worth it: zlib level 1 on (the start of) the data saves at least MIN_SAVING."""
+    sample = sample[:SAMPLE]
+    return len(zlib.compress(sample, 1)) < len(sample) * (1 - MIN_SAVING)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -65,11 +78,23 @@ class Archive:
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as raw:
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
-                    while chunk := source.read(CHUNK):
+                chunk = source.read(CHUNK)
+                while chunk and len(chunk) < SAMPLE and (more := source.read(CHUNK)):
+                    chunk += more  # short reads (sockets, pipes): decide on a full sample
+                if compresses(chunk):
+                    with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+                        while chunk:
+                            digest.update(chunk)
+                            size += len(chunk)
+                            gz.write(chunk)
+                            chunk = source.read(CHUNK)
+                else:
+                    raw.write(RAW_MAGIC)
+                    while chunk:
                         digest.update(chunk)
                         size += len(chunk)
-                        gz.write(chunk)
+                        raw.write(chunk)
+                        chunk = source.read(CHUNK)
                 raw.flush()
                 os.fsync(raw.fileno())
             key = digest.hexdigest()
@@ -98,8 +123,16 @@ class Archive:
         path = self.path_for(key)
         if not path.is_file():
             raise NotFoundError(f"payload {key} is not in the archive (purged or never stored)")
-        with gzip.open(path, "rb") as fp:
-            yield fp  # type: ignore[misc]
+        with open(path, "rb") as fp:
+            head = fp.read(len(RAW_MAGIC))
+            if head == RAW_MAGIC:
+                yield fp
+                return
+            if not head.startswith(GZIP_MAGIC):
+                raise StoreError(f"archive file {path} is neither gzip nor an uncompressed blob (damaged?)")
+            fp.seek(0)
+            with gzip.GzipFile(fileobj=fp, mode="rb") as gz:
+                yield gz  # type: ignore[misc]
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as fp:

@@ -282,3 +282,49 @@ def test_folded_headers_in_the_signed_entity_and_on_the_http_request_are_accepte
         pytest.fail("the HTTP server refused an obs-folded header line: " + answer[:300].decode(errors="replace"))
     assert b" 200 " in status_line and b"processed" in answer and b"processed/" not in answer
     assert node.delivered[0].data == X12
+
+
+def _decrypt(tmp_path, built) -> bytes:
+    (tmp_path / "out.der").write_bytes(built.body)
+    openssl(
+        "cms", "-decrypt", "-binary", "-inform", "DER", "-in", "out.der",
+        "-recip", "PARTNER.crt", "-inkey", "PARTNER.key", "-out", "dec.eml", cwd=tmp_path,
+    )  # fmt: skip
+    return (tmp_path / "dec.eml").read_bytes()
+
+
+def _header_lines(entity: bytes) -> list[bytes]:
+    """Header lines of the entity and of every MIME part inside it."""
+    lines = entity.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    for part in message_from_bytes(entity).walk():
+        boundary = part.get_boundary()
+        if boundary:
+            for chunk in entity.split(b"--" + boundary.encode())[1:-1]:
+                lines += chunk.lstrip(b"\r\n").split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    return lines
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_fold_headers_switch_folds_outbound_mime_headers_and_openssl_verifies(tmp_path, fold):
+    write_keys(tmp_path)
+    own = own_settings()
+    partner = partner_settings(fold_headers=fold)
+    built = build(X12, own=own, org=organization(own), partner=partner, filename="o.edi")
+    assert not any("\r" in v or "\n" in v for v in built.headers.values())  # HTTP headers are never folded
+    entity = _decrypt(tmp_path, built)
+    lines = _header_lines(entity)
+    continuation = [line for line in lines if line[:1] in (b" ", b"\t")]
+    head = entity.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"Content-Type: multipart/signed;")
+    if fold:
+        assert continuation and all(len(line) <= 76 for line in head.split(b"\r\n"))
+        assert len(head.replace(b"\r\n ", b" ").split(b"\r\n")[0]) > 76  # unfolded it would be one long line
+    else:
+        assert continuation == []
+    (tmp_path / "dec.eml").write_bytes(b"MIME-Version: 1.0\r\n" + entity)
+    openssl(
+        "cms", "-verify", "-inform", "SMIME", "-in", "dec.eml", "-CAfile", "GATEWAY.crt",
+        "-purpose", "any", "-out", "content.bin", cwd=tmp_path,
+    )  # fmt: skip
+    assert (tmp_path / "content.bin").read_bytes().endswith(b"\r\n\r\n" + X12)
+    openssl("smime", "-verify", "-in", "dec.eml", "-CAfile", "GATEWAY.crt", "-purpose", "any", cwd=tmp_path)

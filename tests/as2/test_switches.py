@@ -50,3 +50,10 @@ def test_dashed_algorithm_names_on_the_wire_and_accepted(tmp_path):
     assert 'micalg="sha-256"' in built.headers["Content-Type"] or "micalg=sha-256" in built.headers["Content-Type"]
     assert "sha-256" in built.headers["disposition-notification-options"]
     send_through(tmp_path, algorithm_naming="dashed")
+
+
+@pytest.mark.parametrize("compress", ["none", "after_signing"])
+def test_folded_outbound_headers_are_accepted_by_our_receiver(tmp_path, compress):
+    assert (
+        send_through(tmp_path, fold_headers=True, compress=compress, content_type="application/octet-stream") == LF_X12
+    )
