@@ -231,12 +231,13 @@ class InboundFlow:
             self.acks.acknowledge(msg, partner, analysis, now=self.clock())
             if analysis.valid:
                 status, error = MessageStatus.acked, None
-                if self.mapping is not None:
-                    self.mapping.run(msg, partner)
             else:
                 status = MessageStatus.failed
                 error = _rejection(analysis)
-            return self._finish(msg, item, status, error)
+            done = self._finish(msg, item, status, error)
+            if status == MessageStatus.acked and self.mapping is not None:
+                self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
+            return done
 
     def _finish(
         self, msg: Message, item: InboundItem | None, status: MessageStatus, error: GatewayError | None
