@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.mapping import transforms as tf
-from gateway.mapping.engine import Builder, Inbound, Outbound, Problem, hl_builder
+from gateway.mapping.engine import Inbound, Problem
 from gateway.mapping.hooks import register
+from gateway.mapping.outbound import Builder, Outbound, hl_builder
 from gateway.mapping.structure import Scope, instances, link_hierarchy
 
 _PACK_LEVELS = ("T", "P")

@@ -23,7 +23,8 @@ from gateway.edi.x12.segment import Segment
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, write_interchange
 from gateway.errors import Location, MappingError
 from gateway.mapping import hooks as hook_registry
-from gateway.mapping.engine import Builder, Inbound, Outbound, Problem, problems_to_error
+from gateway.mapping.engine import Inbound, Problem, problems_to_error
+from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.spec import MappingSpec, find_mapping, load_mapping
 from gateway.mapping.structure import build_scopes, compile_structure
 
