@@ -12,6 +12,7 @@ A mapping problem never changes what was acknowledged nor loses the message: it 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from gateway.canonical.jsonio import documents_json
 from gateway.errors import GatewayError, MappingError
@@ -31,11 +32,27 @@ class MappingStep:
         self.archive = archive
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
+        self._overrides: dict[str, tuple[float | None, dict[str, Any]]] = {}  # partner id -> (mtime, overrides)
+
+    def overrides(self, partner_id: str) -> dict[str, Any]:
+        """The partner's ``<id>.mapping.yaml``, read again only when the file changed (hot reload friendly)."""
+        if self.overrides_dir is None:
+            return {}
+        path = self.overrides_dir / f"{partner_id}.mapping.yaml"
+        try:
+            mtime: float | None = path.stat().st_mtime
+        except OSError:
+            mtime = None
+        cached = self._overrides.get(partner_id)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, load_overrides(path) if mtime is not None else {})
+            self._overrides[partner_id] = cached
+        return cached[1]
 
     def run(self, msg: Message, partner: Partner) -> None:
         assert msg.id is not None and msg.archive_key is not None
         try:
-            overrides = load_overrides(self.overrides_dir / f"{partner.id}.mapping.yaml") if self.overrides_dir else {}
+            overrides = self.overrides(partner.id)
             with self.archive.open(msg.archive_key) as src:
                 results = to_canonical(src, overrides, file=msg.file_name, root=self.mappings_root)
         except GatewayError as exc:
