@@ -17,6 +17,35 @@ from sqlmodel import Field, SQLModel
 from gateway.store.types import UTCDateTime, utcnow
 
 
+class ValidationStatus(StrEnum):
+    """Outbound documents: did the produced X12 pass our own validator."""
+
+    valid = "valid"
+    invalid = "invalid"
+
+
+class DeliveryStatus(StrEnum):
+    """Outbound documents: where the transport stands."""
+
+    pending = "pending"
+    sent = "sent"  # handed to the channel; no receipt yet (async MDN awaited, or no receipt possible)
+    delivered = "delivered"  # positive MDN with matching MIC, or HTTP 2xx / completed upload where that is final
+    failed = "failed"
+    dead = "dead"  # retries exhausted
+
+
+class AckStatus(StrEnum):
+    """Outbound documents: the partner's functional acknowledgement (997/999/TA1)."""
+
+    not_expected = "not_expected"
+    waiting = "waiting"
+    accepted = "accepted"
+    accepted_with_errors = "accepted_with_errors"
+    partially_accepted = "partially_accepted"
+    rejected = "rejected"
+    overdue = "overdue"
+
+
 class Direction(StrEnum):
     inbound = "inbound"
     outbound = "outbound"
@@ -68,6 +97,8 @@ class Message(SQLModel, table=True):
         Index("ix_message_partner_created", "partner_id", "created_at"),
         Index("ix_message_direction_created", "direction", "created_at"),
         Index("ix_message_status_created", "status", "created_at"),
+        Index("ix_message_ack_status_due", "ack_status", "ack_due_at"),
+        Index("ix_message_delivery_status", "delivery_status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -91,6 +122,11 @@ class Message(SQLModel, table=True):
     created_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # payload removed from the archive
+    # -- added by migration 0003: outbound documents (NULL where they do not apply) --
+    validation_status: str | None = Field(default=None, sa_type=String(16))  # ValidationStatus
+    delivery_status: str | None = Field(default=None, sa_type=String(16))  # DeliveryStatus
+    ack_status: str | None = Field(default=None, sa_type=String(24))  # AckStatus
+    ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the partner's ack is overdue
 
 
 class Event(SQLModel, table=True):
