@@ -1,4 +1,4 @@
-"""Suite-wide fixtures: the shared X12 corpus, and real services (PostgreSQL, OpenSSH) for integration tests.
+"""Suite-wide fixtures: the X12 test corpus (tests/corpus/x12, shipped with the repository), and real services (PostgreSQL, OpenSSH) for integration tests.
 
 Services that are missing make their tests skip locally and FAIL under CI=true (see support/services.py).
 """
@@ -15,7 +15,7 @@ from tests.support.services import unavailable
 from tests.support.sshd import SshServer, sshd_available
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "x12-corpus"
+CORPUS = REPO / "tests" / "corpus" / "x12"  # see its PROVENANCE.md
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not (CORPUS / "PROVENANCE.md").is_file():
-        pytest.fail(f"the shared X12 corpus is missing at {CORPUS}", pytrace=False)
+        pytest.fail(f"the X12 test corpus is missing at {CORPUS} (it ships with the repository)", pytrace=False)
     return CORPUS
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from x12_corpus import corpus_dir, corpus_files, corpus_id
+from x12_corpus import corpus_file, corpus_files, corpus_id, shipped
 
 from gateway.edi.x12 import (
     AckOptions,
@@ -55,7 +55,7 @@ def _segments(data: bytes) -> list[list[str]]:
 
 
 def _ack(name: str, index: int = 0, **kw: object) -> tuple[Interchange, bytes]:
-    analysis = analyze((corpus_dir() / name).read_bytes(), tolerant=bool(kw.pop("tolerant", True)))
+    analysis = analyze(corpus_file(name).read_bytes(), tolerant=bool(kw.pop("tolerant", True)))
     ic = analysis.interchanges[index]
     counter = SequentialControlNumbers(41, 7)
     data = build_acknowledgement(ic, control_numbers=counter, options=AckOptions(timestamp=WHEN, **kw))  # type: ignore[arg-type]
@@ -134,7 +134,7 @@ def test_partially_accepted_group_with_segment_and_element_detail() -> None:
 
 def test_accepted_with_errors_from_partner_rule_warnings() -> None:
     rules = {"transaction_sets": {"940": {"must_use": ["W76"], "severity": "warning"}}}
-    analysis = analyze((corpus_dir() / "940/ediengine-940-2-ups.edi").read_bytes(), rules=rules)
+    analysis = analyze(corpus_file("940/ediengine-940-2-ups.edi").read_bytes(), rules=rules)
     data = build_acknowledgement(analysis.interchanges[0], control_numbers=SequentialControlNumbers(),
                                  options=OPTIONS)
     assert data is not None
@@ -181,7 +181,7 @@ def test_strict_mode_rejects_a_multibyte_terminator() -> None:
 
 
 def test_ta1_only_when_asked_and_nothing_else_due() -> None:
-    analysis = analyze((corpus_dir() / "997/pyx12-997-with-ta1-after-ge.edi").read_bytes())
+    analysis = analyze(corpus_file("997/pyx12-997-with-ta1-after-ge.edi").read_bytes())
     ic = analysis.interchanges[0]
     assert ic.ack_requested
     data = build_acknowledgement(ic, control_numbers=SequentialControlNumbers(), options=OPTIONS)
@@ -192,25 +192,25 @@ def test_ta1_only_when_asked_and_nothing_else_due() -> None:
 
 
 def test_nothing_due() -> None:
-    analysis = analyze((corpus_dir() / "997/pyx12-997-834-accept.edi").read_bytes())
+    analysis = analyze(corpus_file("997/pyx12-997-834-accept.edi").read_bytes())
     assert build_acknowledgement(analysis.interchanges[0], control_numbers=SequentialControlNumbers(),
                                  options=OPTIONS) is None
 
 
 def test_bare_sets_cannot_be_acknowledged() -> None:
-    analysis = analyze((corpus_dir() / "945/x12types-945-simplot-noenvelope.edi").read_bytes(), tolerant=True)
+    analysis = analyze(corpus_file("945/x12types-945-simplot-noenvelope.edi").read_bytes(), tolerant=True)
     assert build_acknowledgement(analysis.interchanges[0], control_numbers=SequentialControlNumbers(),
                                  options=OPTIONS) is None
 
 
 def test_the_engine_never_reads_the_clock() -> None:
-    analysis = analyze((corpus_dir() / "940/ediengine-940-2-ups.edi").read_bytes())
+    analysis = analyze(corpus_file("940/ediengine-940-2-ups.edi").read_bytes())
     with pytest.raises(ValueError, match="timestamp"):
         build_acknowledgement(analysis.interchanges[0], control_numbers=SequentialControlNumbers())
 
 
 def test_control_numbers_come_from_the_counter_one_group_per_version() -> None:
-    analysis = analyze((corpus_dir() / "940/ediengine-940-multi-isa-gs-st.edi").read_bytes(), tolerant=True)
+    analysis = analyze(corpus_file("940/ediengine-940-multi-isa-gs-st.edi").read_bytes(), tolerant=True)
     counter = SequentialControlNumbers(100, 500)
     acks = [build_acknowledgement(ic, control_numbers=counter, options=OPTIONS) for ic in analysis.interchanges]
     first, second = (_segments(a) for a in acks if a is not None)
@@ -223,7 +223,7 @@ def test_control_numbers_come_from_the_counter_one_group_per_version() -> None:
 
 
 def test_options_override_envelope_values() -> None:
-    analysis = analyze((corpus_dir() / "940/ediengine-940-2-ups.edi").read_bytes())
+    analysis = analyze(corpus_file("940/ediengine-940-2-ups.edi").read_bytes())
     options = AckOptions(timestamp=WHEN, sender_qualifier="01", sender_id="GATEWAY", element_separator="|",
                          segment_terminator="'", suffix="", usage="T", functional_ack="999")
     data = build_acknowledgement(analysis.interchanges[0], control_numbers=SequentialControlNumbers(),

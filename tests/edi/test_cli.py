@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
-from x12_corpus import corpus_dir, corpus_files
+from x12_corpus import corpus_file, corpus_files
 
 from gateway.cli import main
 from gateway.edi.x12 import analyze, read_segments
@@ -55,7 +55,7 @@ def as_json(proc: Result | subprocess.CompletedProcess[bytes]) -> dict[str, Any]
 
 
 def _file(name: str) -> Path:
-    path = corpus_dir() / name
+    path = corpus_file(name)
     assert path.is_file(), path
     return path
 
