@@ -31,7 +31,7 @@ import gateway.as2  # noqa: E402, F401 - oscrypto fix before pyas2lib (gateway/a
 import httpx  # noqa: E402
 from pyas2lib import as2 as pyas2  # noqa: E402
 
-from tests.as2.django_peer import KEYPASS, DjangoPeer  # noqa: E402
+from tests.as2.django_peer import KEYPASS, PEER_HOME, DjangoPeer  # noqa: E402
 from tests.support.sshd import free_port  # noqa: E402
 
 SERVER = r"""
@@ -125,7 +125,7 @@ def main() -> None:
     ap.add_argument("--small-count", type=int, default=200)
     ap.add_argument("--large-count", type=int, default=10)
     a = ap.parse_args()
-    peer = DjangoPeer(REPO / "var" / "as2peer")
+    peer = DjangoPeer(PEER_HOME)
     peer.ensure()
     certs = peer.base / "certs"
     tmp = Path(tempfile.mkdtemp(prefix="as2bench-"))

@@ -150,6 +150,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the settings file: {exc.strerror}", location=Location(file=str(path))) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read the settings file: not UTF-8 text (byte {exc.start})",
+                          location=Location(file=str(path))) from exc
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -168,14 +171,15 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     explicit = config_file or os.environ.get("GATEWAY_CONFIG")
     path = Path(explicit) if explicit else Path.cwd() / DEFAULT_CONFIG
     file_values: dict[str, Any] = {}
-    if path.is_file():
+    if path.is_file() or (explicit and path.exists()):  # a folder given as the file: say it cannot be read
         file_values = _read_yaml(path)
         if "home" not in file_values and "home" not in overrides:
             # config/gateway.yaml -> the folder above config/ is home
             parent = path.resolve().parent
             file_values["home"] = parent.parent if parent.name == "config" else parent
     elif explicit:
-        raise ConfigError("settings file not found", location=Location(file=str(path)))
+        raise ConfigError("settings file not found", location=Location(file=str(path)),
+                          hint="give an existing file with --config or GATEWAY_CONFIG")
     token = _file_values.set(file_values)
     try:
         return Settings(**overrides)

@@ -15,19 +15,33 @@ pick_python() {
   return 1
 }
 
-ensure_venv() {  # $1: extras, e.g. "test" or ""
+ensure_venv() {  # $1: extras wanted, e.g. "test" or "" (the runtime only)
+  # One virtualenv serves ./run.sh and ./test.sh: an install with the test extras also satisfies ./run.sh, so
+  # alternating the two never reinstalls. The stamp holds the hash of the dependency files and the extras installed.
   local extras=${1:-}
   if [ ! -x "$VENV/bin/python" ]; then
     "$(pick_python)" -m venv "$VENV"
   fi
-  local want stamp="$VENV/.installed"
-  want=$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"-$extras"
-  if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp" 2>/dev/null; then
-    echo "== installing the gateway into .venv (${extras:-runtime} dependencies)" >&2
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    local spec="$ROOT"
-    [ -n "$extras" ] && spec="$ROOT[$extras]"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$spec"
-    echo "$want" > "$stamp"
+  local hash stamp="$VENV/.installed" have="" have_hash="" have_extras=""
+  hash=$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)
+  [ -f "$stamp" ] && have=$(head -n1 "$stamp")
+  have_hash=${have%%-*}
+  [[ "$have" == *-* ]] && have_extras=${have#*-}
+  local install="$extras"
+  if [ "$have_hash" = "$hash" ]; then
+    local e missing=""
+    for e in ${extras//,/ }; do
+      [[ ",$have_extras," == *",$e,"* ]] || missing=1
+    done
+    [ -z "$missing" ] && return 0
+    install=$(printf '%s\n' ${have_extras//,/ } ${extras//,/ } | sort -u | paste -sd, -)  # keep what was there
+  elif [ -n "$have_extras" ]; then
+    install=$(printf '%s\n' ${have_extras//,/ } ${extras//,/ } | sort -u | paste -sd, -)  # keep the test tools
   fi
+  echo "== installing the gateway into .venv (${install:-runtime} dependencies)" >&2
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  local spec="$ROOT"
+  [ -n "$install" ] && spec="$ROOT[$install]"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$spec"
+  echo "$hash-$install" > "$stamp"
 }

@@ -12,12 +12,21 @@ from gateway.settings import Settings, load_settings
 
 
 def fail(exc: GatewayError, code: int = 2) -> NoReturn:
+    from gateway.cli.failures import classify
+
+    startup = classify(exc)  # a start-up failure (settings file, database, port) has its own exit code
+    if startup is not None:
+        exc, code = startup, startup.code
     typer.echo(f"error: {exc.describe()}", err=True)
     raise typer.Exit(code)
 
 
 def settings_from(config: Path | None, **overrides: Any) -> Settings:
+    from gateway.cli.failures import note_database
+
     try:
-        return load_settings(config, **overrides)
+        settings = load_settings(config, **overrides)
     except GatewayError as exc:
         fail(exc)
+    note_database(settings.database)
+    return settings

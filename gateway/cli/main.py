@@ -49,7 +49,9 @@ app.command("translate")(_translate.translate)
 
 
 def main() -> None:
-    app()
+    from gateway.cli.failures import run
+
+    run(app)  # start-up failures (database, settings file, port) as one line and an exit code
 
 
 if __name__ == "__main__":

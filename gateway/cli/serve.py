@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from gateway.cli.common import fail, settings_from
+from gateway.cli.failures import StartupError, bind, check_partners_folder, die
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
 
@@ -26,9 +27,19 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger("gateway.serve")
     try:
+        check_partners_folder(settings.partners_path)
+        # the port first: a gateway that cannot listen must not start picking up files
+        sock = bind(settings.api_host, settings.api_port)
+    except StartupError as exc:
+        die(exc)
+    try:
         gw = Gateway(settings)
     except GatewayError as exc:
+        sock.close()
         fail(exc)
+    except BaseException:
+        sock.close()
+        raise
     log.info(
         "gateway.serving",
         extra={
@@ -39,4 +50,5 @@ def serve(
         },
     )
     app = create_app(gw, manage_runtime=True)
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    config_ = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    uvicorn.Server(config_).run(sockets=[sock])

@@ -1,6 +1,7 @@
 """django-pyas2 as an independent AS2 peer on loopback (recipe: interop/as2-peer/run_peer.sh, adapted).
 
-Set up on first use from the package index into ``var/as2peer/`` (gitignored, reused by later runs): a
+Set up on first use from the package index into ``.cache/as2peer/`` at the repository root (:data:`PEER_HOME`,
+gitignored, reused by later runs; never under ``var/``, which is the gateway's own data folder): a
 virtualenv with django-pyas2 1.2.3, two identities made with the openssl command line, a Django project with
 sqlite. django-pyas2's own copy of oscrypto gets the same version-expression fix as the recipe applies (that is
 the peer's environment, not ours). The peer runs with ``manage.py runserver`` on a free port and is stopped by
@@ -22,6 +23,7 @@ import httpx
 from tests.support.sshd import free_port
 
 HERE = Path(__file__).parent / "django_peer"
+PEER_HOME = Path(__file__).resolve().parents[2] / ".cache" / "as2peer"  # test data, not the gateway's var/
 KEYPASS = "peerpass"
 PEER_VERSION = "django-pyas2==1.2.3"
 

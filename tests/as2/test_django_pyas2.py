@@ -1,6 +1,6 @@
 """Interop with django-pyas2 (an independent AS2 server) in both directions, sync and async MDN.
 
-The peer is set up on first use from the package index into var/as2peer/ (see tests/as2/django_peer.py).
+The peer is set up on first use from the package index into .cache/as2peer/ (see tests/as2/django_peer.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from gateway.as2.send import As2Sender
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings
 from gateway.store.models import Direction, MessageStatus
-from tests.as2.django_peer import KEYPASS, DjangoPeer
+from tests.as2.django_peer import KEYPASS, PEER_HOME, DjangoPeer
 from tests.as2.support import make_node, serve
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def wait(pred, timeout=30.0):
 
 @pytest.fixture(scope="module")
 def peer():
-    p = DjangoPeer(REPO / "var" / "as2peer")
+    p = DjangoPeer(PEER_HOME)
     p.ensure()
     p.start()
     try:
