@@ -37,6 +37,12 @@ EXIT_DATABASE_MISSING = 13
 EXIT_PORT_IN_USE = 14
 
 
+# what a driver says when it cannot open the database (psycopg 3, SQLite)
+CONNECTING = ("connection failed", "could not connect", "connection refused", "connection to server",
+              "does not exist", "authentication failed", "unable to open database file", "timeout expired",
+              "could not translate host name", "name or service not known")
+
+
 class StartupError(GatewayError):
     """A problem found before the gateway starts; carries its exit code."""
 
@@ -58,15 +64,17 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _database_error(exc: BaseException, url: str | None) -> StartupError | None:
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import OperationalError
 
     from gateway.store.db import redact_url
 
     for item in _chain(exc):
-        if not isinstance(item, OperationalError | DBAPIError):
+        if not isinstance(item, OperationalError):
             continue
         detail = str(getattr(item, "orig", None) or item).strip().splitlines()
         first = detail[0] if detail else type(item).__name__
+        if not any(sign in first.lower() for sign in CONNECTING):
+            continue  # an operational error of a working connection (a lock, a missing table): not a start-up one
         where = f" at {redact_url(url)}" if url else ""
         if "does not exist" in first and "database" in first:
             return StartupError(

@@ -67,25 +67,32 @@ def _done(exc: GatewayError) -> typer.Exit:
 def apikey_create(
     name: str = typer.Option(..., "--name", help="who or what uses the key (recorded on timelines)"),
     role: ApiRole = typer.Option(..., "--role", help="viewer reads; operator also resends/reprocesses; admin all"),
+    rotate: bool = typer.Option(False, "--rotate", help="the name exists: give it a new key, the old one stops"),
     config: Path | None = CONFIG,
 ) -> None:
-    """Create an API key and print it once (only its SHA-256 is stored)."""
+    """Create an API key and print it once (only its SHA-256 is stored). A name already taken is refused."""
     from gateway.store.apikeys import ApiKeys
 
+    keys = ApiKeys(_engine(config))
+    existed = rotate and any(k.name == name for k in keys.list())
     try:
-        _row, token = ApiKeys(_engine(config)).create(name, role)
+        _row, token = keys.create(name, role, rotate=rotate)
     except GatewayError as exc:
         fail(exc)
     typer.echo(token)
-    typer.echo(f"API key {name!r} ({role.value}) created: store it now, it is not shown again.", err=True)
+    done = "rotated (the previous key no longer works)" if existed else "created"
+    typer.echo(f"API key {name!r} ({role.value}) {done}: store it now, it is not shown again.", err=True)
 
 
 @apikey_app.command("list")
 def apikey_list(config: Path | None = CONFIG) -> None:
-    """List API keys (names, roles, last use; never the keys)."""
+    """List API keys: name, role, key prefix (not secret: it tells keys apart), state, last use. Never the keys."""
     from gateway.store.apikeys import ApiKeys
 
-    for k in ApiKeys(_engine(config)).list():
+    keys = ApiKeys(_engine(config)).list()
+    if keys:
+        typer.echo("name\trole\tprefix\tstate\tlast used")
+    for k in keys:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
         typer.echo(f"{k.name}\t{k.role}\t{k.prefix}...\t{state}\tlast used {used}")

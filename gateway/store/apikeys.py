@@ -21,6 +21,7 @@ from gateway.store.models import ApiKey, ApiRole
 from gateway.store.types import utcnow
 
 TOKEN_PREFIX = "gw_"  # noqa: S105 - a public prefix, not a secret
+PREFIX_LENGTH = 10  # "gw_" and 7 random characters (42 bits) are kept to tell keys apart; the rest is secret
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -40,8 +41,12 @@ class ApiKeys:
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    def create(self, name: str, role: ApiRole | str) -> tuple[ApiKey, str]:
-        """Create a key; returns the row and the token (shown once, never stored)."""
+    def create(self, name: str, role: ApiRole | str, *, rotate: bool = False) -> tuple[ApiKey, str]:
+        """Create a key; returns the row and the token (shown once, never stored).
+
+        A name already taken is refused, unless ``rotate``: then that key gets a new token (the old one stops
+        working at once), the role given, and is active again if it was revoked.
+        """
         if not KEY_NAME.match(name or ""):
             raise ConfigError(
                 f"invalid API key name {name!r}",
@@ -52,14 +57,20 @@ class ApiKeys:
         except ValueError as exc:
             raise ConfigError(f"unknown role {role!r}", hint="use viewer, operator or admin") from exc
         token = new_token()
-        key = ApiKey(name=name, role=role.value, key_hash=hash_token(token), prefix=token[:10])
         with self._session() as s:
+            key = s.exec(select(ApiKey).where(ApiKey.name == name)).first() if rotate else None
+            if key is None:
+                key = ApiKey(name=name, role=role.value, key_hash=hash_token(token), prefix=token[:PREFIX_LENGTH])
+            else:
+                key.role, key.key_hash, key.prefix = role.value, hash_token(token), token[:PREFIX_LENGTH]
+                key.created_at, key.last_used_at, key.revoked_at = utcnow(), None, None
             s.add(key)
             try:
                 s.commit()
             except IntegrityError as exc:
                 raise ConfigError(
-                    f"an API key named {name!r} already exists", hint="pick another name, or revoke the old key first"
+                    f"an API key named {name!r} already exists and its key cannot be shown again",
+                    hint="--rotate gives it a new key (the old one stops working), or pick another name",
                 ) from exc
         return key, token
 

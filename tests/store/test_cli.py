@@ -76,14 +76,23 @@ def test_search_show_resend_reprocess_purge(home):
 def test_apikey_create_list_revoke_then_the_api_refuses_it(home):
     token = run(home, "apikey", "create", "--name", "desk", "--role", "viewer").stdout.strip()
     assert token.startswith("gw_")
-    assert run(home, "apikey", "create", "--name", "desk", "--role", "viewer", ok=False).returncode == 2
+    again = run(home, "apikey", "create", "--name", "desk", "--role", "viewer", ok=False)
+    assert again.returncode == 2 and again.stdout == "" and "already exists" in again.stderr
+    assert "--rotate" in again.stderr and len(again.stderr.strip().splitlines()) == 1
     assert run(home, "apikey", "create", "--name", "x", "--role", "root", ok=False).returncode == 2
     listed = run(home, "apikey", "list").stdout
-    assert "desk\tviewer" in listed and token not in listed
+    assert listed.splitlines()[0].split("\t")[:3] == ["name", "role", "prefix"]
+    assert f"desk\tviewer\t{token[:10]}..." in listed and token not in listed
+    # --rotate: a new key under the same name, the old one stops working
+    old, token = token, run(home, "apikey", "create", "--name", "desk", "--role", "viewer", "--rotate").stdout.strip()
+    assert token.startswith("gw_") and token != old
+    listed = run(home, "apikey", "list").stdout
+    assert f"desk\tviewer\t{token[:10]}..." in listed and listed.count("desk") == 1
     gw = ServeProcess(home)
     try:
         gw.wait_healthy()
         assert httpx.get(f"{gw.url}/api/messages", headers={"X-API-Key": token}, timeout=5).status_code == 200
+        assert httpx.get(f"{gw.url}/api/messages", headers={"X-API-Key": old}, timeout=5).status_code == 401
         run(home, "apikey", "revoke", "desk")
         assert httpx.get(f"{gw.url}/api/messages", headers={"X-API-Key": token}, timeout=5).status_code == 401
     finally:
