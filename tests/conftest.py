@@ -1,4 +1,5 @@
-"""Suite-wide fixtures: the X12 test corpus (tests/corpus/x12, shipped with the repository), and real services (PostgreSQL, OpenSSH) for integration tests.
+"""Suite-wide fixtures: the X12 test corpus (tests/corpus/x12, shipped with the repository), and real services
+(PostgreSQL, OpenSSH) for integration tests.
 
 Services that are missing make their tests skip locally and FAIL under CI=true (see support/services.py).
 """

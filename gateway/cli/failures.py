@@ -117,7 +117,7 @@ def run(main: Callable[[], object]) -> None:
         main()
     except (SystemExit, KeyboardInterrupt):
         raise
-    except Exception as exc:  # noqa: BLE001 - classified below, re-raised when not a start-up failure
+    except Exception as exc:
         failure = classify(exc)
         if failure is None:
             raise

@@ -40,11 +40,11 @@ STORE_COMMANDS = [
 ]
 
 
-def gateway(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def gateway(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     full.update(env or {})
     return subprocess.run([str(GATEWAY), *args], cwd=home, env=full, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=60, check=False)
 
 
 def one_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
@@ -114,7 +114,8 @@ def test_unreadable_settings_file(home: Path, kind: str, args: list[str]) -> Non
 
 
 def test_partners_folder_that_does_not_exist(home: Path) -> None:
-    proc = gateway(home, "serve", env={"GATEWAY_PARTNERS_DIR": "no-such-partners", "GATEWAY_API_PORT": str(free_port())})
+    env = {"GATEWAY_PARTNERS_DIR": "no-such-partners", "GATEWAY_API_PORT": str(free_port())}
+    proc = gateway(home, "serve", env=env)
     one_error(proc, failures.EXIT_PARTNERS_MISSING, "no-such-partners", "does not exist", "GATEWAY_PARTNERS_DIR")
     assert not (home / "var" / "gateway.db").exists()
 
