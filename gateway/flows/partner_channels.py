@@ -42,7 +42,10 @@ class PartnerChannels:
 
     @property
     def pollers(self) -> list[ChannelPoller]:
-        return [p for r in self._running.values() for p in r.pollers]
+        """The running pollers. Taken under the lock that :meth:`apply` holds: a reader never sees a partner half
+        restarted (its new folders already created, its pollers not yet registered), nor a dict changing size."""
+        with self._lock:
+            return [p for r in self._running.values() for p in r.pollers]
 
     def start(self, partner: Partner) -> None:
         with self._lock:

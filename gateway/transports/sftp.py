@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
+import paramiko
+
 from gateway.errors import (
     ItemVanishedError,
     PermanentTransportError,
@@ -83,6 +85,27 @@ def confined(folder: str, name: str) -> str:
     return path
 
 
+def start_prefetch(remote, size: int) -> None:  # type: ignore[no-untyped-def]
+    """Ask for the whole file ahead of reading it (paramiko's prefetch), safely.
+
+    paramiko issues the read requests from a thread of its own. When the connection drops while that thread is
+    still issuing them (a large file, a loaded machine), its write raises ``EOFError`` (or ``OSError``) and the
+    thread dies with an unhandled exception. The loss is the reader's to report, not that thread's: it is caught
+    there and kept on the file, so the next read raises it, translated to :class:`ConnectionLostError`.
+    """
+    issue = remote._prefetch_thread
+
+    def guarded(*args: object) -> None:
+        try:
+            issue(*args)
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            remote._saved_exception = paramiko.SSHException(f"connection lost while requesting the file: {exc!r}")
+            log.debug("sftp.prefetch_stopped", extra={"fields": {"error": type(exc).__name__}})
+
+    remote._prefetch_thread = guarded
+    remote.prefetch(size)
+
+
 class _Download:
     """The remote file as a read-only stream; a lost connection mid-read becomes ConnectionLostError."""
 
@@ -135,7 +158,7 @@ class SftpItem:
         what = f"{self.inbound.where}/{self.path}"
         try:
             remote = session.sftp.open(self.path, "rb")
-            remote.prefetch(self.size)
+            start_prefetch(remote, self.size)
         except Exception as exc:
             error = translate(exc, what)
             if isinstance(error, ItemVanishedError):

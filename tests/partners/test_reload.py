@@ -100,13 +100,20 @@ def test_changed_channel_moves_the_poll_and_removed_partner_stops(gateway, repo_
     path = gateway.settings.partners_path / "harbor-3pl.yaml"
     write_atomically(path, path.read_text().replace("channels/harbor-3pl/inbound", "channels/harbor-3pl/inbound-2"))
     new_inbox = gateway.settings.data_path / "channels" / "harbor-3pl" / "inbound-2"
-    wait_for(new_inbox.is_dir, timeout=10)
-    assert [p.channel.path for p in gateway.pollers if p.channel.partner_id == "harbor-3pl"] == [new_inbox]
+
+    def harbor_inboxes():
+        return [p.channel.path for p in gateway.pollers if p.channel.partner_id == "harbor-3pl"]
+
+    # wait for the registration itself: the folder is created inside the reload, before its poller is registered
+    wait_for(lambda: harbor_inboxes() == [new_inbox], timeout=10)
+    assert new_inbox.is_dir()
     src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     drop(src, new_inbox)
     assert settled(gateway, src.name).status == MessageStatus.acked
     path.unlink()
     wait_for(lambda: gateway.registry.get("harbor-3pl") is None, timeout=3)  # the deletion event, not the sweep
+    # the registry is swapped first, the channels are stopped right after it in the same reload: wait for that
+    wait_for(lambda: not harbor_inboxes(), timeout=3)
     assert "poll:harbor-3pl/inbox" not in gateway.scheduler.job_ids()
     assert {p.channel.partner_id for p in gateway.pollers} == {"acme-retail", "alink-carrier"}
 

@@ -24,7 +24,7 @@ from gateway.errors import (
     TransientTransportError,
     UnsafePathError,
 )
-from gateway.transports.sftp import SftpInbound, confined
+from gateway.transports.sftp import SftpInbound, _Download, confined, start_prefetch
 from tests.transports.contract import poll_for, read_all
 from tests.transports.sftp_support import SftpHarness, other_key
 from tests.transports.test_sftp_contract import legacy_sshd  # noqa: F401 - the fixture
@@ -197,6 +197,36 @@ def test_connection_drop_mid_transfer_loses_nothing(h, sshd_server):
     ch = h.inbound()
     again = poll_for(ch, {"big.x12"})["big.x12"]
     assert again.idempotency_key == item.idempotency_key and read_all(again) == data
+    ch.close()
+
+
+def test_connection_lost_while_prefetch_requests_the_file_is_the_readers_error(h, sshd_server):
+    """The interleaving that made the test above flaky, forced: the connection is gone before paramiko's prefetch
+    thread issues its first read request. Its EOFError must not escape that thread (an unhandled thread exception);
+    the reader gets ConnectionLostError instead."""
+    h.drop("big.x12", os.urandom(4 << 20))
+    ch = h.inbound()
+    item = poll_for(ch, {"big.x12"})["big.x12"]
+    session = ch.session()
+    remote = session.sftp.open(item.path, "rb")
+    for pid in _session_pids(sshd_server):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while session.sftp.get_channel().get_transport().is_active() and time.monotonic() < deadline:
+        time.sleep(0.05)  # paramiko's transport thread has seen the connection close
+    escaped: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: escaped.append(args.exc_value)
+    try:
+        before = set(threading.enumerate())
+        start_prefetch(remote, item.size)
+        for thread in set(threading.enumerate()) - before:
+            thread.join(timeout=10)
+    finally:
+        threading.excepthook = previous
+    assert escaped == []
+    with pytest.raises(ConnectionLostError):
+        _Download(remote, "big.x12").read(1 << 16)
     ch.close()
 
 
