@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
+from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
 from gateway.logging import get_logger, log_context, new_correlation_id
@@ -210,7 +211,9 @@ class InboundFlow:
                 hint="ask the senders to send separate files",
             )
         partner = next(iter(partners.values()))
-        self.store.update(msg.id, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id})
+        findings = enforce_declared(analysis, partner, file=msg.file_name)  # sets the partner did not declare
+        self.store.update(msg.id, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id},
+                          more_events=timeline_events(findings))
         return partner, analysis
 
     def _record_keys(self, msg: Message) -> None:

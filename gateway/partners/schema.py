@@ -99,6 +99,20 @@ class DocumentSpec(_Strict):
     ack: AckPolicy | None = Field(None, description="overrides the partner's acknowledgements for this document")
 
 
+class DeclaredPolicy(_Strict):
+    """What to do with an inbound transaction set the partner did not declare under ``documents``."""
+
+    undeclared: Literal["reject", "warn"] = Field(
+        "reject",
+        description="a set id not declared inbound: reject (997 AK5 / 999 IK5 R, code 1, the message fails) "
+        "or warn (accepted; a warning on the message's timeline)",
+    )
+    other_version: Literal["reject", "warn"] = Field(
+        "reject",
+        description="a declared set id in a GS08 version other than the declared one: reject or warn, as above",
+    )
+
+
 class Delimiters(_Strict):
     """Delimiters for interchanges we send this partner."""
 
@@ -165,6 +179,10 @@ class Partner(_Strict):
     reading: Literal["strict", "tolerant"] = Field("tolerant", description="tolerant: sloppy envelopes warn")
     envelope: EnvelopePrefs = Field(default_factory=EnvelopePrefs)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    declared: DeclaredPolicy = Field(
+        default_factory=DeclaredPolicy,
+        description="inbound sets or versions not listed under documents: reject (the default) or warn",
+    )
 
     @field_validator("id")
     @classmethod

@@ -144,9 +144,11 @@ class Store:
         status: MessageStatus | None = None,
         actor: str = "gateway",
         detail: dict[str, Any] | None = None,
+        more_events: Sequence[tuple[str, dict[str, Any] | None]] = (),
         **fields: Any,
     ) -> Message:
-        """Change fields and/or status, and record ``event`` on the timeline, in one transaction."""
+        """Change fields and/or status, and record ``event`` (then ``more_events``, as (name, detail) pairs) on the
+        timeline, in one transaction."""
         with self.session() as s:
             msg = s.get(Message, message_id)
             if msg is None:
@@ -159,6 +161,8 @@ class Store:
             s.add(msg)
             if event is not None:
                 s.add(Event(message_id=message_id, name=event, status=status, actor=actor, detail=detail))
+            for name, more in more_events:
+                s.add(Event(message_id=message_id, name=name, actor=actor, detail=more))
             s.commit()
             return msg
 

@@ -104,6 +104,14 @@ CATALOGUE: dict[str, CodeInfo] = {
     "st_control_invalid": CodeInfo(_T, "transaction set control number missing or invalid", "7"),
     "st_control_duplicate": CodeInfo(_T, "transaction set control number not unique in the group", "23"),
     "st_group_mismatch": CodeInfo(_T, "transaction set does not belong in this functional group", "6"),
+    "transaction_set_not_declared": CodeInfo(
+        _T, "transaction set not declared for this partner", "1",
+        hint="add it to the partner file's documents (inbound), or ask the partner not to send it",
+    ),
+    "transaction_set_version_not_declared": CodeInfo(
+        _T, "transaction set version not declared for this partner", "1",
+        hint="declare this version in the partner file's documents, or ask the partner to send the declared one",
+    ),
     # -- segment (AK304 / IK304, DE 720 / 620) -------------------------------------------------------------------
     "segment_unrecognized": CodeInfo(_S, "unrecognized segment id", "1"),
     "segment_unexpected": CodeInfo(_S, "unexpected segment", "2"),
