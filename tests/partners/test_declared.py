@@ -49,7 +49,8 @@ def test_an_856_from_a_partner_that_declared_only_940_is_refused_with_ak5_r_1():
     [finding] = enforce_declared(analysis, p, file="asn.edi")
     assert not analysis.valid and finding.action == "rejected"
     assert finding.issue.code == "transaction_set_not_declared"
-    assert "856 is not declared inbound for partner harbor-3pl (declared inbound: 940 (004010))" in finding.issue.message
+    reason = "856 is not declared inbound for partner harbor-3pl (declared inbound: 940 (004010))"
+    assert reason in finding.issue.message
     assert analysis.errors[0] is finding.issue  # the reason comes first
     segs = ack_segments(ASN_856, p)
     assert ["AK2", "856", "0001"] in segs and ["AK5", "R", "1"] in segs and ["AK9", "R", "1", "1", "0"] in segs
