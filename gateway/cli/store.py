@@ -95,7 +95,7 @@ def apikey_list(config: Path | None = CONFIG) -> None:
     for k in keys:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
-        typer.echo(f"{k.name}\t{k.role}\t{k.prefix}...\t{state}\tlast used {used}")
+        typer.echo(f"{k.name}\t{k.role}\t{k.prefix}...\t{state}\t{used}")
 
 
 @apikey_app.command("revoke")
