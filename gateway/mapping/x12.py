@@ -23,6 +23,7 @@ from gateway.edi.x12.segment import Segment
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, write_interchange
 from gateway.errors import Location, MappingError
 from gateway.mapping import hooks as hook_registry
+from gateway.mapping.crossset import adapt
 from gateway.mapping.engine import Inbound, Problem, problems_to_error
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.spec import MappingSpec, find_mapping, load_mapping
@@ -175,6 +176,7 @@ def record_segments(record: Record | Mapping[str, Any], set_id: str | None = Non
     spec = mapping_for(set_id, version, "out", overrides, root)
     if spec is None:
         raise MappingError(f"no outbound mapping for X12 {set_id} version {version}")
+    data = adapt(data, set_id)
     ctx = Outbound(spec)
     builder = Builder("header")
     ctx.write_fields(builder, spec.fields, data)
