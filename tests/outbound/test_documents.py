@@ -110,10 +110,10 @@ def test_csv_submission(gateway, repo_root):
     write_csv([parse_record(shipment())], out, "shipment")
     res = gateway.documents.submit(out.getvalue().encode(), partner_id="acme-retail", set_id="945",
                                    content_type="text/csv")
-    # the shipment CSV has no column for the carrier's transport mode nor the total quantity (W27-01, W03-01,
-    # mandatory in a 945): the record read from CSV is refused naming them, never sent half-filled
+    # the shipment CSV has no column for the carrier's transport mode, the line status nor the total quantity
+    # (W27-01, W12-01, W03-01, mandatory in a 945): the record read from CSV is refused naming them, never sent
     assert res.message.document_format == "csv" and not res.valid
-    assert {p["x12"] for p in res.problems} == {"W27-01", "W03-01"}
+    assert {p["x12"] for p in res.problems} == {"W27-01", "W12-01", "W03-01"}
     assert res.problems[0]["path"] == "$[0].carrier.scac"
 
 
