@@ -43,7 +43,7 @@ from gateway.transports.webhook import WebhookReceiver
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 6 * 3600
 RETRY_SWEEP_SECONDS = 10.0  # how often due outbound retries are looked for
-RECOVER_SWEEP_SECONDS = 60.0  # how often submissions whose worker died (lease run out) are resumed
+RECOVER_SWEEP_SECONDS = 15.0  # how often submissions whose worker died (lease run out) are resumed
 
 
 def utc_now() -> datetime:
@@ -109,6 +109,7 @@ class Gateway:
             failpoints=failpoints,
             mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
             overrides_dir=settings.partners_path,
+            lease=timedelta(seconds=settings.outbound_lease_seconds),
         )
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
@@ -158,7 +159,7 @@ class Gateway:
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
-        sent = self.documents.recover()
+        sent = self.documents.recover(startup=True)
         if sent:
             log.info("recovery.documents", extra={"fields": {"resumed": sent}})
         for partner in self.registry:

@@ -57,7 +57,7 @@ class Problem:
         return f"{self.path}{' (' + self.x12 + ')' if self.x12 else ''}: {self.message}"
 
 
-class Refused(Exception):  # noqa: N818 - a refusal, not a bug
+class Refused(Exception):
     """The submission as a whole cannot be taken (not readable, undeclared document ...)."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -156,7 +156,10 @@ def _csv_kind(head: bytes) -> str | None:
     return None
 
 
-def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterator[tuple[str, dict[str, Any] | list[Problem]]]:
+Item = tuple[str, dict[str, Any] | list[Problem]]
+
+
+def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterator[Item]:
     """(JSON path, record as a JSON-mode dict) or (path, problems) for each record of a submission, streamed."""
     if fmt == "json":
         try:

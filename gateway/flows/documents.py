@@ -55,7 +55,7 @@ from gateway.store.repository import Store
 from gateway.store.steps import Step
 
 log = get_logger(__name__)
-LEASE = timedelta(minutes=5)  # a claimed step not finished within this is anyone's (the process died)
+LEASE = timedelta(minutes=2)  # default: a claimed step not finished within this is anyone's (the process died)
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "xml": "application/xml"}
 
 
@@ -89,6 +89,7 @@ class DocumentFlow:
         failpoints: FailPoints | None = None,
         mappings_root: Path | None = None,
         overrides_dir: Path | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -99,6 +100,7 @@ class DocumentFlow:
         self.failpoints = failpoints or FailPoints()
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
+        self.lease = lease
 
     # -- 1. archive and record ----------------------------------------------------------------------------------
     def submit(
@@ -121,7 +123,7 @@ class DocumentFlow:
         fp: BinaryIO = _as_stream(body)
         head = fp.read(4096)
         fmt = compose.submission_format(content_type, head)
-        blob = self.archive.put_stream(_Replay(head, fp))
+        blob = self.archive.put_stream(_Replay(head, fp))  # type: ignore[arg-type]  # read() is all it needs
         key = f"submit:{partner.id}:{idempotency_key}" if idempotency_key else f"submit:{partner.id}:{uuid4()}"
         options = {"set_id": set_id, "version": version}
         msg, created = self.store.create_message(
@@ -171,7 +173,7 @@ class DocumentFlow:
     # -- 2. build -----------------------------------------------------------------------------------------------
     def build(self, msg: Message) -> Message:
         assert msg.id is not None and msg.archive_key is not None
-        if not self.store.claim(msg.id, [MessageStatus.archived], MessageStatus.processing, stale=LEASE):
+        if not self.store.claim(msg.id, [MessageStatus.archived], MessageStatus.processing, stale=self.lease):
             return self.store.get(msg.id)  # another worker has it, or it is built already
         with log_context(message_id=msg.id, partner_id=msg.partner_id):
             partner = self.registry().get(msg.partner_id or "")
@@ -292,7 +294,7 @@ class DocumentFlow:
     # -- 3. deliver ---------------------------------------------------------------------------------------------
     def deliver(self, msg: Message) -> Message:
         assert msg.id is not None
-        if not self.store.claim(msg.id, [MessageStatus.queued], MessageStatus.sending, stale=LEASE):
+        if not self.store.claim(msg.id, [MessageStatus.queued], MessageStatus.sending, stale=self.lease):
             return self.store.get(msg.id)
         partner = self.registry().get(msg.partner_id or "")
         if partner is None:
@@ -302,16 +304,23 @@ class DocumentFlow:
         return self.outbound.deliver(self.store.get(msg.id), partner)
 
     # -- recovery -----------------------------------------------------------------------------------------------
-    def recover(self) -> int:
-        """Resume submissions a crash (or a stopped node) left unfinished: build or deliver them, once."""
+    def recover(self, *, startup: bool = False) -> int:
+        """Resume submissions a crash (or a stopped node) left unfinished: build or deliver them, once.
+
+        At start (``startup``) a submission left ``archived`` or ``queued`` is taken at once; the periodic sweep
+        takes only those untouched for the lease (a request on another node may be about to take them) and
+        claimed steps whose lease ran out. Claims are atomic, so two nodes never both build or send one message.
+        """
         count = 0
         now = self.clock()
         for msg in self.store.unfinished(Direction.outbound):
             if not (msg.idempotency_key or "").startswith("submit:"):
                 continue
-            stale = msg.updated_at is None or msg.updated_at <= now - LEASE
-            if msg.status == MessageStatus.archived or (msg.status in (MessageStatus.processing,
-                                                                       MessageStatus.sending) and stale):
+            stale = msg.updated_at is None or msg.updated_at <= now - self.lease
+            waiting = msg.status in (MessageStatus.archived, MessageStatus.queued)
+            if (waiting and (startup or stale)) or (
+                msg.status in (MessageStatus.processing, MessageStatus.sending) and stale
+            ):
                 try:
                     self.run(msg)
                     count += 1

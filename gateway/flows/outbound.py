@@ -76,8 +76,8 @@ class OutboundFlow:
                         fields={"reason": exc.describe(), "error": exc.to_dict(),
                                 "delivery_status": DeliveryStatus.failed.value},
                         events=[("delivery.failed", status, {"channel": transport.channel})],
-                        attempts=[*done, {"channel": transport.channel, "outcome": "retrying" if transient else "failed",
-                                 "started_at": started, "error": exc.to_dict()}],
+                        attempts=[*done, {"channel": transport.channel, "started_at": started,
+                                          "outcome": "retrying" if transient else "failed", "error": exc.to_dict()}],
                     ))
                 self.failpoints.hit("outbound.after_send")
                 done.append({"channel": transport.channel, "outcome": "sent", "started_at": started,

@@ -60,7 +60,9 @@ class PartnerChannels:
 
     def _start(self, partner: Partner) -> None:
         running = _Running(partner)
-        folders: list[tuple[FolderInbound, Receives]] = [(f, self.inbound) for f in inbound_folders(self.settings, partner)]
+        folders: list[tuple[FolderInbound, Receives]] = [
+            (f, self.inbound) for f in inbound_folders(self.settings, partner)
+        ]
         box = outbox_folder(self.settings, partner) if self.outbox is not None else None
         if box is not None and self.outbox is not None:
             folders.append((box, self.outbox))

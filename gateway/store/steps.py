@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, insert, or_, update
 from sqlmodel import Session
@@ -59,8 +58,8 @@ def write_step(session: Session, message_id: int, step: Step) -> Message:
         msg.status = step.status
     msg.updated_at = utcnow()
     session.add(msg)
-    for name, status, detail in step.events:
-        session.add(Event(message_id=message_id, name=name, status=status, actor=step.actor, detail=detail))
+    for event, status, detail in step.events:
+        session.add(Event(message_id=message_id, name=event, status=status, actor=step.actor, detail=detail))
     if step.lineage is not None:
         write_lineage(session, message_id, step.lineage)
     records.record_business_keys(session, message_id, step.keys)
@@ -74,7 +73,7 @@ def write_step(session: Session, message_id: int, step: Step) -> Message:
 
 def write_lineage(session: Session, message_id: int, interchanges: Sequence[InterchangeRecord]) -> None:
     for model in (TransactionSet, FunctionalGroup, Interchange):
-        session.execute(delete(model).where(model.message_id == message_id))  # type: ignore[attr-defined]
+        session.execute(delete(model).where(model.message_id == message_id))  # type: ignore[attr-defined,arg-type]
     for pos, ic in enumerate(interchanges, start=1):
         isa = Interchange(message_id=message_id, position=pos, sender_qualifier=ic.sender_qualifier,
                           sender_id=ic.sender_id, receiver_qualifier=ic.receiver_qualifier,
@@ -82,6 +81,7 @@ def write_lineage(session: Session, message_id: int, interchanges: Sequence[Inte
                           usage=ic.usage, date=ic.date, time=ic.time)
         session.add(isa)
         session.flush()
+        assert isa.id is not None
         for g in ic.groups:
             grp = FunctionalGroup(interchange_id=isa.id, message_id=message_id, functional_id=g.functional_id,
                                   sender_id=g.sender_id, receiver_id=g.receiver_id,
