@@ -167,7 +167,8 @@ class Gateway:
         self.remote.apply(self.registry)
         self._watch_partner_files()
         self.scheduler.add_interval("delivery.retries", self.retries.run_due, RETRY_SWEEP_SECONDS, run_now=False)
-        self.scheduler.add_interval("documents.recover", self.documents.recover, RECOVER_SWEEP_SECONDS, run_now=False)
+        sweep = max(1.0, min(RECOVER_SWEEP_SECONDS, self.settings.outbound_lease_seconds / 2))
+        self.scheduler.add_interval("documents.recover", self.documents.recover, sweep, run_now=False)
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
