@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from gateway.canonical import RECORD_TYPES, business_keys
 from gateway.edi.x12.writer import Envelope, X12Writer
 from gateway.errors import MappingError
-from gateway.mapping.crossset import adapt
+from gateway.mapping.crossset import adapt, finish
 from gateway.mapping.csvio import read_csv
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.paths import parse_path
@@ -318,7 +318,7 @@ def record_body(data: Mapping[str, Any], set_id: str, version: str, overrides: M
     if ctx.problems:
         raise Refused([Problem(_join(where, p.field), p.message, ctx.elements.get(i), code="mapping")
                        for i, p in enumerate(ctx.problems)])
-    return builder.emit(spec.structure), ctx, str(spec.writer.get("functional_id", "XX"))
+    return finish(set_id, builder.emit(spec.structure)), ctx, str(spec.writer.get("functional_id", "XX"))
 
 
 def _join(base: str, field_path: str) -> str:
