@@ -8,8 +8,8 @@ output exits 1. With ``--partner`` the envelope is the one ``gateway send`` writ
 partner file gives us), the partner file's ``envelope:`` and the version of its declared outbound document. A
 record read from X12 is written back as the set it came from unless ``--set`` says otherwise.
 
-Exit codes: 0 every document translated, 1 some document could not be mapped or the X12 written is invalid (it appears as ``{"error": ...}``
-in canonical output and on stderr), 2 usage or I/O error.
+Exit codes: 0 every document translated, 1 some document could not be mapped (it appears as
+``{"error": ...}`` in canonical output and on stderr) or the X12 written is invalid, 2 usage or I/O error.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from gateway.canonical import Record, parse_record
 from gateway.canonical.jsonio import documents_json
 from gateway.edi.x12 import analyze
 from gateway.errors import GatewayError, MappingError
+from gateway.flows.compose import envelope_for as envelope_settings
 from gateway.mapping import load_overrides, to_canonical
 from gateway.mapping.csvio import read_csv, write_csv
-from gateway.flows.compose import envelope_for as envelope_settings
 from gateway.mapping.x12 import RECORD_OF_SET, EnvelopeSettings, from_canonical, iter_transactions
+from gateway.mapping.xmlio import read_xml, write_xml
 from gateway.partners.loader import load_partner_file
 from gateway.partners.schema import Partner
 from gateway.settings import OwnIdentity, load_settings
-from gateway.mapping.xmlio import read_xml, write_xml
 
 FORMATS = ("canonical", "x12", "csv", "xml")
 TYPES = ("order", "shipment", "status")

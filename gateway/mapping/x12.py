@@ -193,7 +193,8 @@ def record_segments(record: Record | Mapping[str, Any], set_id: str | None = Non
 
 
 def from_canonical(records: Iterable[Record | Mapping[str, Any]], envelope: EnvelopeSettings | None = None, *,
-                   set_id: str | Sequence[str | None] | None = None, overrides: Mapping[str, Any] | None = None, date: str = "20000101",
+                   set_id: str | Sequence[str | None] | None = None,
+                   overrides: Mapping[str, Any] | None = None, date: str = "20000101",
                    time: str = "0000", interchange_control: int = 1, group_control: int = 1,
                    root: Path | None = None) -> bytes:
     """One interchange holding one group per transaction set type (in first-seen order)."""
