@@ -15,9 +15,11 @@ from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.channel_jobs import ChannelJobs
+from gateway.flows.documents import DocumentFlow
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
+from gateway.flows.outbox import OutboxIntake
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
@@ -41,6 +43,7 @@ from gateway.transports.webhook import WebhookReceiver
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 6 * 3600
 RETRY_SWEEP_SECONDS = 10.0  # how often due outbound retries are looked for
+RECOVER_SWEEP_SECONDS = 15.0  # how often submissions whose worker died (lease run out) are resumed
 
 
 def utc_now() -> datetime:
@@ -67,10 +70,12 @@ class Gateway:
         self.archive = Archive(settings.archive_path)
         self.partner_folder = PartnerFolder(settings.partners_path)
         self.registry = self._load_registry()
+        failpoints = FailPoints(settings.failpoints)
         self.outbound = OutboundFlow(
             store=self.store,
             archive=self.archive,
             channels=lambda p: [*outbound_folders(settings, p), *outbound_remote(p, secrets_dir=settings.secrets_path)],
+            failpoints=failpoints,
         )
         self.retries = DeliveryRetries(
             store=self.store,
@@ -86,7 +91,7 @@ class Gateway:
             registry=lambda: self.registry,
             acks=self.acks,
             clock=utc_now,
-            failpoints=FailPoints(settings.failpoints),
+            failpoints=failpoints,
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,
@@ -94,9 +99,23 @@ class Gateway:
                 overrides_dir=settings.partners_path,
             ),
         )
+        self.documents = DocumentFlow(
+            store=self.store,
+            archive=self.archive,
+            registry=lambda: self.registry,
+            outbound=self.retries,
+            own=settings.identity,
+            clock=utc_now,
+            failpoints=failpoints,
+            mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
+            overrides_dir=settings.partners_path,
+            lease=timedelta(seconds=settings.outbound_lease_seconds),
+        )
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
-        self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
+        self.channels = PartnerChannels(
+            settings, self.inbound, self.scheduler, self.watcher, outbox=OutboxIntake(self.documents)
+        )
         self.as2 = as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
         self._reload_lock = threading.Lock()
         self.channel_jobs = ChannelJobs(self.scheduler, self.inbound, ChannelLocks(self.engine))
@@ -140,11 +159,16 @@ class Gateway:
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
+        sent = self.documents.recover(startup=True)
+        if sent:
+            log.info("recovery.documents", extra={"fields": {"resumed": sent}})
         for partner in self.registry:
             self.channels.start(partner)
         self.remote.apply(self.registry)
         self._watch_partner_files()
         self.scheduler.add_interval("delivery.retries", self.retries.run_due, RETRY_SWEEP_SECONDS, run_now=False)
+        sweep = max(1.0, min(RECOVER_SWEEP_SECONDS, self.settings.outbound_lease_seconds / 2))
+        self.scheduler.add_interval("documents.recover", self.documents.recover, sweep, run_now=False)
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     archive_retention_days: int | None = Field(
         None, ge=1, description="purge archived payloads of finished messages older than this; unset keeps forever"
     )
+    outbound_lease_seconds: float = Field(
+        120.0, gt=0, description="a document build or delivery not finished within this is resumed by any node"
+    )
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",

@@ -26,6 +26,13 @@ class MessageSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
     purged_at: datetime | None = Field(None, description="when the payload was removed from the archive")
+    # outbound documents (null where they do not apply): the three facets of docs/sending.md
+    validation_status: str | None = Field(None, description="valid, invalid")
+    delivery_status: str | None = Field(None, description="pending, sent, delivered, failed, dead")
+    acknowledgement_status: str | None = Field(
+        None, description="not_expected, waiting, accepted, accepted_with_errors, rejected, overdue"
+    )
+    ack_due_at: datetime | None = Field(None, description="when the partner's 997/999 becomes overdue")
 
     @classmethod
     def of(cls, m: Message) -> MessageSummary:
@@ -45,6 +52,10 @@ class MessageSummary(BaseModel):
             created_at=m.created_at,
             updated_at=m.updated_at,
             purged_at=m.purged_at,
+            validation_status=m.validation_status,
+            delivery_status=m.delivery_status,
+            acknowledgement_status=m.ack_status,
+            ack_due_at=m.ack_due_at,
         )
 
 

@@ -56,3 +56,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+from gateway.cli import send as _send  # noqa: E402
+
+app.command("send")(_send.send)

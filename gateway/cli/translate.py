@@ -3,10 +3,13 @@ XML through the mapping layer.
 
 The input format is detected (X12, canonical JSON, CSV, XML). X12 is read tolerantly: envelope deviations and
 validation findings are printed on stderr as warnings and the document still maps. X12 output is validated by the
-X12 engine and its findings (e.g. a mandatory element the record left empty) are printed on stderr.
+X12 engine and its findings (e.g. a mandatory element the record left empty) are printed on stderr; invalid
+output exits 1. With ``--partner`` the envelope is the one ``gateway send`` writes: our identity (or the ids the
+partner file gives us), the partner file's ``envelope:`` and the version of its declared outbound document. A
+record read from X12 is written back as the set it came from unless ``--set`` says otherwise.
 
-Exit codes: 0 every document translated, 1 some document could not be mapped (it appears as ``{"error": ...}``
-in canonical output and on stderr), 2 usage or I/O error.
+Exit codes: 0 every document translated, 1 some document could not be mapped (it appears as
+``{"error": ...}`` in canonical output and on stderr) or the X12 written is invalid, 2 usage or I/O error.
 """
 
 from __future__ import annotations
@@ -19,16 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from gateway.canonical import Record, parse_record
 from gateway.canonical.jsonio import documents_json
 from gateway.edi.x12 import analyze
 from gateway.errors import GatewayError, MappingError
+from gateway.flows.compose import envelope_for as envelope_settings
 from gateway.mapping import load_overrides, to_canonical
 from gateway.mapping.csvio import read_csv, write_csv
-from gateway.mapping.x12 import EnvelopeSettings, from_canonical
+from gateway.mapping.x12 import RECORD_OF_SET, EnvelopeSettings, from_canonical, iter_transactions
 from gateway.mapping.xmlio import read_xml, write_xml
+from gateway.partners.loader import load_partner_file
+from gateway.partners.schema import Partner
+from gateway.settings import OwnIdentity, load_settings
 
 FORMATS = ("canonical", "x12", "csv", "xml")
 TYPES = ("order", "shipment", "status")
@@ -63,32 +69,49 @@ def _csv_type(head: bytes) -> str | None:
     return None
 
 
-def envelope_for(partner_file: Path) -> EnvelopeSettings:
-    """Outbound envelope values from a partner file: its first interchange id is the receiver, our first id the
-    sender (read directly from the YAML so this command does not depend on the partner registry)."""
+def _own() -> OwnIdentity:
+    """Our identity from the settings (config/gateway.yaml, GATEWAY_*), the defaults when there is none."""
     try:
-        data = yaml.safe_load(partner_file.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise _fail(f"cannot read the partner file {partner_file}: {exc}") from exc
-    env = EnvelopeSettings()
-    theirs = ((data.get("identity") or {}).get("interchange_ids") or [{}])[0]
-    ours = (data.get("our_ids") or [{}])[0]
-    env.receiver_qualifier = str(theirs.get("qualifier", env.receiver_qualifier))
-    env.receiver_id = str(theirs.get("id", env.receiver_id))
-    env.sender_qualifier = str(ours.get("qualifier", env.sender_qualifier))
-    env.sender_id = str(ours.get("id", env.sender_id))
-    for key, value in (data.get("x12") or {}).items() if isinstance(data.get("x12"), dict) else []:
-        if hasattr(env, key):
-            setattr(env, key, value)
+        return load_settings().identity
+    except GatewayError:
+        return OwnIdentity()
+
+
+def envelope_for(partner: Partner | None, set_id: str | None) -> EnvelopeSettings:
+    """Outbound envelope values: the partner file's `envelope:`, identity and declared version for ``set_id``,
+    and our identity (the same values ``gateway send`` uses)."""
+    own = _own()
+    if partner is None:
+        return EnvelopeSettings(sender_qualifier=own.isa_qualifier, sender_id=own.isa_id)
+    doc = partner.document(set_id, "outbound") if set_id else None
+    doc = doc or next((d for d in partner.documents if d.direction == "outbound" and d.set_id == set_id), None)
+    env, _gs_sender, _gs_receiver = envelope_settings(partner, own, doc.version if doc else "004010")
     return env
 
 
-def _read(path: Path, data: bytes, overrides: dict[str, Any], kind: str | None) -> list[Record | MappingError]:
+def _set_for(record: Record, source_set: str | None, partner: Partner | None, asked: str | None) -> str | None:
+    """The set to write ``record`` as: --set, else the set it was read from, else the partner's declared one."""
+    if asked:
+        return asked
+    if source_set and RECORD_OF_SET.get(source_set) == record.type:
+        return source_set
+    if partner is not None:
+        declared = [d.set_id for d in partner.documents
+                    if d.direction == "outbound" and RECORD_OF_SET.get(d.set_id) == record.type]
+        if len(declared) == 1:
+            return declared[0]
+    return None
+
+
+def _read(path: Path, data: bytes, overrides: dict[str, Any], kind: str | None,
+          sources: list[str | None] | None = None) -> list[Record | MappingError]:
     fmt = detect_format(data[:4096])
     if fmt == "x12":
         analysis = analyze(data, tolerant=True, file=str(path))
         for issue in analysis.issues:
             typer.echo(issue.describe(), err=True)
+        if sources is not None:
+            sources.extend(tx.set_id for tx in iter_transactions(data))  # a 945 is written back as a 945
         return to_canonical(data, overrides, file=path.name)
     if fmt == "canonical":
         try:
@@ -131,7 +154,7 @@ def translate(
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror or exc}") from exc
     overrides: dict[str, Any] = {}
-    envelope = EnvelopeSettings()
+    partner_model: Partner | None = None
     if partner:
         try:
             overrides = load_overrides(partners_dir / f"{partner}.mapping.yaml")
@@ -139,11 +162,15 @@ def translate(
             raise _fail(exc.describe()) from exc
         partner_file = partners_dir / f"{partner}.yaml"
         if partner_file.exists():
-            envelope = envelope_for(partner_file)
+            try:
+                partner_model = load_partner_file(partner_file)
+            except GatewayError as exc:
+                raise _fail(exc.describe()) from exc
         elif to == "x12":
             raise _fail(f"no partner file {partner_file}")
+    sources: list[str | None] = []
     try:
-        items = _read(file, data, overrides, record_type)
+        items = _read(file, data, overrides, record_type, sources)
     except GatewayError as exc:
         raise _fail(exc.describe(), 1) from exc
     errors = [i for i in items if isinstance(i, MappingError)]
@@ -157,11 +184,22 @@ def translate(
             sys.stdout.write(documents_json(items if not record_type else [*records, *errors]))
         elif to == "x12":
             now = datetime.now()
-            written = from_canonical(records, envelope, set_id=set_id, overrides=overrides,
+            origin = [sources[i] if i < len(sources) else None for i, it in enumerate(items)
+                      if not isinstance(it, MappingError) and (not record_type or it.type == record_type)]
+            sets = [_set_for(r, origin[i] if i < len(origin) else None, partner_model, set_id)
+                    for i, r in enumerate(records)]
+            chosen = next((s for s in sets if s), None)
+            envelope = envelope_for(partner_model, chosen)
+            written = from_canonical(records, envelope, set_id=sets, overrides=overrides,
                                      date=now.strftime("%Y%m%d"), time=now.strftime("%H%M"))
-            for issue in analyze(written, file="(output)").issues:  # e.g. a record without a mandatory value
+            output = analyze(written, file="(output)")
+            for issue in output.issues:  # e.g. a record without a mandatory value
                 typer.echo(f"output: {issue.describe()}", err=True)
             sys.stdout.buffer.write(written)
+            if not output.valid:
+                typer.echo("error: the X12 written is not valid (see above): a partner would reject it", err=True)
+                sys.stdout.flush()
+                raise typer.Exit(1)
         else:
             kinds = {r.type for r in records}
             kind = record_type or (kinds.pop() if len(kinds) == 1 else None)

@@ -17,7 +17,7 @@ from gateway.logging import get_logger
 from gateway.partners.schema import AckPolicy, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.archive import Archive
-from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.models import AckStatus, DeliveryStatus, Direction, Message, MessageStatus, ValidationStatus
 from gateway.store.repository import Store
 
 log = get_logger(__name__)
@@ -113,6 +113,9 @@ class AckFlow:
             sha256=blob.sha256,
             archive_key=blob.key,
             correlation_id=msg.correlation_id,
+            validation_status=ValidationStatus.valid.value,  # built by our own acknowledgement builder
+            delivery_status=DeliveryStatus.pending.value,
+            ack_status=AckStatus.not_expected.value,  # nobody acknowledges an acknowledgement
             events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": kind})],
         )
         assert ack.id is not None

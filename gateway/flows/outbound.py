@@ -10,11 +10,13 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gateway.errors import GatewayError, TransportError
+from gateway.failpoints import FailPoints
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
-from gateway.store.models import Message, MessageStatus
+from gateway.store.models import DeliveryStatus, Message, MessageStatus
 from gateway.store.repository import Store
+from gateway.store.steps import Step
 from gateway.store.types import utcnow
 from gateway.transports.base import Outbound
 
@@ -30,25 +32,36 @@ class Delivers(Protocol):
 
 
 class OutboundFlow:
-    def __init__(self, *, store: Store, archive: Archive, channels: OutboundChannels) -> None:
+    def __init__(
+        self, *, store: Store, archive: Archive, channels: OutboundChannels, failpoints: FailPoints | None = None
+    ) -> None:
         self.store = store
         self.archive = archive
         self.channels = channels
+        self.failpoints = failpoints or FailPoints()
 
     def deliver(self, message: Message, partner: Partner) -> Message:
-        """Send ``message`` on every outbound channel of ``partner``; returns the updated message."""
+        """Send ``message`` on every outbound channel of ``partner``; returns the updated message.
+
+        Each outcome (the attempt row, the status, the delivery status and the event) is one transaction. The
+        delivery status is ``delivered`` when the transport's receipt is final (a completed upload or folder
+        write, HTTP 2xx, a positive MDN with a matching MIC), ``sent`` when the receipt says it is still
+        awaited (``receipt.detail["delivery"] == "sent"``, e.g. an asynchronous MDN), ``failed`` otherwise.
+        """
         assert message.id is not None and message.archive_key is not None and message.file_name is not None
         with log_context(message_id=message.id, partner_id=partner.id):
             targets = self.channels(partner)
             if not targets:
                 log.warning("delivery.pending", extra={"fields": {"reason": "no outbound channel"}})
-                return self.store.update(
-                    message.id,
-                    event="delivery.pending",
+                return self.store.step(message.id, Step(
                     status=MessageStatus.queued,
-                    reason=f"partner {partner.id!r} has no outbound channel: the file waits in the archive",
-                )
+                    fields={"delivery_status": DeliveryStatus.pending.value,
+                            "reason": f"partner {partner.id!r} has no outbound channel: the file waits in the archive"},
+                    events=[("delivery.pending", MessageStatus.queued, None)],
+                ))
             receipts = []
+            done: list[dict[str, object]] = []
+            final = True
             for transport in targets:
                 started = utcnow()
                 try:
@@ -56,37 +69,30 @@ class OutboundFlow:
                         receipt = transport.send(message.file_name, src)
                 except (TransportError, GatewayError) as exc:
                     transient = bool(getattr(exc, "transient", False))
-                    self.store.record_delivery_attempt(
-                        message.id,
-                        channel=transport.channel,
-                        outcome="retrying" if transient else "failed",
-                        started_at=started,
-                        error=exc.to_dict(),
-                    )
                     log.error("delivery.failed", extra={"fields": {"channel": transport.channel, "error": str(exc)}})
-                    return self.store.update(
-                        message.id,
-                        event="delivery.failed",
-                        status=MessageStatus.failed if not getattr(exc, "transient", False) else MessageStatus.retrying,
-                        reason=exc.describe(),
-                        error=exc.to_dict(),
-                        detail={"channel": transport.channel},
-                    )
-                self.store.record_delivery_attempt(
-                    message.id,
-                    channel=transport.channel,
-                    outcome="sent",
-                    started_at=started,
-                    transport_id=receipt.transport_id,
-                )
-                receipts.append({"channel": transport.channel, "to": receipt.transport_id})
+                    status = MessageStatus.retrying if transient else MessageStatus.failed
+                    return self.store.step(message.id, Step(
+                        status=status,
+                        fields={"reason": exc.describe(), "error": exc.to_dict(),
+                                "delivery_status": DeliveryStatus.failed.value},
+                        events=[("delivery.failed", status, {"channel": transport.channel})],
+                        attempts=[*done, {"channel": transport.channel, "started_at": started,
+                                          "outcome": "retrying" if transient else "failed", "error": exc.to_dict()}],
+                    ))
+                self.failpoints.hit("outbound.after_send")
+                done.append({"channel": transport.channel, "outcome": "sent", "started_at": started,
+                             "transport_id": receipt.transport_id})
+                final = final and receipt.detail.get("delivery", "delivered") == "delivered"
+                receipts.append({"channel": transport.channel, "to": receipt.transport_id,
+                                 **({"delivery": receipt.detail["delivery"]} if "delivery" in receipt.detail else {})})
             log.info("message.sent", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
-            return self.store.update(
-                message.id,
-                event="message.sent",
-                status=MessageStatus.sent,
-                transport_id=receipts[0]["to"],
-                channel=receipts[0]["channel"],
-                reason=None,
-                detail={"receipts": receipts},
-            )
+            as2 = any("delivery" in r for r in receipts)
+            status = MessageStatus.delivered if final and as2 else MessageStatus.sent
+            return self.store.step(message.id, Step(
+                status=status,
+                fields={"transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None,
+                        "error": None,
+                        "delivery_status": (DeliveryStatus.delivered if final else DeliveryStatus.sent).value},
+                events=[("message.sent", status, {"receipts": receipts})],
+                attempts=done,
+            ))

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.flows.inbound import InboundFlow
-from gateway.flows.polling import ChannelPoller
+from gateway.flows.outbox import outbox_folder
+from gateway.flows.polling import ChannelPoller, Receives
 from gateway.logging import get_logger
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.scheduler import Scheduler
 from gateway.settings import Settings
 from gateway.transports.channels import inbound_folders, outbound_folders
+from gateway.transports.folder import FolderInbound
 from gateway.transports.watch import FolderWatcher
 
 log = get_logger(__name__)
@@ -32,9 +34,17 @@ class _Running:
 
 
 class PartnerChannels:
-    def __init__(self, settings: Settings, inbound: InboundFlow, scheduler: Scheduler, watcher: FolderWatcher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        inbound: InboundFlow,
+        scheduler: Scheduler,
+        watcher: FolderWatcher,
+        outbox: Receives | None = None,
+    ) -> None:
         self.settings = settings
         self.inbound = inbound
+        self.outbox = outbox  # the document flow's intake for var/outbox/<partner>/
         self.scheduler = scheduler
         self.watcher = watcher
         self._running: dict[str, _Running] = {}
@@ -53,9 +63,15 @@ class PartnerChannels:
 
     def _start(self, partner: Partner) -> None:
         running = _Running(partner)
-        for folder in inbound_folders(self.settings, partner):
+        folders: list[tuple[FolderInbound, Receives]] = [
+            (f, self.inbound) for f in inbound_folders(self.settings, partner)
+        ]
+        box = outbox_folder(self.settings, partner) if self.outbox is not None else None
+        if box is not None and self.outbox is not None:
+            folders.append((box, self.outbox))
+        for folder, flow in folders:
             folder.ensure_folders()
-            poller = ChannelPoller(folder, self.inbound, self.scheduler)
+            poller = ChannelPoller(folder, flow, self.scheduler)
             self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
             running.pollers.append(poller)
             try:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, Protocol
 
 from gateway.errors import StoreError, TransportError
-from gateway.flows.inbound import InboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.scheduler import Scheduler
 from gateway.transports.base import PollingInbound, is_transient
@@ -13,10 +13,16 @@ from gateway.transports.base import PollingInbound, is_transient
 log = get_logger(__name__)
 
 
+class Receives(Protocol):
+    """What a poller hands items to: the inbound flow, or the outbox intake of the document flow."""
+
+    def receive(self, item: Any) -> Any: ...
+
+
 class ChannelPoller:
     """Runs as a scheduler job (never two at once for a channel). A wake during a run makes it poll again."""
 
-    def __init__(self, channel: PollingInbound, flow: InboundFlow, scheduler: Scheduler) -> None:
+    def __init__(self, channel: PollingInbound, flow: Receives, scheduler: Scheduler) -> None:
         self.channel = channel
         self.flow = flow
         self.scheduler = scheduler

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
-from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.models import DeliveryStatus, Direction, Message, MessageStatus
 from gateway.store.repository import Store
 
 log = get_logger(__name__)
@@ -72,6 +72,7 @@ class DeliveryRetries:
                     event="delivery.dead",
                     status=MessageStatus.dead,
                     reason=reason,
+                    delivery_status=DeliveryStatus.dead.value,
                     detail={"attempts": failed, "last_error": msg.error},
                 )
             wait = policy.delay(failed)
@@ -106,6 +107,7 @@ class DeliveryRetries:
                     event="delivery.dead",
                     status=MessageStatus.dead,
                     reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
+                    delivery_status=DeliveryStatus.dead.value,
                 )
                 continue
             self.deliver(msg, partner)

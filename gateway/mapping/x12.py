@@ -9,7 +9,7 @@ segment position and field when that set cannot be mapped (the other sets still 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from gateway.edi.x12.segment import Segment
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, write_interchange
 from gateway.errors import Location, MappingError
 from gateway.mapping import hooks as hook_registry
+from gateway.mapping.crossset import adapt, finish
 from gateway.mapping.engine import Inbound, Problem, problems_to_error
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.spec import MappingSpec, find_mapping, load_mapping
@@ -175,6 +176,7 @@ def record_segments(record: Record | Mapping[str, Any], set_id: str | None = Non
     spec = mapping_for(set_id, version, "out", overrides, root)
     if spec is None:
         raise MappingError(f"no outbound mapping for X12 {set_id} version {version}")
+    data = adapt(data, set_id)
     ctx = Outbound(spec)
     builder = Builder("header")
     ctx.write_fields(builder, spec.fields, data)
@@ -187,18 +189,22 @@ def record_segments(record: Record | Mapping[str, Any], set_id: str | None = Non
         raise MappingError(f"{kind} record cannot be written as X12 {set_id}: {first.message}",
                            location=Location(field=first.field),
                            hint="fill the field in the record or give the partner a default in its mapping overrides")
-    return set_id, builder.emit(spec.structure)
+    return set_id, finish(set_id, builder.emit(spec.structure))
 
 
 def from_canonical(records: Iterable[Record | Mapping[str, Any]], envelope: EnvelopeSettings | None = None, *,
-                   set_id: str | None = None, overrides: Mapping[str, Any] | None = None, date: str = "20000101",
+                   set_id: str | Sequence[str | None] | None = None,
+                   overrides: Mapping[str, Any] | None = None, date: str = "20000101",
                    time: str = "0000", interchange_control: int = 1, group_control: int = 1,
                    root: Path | None = None) -> bytes:
     """One interchange holding one group per transaction set type (in first-seen order)."""
     env = envelope or EnvelopeSettings()
     groups: dict[str, GroupSpec] = {}
-    for record in records:
-        sid, body = record_segments(record, set_id, overrides, version=env.version, root=root)
+    per_record = None if set_id is None or isinstance(set_id, str) else list(set_id)
+    for index, record in enumerate(records):
+        wanted = per_record[index] if per_record is not None and index < len(per_record) else set_id
+        sid, body = record_segments(record, wanted if isinstance(wanted, str) else None, overrides,
+                                    version=env.version, root=root)
         spec = mapping_for(sid, env.version, "out", overrides, root)
         assert spec is not None
         group = groups.get(sid)

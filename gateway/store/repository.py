@@ -240,6 +240,27 @@ class Store:
             )
             return list(s.exec(q).all())
 
+    # -- a flow step in one transaction (gateway.store.steps) --------------------------------------------------
+    def step(self, message_id: int, step: Any) -> Message:
+        """Write one flow step (:class:`gateway.store.steps.Step`): fields, status, events, lineage, keys,
+        outputs and a delivery attempt, in one transaction."""
+        from gateway.store.steps import write_step
+
+        with self.session() as s:
+            msg = write_step(s, message_id, step)
+            s.commit()
+            return msg
+
+    def claim(self, message_id: int, from_statuses: Sequence[MessageStatus], to: MessageStatus, *,
+              stale: Any) -> bool:
+        """Atomically move a message into a working status (see :func:`gateway.store.steps.claim`)."""
+        from gateway.store.steps import claim
+
+        with self.session() as s:
+            got = claim(s, message_id, from_statuses, to, stale)
+            s.commit()
+            return got
+
     # -- X12 lineage ---------------------------------------------------------------------------------------
     def replace_lineage(self, message_id: int, interchanges: Iterable[InterchangeRecord]) -> None:
         """Record the interchange/group/transaction tree read from a message (replacing an earlier reading)."""

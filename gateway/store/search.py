@@ -52,6 +52,9 @@ class MessageQuery:
     until: datetime | None = None
     control_number: str | None = None
     transport_id: str | None = None  # AS2 Message-ID, remote path, webhook delivery id
+    validation_status: str | None = None  # outbound documents: valid, invalid
+    delivery_status: str | None = None  # pending, sent, delivered, failed, dead
+    ack_status: str | None = None  # not_expected, waiting, accepted, ..., overdue
     page: int = 1
     limit: int = 50
 
@@ -129,6 +132,13 @@ def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[st
         conds.append(col(Message.direction) == Direction(query.direction).value)
     if query.status is not None:
         conds.append(col(Message.status) == MessageStatus(query.status).value)
+    for column, value in (
+        (Message.validation_status, query.validation_status),
+        (Message.delivery_status, query.delivery_status),
+        (Message.ack_status, query.ack_status),
+    ):
+        if value is not None:
+            conds.append(col(column) == str(value))
     if query.since is not None:
         conds.append(col(Message.created_at) >= query.since)
     if query.until is not None:

@@ -29,7 +29,8 @@ def test_canonical_to_x12_with_the_partner_envelope_and_overrides(tmp_path: Path
     src = tmp_path / "status.json"
     src.write_bytes(canonical.stdout)
     result = run(str(src), "--to", "x12", "--partner", "alink-carrier")
-    assert result.returncode == 0, result.stderr
+    # the real file carries AT7*K2 (no 004010 status code): written back faithfully, so the output is invalid
+    assert result.returncode == 1 and b"AT701 'K2'" in result.stderr, result.stderr
     assert result.stdout.startswith(b"ISA*00*          *00*          *ZZ*TRICOLINKS     *02*ALNK           *")
     assert b"AT7*X3*NS" in result.stdout
 
@@ -66,6 +67,21 @@ def test_x12_output_is_validated_and_findings_go_to_stderr(tmp_path: Path):
                                               "orders": [{"purchase_order": "PO1", "lines": [
                                                   {"quantity_shipped": "2", "uom": "EA"}]}]}]}))
     result = run(str(src), "--to", "x12")
-    assert result.returncode == 0, result.stderr
-    assert b"~BSN*" in result.stdout.replace(b"\n", b"")  # still written: the findings are warnings
+    assert result.returncode == 1, result.stderr  # invalid output: written for inspection, and exit 1
+    assert b"~BSN*" in result.stdout.replace(b"\n", b"")
     assert b"BSN03" in result.stderr  # the record has no document date: BSN03/BSN04 are mandatory
+
+
+def test_partner_envelope_identity_version_and_source_set(tmp_path: Path):
+    """Item 7 of issue 11: our ISA id from our identity (never SENDER), `envelope:` honoured, GS08 the declared
+    version, a shipment read from a 945 written back as a 945 without --set, and as a valid 856 on request."""
+    src = ROOT / "tests/outbound/shipment.json"  # from the real 945 x12types-945-waqe, its ship-from named
+    back = run("samples/x12/945/x12types-945-5010-envelope.edi", "--to", "x12", "--partner", "acme-retail")
+    text = back.stdout.decode()
+    assert "*ZZ*TESTTPLEDI     *08*925119TEST     *" in text and "SENDER" not in text
+    assert "ST*945*0001" in text and "*X*004010UCS~" in text, text[:300]
+    asn = run(str(src), "--to", "x12", "--partner", "acme-retail", "--set", "856")
+    assert asn.returncode == 0, asn.stderr
+    assert b"*X*004010VICS~" in asn.stdout and b"BSN*00*" in asn.stdout and b"DTM*10*" not in asn.stdout
+    plain = run(str(src), "--to", "x12")
+    assert b"SENDER" not in plain.stdout[:110]  # without a partner: our identity from config/gateway.yaml

@@ -23,7 +23,15 @@ from gateway.errors import InvalidActionError, NotFoundError, PayloadPurgedError
 from gateway.flows import actions
 from gateway.runtime import Gateway
 from gateway.store.archive import CHUNK
-from gateway.store.models import Direction, Message, MessageStatus, OutputKind
+from gateway.store.models import (
+    AckStatus,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageStatus,
+    OutputKind,
+    ValidationStatus,
+)
 from gateway.store.search import MessageQuery
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -73,6 +81,9 @@ def search_messages(
     as2_message_id: str | None = Query(
         None, max_length=998, description="AS2 Message-ID (or any transport id: remote path, webhook delivery id)"
     ),
+    validation_status: ValidationStatus | None = Query(None, description="outbound documents: valid, invalid"),
+    delivery_status: DeliveryStatus | None = Query(None, description="pending, sent, delivered, failed, dead"),
+    acknowledgement_status: AckStatus | None = Query(None, description="waiting, accepted, rejected, overdue ..."),
     page: int = Query(1, ge=1, le=100_000),
     limit: int = Query(50, ge=1, le=500),
     gw: Gateway = Depends(get_gateway),
@@ -91,6 +102,9 @@ def search_messages(
         until=until,
         control_number=control_number,
         transport_id=as2_message_id,
+        validation_status=validation_status.value if validation_status else None,
+        delivery_status=delivery_status.value if delivery_status else None,
+        ack_status=acknowledgement_status.value if acknowledgement_status else None,
         page=page,
         limit=limit,
     )
