@@ -1,0 +1,48 @@
+"""A token-bucket rate limiter per client, for unauthenticated requests (AS2 from senders we do not know).
+
+Each key (a client address) holds up to ``burst`` tokens, refilled at ``rate`` per second; a request takes one or
+is refused with the seconds to wait. Buckets of idle clients are dropped, so memory stays bounded (``max_keys``)
+however many addresses a flood comes from; when the table is full, new addresses share one overflow bucket.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+OVERFLOW = "\0overflow"
+
+
+class RateLimiter:
+    def __init__(
+        self, rate: float, burst: int, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.max_keys = max_keys
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill time)
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0.0 when the request may go on; otherwise the seconds until one token is back (answer 429)."""
+        now = self.clock()
+        with self._lock:
+            if key not in self._buckets and len(self._buckets) >= self.max_keys:
+                self._prune(now)
+                if len(self._buckets) >= self.max_keys:
+                    key = OVERFLOW
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = self.burst / self.rate  # seconds for an empty bucket to refill: then it is as good as new
+        for k, (_tokens, last) in list(self._buckets.items()):
+            if now - last >= full:
+                del self._buckets[k]
