@@ -173,6 +173,8 @@ class Gateway:
         with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
             was_started, self.started = self.started, False
         if was_started:
+            if self.as2 is not None:
+                self.as2.mdn_delivery.stop()  # no new attempt starts; queued MDNs stay stored for the next start
             self.watcher.stop()
             self.scheduler.stop()
         self.engine.dispose()

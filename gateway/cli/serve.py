@@ -12,6 +12,9 @@ from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
 
 
+SHUTDOWN_GRACE_SECONDS = 3
+
+
 def serve(
     config: Path | None = typer.Option(None, "--config", "-c", help="settings file (default: config/gateway.yaml)"),
     host: str | None = typer.Option(None, help="listen address (default: api_host setting, 127.0.0.1)"),
@@ -39,4 +42,11 @@ def serve(
         },
     )
     app = create_app(gw, manage_runtime=True)
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # SIGTERM: requests in flight get this long, then stop
+    )
