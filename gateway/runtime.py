@@ -64,7 +64,8 @@ class Gateway:
         self.engine = create_db_engine(settings.database)
         upgrade(self.engine)
         self.store = Store(self.engine)
-        self.archive = Archive(settings.archive_path)
+        failpoints = FailPoints(settings.failpoints)
+        self.archive = Archive(settings.archive_path, failpoints=failpoints)
         self.partner_folder = PartnerFolder(settings.partners_path)
         self.registry = self._load_registry()
         self.outbound = OutboundFlow(
@@ -79,14 +80,16 @@ class Gateway:
             partner=lambda pid: self.registry.get(pid),
             clock=utc_now,
         )
-        self.acks = AckFlow(store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity)
+        self.acks = AckFlow(
+            store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity, failpoints=failpoints
+        )
         self.inbound = InboundFlow(
             store=self.store,
             archive=self.archive,
             registry=lambda: self.registry,
             acks=self.acks,
             clock=utc_now,
-            failpoints=FailPoints(settings.failpoints),
+            failpoints=failpoints,
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,
@@ -137,6 +140,9 @@ class Gateway:
             return True
 
     def start(self) -> None:
+        cleaned = self.archive.clean_incoming()  # temporary files a crash left in the archive
+        if cleaned:
+            log.info("archive.cleaned", extra={"fields": {"temporary_files": len(cleaned)}})
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})

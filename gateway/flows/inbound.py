@@ -31,6 +31,7 @@ from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
+from gateway.flows.recovery import unmapped_acked
 from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
@@ -98,7 +99,25 @@ class InboundFlow:
             log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status}})
             self.resume(msg.id)
             resumed.append(msg.id)
+        resumed += self._recover_mapping()
         return resumed
+
+    def _recover_mapping(self) -> list[int]:
+        """Crash gap: a message ``acked`` (a final state) whose mapping never ran is mapped now."""
+        if self.mapping is None:
+            return []
+        done = []
+        registry = self.registry()
+        for msg in unmapped_acked(self.store):
+            assert msg.id is not None
+            partner = registry.get(msg.partner_id) if msg.partner_id else None
+            if partner is None:
+                continue
+            with log_context(message_id=msg.id, partner_id=partner.id):
+                log.info("mapping.recovering")
+                self.mapping.run(msg, partner)
+            done.append(msg.id)
+        return done
 
     def _guarded(self, msg: Message, item: InboundItem | None) -> Message:
         """Process; an unexpected error fails the message visibly instead of leaving it to loop in the inbox."""
@@ -236,6 +255,7 @@ class InboundFlow:
                 error = _rejection(analysis)
             done = self._finish(msg, item, status, error)
             if status == MessageStatus.acked and self.mapping is not None:
+                self.failpoints.hit("inbound.before_mapping")
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
             return done
 
