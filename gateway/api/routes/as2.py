@@ -11,6 +11,7 @@ here: the receiver queues it as a stored work item and the route only wakes the 
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from typing import Any
 
@@ -24,11 +25,19 @@ from gateway.logging import get_logger
 router = APIRouter(tags=["as2"])
 log = get_logger(__name__)
 SPOOL_IN_MEMORY = 1024 * 1024
+UNKNOWN_CONCURRENCY = 2  # unknown senders' requests processed at once; the others wait without holding a thread
 
 
 def _known(receiver: Any, request: Request) -> bool:
     sender = header_value(request.headers.get("as2-from"))
     return bool(sender) and receiver.partners(sender) is not None
+
+
+def _unknown_slots(request: Request) -> asyncio.Semaphore:
+    slots = getattr(request.app.state, "as2_unknown_slots", None)
+    if slots is None:
+        slots = request.app.state.as2_unknown_slots = asyncio.Semaphore(UNKNOWN_CONCURRENCY)
+    return slots
 
 
 def _too_large(limit: int, known: bool) -> PlainTextResponse:
@@ -73,7 +82,11 @@ async def receive_as2(request: Request) -> Response:
             spool.write(chunk)
         spool.seek(0)
         body = spool.read()
-    result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
+    if known:
+        result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
+    else:
+        async with _unknown_slots(request):
+            result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
     del body
     delivery = getattr(request.app.state, "as2_mdn_delivery", None)
     if result.async_mdn is not None and delivery is not None:
