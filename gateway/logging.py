@@ -60,9 +60,8 @@ def log_context(**values: Any) -> Iterator[dict[str, Any]]:
 
 
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]*@")
-_URL_SECRET_PARAM = re.compile(
-    r"(?i)([?&;](?:[a-z0-9_.-]*(?:" + "|".join(SECRET_MARKERS + ("key", "sig", "signature", "pass")) + r")[a-z0-9_.-]*)=)[^&#\s'\"]*"
-)
+_PARAM_MARKERS = "|".join((*SECRET_MARKERS, "key", "sig", "signature", "pass"))
+_URL_SECRET_PARAM = re.compile(r"(?i)([?&;](?:[a-z0-9_.-]*(?:" + _PARAM_MARKERS + r")[a-z0-9_.-]*)=)[^&#\s'\"]*")
 
 
 def mask_url(text: str) -> str:

@@ -412,7 +412,9 @@ class As2Receiver:
         )
         return self._reject_http(blob, h, 413, reason, hint).message_id
 
-    def _reject_http(self, blob: Any, h: dict[str, str], code: int, reason: str, hint: str | None = None) -> As2Response:
+    def _reject_http(
+        self, blob: Any, h: dict[str, str], code: int, reason: str, hint: str | None = None
+    ) -> As2Response:
         """No MDN is possible (the AS2 identifiers are missing): an HTTP error, recorded with the reason."""
         err = GatewayError(reason, hint=hint or "the sender must send AS2-From, AS2-To and Message-ID headers")
         digest = hashlib.sha256(blob.key.encode() + str(self.clock()).encode()).hexdigest()[:16]

@@ -19,7 +19,6 @@ from gateway.as2.settings import As2OwnSettings, As2PartnerSettings
 from gateway.store.archive import Archive
 from gateway.store.repository import Store
 
-
 ASYNC_MDN_JOB = "as2.async_mdn"
 ASYNC_MDN_SWEEP_SECONDS = 5.0  # queued async MDNs also wake the job at once
 

@@ -11,7 +11,6 @@ from gateway.cli.common import fail, settings_from
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
 
-
 SHUTDOWN_GRACE_SECONDS = 3
 
 

@@ -325,4 +325,4 @@ for _model, _columns in (
     (Output, ("id", "message_id", "size")),
 ):
     for _name in _columns:
-        _model.__table__.c[_name].type = ID64  # type: ignore[attr-defined]
+        _model.__table__.c[_name].type = ID64  # type: ignore[attr-defined,union-attr]

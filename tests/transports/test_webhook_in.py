@@ -13,10 +13,10 @@ from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.models import Direction, MessageStatus
 from gateway.transports.webhook import (
+    DELIVERY,
     FILE_NAME,
     WebhookReceiver,
     WebhookSettings,
-    DELIVERY,
     signed_headers,
 )
 from tests.support.gateway_home import make_home
