@@ -90,6 +90,7 @@ class Gateway:
             acks=self.acks,
             clock=utc_now,
             failpoints=failpoints,
+            quote_data=settings.edge.quote_data_in_reasons,
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,
@@ -97,6 +98,8 @@ class Gateway:
                 overrides_dir=settings.partners_path,
             ),
         )
+        if self.inbound.mapping is not None:
+            self.inbound.mapping.quote_data = settings.edge.quote_data_in_reasons
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
