@@ -64,6 +64,7 @@ class Gateway:
         self.engine = create_db_engine(settings.database)
         upgrade(self.engine)
         self.store = Store(self.engine)
+        self._job_locks = ChannelLocks(self.engine)
         failpoints = FailPoints(settings.failpoints)
         self.archive = Archive(settings.archive_path, failpoints=failpoints)
         self.partner_folder = PartnerFolder(settings.partners_path)
@@ -79,6 +80,7 @@ class Gateway:
             policy=retry_policy,
             partner=lambda pid: self.registry.get(pid),
             clock=utc_now,
+            lock=lambda: self._job_locks.hold("delivery.retries"),  # one sweeping process per store
         )
         self.acks = AckFlow(
             store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity, failpoints=failpoints

@@ -52,7 +52,13 @@ def test_rate_limiter_refills_and_bounds_its_table():
     assert limiter.take("a") == 0.0
     for k in "bcdefg":
         limiter.take(k)
-    assert len(limiter._buckets) <= 4  # three clients and the shared overflow bucket
+    assert len(limiter._buckets) <= 5  # three clients, the shared overflow bucket and the total
+
+
+def test_rate_limiter_bounds_a_flood_spread_over_many_addresses():
+    limiter = RateLimiter(rate=1.0, burst=2, total_factor=3.0, clock=lambda: 0.0)
+    admitted = sum(1 for i in range(100) if limiter.take(f"10.0.0.{i}") == 0.0)
+    assert admitted == 6  # the shared bucket: 3 x the burst of one client
 
 
 def test_known_partner_naming_another_host_gets_its_mdn_synchronously_and_nothing_is_posted(tmp_path):
