@@ -1,12 +1,18 @@
 """Named fault-injection points for crash tests (the pattern of FoundationDB's and TiKV's fail points).
 
 ``GATEWAY_FAILPOINTS="inbound.after_archive=exit"`` makes the process die at that point exactly as a power cut
-would (no clean-up, no finally blocks). Empty in production; checking an unset point costs a dict lookup.
+would (no clean-up, no finally blocks); ``=kill`` sends the process SIGKILL (what ``kill -9`` does); ``=raise``
+raises. Empty in production; checking an unset point costs a dict lookup.
+
+Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_mapping`` (acked, not yet mapped),
+``acks.after_create`` (the 997/999 recorded, not yet linked to the message it acknowledges),
+``archive.before_rename`` (a payload written to its ``.incoming-*`` temporary file, not yet in place).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 
 
 class FailPoints:
@@ -23,5 +29,7 @@ class FailPoints:
         action = self._actions.get(name)
         if action == "exit":
             os._exit(77)
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
         if action == "raise":
             raise RuntimeError(f"failpoint {name} hit")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -58,6 +59,19 @@ def log_context(**values: Any) -> Iterator[dict[str, Any]]:
         _context.reset(token)
 
 
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]*@")
+_PARAM_MARKERS = "|".join((*SECRET_MARKERS, "key", "sig", "signature", "pass"))
+_URL_SECRET_PARAM = re.compile(r"(?i)([?&;](?:[a-z0-9_.-]*(?:" + _PARAM_MARKERS + r")[a-z0-9_.-]*)=)[^&#\s'\"]*")
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked: ``user:password@`` and secret-looking query
+    parameters (``?token=...``, ``&password=...``). Applied to every logged message and string field."""
+    if "://" not in text and "=" not in text:
+        return text
+    return _URL_SECRET_PARAM.sub(rf"\1{MASK}", _URL_USERINFO.sub(rf"\1{MASK}@", text))
+
+
 def mask_secrets(value: Any) -> Any:
     if isinstance(value, dict):
         return {
@@ -65,6 +79,8 @@ def mask_secrets(value: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         return [mask_secrets(v) for v in value]
+    if isinstance(value, str):
+        return mask_url(value)
     return value
 
 
@@ -74,7 +90,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": mask_url(record.getMessage()),
         }
         ctx = _context.get()
         for key in _CONTEXT_KEYS:
@@ -85,8 +101,8 @@ class JsonFormatter(logging.Formatter):
             out.update(mask_secrets(fields))
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            out["error"] = {"kind": type(exc).__name__, "message": str(exc)}
-            out["traceback"] = self.formatException(record.exc_info)
+            out["error"] = {"kind": type(exc).__name__, "message": mask_url(str(exc))}
+            out["traceback"] = mask_url(self.formatException(record.exc_info))
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
@@ -97,9 +113,9 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         extra = " ".join(f"{k}={v}" for k, v in mask_secrets(fields).items()) if isinstance(fields, dict) else ""
         ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
-        line = " ".join(p for p in (ts, record.levelname, record.getMessage(), ids, extra) if p)
+        line = " ".join(p for p in (ts, record.levelname, mask_url(record.getMessage()), ids, extra) if p)
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + mask_url(self.formatException(record.exc_info))
         return line
 
 

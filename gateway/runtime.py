@@ -67,10 +67,11 @@ class Gateway:
         self.engine = create_db_engine(settings.database)
         upgrade(self.engine)
         self.store = Store(self.engine)
-        self.archive = Archive(settings.archive_path)
+        self._job_locks = ChannelLocks(self.engine)
+        failpoints = FailPoints(settings.failpoints)
+        self.archive = Archive(settings.archive_path, failpoints=failpoints)
         self.partner_folder = PartnerFolder(settings.partners_path)
         self.registry = self._load_registry()
-        failpoints = FailPoints(settings.failpoints)
         self.outbound = OutboundFlow(
             store=self.store,
             archive=self.archive,
@@ -83,8 +84,11 @@ class Gateway:
             policy=retry_policy,
             partner=lambda pid: self.registry.get(pid),
             clock=utc_now,
+            lock=lambda: self._job_locks.hold("delivery.retries"),  # one sweeping process per store
         )
-        self.acks = AckFlow(store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity)
+        self.acks = AckFlow(
+            store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity, failpoints=failpoints
+        )
         self.inbound = InboundFlow(
             store=self.store,
             archive=self.archive,
@@ -92,6 +96,7 @@ class Gateway:
             acks=self.acks,
             clock=utc_now,
             failpoints=failpoints,
+            quote_data=settings.edge.quote_data_in_reasons,
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,
@@ -111,6 +116,8 @@ class Gateway:
             overrides_dir=settings.partners_path,
             lease=timedelta(seconds=settings.outbound_lease_seconds),
         )
+        if self.inbound.mapping is not None:
+            self.inbound.mapping.quote_data = settings.edge.quote_data_in_reasons
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(
@@ -156,6 +163,9 @@ class Gateway:
             return True
 
     def start(self) -> None:
+        cleaned = self.archive.clean_incoming()  # temporary files a crash left in the archive
+        if cleaned:
+            log.info("archive.cleaned", extra={"fields": {"temporary_files": len(cleaned)}})
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
@@ -197,6 +207,8 @@ class Gateway:
         with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
             was_started, self.started = self.started, False
         if was_started:
+            if self.as2 is not None:
+                self.as2.mdn_delivery.stop()  # no new attempt starts; queued MDNs stay stored for the next start
             self.watcher.stop()
             self.scheduler.stop()
         self.engine.dispose()

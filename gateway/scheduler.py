@@ -25,14 +25,11 @@ class Scheduler:
         )
 
     def add_interval(self, job_id: str, func: Callable[[], Any], seconds: float, *, run_now: bool = True) -> None:
+        # APScheduler reads next_run_time=None as "paused": without run_now, leave it out (first run after one
+        # interval), or the job never runs on its own
+        first = {"next_run_time": datetime.now(UTC)} if run_now else {}
         self._sched.add_job(
-            func,
-            "interval",
-            seconds=seconds,
-            id=job_id,
-            name=job_id,
-            replace_existing=True,
-            next_run_time=datetime.now(UTC) if run_now else None,
+            func, "interval", seconds=seconds, id=job_id, name=job_id, replace_existing=True, **first
         )
 
     def add_cron(self, job_id: str, func: Callable[[], Any], crontab: str) -> None:

@@ -72,6 +72,24 @@ class FolderSettings(BaseModel):
     )
 
 
+class EdgeSettings(BaseModel):
+    """Limits at the public edge (``POST /as2``): what unauthenticated input may cost (see docs/configuration.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as2_max_body_bytes: int = Field(100 * 1024 * 1024, ge=1024, description="AS2 request body limit, known partners")
+    unknown_sender_max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="AS2 request body limit when the AS2-From is no partner of ours"
+    )
+    unknown_sender_per_minute: float = Field(
+        30, gt=0, description="AS2 requests from unknown senders accepted per minute and client address"
+    )
+    unknown_sender_burst: int = Field(10, ge=1, description="unknown-sender requests accepted at once before 429s")
+    quote_data_in_reasons: bool = Field(
+        False, description="failure reasons may quote the offending data (off: position and element name only)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_",
@@ -106,6 +124,7 @@ class Settings(BaseSettings):
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",
     )
+    edge: EdgeSettings = Field(default_factory=EdgeSettings)
 
     # -- resolved paths -------------------------------------------------------------------------------------
     def path(self, p: Path | str) -> Path:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.api.guard import RejectNul
 from gateway.api.routes import admin, as2, documents, health, messages, webhooks
 from gateway.api.routes import partners as partner_routes
 from gateway.runtime import Gateway
@@ -32,6 +33,7 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.add_middleware(RejectNul)  # hostile query input: a clean 400, never a database error
     app.include_router(health.router)
     app.include_router(messages.router)
     app.include_router(documents.router)

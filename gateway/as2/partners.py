@@ -67,6 +67,7 @@ def as2_partner_settings(
         basic_auth_password=password.get_secret_value() if password is not None else None,
         verify_tls=channel.verify_tls,
         partner_id=partner_id,
+        async_mdn_urls=tuple(channel.async_mdn_urls),
     )
 
 

@@ -23,6 +23,7 @@ from email import message_from_bytes
 from typing import Any
 
 from gateway.as2 import compat as _compat
+from gateway.as2.mdn_policy import refusal as async_mdn_refusal
 from gateway.as2.mime import bounded_decompress, frame, header_value, lower_headers, raw_message, unframe
 from gateway.as2.settings import (
     As2OwnSettings,
@@ -32,7 +33,7 @@ from gateway.as2.settings import (
     organization,
 )
 from gateway.errors import GatewayError, SecurityError, StoreError
-from gateway.logging import get_logger, log_context
+from gateway.logging import get_logger, log_context, mask_url
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
 from gateway.store.repository import Store
@@ -176,7 +177,7 @@ class As2Receiver:
             assert mdn_msg.archive_key is not None
             mdn_headers, mdn_body = unframe(self.archive.read_bytes(mdn_msg.archive_key))
             url = h.get("receipt-delivery-option")
-            if url:
+            if url and self._async_refused(msg.id, h, url) is None:
                 return As2Response(200, {}, b"", msg.id, links[-1].result, async_mdn=(mdn_msg.id or 0, url))
             return As2Response(200, mdn_headers, mdn_body, msg.id, links[-1].result)
         if (
@@ -313,10 +314,7 @@ class As2Receiver:
         m.message_id = hdrs.get("message-id", "").strip().strip("<>")
         m.receiver = self.org if receiver == self.own.as2_id else None
         m.sender = pyas2.Partner(as2_name=sender)
-        mdn = pyas2.Mdn(
-            mdn_mode="ASYNC" if hdrs.get("receipt-delivery-option") else "SYNC",
-            mdn_url=hdrs.get("receipt-delivery-option"),
-        )
+        mdn = pyas2.Mdn(mdn_mode="SYNC")  # never async: the sender is unknown or not talking to us
         mdn.build(message=m, status=status, detailed_status=modifier)
         return mdn
 
@@ -343,7 +341,9 @@ class As2Receiver:
             mdn_headers = {k: v for k, v in mdn.headers.items()}
             stored = frame(mdn_headers, body)
             blob = self.archive.put_bytes(stored)
-            is_async = mdn.mdn_mode == "ASYNC" and mdn.mdn_url
+            is_async = bool(mdn.mdn_mode == "ASYNC" and mdn.mdn_url)
+            if is_async and self._async_refused(msg.id, h, mdn.mdn_url) is not None:
+                is_async = False  # answered in the HTTP response instead (see mdn_policy)
             mdn_msg, _ = self.store.create_message(
                 direction=Direction.outbound,
                 status=MessageStatus.queued if is_async else MessageStatus.sent,
@@ -385,16 +385,38 @@ class As2Receiver:
         )
         return response
 
-    def record_oversize(self, headers: dict[str, str], size: int) -> int | None:
-        """A body over ``max_body_bytes`` is refused unread (HTTP 413); its headers are archived and recorded."""
+    def _async_refused(self, message_id: int, h: dict[str, str], url: str) -> str | None:
+        """Why no async MDN may go to ``url`` for this sender (recorded as ``mdn.async_refused``), or None."""
+        partner = self.partners(header_value(h.get("as2-from")) or "")
+        why = async_mdn_refusal(
+            url,
+            known=partner is not None and header_value(h.get("as2-to")) == self.own.as2_id,
+            partner_url=partner.url if partner else None,
+            allowed=partner.async_mdn_urls if partner else (),
+        )
+        if why is not None:
+            self.store.add_event(message_id, "mdn.async_refused", detail={"reason": why, "url": mask_url(url)[:300]})
+            log.warning("mdn.async_refused", extra={"fields": {"reason": why}})
+        return why
+
+    def record_oversize(self, headers: dict[str, str], size: int, limit: int | None = None) -> int | None:
+        """A body over the limit is refused unread (HTTP 413); its headers are archived and recorded."""
         h = lower_headers(headers)
         blob = self.archive.put_bytes(raw_message(headers, b""))
-        reason = f"request body of {size} bytes or more is over the limit of {self.own.max_body_bytes} bytes"
-        return self._reject_http(blob, h, 413, reason).message_id
+        limit = self.own.max_body_bytes if limit is None else limit
+        known = self.partners(header_value(h.get("as2-from")) or "") is not None
+        who = "" if known else " for a sender that is not a partner of ours"
+        reason = f"request body of {size} bytes or more is over the limit of {limit} bytes{who}"
+        hint = "the partner must send smaller messages (or raise edge.as2_max_body_bytes)" if known else (
+            "add the sender's AS2 id to a partner file if it is a partner"
+        )
+        return self._reject_http(blob, h, 413, reason, hint).message_id
 
-    def _reject_http(self, blob: Any, h: dict[str, str], code: int, reason: str) -> As2Response:
+    def _reject_http(
+        self, blob: Any, h: dict[str, str], code: int, reason: str, hint: str | None = None
+    ) -> As2Response:
         """No MDN is possible (the AS2 identifiers are missing): an HTTP error, recorded with the reason."""
-        err = GatewayError(reason, hint="the sender must send AS2-From, AS2-To and Message-ID headers")
+        err = GatewayError(reason, hint=hint or "the sender must send AS2-From, AS2-To and Message-ID headers")
         digest = hashlib.sha256(blob.key.encode() + str(self.clock()).encode()).hexdigest()[:16]
         msg, _ = self.store.create_message(
             direction=Direction.inbound,

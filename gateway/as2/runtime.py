@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.as2.partners import as2_own_settings, as2_partners
-from gateway.as2.service import As2Service, build_service
+from gateway.as2.ratelimit import RateLimiter
+from gateway.as2.service import ASYNC_MDN_JOB, As2Service, build_service
 from gateway.as2.settings import As2PartnerSettings
 from gateway.errors import GatewayError
 from gateway.logging import get_logger
+from gateway.store.locks import ChannelLocks
 
 log = get_logger(__name__)
 
@@ -24,7 +26,12 @@ def as2_service(gw: Any) -> As2Service | None:
     if not ident.as2_id or not {"as2_signing", "as2_encryption"} <= uses:
         return None
     try:
-        own = as2_own_settings(gw.settings)
+        edge = gw.settings.edge
+        own = as2_own_settings(
+            gw.settings,
+            max_body_bytes=edge.as2_max_body_bytes,
+            unknown_max_body_bytes=edge.unknown_sender_max_body_bytes,
+        )
     except GatewayError as exc:  # the rest of the gateway still runs; POST /as2 answers 503 and says why here
         log.error("as2.disabled", extra={"fields": {"reason": exc.describe()}})
         return None
@@ -38,7 +45,7 @@ def as2_service(gw: Any) -> As2Service | None:
         return list(cache["partners"])
 
     log.info("as2.enabled", extra={"fields": {"as2_id": own.as2_id}})
-    return build_service(
+    service = build_service(
         store=gw.store,
         archive=gw.archive,
         own=own,
@@ -46,3 +53,8 @@ def as2_service(gw: Any) -> As2Service | None:
         clock=lambda: datetime.now(UTC),
         deliver=gw.inbound.receive,
     )
+    locks = ChannelLocks(gw.engine)
+    service.mdn_delivery.lock = lambda: locks.hold(ASYNC_MDN_JOB)  # one sweeping process per store
+    service.mdn_delivery.wake = lambda: gw.scheduler.wake(ASYNC_MDN_JOB)
+    service.unknown_senders = RateLimiter(edge.unknown_sender_per_minute / 60.0, edge.unknown_sender_burst)
+    return service

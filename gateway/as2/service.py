@@ -12,11 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from gateway.as2.mdn_delivery import AsyncMdnDelivery
+from gateway.as2.ratelimit import RateLimiter
 from gateway.as2.receive import As2Payload, As2Receiver
 from gateway.as2.send import As2Sender
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings
 from gateway.store.archive import Archive
 from gateway.store.repository import Store
+
+ASYNC_MDN_JOB = "as2.async_mdn"
+ASYNC_MDN_SWEEP_SECONDS = 5.0  # queued async MDNs also wake the job at once
 
 
 @dataclass
@@ -24,18 +28,20 @@ class As2Service:
     receiver: As2Receiver
     sender: As2Sender
     mdn_delivery: AsyncMdnDelivery
+    unknown_senders: RateLimiter | None = None  # requests from AS2 ids no partner file has
 
     def attach(self, app: Any) -> None:
         """Make ``POST /as2`` serve this service (see gateway/api/routes/as2.py)."""
         app.state.as2_receiver = self.receiver
         app.state.as2_mdn_delivery = self.mdn_delivery
+        app.state.as2_unknown_senders = self.unknown_senders
 
     def jobs(self) -> list[tuple[str, Callable[[], Any], float]]:
         """(job id, function, interval seconds) for the scheduler."""
         return [
             ("as2.retry", self.sender.retry_due, 60.0),
             ("as2.mdn_overdue", self.sender.check_overdue, 60.0),
-            ("as2.async_mdn", self.mdn_delivery.resume, 60.0),
+            (ASYNC_MDN_JOB, self.mdn_delivery.run_due, ASYNC_MDN_SWEEP_SECONDS),
         ]
 
 

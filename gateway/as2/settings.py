@@ -29,6 +29,7 @@ AlgorithmNaming = Literal["plain", "dashed"]  # micalg / MIC names: "sha256" (RF
 
 DEFAULT_MAX_BODY = 100 * 1024 * 1024
 DEFAULT_MAX_PAYLOAD = 200 * 1024 * 1024
+DEFAULT_UNKNOWN_MAX_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class As2PartnerSettings:
     client_certificate: bytes | None = field(default=None, repr=False)  # PEM cert + key for mutual TLS
     timeout: float = 60.0
     partner_id: str | None = None  # the gateway's partner id (for the audit store); defaults to as2_id
+    async_mdn_urls: tuple[str, ...] = ()  # where async MDNs may go (exact, or prefix ending in *); see mdn_policy
 
     @property
     def id(self) -> str:
@@ -80,6 +82,7 @@ class As2OwnSettings:
     email: str = "as2@gateway.local"  # Disposition-Notification-To
     max_body_bytes: int = DEFAULT_MAX_BODY
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD  # after decompression (zip bombs stop here)
+    unknown_max_body_bytes: int = DEFAULT_UNKNOWN_MAX_BODY  # for an AS2-From that is no partner of ours
 
 
 def certificate_valid(pem: bytes, at: datetime) -> bool:

@@ -12,6 +12,8 @@ from gateway.cli.failures import StartupError, bind, check_partners_folder, die
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
 
+SHUTDOWN_GRACE_SECONDS = 3
+
 
 def serve(
     config: Path | None = typer.Option(None, "--config", "-c", help="settings file (default: config/gateway.yaml)"),
@@ -50,5 +52,12 @@ def serve(
         },
     )
     app = create_app(gw, manage_runtime=True)
-    config_ = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+    config_ = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # SIGTERM: requests in flight get this long, then stop
+    )
     uvicorn.Server(config_).run(sockets=[sock])

@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
 from gateway.edi.x12.ack import ack_kind
+from gateway.failpoints import FailPoints
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger
 from gateway.partners.schema import AckPolicy, Partner
@@ -59,11 +60,20 @@ def ack_kind_and_result(interchange: Interchange, options: AckOptions) -> tuple[
 
 
 class AckFlow:
-    def __init__(self, *, store: Store, archive: Archive, outbound: Delivers, own: OwnIdentity) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        archive: Archive,
+        outbound: Delivers,
+        own: OwnIdentity,
+        failpoints: FailPoints | None = None,
+    ) -> None:
         self.store = store
         self.archive = archive
         self.outbound = outbound
         self.own = own
+        self.failpoints = failpoints or FailPoints()
 
     def acknowledge(self, msg: Message, partner: Partner, analysis: Any, *, now: datetime) -> list[Message]:
         assert msg.id is not None
@@ -77,6 +87,8 @@ class AckFlow:
                 ack = self._build(msg, partner, ic, key, now)
                 if ack is None:
                     continue
+            else:
+                self._relink(msg, partner, ic, ack, now)
             assert ack.id is not None
             if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
                 ack = self.outbound.deliver(ack, partner)
@@ -119,6 +131,7 @@ class AckFlow:
             events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": kind})],
         )
         assert ack.id is not None
+        self.failpoints.hit("acks.after_create")
         self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind=kind, result=result)
         self.store.add_event(
             msg.id,
@@ -127,6 +140,24 @@ class AckFlow:
         )
         log.info("ack.generated", extra={"fields": {"kind": kind, "result": result, "ack_message_id": ack.id}})
         return ack
+
+    # -- crash gap: the ack was recorded but the process died before it was linked --------------------------
+    def _relink(self, msg: Message, partner: Partner, ic: Interchange, ack: Message, now: datetime) -> None:
+        """Link an ack found by its key to ``msg`` when a crash came between recording and linking it."""
+        assert msg.id is not None and ack.id is not None
+        if any(a.ack_message_id == ack.id for a in self.store.acks_of(msg.id)):
+            return
+        policy = _policy(partner, ic)
+        options = AckOptions(
+            timestamp=now,
+            functional_ack="auto" if policy.send == "auto" else policy.send,
+            ta1={"on_request": "auto", "always": "always", "never": "never"}[policy.ta1],
+        )
+        kind, result = ack_kind_and_result(ic, options)
+        self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind=kind, result=result)
+        detail = {"kind": kind, "result": result, "ack_message_id": ack.id, "recovered": True}
+        self.store.add_event(msg.id, "ack.generated", detail=detail)
+        log.warning("ack.relinked", extra={"fields": {"kind": kind, "ack_message_id": ack.id}})
 
 
 def _policy(partner: Partner, ic: Interchange) -> AckPolicy:

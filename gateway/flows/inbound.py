@@ -32,6 +32,8 @@ from gateway.flows.business_keys import extract_business_keys
 from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
+from gateway.flows.recovery import unmapped_acked
+from gateway.flows.redact import withhold_data
 from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
@@ -56,6 +58,7 @@ class InboundFlow:
         clock: Callable[[], datetime],
         failpoints: FailPoints | None = None,
         mapping: MappingStep | None = None,
+        quote_data: bool = False,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -64,6 +67,7 @@ class InboundFlow:
         self.mapping = mapping
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
+        self.quote_data = quote_data  # failure reasons may quote payload data (edge.quote_data_in_reasons)
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
@@ -99,7 +103,25 @@ class InboundFlow:
             log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status}})
             self.resume(msg.id)
             resumed.append(msg.id)
+        resumed += self._recover_mapping()
         return resumed
+
+    def _recover_mapping(self) -> list[int]:
+        """Crash gap: a message ``acked`` (a final state) whose mapping never ran is mapped now."""
+        if self.mapping is None:
+            return []
+        done = []
+        registry = self.registry()
+        for msg in unmapped_acked(self.store):
+            assert msg.id is not None
+            partner = registry.get(msg.partner_id) if msg.partner_id else None
+            if partner is None:
+                continue
+            with log_context(message_id=msg.id, partner_id=partner.id):
+                log.info("mapping.recovering")
+                self.mapping.run(msg, partner)
+            done.append(msg.id)
+        return done
 
     def _guarded(self, msg: Message, item: InboundItem | None) -> Message:
         """Process; an unexpected error fails the message visibly instead of leaving it to loop in the inbox."""
@@ -175,6 +197,7 @@ class InboundFlow:
         tolerant = hint is None or hint.reading == "tolerant"
         with self.archive.open(msg.archive_key) as src:
             analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
+        _require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
         summary = summarize_envelope(analysis)
         self.store.replace_lineage(msg.id, interchange_records(analysis))
         if analysis.interchanges:
@@ -190,7 +213,9 @@ class InboundFlow:
         if not analysis.interchanges:
             first = analysis.errors[0] if analysis.errors else None
             raise NotEDIError(
-                first.message if first else "no X12 interchange (ISA segment) was found in the file",
+                withhold_data(first.message, quote_data=self.quote_data)
+                if first
+                else "no X12 interchange (ISA segment) was found in the file",
                 location=first.location if first else None,
             )
         partners = {}
@@ -236,9 +261,10 @@ class InboundFlow:
                 status, error = MessageStatus.acked, None
             else:
                 status = MessageStatus.failed
-                error = _rejection(analysis)
+                error = _rejection(analysis, self.quote_data)
             done = self._finish(msg, item, status, error)
             if status == MessageStatus.acked and self.mapping is not None:
+                self.failpoints.hit("inbound.before_mapping")
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
             return done
 
@@ -286,7 +312,27 @@ def _already_failed(msg: Message) -> DocumentError:
     return DocumentError(msg.reason or f"message {msg.id} was {msg.status}")
 
 
-def _rejection(analysis: Any) -> DocumentError:
+def _plausible_id(qualifier: str | None, value: str | None) -> bool:
+    """ISA05/ISA06 as X12 has them: a 2-character qualifier and a 1-15 character id, printable ASCII."""
+    q, v = (qualifier or "").strip(), (value or "").strip()
+    ok = all(32 <= ord(c) < 127 for c in q + v)
+    return ok and len(q) == 2 and 1 <= len(v) <= 15
+
+
+def _require_senders(analysis: Any, quote_data: bool) -> None:
+    """An "interchange" without a readable sender is bytes that happen to hold "ISA" (random or damaged data): say
+    the file is not X12, rather than quarantine it for an unknown sender with an empty or garbled id."""
+    for ic in analysis.interchanges:
+        if not _plausible_id(ic.sender_qualifier, ic.sender_id):
+            junk = next((e for e in analysis.errors if getattr(e, "code", "") == "junk_data"), None)
+            why = f"; {withhold_data(junk.message, quote_data=quote_data)}" if junk else ""
+            raise NotEDIError(
+                f"the file is not usable X12: its ISA header has no readable sender (ISA05/ISA06){why}",
+                hint="check that the partner sent an X12 file and that it arrived intact; ask for it again",
+            )
+
+
+def _rejection(analysis: Any, quote_data: bool = False) -> DocumentError:
     errors = list(analysis.errors)
     for ic in analysis.interchanges:
         errors.extend(ic.errors)
@@ -296,7 +342,7 @@ def _rejection(analysis: Any) -> DocumentError:
                 errors.extend(t.errors)
     first = errors[0] if errors else None
     more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    text = (first.message if first else "the document was rejected") + more
+    text = withhold_data(first.message if first else "the document was rejected", quote_data=quote_data) + more
     return DocumentError(
         text,
         location=getattr(first, "location", None),

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.canonical.jsonio import documents_json
 from gateway.errors import GatewayError, MappingError
+from gateway.flows.redact import withhold_data
 from gateway.logging import get_logger
 from gateway.mapping import business_keys, load_overrides, to_canonical
 from gateway.partners.schema import Partner
@@ -27,6 +28,8 @@ log = get_logger(__name__)
 
 
 class MappingStep:
+    quote_data = False  # mapping errors may quote payload values (edge.quote_data_in_reasons)
+
     def __init__(self, *, store: Store, archive: Archive, mappings_root: Path | None, overrides_dir: Path | None):
         self.store = store
         self.archive = archive
@@ -86,5 +89,6 @@ class MappingStep:
 
     def _failed(self, msg: Message, reasons: list[str], mapped: int = 0) -> None:
         assert msg.id is not None
+        reasons = [withhold_data(r, quote_data=self.quote_data) for r in reasons]
         log.warning("mapping.failed", extra={"fields": {"errors": len(reasons), "mapped": mapped}})
         self.store.add_event(msg.id, "mapping.failed", detail={"records": mapped, "errors": reasons[:50]})

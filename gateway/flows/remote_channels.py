@@ -71,6 +71,7 @@ def webhook_settings(
         timeout_seconds=ch.timeout_seconds,
         tolerance_seconds=ch.tolerance_seconds,
         max_bytes=ch.max_bytes,
+        attempts=1,  # retries are scheduled work (flows/retry.py), never sleeps in the caller's thread
     )
 
 

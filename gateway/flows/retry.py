@@ -7,11 +7,16 @@ number of attempts already on the message's timeline, either to schedule another
 park the message as ``dead`` with the last error as its reason (event ``delivery.dead``). :meth:`run_due`, a
 scheduler job, makes the attempts that are due. Everything is on the timeline, so retries survive a restart.
 A permanent error (refused credentials, HTTP 4xx, an unknown host key) is not retried: the message is failed.
+
+Retries are scheduled, persisted work: no attempt ever sleeps in the thread that asked for the delivery (channels
+make one attempt per call; webhooks send with ``attempts=1``). With several processes on one PostgreSQL store,
+``lock`` (an advisory lock) lets one process at a time run the sweep, so a due retry is attempted once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,12 +53,14 @@ class DeliveryRetries:
         policy: Callable[[Partner], RetryPolicy],
         partner: Callable[[str], Partner | None],
         clock: Callable[[], datetime],
+        lock: Callable[[], AbstractContextManager[bool]] | None = None,
     ) -> None:
         self.store = store
         self.outbound = outbound
         self.policy = policy
         self.partner = partner
         self.clock = clock
+        self.lock = lock or (lambda: nullcontext(True))
 
     def deliver(self, message: Message, partner: Partner) -> Message:
         """One delivery attempt, then the retry decision."""
@@ -97,6 +104,10 @@ class DeliveryRetries:
 
     def run_due(self) -> int:
         """Scheduler job: retry every delivery that is due. Returns how many were attempted."""
+        with self.lock() as mine:
+            return self._run_due() if mine else 0
+
+    def _run_due(self) -> int:
         count = 0
         for msg in self.due():
             partner = self.partner(msg.partner_id or "")

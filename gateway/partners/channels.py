@@ -211,6 +211,12 @@ class As2Channel(_ChannelBase):
     basic_auth_user: str | None = Field(None, description="HTTP basic auth user at the partner's URL")
     basic_auth_password: SecretRef | None = Field(None, description="{secret: NAME}")
     verify_tls: bool = Field(True, description="check the partner's HTTPS certificate")
+    async_mdn_urls: list[HttpUrlStr] = Field(
+        default_factory=list,
+        max_length=20,
+        description="inbound: URLs the partner may name for asynchronous MDNs (exact, or a prefix ending in *); "
+        "empty: the scheme, host and port of url",
+    )
 
     @field_validator("as2_id")
     @classmethod

@@ -15,7 +15,9 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import NotFoundError, StoreError
+from gateway.failpoints import FailPoints
 
 CHUNK = 1 << 20
 SAMPLE = 64 * 1024  # bytes tried with zlib level 1 to decide whether to compress
@@ -31,6 +34,8 @@ MIN_SAVING = 0.05  # store uncompressed when the sample shrinks by less than thi
 RAW_MAGIC = b"\x00gateway-archive-raw\n"  # first bytes of a blob stored uncompressed (never gzip's 1f 8b)
 GZIP_MAGIC = b"\x1f\x8b"
 _HEX = frozenset("0123456789abcdef")
+INCOMING = ".incoming-"  # temporary files: ``.incoming-<host>-<pid>-<random>.gz`` in the archive root
+STALE_INCOMING_SECONDS = 3600.0  # another host's temporary file this old is left over from a crash
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +62,45 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Archive:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, failpoints: FailPoints | None = None) -> None:
         self.root = Path(root)
+        self.failpoints = failpoints or FailPoints()
+        self._prefix = f"{INCOMING}{socket.gethostname().replace('-', '_')[:40]}-{os.getpid()}-"
+
+    def clean_incoming(self, *, stale_seconds: float = STALE_INCOMING_SECONDS) -> list[Path]:
+        """Remove temporary files a crash left behind (run at start): this host's whose process is gone, and any
+        older than ``stale_seconds`` (another host sharing the archive, or an older name). Returns what went."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        host = socket.gethostname().replace("-", "_")[:40]
+        now = time.time()
+        for path in self.root.glob(f"{INCOMING}*"):
+            parts = path.name[len(INCOMING) :].split("-")
+            mine = len(parts) >= 3 and parts[0] == host and parts[1].isdigit()
+            try:
+                stale = now - path.stat().st_mtime > stale_seconds
+                if (mine and not _pid_alive(int(parts[1]))) or (not mine and stale) or (
+                    mine and int(parts[1]) == os.getpid() and stale
+                ):
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot clean the archive's temporary file {path}: {exc.strerror}") from exc
+        return removed
 
     def path_for(self, key: str) -> Path:
         if len(key) != 64 or not set(key) <= _HEX:
@@ -74,7 +115,7 @@ class Archive:
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".gz", dir=self.root)
+        fd, tmp_name = tempfile.mkstemp(prefix=self._prefix, suffix=".gz", dir=self.root)
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as raw:
@@ -97,6 +138,7 @@ class Archive:
                         chunk = source.read(CHUNK)
                 raw.flush()
                 os.fsync(raw.fileno())
+            self.failpoints.hit("archive.before_rename")
             key = digest.hexdigest()
             final = self.path_for(key)
             if final.is_file():

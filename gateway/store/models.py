@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gateway.store.types import UTCDateTime, utcnow
@@ -306,3 +306,23 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _ts()
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# -- 64-bit ids (migration 0004) ----------------------------------------------------------------------------------
+# Every id, and every column holding one, is BIGINT on PostgreSQL (SQLite's INTEGER is already 64-bit and must stay
+# INTEGER for its rowid primary keys). Set here, in one block, rather than on each field: the PostgreSQL driver
+# casts bound parameters to the column's type, so the model must say BIGINT for a large id to reach the query.
+ID64 = BigInteger().with_variant(Integer(), "sqlite")
+for _model, _columns in (
+    (Message, ("id", "size")),
+    (Event, ("id", "message_id")),
+    (Interchange, ("id", "message_id")),
+    (FunctionalGroup, ("id", "interchange_id", "message_id")),
+    (TransactionSet, ("id", "group_id", "message_id")),
+    (AckLink, ("id", "message_id", "ack_message_id")),
+    (BusinessKey, ("id", "message_id")),
+    (DeliveryAttempt, ("id", "message_id")),
+    (Output, ("id", "message_id", "size")),
+):
+    for _name in _columns:
+        _model.__table__.c[_name].type = ID64  # type: ignore[attr-defined,union-attr]

@@ -26,12 +26,29 @@ PROCESSED = "processed"
 FAILED = "failed"
 
 
+NAME_MAX = 255  # bytes in one file name (Linux file systems)
+
+
+def _fit(stem: str, tail: str, limit: int = NAME_MAX) -> str:
+    """``stem + tail`` cut in the stem so that it is at most ``limit`` bytes in UTF-8 (the tail is kept)."""
+    room = limit - len(tail.encode())
+    raw = stem.encode()
+    if len(raw) > room:
+        stem = raw[: max(room, 1)].decode("utf-8", "ignore")
+    return stem + tail
+
+
 def _unique_target(folder: Path, name: str) -> Path:
+    """``folder/name``, or with a numeric suffix when taken; a name at the length limit is shortened to make room
+    for the suffix (a 255-byte name that collides must not fail the commit with "File name too long")."""
     target = folder / name
     n = 1
     while target.exists():
         stem, dot, suffix = name.partition(".")
-        target = folder / (f"{stem}.{n}{dot}{suffix}" if dot else f"{name}.{n}")
+        tail = f".{n}{dot}{suffix}" if dot else f".{n}"
+        if len(tail.encode()) > NAME_MAX // 2:  # a very long extension: number the whole name instead
+            stem, tail = name, f".{n}"
+        target = folder / _fit(stem, tail)
         n += 1
     return target
 

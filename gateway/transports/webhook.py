@@ -4,7 +4,10 @@ Signature (the same both ways)::
 
     X-Gateway-Timestamp: 1767225600                      Unix seconds when the request was signed
     X-Gateway-Delivery:  0b6f...                         one id per delivery, the same on every retry
-    X-Gateway-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+    X-Gateway-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + delivery + "." + body)>
+
+The signature covers the delivery id: a captured request sent again under a new id (to pass the idempotency
+check as a "new" delivery) does not verify.
 
 Inbound (:class:`WebhookReceiver`, a listening transport): ``handle(body, headers)`` checks the size limit, the
 timestamp window (``tolerance_seconds``, against replays) and the signature (constant-time compare), and returns
@@ -13,7 +16,9 @@ route (api/routes/webhooks.py) hands the item to the inbound flow, which archive
 
 Outbound (:class:`WebhookSender`): POST the document with the headers above, a timeout on every request, and
 retries with exponential backoff on timeouts, connection errors, 429 and 5xx only (other 4xx are permanent:
-401/403 mean the partner refused our signature). The delivery id stays the same across retries.
+401/403 mean the partner refused our signature). The delivery id stays the same across retries. The gateway's
+partner channels send with ``attempts=1``: their retries are scheduled, persisted work
+(:class:`gateway.flows.retry.DeliveryRetries`), never a sleep in the thread that called ``send``.
 """
 
 from __future__ import annotations
@@ -63,14 +68,14 @@ class WebhookSettings:
     backoff_max_seconds: float = 30.0
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def signature(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
+    signed = timestamp.encode() + b"." + delivery_id.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def signed_headers(secret: str, body: bytes, delivery_id: str, now: float) -> dict[str, str]:
     ts = str(int(now))
-    return {TIMESTAMP: ts, DELIVERY: delivery_id, SIGNATURE: signature(secret, ts, body)}
+    return {TIMESTAMP: ts, DELIVERY: delivery_id, SIGNATURE: signature(secret, ts, delivery_id, body)}
 
 
 def verify(secret: str, body: bytes, headers: Mapping[str, str], *, now: float, tolerance: float) -> str:
@@ -89,8 +94,11 @@ def verify(secret: str, body: bytes, headers: Mapping[str, str], *, now: float, 
         )
     if len(delivery) > 200 or not delivery.isprintable():
         raise SecurityError(f"{DELIVERY} is not a usable id")
-    if not hmac.compare_digest(sig.strip(), signature(secret, ts, body)):
-        raise SecurityError("the signature does not match the body", hint="check the shared secret")
+    if not hmac.compare_digest(sig.strip().encode(), signature(secret, ts, delivery, body).encode()):
+        raise SecurityError(
+            "the signature does not match the timestamp, delivery id and body",
+            hint="check the shared secret; the signature covers timestamp.delivery-id.body (docs/transports.md)",
+        )
     return delivery
 
 

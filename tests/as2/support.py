@@ -89,7 +89,10 @@ def serve(node: Node, *, mdn_delays: tuple[float, ...] = (0.0, 0.2, 0.5)) -> Ite
     app.include_router(as2_route.router)
     app.state.as2_receiver = node.receiver
     node.app = app
-    app.state.as2_mdn_delivery = AsyncMdnDelivery(store=node.store, archive=node.archive, delays=mdn_delays)
+    delivery = AsyncMdnDelivery(store=node.store, archive=node.archive, delays=mdn_delays)
+    # what the gateway's scheduler does on wake: run the delivery job in a thread of its own
+    delivery.wake = lambda: threading.Thread(target=delivery.run_due, daemon=True).start()
+    app.state.as2_mdn_delivery = delivery
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     t = threading.Thread(target=server.run, daemon=True)

@@ -37,13 +37,14 @@ def test_undelivered_async_mdn_is_resumed(tmp_path):
     partner_node = make_node(tmp_path / "p", own_settings("PARTNER"), [])
     partner_node.receiver.mdn_handler = lambda raw, h: received.append(raw) or As2Response(200, {}, b"")
     with serve(partner_node) as partner_url:
+        node.receiver.partners = {"PARTNER": partner_settings(url=partner_url)}.get
         with serve(node) as url:
             node.app.state.as2_mdn_delivery = None  # the gateway stops before the background job runs
             msg = peer.build(X12, org=peer.partner_org(mdn_url=partner_url), mdn_mode="ASYNC")
             assert post(url, msg.headers, msg.content).status_code == 200
         delivery = AsyncMdnDelivery(store=node.store, archive=node.archive, delays=(0,))
         assert [u for _i, u in delivery.pending()] == [partner_url]
-        assert len(delivery.resume()) == 1
+        assert len(delivery.run_due()) == 1
     assert received and delivery.pending() == []
 
 

@@ -118,6 +118,7 @@ def test_async_mdn_is_delivered_to_receipt_delivery_option(tmp_path):
 
     theirs.receiver.mdn_handler = keep
     with serve(theirs) as partner_url, serve(ours) as url:
+        ours.receiver.partners = {"PARTNER": partner_settings(url=partner_url)}.get  # async MDNs go to its host
         msg = peer.build(X12, org=peer.partner_org(mdn_url=partner_url), mdn_mode="ASYNC")
         r = post(url, msg.headers, msg.content)
         assert r.status_code == 200 and r.content == b""

@@ -80,6 +80,7 @@ def test_async_mdn_arrives_on_our_endpoint_and_delivers(tmp_path):
 
         sender.org = organization(sender.own)
         ours.receiver.partners = {"PARTNER": partner_settings("PARTNER", url=url, mdn="async")}.get
+        theirs.receiver.partners = {"GATEWAY": partner_settings("GATEWAY", async_mdn_urls=(our_url,))}.get
         msg = sender.send(X12, ours.receiver.partners("PARTNER"), filename="o.edi")
         assert msg.status == MessageStatus.sent
         done = wait(lambda: ours.store.get(msg.id).status == MessageStatus.delivered and ours.store.get(msg.id))

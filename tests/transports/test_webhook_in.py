@@ -13,6 +13,7 @@ from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.models import Direction, MessageStatus
 from gateway.transports.webhook import (
+    DELIVERY,
     FILE_NAME,
     WebhookReceiver,
     WebhookSettings,
@@ -107,6 +108,17 @@ def test_bad_requests_are_refused_and_nothing_is_recorded(gw, url, doc, how, exp
     assert expect in r.json()["error"]["message"]
     assert SECRET not in r.text
     assert inbound_messages(gw) == []
+
+
+def test_captured_request_replayed_under_a_new_delivery_id_is_refused(gw, url, doc):
+    """The signature covers the delivery id: changing it to dodge the idempotency check breaks the signature."""
+    headers = signed_headers(SECRET, doc, "d-original", time.time())
+    first = httpx.post(url, content=doc, headers=headers, timeout=30)
+    assert first.status_code == 200, first.text
+    replay = httpx.post(url, content=doc, headers={**headers, DELIVERY: "d-forged"}, timeout=30)
+    assert replay.status_code == 401
+    assert "signature does not match" in replay.json()["error"]["message"]
+    assert [m.transport_id for m in inbound_messages(gw)] == ["webhook:d-original"]
 
 
 def test_body_over_the_limit_is_refused(gw, url):

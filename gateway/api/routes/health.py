@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health", summary="Liveness: the process answers")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:  # on the event loop: answers even when every worker thread is busy
     return {"status": "ok", "version": __version__}
 
 

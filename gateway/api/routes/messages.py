@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from gateway.api.auth import Caller, operator, viewer
 from gateway.api.deps import get_gateway
+from gateway.api.guard import MAX_ID, QueryDateTime
 from gateway.api.schemas import (
     ActionResult,
     MessageDetail,
@@ -35,7 +36,7 @@ from gateway.store.models import (
 from gateway.store.search import MessageQuery
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
-MessageId = Annotated[int, Path(ge=1, description="message id")]
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="message id")]
 CONTENT_TYPES = {"x12": "application/edi-x12", "csv": "text/csv", "json": "application/json", "xml": "application/xml"}
 
 
@@ -73,8 +74,8 @@ def search_messages(
     direction: Direction | None = None,
     set_id: str | None = Query(None, pattern=r"^\d{3}$", description="transaction set id, e.g. 856"),
     status: MessageStatus | None = None,
-    since: datetime | None = Query(None, description="created at or after (ISO 8601; UTC when no zone)"),
-    until: datetime | None = Query(None, description="created before (ISO 8601; UTC when no zone)"),
+    since: QueryDateTime | None = Query(None, description="created at or after (ISO 8601; UTC when no zone)"),
+    until: QueryDateTime | None = Query(None, description="created before (ISO 8601; UTC when no zone)"),
     control_number: str | None = Query(
         None, min_length=1, max_length=15, pattern=r"^[A-Za-z0-9]+$", description="ISA13, GS06 or ST02"
     ),
@@ -92,6 +93,11 @@ def search_messages(
     since, until = _utc(since), _utc(until)
     if since and until and since >= until:
         raise HTTPException(422, detail=[{"loc": ["query", "until"], "msg": "until must be after since"}])
+    if as2_message_id is not None and not as2_message_id.strip().strip("<>").strip():
+        # "<>" or blanks must not switch the filter off and list every message
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "as2_message_id"], "msg": "as2_message_id is empty (leave it out instead)"}]
+        )
     query = MessageQuery(
         q=q,
         partner=partner,
