@@ -10,13 +10,14 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gateway.errors import GatewayError, TransportError
+from gateway.flows import delivery_status as ds
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
-from gateway.store.models import Message, MessageStatus
+from gateway.store.models import Message
 from gateway.store.repository import Store
 from gateway.store.types import utcnow
-from gateway.transports.base import Outbound
+from gateway.transports.base import Outbound, Receipt, delivering
 
 log = get_logger(__name__)
 
@@ -45,14 +46,16 @@ class OutboundFlow:
                 return self.store.update(
                     message.id,
                     event="delivery.pending",
-                    status=MessageStatus.queued,
+                    status=ds.NO_CHANNEL[0],
+                    delivery_status=ds.NO_CHANNEL[1],
                     reason=f"partner {partner.id!r} has no outbound channel: the file waits in the archive",
                 )
             receipts = []
+            got: list[Receipt] = []
             for transport in targets:
                 started = utcnow()
                 try:
-                    with self.archive.open(message.archive_key) as src:
+                    with self.archive.open(message.archive_key) as src, delivering(message.id):
                         receipt = transport.send(message.file_name, src)
                 except (TransportError, GatewayError) as exc:
                     transient = bool(getattr(exc, "transient", False))
@@ -64,10 +67,12 @@ class OutboundFlow:
                         error=exc.to_dict(),
                     )
                     log.error("delivery.failed", extra={"fields": {"channel": transport.channel, "error": str(exc)}})
+                    status, delivery = ds.after_error(transient)
                     return self.store.update(
                         message.id,
                         event="delivery.failed",
-                        status=MessageStatus.failed if not getattr(exc, "transient", False) else MessageStatus.retrying,
+                        status=status,
+                        delivery_status=delivery,
                         reason=exc.describe(),
                         error=exc.to_dict(),
                         detail={"channel": transport.channel},
@@ -79,12 +84,15 @@ class OutboundFlow:
                     started_at=started,
                     transport_id=receipt.transport_id,
                 )
-                receipts.append({"channel": transport.channel, "to": receipt.transport_id})
-            log.info("message.sent", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
+                receipts.append({"channel": transport.channel, "to": receipt.transport_id, "outcome": receipt.outcome})
+                got.append(receipt)
+            status, delivery = ds.after_receipts(got)
+            log.info(f"message.{status}", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
             return self.store.update(
                 message.id,
-                event="message.sent",
-                status=MessageStatus.sent,
+                event=f"message.{status}",
+                status=status,
+                delivery_status=delivery,
                 transport_id=receipts[0]["to"],
                 channel=receipts[0]["channel"],
                 reason=None,
