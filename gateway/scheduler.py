@@ -14,6 +14,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.util import undefined
 
 
 class Scheduler:
@@ -32,7 +33,8 @@ class Scheduler:
             id=job_id,
             name=job_id,
             replace_existing=True,
-            next_run_time=datetime.now(UTC) if run_now else None,
+            # None would add the job *paused* (APScheduler 3): without run_now the trigger decides the first run
+            next_run_time=datetime.now(UTC) if run_now else undefined,
         )
 
     def add_cron(self, job_id: str, func: Callable[[], Any], crontab: str) -> None:
