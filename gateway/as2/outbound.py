@@ -39,6 +39,7 @@ from gateway.errors import (
     SecurityError,
     TransportError,
 )
+from gateway.failpoints import FailPoints
 from gateway.flows import delivery_status as ds
 from gateway.logging import get_logger
 from gateway.store.archive import Archive
@@ -88,8 +89,10 @@ class As2Outbound:
         store: Store,
         archive: Archive,
         clock: Callable[[], datetime],
+        failpoints: FailPoints | None = None,
     ) -> None:
         self.channel = channel
+        self.failpoints = failpoints or FailPoints()
         self.partner = partner
         self.own = own
         self.org = org
@@ -144,6 +147,7 @@ class As2Outbound:
         assert tx.id is not None
         opts = tx.options or {}
         headers, body = unframe(self.archive.read_bytes(tx.request_archive_key))
+        self.failpoints.hit("as2.before_post")  # built and recorded, not sent: the next attempt sends these bytes
         self.log.attempting(tx.id)
         target = self.partner
         if opts.get("mdn") == "sync":  # the partner answers with the MDN: wait as long as the channel allows
@@ -154,6 +158,7 @@ class As2Outbound:
             state = State.retrying if exc.transient else State.failed
             self.log.set_state(tx.id, state, only_from=REUSABLE, last_error=exc.describe())
             raise
+        self.failpoints.hit("as2.after_post")  # the partner has it, its answer is not recorded: resent as is
         receipt_detail: dict[str, object] = {"as2_message_id": tx.as2_message_id, "http_status": response.status_code}
         if opts.get("mdn") == "none":
             self.log.set_state(tx.id, State.delivered, only_from=REUSABLE)

@@ -12,6 +12,7 @@ from gateway.as2.partners import as2_own_settings, as2_partner_settings, as2_par
 from gateway.as2.service import As2Service, build_service
 from gateway.as2.settings import As2PartnerSettings
 from gateway.errors import GatewayError
+from gateway.failpoints import FailPoints
 from gateway.logging import get_logger
 from gateway.partners.channels import As2Channel
 from gateway.transports.base import Outbound
@@ -82,5 +83,5 @@ def outbound_as2(gw: Any, partner: Any) -> list[Outbound]:
                                                              "reason": exc.describe()}})
             out.append(Unavailable(cid, exc.describe()))
             continue
-        out.append(service.outbound(cid, cache[key]))
+        out.append(service.outbound(cid, cache[key], FailPoints(gw.settings.failpoints)))
     return out

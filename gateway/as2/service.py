@@ -17,6 +17,7 @@ from gateway.as2.outbound import As2Outbound, As2Receipts, original_message_id
 from gateway.as2.receive import As2Payload, As2Receiver, As2Response
 from gateway.as2.send import As2Sender
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings
+from gateway.failpoints import FailPoints
 from gateway.store.archive import Archive
 from gateway.store.repository import Store
 
@@ -28,11 +29,18 @@ class As2Service:
     mdn_delivery: AsyncMdnDelivery
     receipts: As2Receipts
 
-    def outbound(self, channel: str, partner: As2PartnerSettings) -> As2Outbound:
+    def outbound(self, channel: str, partner: As2PartnerSettings, failpoints: FailPoints | None = None) -> As2Outbound:
         """The outbound transport of one partner AS2 channel (``channel`` is ``<partner id>/<name>``)."""
         s = self.sender
         return As2Outbound(
-            channel=channel, partner=partner, own=s.own, org=s.org, store=s.store, archive=s.archive, clock=s.clock
+            channel=channel,
+            partner=partner,
+            own=s.own,
+            org=s.org,
+            store=s.store,
+            archive=s.archive,
+            clock=s.clock,
+            failpoints=failpoints,
         )
 
     def handle_mdn(self, raw: bytes, headers: dict[str, str]) -> As2Response:

@@ -227,3 +227,37 @@ def test_retry_after_a_partner_file_change_is_judged_by_the_recorded_options(tmp
     finally:
         second.stop()
         gw.stop()
+
+
+def test_killed_after_the_post_the_restart_resends_the_same_message_id(tmp_path, peer):
+    """Fail point ``as2.after_post``: the process dies once the peer has the 997 but before its MDN is recorded.
+    After a restart the recovery delivers it again with the same bytes and Message-ID; the peer answers the
+    duplicate (RFC 4130 sec. 5.5) and the 997 ends delivered, one message at the peer."""
+    port = free_port()
+    home = gateway_home(tmp_path, peer, url=peer.url, port=port)
+    gw = ServeProcess(home, env={"GATEWAY_API_PORT": str(port), "GATEWAY_FAILPOINTS": "as2.after_post=exit"})
+    gw.port, gw.url = port, f"http://127.0.0.1:{port}"
+    gw.wait_healthy(timeout=30)
+    try:
+        peer.configure(f"{gw.url}/as2", "SYNC")
+        try:
+            peer.send(SAMPLE)
+        except AssertionError:
+            pass  # the gateway died while answering the peer's own message
+        assert gw.wait_exit(30) == 77, gw.output()
+    finally:
+        gw.stop()
+    db = sqlite3.connect(home / "var" / "gateway.db")
+    try:
+        [(built_id, attempts)] = db.execute("SELECT as2_message_id, attempts FROM as2_transmission").fetchall()
+    finally:
+        db.close()
+    assert attempts == 1 and peer_has(peer, built_id)["status"] == "S"  # the peer got it before the crash
+    again = start(home, port)
+    try:
+        done = ack_row(home, lambda r: r["status"] not in ("queued", "retrying"))
+        assert done["status"] == "delivered" and done["delivery_status"] == "delivered", (done, again.output())
+        assert done["transport_id"] == built_id
+        assert [m["message_id"] for m in peer.report()].count(built_id) == 1
+    finally:
+        again.stop()
