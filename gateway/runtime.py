@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from gateway.as2.runtime import as2_service
+from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
@@ -75,7 +75,11 @@ class Gateway:
         self.outbound = OutboundFlow(
             store=self.store,
             archive=self.archive,
-            channels=lambda p: [*outbound_folders(settings, p), *outbound_remote(p, secrets_dir=settings.secrets_path)],
+            channels=lambda p: [
+                *outbound_folders(settings, p),
+                *outbound_remote(p, secrets_dir=settings.secrets_path),
+                *outbound_as2(self, p),
+            ],
             failpoints=failpoints,
         )
         self.retries = DeliveryRetries(

@@ -49,6 +49,17 @@ class OwnIdentity(BaseModel):
     isa_id: str = Field("EXAMPLEHUB", min_length=1, max_length=15)
     gs_id: str = Field("EXAMPLEHUB", min_length=2, max_length=15)
     as2_id: str | None = None
+    as2_mdn_url: str | None = Field(
+        None,
+        description="our public AS2 URL (POST /as2) where partners send asynchronous MDNs (Receipt-Delivery-Option);"
+        " required by any partner channel with mdn: async",
+    )
+    as2_message_id_domain: str | None = Field(
+        None, description="right-hand side of the Message-IDs of the AS2 messages we send, e.g. as2.example.com"
+    )
+    as2_email: str | None = Field(
+        None, description="our AS2 contact address, sent as Disposition-Notification-To, e.g. as2@example.com"
+    )
     certificates: list[OwnCertificate] = Field(
         default_factory=list, description="our certificates and private keys (see gateway/partners/identity.py)"
     )
@@ -57,6 +68,27 @@ class OwnIdentity(BaseModel):
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("as2_mdn_url")
+    @classmethod
+    def _mdn_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("as2_mdn_url must be an http:// or https:// URL (our POST /as2 as partners reach it)")
+        return v
+
+    @field_validator("as2_message_id_domain")
+    @classmethod
+    def _domain(cls, v: str | None) -> str | None:
+        if v is not None and (not v or any(c in v for c in "<>@ \t\r\n")):
+            raise ValueError("as2_message_id_domain is a host name such as as2.example.com (no '<', '>', '@', spaces)")
+        return v
+
+    @field_validator("as2_email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and (v.count("@") != 1 or any(c in v for c in "<> \t\r\n")):
+            raise ValueError("as2_email is one address such as as2@example.com")
+        return v
 
 
 class FolderSettings(BaseModel):

@@ -131,5 +131,12 @@ def as2_own_settings(settings: Settings, *, environ: Mapping[str, str] | None = 
         key_password=sign_pass,
         decrypt_private_key=dec_key,
         decrypt_certificate=dec_cert,
+        **{k: v for k, v in _sending(settings).items() if v is not None},
         **limits,
     )
+
+
+def _sending(settings: Settings) -> dict[str, Any]:
+    """Our async-MDN URL, Message-ID domain and contact address (identity.as2_* in config/gateway.yaml)."""
+    ident = settings.identity
+    return {"mdn_url": ident.as2_mdn_url, "domain": ident.as2_message_id_domain, "email": ident.as2_email}

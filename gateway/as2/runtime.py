@@ -7,13 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.as2.partners import as2_own_settings, as2_partners
+from gateway.as2.outbound import Unavailable
+from gateway.as2.partners import as2_own_settings, as2_partner_settings, as2_partners
 from gateway.as2.ratelimit import RateLimiter
 from gateway.as2.service import ASYNC_MDN_JOB, As2Service, build_service
 from gateway.as2.settings import As2PartnerSettings
 from gateway.errors import GatewayError
+from gateway.failpoints import FailPoints
 from gateway.logging import get_logger
+from gateway.partners.channels import As2Channel
 from gateway.store.locks import ChannelLocks
+from gateway.transports.base import Outbound
 
 log = get_logger(__name__)
 
@@ -58,3 +62,38 @@ def as2_service(gw: Any) -> As2Service | None:
     service.mdn_delivery.wake = lambda: gw.scheduler.wake(ASYNC_MDN_JOB)
     service.unknown_senders = RateLimiter(edge.unknown_sender_per_minute / 60.0, edge.unknown_sender_burst)
     return service
+
+
+NOT_CONFIGURED = (
+    "AS2 is not configured on this gateway: set identity.as2_id and a certificate used for as2_signing and "
+    "as2_encryption in config/gateway.yaml (gateway as2 keygen makes one)"
+)
+
+
+def outbound_as2(gw: Any, partner: Any) -> list[Outbound]:
+    """The partner's outbound AS2 channels as transports (for the outbound flow's channel list). A channel that
+    cannot be used (AS2 not configured here, an unreadable certificate) fails each send with the reason."""
+    channels = [c for c in partner.channels_for("outbound", "as2") if isinstance(c, As2Channel)]
+    if not channels:
+        return []
+    service: As2Service | None = gw.as2
+    cache: dict[Any, Any] = gw.__dict__.setdefault("_as2_outbound_settings", {})
+    out: list[Outbound] = []
+    for ch in channels:
+        cid = f"{partner.id}/{ch.name}"
+        if service is None:
+            out.append(Unavailable(cid, NOT_CONFIGURED))
+            continue
+        key = (partner.id, ch.model_dump_json())  # an edited channel is a new key
+        try:
+            if key not in cache:
+                if len(cache) > 1000:
+                    cache.clear()
+                cache[key] = as2_partner_settings(partner.id, ch, secrets_dir=gw.settings.secrets_path)
+        except GatewayError as exc:
+            log.error("channels.unusable", extra={"fields": {"partner_id": partner.id, "channel": ch.name,
+                                                             "reason": exc.describe()}})
+            out.append(Unavailable(cid, exc.describe()))
+            continue
+        out.append(service.outbound(cid, cache[key], FailPoints(gw.settings.failpoints)))
+    return out

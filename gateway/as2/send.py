@@ -31,6 +31,7 @@ from gateway.as2.mime import fold_header_block, frame, unframe
 from gateway.as2.receive import As2Response
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings, organization, outbound_partner
 from gateway.errors import (
+    AuthenticationError,
     ConfigError,
     GatewayError,
     Location,
@@ -175,6 +176,43 @@ def mdn_mic(mdn: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+def post_request(partner: As2PartnerSettings, headers: dict[str, str], body: bytes) -> httpx.Response:
+    """POST an AS2 request to the partner's URL (their current URL, basic auth and TLS settings). Network errors,
+    timeouts, HTTP 5xx and 429 are transient; other HTTP errors permanent."""
+    if not partner.url:
+        raise PermanentTransportError(f"partner {partner.id} has no AS2 url", hint="set the partner's as2.url")
+    auth = None
+    if partner.basic_auth_user is not None:
+        auth = httpx.BasicAuth(partner.basic_auth_user, partner.basic_auth_password or "")
+    verify: Any = partner.verify_tls
+    if partner.client_certificate is not None:
+        verify = ssl.create_default_context()
+        if not partner.verify_tls:
+            verify.check_hostname = False
+            verify.verify_mode = ssl.CERT_NONE
+        with tempfile.NamedTemporaryFile(suffix=".pem") as f:  # ssl loads certificate chains from files only
+            f.write(partner.client_certificate)
+            f.flush()
+            verify.load_cert_chain(f.name)
+    try:
+        with httpx.Client(timeout=partner.timeout, verify=verify, auth=auth) as client:
+            r = client.post(partner.url, content=body, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise TransientTransportError(f"AS2 POST to {partner.url} timed out: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise TransientTransportError(f"AS2 POST to {partner.url} failed: {type(exc).__name__}: {exc}") from exc
+    if r.status_code >= 500 or r.status_code == 429:
+        raise TransientTransportError(f"AS2 POST to {partner.url}: HTTP {r.status_code}")
+    if r.status_code in (401, 403):
+        raise AuthenticationError(
+            f"AS2 POST to {partner.url}: HTTP {r.status_code}: the partner's server refused our credentials",
+            hint="check basic_auth_user/basic_auth_password (or the client certificate) of the partner's as2 channel",
+        )
+    if not r.is_success:
+        raise PermanentTransportError(f"AS2 POST to {partner.url}: HTTP {r.status_code} {r.text[:200]!r}")
+    return r
+
+
 class As2Sender:
     def __init__(
         self,
@@ -287,33 +325,7 @@ class As2Sender:
             return self._apply_mdn(msg, raw + response.content, built, partner)
 
     def _post(self, partner: As2PartnerSettings, headers: dict[str, str], body: bytes) -> httpx.Response:
-        if not partner.url:
-            raise PermanentTransportError(f"partner {partner.id} has no AS2 url", hint="set the partner's as2.url")
-        auth = None
-        if partner.basic_auth_user is not None:
-            auth = httpx.BasicAuth(partner.basic_auth_user, partner.basic_auth_password or "")
-        verify: Any = partner.verify_tls
-        if partner.client_certificate is not None:
-            verify = ssl.create_default_context()
-            if not partner.verify_tls:
-                verify.check_hostname = False
-                verify.verify_mode = ssl.CERT_NONE
-            with tempfile.NamedTemporaryFile(suffix=".pem") as f:  # ssl loads certificate chains from files only
-                f.write(partner.client_certificate)
-                f.flush()
-                verify.load_cert_chain(f.name)
-        try:
-            with httpx.Client(timeout=partner.timeout, verify=verify, auth=auth) as client:
-                r = client.post(partner.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientTransportError(f"AS2 POST to {partner.url} timed out: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise TransientTransportError(f"AS2 POST to {partner.url} failed: {type(exc).__name__}: {exc}") from exc
-        if r.status_code >= 500 or r.status_code == 429:
-            raise TransientTransportError(f"AS2 POST to {partner.url}: HTTP {r.status_code}")
-        if not r.is_success:
-            raise PermanentTransportError(f"AS2 POST to {partner.url}: HTTP {r.status_code} {r.text[:200]!r}")
-        return r
+        return post_request(partner, headers, body)
 
     # -- MDNs --------------------------------------------------------------------------------------------------
     def handle_mdn(self, raw: bytes, headers: dict[str, str]) -> As2Response:
@@ -434,6 +446,7 @@ class As2Sender:
                     select(Message).where(Message.direction == Direction.outbound, Message.status == MessageStatus.sent)
                 ).all()
             )
+        waiting = [m for m in waiting if (m.idempotency_key or "").startswith("as2-out:")]  # As2Sender.send rows
         for msg in waiting:
             assert msg.id is not None
             awaited = [e for e in self.store.events(msg.id) if e.name == "mdn.awaited"]
@@ -454,7 +467,7 @@ class As2Sender:
         attempts a message is ``dead``. Run from a periodic job."""
         with self.store.session() as s:
             q = select(Message).where(Message.direction == Direction.outbound, Message.status == MessageStatus.retrying)
-            rows = [m for m in s.exec(q).all() if (m.channel or "").endswith("/as2")]
+            rows = [m for m in s.exec(q).all() if (m.idempotency_key or "").startswith("as2-out:")]
         done = []
         for msg in rows:
             assert msg.id is not None

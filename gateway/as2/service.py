@@ -1,7 +1,8 @@
-"""Wiring for the runtime: the AS2 receiver, sender and async-MDN delivery over one store and archive, and their
-periodic jobs. The caller adapts its partner registry to ``partners`` (the current :class:`As2PartnerSettings` of
-every partner with an AS2 channel) and passes the inbound flow's ``receive`` as ``deliver``. Received messages
-find their partner by AS2 id, sent ones by partner id.
+"""Wiring for the runtime: the AS2 receiver, sender, outbound transports (with their MDN handling) and
+async-MDN delivery over one store and archive, and their periodic jobs. The caller adapts its partner registry
+to ``partners`` (the current :class:`As2PartnerSettings` of every partner with an AS2 channel) and passes the
+inbound flow's ``receive`` as ``deliver``. Received messages find their partner by AS2 id, sent ones by partner
+id; an MDN goes to the outbound transport's receipts when it answers one of its transmissions.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from gateway.as2.mdn_delivery import AsyncMdnDelivery
+from gateway.as2.outbound import As2Outbound, As2Receipts, original_message_id
 from gateway.as2.ratelimit import RateLimiter
-from gateway.as2.receive import As2Payload, As2Receiver
+from gateway.as2.receive import As2Payload, As2Receiver, As2Response
 from gateway.as2.send import As2Sender
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings
+from gateway.failpoints import FailPoints
 from gateway.store.archive import Archive
 from gateway.store.repository import Store
 
@@ -28,7 +31,31 @@ class As2Service:
     receiver: As2Receiver
     sender: As2Sender
     mdn_delivery: AsyncMdnDelivery
+    receipts: As2Receipts
     unknown_senders: RateLimiter | None = None  # requests from AS2 ids no partner file has
+
+    def outbound(self, channel: str, partner: As2PartnerSettings, failpoints: FailPoints | None = None) -> As2Outbound:
+        """The outbound transport of one partner AS2 channel (``channel`` is ``<partner id>/<name>``)."""
+        s = self.sender
+        return As2Outbound(
+            channel=channel,
+            partner=partner,
+            own=s.own,
+            org=s.org,
+            store=s.store,
+            archive=s.archive,
+            clock=s.clock,
+            failpoints=failpoints,
+        )
+
+    def handle_mdn(self, raw: bytes, headers: dict[str, str]) -> As2Response:
+        """An MDN POSTed to /as2: for a transmission of the outbound transport, or else for As2Sender.send."""
+        original = original_message_id(raw)
+        if original:
+            answer = self.receipts.handle_async(raw, original)
+            if answer is not None:
+                return answer
+        return self.sender.handle_mdn(raw, headers)
 
     def attach(self, app: Any) -> None:
         """Make ``POST /as2`` serve this service (see gateway/api/routes/as2.py)."""
@@ -42,6 +69,7 @@ class As2Service:
             ("as2.retry", self.sender.retry_due, 60.0),
             ("as2.mdn_overdue", self.sender.check_overdue, 60.0),
             (ASYNC_MDN_JOB, self.mdn_delivery.run_due, ASYNC_MDN_SWEEP_SECONDS),
+            ("as2.outbound_mdns", self.receipts.sweep, 30.0),
         ]
 
 
@@ -62,14 +90,13 @@ def build_service(
     def by_partner_id(partner_id: str) -> As2PartnerSettings | None:
         return next((p for p in partners() if p.id == partner_id), None)
 
+    def current_certificates(tx: Any) -> tuple[bytes, ...]:
+        p = by_partner_id((tx.channel or "").split("/")[0])
+        return p.signing_certificates if p else ()
+
     sender = As2Sender(store=store, archive=archive, own=own, partners=by_partner_id, clock=clock)
-    receiver = As2Receiver(
-        store=store,
-        archive=archive,
-        own=own,
-        partners=by_as2_id,
-        clock=clock,
-        deliver=deliver,
-        mdn_handler=sender.handle_mdn,
-    )
-    return As2Service(receiver, sender, AsyncMdnDelivery(store=store, archive=archive))
+    receiver = As2Receiver(store=store, archive=archive, own=own, partners=by_as2_id, clock=clock, deliver=deliver)
+    receipts = As2Receipts(store=store, archive=archive, clock=clock, current_certificates=current_certificates)
+    service = As2Service(receiver, sender, AsyncMdnDelivery(store=store, archive=archive), receipts)
+    receiver.mdn_handler = service.handle_mdn
+    return service

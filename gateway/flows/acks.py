@@ -92,7 +92,7 @@ class AckFlow:
             assert ack.id is not None
             if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
                 ack = self.outbound.deliver(ack, partner)
-                if ack.status == MessageStatus.sent:
+                if ack.status in (MessageStatus.sent, MessageStatus.delivered):
                     self.store.add_event(msg.id, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
             produced.append(ack)
         return produced

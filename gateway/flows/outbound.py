@@ -11,14 +11,15 @@ from typing import Protocol
 
 from gateway.errors import GatewayError, TransportError
 from gateway.failpoints import FailPoints
+from gateway.flows import delivery_status as ds
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
-from gateway.store.models import DeliveryStatus, Message, MessageStatus
+from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.store.steps import Step
 from gateway.store.types import utcnow
-from gateway.transports.base import Outbound
+from gateway.transports.base import Outbound, Receipt, delivering
 
 log = get_logger(__name__)
 
@@ -44,37 +45,35 @@ class OutboundFlow:
         """Send ``message`` on every outbound channel of ``partner``; returns the updated message.
 
         Each outcome (the attempt row, the status, the delivery status and the event) is one transaction. The
-        delivery status is ``delivered`` when the transport's receipt is final (a completed upload or folder
-        write, HTTP 2xx, a positive MDN with a matching MIC), ``sent`` when the receipt says it is still
-        awaited (``receipt.detail["delivery"] == "sent"``, e.g. an asynchronous MDN), ``failed`` otherwise.
+        statuses follow the receipts' outcomes (see :mod:`gateway.flows.delivery_status`).
         """
         assert message.id is not None and message.archive_key is not None and message.file_name is not None
         with log_context(message_id=message.id, partner_id=partner.id):
             targets = self.channels(partner)
             if not targets:
                 log.warning("delivery.pending", extra={"fields": {"reason": "no outbound channel"}})
+                status, delivery = ds.NO_CHANNEL
                 return self.store.step(message.id, Step(
-                    status=MessageStatus.queued,
-                    fields={"delivery_status": DeliveryStatus.pending.value,
+                    status=status,
+                    fields={"delivery_status": delivery.value,
                             "reason": f"partner {partner.id!r} has no outbound channel: the file waits in the archive"},
-                    events=[("delivery.pending", MessageStatus.queued, None)],
+                    events=[("delivery.pending", status, None)],
                 ))
-            receipts = []
+            receipts: list[dict[str, object]] = []
+            got: list[Receipt] = []
             done: list[dict[str, object]] = []
-            final = True
             for transport in targets:
                 started = utcnow()
                 try:
-                    with self.archive.open(message.archive_key) as src:
+                    with self.archive.open(message.archive_key) as src, delivering(message.id):
                         receipt = transport.send(message.file_name, src)
                 except (TransportError, GatewayError) as exc:
                     transient = bool(getattr(exc, "transient", False))
                     log.error("delivery.failed", extra={"fields": {"channel": transport.channel, "error": str(exc)}})
-                    status = MessageStatus.retrying if transient else MessageStatus.failed
+                    status, delivery = ds.after_error(transient)
                     return self.store.step(message.id, Step(
                         status=status,
-                        fields={"reason": exc.describe(), "error": exc.to_dict(),
-                                "delivery_status": DeliveryStatus.failed.value},
+                        fields={"reason": exc.describe(), "error": exc.to_dict(), "delivery_status": delivery.value},
                         events=[("delivery.failed", status, {"channel": transport.channel})],
                         attempts=[*done, {"channel": transport.channel, "started_at": started,
                                           "outcome": "retrying" if transient else "failed", "error": exc.to_dict()}],
@@ -82,17 +81,15 @@ class OutboundFlow:
                 self.failpoints.hit("outbound.after_send")
                 done.append({"channel": transport.channel, "outcome": "sent", "started_at": started,
                              "transport_id": receipt.transport_id})
-                final = final and receipt.detail.get("delivery", "delivered") == "delivered"
                 receipts.append({"channel": transport.channel, "to": receipt.transport_id,
-                                 **({"delivery": receipt.detail["delivery"]} if "delivery" in receipt.detail else {})})
-            log.info("message.sent", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
-            as2 = any("delivery" in r for r in receipts)
-            status = MessageStatus.delivered if final and as2 else MessageStatus.sent
+                                 "outcome": str(receipt.outcome)})
+                got.append(receipt)
+            status, delivery = ds.after_receipts(got)
+            log.info(f"message.{status.value}", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
             return self.store.step(message.id, Step(
                 status=status,
                 fields={"transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None,
-                        "error": None,
-                        "delivery_status": (DeliveryStatus.delivered if final else DeliveryStatus.sent).value},
-                events=[("message.sent", status, {"receipts": receipts})],
+                        "error": None, "delivery_status": delivery.value},
+                events=[(f"message.{status.value}", status, {"receipts": receipts})],
                 attempts=done,
             ))

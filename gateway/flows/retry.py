@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.flows import delivery_status as ds
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
@@ -77,7 +78,8 @@ class DeliveryRetries:
                 return self.store.update(
                     msg.id,
                     event="delivery.dead",
-                    status=MessageStatus.dead,
+                    status=ds.DEAD[0],
+                    delivery_status=ds.DEAD[1],
                     reason=reason,
                     delivery_status=DeliveryStatus.dead.value,
                     detail={"attempts": failed, "last_error": msg.error},
@@ -116,7 +118,8 @@ class DeliveryRetries:
                 self.store.update(
                     msg.id,
                     event="delivery.dead",
-                    status=MessageStatus.dead,
+                    status=ds.DEAD[0],
+                    delivery_status=ds.DEAD[1],
                     reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
                     delivery_status=DeliveryStatus.dead.value,
                 )

@@ -144,6 +144,31 @@ def check_not_us(lp: LoadedPartner, settings: Settings) -> list[Problem]:
     return problems
 
 
+ASYNC_MDN_SETTINGS = ("as2_mdn_url", "as2_message_id_domain", "as2_email")
+
+
+def check_async_mdn(lp: LoadedPartner, settings: Settings) -> list[Problem]:
+    """An outbound AS2 channel asking for asynchronous MDNs needs our MDN URL (where the partner sends them),
+    our Message-ID domain and our AS2 address in config/gateway.yaml."""
+    missing = [k for k in ASYNC_MDN_SETTINGS if not getattr(settings.identity, k)]
+    if not missing:
+        return []
+    problems = []
+    for i, ch in enumerate(lp.partner.channels):
+        if isinstance(ch, As2Channel) and ch.outbound and ch.mdn == "async":
+            names = ", ".join(f"identity.{k}" for k in missing)
+            problems.append(
+                Problem(
+                    str(lp.path),
+                    lp.line("channels", i, "mdn"),
+                    f"channels[{i}].mdn",
+                    f"mdn: async needs {names} in config/gateway.yaml (where the partner sends our MDNs, the "
+                    "domain of our Message-IDs, our AS2 address); set them, or use mdn: sync",
+                )
+            )
+    return problems
+
+
 def check_own_identity(
     settings: Settings, *, now: datetime, environ: Mapping[str, str] | None, config_file: Path | None = None
 ) -> list[Problem]:
@@ -204,6 +229,7 @@ def check(
                 )
             )
         report.problems.extend(check_not_us(lp, settings))
+        report.problems.extend(check_async_mdn(lp, settings))
         report.problems.extend(check_secrets(lp, secrets_dir=settings.secrets_path, environ=environ))
         report.problems.extend(check_certificates(lp, now=now, warn_days=settings.certificate_warning_days))
         report.problems.extend(check_mappings(lp, names, settings.mappings_path))

@@ -326,3 +326,40 @@ for _model, _columns in (
 ):
     for _name in _columns:
         _model.__table__.c[_name].type = ID64  # type: ignore[attr-defined,union-attr]
+# -- added by migration 0006: AS2 transmissions -----------------------------------------------------------------
+
+
+class As2TransmissionState(StrEnum):
+    built = "built"  # the request is archived; not POSTed yet (or a crash came between the POST and its answer)
+    retrying = "retrying"  # the last POST failed transiently: the next attempt sends the same bytes
+    awaiting_mdn = "awaiting_mdn"  # POSTed; an asynchronous MDN is expected by mdn_due_at
+    overdue = "overdue"  # no asynchronous MDN by mdn_due_at (a late one is still applied)
+    delivered = "delivered"  # positive MDN with our MIC, or HTTP 2xx when no MDN was asked for
+    rejected = "rejected"  # negative MDN, MIC mismatch, or an MDN that does not verify
+    failed = "failed"  # the partner's server refused the request (HTTP 4xx): a resend builds a new message
+
+
+class As2Transmission(SQLModel, table=True):
+    """One AS2 message we built for an outbound message: the exact request (archived once), the options it was
+    built with (MDN mode, MIC and algorithm, the certificates that verify its MDN) and where its MDN stands. A
+    retry POSTs the archived request again (same Message-ID, RFC 4130 sec. 5.5) and checks the MDN against
+    ``options``, never against the partner file as it is now."""
+
+    __tablename__ = "as2_transmission"
+    __table_args__ = (Index("ix_as2_transmission_state_due", "state", "mdn_due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)  # the outbound document
+    channel: str = Field(sa_type=String(200))  # "<partner>/<channel name>"
+    delivery_key: str = Field(sa_type=String(300), index=True)  # the same document on the same channel
+    as2_message_id: str = Field(sa_type=String(255), unique=True)
+    request_archive_key: str = Field(max_length=64)  # headers + body exactly as POSTed (gateway.as2.mime.frame)
+    payload_sha256: str = Field(max_length=64)
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    state: str = Field(sa_type=String(16))  # As2TransmissionState
+    attempts: int = 0
+    mdn_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    mdn_message_id: int | None = Field(default=None, foreign_key="message.id")  # the MDN as an inbound message
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

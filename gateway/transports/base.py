@@ -15,7 +15,15 @@ returned share one connection). A new instance on the same source must see every
 that is at-least-once across a restart.
 
 An outbound transport's ``send`` is atomic (no half-written name is ever visible) and returns a
-:class:`Receipt`. Each transport declares what it can do in ``capabilities``.
+:class:`Receipt` whose ``outcome`` says how far the delivery got: ``sent`` (handed over; a receipt may follow
+later, e.g. an asynchronous MDN, or never) or ``delivered`` (the partner confirmed receipt: a synchronous MDN
+with a matching MIC, HTTP 2xx where that is final). A partner that refuses the document (a negative MDN) is not a
+receipt: ``send`` raises :class:`~gateway.errors.PartnerRejected` (permanent). Each transport declares what it can
+do in ``capabilities``.
+
+While the outbound flow delivers a stored message it names it with :func:`delivering`; a transport that keeps
+its own records of a transmission (AS2: the built request, its Message-ID and options) reads
+:func:`current_delivery` to tie them to the message. Transports that do not care ignore it.
 
 Every transport passes the shared contract suite in ``tests/transports/contract.py``; ``memory.py`` is the
 reference implementation.
@@ -23,7 +31,9 @@ reference implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -102,9 +112,34 @@ def check_name(name: str) -> str:
     return name
 
 
+class ReceiptOutcome(StrEnum):
+    sent = "sent"  # handed to the channel; the partner's receipt is still to come (async MDN), or never comes
+    delivered = "delivered"  # the partner confirmed receipt: sync MDN with matching MIC, HTTP 2xx when final
+    completed = "completed"  # the transfer completed and the channel has no later receipt (folder, SFTP, webhook)
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """What an outbound transport says about a send."""
 
     transport_id: str  # where it went: a path, a URL, a Message-ID
     detail: dict[str, object] = field(default_factory=dict)
+    outcome: ReceiptOutcome = ReceiptOutcome.sent
+
+
+_delivering: ContextVar[int | None] = ContextVar("gateway_delivering", default=None)
+
+
+@contextmanager
+def delivering(message_id: int | None) -> Iterator[None]:
+    """Name the stored message whose bytes the enclosed ``send`` calls carry (set by the outbound flow)."""
+    token = _delivering.set(message_id)
+    try:
+        yield
+    finally:
+        _delivering.reset(token)
+
+
+def current_delivery() -> int | None:
+    """The id of the stored message being delivered, or None outside the outbound flow (a bare ``send``)."""
+    return _delivering.get()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import PermanentTransportError, TransientTransportError
-from gateway.transports.base import Capability, Receipt, check_name, is_transient
+from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name, is_transient
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -211,4 +211,4 @@ class FolderOutbound:
                 raise
         except OSError as exc:
             raise TransientTransportError(f"cannot write {name} to {self.path}: {exc.strerror or exc}") from exc
-        return Receipt(transport_id=str(final))
+        return Receipt(transport_id=str(final), outcome=ReceiptOutcome.completed)

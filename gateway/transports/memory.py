@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from gateway.errors import AuthenticationError, ItemVanishedError, TransientTransportError
-from gateway.transports.base import Capability, Receipt, check_name, is_transient
+from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name, is_transient
 
 
 @dataclass
@@ -138,4 +138,4 @@ class MemoryOutbound:
         self.server.check(self.credential)
         with self.server.lock:  # the whole item appears at once: that is the atomic rename
             self.server.outbox[name] = bytes(buf)
-        return Receipt(transport_id=f"memory:{name}", detail={"size": len(buf)})
+        return Receipt(transport_id=f"memory:{name}", detail={"size": len(buf)}, outcome=ReceiptOutcome.completed)

@@ -34,7 +34,7 @@ from gateway.errors import (
     UnsafePathError,
 )
 from gateway.logging import get_logger
-from gateway.transports.base import Capability, Receipt, check_name, is_transient
+from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name, is_transient
 from gateway.transports.sftp_session import SftpSession, translate
 
 log = get_logger(__name__)
@@ -351,7 +351,7 @@ class SftpOutbound:
             if local_failure or isinstance(exc, TransportError) or not isinstance(exc, Exception):
                 raise
             raise translate(exc, what, writing=True) from exc
-        return Receipt(transport_id=what, detail={"size": size})
+        return Receipt(transport_id=what, detail={"size": size}, outcome=ReceiptOutcome.completed)
 
 
 def _rename(sftp, tmp: str, final: str) -> None:  # type: ignore[no-untyped-def]

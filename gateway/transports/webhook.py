@@ -42,7 +42,7 @@ from gateway.errors import (
     TransientTransportError,
 )
 from gateway.logging import get_logger
-from gateway.transports.base import Capability, Receipt, check_name
+from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name
 
 log = get_logger(__name__)
 
@@ -218,6 +218,7 @@ class WebhookSender:
                     return Receipt(
                         transport_id=f"{s.url}#{delivery}",
                         detail={"status": resp.status_code, "delivery_id": delivery, "attempts": attempt},
+                        outcome=ReceiptOutcome.completed,
                     )
                 if resp.status_code in (401, 403):
                     raise AuthenticationError(f"{s.url} refused the signed request with HTTP {resp.status_code}")

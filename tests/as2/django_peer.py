@@ -128,8 +128,9 @@ class DjangoPeer:
             PEER_CONTENT_TYPE=content_type,
         )
 
-    def start(self) -> None:
-        self.port = free_port()
+    def start(self, port: int | None = None) -> None:
+        """Run the peer on ``port`` (a free one by default; the same one again to bring a stopped peer back)."""
+        self.port = port or free_port()
         self.log = self.base / f"peer-{self.port}.log"
         with open(self.log, "wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(

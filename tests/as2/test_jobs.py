@@ -68,4 +68,4 @@ def test_duplicate_replay_on_both_store_backends(tmp_path, database_url):
     [stored] = node.store.list_messages(direction=Direction.inbound).items
     assert stored.status == MessageStatus.processed and stored.partner_id == "acme"
     assert service.sender.partners("acme") is not None and service.sender.partners("PARTNER") is None
-    assert [j for j, _f, _s in service.jobs()] == ["as2.retry", "as2.mdn_overdue", "as2.async_mdn"]
+    assert [j for j, _f, _s in service.jobs()] == ["as2.retry", "as2.mdn_overdue", "as2.async_mdn", "as2.outbound_mdns"]

@@ -358,3 +358,34 @@ def test_check_as_json(cli):
         "severity": "error",
     }
     assert data["problems"][0]["message"].startswith("unknown key 'colour'")
+
+
+def test_async_mdn_channel_needs_our_mdn_url_domain_and_email(cli):
+    write_certificate(cli.home / "partners" / "newco" / "as2.pem", days_valid=400)
+    channel = as2_partner("newco/as2.pem").replace(
+        "    direction: inbound\n",
+        "    direction: both\n    url: https://as2.newco.example/as2\n    encryption_certificate: newco/as2.pem\n"
+        "    mdn: async\n",
+    )
+    f = cli.partner("newco.yaml", channel)
+    n = f.read_text().splitlines().index("    mdn: async") + 1
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 1
+    assert problem(r, f) == (
+        f"{f}:{n}: channels[1].mdn: mdn: async needs identity.as2_mdn_url, identity.as2_message_id_domain, "
+        "identity.as2_email in config/gateway.yaml (where the partner sends our MDNs, the domain of our "
+        "Message-IDs, our AS2 address); set them, or use mdn: sync"
+    )
+    cfg = cli.home / "config" / "gateway.yaml"
+    cfg.write_text(
+        cfg.read_text().replace(
+            "  as2_id: EXAMPLEHUB\n",
+            "  as2_id: EXAMPLEHUB\n  as2_mdn_url: https://as2.example.com/as2\n"
+            "  as2_message_id_domain: as2.example.com\n  as2_email: as2@example.com\n",
+        )
+    )
+    r = cli("partners", "check", str(f))
+    assert r.exit_code == 0, r.output
+    f.write_text(channel.replace("    mdn: async\n", "    mdn: sync\n"))  # sync needs none of them
+    cfg.write_text(cfg.read_text().replace("  as2_mdn_url: https://as2.example.com/as2\n", ""))
+    assert cli("partners", "check", str(f)).exit_code == 0
