@@ -2,7 +2,7 @@
 built with and where its MDN stands (see gateway.as2.outbound)
 
 Revision ID: 0006
-Revises: 0003 (main's head when this was written; re-chain at merge)
+Revises: 0004 (main's head when this was written; re-chain at merge)
 Create Date: 2026-12-06 23:10:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import gateway.store.types
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
