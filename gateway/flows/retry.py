@@ -81,7 +81,6 @@ class DeliveryRetries:
                     status=ds.DEAD[0],
                     delivery_status=ds.DEAD[1],
                     reason=reason,
-                    delivery_status=DeliveryStatus.dead.value,
                     detail={"attempts": failed, "last_error": msg.error},
                 )
             wait = policy.delay(failed)
@@ -121,7 +120,6 @@ class DeliveryRetries:
                     status=ds.DEAD[0],
                     delivery_status=ds.DEAD[1],
                     reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
-                    delivery_status=DeliveryStatus.dead.value,
                 )
                 continue
             self.deliver(msg, partner)
