@@ -25,6 +25,9 @@ class Scheduler:
         )
 
     def add_interval(self, job_id: str, func: Callable[[], Any], seconds: float, *, run_now: bool = True) -> None:
+        # APScheduler 3 adds a job *paused* when next_run_time is None: without run_now, leave it to the trigger
+        # (first run one interval from now). Passing None here kept the retry sweep from ever running.
+        when: dict[str, Any] = {"next_run_time": datetime.now(UTC)} if run_now else {}
         self._sched.add_job(
             func,
             "interval",
@@ -32,7 +35,7 @@ class Scheduler:
             id=job_id,
             name=job_id,
             replace_existing=True,
-            next_run_time=datetime.now(UTC) if run_now else None,
+            **when,
         )
 
     def add_cron(self, job_id: str, func: Callable[[], Any], crontab: str) -> None:

@@ -26,6 +26,12 @@ _EVENT_OF = {
     "dead": ("delivery.dead",),
 }
 
+_FALLBACK = {
+    "invalid": "the document failed our own X12 validation: see its timeline",
+    "rejected": "the partner rejected the document: see its timeline",
+    "overdue": "the partner's acknowledgement is overdue",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -89,7 +95,8 @@ def worklist(store: Store, *, kind: str | None = None, partner: str | None = Non
                 e = rows.last_event(s, m.id, prefixes)
                 if e is not None and e.detail:
                     lines = e.detail.get("lines") or []
-                    reason = "; ".join(str(x).strip() for x in lines[:4]) or e.detail.get("reason") or reason
+                    reason = "; ".join(str(x).strip() for x in lines[:6])[:600] or e.detail.get("reason") or reason
+            reason = reason or _FALLBACK.get(k) or m.status
             items.append(Item(k, m.id, m.partner_id, m.direction, m.status, m.ack_status, m.file_name, m.set_ids,
                               reason, m.updated_at, m.created_at))
     out = Worklist(items, sum(n for _, _, n in counted))

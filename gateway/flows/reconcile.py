@@ -70,18 +70,29 @@ def _fields(set_id: str, version: str) -> dict[tuple[str, int], str]:
         return {}
     out: dict[tuple[str, int], str] = {}
 
-    def walk(fields: Any, prefix: str) -> None:
-        if not isinstance(fields, dict):
+    defs = spec.defs if spec is not None else {}
+
+    def paths(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [p for v in value for p in paths(v)]
+        return []
+
+    def walk(fields: Any, prefix: str, depth: int = 0) -> None:
+        if not isinstance(fields, dict) or depth > 8:
             return
         for name, node in fields.items():
-            if isinstance(node, str):
+            if isinstance(node, str | list):
                 node = {"path": node}
             if not isinstance(node, dict):
                 continue
-            path = node.get("path")
-            if isinstance(path, str) and (m := _PATH.match(path)):
-                out.setdefault((m.group(1), int(m.group(2))), f"{prefix}{name}")
-            walk(node.get("fields"), f"{prefix}{name}.")
+            for path in paths(node.get("path")) + paths(node.get("values")):
+                if m := _PATH.match(path.lstrip("./")):
+                    out.setdefault((m.group(1), int(m.group(2))), f"{prefix}{name}")
+            if isinstance(node.get("use"), str):
+                walk(defs.get(node["use"]), f"{prefix}{name}.", depth + 1)
+            walk(node.get("fields"), f"{prefix}{name}.", depth + 1)
 
     if spec is not None:
         walk(spec.fields, "")

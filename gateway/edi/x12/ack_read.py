@@ -225,7 +225,7 @@ class SegmentNote:
         where = f"segment {self.segment_id}" + (f" at position {self.position}" if self.position else "")
         where += f" (loop {self.loop})" if self.loop else ""
         out = []
-        if self.code or not self.elements:
+        if (self.code and self.code != "8") or not self.elements:  # 8: "element errors", listed below
             out.append(f"{where}: {self.meaning} (code {self.code or '8'})")
         for e in self.elements:
             pos = f"{self.segment_id}{e.position:02d}" if e.position else self.segment_id
