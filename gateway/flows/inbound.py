@@ -276,6 +276,7 @@ class InboundFlow:
         with log_context(partner_id=partner.id):
             self.acks.acknowledge(msg, partner, analysis, now=self.clock())  # a TA1 only if they asked for one
             result = self.reconciler.reconcile(msg, partner.id)
+            self.failpoints.hit("inbound.after_reconcile")
             error = result.error()
             return self._finish(msg, item, MessageStatus.unmatched if error else MessageStatus.processed, error)
 

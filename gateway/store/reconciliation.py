@@ -149,12 +149,12 @@ class AckRows:
                     msg.updated_at = now
                     s.add(msg)
                 statuses[v.message_id] = msg.ack_status
+                if _linked(s, v.message_id, ack_message_id, v.kind):
+                    continue  # recorded before (a resumed or reprocessed acknowledgement): once on the timeline
                 s.add(Event(message_id=v.message_id, name=f"ack.{msg.ack_status or 'received'}", at=now,
                             detail={**v.detail, "ack_message_id": ack_message_id, "kind": v.kind,
                                     "result": v.result, "ack_status": msg.ack_status}))
-                if not _linked(s, v.message_id, ack_message_id, v.kind):
-                    s.add(AckLink(message_id=v.message_id, ack_message_id=ack_message_id, kind=v.kind,
-                                  result=v.result))
+                s.add(AckLink(message_id=v.message_id, ack_message_id=ack_message_id, kind=v.kind, result=v.result))
             s.add(Event(message_id=ack_message_id, name="ack.reconciled", at=now, detail=ack_event))
             try:
                 s.commit()

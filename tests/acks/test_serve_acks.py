@@ -260,3 +260,28 @@ def test_the_same_940_dropped_twice_is_a_duplicate(home, serve, key, repo_root):
     forced = [e for e in detail["timeline"] if e["name"] == "message.reprocess_forced"]
     assert forced and forced[0]["actor"] == "api-key:support-desk"
     assert detail["status"] == "acked"
+
+
+def test_killed_after_reconciling_resumes_once_after_restart(home, gw, key):
+    order = send_document(gw, "harbor-3pl", SAMPLES / "940" / "acme-retail-new-order.canonical.json", set_id="940")
+    first = ServeProcess(home, env={"GATEWAY_FAILPOINTS": "inbound.after_reconcile=exit"})
+    try:
+        first.wait_healthy(timeout=20)
+        drop_bytes(partner_acknowledgement(order, control=55), inbox(home, "harbor-3pl"), "harbor-997.x12")
+        assert first.wait_exit(timeout=20) == 77, first.output()
+    finally:
+        first.stop()
+    assert (inbox(home, "harbor-3pl") / "harbor-997.x12").exists()  # not committed: picked up again
+    second = ServeProcess(home)
+    try:
+        second.wait_healthy(timeout=20)
+        ack_msg = final_inbound(second, key, "harbor-997.x12")
+        assert ack_msg["status"] == "processed"
+        doc = document(second, key, order.message.id)
+        assert doc["document_status"]["acknowledgement"] == "accepted"
+        assert [a["ack_message_id"] for a in doc["acknowledgements"]] == [ack_msg["id"]]
+        assert [e["name"] for e in doc["timeline"]].count("ack.accepted") == 1
+        inbound = api(second, key, "/api/messages?direction=inbound")["items"]
+        assert len(inbound) == 1
+    finally:
+        second.stop()
