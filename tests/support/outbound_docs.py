@@ -42,6 +42,7 @@ def send_document(
     ack_within: timedelta | None = None,
     now: datetime | None = None,
     edit: Callable[[list[dict[str, Any]]], None] | None = None,
+    count: int = 1,
 ) -> Sent:
     """Write, archive, record and deliver one outbound document from a canonical sample file."""
     partner = gw.registry.get(partner_id)
@@ -69,7 +70,7 @@ def send_document(
         edit(records)  # e.g. complete a party the sample leaves incomplete
     icn = gw.store.next_control_number(partner_id, "interchange")
     gcn = gw.store.next_control_number(partner_id, "group")
-    data = from_canonical(records[:1], env, set_id=set_id, interchange_control=icn, group_control=gcn,
+    data = from_canonical(records[:count], env, set_id=set_id, interchange_control=icn, group_control=gcn,
                           date=now.strftime("%Y%m%d"), time=now.strftime("%H%M"))
     analysis = analyze(data)
     blob = gw.archive.put_bytes(data)
