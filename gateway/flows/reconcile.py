@@ -161,6 +161,7 @@ class Reconciler:
         sent = self.rows.sets_of_group(grp.id)
         by_key = {(t.set_id, control_key(t.control_number)): t for t in sent}
         answered: set[int] = set()
+        accepted: dict[int, int] = {}  # message id -> sets accepted without remarks (not listed one by one)
         for s in g.sets:
             t = by_key.get((s.set_id, control_key(s.control_number)))
             if t is None:
@@ -170,9 +171,12 @@ class Reconciler:
                 )
                 continue
             answered.add(t.set_row_id)
-            self._name(s, t)
             v = self._verdict(verdicts, t.message_id, g)
             v.set_codes[t.set_row_id] = "A" if s.code == "A" else ("E" if s.code == "E" else "R")
+            if s.code == "A" and not s.segments and not s.context:
+                accepted[t.message_id] = accepted.get(t.message_id, 0) + 1
+                continue
+            self._name(s, t)
             v.detail["lines"] += s.lines()
             v.detail.setdefault("sets", []).append(s.to_dict())
         rest = [t for t in sent if t.set_row_id not in answered]
@@ -183,12 +187,15 @@ class Reconciler:
                 v = self._verdict(verdicts, t.message_id, g)
                 if code:
                     v.set_codes[t.set_row_id] = code
-        for t in sent:
-            if t.message_id in {k[0] for k in verdicts}:
-                v = verdicts[(t.message_id, g.kind)]
-                v.detail["group"] = {k: val for k, val in g.to_dict().items() if k != "sets"}
-                if g.lines()[0] not in v.detail["lines"]:
-                    v.detail["lines"] = g.lines() + v.detail["lines"]
+        head = g.lines()
+        group = {k: val for k, val in g.to_dict().items() if k != "sets"}
+        for mid in {t.message_id for t in sent}:
+            v = verdicts.get((mid, g.kind))
+            if v is None:
+                continue
+            fine = [f"{accepted[mid]} sets accepted"] if accepted.get(mid) else []
+            v.detail["lines"] = head + fine + v.detail["lines"]
+            v.detail["group"] = group
 
     @staticmethod
     def _verdict(verdicts: dict[tuple[int, str], Verdict], message_id: int, g: GroupOutcome) -> Verdict:

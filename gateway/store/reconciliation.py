@@ -132,13 +132,14 @@ class AckRows:
         now = now or utcnow()
         statuses: dict[int, str | None] = {}
         with self.store.session() as s:
+            sets = TransactionSet.__table__  # type: ignore[attr-defined]
             for v in verdicts:
+                by_code: dict[str, list[int]] = {}
                 for row_id, code in v.set_codes.items():
-                    row = s.get(TransactionSet, row_id)
-                    if row is not None:
-                        row.ack_code = code
-                        s.add(row)
-                s.flush()
+                    by_code.setdefault(code, []).append(row_id)
+                for code, ids in by_code.items():  # one UPDATE per code, in chunks the backends accept
+                    for i in range(0, len(ids), 500):
+                        s.execute(update(sets).where(sets.c.id.in_(ids[i:i + 500])).values(ack_code=code))
                 msg = s.get(Message, v.message_id)
                 if msg is None:
                     continue
