@@ -175,6 +175,11 @@ def messages_show(
     if d.business_keys:
         typer.echo("  keys: " + ", ".join(f"{k.kind}={k.value}" for k in d.business_keys))
     typer.echo(f"  ack: {d.ack_status.state}" + (f" ({d.ack_status.kind})" if d.ack_status.kind else ""))
+    if d.document_status is not None:
+        ds = d.document_status
+        due = f", due {ds.ack_due_at:%Y-%m-%d %H:%M} UTC" if ds.ack_due_at and ds.acknowledgement == "waiting" else ""
+        typer.echo(f"  document: validation {ds.validation or '-'}, delivery {ds.delivery or '-'}, "
+                   f"acknowledgement {ds.acknowledgement or '-'}{due}")
     for e in d.timeline:
         typer.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.name} {e.status or ''} [{e.actor}]")
 

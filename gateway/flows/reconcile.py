@@ -190,12 +190,12 @@ class Reconciler:
         head = g.lines()
         group = {k: val for k, val in g.to_dict().items() if k != "sets"}
         for mid in {t.message_id for t in sent}:
-            v = verdicts.get((mid, g.kind))
-            if v is None:
+            found = verdicts.get((mid, g.kind))
+            if found is None:
                 continue
             fine = [f"{accepted[mid]} sets accepted"] if accepted.get(mid) else []
-            v.detail["lines"] = head + fine + v.detail["lines"]
-            v.detail["group"] = group
+            found.detail["lines"] = head + fine + found.detail["lines"]
+            found.detail["group"] = group
 
     @staticmethod
     def _verdict(verdicts: dict[tuple[int, str], Verdict], message_id: int, g: GroupOutcome) -> Verdict:
