@@ -16,12 +16,15 @@ from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.documents import DocumentFlow
+from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
 from gateway.flows.outbox import OutboxIntake
+from gateway.flows.overdue import OverdueAcks
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
+from gateway.flows.reconcile import Reconciler
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
 from gateway.logging import get_logger
@@ -107,6 +110,11 @@ class Gateway:
                 mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
                 overrides_dir=settings.partners_path,
             ),
+            reconciler=Reconciler(store=self.store, archive=self.archive),
+            duplicates=DuplicateCheck(store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now),
+        )
+        self.overdue = OverdueAcks(
+            store=self.store, outbound=self.retries, partner=lambda pid: self.registry.get(pid), clock=utc_now
         )
         self.documents = DocumentFlow(
             store=self.store,
@@ -183,6 +191,9 @@ class Gateway:
         self.scheduler.add_interval("delivery.retries", self.retries.run_due, RETRY_SWEEP_SECONDS, run_now=False)
         sweep = max(1.0, min(RECOVER_SWEEP_SECONDS, self.settings.outbound_lease_seconds / 2))
         self.scheduler.add_interval("documents.recover", self.documents.recover, sweep, run_now=False)
+        self.scheduler.add_interval(
+            "ack.overdue", self.overdue.run, self.settings.ack_overdue_check_seconds, run_now=False
+        )
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     partners_dir: Path = Path("partners")
     mappings_dir: Path = Path("mappings")
     partners_reload_seconds: float = Field(5.0, gt=0, description="re-check partner files this often (hot reload)")
+    ack_overdue_check_seconds: float = Field(
+        60.0, gt=0, description="look for overdue partner acknowledgements (997/999) this often"
+    )
     certificate_warning_days: float = Field(30, ge=0, description="warn when a certificate expires this soon")
     secrets_dir: Path | None = Field(None, description="files named after {secret: NAME} references (optional)")
     api_host: str = "127.0.0.1"

@@ -154,6 +154,20 @@ class AckStatus(BaseModel):
     at: datetime | None = None
 
 
+class DocumentStatus(BaseModel):
+    """An outbound document's facets: our validation, the transport's delivery, the partner's acknowledgement."""
+
+    validation: str | None = Field(None, description="valid / invalid")
+    delivery: str | None = Field(None, description="pending / sent / delivered / failed / dead")
+    acknowledgement: str | None = Field(
+        None, description="not_expected / waiting / accepted / accepted_with_errors / partially_accepted / "
+        "rejected / overdue"
+    )
+    ack_due_at: datetime | None = None
+    transport_receipt: str | None = Field(None, description="the latest AS2 MDN result (transport level)")
+    functional_ack: str | None = Field(None, description="the latest 997/999/TA1 result: A, E, P, R (functional)")
+
+
 class MessageDetail(MessageSummary):
     transport_id: str | None
     content_type: str | None
@@ -166,6 +180,7 @@ class MessageDetail(MessageSummary):
     outputs: list[OutputOut]
     delivery_attempts: list[DeliveryAttemptOut]
     timeline: list[EventOut]
+    document_status: DocumentStatus | None = Field(None, description="outbound documents: status facets")
 
 
 class ActionResult(BaseModel):
@@ -238,4 +253,20 @@ def message_detail(store: Store, message_id: int) -> MessageDetail:
             DeliveryAttemptOut.model_validate(a, from_attributes=True) for a in store.delivery_attempts(message_id)
         ],
         timeline=[EventOut.of(e) for e in store.events(message_id)],
+        document_status=_document_status(m, acks),
+    )
+
+
+def _document_status(m: Message, acks: list[AckLink]) -> DocumentStatus | None:
+    if m.direction != "outbound":
+        return None
+    mdn = [a for a in acks if a.kind == "MDN"]
+    functional = [a for a in acks if a.kind != "MDN"]
+    return DocumentStatus(
+        validation=m.validation_status,
+        delivery=m.delivery_status,
+        acknowledgement=m.ack_status,
+        ack_due_at=m.ack_due_at,
+        transport_receipt=mdn[-1].result if mdn else None,
+        functional_ack=functional[-1].result if functional else None,
     )

@@ -182,23 +182,29 @@ def messages_show(
     if d.business_keys:
         typer.echo("  keys: " + ", ".join(f"{k.kind}={k.value}" for k in d.business_keys))
     typer.echo(f"  ack: {d.ack_status.state}" + (f" ({d.ack_status.kind})" if d.ack_status.kind else ""))
+    if d.document_status is not None:
+        ds = d.document_status
+        due = f", due {ds.ack_due_at:%Y-%m-%d %H:%M} UTC" if ds.ack_due_at and ds.acknowledgement == "waiting" else ""
+        typer.echo(f"  document: validation {ds.validation or '-'}, delivery {ds.delivery or '-'}, "
+                   f"acknowledgement {ds.acknowledgement or '-'}{due}")
     for e in d.timeline:
         typer.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.name} {e.status or ''} [{e.actor}]")
 
 
-def _action(name: str, message_id: int, config: Path | None) -> None:
+def _action(name: str, message_id: int, config: Path | None, *, force: bool = False) -> None:
     from gateway.flows import actions
 
     gw = _gateway(config)
     try:
         if name == "resend":
             m = actions.resend(
-                store=gw.store, archive=gw.archive, registry=lambda: gw.registry, outbound=gw.outbound,
+                store=gw.store, archive=gw.archive, registry=lambda: gw.registry, outbound=gw.retries,
                 message_id=message_id, actor=_actor(),
             )  # fmt: skip
         else:
             m = actions.reprocess(
-                store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=_actor()
+                store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=_actor(),
+                force=force,
             )
     except (NotFoundError, PayloadPurgedError, InvalidActionError) as exc:
         raise _done(exc) from exc
@@ -214,9 +220,13 @@ def messages_resend(message_id: int = typer.Argument(..., min=1), config: Path |
 
 
 @messages_app.command("reprocess")
-def messages_reprocess(message_id: int = typer.Argument(..., min=1), config: Path | None = CONFIG) -> None:
+def messages_reprocess(
+    message_id: int = typer.Argument(..., min=1),
+    force: bool = typer.Option(False, "--force", help="process a duplicate interchange anyway (recorded with you)"),
+    config: Path | None = CONFIG,
+) -> None:
     """Run the inbound flow again on a message's archived bytes."""
-    _action("reprocess", message_id, config)
+    _action("reprocess", message_id, config, force=force)
 
 
 # -- db, archive ----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from gateway.errors import InvalidActionError, PayloadPurgedError
 from gateway.flows.inbound import InboundFlow
-from gateway.flows.outbound import OutboundFlow
+from gateway.flows.outbound import Delivers
 from gateway.partners.registry import PartnerRegistry
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -36,11 +36,12 @@ def resend(
     store: Store,
     archive: Archive,
     registry: Callable[[], PartnerRegistry],
-    outbound: OutboundFlow,
+    outbound: Delivers,
     message_id: int,
     actor: str,
 ) -> Message:
-    """Deliver an outbound message again from its archived bytes."""
+    """Deliver an outbound message again from its archived bytes. Pass the retrying deliverer
+    (:class:`~gateway.flows.retry.DeliveryRetries`) so a transient failure is retried by the sweep."""
     m = store.get(message_id)
     if m.direction != Direction.outbound:
         raise InvalidActionError(
@@ -64,12 +65,15 @@ def resend(
     return outbound.deliver(m, partner)
 
 
-def reprocess(*, store: Store, archive: Archive, inbound: InboundFlow, message_id: int, actor: str) -> Message:
-    """Run the inbound flow again from the archived bytes (e.g. after a partner file was fixed)."""
+def reprocess(
+    *, store: Store, archive: Archive, inbound: InboundFlow, message_id: int, actor: str, force: bool = False
+) -> Message:
+    """Run the inbound flow again from the archived bytes (e.g. after a partner file was fixed). ``force``
+    processes a duplicate interchange anyway."""
     m = store.get(message_id)
     if m.direction != Direction.inbound:
         raise InvalidActionError(
             f"message {m.id} is outbound: reprocess applies to inbound messages", hint="use resend instead"
         )
     payload_available(store, archive, message_id, "reprocessing it")
-    return inbound.resume(message_id, actor=actor)
+    return inbound.resume(message_id, actor=actor, force=force)

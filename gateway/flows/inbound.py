@@ -30,8 +30,10 @@ from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
 from gateway.flows.declared import enforce_declared, timeline_events
+from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
+from gateway.flows.reconcile import Reconciler, is_acknowledgement
 from gateway.flows.recovery import unmapped_acked
 from gateway.flows.redact import withhold_data
 from gateway.logging import get_logger, log_context, new_correlation_id
@@ -59,6 +61,8 @@ class InboundFlow:
         failpoints: FailPoints | None = None,
         mapping: MappingStep | None = None,
         quote_data: bool = False,
+        reconciler: Reconciler | None = None,
+        duplicates: DuplicateCheck | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -68,6 +72,8 @@ class InboundFlow:
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
         self.quote_data = quote_data  # failure reasons may quote payload data (edge.quote_data_in_reasons)
+        self.reconciler = reconciler  # partner 997/999/TA1 -> the outbound documents they answer (issue 13)
+        self.duplicates = duplicates  # the same interchange received twice (issue 13)
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
@@ -85,13 +91,15 @@ class InboundFlow:
                     return msg
                 return self._guarded(msg, item)
 
-    def resume(self, message_id: int, *, actor: str = "gateway") -> Message:
-        """Process an archived message again from its archived bytes (crash recovery, or a reprocess request)."""
+    def resume(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
+        """Process an archived message again from its archived bytes (crash recovery, or a reprocess request).
+        ``force`` processes a duplicate interchange anyway (an operator's decision, recorded with the actor)."""
         msg = self.store.get(message_id)
         with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
             if actor != "gateway":
-                self.store.add_event(message_id, "message.reprocess_requested", actor=actor)
-            return self._guarded(msg, None)
+                name = "message.reprocess_forced" if force else "message.reprocess_requested"
+                self.store.add_event(message_id, name, actor=actor, detail={"previous_status": msg.status})
+            return self._guarded(msg, None, force=force)
 
     def recover(self) -> list[int]:
         """Resume every inbound message a crash left unfinished. Run once at start, before channels start."""
@@ -123,10 +131,10 @@ class InboundFlow:
             done.append(msg.id)
         return done
 
-    def _guarded(self, msg: Message, item: InboundItem | None) -> Message:
+    def _guarded(self, msg: Message, item: InboundItem | None, *, force: bool = False) -> Message:
         """Process; an unexpected error fails the message visibly instead of leaving it to loop in the inbox."""
         try:
-            return self._process(msg, item)
+            return self._process(msg, item, force=force)
         except StoreError:
             raise  # the store or archive is down: leave everything in place for the next attempt
         except Exception as exc:  # a defect, not bad input: keep the payload, say so, keep running
@@ -171,7 +179,7 @@ class InboundFlow:
         self.failpoints.hit("inbound.after_archive")
         return msg
 
-    def _process(self, msg: Message, item: InboundItem | None) -> Message:
+    def _process(self, msg: Message, item: InboundItem | None, *, force: bool = False) -> Message:
         assert msg.id is not None and msg.archive_key is not None
         channel_partner = item.partner_id if item is not None else _channel_partner(msg)
         registry = self.registry()
@@ -185,6 +193,13 @@ class InboundFlow:
             # the archive or the store failed: leave the source in place for another try
             log.error("message.store_failed", extra={"fields": {"error": str(exc)}})
             raise
+        # -- issue 13: duplicates stop here; partner acknowledgements are reconciled, never mapped --
+        if self.duplicates is not None and not force:
+            dup = self.duplicates.find(msg, partner, analysis)
+            if dup is not None:
+                return self._duplicate(msg, item, partner, analysis, dup)
+        if self.reconciler is not None and is_acknowledgement(analysis):
+            return self._reconcile(msg, item, partner, analysis)
         return self._acknowledge(msg, item, partner, analysis)
 
     def _read_and_identify(
@@ -268,6 +283,32 @@ class InboundFlow:
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
             return done
 
+    def _duplicate(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any, dup: Any) -> Message:
+        """Not processed again: no 997/999, no mapping; a TA1 note 025 if the partner asked for TA1s."""
+        assert msg.id is not None and self.duplicates is not None
+        with log_context(partner_id=partner.id):
+            ta1 = self.duplicates.answer(msg, partner, analysis, dup)
+            self.failpoints.hit("inbound.before_commit")
+            self._commit(msg, item, None)  # handled: the source leaves the inbox
+            log.warning("message.duplicate", extra={"fields": {"original": dup.original_id, "by": dup.by}})
+            return self.store.update(
+                msg.id,
+                event="message.duplicate",
+                status=MessageStatus.duplicate,
+                reason=dup.reason,
+                detail={"original": dup.original_id, "by": dup.by, "ta1_message_id": ta1.id if ta1 else None},
+            )
+
+    def _reconcile(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
+        """A partner's 997/999/TA1: matched to what we sent; ``processed``, or ``unmatched`` with the reason."""
+        assert self.reconciler is not None
+        with log_context(partner_id=partner.id):
+            self.acks.acknowledge(msg, partner, analysis, now=self.clock())  # a TA1 only if they asked for one
+            result = self.reconciler.reconcile(msg, partner.id)
+            self.failpoints.hit("inbound.after_reconcile")
+            error = result.error()
+            return self._finish(msg, item, MessageStatus.unmatched if error else MessageStatus.processed, error)
+
     def _finish(
         self, msg: Message, item: InboundItem | None, status: MessageStatus, error: GatewayError | None
     ) -> Message:
@@ -294,7 +335,7 @@ class InboundFlow:
             self.store.add_event(msg.id, "source.committed", detail={"to": str(target)})
 
 
-_SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed})
+_SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed, MessageStatus.duplicate})
 
 
 def log_context_id() -> str | None:

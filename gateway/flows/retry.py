@@ -11,6 +11,10 @@ A permanent error (refused credentials, HTTP 4xx, an unknown host key) is not re
 Retries are scheduled, persisted work: no attempt ever sleeps in the thread that asked for the delivery (channels
 make one attempt per call; webhooks send with ``attempts=1``). With several processes on one PostgreSQL store,
 ``lock`` (an advisory lock) lets one process at a time run the sweep, so a due retry is attempted once.
+The sweep also mends two gaps: a ``retrying`` message whose last failed attempt was never scheduled (a delivery
+made by a path that did not go through :meth:`deliver`, such as an older manual resend) gets its retry decision
+now; and a ``queued`` message that waited for want of an outbound channel (last event ``delivery.pending``) is
+delivered once its partner has one.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class DeliveryRetries:
         msg = self.outbound.deliver(message, partner)
         if msg.status != MessageStatus.retrying:
             return msg
+        return self._decide(msg, partner)
+
+    def _decide(self, msg: Message, partner: Partner) -> Message:
+        """After a transient failure: schedule the next attempt, or give up (dead)."""
         assert msg.id is not None
         with log_context(message_id=msg.id, partner_id=partner.id):
             policy = self.policy(partner)
@@ -93,14 +101,26 @@ class DeliveryRetries:
 
     def due(self) -> list[Message]:
         """Outbound messages waiting for a retry whose time has come, oldest first."""
+        return [m for m, what in self._sweep() if what == "due"]
+
+    def _sweep(self) -> list[tuple[Message, str]]:
+        """(message, "due" | "unscheduled" | "pending") for outbound messages the sweep acts on, oldest first."""
         now = self.clock()
-        out = []
+        out: list[tuple[Message, str]] = []
         for msg in self.store.unfinished(Direction.outbound):
-            if msg.status != MessageStatus.retrying or msg.id is None:
+            if msg.id is None or msg.status not in (MessageStatus.retrying, MessageStatus.queued):
                 continue
-            scheduled = [e for e in self.store.events(msg.id) if e.name == SCHEDULED]
-            if scheduled and datetime.fromisoformat(str((scheduled[-1].detail or {})["due"])) <= now:
-                out.append(msg)
+            events = self.store.events(msg.id)
+            if msg.status == MessageStatus.queued:
+                if events and events[-1].name == "delivery.pending":
+                    out.append((msg, "pending"))
+                continue
+            last_attempt = max((e.id or 0 for e in events if e.name == ATTEMPT), default=0)
+            scheduled = [e for e in events if e.name == SCHEDULED]
+            if last_attempt and (not scheduled or (scheduled[-1].id or 0) < last_attempt):
+                out.append((msg, "unscheduled"))
+            elif scheduled and datetime.fromisoformat(str((scheduled[-1].detail or {})["due"])) <= now:
+                out.append((msg, "due"))
         return out
 
     def run_due(self) -> int:
@@ -110,7 +130,7 @@ class DeliveryRetries:
 
     def _run_due(self) -> int:
         count = 0
-        for msg in self.due():
+        for msg, what in self._sweep():
             partner = self.partner(msg.partner_id or "")
             if partner is None:
                 assert msg.id is not None
@@ -122,6 +142,16 @@ class DeliveryRetries:
                     reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
                 )
                 continue
+            if what == "unscheduled":
+                with log_context(message_id=msg.id, partner_id=partner.id):
+                    self._decide(msg, partner)
+                continue
+            if what == "pending" and not self._has_channel(partner):
+                continue
             self.deliver(msg, partner)
             count += 1
         return count
+
+    def _has_channel(self, partner: Partner) -> bool:
+        channels = getattr(self.outbound, "channels", None)
+        return bool(channels(partner)) if callable(channels) else False

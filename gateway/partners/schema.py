@@ -77,6 +77,12 @@ class AckPolicy(_Strict):
     expect_ack_within: Duration | None = Field(
         None, description="for what we send: their 997/999 is overdue after this (e.g. 4h); none: do not expect"
     )
+    on_overdue: Literal["alert", "resend"] = Field(
+        "alert", description="when their 997/999 is overdue: alert (worklist and notification) or resend the document"
+    )
+    max_resends: int = Field(
+        1, ge=0, le=10, description="with on_overdue: resend, resend at most this many times, then alert"
+    )
 
 
 class DocumentSpec(_Strict):
@@ -164,6 +170,15 @@ class RetryPolicy(_Strict):
         return timedelta(seconds=min(seconds, self.max_backoff.total_seconds()))
 
 
+class DuplicatePolicy(_Strict):
+    """When an inbound interchange is a duplicate of one already received."""
+
+    window: Duration = Field(
+        timedelta(days=365), description="the same sender and ISA13 within this period is a duplicate (default 1 year)"
+    )
+    by_content: bool = Field(True, description="also a duplicate: the very same bytes (sha256) within the window")
+
+
 class Partner(_Strict):
     id: str = Field(description="lower-case slug, unique across partner files")
     name: str = Field(min_length=1)
@@ -183,6 +198,7 @@ class Partner(_Strict):
         default_factory=DeclaredPolicy,
         description="inbound sets or versions not listed under documents: reject (the default) or warn",
     )
+    duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
 
     @field_validator("id")
     @classmethod

@@ -62,7 +62,8 @@ class MessageStatus(StrEnum):
     processed = "processed"  # accepted; nothing to acknowledge
     failed = "failed"  # rejected or unreadable: see reason
     quarantined = "quarantined"  # no partner claims it (or it is misaddressed): see reason
-    duplicate = "duplicate"
+    duplicate = "duplicate"  # the same interchange (sender + ISA13) or the same bytes was received before
+    unmatched = "unmatched"  # a partner's 997/999/TA1 that answers nothing we sent: see reason
     # outbound
     queued = "queued"
     sending = "sending"
@@ -80,6 +81,7 @@ TERMINAL = frozenset(
         MessageStatus.failed,
         MessageStatus.quarantined,
         MessageStatus.duplicate,
+        MessageStatus.unmatched,
         MessageStatus.sent,
         MessageStatus.delivered,
         MessageStatus.dead,
@@ -363,3 +365,19 @@ class As2Transmission(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+# -- added by migration 0011 -------------------------------------------------------------------------------------
+
+
+class AttentionResolution(SQLModel, table=True):
+    """A support person resolved a worklist item (message + kind). The item comes back when the message changes
+    after ``resolved_at`` (e.g. a reprocess fails again)."""
+
+    __tablename__ = "attention_resolution"
+    __table_args__ = (Index("ix_attention_resolution_message_kind", "message_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id")
+    kind: str = Field(sa_type=String(16))
+    resolved_at: datetime = _ts()
+    actor: str = Field(sa_type=String(128))
+    note: str = Field(sa_type=String(2000))

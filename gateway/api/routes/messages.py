@@ -197,7 +197,7 @@ def resend(
             store=gw.store,
             archive=gw.archive,
             registry=lambda: gw.registry,
-            outbound=gw.outbound,
+            outbound=gw.retries,  # a transient failure is picked up by the retry sweep
             message_id=message_id,
             actor=caller.actor,
         )
@@ -212,11 +212,15 @@ def resend(
     responses=ACTION_ERRORS,
 )
 def reprocess(
-    message_id: MessageId, gw: Gateway = Depends(get_gateway), caller: Caller = Depends(operator)
+    message_id: MessageId,
+    force: bool = Query(False, description="process a duplicate interchange anyway (recorded with the caller)"),
+    gw: Gateway = Depends(get_gateway),
+    caller: Caller = Depends(operator),
 ) -> ActionResult:
     m = _act(
         lambda: actions.reprocess(
-            store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=caller.actor
+            store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=caller.actor,
+            force=force,
         )
     )
     return ActionResult(message=MessageSummary.of(m), action="reprocess", actor=caller.actor)

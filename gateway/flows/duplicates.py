@@ -1,0 +1,163 @@
+"""Duplicate interchanges inbound: the same sender and ISA13 within the partner's window (default one year), or the
+very same bytes (sha256), received before.
+
+A duplicate is not processed again: no second canonical record, no second hand-off, no second 997/999 as a
+business acknowledgement. When the partner asked for a TA1 (ISA14 = 1, or ``acknowledgements.ta1: always``), a TA1
+with note code 025 (duplicate interchange control number) answers it. The message ends ``duplicate`` with the
+original's id in its reason; an operator can force a reprocess (``reprocess --force``), recorded with the actor.
+
+"Seen before" means an earlier inbound message that was not itself failed, quarantined or a duplicate: a file that
+failed may be sent again (the RFC 4130 rule for AS2 Message-IDs, applied to interchanges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from gateway.edi.x12 import Interchange as AnalysedInterchange
+from gateway.edi.x12.ack_read import control_variants
+from gateway.edi.x12.delimiters import Delimiters
+from gateway.edi.x12.writer import Envelope, WriterOptions, write_interchange
+from gateway.flows.acks import StoreControlNumbers
+from gateway.flows.outbound import Delivers
+from gateway.logging import get_logger
+from gateway.partners.schema import Partner
+from gateway.store.archive import Archive
+from gateway.store.models import Direction, Interchange, Message, MessageStatus
+from gateway.store.repository import Store
+
+log = get_logger(__name__)
+
+NOT_SEEN = (MessageStatus.failed, MessageStatus.quarantined, MessageStatus.duplicate)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    original_id: int
+    reason: str
+    by: str  # "interchange" | "content"
+    control_number: str | None = None
+
+
+class DuplicateCheck:
+    def __init__(self, *, store: Store, archive: Archive, outbound: Delivers, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.archive = archive
+        self.outbound = outbound
+        self.clock = clock
+
+    def find(self, msg: Message, partner: Partner, analysis: Any) -> Duplicate | None:
+        """The earlier message ``msg`` duplicates, if any."""
+        assert msg.id is not None
+        since = self.clock() - partner.duplicates.window
+        with self.store.session() as s:
+            for ic in analysis.interchanges:
+                if not ic.control_number.strip():
+                    continue
+                q = (
+                    select(Interchange, Message)
+                    .join(Message, col(Message.id) == Interchange.message_id)
+                    .where(
+                        col(Interchange.control_number).in_(control_variants(ic.control_number)),
+                        Message.direction == Direction.inbound,
+                        col(Message.id) < msg.id,
+                        col(Message.created_at) >= since,
+                        col(Message.status).not_in([st.value for st in NOT_SEEN]),
+                    )
+                    .order_by(col(Message.id))
+                )
+                for row, earlier in s.exec(q).all():
+                    if (row.sender_id or "").strip() == ic.sender_id.strip() and (
+                        row.sender_qualifier or ""
+                    ).strip() == ic.sender_qualifier.strip():
+                        assert earlier.id is not None
+                        return Duplicate(
+                            earlier.id,
+                            f"duplicate interchange: sender {ic.sender_qualifier.strip()}/{ic.sender_id.strip()} "
+                            f"already sent ISA13 {ic.control_number.strip()} in message {earlier.id} "
+                            f"({earlier.file_name or 'no file name'}, {earlier.created_at:%Y-%m-%d %H:%M} UTC)",
+                            "interchange",
+                            ic.control_number.strip(),
+                        )
+            if partner.duplicates.by_content:
+                q2 = (
+                    select(Message)
+                    .where(
+                        Message.sha256 == msg.sha256,
+                        Message.direction == Direction.inbound,
+                        col(Message.id) < msg.id,
+                        col(Message.created_at) >= since,
+                        col(Message.status).not_in([st.value for st in NOT_SEEN]),
+                    )
+                    .order_by(col(Message.id))
+                )
+                same = s.exec(q2).first()
+                if same is not None and same.id is not None:
+                    return Duplicate(
+                        same.id,
+                        f"duplicate content: the same bytes (sha256 {msg.sha256[:12]}...) were received in message "
+                        f"{same.id} ({same.file_name or 'no file name'}, {same.created_at:%Y-%m-%d %H:%M} UTC)",
+                        "content",
+                    )
+        return None
+
+    def answer(self, msg: Message, partner: Partner, analysis: Any, dup: Duplicate) -> Message | None:
+        """A TA1 with note 025 for each interchange whose sender asked for one (or always, per partner file)."""
+        assert msg.id is not None
+        sent = None
+        for pos, ic in enumerate(analysis.interchanges, start=1):
+            policy = partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
+            wanted = policy.ta1 == "always" or (policy.ta1 == "on_request" and ic.ack_requested)
+            if not wanted or not ic.enveloped or not ic.control_number.strip().isdigit():
+                continue
+            key = f"ack-duplicate:{msg.id}:{pos}"
+            ack = self.store.find_by_key(key) or self._build(msg, partner, ic, key)
+            if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
+                ack = self.outbound.deliver(ack, partner)
+            sent = ack
+        return sent
+
+    def _build(self, msg: Message, partner: Partner, ic: AnalysedInterchange, key: str) -> Message:
+        assert msg.id is not None
+        now = self.clock()
+        control = StoreControlNumbers(self.store, partner.id).next_interchange()
+        d = ic.delimiters if ic.delimiters is not None and not ic.delimiters.problems() else Delimiters()
+        envelope = Envelope(
+            sender_qualifier=ic.receiver_qualifier.strip() or "ZZ",
+            sender_id=ic.receiver_id.strip() or "UNKNOWN",
+            receiver_qualifier=ic.sender_qualifier.strip() or "ZZ",
+            receiver_id=ic.sender_id.strip() or "UNKNOWN",
+            date=now.strftime("%Y%m%d"),
+            time=now.strftime("%H%M"),
+            interchange_control=control,
+            version=ic.version if ic.version.isdigit() else "00401",
+            usage=ic.usage if ic.usage in ("P", "T") else "P",
+        )
+        ta1 = ["TA1", ic.control_number.strip().zfill(9), ic.date, ic.time, "R", "025"]
+        data = write_interchange(envelope, [], WriterOptions(delimiters=d), interchange_acks=[ta1])
+        blob = self.archive.put_bytes(data)
+        name = f"{partner.id}-TA1-{control:09d}.x12"
+        ack, _ = self.store.create_message(
+            direction=Direction.outbound,
+            status=MessageStatus.queued,
+            partner_id=partner.id,
+            idempotency_key=key,
+            file_name=name,
+            content_type="application/edi-x12",
+            document_format="x12",
+            set_ids="TA1",
+            size=blob.size,
+            sha256=blob.sha256,
+            archive_key=blob.key,
+            correlation_id=msg.correlation_id,
+            events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": "TA1", "note": "025"})],
+        )
+        assert ack.id is not None
+        self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind="TA1", result="R")
+        log.info("ack.generated", extra={"fields": {"kind": "TA1", "note": "025", "ack_message_id": ack.id}})
+        return ack

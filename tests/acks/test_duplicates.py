@@ -1,0 +1,71 @@
+"""Duplicate interchanges inbound, in-process with real folders and store: the TA1 025 answer when the partner asks
+for TA1s, the per-partner window, and the same bytes under another name."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from gateway.runtime import Gateway
+from gateway.settings import load_settings
+from gateway.store.models import Direction, Message, MessageStatus
+from tests.support.gateway_home import drop, make_home, wait_for
+
+
+def start(home):
+    settings = load_settings(home / "config" / "gateway.yaml", folder={"min_age_seconds": 0.2, "sweep_seconds": 1})
+    gw = Gateway(settings)
+    gw.start()
+    return gw
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = make_home(tmp_path)
+    acme = home / "partners" / "acme-retail.yaml"
+    text = acme.read_text().replace("  ta1: on_request", "  ta1: always").replace(
+        "reading: tolerant", "reading: tolerant\nduplicates: {window: 30d}")
+    acme.write_text(text)
+    return home
+
+
+def final(gw: Gateway, name: str) -> Message:
+    def check():
+        for m in gw.store.list_messages(limit=100, direction=Direction.inbound).items:
+            if m.file_name == name and m.status not in (MessageStatus.archived, MessageStatus.processing):
+                return m
+        return None
+
+    return wait_for(check, timeout=15)
+
+
+def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_root):
+    src = repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi"
+    inbox = home / "var" / "channels" / "acme-retail" / "inbound"
+    outbox = home / "var" / "channels" / "acme-retail" / "outbound"
+    gw = start(home)
+    try:
+        drop(src, inbox, "a.edi")
+        first = final(gw, "a.edi")
+        assert first.status == MessageStatus.acked
+        drop(src, inbox, "b.edi")
+        second = final(gw, "b.edi")
+        assert second.status == MessageStatus.duplicate
+        [link] = gw.store.acks_of(second.id)
+        assert (link.kind, link.result) == ("TA1", "R")
+        ta1 = gw.archive.read_bytes(gw.store.get(link.ack_message_id).archive_key)
+        isa13 = src.read_bytes().split(b"*")[13]
+        assert b"TA1*" + isa13 + b"*" in ta1 and b"*R*025~" in ta1 and b"ST*997" not in ta1
+        assert len(gw.store.outputs(first.id)) == 1 and gw.store.outputs(second.id) == []
+        assert any(p.name.endswith(".x12") and b"TA1*" in p.read_bytes() for p in outbox.iterdir())
+        # outside the partner's 30-day window the same interchange is new business again
+        with gw.store.session() as s:
+            old = first.created_at - timedelta(days=31)
+            s.execute(update(Message).where(Message.id == first.id).values(created_at=old))  # type: ignore[arg-type]
+            s.commit()
+        drop(src, inbox, "c.edi")
+        assert final(gw, "c.edi").status == MessageStatus.acked
+    finally:
+        gw.stop()
