@@ -15,6 +15,7 @@ from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.channel_jobs import ChannelJobs
+from gateway.flows.handoff import HandoffFlow
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
@@ -31,6 +32,7 @@ from gateway.settings import Settings
 from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
 from gateway.store.locks import ChannelLocks
+from gateway.store.models import Message
 from gateway.store.migrate import upgrade
 from gateway.store.repository import Store
 from gateway.store.retention import PurgeResult, purge_archive
@@ -79,6 +81,16 @@ class Gateway:
             partner=lambda pid: self.registry.get(pid),
             clock=utc_now,
         )
+        failpoints = FailPoints(settings.failpoints)
+        self.handoff = HandoffFlow(
+            store=self.store,
+            archive=self.archive,
+            config_file=settings.handoff_path,
+            data_dir=settings.data_path,
+            secrets_dir=settings.secrets_path,
+            clock=utc_now,
+            failpoints=failpoints,
+        )
         self.acks = AckFlow(store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity)
         self.inbound = InboundFlow(
             store=self.store,
@@ -86,7 +98,8 @@ class Gateway:
             registry=lambda: self.registry,
             acks=self.acks,
             clock=utc_now,
-            failpoints=FailPoints(settings.failpoints),
+            failpoints=failpoints,
+            handoff=self.handoff,
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,
@@ -94,6 +107,7 @@ class Gateway:
                 overrides_dir=settings.partners_path,
             ),
         )
+        self.handoff.remap = self._remap
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(settings, self.inbound, self.scheduler, self.watcher)
@@ -118,6 +132,12 @@ class Gateway:
         )
         return PartnerRegistry(refresh.partners, self.settings.identity)
 
+    def _remap(self, msg: Message) -> None:
+        """Run the mapping step for a message a crash caught before it (hand-off recovery)."""
+        partner = self.registry.get(msg.partner_id) if msg.partner_id else None
+        if partner is not None and self.inbound.mapping is not None and msg.document_format in (None, "x12"):
+            self.inbound.mapping.run(msg, partner)
+
     def reload_partners(self) -> bool:
         """Apply changed partner files (hot reload). Invalid edits are logged and the last good version kept."""
         with self._reload_lock:
@@ -140,11 +160,15 @@ class Gateway:
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
+        self.handoff.reconcile(everything=True)
         for partner in self.registry:
             self.channels.start(partner)
         self.remote.apply(self.registry)
         self._watch_partner_files()
         self.scheduler.add_interval("delivery.retries", self.retries.run_due, RETRY_SWEEP_SECONDS, run_now=False)
+        self.scheduler.add_interval("handoff.sweep", self.handoff.sweep, self.settings.handoff_sweep_seconds)
+        self.scheduler.add_interval("handoff.reconcile", self.handoff.reconcile, 60.0, run_now=False)
+        self.handoff.wake = lambda: self.scheduler.wake("handoff.sweep")
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
@@ -175,5 +199,6 @@ class Gateway:
         if was_started:
             self.watcher.stop()
             self.scheduler.stop()
+            self.handoff.close()
         self.engine.dispose()
         log.info("gateway.stopped")

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     archive_retention_days: int | None = Field(
         None, ge=1, description="purge archived payloads of finished messages older than this; unset keeps forever"
     )
+    handoff_file: Path = Field(
+        Path("config/handoff.yaml"), description="destinations and routes for internal systems (docs/handoff.md)"
+    )
+    handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",
@@ -124,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def mappings_path(self) -> Path:
         return self.path(self.mappings_dir)
+
+    @property
+    def handoff_path(self) -> Path:
+        return self.path(self.handoff_file)
 
     @property
     def secrets_path(self) -> Path | None:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api.routes import admin, as2, health, messages, webhooks
+from gateway.api.routes import admin, as2, handoff, health, messages, webhooks
 from gateway.api.routes import partners as partner_routes
 from gateway.runtime import Gateway
 
@@ -34,6 +34,8 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(health.router)
     app.include_router(messages.router)
+    app.include_router(handoff.router)
+    app.include_router(handoff.inbox_router)
     app.include_router(partner_routes.router)
     app.include_router(admin.router)
     app.include_router(admin.keys_router)

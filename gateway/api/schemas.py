@@ -26,6 +26,7 @@ class MessageSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
     purged_at: datetime | None = Field(None, description="when the payload was removed from the archive")
+    handoff_status: str | None = Field(None, description="hand-off to internal systems (docs/handoff.md)")
 
     @classmethod
     def of(cls, m: Message) -> MessageSummary:
@@ -45,6 +46,7 @@ class MessageSummary(BaseModel):
             created_at=m.created_at,
             updated_at=m.updated_at,
             purged_at=m.purged_at,
+            handoff_status=m.handoff_status,
         )
 
 

@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
+from gateway.flows.handoff import HandoffFlow
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
 from gateway.logging import get_logger, log_context, new_correlation_id
@@ -55,12 +56,14 @@ class InboundFlow:
         clock: Callable[[], datetime],
         failpoints: FailPoints | None = None,
         mapping: MappingStep | None = None,
+        handoff: HandoffFlow | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
         self.registry = registry
         self.acks = acks
         self.mapping = mapping
+        self.handoff = handoff  # hands mapped records to internal systems (gateway/flows/handoff.py)
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
 
@@ -237,6 +240,8 @@ class InboundFlow:
             done = self._finish(msg, item, status, error)
             if status == MessageStatus.acked and self.mapping is not None:
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
+                if self.handoff is not None:
+                    self.handoff.release(self.store.get(msg.id))  # writes outbox rows only; a sweep delivers
             return done
 
     def _finish(
