@@ -15,6 +15,7 @@ from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.channel_jobs import ChannelJobs
+from gateway.flows.file_documents import FileDocuments
 from gateway.flows.handoff import HandoffFlow
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
@@ -100,6 +101,7 @@ class Gateway:
             clock=utc_now,
             failpoints=failpoints,
             handoff=self.handoff,
+            files=FileDocuments(store=self.store, archive=self.archive, mappings_root=settings.mappings_path),
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,

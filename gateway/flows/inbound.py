@@ -29,6 +29,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
+from gateway.flows.file_documents import FileDocuments
 from gateway.flows.handoff import HandoffFlow
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
@@ -57,6 +58,7 @@ class InboundFlow:
         failpoints: FailPoints | None = None,
         mapping: MappingStep | None = None,
         handoff: HandoffFlow | None = None,
+        files: FileDocuments | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -64,6 +66,7 @@ class InboundFlow:
         self.acks = acks
         self.mapping = mapping
         self.handoff = handoff  # hands mapped records to internal systems (gateway/flows/handoff.py)
+        self.files = files  # CSV and XML documents from partners (gateway/flows/file_documents.py)
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
 
@@ -155,6 +158,14 @@ class InboundFlow:
         assert msg.id is not None and msg.archive_key is not None
         channel_partner = item.partner_id if item is not None else _channel_partner(msg)
         registry = self.registry()
+        if self.files is not None and channel_partner is not None and (p := registry.get(channel_partner)):
+            spec = self.files.spec_for(msg.archive_key, msg.file_name, p)  # a CSV/XML document, not X12
+            if spec is not None:
+                status, err = self.files.process(msg.id, msg.archive_key, msg.file_name, p, spec)
+                done = self._finish(msg, item, status, err)
+                if status == MessageStatus.processed and self.handoff is not None:
+                    self.handoff.release(done)
+                return done
         try:
             partner, analysis = self._read_and_identify(msg, registry, channel_partner)
         except QUARANTINE_ERRORS as exc:
