@@ -162,7 +162,7 @@ class Gateway:
         resumed = self.inbound.recover()
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
-        self.handoff.reconcile(everything=True)
+        self.handoff.recover()
         for partner in self.registry:
             self.channels.start(partner)
         self.remote.apply(self.registry)

@@ -40,7 +40,8 @@ from gateway.store.repository import Store
 log = get_logger(__name__)
 
 SWEEP_BUDGET_SECONDS = 5.0  # one sweep delivers what is due for at most this long, then yields its thread
-RECONCILE_AFTER = timedelta(minutes=2)  # an accepted message still unreleased after this was left by a crash
+RECONCILE_AFTER = timedelta(minutes=2)
+LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered  # an accepted message still unreleased after this was left by a crash
 
 
 def node_id() -> str:
@@ -212,6 +213,13 @@ class HandoffFlow:
         return done
 
     # -- recovery -------------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """At start: free leases a dead process left (SQLite), then release what a crash left unreleased."""
+        freed = self.outbox.drop_stale_leases()
+        if freed:
+            log.info("handoff.leases_freed", extra={"fields": {"rows": freed}})
+        self.reconcile(everything=True)
+
     def reconcile(self, *, everything: bool = False) -> list[int]:
         """Release accepted messages a crash left unreleased (at start: all of them; later: those idle a while).
         A message whose mapping never ran (the crash came first) is mapped now."""
@@ -251,12 +259,7 @@ class HandoffFlow:
         delivered = 0
         deadline = time.monotonic() + SWEEP_BUDGET_SECONDS
         while time.monotonic() < deadline:
-            lease = max(
-                (d.batch * (getattr(d, "timeout", timedelta(seconds=10)).total_seconds() + 1)
-                 for d in self._config.destinations), default=60.0,
-            )
-            lanes = self.outbox.claim(owner=self.owner, now=self.clock(), lease=timedelta(seconds=lease + 30),
-                                      destinations=pushed)
+            lanes = self.outbox.claim(owner=self.owner, now=self.clock(), lease=LEASE, destinations=pushed)
             if not lanes:
                 break
             for rows in lanes.values():
@@ -273,7 +276,11 @@ class HandoffFlow:
             return 0
         batch = rows[: cfg.batch]
         untouched = [r.id for r in rows[cfg.batch:]]
+        renewed = time.monotonic()
         for i, row in enumerate(batch):
+            if time.monotonic() - renewed > LEASE.total_seconds() / 3:  # a slow destination: keep the claim
+                self.outbox.renew([r.id for r in batch[i:]], owner=self.owner, until=self.clock() + LEASE)
+                renewed = time.monotonic()
             event = OutgoingEvent(row.event_id, row.event_type, row.partner_id, row.record_type, row.set_id,
                                   row.body.encode())
             try:

@@ -276,6 +276,22 @@ class Outbox:
                 ])
             self._refresh(conn, {o.row.message_id for o in outcomes})
 
+    def renew(self, ids: Sequence[int], *, owner: str, until: datetime) -> None:
+        """Extend this owner's lease on rows it is still working on."""
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(update(H).where(H.c.id.in_(list(ids)), H.c.lease_owner == owner)
+                             .values(lease_until=until))
+
+    def drop_stale_leases(self) -> int:
+        """At start on SQLite (one process owns the store): every lease is a dead process's; free them now.
+        On PostgreSQL other nodes may be working: leases expire by themselves."""
+        if self.postgres:
+            return 0
+        with self.engine.begin() as conn:
+            res = conn.execute(update(H).where(H.c.lease_owner.is_not(None)).values(lease_owner=None, lease_until=None))
+            return int(res.rowcount or 0)
+
     def _refresh(self, conn: Connection, message_ids: set[int]) -> None:
         if not message_ids:
             return
