@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway import __version__
-from gateway.cli import as2, partners, store, x12
+from gateway.cli import as2, handoff, partners, store, x12
 
 app = typer.Typer(
     name="gateway",
@@ -23,6 +23,7 @@ app.add_typer(store.messages_app, name="messages")
 app.add_typer(store.db_app, name="db")
 app.add_typer(store.archive_app, name="archive")
 app.add_typer(as2.app, name="as2")
+app.add_typer(handoff.app, name="handoff")
 
 
 def _version(value: bool) -> None:

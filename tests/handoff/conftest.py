@@ -32,6 +32,20 @@ documents:
   - {format: xml, record: order, direction: inbound}
 """
 
+CARRIER_214 = """\
+id: scac-carrier
+name: A carrier sending 214s (the edinet sample's envelope)
+role: carrier
+identity:
+  interchange_ids: [{qualifier: "02", id: SCAC}]
+our_ids: [{qualifier: ZZ, id: MGCTLYST}]
+channels:
+  - {name: inbox, type: folder, direction: inbound, path: channels/scac-carrier/inbound}
+  - {name: outbox, type: folder, direction: outbound, path: channels/scac-carrier/outbound}
+documents:
+  - {set_id: "214", direction: inbound, version: "004030"}
+"""
+
 
 @pytest.fixture
 def broker() -> Iterator[rabbitmq.Scratch]:
@@ -46,6 +60,7 @@ def broker() -> Iterator[rabbitmq.Scratch]:
 def home(tmp_path: Path) -> Path:
     h = make_home(tmp_path)
     (h / "partners" / "coastal-grocers.yaml").write_text(CSV_PARTNER)
+    (h / "partners" / "scac-carrier.yaml").write_text(CARRIER_214)
     return h
 
 

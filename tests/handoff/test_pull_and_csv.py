@@ -147,3 +147,28 @@ def test_xml_order_is_accepted_like_csv(api, tmp_path):
     drop(xml, inbox_of(gw, "coastal-grocers"))
     items = wait_for(lambda: client.get("/api/inbox", headers=h(tokens["viewer"])).json()["items"], timeout=20)
     assert items[0]["record"]["order_number"] == "18061923" and items[0]["set"] == "xml"
+
+
+def test_inbound_214_statuses_and_ack_outcomes_go_out_on_the_same_destinations(api, repo_root):
+    gw, client, tokens = api
+    src = repo_root / "samples" / "x12" / "214" / "edinet-214-mgctlyst.edi"
+    drop(src, inbox_of(gw, "scac-carrier"))
+    items = wait_for(lambda: client.get("/api/inbox", headers=h(tokens["viewer"])).json()["items"], timeout=20)
+    status = items[0]
+    assert status["type"] == "status.received" and status["set"] == "214" and status["partner"] == "scac-carrier"
+    assert status["record"]["type"] == "status"
+    # the outcome of a document we sent (the 997 we produced stands in for an outbound document here)
+    out = [m for m in gw.store.list_messages(direction=Direction.outbound).items][0]
+    assert gw.handoff.announce_ack_outcome(out.id, "rejected", reasons=["AK3*W12*5: mandatory element missing"])
+    assert not gw.handoff.announce_ack_outcome(out.id, "rejected", reasons=["again"])  # once per outcome
+    assert gw.handoff.announce_ack_outcome(out.id, "overdue")
+
+    def two_more():
+        got = client.get("/api/inbox", params={"after": 0}, headers=h(tokens["viewer"])).json()["items"]
+        return got if len(got) == 3 else None
+
+    got = wait_for(two_more, timeout=10)
+    rejected = next(i for i in got if i["type"] == "ack.rejected")
+    assert rejected["event_id"] == f"{out.id}-ack-rejected" and rejected["outcome"] == "rejected"
+    assert rejected["reasons"] == ["AK3*W12*5: mandatory element missing"] and rejected["partner"] == "scac-carrier"
+    assert {i["type"] for i in got} == {"status.received", "ack.rejected", "ack.overdue"}
