@@ -33,8 +33,8 @@ from gateway.settings import Settings
 from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
 from gateway.store.locks import ChannelLocks
-from gateway.store.models import Message
 from gateway.store.migrate import upgrade
+from gateway.store.models import Message
 from gateway.store.repository import Store
 from gateway.store.retention import PurgeResult, purge_archive
 from gateway.transports.channels import outbound_folders

@@ -40,8 +40,8 @@ from gateway.store.repository import Store
 log = get_logger(__name__)
 
 SWEEP_BUDGET_SECONDS = 5.0  # one sweep delivers what is due for at most this long, then yields its thread
-RECONCILE_AFTER = timedelta(minutes=2)
-LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered  # an accepted message still unreleased after this was left by a crash
+RECONCILE_AFTER = timedelta(minutes=2)  # an accepted message still unreleased after this was left by a crash
+LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered
 
 
 def node_id() -> str:

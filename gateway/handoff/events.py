@@ -108,13 +108,15 @@ def ack_outcome_event(
         raise ValueError(f"unknown acknowledgement outcome {outcome!r}; expected one of {', '.join(ACK_OUTCOMES)}")
     sets = [s for s in set_ids if s]
     event_id = f"{message_id}-ack-{outcome}"
-    body = {
+    event_type = f"ack.{outcome}"
+    set_label = sets[0] if len(sets) == 1 else (",".join(sets) or None)
+    body: dict[str, Any] = {
         "event_id": event_id,
-        "type": f"ack.{outcome}",
+        "type": event_type,
         "occurred_at": occurred_at.isoformat(),
         "partner": partner,
         "message_id": message_id,
-        "set": sets[0] if len(sets) == 1 else (",".join(sets) or None),
+        "set": set_label,
         "position": 0,
         "record_type": "ack",
         "outcome": outcome,
@@ -122,7 +124,7 @@ def ack_outcome_event(
         "ack_message_id": ack_message_id,
         "business_keys": [{"kind": k, "value": v} for k, v in business_keys],
     }
-    return HandoffEvent(event_id, body["type"], partner, message_id, 0, "ack", body["set"], body)
+    return HandoffEvent(event_id, event_type, partner, message_id, 0, "ack", set_label, body)
 
 
 # -- signing (webhook destinations) -----------------------------------------------------------------------------

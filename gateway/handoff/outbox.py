@@ -100,12 +100,12 @@ class Outbox:
             if replay or not gate:
                 conn.execute(update(M).where(M.c.id == message_id).values(handoff_status=HandoffStatus.pending.value))
             else:
-                gate = conn.execute(
+                first = conn.execute(
                     update(M)
                     .where(M.c.id == message_id, M.c.handoff_status.is_(None))
                     .values(handoff_status=HandoffStatus.pending.value)
                 )
-                if gate.rowcount != 1:
+                if first.rowcount != 1:
                     return False
             existing = {
                 (r.event_id, r.destination): r.id

@@ -158,7 +158,7 @@ def test_inbound_214_statuses_and_ack_outcomes_go_out_on_the_same_destinations(a
     assert status["type"] == "status.received" and status["set"] == "214" and status["partner"] == "scac-carrier"
     assert status["record"]["type"] == "status"
     # the outcome of a document we sent (the 997 we produced stands in for an outbound document here)
-    out = [m for m in gw.store.list_messages(direction=Direction.outbound).items][0]
+    out = next(iter(gw.store.list_messages(direction=Direction.outbound).items))
     assert gw.handoff.announce_ack_outcome(out.id, "rejected", reasons=["AK3*W12*5: mandatory element missing"])
     assert not gw.handoff.announce_ack_outcome(out.id, "rejected", reasons=["again"])  # once per outcome
     assert gw.handoff.announce_ack_outcome(out.id, "overdue")

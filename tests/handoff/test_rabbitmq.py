@@ -74,7 +74,8 @@ def test_thousand_940s_survive_a_broker_cut_and_a_kill(home, broker):
     ids = [p.message_id for p, _ in messages]
     bodies = [json.loads(b) for _, b in messages]
     assert len(set(ids)) == total, (len(set(ids)), len(ids))
-    assert all(b["event_id"] == p.message_id and b["type"] == "order.received" for (p, _), b in zip(messages, bodies))
+    pairs = zip(messages, bodies, strict=True)
+    assert all(b["event_id"] == p.message_id and b["type"] == "order.received" for (p, _), b in pairs)
     assert {b["record"]["order_number"] for b in bodies} == {f"ORD{n:06d}" for n in range(1, total + 1)}
     assert all(p.delivery_mode == 2 for p, _ in messages)  # persistent
     assert len(ids) - len(set(ids)) < 200  # repeats (same ids) only around the kill and the cut

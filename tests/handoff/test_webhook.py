@@ -16,7 +16,7 @@ from tests.handoff.conftest import SAMPLE_CSV, numbered_940, start_gateway, writ
 from tests.support.gateway_home import drop, wait_for
 from tests.support.http_server import serving
 
-SECRET = "test-webhook-signing-key"  # noqa: S105 - a test key for a local receiver
+SECRET = "test-webhook-signing-key"
 OUTAGE_SECONDS = 20.0
 
 

@@ -46,7 +46,8 @@ class FolderPublisher:
         try:
             suffix, data = self.render(event)
         except Exception as exc:  # a record the chosen format cannot express: retrying will not help
-            raise PermanentTransportError(f"folder {self.name}: cannot write the record as {self.format}: {exc}") from exc
+            what = f"folder {self.name}: cannot write the record as {self.format}: {exc}"
+            raise PermanentTransportError(what) from exc
         name = f"{event.event_id}.{suffix}"
         final = self.path / name
         tmp = self.path / f".{name}.tmp"
