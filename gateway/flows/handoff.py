@@ -144,6 +144,15 @@ class HandoffFlow:
 
     def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:
         assert msg.id is not None
+        if not replay:
+            earlier = self.outbox.duplicate_of(msg.id)
+            if earlier is not None:  # a partner sent the same interchange (or bytes) again: it left once already
+                log.warning("handoff.duplicate", extra={"fields": {"message_id": msg.id, "of": earlier}})
+                return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.duplicate", {
+                    "of": earlier,
+                    "reason": f"message {earlier} with the same interchange was handed off already; "
+                              "replay this message to hand it off anyway",
+                }, self.clock())
         events = self._events_of(msg)
         if not events:
             if replay:

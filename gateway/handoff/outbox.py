@@ -22,11 +22,12 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.handoff.events import HandoffEvent
-from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, Message
+from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, Interchange, Message
 
 H = Handoff.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
 E = Event.__table__  # type: ignore[attr-defined]
+ISA = Interchange.__table__  # type: ignore[attr-defined]
 OPEN = (DeliveryState.pending.value, DeliveryState.retrying.value)
 UNROUTED = "(unrouted)"  # the destination of a record no route matches
 
@@ -353,6 +354,35 @@ class Outbox:
     def rows_of(self, message_id: int) -> list[Any]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(H).where(H.c.message_id == message_id).order_by(H.c.id)).all())
+
+    def duplicate_of(self, message_id: int) -> int | None:
+        """An earlier inbound message of the same partner already released with the same bytes, or the same
+        interchange (ISA sender and control number): its records left once and must not leave again."""
+        with self.engine.connect() as conn:
+            me = conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one()
+            released = and_(
+                M.c.id != message_id,
+                M.c.direction == "inbound",
+                M.c.partner_id == me.partner_id,
+                M.c.handoff_status.is_not(None),
+                M.c.handoff_status != HandoffStatus.skipped.value,
+            )
+            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == me.sha256).limit(1)).scalar()
+            if same_bytes is not None:
+                return int(same_bytes)
+            cols = (ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
+            mine = conn.execute(select(*cols).where(ISA.c.message_id == message_id)).all()
+            for ic in mine:
+                other = conn.execute(
+                    select(M.c.id)
+                    .join(ISA, ISA.c.message_id == M.c.id)
+                    .where(released, ISA.c.sender_qualifier == ic.sender_qualifier, ISA.c.sender_id == ic.sender_id,
+                           ISA.c.control_number == ic.control_number)
+                    .limit(1)
+                ).scalar()
+                if other is not None:
+                    return int(other)
+            return None
 
     def unreleased(self, *, before: datetime, limit: int = 200) -> list[int]:
         """Accepted inbound messages never released (a crash between mapping and release), oldest first."""

@@ -172,3 +172,24 @@ def test_inbound_214_statuses_and_ack_outcomes_go_out_on_the_same_destinations(a
     assert rejected["event_id"] == f"{out.id}-ack-rejected" and rejected["outcome"] == "rejected"
     assert rejected["reasons"] == ["AK3*W12*5: mandatory element missing"] and rejected["partner"] == "scac-carrier"
     assert {i["type"] for i in got} == {"status.received", "ack.rejected", "ack.overdue"}
+
+
+def test_a_duplicate_interchange_is_never_released_again(api, tmp_path):
+    gw, client, tokens = api
+    box = inbox_of(gw, "acme-retail")
+    box.mkdir(parents=True, exist_ok=True)
+    (box / "first.edi").write_bytes(numbered_940(7))
+    wait_for(lambda: client.get("/api/inbox", headers=h(tokens["viewer"])).json()["items"], timeout=20)
+    again = numbered_940(7).replace(b"\n", b"\r\n")  # other bytes, same interchange (ISA sender and ISA13)
+    (box / "again.edi").write_bytes(again)
+
+    def second():
+        ms = [m for m in gw.store.list_messages(direction=Direction.inbound).items if m.file_name == "again.edi"]
+        return ms[0] if ms and ms[0].handoff_status else None
+
+    dup = wait_for(second, timeout=20)
+    assert dup.handoff_status == "skipped"
+    ev = [e for e in gw.store.events(dup.id) if e.name == "handoff.duplicate"]
+    assert ev and "handed off already" in ev[0].detail["reason"]
+    items = client.get("/api/inbox", headers=h(tokens["viewer"])).json()["items"]
+    assert len(items) == 1 and items[0]["message_id"] != dup.id
