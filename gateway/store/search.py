@@ -52,6 +52,7 @@ class MessageQuery:
     until: datetime | None = None
     control_number: str | None = None
     transport_id: str | None = None  # AS2 Message-ID, remote path, webhook delivery id
+    handoff: str | None = None  # hand-off status (unrouted, pending, retrying, delivered, dead, skipped)
     page: int = 1
     limit: int = 50
 
@@ -129,6 +130,8 @@ def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[st
         conds.append(col(Message.direction) == Direction(query.direction).value)
     if query.status is not None:
         conds.append(col(Message.status) == MessageStatus(query.status).value)
+    if query.handoff is not None:
+        conds.append(col(Message.handoff_status) == query.handoff)
     if query.since is not None:
         conds.append(col(Message.created_at) >= query.since)
     if query.until is not None:

@@ -77,6 +77,8 @@ def test_pull_client_reads_confirms_and_does_not_see_confirmed_again(api):
     names = [e["name"] for e in detail["timeline"]]
     assert names.index("message.acked") < names.index("mapping.done") < names.index("handoff.released")
     assert names[-1] == "handoff.confirmed"
+    delivered = client.get("/api/messages", params={"handoff": "delivered"}, headers=h(tokens["viewer"])).json()
+    assert {m["id"] for m in delivered["items"]} == {items[0]["message_id"], items[1]["message_id"]}
     waiting = client.get(f"/api/messages/{items[2]['message_id']}/handoff", headers=h(tokens["viewer"])).json()
     assert waiting["status"] == "pending" and waiting["deliveries"][0]["status"] == "available"
     # replay (operator): the confirmed record is back in the inbox with the same event id

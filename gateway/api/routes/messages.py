@@ -23,7 +23,7 @@ from gateway.errors import InvalidActionError, NotFoundError, PayloadPurgedError
 from gateway.flows import actions
 from gateway.runtime import Gateway
 from gateway.store.archive import CHUNK
-from gateway.store.models import Direction, Message, MessageStatus, OutputKind
+from gateway.store.models import Direction, HandoffStatus, Message, MessageStatus, OutputKind
 from gateway.store.search import MessageQuery
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -73,6 +73,7 @@ def search_messages(
     as2_message_id: str | None = Query(
         None, max_length=998, description="AS2 Message-ID (or any transport id: remote path, webhook delivery id)"
     ),
+    handoff: HandoffStatus | None = Query(None, description="hand-off status, e.g. unrouted or dead"),
     page: int = Query(1, ge=1, le=100_000),
     limit: int = Query(50, ge=1, le=500),
     gw: Gateway = Depends(get_gateway),
@@ -91,6 +92,7 @@ def search_messages(
         until=until,
         control_number=control_number,
         transport_id=as2_message_id,
+        handoff=handoff.value if handoff else None,
         page=page,
         limit=limit,
     )
