@@ -201,6 +201,17 @@ class Outbox:
         if not destinations:
             return {}
         with self.engine.begin() as conn:
+            older = H.alias("older")
+            blocked = (  # an older open row of the same lane that is not due or is leased: this lane waits
+                select(older.c.id)
+                .where(
+                    older.c.lane == H.c.lane,
+                    older.c.id < H.c.id,
+                    older.c.status.in_(OPEN),
+                    or_(older.c.due_at > now, older.c.lease_until >= now),
+                )
+                .exists()
+            )
             q = (
                 select(H.c.id, H.c.lane)
                 .where(
@@ -208,6 +219,7 @@ class Outbox:
                     H.c.due_at <= now,
                     H.c.destination.in_(list(destinations)),
                     or_(H.c.lease_until.is_(None), H.c.lease_until < now),
+                    ~blocked,
                 )
                 .order_by(H.c.id)
                 .limit(limit)

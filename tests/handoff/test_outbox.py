@@ -121,3 +121,17 @@ def test_ack_outcomes_are_added_once_per_outcome(store):
     assert [r.event_id for r in outbox.rows_of(mid)] == [f"{mid}-ack-overdue", f"{mid}-ack-rejected"]
     with pytest.raises(ValueError, match="unknown acknowledgement outcome"):
         ack_outcome_event(message_id=mid, partner="acme", outcome="maybe", occurred_at=T0)
+
+
+def test_a_lane_waiting_for_a_retry_does_not_starve_the_others(store):
+    outbox = Outbox(store.engine)
+    a = [message(store, "acme", n) for n in range(6)]
+    b = message(store, "harbor", 1)
+    for mid in a:
+        release(outbox, mid, "acme")
+    release(outbox, b, "harbor")
+    head = outbox.claim(owner="n1", now=T0, lease=LEASE, destinations=["bus"], limit=1)["bus|acme"][0]
+    outbox.complete([Outcome(head, False, {}, "down", T0 + timedelta(minutes=5))], now=T0, owner="n1")
+    # five acme rows wait behind the retry; a claim limited to 3 rows still finds harbor's
+    got = outbox.claim(owner="n2", now=T0, lease=LEASE, destinations=["bus"], limit=3)
+    assert list(got) == ["bus|harbor"] and got["bus|harbor"][0].message_id == b
