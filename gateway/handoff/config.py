@@ -99,7 +99,10 @@ class RabbitMQDestination(_DestinationBase):
     virtual_host: str = "/"
     username: str = "guest"
     password: SecretRef | None = Field(None, description="{secret: NAME}; none: 'guest' (a local broker only)")
-    exchange: str = Field("", description="'' is the default exchange (the routing key names a queue)")
+    exchange: str = Field(
+        "edi-gateway", description="a topic exchange by default (consumers bind 'acme-retail.*', '*.order' ...); "
+        "'' is the broker's default exchange (the routing key then names a queue)"
+    )
     exchange_type: Literal["topic", "direct", "fanout", "headers"] = "topic"
     declare_exchange: bool = Field(True, description="declare the exchange (durable) when connecting")
     routing_key: str = Field(
