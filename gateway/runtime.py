@@ -17,6 +17,8 @@ from gateway.flows.acks import AckFlow
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.documents import DocumentFlow
 from gateway.flows.duplicates import DuplicateCheck
+from gateway.flows.file_documents import FileDocuments
+from gateway.flows.handoff import HandoffFlow
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
@@ -37,6 +39,7 @@ from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
 from gateway.store.locks import ChannelLocks
 from gateway.store.migrate import upgrade
+from gateway.store.models import Message
 from gateway.store.repository import Store
 from gateway.store.retention import PurgeResult, purge_archive
 from gateway.transports.channels import outbound_folders
@@ -96,6 +99,15 @@ class Gateway:
         self.acks = AckFlow(
             store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity, failpoints=failpoints
         )
+        self.handoff = HandoffFlow(
+            store=self.store,
+            archive=self.archive,
+            config_file=settings.handoff_path,
+            data_dir=settings.data_path,
+            secrets_dir=settings.secrets_path,
+            clock=utc_now,
+            failpoints=failpoints,
+        )
         self.inbound = InboundFlow(
             store=self.store,
             archive=self.archive,
@@ -104,6 +116,8 @@ class Gateway:
             clock=utc_now,
             failpoints=failpoints,
             quote_data=settings.edge.quote_data_in_reasons,
+            handoff=self.handoff,
+            files=FileDocuments(store=self.store, archive=self.archive, mappings_root=settings.mappings_path),
             mapping=MappingStep(
                 store=self.store,
                 archive=self.archive,
@@ -130,6 +144,7 @@ class Gateway:
         )
         if self.inbound.mapping is not None:
             self.inbound.mapping.quote_data = settings.edge.quote_data_in_reasons
+        self.handoff.remap = self._remap
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(
@@ -155,6 +170,12 @@ class Gateway:
             extra={"fields": {"count": len(refresh.partners), "folder": str(self.settings.partners_path)}},
         )
         return PartnerRegistry(refresh.partners, self.settings.identity)
+
+    def _remap(self, msg: Message) -> None:
+        """Run the mapping step for a message a crash caught before it (hand-off recovery)."""
+        partner = self.registry.get(msg.partner_id) if msg.partner_id else None
+        if partner is not None and self.inbound.mapping is not None and msg.document_format in (None, "x12"):
+            self.inbound.mapping.run(msg, partner)
 
     def reload_partners(self) -> bool:
         """Apply changed partner files (hot reload). Invalid edits are logged and the last good version kept."""
@@ -184,6 +205,7 @@ class Gateway:
         sent = self.documents.recover(startup=True)
         if sent:
             log.info("recovery.documents", extra={"fields": {"resumed": sent}})
+        self.handoff.recover()
         for partner in self.registry:
             self.channels.start(partner)
         self.remote.apply(self.registry)
@@ -194,6 +216,9 @@ class Gateway:
         self.scheduler.add_interval(
             "ack.overdue", self.overdue.run, self.settings.ack_overdue_check_seconds, run_now=False
         )
+        self.scheduler.add_interval("handoff.sweep", self.handoff.sweep, self.settings.handoff_sweep_seconds)
+        self.scheduler.add_interval("handoff.reconcile", self.handoff.reconcile, 60.0, run_now=False)
+        self.handoff.wake = lambda: self.scheduler.wake("handoff.sweep")
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
@@ -226,5 +251,6 @@ class Gateway:
                 self.as2.mdn_delivery.stop()  # no new attempt starts; queued MDNs stay stored for the next start
             self.watcher.stop()
             self.scheduler.stop()
+            self.handoff.close()
         self.engine.dispose()
         log.info("gateway.stopped")

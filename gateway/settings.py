@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     outbound_lease_seconds: float = Field(
         120.0, gt=0, description="a document build or delivery not finished within this is resumed by any node"
     )
+    handoff_file: Path = Field(
+        Path("config/handoff.yaml"), description="destinations and routes for internal systems (docs/handoff.md)"
+    )
+    handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",
@@ -181,6 +185,10 @@ class Settings(BaseSettings):
     @property
     def mappings_path(self) -> Path:
         return self.path(self.mappings_dir)
+
+    @property
+    def handoff_path(self) -> Path:
+        return self.path(self.handoff_file)
 
     @property
     def secrets_path(self) -> Path | None:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.api.guard import RejectNul
-from gateway.api.routes import admin, as2, attention, documents, health, messages, webhooks
+from gateway.api.routes import admin, as2, attention, documents, handoff, health, messages, webhooks
 from gateway.api.routes import partners as partner_routes
 from gateway.runtime import Gateway
 
@@ -38,6 +38,8 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(documents.router)
     app.include_router(attention.router)
+    app.include_router(handoff.router)
+    app.include_router(handoff.inbox_router)
     app.include_router(partner_routes.router)
     app.include_router(admin.router)
     app.include_router(admin.keys_router)

@@ -33,6 +33,7 @@ class MessageSummary(BaseModel):
         None, description="not_expected, waiting, accepted, accepted_with_errors, rejected, overdue"
     )
     ack_due_at: datetime | None = Field(None, description="when the partner's 997/999 becomes overdue")
+    handoff_status: str | None = Field(None, description="hand-off to internal systems (docs/handoff.md)")
 
     @classmethod
     def of(cls, m: Message) -> MessageSummary:
@@ -56,6 +57,7 @@ class MessageSummary(BaseModel):
             delivery_status=m.delivery_status,
             acknowledgement_status=m.ack_status,
             ack_due_at=m.ack_due_at,
+            handoff_status=m.handoff_status,
         )
 
 

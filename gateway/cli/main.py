@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from gateway import __version__
-from gateway.cli import as2, attention, partners, store, x12
+from gateway.cli import as2, attention, handoff, partners, store, x12
 
 app = typer.Typer(
     name="gateway",
@@ -24,6 +24,7 @@ app.add_typer(store.db_app, name="db")
 app.add_typer(store.archive_app, name="archive")
 app.add_typer(as2.app, name="as2")
 app.add_typer(attention.app, name="attention")
+app.add_typer(handoff.app, name="handoff")
 
 
 def _version(value: bool) -> None:

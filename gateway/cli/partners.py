@@ -104,7 +104,7 @@ def list_cmd(config: Path | None = CONFIG, as_json: bool = typer.Option(False, "
                 "role": p.role,
                 "interchange_ids": [str(i) for i in p.identity.interchange_ids],
                 "channels": [f"{c.name}({c.type},{c.direction})" for c in p.channels],
-                "documents": [f"{d.set_id}/{d.direction}" for d in p.documents],
+                "documents": [f"{d.label}/{d.direction}" for d in p.documents],
                 "file": str(lp.path),
             }
         )

@@ -31,6 +31,8 @@ from gateway.flows.acks import AckFlow
 from gateway.flows.business_keys import extract_business_keys
 from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
+from gateway.flows.file_documents import FileDocuments
+from gateway.flows.handoff import HandoffFlow
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.reconcile import Reconciler, is_acknowledgement
@@ -63,12 +65,16 @@ class InboundFlow:
         quote_data: bool = False,
         reconciler: Reconciler | None = None,
         duplicates: DuplicateCheck | None = None,
+        handoff: HandoffFlow | None = None,
+        files: FileDocuments | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
         self.registry = registry
         self.acks = acks
         self.mapping = mapping
+        self.handoff = handoff  # hands mapped records to internal systems (gateway/flows/handoff.py)
+        self.files = files  # CSV and XML documents from partners (gateway/flows/file_documents.py)
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
         self.quote_data = quote_data  # failure reasons may quote payload data (edge.quote_data_in_reasons)
@@ -183,6 +189,14 @@ class InboundFlow:
         assert msg.id is not None and msg.archive_key is not None
         channel_partner = item.partner_id if item is not None else _channel_partner(msg)
         registry = self.registry()
+        if self.files is not None and channel_partner is not None and (p := registry.get(channel_partner)):
+            spec = self.files.spec_for(msg.archive_key, msg.file_name, p)  # a CSV/XML document, not X12
+            if spec is not None:
+                status, err = self.files.process(msg.id, msg.archive_key, msg.file_name, p, spec)
+                done = self._finish(msg, item, status, err)
+                if status == MessageStatus.processed and self.handoff is not None:
+                    self.handoff.release(done)
+                return done
         try:
             partner, analysis = self._read_and_identify(msg, registry, channel_partner)
         except QUARANTINE_ERRORS as exc:
@@ -281,6 +295,8 @@ class InboundFlow:
             if status == MessageStatus.acked and self.mapping is not None:
                 self.failpoints.hit("inbound.before_mapping")
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
+                if self.handoff is not None:
+                    self.handoff.release(self.store.get(msg.id))  # writes outbox rows only; a sweep delivers
             return done
 
     def _duplicate(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any, dup: Any) -> Message:

@@ -88,7 +88,9 @@ class AckPolicy(_Strict):
 class DocumentSpec(_Strict):
     """A transaction set exchanged with the partner, in one direction."""
 
-    set_id: str = Field(pattern=r"^\d{3}$", description="X12 transaction set id: 940, 945, 856, 214 ...")
+    set_id: str | None = Field(
+        None, pattern=r"^\d{3}$", description="X12 transaction set id: 940, 945, 856, 214 ... (format x12)"
+    )
     direction: Literal["inbound", "outbound"]
     version: str = Field(
         "004010", pattern=r"^\d{6}[A-Z0-9]{0,6}$", description="GS08 version, e.g. 004010, 004010VICS, 005010"
@@ -103,6 +105,23 @@ class DocumentSpec(_Strict):
         description="partner codes to ours, per table: {uom: {CA: case, EA: each}}",
     )
     ack: AckPolicy | None = Field(None, description="overrides the partner's acknowledgements for this document")
+    # -- CSV and XML documents (hand-off work) --
+    format: Literal["x12", "csv", "xml"] = Field("x12", description="x12, or a CSV / XML file of canonical records")
+    record: Literal["order", "shipment", "status"] | None = Field(
+        None, description="csv/xml: the canonical record type the file holds (its column map or XSD)"
+    )
+
+    @model_validator(mode="after")
+    def _format(self) -> DocumentSpec:
+        if self.format == "x12" and self.set_id is None:
+            raise ValueError("an x12 document needs set_id (940, 945, 856, 214 ...)")
+        if self.format != "x12" and self.record is None:
+            raise ValueError(f"a {self.format} document needs record: order, shipment or status")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.set_id if self.format == "x12" and self.set_id else f"{self.format} {self.record}"
 
 
 class DeclaredPolicy(_Strict):
@@ -220,9 +239,9 @@ class Partner(_Strict):
     def _consistent(self) -> Partner:
         seen: set[tuple[str, str, str]] = set()
         for d in self.documents:
-            key = (d.set_id, d.version, d.direction)
+            key = (d.set_id or f"{d.format}:{d.record}", d.version, d.direction)
             if key in seen:
-                raise ValueError(f"document {d.set_id} {d.version} {d.direction} is listed twice")
+                raise ValueError(f"document {d.label} {d.version} {d.direction} is listed twice")
             seen.add(key)
         ids = {ch.as2_id for ch in self.channels if isinstance(ch, As2Channel)}
         if self.identity.as2_id and ids and ids != {self.identity.as2_id}:

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gateway.store.types import UTCDateTime, utcnow
@@ -129,6 +129,8 @@ class Message(SQLModel, table=True):
     delivery_status: str | None = Field(default=None, sa_type=String(16))  # DeliveryStatus
     ack_status: str | None = Field(default=None, sa_type=String(24))  # AckStatus
     ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the partner's ack is overdue
+    # -- added by migration 0009: hand-off to internal systems (HandoffStatus; NULL: not released yet) --
+    handoff_status: str | None = Field(default=None, sa_type=String(16))
 
 
 class Event(SQLModel, table=True):
@@ -381,3 +383,57 @@ class AttentionResolution(SQLModel, table=True):
     resolved_at: datetime = _ts()
     actor: str = Field(sa_type=String(128))
     note: str = Field(sa_type=String(2000))
+# -- added by migration 0009: hand-off to internal systems -----------------------------------------------------
+
+
+class HandoffStatus(StrEnum):
+    """A message's hand-off, derived from its records' deliveries (``Message.handoff_status``)."""
+
+    unrouted = "unrouted"  # released, but no route matches a record: it waits for a route and a replay
+    pending = "pending"  # deliveries in progress (or waiting in a pull inbox)
+    retrying = "retrying"  # a destination failed; another try is scheduled
+    delivered = "delivered"  # every record reached every destination (pull: confirmed)
+    dead = "dead"  # a destination's retries are exhausted: replay after fixing it
+    skipped = "skipped"  # nothing to hand off (no record mapped, or received before hand-off existed)
+
+
+class DeliveryState(StrEnum):
+    """One record on its way to one destination (``Handoff.status``)."""
+
+    pending = "pending"
+    retrying = "retrying"
+    available = "available"  # in a pull inbox, not yet confirmed
+    delivered = "delivered"
+    dead = "dead"
+
+
+class Handoff(SQLModel, table=True):
+    """The outbox: one event (a record, or an acknowledgement outcome) for one destination; claimed by a sweep."""
+
+    __tablename__ = "handoff"
+    __table_args__ = (
+        UniqueConstraint("event_id", "destination"),
+        Index("ix_handoff_status_due", "status", "due_at"),
+        Index("ix_handoff_lane", "lane", "id"),
+        Index("ix_handoff_destination_status", "destination", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(sa_type=String(64))
+    destination: str = Field(sa_type=String(64))
+    lane: str = Field(sa_type=String(160))  # destination + partner: delivered in id order within a lane
+    message_id: int = Field(foreign_key="message.id", index=True)
+    position: int = 0
+    partner_id: str | None = Field(default=None, sa_type=String(64))
+    event_type: str = Field(sa_type=String(48))
+    record_type: str = Field(sa_type=String(16))
+    set_id: str | None = Field(default=None, sa_type=String(16))
+    status: str = Field(sa_type=String(16))  # DeliveryState
+    attempts: int = 0
+    due_at: datetime = _ts()
+    lease_owner: str | None = Field(default=None, sa_type=String(64))
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the event's JSON
+    last_error: str | None = None
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -55,6 +55,7 @@ class MessageQuery:
     validation_status: str | None = None  # outbound documents: valid, invalid
     delivery_status: str | None = None  # pending, sent, delivered, failed, dead
     ack_status: str | None = None  # not_expected, waiting, accepted, ..., overdue
+    handoff: str | None = None  # hand-off status (unrouted, pending, retrying, delivered, dead, skipped)
     page: int = 1
     limit: int = 50
 
@@ -139,6 +140,8 @@ def conditions(query: MessageQuery, dialect: str, whole: set[str] | frozenset[st
     ):
         if value is not None:
             conds.append(col(column) == str(value))
+    if query.handoff is not None:
+        conds.append(col(Message.handoff_status) == query.handoff)
     if query.since is not None:
         conds.append(col(Message.created_at) >= query.since)
     if query.until is not None:

@@ -28,6 +28,7 @@ from gateway.store.models import (
     AckStatus,
     DeliveryStatus,
     Direction,
+    HandoffStatus,
     Message,
     MessageStatus,
     OutputKind,
@@ -85,6 +86,7 @@ def search_messages(
     validation_status: ValidationStatus | None = Query(None, description="outbound documents: valid, invalid"),
     delivery_status: DeliveryStatus | None = Query(None, description="pending, sent, delivered, failed, dead"),
     acknowledgement_status: AckStatus | None = Query(None, description="waiting, accepted, rejected, overdue ..."),
+    handoff: HandoffStatus | None = Query(None, description="hand-off status, e.g. unrouted or dead"),
     page: int = Query(1, ge=1, le=100_000),
     limit: int = Query(50, ge=1, le=500),
     gw: Gateway = Depends(get_gateway),
@@ -111,6 +113,7 @@ def search_messages(
         validation_status=validation_status.value if validation_status else None,
         delivery_status=delivery_status.value if delivery_status else None,
         ack_status=acknowledgement_status.value if acknowledgement_status else None,
+        handoff=handoff.value if handoff else None,
         page=page,
         limit=limit,
     )

@@ -1,7 +1,7 @@
 """support worklist: resolutions of attention items (message + kind), with the actor and a note
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-06 23:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import gateway.store.types
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

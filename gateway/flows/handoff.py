@@ -1,0 +1,336 @@
+"""Hand-off: records partners sent, and the outcomes of what we sent them, leave for internal systems.
+
+Joins the layers for ``gateway/handoff/``: the inbound flow calls :meth:`HandoffFlow.release` once a message is
+archived, validated, acknowledged (our 997/999) and mapped; the acknowledgement flow calls
+:meth:`HandoffFlow.announce_ack_outcome`; the scheduler runs :meth:`HandoffFlow.sweep` (deliveries) and
+:meth:`HandoffFlow.reconcile` (messages a crash left unreleased); the API calls :meth:`HandoffFlow.replay` and
+the pull inbox. Deliveries never run in the caller's thread: release only writes outbox rows (one transaction),
+and the sweep delivers them.
+
+Fail points for crash tests: ``handoff.before_release`` (mapped, not released), ``handoff.after_release``
+(rows written, nothing delivered), ``handoff.after_publish`` (an event published, its outcome not recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.canonical import parse_record
+from gateway.canonical.keys import business_keys
+from gateway.errors import GatewayError, InvalidActionError, PermanentTransportError, TransportError
+from gateway.failpoints import FailPoints
+from gateway.handoff.config import HandoffConfig, parse_handoff_file
+from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
+from gateway.handoff.events import HandoffEvent, ack_outcome_event, record_events
+from gateway.handoff.outbox import Claimed, Outbox, Outcome
+from gateway.logging import get_logger, log_context
+from gateway.store.archive import Archive
+from gateway.store.models import Direction, HandoffStatus, Message, OutputKind
+from gateway.store.repository import Store
+
+log = get_logger(__name__)
+
+SWEEP_BUDGET_SECONDS = 5.0  # one sweep delivers what is due for at most this long, then yields its thread
+RECONCILE_AFTER = timedelta(minutes=2)  # an accepted message still unreleased after this was left by a crash
+LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered
+
+
+def node_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class HandoffFlow:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        archive: Archive,
+        config_file: Path,
+        data_dir: Path,
+        secrets_dir: Path | None,
+        clock: Callable[[], datetime],
+        failpoints: FailPoints | None = None,
+        remap: Callable[[Message], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.archive = archive
+        self.outbox = Outbox(store.engine)
+        self.config_file = config_file
+        self.data_dir = data_dir
+        self.secrets_dir = secrets_dir
+        self.clock = clock
+        self.failpoints = failpoints or FailPoints()
+        self.remap = remap  # maps a message the crash caught before its mapping (set by the runtime)
+        self.owner = node_id()
+        self.wake: Callable[[], None] = lambda: None  # the runtime points this at the sweep job
+        self._config = HandoffConfig()
+        self._config_stamp: tuple[float, int] | None = None
+        self._publishers: dict[str, tuple[Any, Destination]] = {}
+        self._lock = threading.Lock()
+        self.reload()
+
+    # -- configuration ----------------------------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Read the hand-off file again if it changed; a bad edit is logged and the last good version kept."""
+        try:
+            st = self.config_file.stat()
+            stamp: tuple[float, int] | None = (st.st_mtime, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._config_stamp and self._config_stamp is not None:
+            return False
+        loaded = parse_handoff_file(self.config_file)
+        self._config_stamp = stamp
+        if loaded.problems:
+            for p in loaded.problems:
+                log.error("handoff.config_invalid", extra={"fields": {"problem": p.render()}})
+            return False
+        with self._lock:
+            self._config = loaded.config
+        log.info("handoff.config_loaded", extra={"fields": {
+            "destinations": [d.name for d in loaded.config.destinations], "routes": len(loaded.config.routes)}})
+        return True
+
+    @property
+    def config(self) -> HandoffConfig:
+        return self._config
+
+    def _route(self, event: HandoffEvent) -> list[tuple[str, str]]:
+        cfg = self._config
+        return [(n, cfg.destination(n).type) for n in cfg.route(event.partner, event.record_type, event.set_id)]
+
+    # -- release (called by the inbound flow) -------------------------------------------------------------------
+    def release(self, msg: Message) -> None:
+        """Hand off the records of an accepted, mapped inbound message. Never raises: a failure leaves the message
+        unreleased, and :meth:`reconcile` releases it later."""
+        assert msg.id is not None
+        try:
+            self.failpoints.hit("handoff.before_release")
+            self._release(msg, replay=False, actor="gateway")
+            self.failpoints.hit("handoff.after_release")
+        except GatewayError as exc:
+            log.error("handoff.release_failed", extra={"fields": {"message_id": msg.id, "error": exc.describe()}})
+        except Exception:  # a defect must not stop the inbound flow; reconcile retries it
+            log.exception("handoff.release_crashed", extra={"fields": {"message_id": msg.id}})
+
+    def _events_of(self, msg: Message) -> list[HandoffEvent] | None:
+        """The message's record events from its canonical output (None: nothing was mapped)."""
+        assert msg.id is not None
+        outputs = self.store.outputs(msg.id, OutputKind.canonical.value)
+        if not outputs:
+            return None
+        with self.archive.open(outputs[-1].archive_key) as fp:
+            documents = json.load(fp).get("documents", [])
+        set_ids = (msg.set_ids or "").split(",") if msg.set_ids else []
+        if msg.document_format in ("csv", "xml"):
+            set_ids = [msg.document_format] * len(documents)
+        return record_events(
+            message_id=msg.id,
+            partner=msg.partner_id,
+            documents=documents,
+            set_ids=set_ids,
+            keys_of=_keys_of,
+            occurred_at=self.clock(),
+        )
+
+    def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:
+        assert msg.id is not None
+        if not replay:
+            earlier = self.outbox.duplicate_of(msg.id)
+            if earlier is not None:  # a partner sent the same interchange (or bytes) again: it left once already
+                log.warning("handoff.duplicate", extra={"fields": {"message_id": msg.id, "of": earlier}})
+                return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.duplicate", {
+                    "of": earlier,
+                    "reason": f"message {earlier} with the same interchange was handed off already; "
+                              "replay this message to hand it off anyway",
+                }, self.clock())
+        events = self._events_of(msg)
+        if not events:
+            if replay:
+                events = self._stored_events(msg.id)
+            if not events:
+                if replay:
+                    raise InvalidActionError(f"message {msg.id} has no record to hand off",
+                                             hint="only a mapped message (or an acknowledgement outcome) is handed off")
+                return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.nothing",
+                                        {"reason": "no record was mapped from this message"}, self.clock())
+        routed = [(e, self._route(e)) for e in events]
+        done = self.outbox.release(msg.id, routed, now=self.clock(), replay=replay, actor=actor)
+        if done:
+            log.info("handoff.released", extra={"fields": {"message_id": msg.id, "records": len(events),
+                                                            "replay": replay}})
+            self.wake()
+        return done
+
+    def _stored_events(self, message_id: int) -> list[HandoffEvent]:
+        seen: dict[str, HandoffEvent] = {}
+        for row in self.outbox.rows_of(message_id):
+            body = json.loads(row.body)
+            seen.setdefault(row.event_id, HandoffEvent(row.event_id, row.event_type, row.partner_id, message_id,
+                                                       row.position, row.record_type, row.set_id, body))
+        return list(seen.values())
+
+    def replay(self, message_id: int, *, actor: str) -> Message:
+        """Deliver the message's events again, to the destinations its routes name now (same event ids)."""
+        msg = self.store.get(message_id)
+        if msg.direction == Direction.inbound and msg.status not in ("acked", "processed"):
+            raise InvalidActionError(
+                f"message {message_id} is {msg.status}: only an accepted message is handed off",
+                hint="reprocess it first if it was fixed",
+            )
+        self._release(msg, replay=True, actor=actor)
+        return self.store.get(message_id)
+
+    # -- acknowledgement outcomes (called by the acknowledgement flow) ----------------------------------------
+    def announce_ack_outcome(
+        self,
+        message_id: int,
+        outcome: str,
+        *,
+        reasons: list[str] | tuple[str, ...] = (),
+        ack_message_id: int | None = None,
+    ) -> bool:
+        """Tell internal systems how the partner answered a document we sent (``message_id``, outbound):
+        ``accepted``, ``accepted_with_errors``, ``partially_accepted``, ``rejected`` (with ``reasons``, one line
+        each) or ``overdue``. Writes the event for every destination routed for record type ``ack`` in one
+        transaction; calling it again for the same outcome adds nothing (event id ``<message id>-ack-<outcome>``).
+        Returns whether anything was written."""
+        msg = self.store.get(message_id)
+        keys = [(k.kind, k.value) for k in self.store.business_keys(message_id) if k.kind != "file"]
+        event = ack_outcome_event(
+            message_id=message_id,
+            partner=msg.partner_id,
+            outcome=outcome,
+            set_ids=(msg.set_ids or "").split(","),
+            reasons=reasons,
+            business_keys=keys,
+            ack_message_id=ack_message_id,
+            occurred_at=self.clock(),
+        )
+        done = self.outbox.release(message_id, [(event, self._route(event))], now=self.clock(), gate=False)
+        if done:
+            self.wake()
+        return done
+
+    # -- recovery -------------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """At start: free leases a dead process left (SQLite), then release what a crash left unreleased."""
+        freed = self.outbox.drop_stale_leases()
+        if freed:
+            log.info("handoff.leases_freed", extra={"fields": {"rows": freed}})
+        self.reconcile(everything=True)
+
+    def reconcile(self, *, everything: bool = False) -> list[int]:
+        """Release accepted messages a crash left unreleased (at start: all of them; later: those idle a while).
+        A message whose mapping never ran (the crash came first) is mapped now."""
+        before = self.clock() + timedelta(days=1) if everything else self.clock() - RECONCILE_AFTER
+        done = []
+        for mid in self.outbox.unreleased(before=before):
+            msg = self.store.get(mid)
+            with log_context(message_id=mid, partner_id=msg.partner_id):
+                names = {e.name for e in self.store.events(mid)}
+                if not (names & {"mapping.done", "mapping.failed"}) and self.remap is not None:
+                    log.info("handoff.remapping")
+                    self.remap(msg)
+                self.release(self.store.get(mid))
+                done.append(mid)
+        if done:
+            log.info("handoff.reconciled", extra={"fields": {"messages": len(done)}})
+        return done
+
+    # -- delivery (the sweep) ----------------------------------------------------------------------------------
+    def _publisher(self, name: str) -> Destination | None:
+        cfg = self._config.destination(name)
+        if cfg is None or cfg.type == "pull":
+            return None
+        cached = self._publishers.get(name)
+        if cached is not None and cached[0] == cfg:
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        pub = open_destination(cfg, data_dir=self.data_dir, secrets_dir=self.secrets_dir)
+        self._publishers[name] = (cfg, pub)
+        return pub
+
+    def sweep(self) -> int:
+        """Deliver what is due (a scheduler job; one at a time per process). Returns the events delivered."""
+        self.reload()
+        pushed = [d.name for d in self._config.destinations if d.type != "pull"]
+        delivered = 0
+        deadline = time.monotonic() + SWEEP_BUDGET_SECONDS
+        while time.monotonic() < deadline:
+            lanes = self.outbox.claim(owner=self.owner, now=self.clock(), lease=LEASE, destinations=pushed)
+            if not lanes:
+                break
+            for rows in lanes.values():
+                delivered += self._deliver_lane(rows)
+        return delivered
+
+    def _deliver_lane(self, rows: list[Claimed]) -> int:
+        name = rows[0].destination
+        cfg = self._config.destination(name)
+        pub = self._publisher(name)
+        outcomes: list[Outcome] = []
+        if cfg is None or pub is None:  # the destination was removed from the file: leave the rows waiting
+            self.outbox.complete([], release=[r.id for r in rows], now=self.clock(), owner=self.owner)
+            return 0
+        batch = rows[: cfg.batch]
+        untouched = [r.id for r in rows[cfg.batch:]]
+        renewed = time.monotonic()
+        for i, row in enumerate(batch):
+            if time.monotonic() - renewed > LEASE.total_seconds() / 3:  # a slow destination: keep the claim
+                self.outbox.renew([r.id for r in batch[i:]], owner=self.owner, until=self.clock() + LEASE)
+                renewed = time.monotonic()
+            event = OutgoingEvent(row.event_id, row.event_type, row.partner_id, row.record_type, row.set_id,
+                                  row.body.encode())
+            try:
+                receipt = pub.publish(event)
+            except TransportError as exc:
+                outcomes.append(self._failed(row, exc, cfg.retry))
+                untouched += [r.id for r in batch[i + 1:]]  # later records wait: order per partner holds
+                break
+            except Exception as exc:  # a defect in a publisher: the record is parked, not lost
+                log.exception("handoff.publisher_crashed")
+                outcomes.append(Outcome(row, False, {}, f"internal error: {type(exc).__name__}: {exc}", None))
+                untouched += [r.id for r in batch[i + 1:]]
+                break
+            outcomes.append(Outcome(row, True, receipt.detail))
+            self.failpoints.hit("handoff.after_publish")
+        self.outbox.complete(outcomes, release=untouched, now=self.clock(), owner=self.owner)
+        ok = sum(1 for o in outcomes if o.delivered)
+        log.info("handoff.delivered", extra={"fields": {"destination": name, "delivered": ok,
+                                                         "failed": len(outcomes) - ok}})
+        return ok
+
+    def _failed(self, row: Claimed, exc: TransportError, retry: Any) -> Outcome:
+        error = exc.describe()
+        attempt = row.attempts + 1
+        if isinstance(exc, PermanentTransportError) or attempt >= retry.attempts:
+            log.error("handoff.dead", extra={"fields": {"event_id": row.event_id, "destination": row.destination,
+                                                        "attempts": attempt, "error": error}})
+            return Outcome(row, False, {}, error, None)
+        due = self.clock() + timedelta(seconds=retry.delay(attempt))
+        log.warning("handoff.retry_scheduled", extra={"fields": {"event_id": row.event_id,
+                                                                 "destination": row.destination, "error": error}})
+        return Outcome(row, False, {}, error, due)
+
+    def close(self) -> None:
+        for _cfg, pub in self._publishers.values():
+            pub.close()
+        self._publishers.clear()
+
+
+def _keys_of(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    try:
+        return business_keys(parse_record(doc))
+    except Exception:  # a record that does not parse back has no keys to show; it is still handed off
+        return []

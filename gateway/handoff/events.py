@@ -1,0 +1,156 @@
+"""Hand-off events: what leaves the gateway for internal systems. Pure: no I/O, no clock (times are passed in).
+
+Every event has a stable id, so a consumer drops repeats: a record from a partner is ``<message id>-<position>``
+(its transaction set's position in the file, 1-based: a replay or a redelivery after a crash carries the same id);
+the outcome of a document we sent is ``<message id>-ack-<outcome>``.
+
+Event types::
+
+    order.received  shipment.received  status.received     a partner's record (940; 945/856; 214), mapped
+    ack.accepted  ack.accepted_with_errors  ack.partially_accepted  ack.rejected  ack.overdue
+                                                            the partner's acknowledgement of what we sent them
+
+The JSON body (webhook body, RabbitMQ message body, folder ``.json`` file, pull API item)::
+
+    {"event_id": "42-1", "type": "order.received", "occurred_at": "2026-12-06T23:00:00+00:00",
+     "partner": "acme-retail", "message_id": 42, "set": "940", "position": 1, "record_type": "order",
+     "business_keys": [{"kind": "po", "value": "4500012"}], "record": {...canonical order...}}
+
+Acknowledgement outcomes carry ``"outcome"`` and ``"reasons"`` (one line each, with the segment and element)
+instead of ``"record"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ACK_OUTCOMES = ("accepted", "accepted_with_errors", "partially_accepted", "rejected", "overdue")
+RECORD_EVENT_TYPES = {"order": "order.received", "shipment": "shipment.received", "status": "status.received"}
+
+TIMESTAMP = "X-Gateway-Timestamp"
+EVENT_ID = "X-Gateway-Event-Id"
+EVENT_TYPE = "X-Gateway-Event-Type"
+SIGNATURE = "X-Gateway-Signature"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffEvent:
+    event_id: str
+    type: str
+    partner: str | None
+    message_id: int
+    position: int
+    record_type: str  # order, shipment, status, ack
+    set_id: str | None
+    body: dict[str, Any] = field(hash=False, compare=False)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def record_event_id(message_id: int, position: int) -> str:
+    return f"{message_id}-{position}"
+
+
+def record_events(
+    *,
+    message_id: int,
+    partner: str | None,
+    documents: Sequence[dict[str, Any]],
+    set_ids: Sequence[str | None],
+    keys_of: Any,
+    occurred_at: datetime,
+) -> list[HandoffEvent]:
+    """One event per mapped record of a message. ``documents`` is the mapping output (``{"documents": [...]}``'s
+    list, errors included so positions stay those of the sets); ``keys_of(record dict)`` gives business keys."""
+    events = []
+    for position, doc in enumerate(documents, start=1):
+        kind = doc.get("type") if isinstance(doc, dict) else None
+        if kind not in RECORD_EVENT_TYPES:
+            continue  # a set that could not be mapped: shown on the timeline by the mapping step
+        set_id = set_ids[position - 1] if position - 1 < len(set_ids) else None
+        event_id = record_event_id(message_id, position)
+        body = {
+            "event_id": event_id,
+            "type": RECORD_EVENT_TYPES[kind],
+            "occurred_at": occurred_at.isoformat(),
+            "partner": partner,
+            "message_id": message_id,
+            "set": set_id,
+            "position": position,
+            "record_type": kind,
+            "business_keys": [{"kind": k, "value": v} for k, v in keys_of(doc)],
+            "record": doc,
+        }
+        events.append(HandoffEvent(event_id, body["type"], partner, message_id, position, kind, set_id, body))
+    return events
+
+
+def ack_outcome_event(
+    *,
+    message_id: int,
+    partner: str | None,
+    outcome: str,
+    set_ids: Iterable[str] = (),
+    reasons: Sequence[str] = (),
+    business_keys: Iterable[tuple[str, str]] = (),
+    ack_message_id: int | None = None,
+    occurred_at: datetime,
+) -> HandoffEvent:
+    """The outcome of a document we sent (``message_id``): its partner accepted, rejected or never answered it."""
+    if outcome not in ACK_OUTCOMES:
+        raise ValueError(f"unknown acknowledgement outcome {outcome!r}; expected one of {', '.join(ACK_OUTCOMES)}")
+    sets = [s for s in set_ids if s]
+    event_id = f"{message_id}-ack-{outcome}"
+    event_type = f"ack.{outcome}"
+    set_label = sets[0] if len(sets) == 1 else (",".join(sets) or None)
+    body: dict[str, Any] = {
+        "event_id": event_id,
+        "type": event_type,
+        "occurred_at": occurred_at.isoformat(),
+        "partner": partner,
+        "message_id": message_id,
+        "set": set_label,
+        "position": 0,
+        "record_type": "ack",
+        "outcome": outcome,
+        "reasons": list(reasons)[:100],
+        "ack_message_id": ack_message_id,
+        "business_keys": [{"kind": k, "value": v} for k, v in business_keys],
+    }
+    return HandoffEvent(event_id, event_type, partner, message_id, 0, "ack", set_label, body)
+
+
+# -- signing (webhook destinations) -----------------------------------------------------------------------------
+def sign(secret: str, timestamp: str, event_id: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, timestamp + "." + event_id + "." + body)>``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + event_id.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signed_headers(secret: str, event_id: str, event_type: str, body: bytes, now: float) -> dict[str, str]:
+    ts = str(int(now))
+    return {
+        "Content-Type": "application/json",
+        TIMESTAMP: ts,
+        EVENT_ID: event_id,
+        EVENT_TYPE: event_type,
+        SIGNATURE: sign(secret, ts, event_id, body),
+    }
+
+
+def verify(secret: str, body: bytes, headers: dict[str, str], *, now: float, tolerance: float = 300) -> str:
+    """What a receiver does (shown in docs/handoff.md): the event id when the signature holds, else ValueError."""
+    h = {k.lower(): v for k, v in headers.items()}
+    ts, event_id, sig = h.get(TIMESTAMP.lower(), ""), h.get(EVENT_ID.lower(), ""), h.get(SIGNATURE.lower(), "")
+    if not ts.isdigit() or abs(now - int(ts)) > tolerance:
+        raise ValueError("timestamp missing or too old")
+    if not hmac.compare_digest(sig, sign(secret, ts, event_id, body)):
+        raise ValueError("signature does not match")
+    return event_id

@@ -1,0 +1,417 @@
+"""The hand-off outbox in the store: rows to deliver, claimed by a sweep, each step written in one transaction.
+
+*Release* writes every event of a message (one row per destination, or one ``unrouted`` row when no route
+matches), its timeline event and its hand-off status in one transaction, gated on ``handoff_status IS NULL`` so a
+message is released once however often the flow or the recovery asks. *Claim* takes due rows with
+``SELECT ... FOR UPDATE SKIP LOCKED`` and a lease (owner, until): several nodes on PostgreSQL never take the same
+row, and a node that dies loses its claim when the lease runs out. Rows go out in id order within a *lane*
+(destination + partner): a lane is claimed only when its oldest open row is among the rows this claim locked, and
+only the run of its open rows from there, so a later record never overtakes an earlier one, on one node or many.
+*Complete* writes the outcomes of a batch (row states, timeline events, message statuses) in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from gateway.handoff.events import HandoffEvent
+from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, Interchange, Message
+
+H = Handoff.__table__  # type: ignore[attr-defined]
+M = Message.__table__  # type: ignore[attr-defined]
+E = Event.__table__  # type: ignore[attr-defined]
+ISA = Interchange.__table__  # type: ignore[attr-defined]
+OPEN = (DeliveryState.pending.value, DeliveryState.retrying.value)
+UNROUTED = "(unrouted)"  # the destination of a record no route matches
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    event_id: str
+    destination: str
+    lane: str
+    message_id: int
+    partner_id: str | None
+    event_type: str
+    record_type: str
+    set_id: str | None
+    attempts: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    row: Claimed
+    delivered: bool
+    detail: dict[str, Any]
+    error: str | None = None
+    retry_at: datetime | None = None  # None with delivered=False: dead
+
+
+def lane_of(destination: str, partner: str | None) -> str:
+    return f"{destination}|{partner or ''}"
+
+
+def derive_status(states: Iterable[str]) -> str:
+    s = set(states)
+    if not s:
+        return HandoffStatus.skipped.value
+    for state, status in (
+        (DeliveryState.dead.value, HandoffStatus.dead),
+        (DeliveryState.retrying.value, HandoffStatus.retrying),
+        (DeliveryState.pending.value, HandoffStatus.pending),
+        (DeliveryState.available.value, HandoffStatus.pending),
+        ("unrouted", HandoffStatus.unrouted),
+    ):
+        if state in s:
+            return status.value
+    return HandoffStatus.delivered.value
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    # -- release ---------------------------------------------------------------------------------------------
+    def release(
+        self,
+        message_id: int,
+        routed: Sequence[tuple[HandoffEvent, Sequence[tuple[str, str]]]],
+        *,
+        now: datetime,
+        replay: bool = False,
+        gate: bool = True,
+        actor: str = "gateway",
+        extra_events: Sequence[tuple[int, str, dict[str, Any]]] = (),
+    ) -> bool:
+        """Write the message's events for their destinations ((name, type) pairs; none: unrouted), the timeline
+        event and the status, in one transaction. With ``gate`` only a message never released is written (False
+        otherwise); a ``replay`` puts every row of the message back to be delivered again, same event ids; with
+        neither, rows already there are left as they are (adding an acknowledgement outcome twice is harmless)."""
+        with self.engine.begin() as conn:
+            if replay or not gate:
+                conn.execute(update(M).where(M.c.id == message_id).values(handoff_status=HandoffStatus.pending.value))
+            else:
+                first = conn.execute(
+                    update(M)
+                    .where(M.c.id == message_id, M.c.handoff_status.is_(None))
+                    .values(handoff_status=HandoffStatus.pending.value)
+                )
+                if first.rowcount != 1:
+                    return False
+            existing = {
+                (r.event_id, r.destination): r.id
+                for r in conn.execute(select(H.c.id, H.c.event_id, H.c.destination).where(H.c.message_id == message_id))
+            }
+            rows, reset, unrouted_n, destinations = [], [], 0, set()
+            for event, targets in routed:
+                pairs = list(targets) or [(UNROUTED, "unrouted")]
+                if targets:
+                    # a record routed now no longer waits as unrouted
+                    stale = existing.get((event.event_id, UNROUTED))
+                    if stale is not None:
+                        conn.execute(H.delete().where(H.c.id == stale))
+                else:
+                    unrouted_n += 1
+                for name, kind in pairs:
+                    destinations.add(name)
+                    state = (
+                        "unrouted" if name == UNROUTED
+                        else DeliveryState.available.value if kind == "pull"
+                        else DeliveryState.pending.value
+                    )
+                    row_id = existing.get((event.event_id, name))
+                    if row_id is not None:
+                        if replay:
+                            reset.append((row_id, state))
+                        continue
+                    rows.append(
+                        {
+                            "event_id": event.event_id,
+                            "destination": name,
+                            "lane": lane_of(name, event.partner),
+                            "message_id": event.message_id,
+                            "position": event.position,
+                            "partner_id": event.partner,
+                            "event_type": event.type,
+                            "record_type": event.record_type,
+                            "set_id": event.set_id,
+                            "status": state,
+                            "attempts": 0,
+                            "due_at": now,
+                            "body": event.to_bytes().decode(),
+                            "created_at": now,
+                        }
+                    )
+            if rows:
+                conn.execute(insert(H), rows)
+            for row_id, state in reset:
+                conn.execute(
+                    update(H)
+                    .where(H.c.id == row_id)
+                    .values(status=state, attempts=0, due_at=now, lease_owner=None, lease_until=None,
+                            last_error=None, delivered_at=None)
+                )
+            detail = {
+                "records": len(routed),
+                "destinations": sorted(d for d in destinations if d != UNROUTED),
+                "unrouted": unrouted_n,
+            }
+            if not rows and not reset and not replay and not gate:
+                return False  # these events were added before
+            name = "handoff.replayed" if replay else "handoff.released"
+            timeline = [(message_id, name, detail), *extra_events]
+            if unrouted_n:
+                timeline.append((message_id, "handoff.unrouted", {
+                    "records": unrouted_n,
+                    "reason": "no route in the hand-off file matches these records; add one, then replay",
+                }))
+            conn.execute(insert(E), [
+                {"message_id": m, "name": n, "actor": actor, "detail": d, "at": now} for m, n, d in timeline
+            ])
+            self._refresh(conn, {message_id})
+            return True
+
+    def mark(self, message_id: int, status: HandoffStatus, event: str, detail: dict[str, Any], now: datetime) -> bool:
+        """Set the status of a message that has nothing to hand off (gated like :meth:`release`)."""
+        with self.engine.begin() as conn:
+            gate = conn.execute(
+                update(M).where(M.c.id == message_id, M.c.handoff_status.is_(None)).values(handoff_status=status.value)
+            )
+            if gate.rowcount != 1:
+                return False
+            conn.execute(insert(E), [{"message_id": message_id, "name": event, "detail": detail, "at": now,
+                                      "actor": "gateway"}])
+            return True
+
+    # -- claim and complete --------------------------------------------------------------------------------------
+    def claim(
+        self, *, owner: str, now: datetime, lease: timedelta, destinations: Sequence[str], limit: int = 500
+    ) -> dict[str, list[Claimed]]:
+        """Due rows of ``destinations``, leased to ``owner``, grouped by lane in delivery order."""
+        if not destinations:
+            return {}
+        with self.engine.begin() as conn:
+            older = H.alias("older")
+            blocked = (  # an older open row of the same lane that is not due or is leased: this lane waits
+                select(older.c.id)
+                .where(
+                    older.c.lane == H.c.lane,
+                    older.c.id < H.c.id,
+                    older.c.status.in_(OPEN),
+                    or_(older.c.due_at > now, older.c.lease_until >= now),
+                )
+                .exists()
+            )
+            q = (
+                select(H.c.id, H.c.lane)
+                .where(
+                    H.c.status.in_(OPEN),
+                    H.c.due_at <= now,
+                    H.c.destination.in_(list(destinations)),
+                    or_(H.c.lease_until.is_(None), H.c.lease_until < now),
+                    ~blocked,
+                )
+                .order_by(H.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            locked: dict[str, list[int]] = defaultdict(list)
+            for r in conn.execute(q):
+                locked[r.lane].append(r.id)
+            keep: list[int] = []
+            for lane, ids in locked.items():
+                mine = set(ids)
+                open_ids = conn.execute(
+                    select(H.c.id)
+                    .where(H.c.lane == lane, H.c.status.in_(OPEN), H.c.id <= max(ids))
+                    .order_by(H.c.id)
+                ).scalars()
+                for oid in open_ids:  # the run of open rows from the lane's head that this claim holds
+                    if oid not in mine:
+                        break
+                    keep.append(oid)
+            if not keep:
+                return {}
+            conn.execute(
+                update(H).where(H.c.id.in_(keep)).values(lease_owner=owner, lease_until=now + lease)
+            )
+            got = conn.execute(select(H).where(H.c.id.in_(keep)).order_by(H.c.id)).all()
+        lanes: dict[str, list[Claimed]] = defaultdict(list)
+        for r in got:
+            lanes[r.lane].append(
+                Claimed(r.id, r.event_id, r.destination, r.lane, r.message_id, r.partner_id, r.event_type,
+                        r.record_type, r.set_id, r.attempts, r.body)
+            )
+        return dict(lanes)
+
+    def complete(self, outcomes: Sequence[Outcome], *, release: Sequence[int] = (), now: datetime,
+                 owner: str) -> None:
+        """Record a batch's outcomes (rows, timeline, message statuses) and drop leases left unused, together."""
+        if not outcomes and not release:
+            return
+        with self.engine.begin() as conn:
+            events = []
+            for o in outcomes:
+                attempt = o.row.attempts + 1
+                base = {"event_id": o.row.event_id, "destination": o.row.destination, "attempt": attempt}
+                mine = and_(H.c.id == o.row.id, H.c.lease_owner == owner)
+                if o.delivered:
+                    values: dict[str, Any] = {"status": DeliveryState.delivered.value, "delivered_at": now,
+                                              "last_error": None}
+                    events.append((o.row.message_id, "handoff.delivered", {**base, **o.detail}))
+                elif o.retry_at is not None:
+                    values = {"status": DeliveryState.retrying.value, "due_at": o.retry_at, "last_error": o.error}
+                    events.append((o.row.message_id, "handoff.retry_scheduled",
+                                   {**base, "error": o.error, "retry_at": o.retry_at.isoformat()}))
+                else:
+                    values = {"status": DeliveryState.dead.value, "last_error": o.error}
+                    events.append((o.row.message_id, "handoff.dead", {**base, "error": o.error}))
+                conn.execute(update(H).where(mine).values(attempts=attempt, lease_owner=None, lease_until=None,
+                                                          **values))
+            if release:
+                conn.execute(
+                    update(H).where(H.c.id.in_(list(release)), H.c.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None)
+                )
+            if events:
+                conn.execute(insert(E), [
+                    {"message_id": m, "name": n, "detail": d, "at": now, "actor": "gateway"} for m, n, d in events
+                ])
+            self._refresh(conn, {o.row.message_id for o in outcomes})
+
+    def renew(self, ids: Sequence[int], *, owner: str, until: datetime) -> None:
+        """Extend this owner's lease on rows it is still working on."""
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(update(H).where(H.c.id.in_(list(ids)), H.c.lease_owner == owner)
+                             .values(lease_until=until))
+
+    def drop_stale_leases(self) -> int:
+        """At start on SQLite (one process owns the store): every lease is a dead process's; free them now.
+        On PostgreSQL other nodes may be working: leases expire by themselves."""
+        if self.postgres:
+            return 0
+        with self.engine.begin() as conn:
+            res = conn.execute(update(H).where(H.c.lease_owner.is_not(None)).values(lease_owner=None, lease_until=None))
+            return int(res.rowcount or 0)
+
+    def _refresh(self, conn: Connection, message_ids: set[int]) -> None:
+        if not message_ids:
+            return
+        states: dict[int, list[str]] = defaultdict(list)
+        for r in conn.execute(select(H.c.message_id, H.c.status).where(H.c.message_id.in_(list(message_ids)))):
+            states[r.message_id].append(r.status)
+        by_status: dict[str, list[int]] = defaultdict(list)
+        for mid in message_ids:
+            by_status[derive_status(states.get(mid, []))].append(mid)
+        for status, ids in by_status.items():
+            conn.execute(update(M).where(M.c.id.in_(ids)).values(handoff_status=status))
+
+    # -- pull inbox ----------------------------------------------------------------------------------------------
+    def inbox(self, destination: str, *, after: int, limit: int) -> list[Any]:
+        with self.engine.connect() as conn:
+            q = (
+                select(H.c.id, H.c.event_id, H.c.body)
+                .where(H.c.destination == destination, H.c.status == DeliveryState.available.value, H.c.id > after)
+                .order_by(H.c.id)
+                .limit(limit)
+            )
+            return list(conn.execute(q).all())
+
+    def confirm(self, destination: str, event_ids: Sequence[str], *, now: datetime, actor: str) -> list[str]:
+        """Mark pulled events as received; returns the ids that were waiting (others were unknown or done)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(H.c.id, H.c.event_id, H.c.message_id, H.c.attempts).where(
+                    H.c.destination == destination,
+                    H.c.status == DeliveryState.available.value,
+                    H.c.event_id.in_(list(event_ids)),
+                )
+            ).all()
+            if not rows:
+                return []
+            conn.execute(
+                update(H).where(H.c.id.in_([r.id for r in rows]))
+                .values(status=DeliveryState.delivered.value, delivered_at=now, attempts=H.c.attempts + 1)
+            )
+            conn.execute(insert(E), [
+                {"message_id": r.message_id, "name": "handoff.confirmed", "actor": actor, "at": now,
+                 "detail": {"event_id": r.event_id, "destination": destination}}
+                for r in rows
+            ])
+            self._refresh(conn, {r.message_id for r in rows})
+            return [r.event_id for r in rows]
+
+    # -- queries ------------------------------------------------------------------------------------------------
+    def of_message(self, message_id: int) -> list[Any]:
+        with self.engine.connect() as conn:
+            q = (
+                select(H.c.event_id, H.c.destination, H.c.event_type, H.c.status, H.c.attempts, H.c.due_at,
+                       H.c.delivered_at, H.c.last_error)
+                .where(H.c.message_id == message_id)
+                .order_by(H.c.id)
+            )
+            return list(conn.execute(q).all())
+
+    def rows_of(self, message_id: int) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(H).where(H.c.message_id == message_id).order_by(H.c.id)).all())
+
+    def duplicate_of(self, message_id: int) -> int | None:
+        """An earlier inbound message of the same partner already released with the same bytes, or the same
+        interchange (ISA sender and control number): its records left once and must not leave again."""
+        with self.engine.connect() as conn:
+            me = conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one()
+            released = and_(
+                M.c.id != message_id,
+                M.c.direction == "inbound",
+                M.c.partner_id == me.partner_id,
+                M.c.handoff_status.is_not(None),
+                M.c.handoff_status != HandoffStatus.skipped.value,
+            )
+            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == me.sha256).limit(1)).scalar()
+            if same_bytes is not None:
+                return int(same_bytes)
+            cols = (ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
+            mine = conn.execute(select(*cols).where(ISA.c.message_id == message_id)).all()
+            for ic in mine:
+                other = conn.execute(
+                    select(M.c.id)
+                    .join(ISA, ISA.c.message_id == M.c.id)
+                    .where(released, ISA.c.sender_qualifier == ic.sender_qualifier, ISA.c.sender_id == ic.sender_id,
+                           ISA.c.control_number == ic.control_number)
+                    .limit(1)
+                ).scalar()
+                if other is not None:
+                    return int(other)
+            return None
+
+    def unreleased(self, *, before: datetime, limit: int = 200) -> list[int]:
+        """Accepted inbound messages never released (a crash between mapping and release), oldest first."""
+        with self.engine.connect() as conn:
+            q = (
+                select(M.c.id)
+                .where(
+                    M.c.direction == "inbound",
+                    M.c.status.in_(["acked", "processed"]),
+                    M.c.handoff_status.is_(None),
+                    M.c.updated_at < before,
+                )
+                .order_by(M.c.id)
+                .limit(limit)
+            )
+            return list(conn.execute(q).scalars())
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(select(H.c.status, func.count()).group_by(H.c.status))}
