@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     archive_retention_days: int | None = Field(
         None, ge=1, description="purge archived payloads of finished messages older than this; unset keeps forever"
     )
+    metrics_require_key: bool = Field(False, description="GET /metrics needs a viewer API key (default: open)")
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",

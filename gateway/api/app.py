@@ -12,6 +12,7 @@ from gateway import __version__
 from gateway.api import openapi, ui
 from gateway.api.request_id import RequestIdMiddleware
 from gateway.api.routes import admin, as2, health, messages, webhooks
+from gateway.api.routes import metrics as metrics_routes
 from gateway.api.routes import partners as partner_routes
 from gateway.runtime import Gateway
 
@@ -59,6 +60,7 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     openapi.install(app)
     app.state.gateway = gateway
     app.include_router(health.router)
+    app.include_router(metrics_routes.router)
     app.include_router(messages.router)
     app.include_router(partner_routes.router)
     app.include_router(admin.router)
