@@ -132,6 +132,7 @@ class StoreCollector(Collector):
 
     def _messages(self) -> Iterator[GaugeMetricFamily]:
         import sqlalchemy as sa
+        from sqlmodel import col
 
         from gateway.store.models import Message
 
@@ -142,16 +143,15 @@ class StoreCollector(Collector):
         overdue = GaugeMetricFamily(
             "gateway_acks_overdue", "Outbound messages whose partner acknowledgement is overdue", labels=["partner"]
         )
-        cols = (Message.direction, Message.partner_id, Message.set_ids, Message.status)
+        cols: tuple[Any, ...] = (Message.direction, Message.partner_id, Message.set_ids, Message.status)
         with self.gw.engine.connect() as conn:
-            for direction, partner, sets, status, n in conn.execute(
-                sa.select(*cols, sa.func.count()).group_by(*cols)
-            ):
+            rows: Any = conn.execute(sa.select(*cols, sa.func.count()).group_by(*cols))
+            for direction, partner, sets, status, n in rows:
                 msgs.add_metric([direction, partner or "-", sets or "-", status], int(n))
             for partner, n in conn.execute(
-                sa.select(Message.partner_id, sa.func.count())
-                .where(Message.ack_status == "overdue")
-                .group_by(Message.partner_id)
+                sa.select(col(Message.partner_id), sa.func.count())
+                .where(col(Message.ack_status) == "overdue")
+                .group_by(col(Message.partner_id))
             ):
                 overdue.add_metric([partner or "-"], int(n))
         yield msgs

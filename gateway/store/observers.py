@@ -23,6 +23,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlmodel import col
 
 from gateway.logging import get_logger
 from gateway.store.models import AckLink, DeliveryAttempt, Event, Message
@@ -77,12 +78,17 @@ def _message(session: Session, message_id: int | None, *, load: bool = False) ->
         return obj
     if not load:
         return None
-    cols = (Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason,
-            Message.file_name)  # fmt: skip
-    return session.connection().execute(select(*cols).where(Message.id == message_id)).first()
+    cols: tuple[Any, ...] = (
+        Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason, Message.file_name,
+    )  # fmt: skip
+    return session.connection().execute(select(*cols).where(col(Message.id) == message_id)).first()
 
 
 def _capture(session: Session, obj: Any) -> Written | None:
+    kind: str
+    name: str | None
+    status: Any
+    detail: Any
     if isinstance(obj, Event):
         kind, name, status, detail = "event", obj.name, obj.status, obj.detail
     elif isinstance(obj, DeliveryAttempt):
