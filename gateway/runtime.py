@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gateway.as2.runtime import as2_service
 from gateway.errors import ConfigError
@@ -23,6 +24,7 @@ from gateway.flows.polling import ChannelPoller
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
 from gateway.logging import get_logger
+from gateway.notify.notifier import Notifier
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.reload import PartnerFolder
 from gateway.partners.schema import Partner
@@ -102,6 +104,13 @@ class Gateway:
         self.channel_jobs = ChannelJobs(self.scheduler, self.inbound, ChannelLocks(self.engine))
         self.remote = RemoteChannels(self.channel_jobs, secrets_dir=settings.secrets_path)
         self.webhooks: dict[str, WebhookReceiver] = self.remote.webhooks  # partner id -> inbound webhook channel
+        self.notifier = Notifier(
+            settings.notifications,
+            self.engine,
+            gateway_name=settings.identity.name,
+            secrets_dir=settings.secrets_path,
+        )  # gw.notifier.notify(kind, key=..., subject=..., text=...): see gateway/notify/__init__.py
+        self._notify_observer: Any = None
         self.started = False
 
     @property
@@ -149,6 +158,7 @@ class Gateway:
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
+        self._start_notifications()
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -161,6 +171,22 @@ class Gateway:
             self.watcher.watch(
                 self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3), deletions=True
             )
+
+    def _start_notifications(self) -> None:
+        if not self.settings.notifications.enabled:
+            return
+        from gateway.notify.sources import check_certificates, message_observer
+        from gateway.store.observers import subscribe
+
+        self.notifier.start()
+        base = f"http://{self.settings.api_host}:{self.settings.api_port}"
+        self._notify_observer = message_observer(self.notifier, self.engine, ui_base=base)
+        subscribe(self._notify_observer)
+        self.scheduler.add_interval(
+            "notify.certificates",
+            lambda: check_certificates(self.notifier, self.partner_folder.loaded(), self.settings),
+            self.settings.notifications.certificate_check_minutes * 60,
+        )
 
     def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
         """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
@@ -175,5 +201,11 @@ class Gateway:
         if was_started:
             self.watcher.stop()
             self.scheduler.stop()
+        if self._notify_observer is not None:
+            from gateway.store.observers import unsubscribe
+
+            unsubscribe(self._notify_observer)
+            self._notify_observer = None
+        self.notifier.stop()
         self.engine.dispose()
         log.info("gateway.stopped")

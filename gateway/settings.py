@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import ConfigError, Location
+from gateway.notify.settings import NotificationSettings
 from gateway.partners.identity import OwnCertificate
 
 DEFAULT_CONFIG = Path("config") / "gateway.yaml"
@@ -98,6 +99,9 @@ class Settings(BaseSettings):
     folder: FolderSettings = Field(default_factory=FolderSettings)
     archive_retention_days: int | None = Field(
         None, ge=1, description="purge archived payloads of finished messages older than this; unset keeps forever"
+    )
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings, description="webhook and email notices (see gateway/notify)"
     )
     metrics_require_key: bool = Field(False, description="GET /metrics needs a viewer API key (default: open)")
     failpoints: str = Field(
