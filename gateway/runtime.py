@@ -8,6 +8,7 @@ polling and watching; :meth:`stop` stops them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,12 +189,15 @@ class Gateway:
             self.settings.notifications.certificate_check_minutes * 60,
         )
 
-    def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
+    def purge_archive(
+        self, *, days: int | None = None, actor: str = "gateway", progress: Callable[[int], None] | None = None
+    ) -> PurgeResult:
         """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
         days = days or self.settings.archive_retention_days
         if not days:
             raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
-        return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
+        before = utc_now() - timedelta(days=days)
+        return purge_archive(self.store, self.archive, before=before, actor=actor, progress=progress)
 
     def stop(self) -> None:
         with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
