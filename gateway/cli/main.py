@@ -76,8 +76,8 @@ def _load(name: str) -> Any:
 
 
 def _build() -> Any:
-    import click
     import typer
+    from typer import _click as click  # typer 0.29 vendors click: its group and commands are these classes
     from typer.core import TyperGroup
 
     class LazyGroup(TyperGroup):
