@@ -78,7 +78,7 @@ def _load(name: str) -> Any:
 def _build() -> Any:
     import typer
     from typer import _click as click  # typer 0.29 vendors click: its group and commands are these classes
-    from typer.core import TyperGroup
+    from typer.core import TyperCommand, TyperGroup
 
     class LazyGroup(TyperGroup):
         """Lists every command from COMMANDS; imports a command's module only to run it or show its help."""
@@ -92,7 +92,7 @@ def _build() -> Any:
             if cmd_name not in COMMANDS:
                 return super().get_command(ctx, cmd_name)
             if self.listing:  # the root's --help: a stand-in with the short help, nothing imported
-                return click.Command(cmd_name, help=COMMANDS[cmd_name][2], short_help=COMMANDS[cmd_name][2])
+                return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2], short_help=COMMANDS[cmd_name][2])
             if cmd_name not in self.commands:
                 self.add_command(_load(cmd_name), cmd_name)
             return self.commands[cmd_name]
