@@ -35,8 +35,11 @@ def test_openapi_declares_security_errors_and_request_id(api):
     spec = c.get("/openapi.json").json()
     schemes = spec["components"]["securitySchemes"]
     assert schemes["BearerKey"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "gw_...", "description": schemes["BearerKey"]["description"],
-    }  # fmt: skip
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "gw_...",
+        "description": schemes["BearerKey"]["description"],
+    }
     assert schemes["ApiKeyHeader"]["in"] == "header" and schemes["ApiKeyHeader"]["name"] == "X-API-Key"
     resend = spec["paths"]["/api/messages/{message_id}/resend"]["post"]
     assert {"BearerKey": []} in resend["security"] and {"ApiKeyHeader": []} in resend["security"]
@@ -79,7 +82,8 @@ def test_request_id_on_every_answer_and_log_line(api, repo_root):
     old = root.level
     root.setLevel(logging.INFO)
     try:
-        drop(repo_root / "samples/x12/856/harbor-3pl-crossdock.edi", gw.settings.data_path / "channels/harbor-3pl/inbound")
+        inbox = gw.settings.data_path / "channels/harbor-3pl/inbound"
+        drop(repo_root / "samples/x12/856/harbor-3pl-crossdock.edi", inbox)
         asn = wait_for(lambda: [m for m in gw.store.list_messages(limit=5).items if m.status == "acked"], timeout=15)[0]
         ack_id = gw.store.acks_of(asn.id)[0].ack_message_id
         for path, headers in (("/api/health", {}), ("/api/messages/999999", {}), ("/ui/login", {})):
