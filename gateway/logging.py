@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-_CONTEXT_KEYS = ("correlation_id", "message_id", "partner_id")
+_CONTEXT_KEYS = ("request_id", "correlation_id", "message_id", "partner_id")
 _context: ContextVar[dict[str, Any]] = ContextVar("gateway_log_context", default=MappingProxyType({}))  # type: ignore[arg-type]
 
 SECRET_MARKERS = (

@@ -8,7 +8,9 @@ polling and watching; :meth:`stop` stops them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.errors import ConfigError
@@ -30,6 +32,7 @@ from gateway.flows.reconcile import Reconciler
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
 from gateway.logging import get_logger
+from gateway.notify.notifier import Notifier
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.reload import PartnerFolder
 from gateway.partners.schema import Partner
@@ -155,6 +158,13 @@ class Gateway:
         self.channel_jobs = ChannelJobs(self.scheduler, self.inbound, ChannelLocks(self.engine))
         self.remote = RemoteChannels(self.channel_jobs, secrets_dir=settings.secrets_path)
         self.webhooks: dict[str, WebhookReceiver] = self.remote.webhooks  # partner id -> inbound webhook channel
+        self.notifier = Notifier(
+            settings.notifications,
+            self.engine,
+            gateway_name=settings.identity.name,
+            secrets_dir=settings.secrets_path,
+        )  # gw.notifier.notify(kind, key=..., subject=..., text=...): see gateway/notify/__init__.py
+        self._notify_observer: Any = None
         self.started = False
 
     @property
@@ -223,6 +233,7 @@ class Gateway:
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
+        self._start_notifications()
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -236,12 +247,31 @@ class Gateway:
                 self.settings.partners_path, lambda: self.scheduler.wake(job, delay=0.3), deletions=True
             )
 
-    def purge_archive(self, *, days: int | None = None, actor: str = "gateway") -> PurgeResult:
+    def _start_notifications(self) -> None:
+        if not self.settings.notifications.enabled:
+            return
+        from gateway.notify.sources import check_certificates, message_observer
+        from gateway.store.observers import subscribe
+
+        self.notifier.start()
+        base = f"http://{self.settings.api_host}:{self.settings.api_port}"
+        self._notify_observer = message_observer(self.notifier, self.engine, ui_base=base)
+        subscribe(self._notify_observer)
+        self.scheduler.add_interval(
+            "notify.certificates",
+            lambda: check_certificates(self.notifier, self.partner_folder.loaded(), self.settings),
+            self.settings.notifications.certificate_check_minutes * 60,
+        )
+
+    def purge_archive(
+        self, *, days: int | None = None, actor: str = "gateway", progress: Callable[[int], None] | None = None
+    ) -> PurgeResult:
         """Purge archived payloads older than ``days`` (default: the archive_retention_days setting)."""
         days = days or self.settings.archive_retention_days
         if not days:
             raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
-        return purge_archive(self.store, self.archive, before=utc_now() - timedelta(days=days), actor=actor)
+        before = utc_now() - timedelta(days=days)
+        return purge_archive(self.store, self.archive, before=before, actor=actor, progress=progress)
 
     def stop(self) -> None:
         with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
@@ -252,5 +282,11 @@ class Gateway:
             self.watcher.stop()
             self.scheduler.stop()
             self.handoff.close()
+        if self._notify_observer is not None:
+            from gateway.store.observers import unsubscribe
+
+            unsubscribe(self._notify_observer)
+            self._notify_observer = None
+        self.notifier.stop()
         self.engine.dispose()
         log.info("gateway.stopped")

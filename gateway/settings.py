@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import ConfigError, Location
+from gateway.notify.settings import NotificationSettings
 from gateway.partners.identity import OwnCertificate
 
 DEFAULT_CONFIG = Path("config") / "gateway.yaml"
@@ -159,6 +160,10 @@ class Settings(BaseSettings):
         Path("config/handoff.yaml"), description="destinations and routes for internal systems (docs/handoff.md)"
     )
     handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings, description="webhook and email notices (see gateway/notify)"
+    )
+    metrics_require_key: bool = Field(False, description="GET /metrics needs a viewer API key (default: open)")
     failpoints: str = Field(
         "",
         description="fault injection for crash tests, e.g. 'inbound.after_archive=exit'; empty in production",

@@ -6,9 +6,11 @@ Every route except ``/api/health`` and ``/api/ready`` depends on :func:`require`
     reads      resend,    API keys
                reprocess
 
-A key is sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. A missing or unknown (or revoked) key
-gets 401, a key whose role is too low 403. The caller is known to the route as :class:`Caller`; its
-:attr:`Caller.actor` is what timeline events record as who asked.
+A key is sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (both declared as security
+schemes, so Swagger UI's Authorize button works). A missing or unknown (or revoked) key gets 401, a key whose
+role is too low 403; ``Authorization: <key>`` without ``Bearer`` gets a 401 that says what is missing. The
+caller is known to the route as :class:`Caller`; its :attr:`Caller.actor` is what timeline events record as
+who asked.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.api.deps import get_gateway
 from gateway.runtime import Gateway
@@ -24,6 +27,20 @@ from gateway.store.apikeys import ApiKeys
 from gateway.store.models import ROLE_RANK, ApiRole
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
+
+# Declared for OpenAPI (Swagger's Authorize); the key itself is read by _token() below.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerKey",
+    bearerFormat="gw_...",
+    description="An API key from `gateway apikey create`, sent as `Authorization: Bearer gw_...`.",
+)
+header_scheme = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKeyHeader",
+    description="The same API key in the `X-API-Key` header (for clients that cannot set Authorization).",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +55,40 @@ class Caller:
 
 def _token(request: Request) -> str | None:
     header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
+    key = request.headers.get("x-api-key")
+    if header and header.strip():
+        scheme, _, value = header.strip().partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    key = request.headers.get("x-api-key")
+        if key and key.strip():
+            return key.strip()
+        if not value.strip():  # one word: a key pasted without "Bearer " (never echoed back)
+            raise HTTPException(
+                401,
+                "the Authorization header holds a bare API key: send 'Authorization: Bearer <key>' "
+                "(with the word Bearer and a space) or 'X-API-Key: <key>'",
+                CHALLENGE,
+            )
+        if scheme.lower() != "bearer":
+            shown = repr(scheme) if scheme.isalpha() and len(scheme) <= 16 else "given"
+            raise HTTPException(
+                401,
+                f"the Authorization scheme {shown} is not supported: send 'Authorization: Bearer <key>' "
+                "or 'X-API-Key: <key>'",
+                CHALLENGE,
+            )
     return key.strip() if key and key.strip() else None
 
 
 def require(role: ApiRole) -> Callable[..., Caller]:
     """A dependency that admits keys with at least ``role``."""
 
-    def dependency(request: Request, gw: Gateway = Depends(get_gateway)) -> Caller:
+    def dependency(
+        request: Request,
+        gw: Gateway = Depends(get_gateway),
+        _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
+        _header: str | None = Security(header_scheme),
+    ) -> Caller:
         token = _token(request)
         if token is None:
             raise HTTPException(

@@ -38,7 +38,7 @@ def keygen(
     password_env: str | None = typer.Option(
         None, "--password-env", help="encrypt the key with the password in this environment variable"
     ),
-    force: bool = typer.Option(False, help="overwrite an existing key"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing key"),
 ) -> None:
     """Generate an RSA key pair and a self-signed certificate (signing and encryption)."""
     key_path, cert_path = out_dir / "as2.key", out_dir / "as2.crt"
@@ -64,9 +64,9 @@ def keygen(
 @app.command("cert")
 def cert(
     path: Path = typer.Option(Path("var/as2/as2.crt"), "--cert", help="our certificate (or a PEM bundle)"),
-    der: bool = typer.Option(False, help="write DER instead of PEM"),
+    der: bool = typer.Option(False, "--der", help="write DER instead of PEM"),
     out: Path | None = typer.Option(None, "--out", help="write here instead of standard output"),
-    info: bool = typer.Option(False, help="print subject, validity and fingerprint as JSON instead"),
+    info: bool = typer.Option(False, "--info", help="print subject, validity and fingerprint as JSON instead"),
 ) -> None:
     """Export our public certificate for partners (never the private key)."""
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -118,39 +119,61 @@ def messages_search(
     direction: Direction | None = typer.Option(None),
     set_id: str | None = typer.Option(None, "--set-id", help="transaction set, e.g. 856"),
     status: MessageStatus | None = typer.Option(None),
-    since: datetime | None = typer.Option(None, help="created at or after (UTC)"),
-    until: datetime | None = typer.Option(None, help="created before (UTC)"),
+    since: datetime | None = typer.Option(None, help="created at or after (UTC unless the value has a zone)"),
+    until: datetime | None = typer.Option(None, help="created before (UTC unless the value has a zone)"),
     control_number: str | None = typer.Option(None, "--control-number", help="ISA13, GS06 or ST02"),
     as2_message_id: str | None = typer.Option(None, "--as2-message-id", help="AS2 Message-ID or transport id"),
     page: int = typer.Option(1, min=1),
     limit: int = typer.Option(20, min=1, max=500),
+    utc: bool = typer.Option(False, "--utc", help="show times in UTC instead of this machine's time zone"),
     as_json: bool = typer.Option(False, "--json", help="print the API's JSON"),
     config: Path | None = CONFIG,
 ) -> None:
-    """Search messages, newest first (the same search as GET /api/messages)."""
+    """Search messages, newest first (the same search as GET /api/messages), as a table."""
     from datetime import UTC
 
     from gateway.api.schemas import MessagePage, MessageSummary
+    from gateway.cli.table import local_time, render
     from gateway.store.repository import Store
 
-    def utc(d: datetime | None) -> datetime | None:
+    def utc_of(d: datetime | None) -> datetime | None:
         return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
 
     query = MessageQuery(
-        q=q, partner=partner, direction=direction, set_id=set_id, status=status, since=utc(since), until=utc(until),
-        control_number=control_number, transport_id=as2_message_id, page=page, limit=limit,
+        q=q, partner=partner, direction=direction, set_id=set_id, status=status, since=utc_of(since),
+        until=utc_of(until), control_number=control_number, transport_id=as2_message_id, page=page, limit=limit,
     )  # fmt: skip
-    res = Store(_engine(config)).search(query)
+    store = Store(_engine(config))
+    res = store.search(query)
     if as_json:
         out = MessagePage(items=[MessageSummary.of(m) for m in res.items], total=res.total, page=page, limit=limit)
         typer.echo(out.model_dump_json(indent=2))
         return
-    for m in res.items:
-        typer.echo(
-            f"{m.id}\t{m.created_at:%Y-%m-%d %H:%M:%S}\t{m.direction}\t{m.partner_id or '-'}\t"
-            f"{m.set_ids or '-'}\t{m.status}\t{m.file_name or '-'}"
-        )
-    typer.echo(f"{res.total} message(s); page {page} shows {len(res.items)}", err=True)
+    acks = _ack_states(store, [m.id for m in res.items if m.id is not None])
+    zone = UTC if utc else None
+    rows = [
+        [str(m.id), local_time(m.created_at, zone), m.direction, m.partner_id or "-", m.set_ids or "-", m.status,
+         m.ack_status or acks.get(m.id or 0, "-"), m.file_name or "-", m.reason or ""]
+        for m in res.items
+    ]  # fmt: skip
+    if rows:
+        headers = ["ID", "CREATED", "DIR", "PARTNER", "SETS", "STATUS", "ACK", "FILE", "REASON"]
+        typer.echo(render(headers, rows, flexible=["FILE", "REASON"]))
+    shown = f"; page {page} shows {len(res.items)}" if res.total > len(res.items) or page > 1 else ""
+    typer.echo(f"{res.total} message(s){shown}", err=True)
+
+
+def _ack_states(store: Any, ids: list[int]) -> dict[int, str]:
+    """The latest acknowledgement linked to each message: '997 A', 'MDN processed' ..."""
+    if not ids:
+        return {}
+    from sqlmodel import col, select
+
+    from gateway.store.models import AckLink
+
+    with store.session() as s:
+        links = s.exec(select(AckLink).where(col(AckLink.message_id).in_(ids)).order_by(col(AckLink.id))).all()
+    return {a.message_id: f"{a.kind} {a.result or ''}".strip() for a in links}
 
 
 @messages_app.command("show")
@@ -191,42 +214,108 @@ def messages_show(
         typer.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.name} {e.status or ''} [{e.actor}]")
 
 
-def _action(name: str, message_id: int, config: Path | None, *, force: bool = False) -> None:
+def _run_action(gw: Any, name: str, message_id: int, *, force: bool = False) -> Any:
     from gateway.flows import actions
 
+    if name == "resend":  # through the retry wrapper: a transient failure is picked up by the retry sweep
+        return actions.resend(
+            store=gw.store, archive=gw.archive, registry=lambda: gw.registry, outbound=gw.retries,
+            message_id=message_id, actor=_actor(),
+        )  # fmt: skip
+    return actions.reprocess(
+        store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=_actor(), force=force
+    )
+
+
+def _bulk(
+    name: str, ids: list[int], filters: MessageQuery | None, yes: bool, config: Path | None, *, force: bool = False
+) -> None:
+    """Run ``name`` on each message (ids, or every message the filters match), with a progress bar."""
     gw = _gateway(config)
+    failures = 0
     try:
-        if name == "resend":
-            m = actions.resend(
-                store=gw.store, archive=gw.archive, registry=lambda: gw.registry, outbound=gw.retries,
-                message_id=message_id, actor=_actor(),
-            )  # fmt: skip
-        else:
-            m = actions.reprocess(
-                store=gw.store, archive=gw.archive, inbound=gw.inbound, message_id=message_id, actor=_actor(),
-                force=force,
-            )
-    except (NotFoundError, PayloadPurgedError, InvalidActionError) as exc:
-        raise _done(exc) from exc
+        if filters is not None:
+            ids = _matching_ids(gw.store, filters)
+            if not ids:
+                typer.echo("no message matches", err=True)
+                return
+            if not yes:
+                typer.confirm(f"{name} {len(ids)} message(s)?", abort=True, err=True)
+        results: list[str] = []
+        with typer.progressbar(ids, label=f"{name}", file=sys.stderr, show_pos=True,
+                               hidden=len(ids) < 2) as bar:  # fmt: skip
+            for message_id in bar:
+                try:
+                    m = _run_action(gw, name, message_id, force=force)
+                except (NotFoundError, PayloadPurgedError, InvalidActionError) as exc:
+                    failures += 1
+                    results.append(f"message {message_id}: error: {exc.describe()}")
+                    continue
+                results.append(f"message {m.id}: {m.status}" + (f" ({m.reason})" if m.reason else ""))
     finally:
         gw.engine.dispose()
-    typer.echo(f"message {m.id}: {m.status}" + (f" ({m.reason})" if m.reason else ""))
+    for line in results:
+        typer.echo(line, err=line.split(": ", 2)[1].startswith("error"))
+    if failures:
+        raise typer.Exit(1)
+
+
+def _matching_ids(store: Any, query: MessageQuery) -> list[int]:
+    from dataclasses import replace
+
+    ids: list[int] = []
+    page = 1
+    while True:
+        res = store.search(replace(query, page=page, limit=500))
+        ids += [m.id for m in res.items if m.id is not None]
+        if page * 500 >= res.total or not res.items:
+            return ids
+        page += 1
+
+
+def _filters(partner: str | None, status: MessageStatus | None, set_id: str | None, direction: Direction) -> Any:
+    if partner is None and status is None and set_id is None:
+        return None
+    return MessageQuery(partner=partner, status=status, set_id=set_id, direction=direction)
+
+
+BULK_PARTNER = typer.Option(None, "--partner", help="every message of this partner (with --status/--set-id)")
+BULK_STATUS = typer.Option(None, "--status", help="every message in this status, e.g. dead or failed")
+BULK_SET = typer.Option(None, "--set-id", help="every message of this transaction set")
+BULK_YES = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (bulk by filter)")
 
 
 @messages_app.command("resend")
-def messages_resend(message_id: int = typer.Argument(..., min=1), config: Path | None = CONFIG) -> None:
-    """Deliver an outbound message again from its archived bytes."""
-    _action("resend", message_id, config)
+def messages_resend(
+    message_ids: list[int] = typer.Argument(None, help="message ids (or use the filters)", min=1),
+    partner: str | None = BULK_PARTNER,
+    status: MessageStatus | None = BULK_STATUS,
+    set_id: str | None = BULK_SET,
+    yes: bool = BULK_YES,
+    config: Path | None = CONFIG,
+) -> None:
+    """Deliver outbound messages again from their archived bytes (ids, or every one the filters match)."""
+    filters = _filters(partner, status, set_id, Direction.outbound)
+    if not message_ids and filters is None:
+        raise typer.BadParameter("give message ids, or --partner/--status/--set-id")
+    _bulk("resend", list(message_ids or []), filters if not message_ids else None, yes, config)
 
 
 @messages_app.command("reprocess")
 def messages_reprocess(
-    message_id: int = typer.Argument(..., min=1),
+    message_ids: list[int] = typer.Argument(None, help="message ids (or use the filters)", min=1),
+    partner: str | None = BULK_PARTNER,
+    status: MessageStatus | None = BULK_STATUS,
+    set_id: str | None = BULK_SET,
+    yes: bool = BULK_YES,
     force: bool = typer.Option(False, "--force", help="process a duplicate interchange anyway (recorded with you)"),
     config: Path | None = CONFIG,
 ) -> None:
-    """Run the inbound flow again on a message's archived bytes."""
-    _action("reprocess", message_id, config, force=force)
+    """Run the inbound flow again on archived bytes (ids, or every inbound message the filters match)."""
+    filters = _filters(partner, status, set_id, Direction.inbound)
+    if not message_ids and filters is None:
+        raise typer.BadParameter("give message ids, or --partner/--status/--set-id")
+    _bulk("reprocess", list(message_ids or []), filters if not message_ids else None, yes, config, force=force)
 
 
 # -- db, archive ----------------------------------------------------------------------------------------------
@@ -249,9 +338,17 @@ def archive_purge(
     config: Path | None = CONFIG,
 ) -> None:
     """Remove archived payloads of finished messages older than the retention period (metadata is kept)."""
+    from datetime import UTC, timedelta
+
+    from gateway.store.retention import count_purgeable
+
     gw = _gateway(config)
     try:
-        res = gw.purge_archive(days=older_than_days, actor=_actor())
+        days = older_than_days or gw.settings.archive_retention_days
+        total = count_purgeable(gw.store, before=datetime.now(UTC) - timedelta(days=days)) if days else 0
+        with typer.progressbar(length=total, label="purge", file=sys.stderr, show_pos=True,
+                               hidden=total < 2) as bar:  # fmt: skip
+            res = gw.purge_archive(days=older_than_days, actor=_actor(), progress=bar.update)
     except GatewayError as exc:
         fail(exc)
     finally:

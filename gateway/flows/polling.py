@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
+from gateway import metrics
 from gateway.errors import StoreError, TransportError
 from gateway.logging import get_logger, log_context
 from gateway.scheduler import Scheduler
@@ -49,6 +50,7 @@ class ChannelPoller:
                 except TransportError as exc:
                     event = "poll.unreachable" if is_transient(exc) else "poll.refused"
                     log.error(event, extra={"fields": {"channel": self.channel.channel, "error": str(exc)}})
+                    metrics.poll_error(getattr(self.channel, "partner_id", None), self.channel.channel, event[5:])
                     return  # the next scheduled run tries again; a permanent error is visible in the log
                 for item in items:
                     try:

@@ -437,3 +437,17 @@ class Handoff(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _ts()
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+# -- added by migration 0008: notifications sent (deduplication across restarts and nodes) ----------------------
+class NotificationSent(SQLModel, table=True):
+    """One notice (kind + key, e.g. certificate_expiry + the certificate's file and expiry day) and when it last
+    went out. A notice goes out again only after the ``repeat_hours`` setting; ``suppressed`` counts repeats."""
+
+    __tablename__ = "notification_sent"
+    __table_args__ = (UniqueConstraint("kind", "dedup_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(40))
+    dedup_key: str = Field(sa_type=String(255))
+    first_at: datetime = _ts()
+    last_sent_at: datetime = _ts()
+    suppressed: int = 0

@@ -8,10 +8,12 @@ message or output that is *not* being purged still points at it. Only messages i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from gateway.logging import get_logger
 from gateway.store.archive import Archive
@@ -31,19 +33,37 @@ class PurgeResult:
     cutoff: datetime
 
 
-def purge_archive(store: Store, archive: Archive, *, before: datetime, actor: str = "gateway") -> PurgeResult:
-    """Purge the payloads (and outputs) of terminal messages created before ``before``."""
-    terminal = [t.value for t in TERMINAL]
+def _purgeable(before: datetime) -> tuple[Any, ...]:
+    return (
+        col(Message.created_at) < before,
+        col(Message.purged_at).is_(None),
+        col(Message.status).in_([t.value for t in TERMINAL]),
+    )
+
+
+def count_purgeable(store: Store, *, before: datetime) -> int:
+    """How many messages :func:`purge_archive` would purge (for a progress bar)."""
+    with store.session() as s:
+        return int(s.exec(select(func.count()).select_from(Message).where(*_purgeable(before))).one())
+
+
+def purge_archive(
+    store: Store,
+    archive: Archive,
+    *,
+    before: datetime,
+    actor: str = "gateway",
+    progress: Callable[[int], None] | None = None,
+) -> PurgeResult:
+    """Purge the payloads (and outputs) of terminal messages created before ``before``.
+
+    ``progress`` is called with the number of messages purged after each batch (the CLI's progress bar)."""
     n_msgs = n_outs = n_blobs = 0
     while True:
         with store.session() as s:
             batch = s.exec(
                 select(Message)
-                .where(
-                    col(Message.created_at) < before,
-                    col(Message.purged_at).is_(None),
-                    col(Message.status).in_(terminal),
-                )
+                .where(*_purgeable(before))
                 .order_by(col(Message.id))
                 .limit(BATCH)
             ).all()
@@ -80,5 +100,7 @@ def purge_archive(store: Store, archive: Archive, *, before: datetime, actor: st
                 n_blobs += 1
         n_msgs += len(batch)
         n_outs += len(outs)
+        if progress is not None:
+            progress(len(batch))
     log.info("archive.purged", extra={"fields": {"messages": n_msgs, "outputs": n_outs, "blobs": n_blobs}})
     return PurgeResult(messages=n_msgs, outputs=n_outs, blobs_deleted=n_blobs, cutoff=before)

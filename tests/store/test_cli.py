@@ -11,6 +11,7 @@ import pytest
 
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
+from gateway.store.migrate import head_revision
 from gateway.store.models import Direction, MessageStatus
 from tests.support.gateway_home import drop, make_home, wait_for
 from tests.support.serve import GATEWAY, ServeProcess
@@ -53,7 +54,10 @@ def test_search_show_resend_reprocess_purge(home):
     assert any(kind == "order" for kind, _v in keys), keys  # W05-02 indexed by the inbound flow
     order = next(v for kind, v in keys if kind == "order")
     found = run(home, "messages", "search", order)
-    assert found.stdout.startswith(f"{msg['id']}\t") and "1 message(s)" in found.stderr
+    header, row = found.stdout.splitlines()
+    assert header.split() == ["ID", "CREATED", "DIR", "PARTNER", "SETS", "STATUS", "ACK", "FILE", "REASON"]
+    assert row.split()[0] == str(msg["id"]) and "1 message(s)" in found.stderr
+    assert "997 E" in row  # the acknowledgement column: our 997 (accepted with errors for this sample)
     text = run(home, "messages", "show", str(msg["id"])).stdout
     assert f"order={order}" in text and "message.archived" in text
 
@@ -65,8 +69,11 @@ def test_search_show_resend_reprocess_purge(home):
     assert any(e["name"] == "message.reprocess_requested" and e["actor"].startswith("cli") for e in events)
     ack_id = shown["acknowledgements"][0]["ack_message_id"]
     assert "sent" in run(home, "messages", "resend", str(ack_id)).stdout
+    bulk = run(home, "messages", "resend", "--status", "sent", "--yes")  # every sent outbound message: the 997
+    assert bulk.stdout.strip() == f"message {ack_id}: sent"
+    assert run(home, "messages", "resend", ok=False).returncode == 2  # neither ids nor filters: says so
 
-    assert "revision 0011" in run(home, "db", "upgrade").stdout
+    assert f"revision {head_revision()}" in run(home, "db", "upgrade").stdout
     assert run(home, "archive", "purge", ok=False).returncode == 2  # no retention configured: says so
     purged = json.loads(run(home, "archive", "purge", "--older-than-days", "1").stdout)
     assert purged["messages"] == 0  # nothing is that old

@@ -16,7 +16,8 @@ class ApiServer:
     def __init__(self, gw: Gateway) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(gw), host="127.0.0.1", port=self.port, log_config=None, access_log=False)
+        self.app = create_app(gw)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -4,7 +4,7 @@ Messages received before this revision are marked ``skipped`` so that upgrading 
 history; a replay (``POST /api/messages/{id}/handoff``) still releases any of them on request.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-06 23:30:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import gateway.store.types
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

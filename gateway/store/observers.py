@@ -1,0 +1,145 @@
+"""After-commit observers: who wants to know which timeline events, delivery attempts and acknowledgement links
+a transaction wrote (metrics count them, notifications react to dead deliveries and quarantines).
+
+One listener on SQLAlchemy's ``Session`` class sees every write of every flow, whichever Store method or branch
+made it, without the flows calling anything. Rows are captured at flush as plain :class:`Written` records and
+handed to observers only after the transaction commits (a rollback drops them), so nothing is reported that
+did not happen. Observers run in the committing thread: they must be quick and never raise (errors are
+logged and swallowed); slow work (sending a notification) belongs on a queue.
+
+    from gateway.store.observers import subscribe
+    subscribe(lambda engine, written: ...)          # every engine
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import col
+
+from gateway.logging import get_logger
+from gateway.store.models import AckLink, DeliveryAttempt, Event, Message
+
+log = get_logger(__name__)
+KEY = "gateway.written"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One row a committed transaction wrote. ``kind``: event, delivery or ack."""
+
+    kind: str
+    message_id: int | None
+    name: str | None = None  # event name, delivery channel, ack kind
+    status: str | None = None  # event status, delivery outcome, ack result
+    detail: dict[str, Any] | None = None
+    # of the message, when the transaction had it loaded
+    direction: str | None = None
+    partner_id: str | None = None
+    set_ids: str | None = None
+    created_at: datetime | None = None
+    reason: str | None = None
+    file_name: str | None = None
+
+
+Observer = Callable[[Engine | Any, list[Written]], None]
+_observers: list[Observer] = []
+_lock = threading.Lock()
+_installed = False
+
+
+def subscribe(observer: Observer) -> None:
+    with _lock:
+        if observer not in _observers:
+            _observers.append(observer)
+    _install()
+
+
+def unsubscribe(observer: Observer) -> None:
+    with _lock:
+        if observer in _observers:
+            _observers.remove(observer)
+
+
+def _message(session: Session, message_id: int | None, *, load: bool = False) -> Any:
+    """The message as this transaction has it; with ``load``, read it (a few columns) when it is not loaded."""
+    if message_id is None:
+        return None
+    obj = session.identity_map.get(identity_key(Message, message_id))
+    if isinstance(obj, Message):
+        return obj
+    if not load:
+        return None
+    cols: tuple[Any, ...] = (
+        Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason, Message.file_name,
+    )  # fmt: skip
+    return session.connection().execute(select(*cols).where(col(Message.id) == message_id)).first()
+
+
+def _capture(session: Session, obj: Any) -> Written | None:
+    kind: str
+    name: str | None
+    status: Any
+    detail: Any
+    if isinstance(obj, Event):
+        kind, name, status, detail = "event", obj.name, obj.status, obj.detail
+    elif isinstance(obj, DeliveryAttempt):
+        kind, name, status, detail = "delivery", obj.channel, obj.outcome, obj.error
+    elif isinstance(obj, AckLink):
+        kind, name, status, detail = "ack", obj.kind, obj.result, None
+    else:
+        return None
+    m = _message(session, obj.message_id, load=kind == "ack")
+    return Written(
+        kind=kind, message_id=obj.message_id, name=name, status=str(status) if status is not None else None,
+        detail=detail, direction=m.direction if m else None, partner_id=m.partner_id if m else None,
+        set_ids=m.set_ids if m else None, created_at=m.created_at if m else None, reason=m.reason if m else None,
+        file_name=m.file_name if m else None,
+    )  # fmt: skip
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    if not _observers:
+        return
+    rows = [w for w in (_capture(session, o) for o in session.new) if w is not None]
+    if rows:
+        session.info.setdefault(KEY, []).extend(rows)
+
+
+def _after_commit(session: Session) -> None:
+    rows = session.info.pop(KEY, None)
+    if not rows:
+        return
+    try:
+        bind = session.get_bind()
+    except Exception:  # an unbound session: observers get None
+        bind = None
+    engine = getattr(bind, "engine", bind)
+    for observer in list(_observers):
+        try:
+            observer(engine, rows)
+        except Exception:
+            log.exception("observer.failed", extra={"fields": {"observer": getattr(observer, "__name__", "?")}})
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(KEY, None)
+
+
+def _install() -> None:
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+        _installed = True
