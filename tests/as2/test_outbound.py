@@ -41,8 +41,8 @@ def wait(pred, timeout=15.0):
 class Pair:
     """Our node (store, archive, outbound flow with one AS2 channel) and the partner's node on a real server."""
 
-    def __init__(self, tmp: Path, **partner_kw) -> None:
-        self.ours = make_node(tmp / "gw", own_settings("GATEWAY"), [])
+    def __init__(self, tmp: Path, database_url: str | None = None, **partner_kw) -> None:
+        self.ours = make_node(tmp / "gw", own_settings("GATEWAY"), [], database_url=database_url)
         self.theirs = make_node(tmp / "partner", own_settings("PARTNER"), [partner_settings("GATEWAY")])
         self.partner = partner_settings("PARTNER", content_type="application/octet-stream", **partner_kw)
         self.own: As2OwnSettings = self.ours.receiver.own
@@ -161,8 +161,8 @@ def test_sync_mdn_delivered_with_matching_mic_and_recorded_options(tmp_path):
     assert f"Message-ID: <{tx.as2_message_id}>".encode() in built and b"application/pkcs7-mime" in built
 
 
-def test_retry_resends_same_bytes_same_message_id_judged_by_recorded_options(tmp_path):
-    pair = Pair(tmp_path)
+def test_retry_resends_same_bytes_same_message_id_judged_by_recorded_options(tmp_path, database_url):
+    pair = Pair(tmp_path, database_url)
     real = pair.theirs.receiver
     pair.theirs.receiver = None  # the partner's server answers 503 until it is configured
     retries = DeliveryRetries(
@@ -226,8 +226,8 @@ def test_resend_after_a_final_answer_builds_a_new_message(tmp_path):
     assert len(pair.theirs.delivered) == 2  # a new transmission, not a duplicate the partner would drop
 
 
-def test_async_mdn_on_our_endpoint_delivers_the_message(tmp_path):
-    pair = Pair(tmp_path, mdn="async")
+def test_async_mdn_on_our_endpoint_delivers_the_message(tmp_path, database_url):
+    pair = Pair(tmp_path, database_url, mdn="async")
 
     def mdn_handler(raw, headers):
         return pair.receipts.handle_async(raw, original_message_id(raw) or "")
