@@ -289,3 +289,29 @@ def test_bare_send_without_the_flow_is_delivered(tmp_path):
         pair.partner = replace(pair.partner, url=url)
         receipt = pair.adapter().send("x.edi", io.BytesIO(X12))
     assert receipt.outcome == ReceiptOutcome.delivered and receipt.detail["mdn_status"] == "processed"
+
+
+def test_async_mdn_that_does_not_verify_is_kept_but_changes_nothing(tmp_path):
+    """POST /as2 is unauthenticated: a negative MDN signed with another key (here a server holding a key that is
+    not the partner's) must not fail our message. It is archived and shown as mdn.unusable; the message waits."""
+    pair = Pair(tmp_path, mdn="async")
+    mallory = keypair("MALLORY")
+    impostor = As2OwnSettings(as2_id="PARTNER", private_key=mallory.private_key, certificate=mallory.certificate)
+    pair.theirs = make_node(tmp_path / "impostor", impostor, [partner_settings("GATEWAY")])
+
+    def mdn_handler(raw, headers):
+        return pair.receipts.handle_async(raw, original_message_id(raw) or "")
+
+    pair.ours.receiver.mdn_handler = mdn_handler
+    with serve(pair.ours) as our_url, serve(pair.theirs) as url:
+        pair.own = replace(pair.own, mdn_url=our_url)
+        pair.partner = replace(pair.partner, url=url)
+        msg = pair.flow.deliver(pair.queue(), PARTNER)
+        event = wait(lambda: next((e for e in pair.ours.store.events(msg.id) if e.name == "mdn.unusable"), None))
+    assert "could not be accepted" in event.detail["reason"]
+    still = pair.ours.store.get(msg.id)
+    assert still.status == MessageStatus.sent and still.delivery_status == DeliveryStatus.sent
+    [tx] = pair.transmissions(msg.id)
+    assert tx.state == "awaiting_mdn"
+    [link] = pair.ours.store.acks_of(msg.id)
+    assert link.kind == "MDN" and "Failed to verify message signature" in link.result  # kept, for support
