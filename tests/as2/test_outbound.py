@@ -315,3 +315,25 @@ def test_async_mdn_that_does_not_verify_is_kept_but_changes_nothing(tmp_path):
     assert tx.state == "awaiting_mdn"
     [link] = pair.ours.store.acks_of(msg.id)
     assert link.kind == "MDN" and "Failed to verify message signature" in link.result  # kept, for support
+
+
+def test_an_async_mdn_that_overtook_its_send_is_applied_by_the_sweep(tmp_path):
+    """The MDN can be judged while the flow is still recording the send (the message is still ``queued``): the
+    handler leaves the message alone, and the sweep applies the verdict once the send is recorded."""
+    pair = Pair(tmp_path, mdn="async")
+    closed = f"http://127.0.0.1:{free_port()}/as2"
+    with serve(pair.theirs, mdn_delays=(0.0,)) as url:
+        pair.own = replace(pair.own, mdn_url=closed)
+        pair.partner = replace(pair.partner, url=url)
+        msg = pair.flow.deliver(pair.queue(), PARTNER)
+    assert msg.status == MessageStatus.sent
+    [tx] = pair.transmissions(msg.id)
+    # what the MDN handler does when it finds the message still queued: the verdict is on the transmission only
+    from gateway.as2.transmissions import Transmissions
+    from gateway.store.models import As2TransmissionState
+
+    Transmissions(pair.ours.store).set_state(tx.id, As2TransmissionState.delivered)
+    assert pair.receipts.sweep() == {"overdue": [], "reconciled": [msg.id]}
+    done = pair.ours.store.get(msg.id)
+    assert done.status == MessageStatus.delivered and done.delivery_status == DeliveryStatus.delivered
+    assert pair.receipts.reconcile() == []  # applied once
