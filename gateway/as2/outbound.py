@@ -230,14 +230,20 @@ class As2Receipts:
 
     def record(self, tx: As2Transmission, raw: bytes, verdict: MdnVerdict, *, apply: bool, blob: Any = None) -> None:
         """Archive the MDN and record it; with ``apply``, also set the outbound message's statuses (async MDNs,
-        when the message is not in the middle of a send: see :func:`_applicable`)."""
+        when the message is not in the middle of a send: see :func:`_applicable`).
+
+        An asynchronous MDN that cannot be verified (bad or missing signature, unreadable) arrived on an
+        unauthenticated endpoint: it is kept and shown (``mdn.unusable``) but changes nothing, or anyone could fail
+        our messages with a forged negative MDN. The message keeps waiting (and becomes ``mdn_overdue``)."""
         blob = blob or self.archive.put_bytes(raw)
-        state = State.delivered if verdict.outcome == "delivered" else State.rejected
+        untrusted = apply and verdict.outcome == "unusable"
+        judged = State.delivered if verdict.outcome == "delivered" else State.rejected
+        state = State(tx.state) if untrusted else judged
         facts = {**verdict.facts, "archive_key": blob.key, "as2_message_id": tx.as2_message_id}
         if verdict.reason:
             facts["reason"] = verdict.reason
         change = None
-        if apply and tx.message_id is not None and _applicable(self.store.get(tx.message_id).status):
+        if apply and not untrusted and tx.message_id is not None and _applicable(self.store.get(tx.message_id).status):
             change = change_for(verdict, facts)
         self.log.record_mdn(
             tx,
@@ -254,7 +260,11 @@ class As2Receipts:
             result=f"{verdict.status}: {verdict.detail}" if verdict.detail else verdict.status,
             facts=facts,
             change=change,
+            event="mdn.unusable" if untrusted else "mdn.received",
         )
+        if untrusted:
+            fields = {"as2_message_id": tx.as2_message_id, "reason": verdict.reason}
+            log.warning("mdn.unusable", extra={"fields": fields})
         log.info("mdn.recorded", extra={"fields": {"as2_message_id": tx.as2_message_id, "outcome": verdict.outcome}})
 
     def handle_async(self, raw: bytes, original_id: str) -> As2Response | None:
@@ -265,6 +275,9 @@ class As2Receipts:
         blob = self.archive.put_bytes(raw)  # archive first
         verdict = judge_mdn(raw, tx.as2_message_id, tx.options or {}, extra_certificates=self.current_certificates(tx))
         self.record(tx, raw, verdict, apply=True, blob=blob)
+        if verdict.outcome == "unusable":
+            why = (verdict.reason or "the MDN could not be verified") + "\n"
+            return As2Response(200, {"Content-Type": "text/plain"}, why.encode(), tx.message_id, "unusable")
         return As2Response(200, {}, b"", tx.message_id, verdict.outcome)
 
     def check_overdue(self) -> list[int]:

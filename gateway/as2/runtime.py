@@ -77,7 +77,7 @@ def outbound_as2(gw: Any, partner: Any) -> list[Outbound]:
     if not channels:
         return []
     service: As2Service | None = gw.as2
-    cache: dict[Any, Any] = gw.__dict__.setdefault("_as2_outbound_settings", {})
+    cache = service.channel_settings if service is not None else {}
     out: list[Outbound] = []
     for ch in channels:
         cid = f"{partner.id}/{ch.name}"
@@ -86,9 +86,9 @@ def outbound_as2(gw: Any, partner: Any) -> list[Outbound]:
             continue
         key = (partner.id, ch.model_dump_json())  # an edited channel is a new key
         try:
-            if key not in cache:
-                if len(cache) > 1000:
-                    cache.clear()
+            if cache.get(("", "registry")) is not gw.registry:  # a partner reload reads certificate files again
+                cache.clear()
+                cache[("", "registry")] = gw.registry
                 cache[key] = as2_partner_settings(partner.id, ch, secrets_dir=gw.settings.secrets_path)
         except GatewayError as exc:
             log.error("channels.unusable", extra={"fields": {"partner_id": partner.id, "channel": ch.name,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message as email_message
 from email import message_from_bytes
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -160,20 +159,6 @@ def _entity_bytes(part: Any, fold: bool) -> bytes:
         return data
     head, sep, rest = data.partition(b"\r\n\r\n")
     return fold_header_block(head) + sep + rest
-
-
-def mdn_mic(mdn: Any) -> tuple[str | None, str | None]:
-    """(MIC, algorithm) from the MDN's Received-Content-MIC field."""
-    if mdn.payload is None:
-        return None, None
-    for part in mdn.payload.walk():
-        if part.get_content_type() == "message/disposition-notification":
-            for sub in part.get_payload():
-                value = sub.get("Received-Content-MIC")
-                if value:
-                    mic, _, alg = value.partition(",")
-                    return mic.strip(), alg.strip().lower().replace("-", "") or None
-    return None, None
 
 
 def post_request(partner: As2PartnerSettings, headers: dict[str, str], body: bytes) -> httpx.Response:
@@ -371,27 +356,26 @@ class As2Sender:
         return As2Response(code, {"Content-Type": "text/plain"}, why.encode() + b"\n", msg.id, "unusable")
 
     def _apply_mdn(self, msg: Message, raw: bytes, built: dict[str, Any], partner: As2PartnerSettings) -> Message:
+        from gateway.as2.verdict import judge_mdn  # verdict imports this module's types
+
         assert msg.id is not None
         mblob = self.archive.put_bytes(raw)
-        certs: list[bytes | None] = [*partner.signing_certificates] or [None]
-        status, detail, mdn = None, None, None
-        for cert in certs:
-            receiver = outbound_partner(partner)
-            receiver.verify_cert = cert
-            # mic=None: the gateway compares the MIC itself (value and algorithm), below
-            orig = SimpleNamespace(message_id=msg.transport_id, receiver=receiver, mic=None)
-            mdn = pyas2.Mdn()
-            status, detail = mdn.parse(raw, find_message_cb=lambda mid, _r, o=orig: o if mid == o.message_id else None)
-            if not (detail and "Failed to parse" in detail and "verif" in detail.lower()):
-                break
-        got_mic, got_alg = mdn_mic(mdn)
-        signed = bool(mdn is not None and mdn.digest_alg and status and not status.startswith("failed"))
+        expected = {
+            "as2_to": partner.as2_id,
+            "mdn": built.get("mdn") or partner.mdn,
+            "mdn_signed": partner.mdn_signed,
+            "signature_algorithm": partner.signature_algorithm,
+            "mic": built.get("mic"),
+            "mic_alg": built.get("mic_alg"),
+        }
+        verdict = judge_mdn(raw, msg.transport_id or "", expected, extra_certificates=partner.signing_certificates)
+        status, detail = verdict.status, verdict.detail
         mdn_msg, _ = self.store.create_message(
             direction=Direction.inbound,
             status=MessageStatus.processed,
             partner_id=msg.partner_id,
             channel=msg.channel,
-            transport_id=getattr(mdn, "message_id", None),
+            transport_id=verdict.mdn_message_id,
             file_name=f"MDN-for-{msg.id}.mdn",
             document_format="mdn",
             size=mblob.size,
@@ -403,21 +387,18 @@ class As2Sender:
         self.store.link_ack(
             message_id=msg.id, ack_message_id=mdn_msg.id, kind="MDN", result=f"{status}: {detail}" if detail else status
         )
-        facts = {"mdn_status": status, "mdn_detail": detail, "mdn_signed": signed, "mic": got_mic, "mic_alg": got_alg}
-        if status == "processed":
-            if built.get("mic") and (got_mic != built["mic"] or (got_alg and got_alg != built.get("mic_alg"))):
-                why = f"the MDN's MIC {got_mic!r} ({got_alg}) does not match ours {built['mic']!r} ({built['mic_alg']})"
-                return self._rejected(msg, why, facts)
+        facts = {k: v for k, v in verdict.facts.items() if not k.startswith("expected_")}
+        if verdict.outcome == "delivered":
             log.info("message.delivered")
             return self.store.update(
                 msg.id, event="message.delivered", status=MessageStatus.delivered, reason=None, error=None, detail=facts
             )
-        if status and status.startswith("processed/"):
-            return self._rejected(msg, f"negative MDN: {status}: {detail}", facts)
+        if verdict.outcome == "rejected":
+            return self._rejected(msg, verdict.reason or "negative MDN", facts)
         # the MDN itself is unusable (bad signature, unsigned when signed was asked, unreadable): whether the
         # partner got the message is unknown, so this is not a partner rejection
         err = SecurityError(
-            f"the MDN could not be accepted: {detail or status}",
+            verdict.reason or "the MDN could not be accepted",
             ack_code="authentication-failed",
             hint="check the partner's signing certificates; the MDN is archived on the message's timeline",
         )

@@ -8,7 +8,7 @@ id; an MDN goes to the outbound transport's receipts when it answers one of its 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ class As2Service:
     mdn_delivery: AsyncMdnDelivery
     receipts: As2Receipts
     unknown_senders: RateLimiter | None = None  # requests from AS2 ids no partner file has
+    #: (partner id, channel as JSON) -> As2PartnerSettings of outbound channels, so certificate files are read once
+    channel_settings: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def outbound(self, channel: str, partner: As2PartnerSettings, failpoints: FailPoints | None = None) -> As2Outbound:
         """The outbound transport of one partner AS2 channel (``channel`` is ``<partner id>/<name>``)."""

@@ -109,6 +109,7 @@ class Transmissions:
         result: str | None,
         facts: dict[str, Any],
         change: MessageChange | None,
+        event: str = "mdn.received",
     ) -> tuple[Message, Message | None]:
         """One transaction: the MDN as an inbound message (archived by the caller), linked to the outbound message
         it answers, the transmission's new state, and (``change``) the outbound message's new statuses."""
@@ -120,7 +121,7 @@ class Transmissions:
             s.add(mdn)
             s.flush()
             assert mdn.id is not None
-            s.add(Event(message_id=mdn.id, name="mdn.received", status=MessageStatus.processed, detail=facts))
+            s.add(Event(message_id=mdn.id, name=event, status=MessageStatus.processed, detail=facts))
             s.execute(
                 update(As2Transmission)
                 .where(col(As2Transmission.id) == tx.id)
@@ -129,7 +130,7 @@ class Transmissions:
             target = s.get(Message, tx.message_id) if tx.message_id is not None else None
             if target is not None:
                 s.add(AckLink(message_id=target.id, ack_message_id=mdn.id, kind="MDN", result=result))  # type: ignore[arg-type]
-                s.add(Event(message_id=target.id, name="mdn.received", detail={**facts, "mdn_message_id": mdn.id}))  # type: ignore[arg-type]
+                s.add(Event(message_id=target.id, name=event, detail={**facts, "mdn_message_id": mdn.id}))  # type: ignore[arg-type]
                 if change is not None:
                     apply_change(s, target, change)
             s.commit()

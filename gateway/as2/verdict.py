@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography import x509
 
 from gateway.as2 import compat as _compat
-from gateway.as2.send import BuiltMessage, mdn_mic
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings, outbound_partner
 
 _compat.install()
 from pyas2lib import as2 as pyas2  # noqa: E402
+
+if TYPE_CHECKING:
+    from gateway.as2.send import BuiltMessage
 
 Outcome = Literal["delivered", "rejected", "unusable"]
 
@@ -63,6 +65,20 @@ def recorded_options(partner: As2PartnerSettings, own: As2OwnSettings, built: Bu
         "encryption_certificate_fingerprint": fingerprint(partner.encryption_certificate) if partner.encrypt else None,
         "our_certificate_fingerprint": fingerprint(own.certificate) if own.certificate else None,
     }
+
+
+def mdn_mic(mdn: Any) -> tuple[str | None, str | None]:
+    """(MIC, algorithm) from the MDN's Received-Content-MIC field."""
+    if mdn.payload is None:
+        return None, None
+    for part in mdn.payload.walk():
+        if part.get_content_type() == "message/disposition-notification":
+            for sub in part.get_payload():
+                value = sub.get("Received-Content-MIC")
+                if value:
+                    mic, _, alg = value.partition(",")
+                    return mic.strip(), alg.strip().lower().replace("-", "") or None
+    return None, None
 
 
 @dataclass(frozen=True, slots=True)

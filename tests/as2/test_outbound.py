@@ -41,8 +41,8 @@ def wait(pred, timeout=15.0):
 class Pair:
     """Our node (store, archive, outbound flow with one AS2 channel) and the partner's node on a real server."""
 
-    def __init__(self, tmp: Path, **partner_kw) -> None:
-        self.ours = make_node(tmp / "gw", own_settings("GATEWAY"), [])
+    def __init__(self, tmp: Path, database_url: str | None = None, **partner_kw) -> None:
+        self.ours = make_node(tmp / "gw", own_settings("GATEWAY"), [], database_url=database_url)
         self.theirs = make_node(tmp / "partner", own_settings("PARTNER"), [partner_settings("GATEWAY")])
         self.partner = partner_settings("PARTNER", content_type="application/octet-stream", **partner_kw)
         self.own: As2OwnSettings = self.ours.receiver.own
@@ -161,8 +161,8 @@ def test_sync_mdn_delivered_with_matching_mic_and_recorded_options(tmp_path):
     assert f"Message-ID: <{tx.as2_message_id}>".encode() in built and b"application/pkcs7-mime" in built
 
 
-def test_retry_resends_same_bytes_same_message_id_judged_by_recorded_options(tmp_path):
-    pair = Pair(tmp_path)
+def test_retry_resends_same_bytes_same_message_id_judged_by_recorded_options(tmp_path, database_url):
+    pair = Pair(tmp_path, database_url)
     real = pair.theirs.receiver
     pair.theirs.receiver = None  # the partner's server answers 503 until it is configured
     retries = DeliveryRetries(
@@ -226,8 +226,8 @@ def test_resend_after_a_final_answer_builds_a_new_message(tmp_path):
     assert len(pair.theirs.delivered) == 2  # a new transmission, not a duplicate the partner would drop
 
 
-def test_async_mdn_on_our_endpoint_delivers_the_message(tmp_path):
-    pair = Pair(tmp_path, mdn="async")
+def test_async_mdn_on_our_endpoint_delivers_the_message(tmp_path, database_url):
+    pair = Pair(tmp_path, database_url, mdn="async")
 
     def mdn_handler(raw, headers):
         return pair.receipts.handle_async(raw, original_message_id(raw) or "")
@@ -289,3 +289,51 @@ def test_bare_send_without_the_flow_is_delivered(tmp_path):
         pair.partner = replace(pair.partner, url=url)
         receipt = pair.adapter().send("x.edi", io.BytesIO(X12))
     assert receipt.outcome == ReceiptOutcome.delivered and receipt.detail["mdn_status"] == "processed"
+
+
+def test_async_mdn_that_does_not_verify_is_kept_but_changes_nothing(tmp_path):
+    """POST /as2 is unauthenticated: a negative MDN signed with another key (here a server holding a key that is
+    not the partner's) must not fail our message. It is archived and shown as mdn.unusable; the message waits."""
+    pair = Pair(tmp_path, mdn="async")
+    mallory = keypair("MALLORY")
+    impostor = As2OwnSettings(as2_id="PARTNER", private_key=mallory.private_key, certificate=mallory.certificate)
+    pair.theirs = make_node(tmp_path / "impostor", impostor, [partner_settings("GATEWAY")])
+
+    def mdn_handler(raw, headers):
+        return pair.receipts.handle_async(raw, original_message_id(raw) or "")
+
+    pair.ours.receiver.mdn_handler = mdn_handler
+    with serve(pair.ours) as our_url, serve(pair.theirs) as url:
+        pair.own = replace(pair.own, mdn_url=our_url)
+        pair.partner = replace(pair.partner, url=url)
+        msg = pair.flow.deliver(pair.queue(), PARTNER)
+        event = wait(lambda: next((e for e in pair.ours.store.events(msg.id) if e.name == "mdn.unusable"), None))
+    assert "could not be accepted" in event.detail["reason"]
+    still = pair.ours.store.get(msg.id)
+    assert still.status == MessageStatus.sent and still.delivery_status == DeliveryStatus.sent
+    [tx] = pair.transmissions(msg.id)
+    assert tx.state == "awaiting_mdn"
+    [link] = pair.ours.store.acks_of(msg.id)
+    assert link.kind == "MDN" and "Failed to verify message signature" in link.result  # kept, for support
+
+
+def test_an_async_mdn_that_overtook_its_send_is_applied_by_the_sweep(tmp_path):
+    """The MDN can be judged while the flow is still recording the send (the message is still ``queued``): the
+    handler leaves the message alone, and the sweep applies the verdict once the send is recorded."""
+    pair = Pair(tmp_path, mdn="async")
+    closed = f"http://127.0.0.1:{free_port()}/as2"
+    with serve(pair.theirs, mdn_delays=(0.0,)) as url:
+        pair.own = replace(pair.own, mdn_url=closed)
+        pair.partner = replace(pair.partner, url=url)
+        msg = pair.flow.deliver(pair.queue(), PARTNER)
+    assert msg.status == MessageStatus.sent
+    [tx] = pair.transmissions(msg.id)
+    # what the MDN handler does when it finds the message still queued: the verdict is on the transmission only
+    from gateway.as2.transmissions import Transmissions
+    from gateway.store.models import As2TransmissionState
+
+    Transmissions(pair.ours.store).set_state(tx.id, As2TransmissionState.delivered)
+    assert pair.receipts.sweep() == {"overdue": [], "reconciled": [msg.id]}
+    done = pair.ours.store.get(msg.id)
+    assert done.status == MessageStatus.delivered and done.delivery_status == DeliveryStatus.delivered
+    assert pair.receipts.reconcile() == []  # applied once

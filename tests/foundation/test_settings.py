@@ -58,3 +58,28 @@ def test_shipped_config_loads(repo_root):
     s = load_settings(repo_root / "config" / "gateway.yaml")
     assert s.api_host == "127.0.0.1" and s.api_port == 8080
     assert s.partners_path == repo_root / "partners"
+
+
+def test_as2_sending_settings_reach_our_as2_identity(tmp_path, monkeypatch):
+    from gateway.as2.certs import generate
+    from gateway.as2.partners import as2_own_settings
+
+    kp = generate("HUB")
+    (tmp_path / "hub.pem").write_bytes(kp.certificate)
+    (tmp_path / "hub.key").write_bytes(kp.private_key)
+    f = write(
+        tmp_path,
+        "identity:\n  as2_id: HUB\n  as2_mdn_url: https://as2.hub.example/as2\n"
+        "  as2_message_id_domain: as2.hub.example\n  as2_email: edi@hub.example\n"
+        "  certificates:\n    - {name: as2, use: [as2_signing, as2_encryption], certificate: hub.pem,"
+        " private_key_file: hub.key}\n",
+    )
+    own = as2_own_settings(load_settings(f))
+    assert (own.mdn_url, own.domain, own.email) == ("https://as2.hub.example/as2", "as2.hub.example", "edi@hub.example")
+    monkeypatch.setenv("GATEWAY_IDENTITY__AS2_MDN_URL", "as2.hub.example/as2")
+    with pytest.raises(ConfigError, match="as2_mdn_url must be an http"):
+        load_settings(f)
+    monkeypatch.delenv("GATEWAY_IDENTITY__AS2_MDN_URL")
+    monkeypatch.setenv("GATEWAY_IDENTITY__AS2_MESSAGE_ID_DOMAIN", "<as2@hub>")
+    with pytest.raises(ConfigError, match="as2_message_id_domain is a host name"):
+        load_settings(f)
