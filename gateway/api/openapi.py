@@ -19,6 +19,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from gateway.api.openapi_docs import describe
+
 ERROR_TEXT = {
     400: "bad request: the body or a parameter cannot be used",
     401: "no API key, an unknown or revoked one, or a malformed Authorization header",
@@ -47,6 +49,7 @@ def _swagger_static() -> Path:
 
 
 def _patch(schema: dict[str, Any]) -> dict[str, Any]:
+    describe(schema)
     comps = schema.setdefault("components", {}).setdefault("schemas", {})
     comps["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     rid = {

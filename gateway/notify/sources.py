@@ -1,5 +1,7 @@
-"""What raises notices without anyone calling ``notify``: certificate expiry (checked on a schedule) and dead
-deliveries and quarantined files (seen in the timeline rows each transaction commits)."""
+"""What raises notices without anyone calling ``notify``: certificate expiry (checked on a schedule); dead
+deliveries, quarantined files and partner acknowledgements that reject one of our messages (seen in the rows each
+transaction commits: a timeline status, an ``ack_link`` with a rejecting result). Overdue acknowledgements and
+service-level breaches are raised by the work that detects them, through ``gw.notifier.notify``."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from gateway.settings import Settings
 from gateway.store.observers import Written
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+REJECTED = {"R", "M", "W", "X", "REJECTED", "FAILED"}  # 997/999 AK9/IK5 rejections; a negative MDN
 
 
 def check_certificates(notifier: Notifier, loaded: list[LoadedPartner], settings: Settings) -> int:
@@ -51,6 +54,18 @@ def message_observer(
         if bound is not engine:
             return
         for w in rows:
+            if w.kind == "ack" and w.direction == "outbound" and (w.status or "").upper() in REJECTED:
+                notifier.notify(
+                    "ack_rejected",
+                    key=f"{w.message_id}:{w.name}",
+                    subject=f"{w.name} from {w.partner_id or 'a partner'} rejected message {w.message_id}",
+                    text=f"The partner's {w.name} rejected our message {w.message_id} ({w.set_ids or 'unknown set'}, "
+                    f"{w.file_name or 'no name'}): result {w.status}. Read the acknowledgement, correct the "
+                    "document, and send it again." + link(w.message_id),
+                    severity="error",
+                    fields={"message_id": w.message_id, "partner": w.partner_id, "ack": w.name, "result": w.status},
+                )
+                continue
             if w.kind != "event":
                 continue
             if w.status == "dead":

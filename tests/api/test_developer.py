@@ -50,6 +50,23 @@ def test_openapi_declares_security_errors_and_request_id(api):
     assert "X-Request-ID" in resend["responses"]["200"]["headers"]
     assert "security" not in spec["paths"]["/api/health"]["get"]
     assert "Authorize" in spec["info"]["description"]
+    # every field and parameter described, every operation explained, search parameters with examples
+    undocumented = [
+        f"{name}.{prop}"
+        for name, comp in spec["components"]["schemas"].items()
+        for prop, ps in comp.get("properties", {}).items()
+        if "description" not in ps and name not in ("ValidationError",)
+    ]
+    assert undocumented == []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("description"), f"{method} {path}"
+            for p in op.get("parameters", []):
+                assert p.get("description") or p["schema"].get("description"), f"{method} {path} {p['name']}"
+    search = {p["name"]: p for p in spec["paths"]["/api/messages"]["get"]["parameters"]}
+    assert search["q"]["example"] == "POREF01"
+    summary = spec["components"]["schemas"]["MessageSummary"]["properties"]
+    assert summary["status"]["examples"] == ["acked"]
 
 
 def test_docs_are_self_hosted(api):

@@ -151,3 +151,37 @@ def test_slack_format_and_rate_limit_digest(tmp_path, hook):
     finally:
         n.stop()
         engine.dispose()
+
+
+def test_a_partner_rejecting_our_document_is_announced_once(tmp_path, smtp, hook):
+    controller, inbox = smtp
+    url, received, _status = hook
+    home = make_home(tmp_path)
+    gw = Gateway(settings_for(home, controller.port, url))
+    gw.start()
+    try:
+        ours, _ = gw.store.create_message(
+            events=[("message.sent", "sent", None)], direction="outbound", status="sent", partner_id="harbor-3pl",
+            set_ids="940", file_name="harbor-3pl-940-000000007.x12", sha256="0" * 64,
+        )  # fmt: skip
+        theirs, _ = gw.store.create_message(
+            events=[("message.received", "received", None)], direction="inbound", status="processed",
+            partner_id="harbor-3pl", set_ids="997", file_name="ack.edi", sha256="1" * 64,
+        )  # fmt: skip
+        accepted, _ = gw.store.create_message(
+            events=[("message.sent", "sent", None)], direction="outbound", status="sent", partner_id="harbor-3pl",
+            set_ids="940", sha256="2" * 64,
+        )  # fmt: skip
+        gw.store.link_ack(message_id=accepted.id, ack_message_id=theirs.id, kind="997", result="A")
+        gw.store.link_ack(message_id=ours.id, ack_message_id=theirs.id, kind="997", result="R")
+        gw.store.link_ack(message_id=ours.id, ack_message_id=theirs.id, kind="997", result="R")  # idempotent
+        wait_for(lambda: [b for b in received if b["kind"] == "ack_rejected"], timeout=10)
+        time.sleep(0.5)
+        gw.notifier.drain()
+    finally:
+        gw.stop()
+    rejected = [b for b in received if b["kind"] == "ack_rejected"]
+    assert len(rejected) == 1, received
+    assert rejected[0]["fields"] == {"message_id": ours.id, "partner": "harbor-3pl", "ack": "997", "result": "R"}
+    assert f"/ui/messages/{ours.id}" in rejected[0]["text"] and "harbor-3pl-940-000000007.x12" in rejected[0]["text"]
+    assert len(inbox.messages) == 1

@@ -84,6 +84,10 @@ def test_operator_finds_by_po_reads_timeline_and_payload_and_resends_the_997(sit
     assert len(page.locator("#attempts tbody tr").all()) == 2
     shot(page, "06-resent")
 
+    # an action that does not apply is refused before any confirmation (resend of an inbound message)
+    response = page.goto(f"{url}/ui/messages/{asn.id}/resend")
+    assert response.status == 409 and "does not apply" in page.inner_text("main")
+
     # the key never travels in a URL, and the cookie holds only a session id
     assert not [u for u in requested if token in u]
     cookies = page.context.cookies()
@@ -108,6 +112,7 @@ def test_viewer_sees_no_actions_and_cannot_post_one(site, page):
     # a forged POST (no CSRF token, viewer role) changes nothing
     r = page.request.post(f"{url}/ui/messages/{ack_id}/resend", form={"csrf": "x"})
     assert r.status == 403
+    assert page.goto(f"{url}/ui/messages/{asn.id}/frobnicate").status == 404
     assert not [e for e in gw.store.events(ack_id) if e.name == "message.resend_requested"]
 
 

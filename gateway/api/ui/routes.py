@@ -223,6 +223,14 @@ def confirm_page(request: Request, message_id: int, action: str) -> Response:
                         f"{act.role.value} or above."},
             status=403,
         )  # fmt: skip
+    if not act.applies(m):
+        return _render(
+            request, "error.html",
+            {"session": s, "title": f"{act.label} does not apply",
+             "message": f"{act.label} does not apply to message {m.id} ({m.direction}, {m.status}"
+                        f"{', payload purged' if m.purged_at else ''})."},
+            status=409,
+        )  # fmt: skip
     return _render(
         request, "confirm.html", {"session": s, "active": "messages", "m": MessageSummary.of(m), "action": act}
     )
