@@ -3,7 +3,9 @@
 Usage::
 
     .venv/bin/python bench/ack_reconcile.py             # N = 2000 sets, SQLite in a temporary folder
-    .venv/bin/python bench/ack_reconcile.py --sets 500 --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    .venv/bin/python bench/ack_reconcile.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+With ``--postgres`` (an admin URL) the run creates a throw-away database on that server and drops it afterwards.
 
 Reported, in one run and on the same 997 (every tenth set rejected with an AK3/AK4 pair):
 
@@ -21,7 +23,13 @@ import argparse
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -60,14 +68,30 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+@contextmanager
+def database(admin_url: str | None, tmp: str) -> Iterator[str]:
+    if admin_url is None:
+        yield f"sqlite:///{tmp}/bench.db"
+        return
+    name = f"bench_ack_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", type=int, default=2000)
-    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--postgres", default=None, help="admin URL of a PostgreSQL server (a scratch database is used)")
     args = ap.parse_args()
     n = args.sets
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    with tempfile.TemporaryDirectory() as tmp, database(args.postgres, tmp) as url:
         engine = create_db_engine(url)
         upgrade(engine)
         store, archive = Store(engine), Archive(Path(tmp) / "archive")

@@ -131,7 +131,11 @@ class Gateway:
             duplicates=DuplicateCheck(store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now),
         )
         self.overdue = OverdueAcks(
-            store=self.store, outbound=self.retries, partner=lambda pid: self.registry.get(pid), clock=utc_now
+            store=self.store,
+            outbound=self.retries,
+            partner=lambda pid: self.registry.get(pid),
+            clock=utc_now,
+            failpoints=FailPoints(settings.failpoints),
         )
         self.documents = DocumentFlow(
             store=self.store,

@@ -4,8 +4,9 @@ Each due document is claimed (see :func:`gateway.store.reconciliation.claim_over
 marked ``overdue`` with an ``ack.overdue`` event, and then, per the partner document's policy
 (``ack.on_overdue``): ``alert`` calls the notification hook and leaves the document on the worklist; ``resend``
 delivers the same archived bytes again (at most ``ack.max_resends`` times, event ``ack.resent``) and waits another
-``expect_ack_within``; once the resends are used up it alerts. A late acknowledgement still reconciles: the
-document's status becomes what the acknowledgement says.
+``expect_ack_within``; once the resends are used up it alerts. A crash after the claim loses at most that
+notification or resend: the document stays ``overdue`` on the worklist (at most once, never twice). A late
+acknowledgement still reconciles: the document's status becomes what the acknowledgement says.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.failpoints import FailPoints
 from gateway.flows.notify import notify
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger, log_context
@@ -51,11 +53,13 @@ class OverdueAcks:
         outbound: Delivers,
         partner: Callable[[str], Partner | None],
         clock: Callable[[], datetime],
+        failpoints: FailPoints | None = None,
     ) -> None:
         self.store = store
         self.outbound = outbound
         self.partner = partner
         self.clock = clock
+        self.failpoints = failpoints or FailPoints()
 
     def run(self) -> OverdueResult:
         """Scheduler job: claim and handle every document whose acknowledgement is overdue."""
@@ -64,6 +68,8 @@ class OverdueAcks:
         resent: list[int] = []
         for msg in claim_overdue(self.store, now=now):
             assert msg.id is not None
+            # a crash here leaves the document overdue and on the worklist, never resent twice
+            self.failpoints.hit("ack.overdue.after_claim")
             with log_context(message_id=msg.id, partner_id=msg.partner_id):
                 partner = self.partner(msg.partner_id or "")
                 policy = document_policy(partner, msg)

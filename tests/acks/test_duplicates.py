@@ -3,6 +3,8 @@ for TA1s, the per-partner window, and the same bytes under another name."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.models import Direction, Message, MessageStatus
 from tests.support.gateway_home import drop, make_home, wait_for
+from tests.support.serve import GATEWAY
 
 
 def start(home):
@@ -60,6 +63,20 @@ def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_roo
         assert b"TA1*" + isa13 + b"*" in ta1 and b"*R*025~" in ta1 and b"ST*997" not in ta1
         assert len(gw.store.outputs(first.id)) == 1 and gw.store.outputs(second.id) == []
         assert any(p.name.endswith(".x12") and b"TA1*" in p.read_bytes() for p in outbox.iterdir())
+        # the support person sees it with `gateway attention` and resolves it with a note
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+
+        def cli(*args: str) -> str:
+            return subprocess.run([str(GATEWAY), *args], cwd=home, env=env, capture_output=True, text=True,
+                                  timeout=60, check=True).stdout
+
+        listing = cli("attention", "--kind", "duplicate")
+        assert "1 open: duplicate 1" in listing and f"#{second.id}" in listing and "acme-retail" in listing
+        assert "resolved duplicate" in cli("attention", "resolve", str(second.id), "--note", "known resend")
+        event = gw.store.events(second.id)[-1]
+        assert (event.name, event.detail["note"]) == ("attention.resolved", "known resend")
+        assert event.actor.startswith("cli")
+        assert cli("attention", "--kind", "duplicate").strip() == "nothing needs attention"
         # outside the partner's 30-day window the same interchange is new business again
         with gw.store.session() as s:
             old = first.created_at - timedelta(days=31)

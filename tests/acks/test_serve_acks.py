@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -283,5 +284,27 @@ def test_killed_after_reconciling_resumes_once_after_restart(home, gw, key):
         assert [e["name"] for e in doc["timeline"]].count("ack.accepted") == 1
         inbound = api(second, key, "/api/messages?direction=inbound")["items"]
         assert len(inbound) == 1
+    finally:
+        second.stop()
+
+
+def test_killed_after_claiming_an_overdue_document_leaves_it_overdue_once(home, gw, key):
+    order = send_document(gw, "harbor-3pl", SAMPLES / "940" / "acme-retail-new-order.canonical.json",
+                          set_id="940", now=datetime.now(UTC) - timedelta(hours=3))
+    env = {"GATEWAY_FAILPOINTS": "ack.overdue.after_claim=exit", "GATEWAY_ACK_OVERDUE_CHECK_SECONDS": "1"}
+    first = ServeProcess(home, env=env)
+    try:
+        assert first.wait_exit(timeout=40) == 77, first.output()
+    finally:
+        first.stop()
+    assert gw.store.get(order.message.id).ack_status == "overdue"  # the claim was committed before the crash
+    second = ServeProcess(home, env={"GATEWAY_ACK_OVERDUE_CHECK_SECONDS": "1"})
+    try:
+        second.wait_healthy(timeout=20)
+        time.sleep(2.5)  # two more job periods: nothing is claimed twice
+        doc = document(second, key, order.message.id)
+        assert [e["name"] for e in doc["timeline"]].count("ack.overdue") == 1
+        assert [i["message_id"] for i in api(second, key, "/api/attention?kind=overdue")["items"]] == [
+            order.message.id]
     finally:
         second.stop()

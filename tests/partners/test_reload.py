@@ -127,7 +127,9 @@ def test_work_in_flight_survives_reloads(gateway, repo_root, tmp_path):
     names = []
     for i in range(6):
         names.append(f"asn-{i}.edi")
-        drop(src, inbox, names[-1])
+        unique = tmp_path / names[-1]  # its own ISA13: the same interchange twice would be a duplicate
+        unique.write_bytes(src.read_bytes().replace(b"000000091", f"{900 + i:09d}".encode()))
+        drop(unique, inbox, names[-1])
         extra = f"  - {{name: extra-{i}, type: folder, direction: outbound, path: channels/harbor-3pl/x{i}}}\n"
         write_atomically(path, good.replace("documents:", extra + "documents:"))
         assert gateway.reload_partners() or gateway.registry.get("harbor-3pl").channels[-1].name == f"extra-{i}"
