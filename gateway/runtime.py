@@ -25,6 +25,7 @@ from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
 from gateway.flows.outbox import OutboxIntake
+from gateway.flows.notify import to_notifier
 from gateway.flows.overdue import OverdueAcks
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller
@@ -135,7 +136,8 @@ class Gateway:
             outbound=self.retries,
             partner=lambda pid: self.registry.get(pid),
             clock=utc_now,
-            failpoints=FailPoints(settings.failpoints),
+            failpoints=failpoints,
+            notify=to_notifier(lambda: getattr(self, "notifier", None)),  # the notifier is made further down
         )
         self.documents = DocumentFlow(
             store=self.store,

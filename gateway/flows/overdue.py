@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.failpoints import FailPoints
-from gateway.flows.notify import notify
+from gateway.flows.notify import notify as default_notify
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import AckPolicy, Partner
@@ -54,11 +54,13 @@ class OverdueAcks:
         partner: Callable[[str], Partner | None],
         clock: Callable[[], datetime],
         failpoints: FailPoints | None = None,
+        notify: Callable[..., None] | None = None,
     ) -> None:
         self.store = store
         self.outbound = outbound
         self.partner = partner
         self.clock = clock
+        self.notify = notify or default_notify
         self.failpoints = failpoints or FailPoints()
 
     def run(self) -> OverdueResult:
@@ -79,7 +81,7 @@ class OverdueAcks:
                     self._resend(msg, partner, policy, done + 1, now)
                     resent.append(msg.id)
                     continue
-                notify("ack.overdue", message_id=msg.id, partner_id=msg.partner_id, file=msg.file_name,
+                self.notify("ack.overdue", message_id=msg.id, partner_id=msg.partner_id, file=msg.file_name,
                        set_ids=msg.set_ids, due=msg.ack_due_at.isoformat() if msg.ack_due_at else None,
                        resends=done)
                 alerted.append(msg.id)
