@@ -36,7 +36,7 @@ class ServeProcess:
         )
         self.started = time.monotonic()
 
-    def wait_healthy(self, timeout: float = 10.0) -> float:
+    def wait_healthy(self, timeout: float = 30.0) -> float:  # generous: 2 shared cores under a full suite
         deadline = self.started + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
