@@ -21,8 +21,14 @@ def home(tmp_path):
 
 
 @pytest.fixture
-def key(home):
-    return create_key(home, name="crash-tests", role="viewer")
+def db_env(database_url):
+    """SQLite in the home's var/ (the embedded default), or a fresh PostgreSQL schema (several-node setups)."""
+    return {} if database_url.startswith("sqlite") else {"GATEWAY_DATABASE_URL": database_url}
+
+
+@pytest.fixture
+def key(home, db_env):
+    return create_key(home, name="crash-tests", role="viewer", env=db_env)
 
 
 def _get(url: str, key: str, path: str) -> httpx.Response:
@@ -30,11 +36,11 @@ def _get(url: str, key: str, path: str) -> httpx.Response:
 
 
 @pytest.mark.parametrize("point", ["inbound.before_mapping", "acks.after_create", "archive.before_rename"])
-def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_root, key, point):
+def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_root, key, db_env, point):
     src = repo_root.joinpath("samples", *SAMPLE)
     inbox = home / "var" / "channels" / "harbor-3pl" / "inbound"
     archive = home / "var" / "archive"
-    first = ServeProcess(home, env={"GATEWAY_FAILPOINTS": f"{point}=kill"})
+    first = ServeProcess(home, env={**db_env, "GATEWAY_FAILPOINTS": f"{point}=kill"})
     try:
         first.wait_healthy()
         drop(src, inbox)
@@ -44,7 +50,7 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
     if point == "archive.before_rename":
         assert list(archive.glob(".incoming-*")), "the kill left the temporary file (what the restart must clean)"
 
-    second = ServeProcess(home)
+    second = ServeProcess(home, env=db_env)
     try:
         second.wait_healthy()
 

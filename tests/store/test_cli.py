@@ -66,7 +66,7 @@ def test_search_show_resend_reprocess_purge(home):
     ack_id = shown["acknowledgements"][0]["ack_message_id"]
     assert "sent" in run(home, "messages", "resend", str(ack_id)).stdout
 
-    assert "revision 0003" in run(home, "db", "upgrade").stdout
+    assert "revision 0004" in run(home, "db", "upgrade").stdout
     assert run(home, "archive", "purge", ok=False).returncode == 2  # no retention configured: says so
     purged = json.loads(run(home, "archive", "purge", "--older-than-days", "1").stdout)
     assert purged["messages"] == 0  # nothing is that old
