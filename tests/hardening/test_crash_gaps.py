@@ -42,9 +42,9 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
     archive = home / "var" / "archive"
     first = ServeProcess(home, env={**db_env, "GATEWAY_FAILPOINTS": f"{point}=kill"})
     try:
-        first.wait_healthy()
+        first.wait_healthy(timeout=60)
         drop(src, inbox)
-        assert first.wait_exit(timeout=20) == -9, first.output()  # SIGKILL, at the fail point
+        assert first.wait_exit(timeout=60) == -9, first.output()  # SIGKILL, at the fail point
     finally:
         first.stop()
     if point == "archive.before_rename":
@@ -52,7 +52,7 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
 
     second = ServeProcess(home, env=db_env)
     try:
-        second.wait_healthy()
+        second.wait_healthy(timeout=60)
 
         def settled():
             items = _get(second.url, key, "/api/messages").json()["items"]
@@ -62,7 +62,7 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
             names = [e["name"] for e in _get(second.url, key, f"/api/messages/{inbound[0]['id']}").json()["timeline"]]
             return items if "mapping.done" in names else None
 
-        wait_for(settled, timeout=20)
+        wait_for(settled, timeout=60)
         time.sleep(2.5)  # one more folder sweep: nothing new may appear
         items = _get(second.url, key, "/api/messages").json()["items"]
         inbound = [m for m in items if m["direction"] == "inbound"]
