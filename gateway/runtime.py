@@ -156,6 +156,8 @@ class Gateway:
         self.remote.apply(self.registry)
         self._watch_partner_files()
         self.scheduler.add_interval("delivery.retries", self.retries.run_due, RETRY_SWEEP_SECONDS, run_now=False)
+        if self.as2 is not None:
+            self.as2.mdn_delivery.stopping.clear()  # a gateway started again after stop() delivers again
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
