@@ -235,6 +235,8 @@ class Gateway:
         self.scheduler.add_interval("handoff.sweep", self.handoff.sweep, self.settings.handoff_sweep_seconds)
         self.scheduler.add_interval("handoff.reconcile", self.handoff.reconcile, 60.0, run_now=False)
         self.handoff.wake = lambda: self.scheduler.wake("handoff.sweep")
+        if self.as2 is not None:
+            self.as2.mdn_delivery.stopping.clear()  # a gateway started again after stop() delivers again
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:

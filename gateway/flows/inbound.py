@@ -370,10 +370,11 @@ def _already_failed(msg: Message) -> DocumentError:
 
 
 def _plausible_id(qualifier: str | None, value: str | None) -> bool:
-    """ISA05/ISA06 as X12 has them: a 2-character qualifier and a 1-15 character id, printable ASCII."""
+    """ISA05/ISA06 readable as text: printable ASCII, an id present. Generous on lengths (tolerant partners pad
+    or overrun them); what it refuses is noise: empty ids, control characters, undecodable bytes."""
     q, v = (qualifier or "").strip(), (value or "").strip()
     ok = all(32 <= ord(c) < 127 for c in q + v)
-    return ok and len(q) == 2 and 1 <= len(v) <= 15
+    return ok and len(q) <= 3 and 1 <= len(v) <= 35
 
 
 def _require_senders(analysis: Any, quote_data: bool) -> None:

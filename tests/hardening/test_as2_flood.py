@@ -56,7 +56,7 @@ def test_flood_of_unknown_senders_asking_async_mdns(home):
     with listener() as (target, received):
         gw = ServeProcess(home)
         try:
-            gw.wait_healthy(timeout=20)
+            gw.wait_healthy(timeout=60)
             slow: list[float] = []
             stop = threading.Event()
 
@@ -104,7 +104,7 @@ def test_flood_of_unknown_senders_asking_async_mdns(home):
 def test_95_mb_body_from_an_unknown_sender_is_refused_early_with_bounded_memory(home):
     gw = ServeProcess(home)
     try:
-        gw.wait_healthy(timeout=20)
+        gw.wait_healthy(timeout=60)
         chunk = os.urandom(MB)
 
         def body():

@@ -21,8 +21,14 @@ def home(tmp_path):
 
 
 @pytest.fixture
-def key(home):
-    return create_key(home, name="crash-tests", role="viewer")
+def db_env(database_url):
+    """SQLite in the home's var/ (the embedded default), or a fresh PostgreSQL schema (several-node setups)."""
+    return {} if database_url.startswith("sqlite") else {"GATEWAY_DATABASE_URL": database_url}
+
+
+@pytest.fixture
+def key(home, db_env):
+    return create_key(home, name="crash-tests", role="viewer", env=db_env)
 
 
 def _get(url: str, key: str, path: str) -> httpx.Response:
@@ -30,23 +36,23 @@ def _get(url: str, key: str, path: str) -> httpx.Response:
 
 
 @pytest.mark.parametrize("point", ["inbound.before_mapping", "acks.after_create", "archive.before_rename"])
-def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_root, key, point):
+def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_root, key, db_env, point):
     src = repo_root.joinpath("samples", *SAMPLE)
     inbox = home / "var" / "channels" / "harbor-3pl" / "inbound"
     archive = home / "var" / "archive"
-    first = ServeProcess(home, env={"GATEWAY_FAILPOINTS": f"{point}=kill"})
+    first = ServeProcess(home, env={**db_env, "GATEWAY_FAILPOINTS": f"{point}=kill"})
     try:
-        first.wait_healthy()
+        first.wait_healthy(timeout=60)
         drop(src, inbox)
-        assert first.wait_exit(timeout=20) == -9, first.output()  # SIGKILL, at the fail point
+        assert first.wait_exit(timeout=60) == -9, first.output()  # SIGKILL, at the fail point
     finally:
         first.stop()
     if point == "archive.before_rename":
         assert list(archive.glob(".incoming-*")), "the kill left the temporary file (what the restart must clean)"
 
-    second = ServeProcess(home)
+    second = ServeProcess(home, env=db_env)
     try:
-        second.wait_healthy()
+        second.wait_healthy(timeout=60)
 
         def settled():
             items = _get(second.url, key, "/api/messages").json()["items"]
@@ -56,7 +62,7 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
             names = [e["name"] for e in _get(second.url, key, f"/api/messages/{inbound[0]['id']}").json()["timeline"]]
             return items if "mapping.done" in names else None
 
-        wait_for(settled, timeout=20)
+        wait_for(settled, timeout=60)
         time.sleep(2.5)  # one more folder sweep: nothing new may appear
         items = _get(second.url, key, "/api/messages").json()["items"]
         inbound = [m for m in items if m["direction"] == "inbound"]

@@ -5,8 +5,9 @@ No API key here: AS2 authenticates each message by its signature (partner policy
 body is read, the AS2-From header says whether the sender is a partner we know: an unknown sender gets a much
 smaller body limit (``edge.unknown_sender_max_body_bytes``) and a rate limit per client address (HTTP 429), so
 unauthenticated input costs bounded memory, disk and time. The body is spooled to a temporary file (memory holds
-at most one chunk beyond :data:`SPOOL_IN_MEMORY`) and read once for the receiver. An async MDN is never sent from
-here: the receiver queues it as a stored work item and the route only wakes the delivery job.
+at most one chunk beyond :data:`SPOOL_IN_MEMORY`) and read once for the receiver; bodies over :data:`LARGE_BODY`
+are parsed one at a time, so several large messages at once do not multiply the memory. An async MDN is never
+sent from here: the receiver queues it as a stored work item and the route only wakes the delivery job.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ router = APIRouter(tags=["as2"])
 log = get_logger(__name__)
 SPOOL_IN_MEMORY = 1024 * 1024
 UNKNOWN_CONCURRENCY = 2  # unknown senders' requests processed at once; the others wait without holding a thread
+LARGE_BODY = 8 * 1024 * 1024  # bodies this large are parsed in memory one at a time (AS2 parsing is not streamed)
 
 
 def _known(receiver: Any, request: Request) -> bool:
@@ -33,10 +35,11 @@ def _known(receiver: Any, request: Request) -> bool:
     return bool(sender) and receiver.partners(sender) is not None
 
 
-def _unknown_slots(request: Request) -> asyncio.Semaphore:
-    slots = getattr(request.app.state, "as2_unknown_slots", None)
+def _slots(request: Request, name: str, size: int) -> asyncio.Semaphore:
+    slots = getattr(request.app.state, name, None)
     if slots is None:
-        slots = request.app.state.as2_unknown_slots = asyncio.Semaphore(UNKNOWN_CONCURRENCY)
+        slots = asyncio.Semaphore(size)
+        setattr(request.app.state, name, slots)
     return slots
 
 
@@ -82,10 +85,13 @@ async def receive_as2(request: Request) -> Response:
             spool.write(chunk)
         spool.seek(0)
         body = spool.read()
-    if known:
+    slots = _slots(request, "as2_unknown_slots", UNKNOWN_CONCURRENCY) if not known else None
+    if len(body) > LARGE_BODY:
+        slots = _slots(request, "as2_large_slots", 1)
+    if slots is None:
         result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
     else:
-        async with _unknown_slots(request):
+        async with slots:
             result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
     del body
     delivery = getattr(request.app.state, "as2_mdn_delivery", None)
