@@ -1,7 +1,8 @@
 """Hand-off throughput to RabbitMQ, against a bare publish loop with the same client, measured in one run:
 
-- bare (measured first and last, the better figure kept): pika's BlockingConnection, publisher confirms on, persistent messages, the same event bodies, one publish
-  after another (what any careful publisher does; the ceiling for the gateway's sweep);
+- bare (measured first and last, the better figure kept): pika's BlockingConnection, publisher confirms on,
+  persistent messages, the same event bodies, one publish after another (what any careful publisher does; the
+  ceiling for the gateway's sweep);
 - sweep: the gateway's hand-off alone: N events already in the outbox, delivered by ``HandoffFlow.sweep`` (claim
   with lease, publish with confirm, outcomes + timeline + statuses written per batch);
 - end to end: N inbound 940 files dropped in a partner's inbox until N confirmed publishes sit in the queue
