@@ -26,7 +26,13 @@ from typing import Any
 
 from gateway.canonical import parse_record
 from gateway.canonical.keys import business_keys
-from gateway.errors import GatewayError, InvalidActionError, PermanentTransportError, TransportError
+from gateway.errors import (
+    GatewayError,
+    InvalidActionError,
+    PermanentTransportError,
+    TransientTransportError,
+    TransportError,
+)
 from gateway.failpoints import FailPoints
 from gateway.handoff.config import HandoffConfig, parse_handoff_file
 from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
@@ -297,6 +303,10 @@ class HandoffFlow:
             except TransportError as exc:
                 outcomes.append(self._failed(row, exc, cfg.retry))
                 untouched += [r.id for r in batch[i + 1:]]  # later records wait: order per partner holds
+                break
+            except GatewayError as exc:  # e.g. a secret not set yet: retried by the policy, fixed without a replay
+                outcomes.append(self._failed(row, TransientTransportError(exc.describe()), cfg.retry))
+                untouched += [r.id for r in batch[i + 1:]]
                 break
             except Exception as exc:  # a defect in a publisher: the record is parked, not lost
                 log.exception("handoff.publisher_crashed")

@@ -242,10 +242,27 @@ class Outbox:
                     keep.append(oid)
             if not keep:
                 return {}
+            # conditional: on SQLite (no row locks) a concurrent claim may have leased some rows meanwhile
+            free = or_(H.c.lease_until.is_(None), H.c.lease_until < now)
             conn.execute(
-                update(H).where(H.c.id.in_(keep)).values(lease_owner=owner, lease_until=now + lease)
+                update(H).where(H.c.id.in_(keep), free).values(lease_owner=owner, lease_until=now + lease)
             )
-            got = conn.execute(select(H).where(H.c.id.in_(keep)).order_by(H.c.id)).all()
+            got = conn.execute(
+                select(H).where(H.c.id.in_(keep), H.c.lease_owner == owner, H.c.lease_until == now + lease)
+                .order_by(H.c.id)
+            ).all()
+            wanted: dict[str, int] = defaultdict(int)
+            have: dict[str, int] = defaultdict(int)
+            lane_of_id = {i: lane for lane, ids in locked.items() for i in ids}
+            for i in keep:
+                wanted[lane_of_id[i]] += 1
+            for r in got:
+                have[r.lane] += 1
+            partial = {lane for lane in wanted if have[lane] != wanted[lane]}
+            if partial:  # a lane only partly ours could be delivered out of order: give it back whole
+                back = [r.id for r in got if r.lane in partial]
+                conn.execute(update(H).where(H.c.id.in_(back)).values(lease_owner=None, lease_until=None))
+                got = [r for r in got if r.lane not in partial]
         lanes: dict[str, list[Claimed]] = defaultdict(list)
         for r in got:
             lanes[r.lane].append(

@@ -89,7 +89,7 @@ class DocumentSpec(_Strict):
     """A transaction set exchanged with the partner, in one direction."""
 
     set_id: str | None = Field(
-        None, pattern=r"^\d{3}$", description="X12 transaction set id: 940, 945, 856, 214 ... (format x12)"
+        None, pattern=r"^\d{3}$", description="X12 transaction set id: 940, 945, 856, 214 ..."
     )
     direction: Literal["inbound", "outbound"]
     version: str = Field(

@@ -414,7 +414,7 @@ class Handoff(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("event_id", "destination"),
         Index("ix_handoff_status_due", "status", "due_at"),
-        Index("ix_handoff_lane", "lane", "id"),
+        Index("ix_handoff_lane", "lane", "status", "id"),  # claims look for open rows per lane, in id order
         Index("ix_handoff_destination_status", "destination", "status", "id"),
     )
 

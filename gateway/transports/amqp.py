@@ -12,6 +12,7 @@ acknowledges each delivery only after its record is archived and recorded (see d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class AmqpLink:
         self.setup = setup  # declarations to run on every new channel
         self._conn: pika.BlockingConnection | None = None
         self._chan: BlockingChannel | None = None
+        self._used = 0.0  # monotonic time of the last successful operation
 
     @property
     def open(self) -> bool:
@@ -111,9 +113,12 @@ class AmqpLink:
         chan = self.channel()
         try:
             with translated(what):
-                if not fresh and self._conn is not None:
+                idle = time.monotonic() - self._used > 1.0
+                if not fresh and idle and self._conn is not None:
                     self._conn.process_data_events(0)  # notice a connection that died while idle
-                return op(chan)
+                result = op(chan)
+                self._used = time.monotonic()
+                return result
         except TransientTransportError:
             self.close()
             if fresh:
@@ -121,7 +126,9 @@ class AmqpLink:
         chan = self.channel()
         try:
             with translated(what):
-                return op(chan)
+                result = op(chan)
+                self._used = time.monotonic()
+                return result
         except TransientTransportError:
             self.close()
             raise

@@ -58,9 +58,10 @@ def test_sample_856_is_archived_identified_acked_and_committed(gateway, repo_roo
     names = [e.name for e in gateway.store.events(msg.id)]
     assert names[:4] == ["message.received", "message.archived", "envelope.read", "partner.identified"]
     assert names.index("ack.generated") < names.index("ack.sent") < names.index("source.committed")
-    # the status steps end in acked; the mapping step (issue 4) only adds its own event after it
-    assert [n for n in names if not n.startswith("mapping.")][-1] == "message.acked"
-    assert all(n.startswith("mapping.") for n in names[names.index("message.acked") + 1 :])
+    # the status steps end in acked; the mapping step (issue 4) and the hand-off (issue 14) add their events after it
+    after = ("mapping.", "handoff.")
+    assert [n for n in names if not n.startswith(after)][-1] == "message.acked"
+    assert all(n.startswith(after) for n in names[names.index("message.acked") + 1 :])
     # 997 in the partner's outbound folder, addressed back to the sender
     [ack_file] = list(outbox(gateway, "harbor-3pl").iterdir())
     ack = ack_file.read_bytes()

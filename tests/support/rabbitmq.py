@@ -61,8 +61,12 @@ def scratch(binding: str = "#") -> Iterator[Scratch]:
         ch.exchange_declare(s.exchange, "topic", durable=True)
         ch.queue_declare(s.queue, durable=True)
         ch.queue_bind(s.queue, s.exchange, binding)
+    finally:
+        conn.close()  # not kept open: an idle blocking connection misses heartbeats during a long test
+    try:
         yield s
     finally:
+        conn = pika.BlockingConnection(pika.ConnectionParameters(HOST, PORT))
         try:
             ch = conn.channel()
             ch.queue_delete(s.queue)

@@ -52,7 +52,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_handoff_message_id", "handoff", ["message_id"])
     op.create_index("ix_handoff_status_due", "handoff", ["status", "due_at"])
-    op.create_index("ix_handoff_lane", "handoff", ["lane", "id"])
+    op.create_index("ix_handoff_lane", "handoff", ["lane", "status", "id"])
     op.create_index("ix_handoff_destination_status", "handoff", ["destination", "status", "id"])
 
 

@@ -1,0 +1,61 @@
+"""Two gateway nodes sharing one PostgreSQL store (and, for contrast, SQLite): their sweeps run at the same time
+over the same outbox and every event is delivered exactly once, in order per partner."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import yaml
+from sqlalchemy import select
+
+from gateway.flows.handoff import HandoffFlow
+from gateway.handoff.events import record_events
+from gateway.store.archive import Archive
+from gateway.store.models import Event
+from tests.handoff.test_outbox import message, store  # noqa: F401 - the fixture, on both backends
+
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def test_two_nodes_deliver_each_event_once_in_order_per_partner(store, tmp_path):  # noqa: F811
+    cfg = tmp_path / "handoff.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "destinations": [{"name": "drop", "type": "folder", "path": str(tmp_path / "out"), "batch": 7}],
+        "routes": [{"to": ["drop"]}],
+    }))
+    nodes = [
+        HandoffFlow(store=store, archive=Archive(tmp_path / "archive"), config_file=cfg, data_dir=tmp_path,
+                    secrets_dir=None, clock=lambda: datetime.now(UTC))
+        for _ in range(2)
+    ]
+    expected = []
+    for n in range(60):
+        partner = ("acme", "harbor", "alink")[n % 3]
+        mid = message(store, partner, n)
+        events = record_events(message_id=mid, partner=partner, documents=[{"type": "order", "order_number": str(n)}],
+                               set_ids=["940"], keys_of=lambda d: [], occurred_at=T0)
+        assert nodes[0].outbox.release(mid, [(events[0], [("drop", "folder")])], now=T0)
+        expected.append(events[0].event_id)
+    done = [0, 0]
+
+    def run(i: int) -> None:
+        while sum(done) < len(expected):
+            done[i] += nodes[i].sweep()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sum(done) == len(expected)
+    assert sorted(p.stem for p in (tmp_path / "out").glob("*.json")) == sorted(expected)
+    with store.session() as s:
+        delivered = s.exec(select(Event).where(Event.name == "handoff.delivered").order_by(Event.id)).scalars().all()
+    ids = [e.detail["event_id"] for e in delivered]
+    assert sorted(ids) == sorted(expected)  # each once
+    for partner in ("acme", "harbor", "alink"):
+        mids = [e.message_id for e in delivered if store.get(e.message_id).partner_id == partner]
+        assert mids == sorted(mids), partner
+    for node in nodes:
+        node.close()
