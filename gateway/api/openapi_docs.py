@@ -80,6 +80,26 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "role": ("viewer reads; operator also resends/reprocesses; admin also manages keys", "operator"),
     "last_used_at": ("last use (UTC), to the nearest few minutes", TS),
     "revoked_at": ("when it was revoked; null while active", None),
+    # outbound documents (POST /api/documents)
+    "ack_due_at": ("when the partner's 997/999 becomes overdue (UTC); null when none is expected", TS),
+    "messages": ("the outbound messages made from the submission, one per document", []),
+    "problems": ("why the submission was refused: JSON path, X12 element, what is wrong", []),
+    "ProblemOut.code": ("machine-readable problem code", "element_missing"),
+    "ProblemOut.message": ("what is wrong and what to do", "W06-02 (depositor order number) is missing"),
+    "SubmitResult.valid": ("the produced X12 passed our validator", True),
+    # hand-off to internal systems
+    "destination": ("the hand-off destination's name (config/handoff.yaml)", "erp-pull"),
+    "confirmed": ("event ids confirmed now", ["42-1"]),
+    "deliveries": ("one row per event and destination", []),
+    "event_id": ("stable event id: message id and set position", "42-1"),
+    "event_type": ("what the event tells: a record received, an acknowledgement outcome ...", "record.received"),
+    "attempts": ("delivery attempts so far", 1),
+    "due_at": ("when the next attempt is due (UTC)", TS),
+    "delivered_at": ("when the destination confirmed it (UTC); null until then", TS),
+    "last_error": ("the last failed attempt's error; null after a success", None),
+    "HandoffRow.status": ("pending, retrying, available (pull), delivered or dead", "delivered"),
+    "HandoffOut.status": ("the message's hand-off status: unrouted, pending, retrying, delivered, dead, skipped",
+                          "delivered"),
 }
 
 PARAMETERS: dict[str, tuple[str, Any]] = {
@@ -96,6 +116,8 @@ PARAMETERS: dict[str, tuple[str, Any]] = {
     "message_id": ("message id", 42),
     "name": ("the key's name", "support-desk"),
     "days": ("how many days back", 30),
+    "Idempotency-Key": ("the same key with the same body answers the same messages (kept at least 7 days); "
+                        "with another body: 409", "order-4500012345-945"),
 }
 
 OPERATIONS: dict[str, str] = {
@@ -121,6 +143,20 @@ OPERATIONS: dict[str, str] = {
     "delete /api/keys/{name}": "The key stops working at once (also its support page sessions).",
     "post /as2": "AS2 (RFC 4130) receiving endpoint for partners; authenticated by signature, not by API key.",
     "post /api/webhooks/{partner}": "A partner's signed webhook delivery; authenticated by its HMAC signature.",
+    "post /api/documents": "Canonical records (JSON, or CSV/XML by content type) to send to a partner: built into "
+    "the partner's declared X12 (or CSV), validated, archived and delivered on its outbound channels "
+    "(docs/sending.md). 422 lists every problem with its JSON path and X12 element.",
+    "get /api/attention": "The support worklist, oldest first: failed, quarantined, invalid, rejected, overdue, "
+    "dead, duplicate, unmatched, with counts per partner and kind (docs/operations.md).",
+    "post /api/attention/{message_id}/resolve": "Resolve a message's worklist items with a note; recorded on its "
+    "timeline with the caller.",
+    "get /api/messages/{message_id}/handoff": "The message's hand-off to internal systems: one row per event and "
+    "destination (docs/handoff.md).",
+    "post /api/messages/{message_id}/handoff": "Hand the message's records off again with the same event ids, to "
+    "the destinations routed now.",
+    "get /api/inbox": "Events waiting in a pull destination, oldest first; pass the answered cursor as after= to "
+    "read on.",
+    "post /api/inbox/confirm": "Confirm events read from the pull inbox; confirmed events are not returned again.",
 }
 
 

@@ -187,9 +187,16 @@ def test_a_duplicate_interchange_is_never_released_again(api, tmp_path):
 
     def second():
         ms = [m for m in gw.store.list_messages(direction=Direction.inbound).items if m.file_name == "again.edi"]
-        return ms[0] if ms and ms[0].handoff_status else None
+        return ms[0] if ms and (ms[0].handoff_status or ms[0].status == "duplicate") else None
 
     dup = wait_for(second, timeout=20)
+    # the inbound flow stops a duplicate interchange before mapping (issue 13) ...
+    assert dup.status == "duplicate"
+    assert not [e for e in gw.store.events(dup.id) if e.name == "handoff.released"]
+    # ... and when an operator forces it through, it is mapped and acknowledged, but the hand-off still skips it
+    forced = client.post(f"/api/messages/{dup.id}/reprocess", params={"force": "true"}, headers=h(tokens["operator"]))
+    assert forced.status_code == 200, forced.text
+    dup = wait_for(lambda: (m := gw.store.get(dup.id)) if m.handoff_status else None, timeout=20)
     assert dup.handoff_status == "skipped"
     ev = [e for e in gw.store.events(dup.id) if e.name == "handoff.duplicate"]
     assert ev and "handed off already" in ev[0].detail["reason"]
