@@ -196,7 +196,8 @@ def test_a_duplicate_interchange_is_never_released_again(api, tmp_path):
     # ... and when an operator forces it through, it is mapped and acknowledged, but the hand-off still skips it
     forced = client.post(f"/api/messages/{dup.id}/reprocess", params={"force": "true"}, headers=h(tokens["operator"]))
     assert forced.status_code == 200, forced.text
-    dup = wait_for(lambda: (m := gw.store.get(dup.id)) if m.handoff_status else None, timeout=20)
+    dup_id = dup.id
+    dup = wait_for(lambda: m if (m := gw.store.get(dup_id)).handoff_status else None, timeout=20)
     assert dup.handoff_status == "skipped"
     ev = [e for e in gw.store.events(dup.id) if e.name == "handoff.duplicate"]
     assert ev and "handed off already" in ev[0].detail["reason"]
