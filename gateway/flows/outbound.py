@@ -13,6 +13,7 @@ from gateway.errors import GatewayError, TransportError
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
+from gateway.store.batch import Batch
 from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.store.types import utcnow
@@ -49,6 +50,7 @@ class OutboundFlow:
                     reason=f"partner {partner.id!r} has no outbound channel: the file waits in the archive",
                 )
             receipts = []
+            batch = Batch()  # every attempt and the outcome are written together, once the outcome is known
             for transport in targets:
                 started = utcnow()
                 try:
@@ -56,7 +58,7 @@ class OutboundFlow:
                         receipt = transport.send(message.file_name, src)
                 except (TransportError, GatewayError) as exc:
                     transient = bool(getattr(exc, "transient", False))
-                    self.store.record_delivery_attempt(
+                    batch.delivery_attempt(
                         message.id,
                         channel=transport.channel,
                         outcome="retrying" if transient else "failed",
@@ -64,15 +66,17 @@ class OutboundFlow:
                         error=exc.to_dict(),
                     )
                     log.error("delivery.failed", extra={"fields": {"channel": transport.channel, "error": str(exc)}})
-                    return self.store.update(
-                        message.id,
+                    batch.update(
+                        message,
                         event="delivery.failed",
                         status=MessageStatus.failed if not getattr(exc, "transient", False) else MessageStatus.retrying,
                         reason=exc.describe(),
                         error=exc.to_dict(),
                         detail={"channel": transport.channel},
                     )
-                self.store.record_delivery_attempt(
+                    self.store.apply(batch)  # the attempts so far and the outcome: one transaction
+                    return message
+                batch.delivery_attempt(
                     message.id,
                     channel=transport.channel,
                     outcome="sent",
@@ -81,8 +85,8 @@ class OutboundFlow:
                 )
                 receipts.append({"channel": transport.channel, "to": receipt.transport_id})
             log.info("message.sent", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
-            return self.store.update(
-                message.id,
+            batch.update(
+                message,
                 event="message.sent",
                 status=MessageStatus.sent,
                 transport_id=receipts[0]["to"],
@@ -90,3 +94,5 @@ class OutboundFlow:
                 reason=None,
                 detail={"receipts": receipts},
             )
+            self.store.apply(batch)
+            return message

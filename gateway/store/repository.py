@@ -6,7 +6,7 @@ together, so the timeline and the status never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from gateway.errors import NotFoundError
-from gateway.store import records
+from gateway.store import batch, records
 from gateway.store.archive import Blob
 from gateway.store.models import (
     TERMINAL,
@@ -94,9 +94,10 @@ class Store:
         *,
         events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]],
         actor: str = "gateway",
+        then: Callable[[int], batch.Batch] | None = None,
         **fields: Any,
     ) -> tuple[Message, bool]:
-        """Insert a message with its first timeline events, in one transaction.
+        """Insert a message with its first timeline events, in one transaction (with ``then(new_id)``'s writes).
 
         With an ``idempotency_key`` already known, nothing is written: the existing message comes back with
         ``False``, and the caller resumes it instead of duplicating it.
@@ -122,6 +123,9 @@ class Store:
                 records.record_business_keys(s, msg.id, [("file", msg.file_name)])
             for name, status, detail in events:
                 s.add(Event(message_id=msg.id, name=name, status=status, actor=actor, detail=detail))
+            if then is not None:  # the caller's writes that need the new id, in the same transaction
+                s.flush()
+                batch.run(s.connection(), [then(msg.id)])
             s.commit()
             return msg, True
 
@@ -339,3 +343,38 @@ class Store:
             except IntegrityError:
                 pass  # another worker created it first
         raise RuntimeError(f"could not take a control number for {scope}/{kind}")
+
+    # -- the batched path (gateway.store.batch) ----------------------------------------------------------------
+    def apply(self, *batches: batch.Batch) -> None:
+        """Write one or several batches in ONE transaction (a flow step, or many messages' steps: group commit),
+        then bring the Message objects given to ``Batch.update`` in step."""
+        todo = [b for b in batches if b]
+        if todo:
+            with self.engine.begin() as conn:
+                batch.run(conn, todo)
+        for b in batches:
+            for sync in b.after:
+                sync()
+
+    def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
+        """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one
+        acknowledgement); same semantics as :meth:`next_control_number`."""
+        from gateway.store.models import ControlCounter
+
+        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
+        out: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for kind in kinds:
+                stmt = (
+                    update(tbl)
+                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
+                    .values(value=tbl.c.value % MAX_CONTROL_NUMBER + 1)
+                    .returning(tbl.c.value)
+                )
+                got = conn.execute(stmt).scalar_one_or_none()
+                if got is not None:
+                    out[kind] = int(got)
+        for kind in kinds:  # a counter used for the first time: created (race-safe) by the single-row path
+            if kind not in out:
+                out[kind] = self.next_control_number(scope, kind)
+        return out
