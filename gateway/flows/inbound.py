@@ -177,7 +177,8 @@ class InboundFlow:
             analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
         summary = summarize_envelope(analysis)
         # the envelope step: lineage, keys and the status in ONE transaction, written whatever identification says
-        batch = Batch().lineage(msg.id, interchange_records(analysis))
+        # (a message still "archived" was never read: no earlier lineage to replace)
+        batch = Batch().lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
         if analysis.interchanges:
             batch.keys(msg.id, self._business_keys(msg))
         batch.update(

@@ -103,31 +103,35 @@ class Store:
         ``False``, and the caller resumes it instead of duplicating it.
         """
         key = fields.get("idempotency_key")
-        with self.session() as s:
-            if key is not None:
-                found = s.exec(select(Message).where(Message.idempotency_key == key)).first()
-                if found is not None:
-                    return found, False
-            msg = Message(**fields)
-            s.add(msg)
-            try:
-                s.flush()
-            except IntegrityError:
-                s.rollback()
-                found = s.exec(select(Message).where(Message.idempotency_key == key)).first()
-                if found is None:
-                    raise
+        if key is not None:
+            found = self.find_by_key(key)
+            if found is not None:
                 return found, False
-            assert msg.id is not None
-            if msg.file_name:
-                records.record_business_keys(s, msg.id, [("file", msg.file_name)])
-            for name, status, detail in events:
-                s.add(Event(message_id=msg.id, name=name, status=status, actor=actor, detail=detail))
-            if then is not None:  # the caller's writes that need the new id, in the same transaction
-                s.flush()
-                batch.run(s.connection(), [then(msg.id)])
-            s.commit()
-            return msg, True
+        msg = Message(**fields)
+        row = msg.model_dump(exclude={"id"})
+        try:
+            with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING, events and keys in bulk
+                msg.id = int(conn.execute(batch.INSERT_MESSAGE, row).scalar_one())
+                now = utcnow()
+                rows = [
+                    {"message_id": msg.id, "name": name, "status": status.value if status is not None else None,
+                     "actor": actor, "detail": detail, "at": now}
+                    for name, status, detail in events
+                ]
+                if rows:  # (an empty parameter list would insert one row of defaults)
+                    conn.execute(batch.INSERT_EVENT, rows)
+                first = batch.Batch()
+                if msg.file_name:
+                    first.keys(msg.id, [("file", msg.file_name)])
+                if then is not None:  # the caller's writes that need the new id, in the same transaction
+                    first.extend(then(msg.id))
+                batch.run(conn, [first])
+        except IntegrityError:
+            found = self.find_by_key(key) if key is not None else None
+            if found is None:
+                raise
+            return found, False
+        return msg, True
 
     def get(self, message_id: int) -> Message:
         with self.session() as s:
@@ -137,8 +141,9 @@ class Store:
             return msg
 
     def find_by_key(self, idempotency_key: str) -> Message | None:
-        with self.session() as s:
-            return s.exec(select(Message).where(Message.idempotency_key == idempotency_key)).first()
+        with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
+            row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
+        return Message.model_validate(dict(row)) if row is not None else None
 
     def update(
         self,
