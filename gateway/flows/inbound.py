@@ -28,7 +28,8 @@ from gateway.errors import (
 )
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
-from gateway.flows.business_keys import extract_business_keys
+from gateway.flows.batching import KeySink
+from gateway.flows.business_keys import iter_business_keys
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
 from gateway.logging import get_logger, log_context, new_correlation_id
@@ -180,7 +181,7 @@ class InboundFlow:
         # (a message still "archived" was never read: no earlier lineage to replace)
         batch = Batch().lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
         if analysis.interchanges:
-            batch.keys(msg.id, self._business_keys(msg))
+            self._index_keys(msg, batch)
         batch.update(
             msg,
             event="envelope.read",
@@ -226,15 +227,17 @@ class InboundFlow:
             )
         return next(iter(partners.values()))
 
-    def _business_keys(self, msg: Message) -> list[tuple[str, str]]:
-        """The document's reference numbers (PO, BOL, PRO, tracking ...), indexed for search."""
+    def _index_keys(self, msg: Message, batch: Batch) -> None:
+        """The document's reference numbers (PO, BOL, PRO, tracking ...), indexed for search (streamed: a large
+        interchange's keys are written in bounded chunks, a small file's with the step, see KeySink)."""
         assert msg.id is not None and msg.archive_key is not None
+        sink = KeySink(self.store, msg.id, batch)
         try:
             with self.archive.open(msg.archive_key) as src:
-                return extract_business_keys(X12Reader(src))
+                sink.add(iter_business_keys(X12Reader(src)))
         except GatewayError as exc:  # unreadable segments are reported by the analysis, not here
             log.warning("business_keys.unreadable", extra={"fields": {"error": exc.describe()}})
-            return []
+        sink.close()
 
     def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
         assert msg.id is not None

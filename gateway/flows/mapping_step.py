@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.canonical.jsonio import DocumentsWriter
 from gateway.errors import GatewayError, MappingError
+from gateway.flows.batching import KeySink
 from gateway.logging import get_logger
 from gateway.mapping import business_keys, iter_canonical, load_overrides
 from gateway.partners.schema import Partner
@@ -63,7 +64,8 @@ class MappingStep:
         Streamed in one pass with bounded memory: each transaction set is mapped, written to the archived JSON
         document and forgotten; only its keys (an ordered set) and the first errors are kept."""
         assert msg.id is not None and msg.archive_key is not None
-        tally = _Tally()
+        batch = Batch()
+        tally = _Tally(KeySink(self.store, msg.id, batch))
         try:
             overrides = self.overrides(partner.id)
             with self.archive.open(msg.archive_key) as src:
@@ -77,19 +79,17 @@ class MappingStep:
         except Exception as exc:  # a defect in a mapping must not stop the inbound flow; it is shown, not hidden
             log.exception("mapping.crashed")
             return self._failed(msg, [f"the mapping stopped unexpectedly: {type(exc).__name__}: {exc}"])
-        batch = Batch().output(
+        tally.keys.close()
+        batch.output(
             msg.id,
             kind=OutputKind.canonical,
             blob=blob,
             content_type="application/json",
             file_name=f"{msg.file_name or msg.id}.canonical.json",
         )
-        keys = list(tally.keys)
-        if keys:
-            batch.keys(msg.id, keys)
         if tally.errors:
             return batch.extend(self._failed(msg, tally.errors, mapped=tally.records, errors=tally.error_count))
-        return batch.event(msg.id, "mapping.done", detail={"records": tally.records, "keys": len(keys)})
+        return batch.event(msg.id, "mapping.done", detail={"records": tally.records, "keys": tally.keys.count})
 
     def _failed(self, msg: Message, reasons: list[str], mapped: int = 0, errors: int | None = None) -> Batch:
         assert msg.id is not None
@@ -98,13 +98,13 @@ class MappingStep:
 
 
 class _Tally:
-    """What the streamed mapping keeps: counts, business keys (an ordered set) and the first errors."""
+    """What the streamed mapping keeps: counts, the first errors; business keys go to a bounded :class:`KeySink`."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: KeySink) -> None:
         self.records = 0
         self.error_count = 0
         self.errors: list[str] = []
-        self.keys: dict[tuple[str, str], None] = {}
+        self.keys = keys
 
     def documents(self, results: Iterable[Any]) -> Iterator[bytes]:
         writer = DocumentsWriter()
@@ -115,7 +115,6 @@ class _Tally:
                     self.errors.append(item.describe())
             else:
                 self.records += 1
-                for key in business_keys(item):
-                    self.keys[key] = None
+                self.keys.add(business_keys(item))
             yield writer.add(item)
         yield writer.close()

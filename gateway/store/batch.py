@@ -235,8 +235,10 @@ def _replace_lineage(conn: Connection, mid: int, tree: list[Any], replace: bool)
                 interchange_id=ic_id, message_id=mid, functional_id=g.functional_id, sender_id=g.sender_id,
                 receiver_id=g.receiver_id, control_number=g.control_number, version=g.version,
             )).scalar_one()
-            rows = [{"group_id": g_id, "message_id": mid, "set_id": t.set_id, "control_number": t.control_number,
+            sets = g.transactions
+            for start in range(0, len(sets), 5000):  # bounded rows in memory for very large interchanges
+                conn.execute(INSERT_SET, [
+                    {"group_id": g_id, "message_id": mid, "set_id": t.set_id, "control_number": t.control_number,
                      "segment_count": t.segment_count, "valid": t.valid, "ack_code": t.ack_code}
-                    for t in g.transactions]
-            for start in range(0, len(rows), 5000):  # bounded statements for very large interchanges
-                conn.execute(INSERT_SET, rows[start:start + 5000])
+                    for t in sets[start:start + 5000]
+                ])
