@@ -70,6 +70,7 @@ class Context:
         # per-node caches, keyed by id() of nodes the spec keeps alive (the node is stored to pin its id)
         self._checked: dict[int, Any] = spec.checked
         self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
+        self._paths = spec.path_nodes
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
@@ -77,7 +78,10 @@ class Context:
 
     def resolve_node(self, node: Any, where: str) -> dict[str, Any]:
         if isinstance(node, str):
-            return {"path": node}
+            found = self._paths.get(node)
+            if found is None:
+                found = self._paths[node] = {"path": node}
+            return found
         if id(node) in self._checked:
             return node
         if not isinstance(node, dict):
