@@ -71,6 +71,7 @@ class Context:
         self._checked: dict[int, Any] = spec.checked
         self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
         self._paths = spec.path_nodes
+        self._plans: dict[int, tuple[Any, list[Any]]] = spec.plans
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
@@ -267,13 +268,31 @@ class Inbound(Context):
         return out
 
     def element_value(self, scope: Scope, node: dict[str, Any], where: str) -> Any:
-        if not self.condition(scope, node.get("when")):
+        when = node.get("when")
+        if when and not self.condition(scope, when):
             return None
-        texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
-        raws = [self.read(scope, t) for t in texts]
-        seg = next((s for _, s in raws if s is not None), None)
-        first = parse_path(texts[0])
-        values = [v for v, _ in raws]
+        plan = self._plans.get(id(node))
+        if plan is None:  # the node's paths parsed once (the node is pinned by the cache entry)
+            texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
+            plan = self._plans[id(node)] = (node, [parse_path(t) for t in texts])
+        paths = plan[1]
+        if len(paths) == 1:  # the common case: one element, no lists built
+            first = paths[0]
+            seg = self.find(scope, first)
+            value = self.element(seg, first) if seg is not None else ""
+            if value:
+                try:
+                    return self.apply([value], node) if "transform" in node or "table" in node else value
+                except tf.TransformError as exc:
+                    self.problems.append(Problem(str(exc), where, seg, first.element))
+                    return None
+            values = [value]
+        else:
+            first = paths[0]
+            raws = [(self.element(sg, p), sg) if (sg := self.find(scope, p)) is not None else ("", None)
+                    for p in paths]
+            seg = next((sg for _, sg in raws if sg is not None), None)
+            values = [v for v, _ in raws]
         if not values[0] and "default" in node:
             values[0] = str(node["default"])
         if not any(values):
