@@ -276,6 +276,7 @@ class Inbound(Context):
             texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
             plan = self._plans[id(node)] = (node, [parse_path(t) for t in texts])
         paths = plan[1]
+        values: list[str]
         if len(paths) == 1:  # the common case: one element, no lists built
             first = paths[0]
             seg = self.find(scope, first)
