@@ -72,6 +72,7 @@ class Context:
         self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
         self._paths = spec.path_nodes
         self._plans: dict[int, tuple[Any, list[Any]]] = spec.plans
+        self._plain: dict[int, Any] = spec.plain
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
@@ -217,6 +218,8 @@ class Inbound(Context):
 
     def value(self, scope: Scope, node: Any, where: str) -> Any:
         node = self.resolve_node(node, where)
+        if id(node) in self._plain:  # the common case, decided once per node: skip the dispatch below
+            return self.element_value(scope, node, where)
         if "const" in node:
             return node["const"]
         if "hook" in node:
@@ -255,6 +258,7 @@ class Inbound(Context):
         if "qualified" in node:
             return self.qualified(scope, node["qualified"], where)
         if "path" in node:
+            self._plain[id(node)] = node  # (the entry pins the node, so its id stays its own)
             return self.element_value(scope, node, where)
         raise ConfigError(f"field {where!r} has no path, values, each, fields, product_ids, const or hook",
                           location=Location(file=self.spec.source, field=where))

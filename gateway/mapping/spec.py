@@ -57,6 +57,7 @@ class MappingSpec:
     # (keyed by node id) hold one entry per field, not one per mapped transaction set
     path_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     plans: dict[int, Any] = field(default_factory=dict)  # a path field's parsed paths, by node id
+    plain: dict[int, Any] = field(default_factory=dict)  # nodes known to be a plain element path, by id
 
     @property
     def record(self) -> str:
