@@ -24,12 +24,32 @@ def record_to_dict(record: Record) -> dict[str, Any]:
     return {"type": data.pop("type"), **data}
 
 
+def document_dict(item: Any) -> dict[str, Any]:
+    """One entry of ``documents``: a record as a dict, an error as ``{"error": {...}}``."""
+    if isinstance(item, Exception):
+        return {"error": item.to_dict() if hasattr(item, "to_dict") else {"message": str(item)}}
+    return record_to_dict(item)
+
+
 def documents_json(items: list[Any], indent: int | None = 2) -> str:
     """``{"documents": [...]}``: records as dicts, errors as ``{"error": {...}}``."""
-    docs = []
-    for item in items:
-        if isinstance(item, Exception):
-            docs.append({"error": item.to_dict() if hasattr(item, "to_dict") else {"message": str(item)}})
-        else:
-            docs.append(record_to_dict(item))
-    return json.dumps({"documents": docs}, indent=indent, ensure_ascii=False) + "\n"
+    return json.dumps({"documents": [document_dict(i) for i in items]}, indent=indent, ensure_ascii=False) + "\n"
+
+
+class DocumentsWriter:
+    """:func:`documents_json` (indent 2) written one document at a time: the same bytes, bounded memory.
+
+    ``add(item)`` returns the bytes to append; ``close()`` the closing bytes (``{"documents": []}`` when nothing
+    was added)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, item: Any) -> bytes:
+        text = json.dumps(document_dict(item), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        head = '{\n  "documents": [\n    ' if self.count == 0 else ",\n    "
+        self.count += 1
+        return (head + text).encode()
+
+    def close(self) -> bytes:
+        return b'{\n  "documents": []\n}\n' if self.count == 0 else b"\n  ]\n}\n"

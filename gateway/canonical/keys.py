@@ -21,11 +21,11 @@ def normalise_sscc(value: str | None) -> str | None:
 
 def business_keys(record: Record) -> list[tuple[str, str]]:
     """Distinct ``(kind, value)`` pairs, kinds among :data:`KINDS`, in a stable order."""
-    keys: list[tuple[str, str]] = []
+    keys: dict[tuple[str, str], None] = {}  # an ordered set: first-seen order, constant-time membership
 
     def add(kind: str, value: str | None) -> None:
-        if value is not None and value.strip() and (kind, value.strip()) not in keys:
-            keys.append((kind, value.strip()))
+        if value is not None and (v := value.strip()):
+            keys[(kind, v)] = None
 
     def refs(references: list) -> None:
         for ref in references:
@@ -59,4 +59,4 @@ def business_keys(record: Record) -> list[tuple[str, str]]:
         refs(record.references)
         for event in record.events:
             refs(event.references)
-    return keys
+    return list(keys)

@@ -18,6 +18,7 @@ from gateway.logging import get_logger
 from gateway.partners.schema import AckPolicy, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.archive import Archive
+from gateway.store.batch import Batch
 from gateway.store.models import AckStatus, DeliveryStatus, Direction, Message, MessageStatus, ValidationStatus
 from gateway.store.repository import Store
 
@@ -75,8 +76,14 @@ class AckFlow:
         self.own = own
         self.failpoints = failpoints or FailPoints()
 
-    def acknowledge(self, msg: Message, partner: Partner, analysis: Any, *, now: datetime) -> list[Message]:
+    def acknowledge(
+        self, msg: Message, partner: Partner, analysis: Any, *, now: datetime, batch: Batch | None = None
+    ) -> list[Message]:
+        """Build, record and deliver the acknowledgements of ``msg``. The ``ack.sent`` events on ``msg`` go into
+        ``batch`` when one is given (the caller applies it with its next step), else are written here."""
         assert msg.id is not None
+        own = batch is None
+        batch = Batch() if batch is None else batch
         produced = []
         for pos, ic in enumerate(analysis.interchanges, start=1):
             if _policy(partner, ic).send == "none":
@@ -93,8 +100,10 @@ class AckFlow:
             if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
                 ack = self.outbound.deliver(ack, partner)
                 if ack.status in (MessageStatus.sent, MessageStatus.delivered):
-                    self.store.add_event(msg.id, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
+                    batch.event(msg.id, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
             produced.append(ack)
+        if own:
+            self.store.apply(batch)
         return produced
 
     def _build(self, msg: Message, partner: Partner, ic: Interchange, key: str, now: datetime) -> Message | None:
@@ -111,6 +120,19 @@ class AckFlow:
         kind, result = ack_kind_and_result(ic, options)
         control = _isa13(data)
         blob = self.archive.put_bytes(data)
+        inbound_id = msg.id
+
+        def linked(ack_id: int) -> Batch:  # the link and the inbound message's event: the same transaction
+            return (
+                Batch()
+                .ack_link(message_id=inbound_id, ack_message_id=ack_id, kind=kind, result=result)
+                .event(
+                    inbound_id,
+                    "ack.generated",
+                    detail={"kind": kind, "result": result, "ack_message_id": ack_id, "control_number": control},
+                )
+            )
+
         name = f"{partner.id}-{kind.replace('+', '-')}-{control}.x12"
         ack, _ = self.store.create_message(
             direction=Direction.outbound,
@@ -129,15 +151,10 @@ class AckFlow:
             delivery_status=DeliveryStatus.pending.value,
             ack_status=AckStatus.not_expected.value,  # nobody acknowledges an acknowledgement
             events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": kind})],
+            then=linked,
         )
         assert ack.id is not None
-        self.failpoints.hit("acks.after_create")
-        self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind=kind, result=result)
-        self.store.add_event(
-            msg.id,
-            "ack.generated",
-            detail={"kind": kind, "result": result, "ack_message_id": ack.id, "control_number": control},
-        )
+        self.failpoints.hit("acks.after_create")  # recorded and linked in one transaction; delivery follows
         log.info("ack.generated", extra={"fields": {"kind": kind, "result": result, "ack_message_id": ack.id}})
         return ack
 

@@ -17,7 +17,7 @@ The mapping layer may record more (or better normalised) keys with ``record_busi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from gateway.edi.x12.segment import Segment
 
@@ -50,11 +50,16 @@ def _value(seg: Segment, position: int) -> str:
 
 def extract_business_keys(segments: Iterable[Segment]) -> list[tuple[str, str]]:
     """``(kind, value)`` pairs found in ``segments``, in file order, without duplicates."""
-    found: dict[tuple[str, str], None] = {}
+    return list(dict.fromkeys(iter_business_keys(segments)))
+
+
+def iter_business_keys(segments: Iterable[Segment]) -> Iterator[tuple[str, str]]:
+    """The pairs of :func:`extract_business_keys` as they are found (streamed: a pair may come more than once)."""
+    found: list[tuple[str, str]] = []
 
     def add(kind: str, value: str) -> None:
         if value:
-            found[(kind, value)] = None
+            found.append((kind, value))
 
     for seg in segments:
         sid = seg.id.strip().upper()
@@ -75,4 +80,6 @@ def extract_business_keys(segments: Iterable[Segment]) -> list[tuple[str, str]]:
             if marks:
                 add(marks, _value(seg, 2))
                 add(marks, _value(seg, 3))
-    return list(found)
+        if found:
+            yield from found
+            found.clear()

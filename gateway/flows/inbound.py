@@ -28,7 +28,8 @@ from gateway.errors import (
 )
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
-from gateway.flows.business_keys import extract_business_keys
+from gateway.flows.batching import KeySink
+from gateway.flows.business_keys import iter_business_keys
 from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.file_documents import FileDocuments
@@ -42,6 +43,7 @@ from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
+from gateway.store.batch import Batch
 from gateway.store.models import TERMINAL, Direction, Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.transports.base import InboundItem, is_transient
@@ -228,17 +230,34 @@ class InboundFlow:
             analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
         _require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
         summary = summarize_envelope(analysis)
-        self.store.replace_lineage(msg.id, interchange_records(analysis))
+        # the envelope step: lineage, keys and the status in ONE transaction, written whatever identification says
+        # (a message still "archived" was never read: no earlier lineage to replace)
+        batch = Batch().lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
         if analysis.interchanges:
-            self._record_keys(msg)
-        self.store.update(
-            msg.id,
+            self._index_keys(msg, batch)
+        batch.update(
+            msg,
             event="envelope.read",
             status=MessageStatus.processing,
             document_format="x12",
             set_ids=",".join(summary["set_ids"]) or None,
             detail=summary,
         )
+        try:
+            partner = self._identify(msg, analysis, registry, channel_partner)
+        except BaseException:
+            self.store.apply(batch)
+            raise
+        batch.update(msg, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id})
+        # sets or versions the partner did not declare: refused by the acknowledgement, or a warning (declared.py)
+        for name, detail in timeline_events(enforce_declared(analysis, partner, file=msg.file_name)):
+            batch.event(msg, name, detail=detail)
+        self.store.apply(batch)
+        return partner, analysis
+
+    def _identify(
+        self, msg: Message, analysis: Any, registry: PartnerRegistry, channel_partner: str | None
+    ) -> Partner:
         if not analysis.interchanges:
             first = analysis.errors[0] if analysis.errors else None
             raise NotEDIError(
@@ -264,34 +283,31 @@ class InboundFlow:
                 f"one file holds interchanges from several partners ({', '.join(sorted(partners))})",
                 hint="ask the senders to send separate files",
             )
-        partner = next(iter(partners.values()))
-        findings = enforce_declared(analysis, partner, file=msg.file_name)  # sets the partner did not declare
-        self.store.update(msg.id, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id},
-                          more_events=timeline_events(findings))
-        return partner, analysis
+        return next(iter(partners.values()))
 
-    def _record_keys(self, msg: Message) -> None:
-        """Index the document's reference numbers (PO, BOL, PRO, tracking ...) for search."""
+    def _index_keys(self, msg: Message, batch: Batch) -> None:
+        """The document's reference numbers (PO, BOL, PRO, tracking ...), indexed for search (streamed: a large
+        interchange's keys are written in bounded chunks, a small file's with the step, see KeySink)."""
         assert msg.id is not None and msg.archive_key is not None
+        sink = KeySink(self.store, msg.id, batch)
         try:
             with self.archive.open(msg.archive_key) as src:
-                keys = extract_business_keys(X12Reader(src))
+                sink.add(iter_business_keys(X12Reader(src)))
         except GatewayError as exc:  # unreadable segments are reported by the analysis, not here
             log.warning("business_keys.unreadable", extra={"fields": {"error": exc.describe()}})
-            return
-        if keys:
-            self.store.record_business_keys(msg.id, keys)
+        sink.close()
 
     def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
         assert msg.id is not None
         with log_context(partner_id=partner.id):
-            self.acks.acknowledge(msg, partner, analysis, now=self.clock())
+            batch = Batch()  # ack.sent events: written with the final status
+            self.acks.acknowledge(msg, partner, analysis, now=self.clock(), batch=batch)
             if analysis.valid:
                 status, error = MessageStatus.acked, None
             else:
                 status = MessageStatus.failed
                 error = _rejection(analysis, self.quote_data)
-            done = self._finish(msg, item, status, error)
+            done = self._finish(msg, item, status, error, batch)
             if status == MessageStatus.acked and self.mapping is not None:
                 self.failpoints.hit("inbound.before_mapping")
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
@@ -326,29 +342,42 @@ class InboundFlow:
             return self._finish(msg, item, MessageStatus.unmatched if error else MessageStatus.processed, error)
 
     def _finish(
-        self, msg: Message, item: InboundItem | None, status: MessageStatus, error: GatewayError | None
+        self,
+        msg: Message,
+        item: InboundItem | None,
+        status: MessageStatus,
+        error: GatewayError | None,
+        batch: Batch | None = None,
     ) -> Message:
+        """The last step: commit the source, then the final status with the step's events in ONE transaction."""
         assert msg.id is not None
+        batch = batch if batch is not None else Batch()
         self.failpoints.hit("inbound.before_commit")
-        self._commit(msg, item, error)
+        self._commit(msg, item, error, batch)
         fields: dict[str, Any] = {"reason": None, "error": None}
         if error is not None:
             fields = {"reason": error.describe(), "error": error.to_dict()}
             log.warning(f"message.{status.value}", extra={"fields": {"reason": fields["reason"]}})
         else:
             log.info(f"message.{status.value}")
-        return self.store.update(
-            msg.id, event=f"message.{status.value}", status=status, detail=fields["error"], **fields
-        )
+        batch.update(msg, event=f"message.{status.value}", status=status, detail=fields["error"], **fields)
+        self.store.apply(batch)
+        return msg
 
-    def _commit(self, msg: Message, item: InboundItem | None, error: BaseException | None) -> None:
+    def _commit(
+        self, msg: Message, item: InboundItem | None, error: BaseException | None, batch: Batch | None = None
+    ) -> None:
+        """Commit the source (move it to processed/ or failed/); its event goes into ``batch`` when given."""
         if item is None:
             return
         assert msg.id is not None
         item.ack(error)
         target = getattr(item, "committed", None)
         if target is not None:
-            self.store.add_event(msg.id, "source.committed", detail={"to": str(target)})
+            if batch is None:
+                self.store.add_event(msg.id, "source.committed", detail={"to": str(target)})
+            else:
+                batch.event(msg.id, "source.committed", detail={"to": str(target)})
 
 
 _SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed, MessageStatus.duplicate})

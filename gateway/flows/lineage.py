@@ -43,6 +43,10 @@ def interchange_records(analysis: Any) -> list[InterchangeRecord]:
     ]
 
 
+MAX_LISTED_SETS = 100  # per group, in the envelope.read event
+MAX_SET_IDS = 1000  # in the message's set_ids (display only)
+
+
 def summarize_envelope(analysis: Any) -> dict[str, Any]:
     """Control numbers and set ids for the timeline (no payload content beyond envelope identifiers)."""
     set_ids: list[str] = []
@@ -50,16 +54,21 @@ def summarize_envelope(analysis: Any) -> dict[str, Any]:
     for ic in analysis.interchanges:
         groups = []
         for g in ic.groups:
-            sets = [{"set_id": t.set_id, "control_number": t.control_number} for t in g.transactions]
-            set_ids.extend(t.set_id for t in g.transactions)
-            groups.append(
-                {
-                    "functional_id": g.functional_id,
-                    "control_number": g.control_number,
-                    "version": g.version,
-                    "transactions": sets,
-                }
-            )
+            # bounded: a large interchange lists its first sets here; all of them are in the lineage tables
+            listed = g.transactions[:MAX_LISTED_SETS]
+            sets = [{"set_id": t.set_id, "control_number": t.control_number} for t in listed]
+            room = MAX_SET_IDS - len(set_ids)
+            if room > 0:
+                set_ids.extend(t.set_id for t in g.transactions[:room])
+            group = {
+                "functional_id": g.functional_id,
+                "control_number": g.control_number,
+                "version": g.version,
+                "transactions": sets,
+            }
+            if len(g.transactions) > len(listed):
+                group["transaction_count"] = len(g.transactions)
+            groups.append(group)
         interchanges.append(
             {
                 "sender": f"{ic.sender_qualifier}/{ic.sender_id}",

@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-import pandas as pd
 import yaml
 from pydantic import ValidationError
 
@@ -138,6 +137,8 @@ def write_csv(records: Iterable[Record], out: IO[str], kind: str) -> int:
 
 # -- reading ------------------------------------------------------------------------------------------------------
 def iter_rows(source: str | Path | IO[str] | IO[bytes], chunksize: int = 10_000) -> Iterator[dict[str, str]]:
+    import pandas as pd  # lazily: pandas and numpy cost ~60 MB of memory in every process that imports this
+
     reader = pd.read_csv(source, dtype=str, keep_default_na=False, chunksize=chunksize, encoding="utf-8")
     with reader:
         for chunk in reader:

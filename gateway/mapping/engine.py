@@ -70,6 +70,9 @@ class Context:
         # per-node caches, keyed by id() of nodes the spec keeps alive (the node is stored to pin its id)
         self._checked: dict[int, Any] = spec.checked
         self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
+        self._paths = spec.path_nodes
+        self._plans: dict[int, tuple[Any, list[Any]]] = spec.plans
+        self._plain: dict[int, Any] = spec.plain
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
@@ -77,7 +80,10 @@ class Context:
 
     def resolve_node(self, node: Any, where: str) -> dict[str, Any]:
         if isinstance(node, str):
-            return {"path": node}
+            found = self._paths.get(node)
+            if found is None:
+                found = self._paths[node] = {"path": node}
+            return found
         if id(node) in self._checked:
             return node
         if not isinstance(node, dict):
@@ -212,6 +218,8 @@ class Inbound(Context):
 
     def value(self, scope: Scope, node: Any, where: str) -> Any:
         node = self.resolve_node(node, where)
+        if id(node) in self._plain:  # the common case, decided once per node: skip the dispatch below
+            return self.element_value(scope, node, where)
         if "const" in node:
             return node["const"]
         if "hook" in node:
@@ -250,6 +258,7 @@ class Inbound(Context):
         if "qualified" in node:
             return self.qualified(scope, node["qualified"], where)
         if "path" in node:
+            self._plain[id(node)] = node  # (the entry pins the node, so its id stays its own)
             return self.element_value(scope, node, where)
         raise ConfigError(f"field {where!r} has no path, values, each, fields, product_ids, const or hook",
                           location=Location(file=self.spec.source, field=where))
@@ -263,13 +272,32 @@ class Inbound(Context):
         return out
 
     def element_value(self, scope: Scope, node: dict[str, Any], where: str) -> Any:
-        if not self.condition(scope, node.get("when")):
+        when = node.get("when")
+        if when and not self.condition(scope, when):
             return None
-        texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
-        raws = [self.read(scope, t) for t in texts]
-        seg = next((s for _, s in raws if s is not None), None)
-        first = parse_path(texts[0])
-        values = [v for v, _ in raws]
+        plan = self._plans.get(id(node))
+        if plan is None:  # the node's paths parsed once (the node is pinned by the cache entry)
+            texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
+            plan = self._plans[id(node)] = (node, [parse_path(t) for t in texts])
+        paths = plan[1]
+        values: list[str]
+        if len(paths) == 1:  # the common case: one element, no lists built
+            first = paths[0]
+            seg = self.find(scope, first)
+            value = self.element(seg, first) if seg is not None else ""
+            if value:
+                try:
+                    return self.apply([value], node) if "transform" in node or "table" in node else value
+                except tf.TransformError as exc:
+                    self.problems.append(Problem(str(exc), where, seg, first.element))
+                    return None
+            values = [value]
+        else:
+            first = paths[0]
+            raws = [(self.element(sg, p), sg) if (sg := self.find(scope, p)) is not None else ("", None)
+                    for p in paths]
+            seg = next((sg for _, sg in raws if sg is not None), None)
+            values = [v for v, _ in raws]
         if not values[0] and "default" in node:
             values[0] = str(node["default"])
         if not any(values):

@@ -101,9 +101,14 @@ def _file_stamp(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+_UNSET: Any = object()
+
+
 def map_transaction(tx: TransactionData, overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
-                    root: Path | None = None) -> Record | MappingError:
-    spec = mapping_for(tx.set_id, tx.version, "in", overrides, root)
+                    root: Path | None = None, spec: MappingSpec | None = _UNSET) -> Record | MappingError:
+    """One transaction set to its record (``spec``: the mapping already looked up, None for "there is none")."""
+    if spec is _UNSET:
+        spec = mapping_for(tx.set_id, tx.version, "in", overrides, root)
     if spec is None:
         return MappingError(f"no inbound mapping for X12 {tx.set_id} version {tx.version or '?'}",
                             location=Location(file=file, segment_position=tx.st.position, segment_id="ST",
@@ -134,7 +139,19 @@ def map_transaction(tx: TransactionData, overrides: Mapping[str, Any] | None = N
 def to_canonical(source: Source, partner_overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
                  root: Path | None = None) -> list[Record | MappingError]:
     """Every transaction set of ``source`` mapped to a canonical record, or a MappingError, in file order."""
-    return [map_transaction(tx, partner_overrides, file=file, root=root) for tx in iter_transactions(source)]
+    return list(iter_canonical(source, partner_overrides, file=file, root=root))
+
+
+def iter_canonical(source: Source, partner_overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
+                   root: Path | None = None) -> Iterator[Record | MappingError]:
+    """:func:`to_canonical` streamed: one record (or MappingError) at a time, so memory does not grow with the
+    file. The mapping of each (set, version) is looked up once per call, not once per transaction set."""
+    specs: dict[tuple[str, str], MappingSpec | None] = {}
+    for tx in iter_transactions(source):
+        key = (tx.set_id, tx.version)
+        if key not in specs:
+            specs[key] = mapping_for(tx.set_id, tx.version, "in", partner_overrides, root)
+        yield map_transaction(tx, partner_overrides, file=file, root=root, spec=specs[key])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -220,4 +237,4 @@ def from_canonical(records: Iterable[Record | Mapping[str, Any]], envelope: Enve
 
 
 __all__ = ["EnvelopeSettings", "Order", "Shipment", "Status", "TransactionData", "from_canonical",
-           "hook_registry", "iter_transactions", "map_transaction", "record_segments", "to_canonical"]
+           "hook_registry", "iter_canonical", "iter_transactions", "map_transaction", "record_segments", "to_canonical"]

@@ -19,11 +19,11 @@ import socket
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from gateway.errors import NotFoundError, StoreError
 from gateway.failpoints import FailPoints
@@ -70,6 +70,26 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+class _ChunkReader(io.RawIOBase):
+    """A read-only stream over an iterable of byte strings (so :meth:`Archive.put_stream` can take a generator)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 class Archive:
@@ -101,6 +121,7 @@ class Archive:
             except OSError as exc:
                 raise StoreError(f"cannot clean the archive's temporary file {path}: {exc.strerror}") from exc
         return removed
+        self._root_ready = False
 
     def path_for(self, key: str) -> Path:
         if len(key) != 64 or not set(key) <= _HEX:
@@ -112,7 +133,9 @@ class Archive:
 
     def put_stream(self, source: BinaryIO) -> Blob:
         """Archive everything readable from ``source``; returns its key (sha256) and size."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self._root_ready:  # once per process: a mkdir per payload is a system call for nothing
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._root_ready = True
         digest = hashlib.sha256()
         size = 0
         fd, tmp_name = tempfile.mkstemp(prefix=self._prefix, suffix=".gz", dir=self.root)
@@ -144,16 +167,26 @@ class Archive:
             if final.is_file():
                 tmp.unlink()
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, final)
+                try:
+                    os.replace(tmp, final)
+                except FileNotFoundError:  # the first blob of its <ab>/<cd> folder
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, final)
                 _fsync_dir(final.parent)
             return Blob(key=key, size=size)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write to the archive at {self.root}: {exc.strerror}") from exc
+        except BaseException:  # the source failed (a generator raising): no half-written temporary file stays
+            tmp.unlink(missing_ok=True)
+            raise
 
     def put_bytes(self, data: bytes) -> Blob:
         return self.put_stream(io.BytesIO(data))
+
+    def put_chunks(self, chunks: Iterable[bytes]) -> Blob:
+        """Archive the concatenation of ``chunks`` (a generator is fine: nothing is held in memory)."""
+        return self.put_stream(io.BufferedReader(_ChunkReader(chunks), CHUNK))
 
     def put_file(self, path: Path) -> Blob:
         with open(path, "rb") as fp:

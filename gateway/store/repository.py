@@ -6,7 +6,7 @@ together, so the timeline and the status never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from gateway.errors import NotFoundError
-from gateway.store import records
+from gateway.store import batch, records
 from gateway.store.archive import Blob
 from gateway.store.models import (
     TERMINAL,
@@ -94,36 +94,44 @@ class Store:
         *,
         events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]],
         actor: str = "gateway",
+        then: Callable[[int], batch.Batch] | None = None,
         **fields: Any,
     ) -> tuple[Message, bool]:
-        """Insert a message with its first timeline events, in one transaction.
+        """Insert a message with its first timeline events, in one transaction (with ``then(new_id)``'s writes).
 
         With an ``idempotency_key`` already known, nothing is written: the existing message comes back with
         ``False``, and the caller resumes it instead of duplicating it.
         """
         key = fields.get("idempotency_key")
-        with self.session() as s:
-            if key is not None:
-                found = s.exec(select(Message).where(Message.idempotency_key == key)).first()
-                if found is not None:
-                    return found, False
-            msg = Message(**fields)
-            s.add(msg)
-            try:
-                s.flush()
-            except IntegrityError:
-                s.rollback()
-                found = s.exec(select(Message).where(Message.idempotency_key == key)).first()
-                if found is None:
-                    raise
+        if key is not None:
+            found = self.find_by_key(key)
+            if found is not None:
                 return found, False
-            assert msg.id is not None
-            if msg.file_name:
-                records.record_business_keys(s, msg.id, [("file", msg.file_name)])
-            for name, status, detail in events:
-                s.add(Event(message_id=msg.id, name=name, status=status, actor=actor, detail=detail))
-            s.commit()
-            return msg, True
+        msg = Message(**fields)
+        row = msg.model_dump(exclude={"id"})
+        try:
+            with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING, events and keys in bulk
+                msg.id = int(conn.execute(batch.INSERT_MESSAGE, row).scalar_one())
+                now = utcnow()
+                rows = [
+                    {"message_id": msg.id, "name": name, "status": status.value if status is not None else None,
+                     "actor": actor, "detail": detail, "at": now}
+                    for name, status, detail in events
+                ]
+                if rows:  # (an empty parameter list would insert one row of defaults)
+                    conn.execute(batch.INSERT_EVENT, rows)
+                first = batch.Batch()
+                if msg.file_name:
+                    first.keys(msg.id, [("file", msg.file_name)])
+                if then is not None:  # the caller's writes that need the new id, in the same transaction
+                    first.extend(then(msg.id))
+                batch.run(conn, [first])
+        except IntegrityError:
+            found = self.find_by_key(key) if key is not None else None
+            if found is None:
+                raise
+            return found, False
+        return msg, True
 
     def get(self, message_id: int) -> Message:
         with self.session() as s:
@@ -133,8 +141,9 @@ class Store:
             return msg
 
     def find_by_key(self, idempotency_key: str) -> Message | None:
-        with self.session() as s:
-            return s.exec(select(Message).where(Message.idempotency_key == idempotency_key)).first()
+        with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
+            row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
+        return Message.model_validate(dict(row)) if row is not None else None
 
     def update(
         self,
@@ -364,3 +373,38 @@ class Store:
             except IntegrityError:
                 pass  # another worker created it first
         raise RuntimeError(f"could not take a control number for {scope}/{kind}")
+
+    # -- the batched path (gateway.store.batch) ----------------------------------------------------------------
+    def apply(self, *batches: batch.Batch) -> None:
+        """Write one or several batches in ONE transaction (a flow step, or many messages' steps: group commit),
+        then bring the Message objects given to ``Batch.update`` in step."""
+        todo = [b for b in batches if b]
+        if todo:
+            with self.engine.begin() as conn:
+                batch.run(conn, todo)
+        for b in batches:
+            for sync in b.after:
+                sync()
+
+    def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
+        """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one
+        acknowledgement); same semantics as :meth:`next_control_number`."""
+        from gateway.store.models import ControlCounter
+
+        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
+        out: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for kind in kinds:
+                stmt = (
+                    update(tbl)
+                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
+                    .values(value=tbl.c.value % MAX_CONTROL_NUMBER + 1)
+                    .returning(tbl.c.value)
+                )
+                got = conn.execute(stmt).scalar_one_or_none()
+                if got is not None:
+                    out[kind] = int(got)
+        for kind in kinds:  # a counter used for the first time: created (race-safe) by the single-row path
+            if kind not in out:
+                out[kind] = self.next_control_number(scope, kind)
+        return out

@@ -88,11 +88,16 @@ class FolderItem:
         if is_transient(error):
             return
         folder = self.inbox / (PROCESSED if error is None else FAILED)
-        folder.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():  # already committed (e.g. a resumed message): nothing to do
             return
         target = _unique_target(folder, self.name)
-        os.replace(self.path, target)
+        try:
+            os.replace(self.path, target)
+        except FileNotFoundError:
+            if not self.path.exists():
+                return  # committed by someone else meanwhile
+            folder.mkdir(parents=True, exist_ok=True)  # only when missing: no mkdir call per file
+            os.replace(self.path, target)
         self.committed = target
 
 
@@ -197,9 +202,13 @@ class FolderOutbound:
         check_name(name)
         tmp = self.path / f".{name}.tmp"
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
             try:
-                with open(tmp, "wb") as out:
+                try:
+                    out = open(tmp, "wb")  # noqa: SIM115 - closed by the with below
+                except FileNotFoundError:  # the folder is created on first use only: no mkdir call per file
+                    self.path.mkdir(parents=True, exist_ok=True)
+                    out = open(tmp, "wb")  # noqa: SIM115
+                with out:
                     while chunk := source.read(1 << 20):
                         out.write(chunk)
                     out.flush()

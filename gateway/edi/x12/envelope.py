@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from gateway.edi.x12 import compiled
 from gateway.edi.x12.datatypes import valid_date, valid_time
 from gateway.edi.x12.delimiters import ISA_WIDTHS, Delimiters, IsaHeader
 from gateway.edi.x12.elements import SegmentChecker
@@ -67,8 +68,9 @@ class EnvelopeAnalyzer:
         self.group_controls: set[str] = set()
         self.set_controls: set[str] = set()
         self.before_groups = True
-        self._checkers: dict[tuple[str, int], dict[str, SegmentChecker]] = {}
-        self._clean: dict[tuple[str, int, str, str | None, str | None], dict[str, str]] = {}
+        # per analysis: merged rules by group version, and the shared compiled checkers by spec, rules, delimiters
+        self._merged: dict[str, Rules] = {}
+        self._compiled: dict[tuple[Any, ...], tuple[dict[str, SegmentChecker], dict[str, str]]] = {}
         control = self.specs.control
         self._isa_rules = control["isa"]
         self._codes = {k: frozenset(v) for k, v in control["codes"].items()}
@@ -554,12 +556,19 @@ class EnvelopeAnalyzer:
         if g.enveloped and g.functional_id and spec.functional_group != g.functional_id:
             self.set_issue("st_group_mismatch", f"transaction set {set_id} belongs in a {spec.functional_group} "
                            f"group, not in {g.functional_id!r}", 1, "ST", element=1)
-        rules = self.specs.variant_rules(version).merged(self.rules)
+        rules = self._merged.get(version)
+        if rules is None:
+            rules = self._merged[version] = self.specs.variant_rules(version).merged(self.rules)
         set_rules = rules.for_set(set_id)
-        key = (spec.key, id(set_rules))
-        checkers = self._checkers.setdefault(key, {})
         d = self.delims
-        clean = self._clean.setdefault((*key, d.element, d.component, d.repetition), {})
+        memo = (spec.key, id(set_rules), d.element, d.component, d.repetition)
+        compiled_ = self._compiled.get(memo)
+        if compiled_ is None:  # the process-wide caches (gateway.edi.x12.compiled), looked up once per analysis
+            compiled_ = self._compiled[memo] = (
+                compiled.checkers_for(spec.key, set_rules, self.tolerant),
+                compiled.clean_for(spec.key, set_rules, self.tolerant, d.element, d.component, d.repetition),
+            )
+        checkers, clean = compiled_
         self.validator = TransactionValidator(spec, self.set_issue, rules=set_rules, delimiters=d,
                                               checkers=checkers, tolerant=self.tolerant, clean=clean)
 

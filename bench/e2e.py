@@ -1,0 +1,405 @@
+"""End-to-end inbound throughput: a real ``gateway serve``, files dropped in a partner's folder inbox, timed until
+every message is acknowledged (997 written) and mapped to canonical records.
+
+    .venv/bin/python bench/e2e.py                                  # the three workloads of issue 15, SQLite
+    .venv/bin/python bench/e2e.py --database postgresql            # same on a scratch PostgreSQL database
+    .venv/bin/python bench/e2e.py --workloads large --large-sets 100000   # the 100 MB file (memory check)
+    .venv/bin/python bench/e2e.py --files 200 --large-sets 2000    # a quick run
+
+Workloads (deterministic, valid, addressed to the example partners shipped in ``partners/``):
+
+* ``856``: ``--files`` files, one 856 ship notice each, from Harbor 3PL (ZZ/SENDER -> ZZ/RECEIVER), built on
+  ``samples/x12/856/harbor-3pl-crossdock.edi`` with unique control numbers, shipment, PO, BOL and SSCC numbers;
+* ``940``: ``--files`` files, one 940 warehouse shipping order each, from ACME Retail (08/925119TEST), built on
+  ``samples/x12/940/acme-retail-new-order.edi``;
+* ``large``: one interchange of ``--large-sets`` 856 sets (10,000 sets = about 10 MB) from Harbor 3PL.
+
+Each workload gets a fresh gateway home (config and partners copied from the repository, mappings read from it) in
+``--data-root`` (default ``/dev/shm``, a RAM disk) and a fresh database, then its own ``gateway serve`` process.
+All files of a workload are written under a temporary name and renamed into the inbox at once (the drop time of each
+is recorded). Done means: every inbound message is ``acked`` with its mapping recorded (``mapping.done``); any
+failed or quarantined message stops the run with an error.
+
+Printed per workload: sets/s and files/s from the first drop to the last message done, drop -> acked latency (p50,
+p99; from the ``message.acked`` event's timestamp), drop -> mapped wall time, the server's peak RSS (VmHWM from
+``/proc``), the sets per second of the server's own CPU time (``sets/cpu-s``: user + system time from
+``/proc``, a figure that the machine's other load changes far less than wall time), and the reference measured in
+the same run: the X12 reader plus full validation
+(:func:`gateway.edi.x12.analyze`) alone on the same bytes, in this process, as sets/s, with the ratio
+``pipeline / reference``. The load average is printed with every figure: this machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from gateway.edi.x12 import analyze  # noqa: E402
+
+GATEWAY = Path(sys.executable).with_name("gateway")
+PG_ADMIN = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SAMPLE_856 = ROOT / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
+SAMPLE_940 = ROOT / "samples" / "x12" / "940" / "acme-retail-new-order.edi"
+
+
+# -- workloads ---------------------------------------------------------------------------------------------------
+def _segments(path: Path) -> tuple[list[str], str]:
+    """The sample's segments (terminator ``~``, line breaks dropped) and its ISA as text."""
+    text = path.read_text()
+    term = text[105]  # the character after ISA16 ends every segment
+    segs = [s.strip("\r\n") for s in text.split(term)]
+    segs = [s for s in segs if s]
+    return segs, segs[0]
+
+
+def _isa(template: str, control: int) -> str:
+    return template[:90] + f"{control:09d}" + template[99:]
+
+
+class Templates:
+    def __init__(self) -> None:
+        self.s856, isa856 = _segments(SAMPLE_856)
+        self.s940, isa940 = _segments(SAMPLE_940)
+        self.isa = {"856": isa856, "940": isa940}
+
+    def body_856(self, n: int) -> list[str]:
+        """One 856 (ST..SE) with numbers unique to ``n``."""
+        st = self.s856.index(next(s for s in self.s856 if s.startswith("ST*")))
+        se = self.s856.index(next(s for s in self.s856 if s.startswith("SE*")))
+        out = []
+        ctl = f"{n % 10**9:09d}"
+        for seg in self.s856[st : se + 1]:
+            el = seg.split("*")
+            if el[0] == "ST" or el[0] == "SE":
+                el[2] = ctl
+            elif el[0] == "BSN":
+                el[2] = f"SH{n:09d}"
+            elif el[0] == "PRF":
+                el[1] = f"PO{n:09d}{el[1][-1]}"
+            elif el[0] == "REF" and el[1] == "BM":
+                el[2] = f"BOL{n:010d}"
+            elif el[0] == "MAN":
+                el[2] = f"00{n:010d}{el[2][-8:]}"
+            out.append("*".join(el))
+        return out
+
+    def body_940(self, n: int) -> list[str]:
+        st = next(i for i, s in enumerate(self.s940) if s.startswith("ST*"))
+        se = next(i for i, s in enumerate(self.s940) if s.startswith("SE*"))
+        out = []
+        ctl = f"{n % 10**9:09d}"
+        for seg in self.s940[st : se + 1]:
+            el = seg.split("*")
+            if el[0] in ("ST", "SE"):
+                el[2] = ctl
+            elif el[0] == "W05":
+                el[2] = f"ORD{n:09d}"
+                if len(el) > 3:
+                    el[3] = f"PO{n:09d}"
+            out.append("*".join(el))
+        return out
+
+    def interchange(self, kind: str, control: int, bodies: list[list[str]]) -> bytes:
+        segs = self.s856 if kind == "856" else self.s940
+        gs = next(s for s in segs if s.startswith("GS*")).split("*")
+        gs[6] = str(control)
+        lines = [_isa(self.isa[kind], control), "*".join(gs)]
+        for b in bodies:
+            lines += b
+        lines += [f"GE*{len(bodies)}*{control}", f"IEA*1*{control:09d}"]
+        return ("~\n".join(lines) + "~\n").encode()
+
+
+@dataclass
+class Workload:
+    name: str
+    files: list[tuple[str, Path]]  # (file name, path of the generated bytes)
+    sets: int
+    bytes: int = 0
+    drops: dict[str, float] = field(default_factory=dict)
+
+
+def make_workloads(names: list[str], files: int, large_sets: int, work: Path) -> list[Workload]:
+    t = Templates()
+    out = []
+    for name in names:
+        folder = work / f"src-{name}"
+        folder.mkdir(parents=True)
+        w = Workload(name, [], 0)
+        if name in ("856", "940"):
+            for i in range(1, files + 1):
+                body = t.body_856(i) if name == "856" else t.body_940(i)
+                data = t.interchange(name, i, [body])
+                fname = f"bench-{name}-{i:06d}.edi"
+                (folder / fname).write_bytes(data)
+                w.files.append((fname, folder / fname))
+                w.sets += 1
+                w.bytes += len(data)
+        elif name == "large":
+            fname = f"bench-large-{large_sets}.edi"
+            path = folder / fname
+            with open(path, "wb") as out_f:
+                control = 1
+                head = t.interchange("856", control, []).split(b"GE*", 1)[0]
+                out_f.write(head)
+                for n in range(1, large_sets + 1):
+                    out_f.write(("~\n".join(t.body_856(n)) + "~\n").encode())
+                out_f.write(f"GE*{large_sets}*{control}~\nIEA*1*{control:09d}~\n".encode())
+            w.files.append((fname, path))
+            w.sets = large_sets
+            w.bytes = path.stat().st_size
+        else:
+            raise SystemExit(f"unknown workload {name!r}: use 856, 940, large")
+        out.append(w)
+    return out
+
+
+def inbox_for(home: Path, workload: str) -> Path:
+    partner = "acme-retail" if workload == "940" else "harbor-3pl"
+    return home / "var" / "channels" / partner / "inbound"
+
+
+# -- the reference: reader + validator alone ---------------------------------------------------------------------
+def reference(w: Workload) -> float:
+    """Sets per second of analyze() (reader + envelope + full validation) on the same bytes."""
+    t0 = time.perf_counter()
+    sets = 0
+    for _name, path in w.files:
+        with open(path, "rb") as fp:
+            a = analyze(fp, tolerant=True, file=path.name)
+        sets += sum(len(g.transactions) for ic in a.interchanges for g in ic.groups)
+        if not a.valid:
+            raise SystemExit(f"generated file {path.name} is not valid: {a.errors[:3]}")
+    return sets / (time.perf_counter() - t0)
+
+
+# -- the server --------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, home: Path, database_url: str, extra_env: dict[str, str]) -> None:
+        self.home = home
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env.update(
+            {
+                "GATEWAY_API_PORT": str(self.port),
+                "GATEWAY_DATA_DIR": str(home / "var"),
+                "GATEWAY_MAPPINGS_DIR": str(ROOT / "mappings"),
+                "GATEWAY_DATABASE_URL": database_url,
+                "GATEWAY_FOLDER__MIN_AGE_SECONDS": "0.2",
+                "GATEWAY_FOLDER__SWEEP_SECONDS": "2",
+            }
+        )
+        env.update(extra_env)
+        self.log = open(home / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen([str(GATEWAY), "serve"], cwd=home, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"gateway serve exited with {self.proc.returncode}: see {self.home}/serve.log")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gateway serve did not become healthy")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server so far (a figure the other engineers' load barely changes)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+DONE_SQL = sa.text(
+    "SELECT count(DISTINCT m.id) FROM message m JOIN event e ON e.message_id = m.id "
+    "WHERE m.direction = 'inbound' AND m.status = 'acked' AND e.name IN ('mapping.done', 'mapping.failed')"
+)
+BAD_SQL = sa.text(
+    "SELECT file_name, status, reason FROM message WHERE direction = 'inbound' "
+    "AND status IN ('failed', 'quarantined') LIMIT 3"
+)
+TIMES_SQL = sa.text(
+    "SELECT m.file_name, e.name, e.at FROM message m JOIN event e ON e.message_id = m.id "
+    "WHERE m.direction = 'inbound' AND e.name IN ('message.acked', 'mapping.done', 'mapping.failed')"
+)
+MAP_FAILED_SQL = sa.text("SELECT count(*) FROM event WHERE name = 'mapping.failed'")
+
+
+def _ts(value: Any) -> float:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
+
+
+def drop_all(w: Workload, inbox: Path) -> None:
+    """Stage every file under a temporary name in the inbox, then rename them in, recording each drop time."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for name, path in w.files:
+        tmp = inbox / f".{name}.part"
+        shutil.copyfile(path, tmp)
+        staged.append((tmp, inbox / name, name))
+    for tmp, final, name in staged:
+        w.drops[name] = time.time()
+        os.rename(tmp, final)
+
+
+def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix=f"gw-e2e-{w.name}-", dir=args.data_root))
+    shutil.copytree(ROOT / "config", home / "config")
+    shutil.copytree(ROOT / "partners", home / "partners")
+    db_name = None
+    if args.database == "postgresql":
+        db_name = f"gw_e2e_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{db_name}"'))
+        url = sa.engine.make_url(PG_ADMIN).set(database=db_name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{home / 'var' / 'gateway.db'}"
+    extra = dict(kv.split("=", 1) for kv in args.env)
+    server = Server(home, url, extra)
+    try:
+        server.wait_ready()
+        engine = sa.create_engine(url)
+        load_before = os.getloadavg()[0]
+        cpu0 = server.cpu_seconds()
+        t0 = time.time()
+        drop_all(w, inbox_for(home, w.name))
+        expected = len(w.files)
+        deadline = time.monotonic() + args.timeout
+        done = 0
+        while True:
+            with engine.connect() as c:
+                done = int(c.execute(DONE_SQL).scalar_one())
+                bad = c.execute(BAD_SQL).all()
+            if bad:
+                raise SystemExit(f"{w.name}: messages failed: {bad}")
+            if done >= expected:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{w.name}: only {done}/{expected} done after {args.timeout}s; see {home}")
+            if server.proc.poll() is not None:
+                raise SystemExit(f"{w.name}: the server exited with {server.proc.returncode}; see {home}/serve.log")
+            time.sleep(0.25 if expected > 1 else 0.5)
+        rss = server.peak_rss_mb()
+        cpu = server.cpu_seconds() - cpu0
+        load_after = os.getloadavg()[0]
+        with engine.connect() as c:
+            rows = c.execute(TIMES_SQL).all()
+            map_failed = int(c.execute(MAP_FAILED_SQL).scalar_one())
+        engine.dispose()
+    finally:
+        server.stop()
+        if db_name:
+            with admin.connect() as c:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            admin.dispose()
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    acked = {f: _ts(at) for f, name, at in rows if name == "message.acked"}
+    mapped = {f: _ts(at) for f, name, at in rows if name != "message.acked"}
+    end = max(mapped.values())
+    elapsed = end - t0
+    lat = sorted(acked[f] - w.drops[f] for f in acked)
+    ref = reference(w)
+    sets_s = w.sets / elapsed
+    return {
+        "workload": w.name,
+        "files": len(w.files),
+        "sets": w.sets,
+        "mb": w.bytes / 1e6,
+        "seconds": elapsed,
+        "sets_s": sets_s,
+        "files_s": len(w.files) / elapsed,
+        "cpu_sets_s": w.sets / cpu if cpu else float("nan"),
+        "p50": statistics.median(lat),
+        "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "rss": rss,
+        "ref": ref,
+        "ratio": sets_s / ref,
+        "mapping_failed": map_failed,
+        "load": (load_before, load_after),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workloads", default="856,940,large", help="comma separated: 856, 940, large")
+    p.add_argument("--files", type=int, default=1000, help="files in each small-file workload")
+    p.add_argument("--large-sets", type=int, default=10_000, help="856 sets in the large file (10,000 ~ 10 MB)")
+    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument("--data-root", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+                   help="where the gateway homes go (default /dev/shm, a RAM disk)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one workload")
+    p.add_argument("--env", action="append", default=[], help="extra GATEWAY_*=value for the server")
+    p.add_argument("--keep", action="store_true", help="keep the gateway homes (logs, database, archive)")
+    args = p.parse_args()
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    with tempfile.TemporaryDirectory(prefix="gw-e2e-src-", dir=args.data_root) as tmp:
+        work = Path(tmp)
+        workloads = make_workloads(names, args.files, args.large_sets, work)
+        print(f"# bench/e2e.py on {os.cpu_count()} cores, database {args.database}, data in {args.data_root}; "
+              f"load average at start {os.getloadavg()[0]:.2f}")
+        print(f"{'workload':<10}{'files':>6}{'sets':>8}{'MB':>7}{'secs':>8}{'sets/s':>9}{'files/s':>9}"
+              f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'sets/cpu-s':>11}{'ref sets/s':>11}{'ratio':>7}  load")
+        for w in workloads:
+            r = run_workload(w, args, work)
+            print(f"{r['workload']:<10}{r['files']:>6}{r['sets']:>8}{r['mb']:>7.1f}{r['seconds']:>8.1f}"
+                  f"{r['sets_s']:>9.1f}{r['files_s']:>9.1f}{r['p50'] * 1000:>9.0f}{r['p99'] * 1000:>9.0f}"
+                  f"{r['rss']:>8.0f}{r['cpu_sets_s']:>11.1f}{r['ref']:>11.0f}{r['ratio']:>7.3f}"
+                  f"  {r['load'][0]:.1f}->{r['load'][1]:.1f}"
+                  + (f"  ({r['mapping_failed']} mapping.failed)" if r["mapping_failed"] else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()

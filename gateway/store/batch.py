@@ -1,0 +1,244 @@
+"""The batched store path: every write of one flow step (or of several messages' steps) in ONE transaction.
+
+A :class:`Batch` collects writes (status and field changes with their timeline event, bare events, business keys,
+outputs, X12 lineage, acknowledgement links, delivery attempts); :meth:`gateway.store.repository.Store.apply`
+writes one or many batches in a single transaction with SQLAlchemy Core (bulk ``INSERT`` for keys and lineage, no
+ORM unit of work), so a step costs one commit, and many small files can share one (group commit)::
+
+    batch = Batch()
+    batch.lineage(msg.id, interchange_records(analysis))
+    batch.keys(msg.id, [("po", "4500012345"), ("bol", "BOL1")])
+    batch.update(msg, event="envelope.read", status=MessageStatus.processing, detail=summary)
+    store.apply(batch)                        # one transaction; ``msg`` (a Message) gets the new field values
+
+    store.apply(*batches)                     # group commit: several messages' steps, one transaction
+
+Writes run in the order they were added. Passing the :class:`Message` object (rather than its id) to
+:meth:`Batch.update` keeps that object in step with the row once the transaction has committed. Everything is
+idempotent as the single-row methods of :class:`Store` are: keys and acknowledgement links already recorded are
+kept once; an output already recorded (same message, kind, archive key) is not recorded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.store.archive import Blob
+from gateway.store.models import (
+    AckLink,
+    BusinessKey,
+    DeliveryAttempt,
+    Event,
+    FunctionalGroup,
+    Interchange,
+    Message,
+    MessageStatus,
+    Output,
+    OutputKind,
+    TransactionSet,
+)
+from gateway.store.records import normalise_keys
+from gateway.store.types import utcnow
+
+T_MESSAGE = Message.__table__  # type: ignore[attr-defined]
+T_EVENT = Event.__table__  # type: ignore[attr-defined]
+T_KEY = BusinessKey.__table__  # type: ignore[attr-defined]
+T_OUTPUT = Output.__table__  # type: ignore[attr-defined]
+T_INTERCHANGE = Interchange.__table__  # type: ignore[attr-defined]
+T_GROUP = FunctionalGroup.__table__  # type: ignore[attr-defined]
+T_SET = TransactionSet.__table__  # type: ignore[attr-defined]
+T_ACK_LINK = AckLink.__table__  # type: ignore[attr-defined]
+T_ATTEMPT = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+
+Op = Callable[[Connection], Any]
+
+# statements built once: executing a prepared statement with parameters skips SQLAlchemy's per-call construction,
+# coercion and cache-key work, which costs more than the SQLite insert itself on small files
+INSERT_MESSAGE = insert(T_MESSAGE).returning(T_MESSAGE.c.id)
+FIND_MESSAGE_BY_KEY = select(T_MESSAGE).where(T_MESSAGE.c.idempotency_key == bindparam("key")).limit(1)
+INSERT_EVENT = insert(T_EVENT)
+INSERT_OUTPUT = insert(T_OUTPUT)
+INSERT_ATTEMPT = insert(T_ATTEMPT)
+INSERT_SET = insert(T_SET)
+INSERT_INTERCHANGE = insert(T_INTERCHANGE).returning(T_INTERCHANGE.c.id)
+INSERT_GROUP = insert(T_GROUP).returning(T_GROUP.c.id)
+UPDATE_MESSAGE = update(T_MESSAGE).where(T_MESSAGE.c.id == bindparam("_message_id"))
+FIND_OUTPUT = select(T_OUTPUT.c.id).where(
+    T_OUTPUT.c.message_id == bindparam("message_id"),
+    T_OUTPUT.c.kind == bindparam("kind"),
+    T_OUTPUT.c.archive_key == bindparam("archive_key"),
+).limit(1)
+DELETE_LINEAGE = [delete(t).where(t.c.message_id == bindparam("message_id")) for t in (T_SET, T_GROUP, T_INTERCHANGE)]
+_IGNORE: dict[tuple[str, str], Any] = {}  # (dialect, table) -> INSERT ... ON CONFLICT DO NOTHING
+
+
+def _id(message: int | Message) -> int:
+    if isinstance(message, int):
+        return message
+    assert message.id is not None
+    return message.id
+
+
+def _value(v: Any) -> Any:
+    return v.value if isinstance(v, MessageStatus) else v
+
+
+@dataclass
+class Batch:
+    """Writes to apply together (see the module docstring). Cheap to create; nothing touches the database until
+    :meth:`Store.apply`."""
+
+    ops: list[Op] = field(default_factory=list)
+    after: list[Callable[[], None]] = field(default_factory=list)  # run once the transaction has committed
+    # rows written in bulk after ``ops`` (one INSERT each for all events, all keys): order within each is kept
+    events: list[dict[str, Any]] = field(default_factory=list)
+    key_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.ops or self.events or self.key_rows)
+
+    def extend(self, other: Batch) -> Batch:
+        self.ops += other.ops
+        self.after += other.after
+        self.events += other.events
+        self.key_rows += other.key_rows
+        return self
+
+    # -- the message and its timeline ------------------------------------------------------------------------
+    def event(self, message: int | Message, name: str, *, status: MessageStatus | None = None,
+              detail: dict[str, Any] | None = None, actor: str = "gateway") -> Batch:
+        self.events.append({"message_id": _id(message), "name": name, "status": _value(status), "actor": actor,
+                            "detail": detail, "at": utcnow()})
+        return self
+
+    def update(self, message: int | Message, *, event: str | None = None, status: MessageStatus | None = None,
+               actor: str = "gateway", detail: dict[str, Any] | None = None, **fields: Any) -> Batch:
+        """Change fields and/or the status of a message and record ``event`` with it (as ``Store.update``)."""
+        mid = _id(message)
+        values = {k: _value(v) for k, v in fields.items()}
+        if status is not None:
+            values["status"] = status.value
+        values["updated_at"] = utcnow()
+        values["_message_id"] = mid
+        self.ops.append(lambda c: c.execute(UPDATE_MESSAGE, values))
+        if event is not None:
+            self.event(mid, event, status=status, detail=detail, actor=actor)
+        if isinstance(message, Message):
+            changed = dict(fields, updated_at=values["updated_at"])
+            if status is not None:
+                changed["status"] = status
+
+            def sync() -> None:
+                for k, v in changed.items():
+                    setattr(message, k, v)
+
+            self.after.append(sync)
+        return self
+
+    # -- side rows -------------------------------------------------------------------------------------------
+    def keys(self, message: int | Message, keys: Iterable[tuple[str, str]]) -> Batch:
+        """Business keys (bulk insert; pairs already recorded are kept once)."""
+        mid = _id(message)
+        self.key_rows += [{"message_id": mid, "kind": k, "value": v} for k, v in normalise_keys(keys)]
+        return self
+
+    def output(self, message: int | Message, *, kind: OutputKind | str, blob: Blob, content_type: str | None = None,
+               file_name: str | None = None) -> Batch:
+        mid = _id(message)
+        row = {"message_id": mid, "kind": OutputKind(kind).value, "archive_key": blob.key, "sha256": blob.sha256,
+               "size": blob.size, "content_type": content_type, "file_name": file_name, "created_at": utcnow()}
+
+        def op(c: Connection) -> None:
+            found = c.execute(FIND_OUTPUT, {"message_id": mid, "kind": row["kind"], "archive_key": blob.key}).first()
+            if found is None:
+                c.execute(INSERT_OUTPUT, row)
+
+        self.ops.append(op)
+        return self
+
+    def lineage(self, message: int | Message, interchanges: Iterable[Any], *, replace: bool = True) -> Batch:
+        """The interchange/group/transaction tree of a message, replacing an earlier reading (``InterchangeRecord``
+        objects of :mod:`gateway.store.repository`). Transaction sets go in one bulk insert per group.
+        ``replace=False`` skips looking for an earlier reading (the caller knows there is none)."""
+        mid = _id(message)
+        tree = list(interchanges)
+        self.ops.append(lambda c: _replace_lineage(c, mid, tree, replace))
+        return self
+
+    def ack_link(self, *, message_id: int, ack_message_id: int, kind: str, result: str | None) -> Batch:
+        row = {"message_id": message_id, "ack_message_id": ack_message_id, "kind": kind, "result": result,
+               "created_at": utcnow()}
+        self.ops.append(lambda c: _insert_ignore(c, T_ACK_LINK, [row], ["ack_message_id", "message_id", "kind"]))
+        return self
+
+    def delivery_attempt(self, message: int | Message, *, channel: str | None, outcome: str, started_at: datetime,
+                         transport_id: str | None = None, error: dict[str, Any] | None = None,
+                         actor: str = "gateway") -> Batch:
+        row = {"message_id": _id(message), "channel": channel, "started_at": started_at, "finished_at": utcnow(),
+               "outcome": outcome, "transport_id": transport_id, "error": error, "actor": actor}
+        self.ops.append(lambda c: c.execute(INSERT_ATTEMPT, row))
+        return self
+
+    def execute(self, op: Op) -> Batch:
+        """Any other write, as a function of the open connection (runs in order with the rest)."""
+        self.ops.append(op)
+        return self
+
+
+def run(conn: Connection, batches: Sequence[Batch]) -> None:
+    """Execute the batches' writes on an open transaction (the caller commits)."""
+    for b in batches:
+        for op in b.ops:
+            op(conn)
+        if b.key_rows:
+            _insert_keys(conn, b.key_rows)
+        if b.events:
+            conn.execute(INSERT_EVENT, b.events)
+
+
+def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], index: list[str]) -> None:
+    dialect = conn.dialect.name
+    stmt = _IGNORE.get((dialect, table.name))
+    if stmt is None:
+        if dialect == "postgresql":
+            stmt = pg_insert(table).on_conflict_do_nothing(index_elements=index)
+        elif dialect == "sqlite":
+            stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=index)
+        else:  # pragma: no cover - only the two supported backends
+            raise RuntimeError(f"unsupported database {dialect}")
+        _IGNORE[(dialect, table.name)] = stmt
+    conn.execute(stmt, rows)
+
+
+def _insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    _insert_ignore(conn, T_KEY, rows, ["message_id", "kind", "value"])
+
+
+def _replace_lineage(conn: Connection, mid: int, tree: list[Any], replace: bool) -> None:
+    for stmt in DELETE_LINEAGE if replace else ():
+        conn.execute(stmt, {"message_id": mid})
+    for pos, ic in enumerate(tree, start=1):
+        ic_id = conn.execute(INSERT_INTERCHANGE, dict(
+            message_id=mid, position=pos, sender_qualifier=ic.sender_qualifier, sender_id=ic.sender_id,
+            receiver_qualifier=ic.receiver_qualifier, receiver_id=ic.receiver_id, control_number=ic.control_number,
+            version=ic.version, usage=ic.usage, date=ic.date, time=ic.time,
+        )).scalar_one()
+        for g in ic.groups:
+            g_id = conn.execute(INSERT_GROUP, dict(
+                interchange_id=ic_id, message_id=mid, functional_id=g.functional_id, sender_id=g.sender_id,
+                receiver_id=g.receiver_id, control_number=g.control_number, version=g.version,
+            )).scalar_one()
+            sets = g.transactions
+            for start in range(0, len(sets), 5000):  # bounded rows in memory for very large interchanges
+                conn.execute(INSERT_SET, [
+                    {"group_id": g_id, "message_id": mid, "set_id": t.set_id, "control_number": t.control_number,
+                     "segment_count": t.segment_count, "valid": t.valid, "ack_code": t.ack_code}
+                    for t in sets[start:start + 5000]
+                ])
