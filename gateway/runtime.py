@@ -23,9 +23,9 @@ from gateway.flows.file_documents import FileDocuments
 from gateway.flows.handoff import HandoffFlow
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
+from gateway.flows.notify import to_notifier
 from gateway.flows.outbound import OutboundFlow
 from gateway.flows.outbox import OutboxIntake
-from gateway.flows.notify import to_notifier
 from gateway.flows.overdue import OverdueAcks
 from gateway.flows.partner_channels import PartnerChannels
 from gateway.flows.polling import ChannelPoller

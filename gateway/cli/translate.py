@@ -97,7 +97,7 @@ def _set_for(record: Record, source_set: str | None, partner: Partner | None, as
         return source_set
     if partner is not None:
         declared = [d.set_id for d in partner.documents
-                    if d.direction == "outbound" and RECORD_OF_SET.get(d.set_id) == record.type]
+                    if d.direction == "outbound" and d.set_id and RECORD_OF_SET.get(d.set_id) == record.type]
         if len(declared) == 1:
             return declared[0]
     return None

@@ -6,8 +6,8 @@ that ends a delivery agrees on what the two statuses are.
 
 | result | status | delivery_status |
 |---|---|---|
-| every channel's receipt says ``delivered`` (sync MDN with matching MIC, 2xx when no MDN was asked) | delivered | delivered |
-| every channel completed the transfer and none has a later receipt (folder write, SFTP rename, webhook 2xx) | sent | delivered |
+| every receipt says ``delivered`` (sync MDN with matching MIC, 2xx when no MDN was asked) | delivered | delivered |
+| every channel completed the transfer, no later receipt (folder write, SFTP rename, webhook 2xx) | sent | delivered |
 | some channel only handed it over and a receipt is still awaited (async MDN) | sent | sent |
 | transient error (down, timeout, HTTP 5xx/429): another attempt is scheduled | retrying | pending |
 | permanent error, or the partner refused it (negative MDN, MIC mismatch) | failed | failed |

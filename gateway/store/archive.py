@@ -97,6 +97,7 @@ class Archive:
         self.root = Path(root)
         self.failpoints = failpoints or FailPoints()
         self._prefix = f"{INCOMING}{socket.gethostname().replace('-', '_')[:40]}-{os.getpid()}-"
+        self._root_ready = False
 
     def clean_incoming(self, *, stale_seconds: float = STALE_INCOMING_SECONDS) -> list[Path]:
         """Remove temporary files a crash left behind (run at start): this host's whose process is gone, and any
@@ -121,7 +122,6 @@ class Archive:
             except OSError as exc:
                 raise StoreError(f"cannot clean the archive's temporary file {path}: {exc.strerror}") from exc
         return removed
-        self._root_ready = False
 
     def path_for(self, key: str) -> Path:
         if len(key) != 64 or not set(key) <= _HEX:
