@@ -15,7 +15,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
-from tests.as2.django_peer import KEYPASS, DjangoPeer
+from tests.as2.django_peer import KEYPASS, PEER_HOME, DjangoPeer
 from tests.as2.support import keypair
 from tests.support.apikeys import create_key
 from tests.support.gateway_home import REPO, make_home
@@ -29,7 +29,7 @@ SAMPLE = REPO / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
 
 @pytest.fixture(scope="module")
 def peer():
-    p = DjangoPeer(REPO / "var" / "as2peer")
+    p = DjangoPeer(PEER_HOME)
     p.ensure()
     p.start()
     try:
