@@ -152,3 +152,50 @@ def test_killed_at_each_step_the_document_is_sent_once_after_restart(home, key, 
         assert sum(1 for e in detail["timeline"] if e["name"] == "document.built") == 1
     finally:
         second.stop()
+
+
+def test_the_outbox_folder_and_gateway_send(home, key, tmp_path):
+    import subprocess
+
+    from tests.support.serve import GATEWAY
+
+    gw = ServeProcess(home)
+    auth = {"X-API-Key": key}
+    try:
+        gw.wait_healthy(timeout=15)
+        box = home / "var" / "outbox" / "acme-retail"
+        assert (box / "processed").is_dir() and (box / "failed").is_dir()  # created like the inboxes
+        good, bad, unsure = tmp_path / "ship-1.945.json", tmp_path / "bad.json", tmp_path / "ship-2.json"
+        good.write_text(json.dumps(shipment()))  # the set in its name: acme takes shipments as 945 or 856
+        unsure.write_text(json.dumps(shipment()))
+        bad.write_text('{"type": "shipment", "ship_date": "June"}')
+        for f in (good, bad, unsure):
+            drop(f, box)
+
+        def settled():
+            done = [(box / "processed" / good.name), (box / "failed" / bad.name), (box / "failed" / unsure.name)]
+            return all(p.exists() for p in done) or None
+
+        wait_for(settled, timeout=15)
+        items = httpx.get(f"{gw.url}/api/messages?partner=acme-retail&validation_status=invalid", headers=auth,
+                          timeout=5).json()["items"]
+        reasons = " ".join(i["reason"] for i in items)
+        assert "$.ship_date" in reasons and "say which" in reasons  # the schema error; the ambiguous set
+        sent = httpx.get(f"{gw.url}/api/messages?direction=outbound&set_id=945&delivery_status=delivered",
+                         headers=auth, timeout=5).json()["items"]
+        assert [i["channel"] for i in sent] == ["acme-retail/outbox"]
+    finally:
+        gw.stop()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    ok = subprocess.run([str(GATEWAY), "send", str(good), "--partner", "acme-retail", "--set", "945", "--json"],
+                        cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    assert (result["validation_status"], result["delivery_status"]) == ("valid", "delivered")
+    assert (home / "var" / "channels" / "acme-retail" / "outbound" / result["file_name"]).exists()
+    refused = subprocess.run([str(GATEWAY), "send", str(bad), "--partner", "acme-retail", "--set", "945"],
+                             cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 1 and "$.ship_date" in refused.stderr
+    unknown = subprocess.run([str(GATEWAY), "send", str(good), "--partner", "nobody"],
+                             cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr
