@@ -101,6 +101,7 @@ class DocumentFlow:
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
         self.lease = lease
+        self._override_cache: dict[str, tuple[tuple[int, int] | None, dict[str, Any]]] = {}
 
     # -- 1. archive and record ----------------------------------------------------------------------------------
     def submit(
@@ -336,9 +337,19 @@ class DocumentFlow:
         return partner
 
     def _overrides(self, partner: Partner) -> dict[str, Any]:
+        """The partner's ``<id>.mapping.yaml``, read again only when the file changed."""
         if self.overrides_dir is None:
             return {}
-        return load_overrides(self.overrides_dir / f"{partner.id}.mapping.yaml")
+        path = self.overrides_dir / f"{partner.id}.mapping.yaml"
+        try:
+            stamp: tuple[int, int] | None = (path.stat().st_mtime_ns, path.stat().st_size)
+        except OSError:
+            stamp = None
+        cached = self._override_cache.get(partner.id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_overrides(path) if stamp is not None else {})
+            self._override_cache[partner.id] = cached
+        return cached[1]
 
 
 def _gap(exc: Refused, isa13: int, gs06: list[int]) -> Refused:
