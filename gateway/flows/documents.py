@@ -22,6 +22,7 @@ control numbers builds again with new ones: gaps are allowed, numbers are never 
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import uuid4
 
+from gateway.canonical import RECORD_TYPES
 from gateway.edi.x12 import analyze
 from gateway.errors import GatewayError, InvalidActionError, NotFoundError
 from gateway.failpoints import FailPoints
@@ -37,7 +39,9 @@ from gateway.flows import compose
 from gateway.flows.compose import Group, Problem, Refused
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger, log_context
+from gateway.mapping.csvio import write_csv
 from gateway.mapping.spec import load_overrides
+from gateway.mapping.x12 import RECORD_OF_SET
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.settings import OwnIdentity
@@ -223,6 +227,8 @@ class DocumentFlow:
             raise Refused(problems)
         plan = list(groups.values())
         docs = [chosen[k] for k in chosen]
+        if any(d.format == "csv" for d in docs):
+            return self._build_csv(msg, partner, source, plan, docs, list(keys))
         version0 = plan[0].version
         env, gs_sender, gs_receiver = compose.envelope_for(partner, self.own, version0)
         overrides = self._overrides(partner)
@@ -246,7 +252,8 @@ class DocumentFlow:
             blob = self.archive.put_stream(out)
         set_ids = [g.set_id for g in plan]
         control = f"{isa13:09d}"
-        within = [d.ack.expect_ack_within for d in docs if d.ack and d.ack.expect_ack_within]
+        default = partner.acknowledgements.expect_ack_within  # the partner's default for what we send
+        within = [w for d in docs if (w := (d.ack.expect_ack_within if d.ack else None) or default)]
         ack_fields: dict[str, Any] = {"ack_status": AckStatus.not_expected.value, "ack_due_at": None}
         if within:
             ack_fields = {"ack_status": AckStatus.waiting.value, "ack_due_at": now + min(within)}
@@ -274,6 +281,39 @@ class DocumentFlow:
         log.info("document.built", extra={"fields": {"interchange": control, "sets": written.transactions}})
         self.failpoints.hit("outbound.after_build")
         return built
+
+    def _build_csv(self, msg: Message, partner: Partner, source: Callable[[], Iterator[tuple[str, Any]]],
+                   plan: list[Group], docs: list[Any], keys: list[tuple[str, str]]) -> Message:
+        """A partner taking the document as CSV: the records as the CSV of their type (one file per submission)."""
+        assert msg.id is not None
+        if len(plan) != 1 or len(docs) != 1:
+            raise Refused([Problem("$", "a CSV document holds one record type: submit each type on its own",
+                                   code="csv")])
+        kind = RECORD_OF_SET[plan[0].set_id]
+        with tempfile.TemporaryFile() as out:
+            text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+            rows = write_csv((RECORD_TYPES[kind].model_validate(d) for _w, d in source() if isinstance(d, dict)),
+                             text, kind)
+            text.flush()
+            text.detach()
+            out.seek(0)
+            blob = self.archive.put_stream(out)
+        now = self.clock()
+        name = f"{partner.id}-{plan[0].set_id}-{now.strftime('%Y%m%d%H%M%S')}-{msg.id}.csv"
+        submission = (OutputKind.canonical.value if msg.document_format == "json" else str(msg.document_format),
+                      _blob(msg), msg.content_type, msg.file_name)
+        return self.store.step(msg.id, Step(
+            status=MessageStatus.queued,
+            fields={"archive_key": blob.key, "sha256": blob.sha256, "size": blob.size, "file_name": name,
+                    "content_type": "text/csv", "document_format": "csv", "set_ids": plan[0].set_id,
+                    "reason": None, "error": None, "validation_status": ValidationStatus.valid.value,
+                    "delivery_status": DeliveryStatus.pending.value, "ack_status": AckStatus.not_expected.value,
+                    "ack_due_at": None},
+            events=[("document.built", MessageStatus.queued, {"format": "csv", "rows": rows,
+                                                               "records": len(plan[0].records)})],
+            keys=keys,
+            outputs=[submission],
+        ))
 
     def _invalid(self, msg: Message, problems: list[Problem], unused: dict[str, Any] | None = None) -> Message:
         assert msg.id is not None

@@ -97,6 +97,9 @@ class DocumentSpec(_Strict):
         description="partner codes to ours, per table: {uom: {CA: case, EA: each}}",
     )
     ack: AckPolicy | None = Field(None, description="overrides the partner's acknowledgements for this document")
+    format: Literal["x12", "csv"] = Field(
+        "x12", description="outbound: what we send, the X12 set or a CSV of the records it carries (mappings/csv/)"
+    )
 
 
 class Delimiters(_Strict):

@@ -127,3 +127,34 @@ def test_a_crash_after_archiving_resumes_once(gateway, home):
     sent = gateway.store.search(MessageQuery(direction="outbound", set_id="945")).items
     assert len(sent) == 1 and sent[0].delivery_status == "delivered"
     assert len(list((home / "var" / "channels" / "acme-retail" / "outbound").glob("*.x12"))) == 1
+
+
+def test_a_partner_taking_csv_gets_the_records_as_csv(home, monkeypatch):
+    from gateway.runtime import Gateway
+    from gateway.settings import load_settings
+
+    (home / "partners" / "csv-dc.yaml").write_text(
+        "id: csv-dc\nname: CSV DC\nidentity:\n  interchange_ids: [{qualifier: ZZ, id: CSVDC}]\n"
+        "channels:\n  - {name: out, type: folder, direction: outbound, path: channels/csv-dc/out}\n"
+        'documents:\n  - {set_id: "945", direction: outbound, format: csv}\n'
+        "acknowledgements: {expect_ack_within: 1h}\n"
+    )
+    monkeypatch.chdir(home)
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", home=home))
+    try:
+        res = gw.documents.submit(_body(shipment(), shipment(shipment_id="B2")), partner_id="csv-dc")
+        m = res.message
+        assert res.valid and (m.document_format, m.delivery_status) == ("csv", "delivered")
+        text = (home / "var" / "channels" / "csv-dc" / "out" / m.file_name).read_text()
+        assert text.splitlines()[0].startswith("shipment_id") or "shipment_id" in text.splitlines()[0]
+        assert "BOL12345" in text and "B2" in text
+    finally:
+        gw.stop()
+
+
+def test_the_partner_default_ack_window_applies(gateway):
+    # harbor-3pl declares {set_id: "940", direction: outbound, ack: {expect_ack_within: 2h}}
+    order = {"type": "order", "order_number": "O1", "purchase_order": "P1",
+             "lines": [{"line_number": "1", "quantity": "2", "uom": "EA", "product": {"vendor_part": "X"}}]}
+    m = gateway.documents.submit(_body(order), partner_id="harbor-3pl").message
+    assert m.ack_status == "waiting" and m.ack_due_at is not None, m.reason
