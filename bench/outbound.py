@@ -87,9 +87,9 @@ def child(mode: str, n: int) -> dict:
 
 
 def run(mode: str, n: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")} | {"GATEWAY_LOG_LEVEL": "ERROR"}
     out = subprocess.run([sys.executable, __file__, "--child", mode, str(n)], capture_output=True, text=True,
-                         check=True, timeout=3600, env={k: v for k, v in os.environ.items()
-                                                        if not k.startswith("GATEWAY_")} | {"GATEWAY_LOG_LEVEL": "ERROR"})
+                         check=True, timeout=3600, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -4,9 +4,9 @@ JSON, CSV or XML files to send. One more intake of :class:`~gateway.flows.docume
 Created like the partner inboxes (with ``processed/`` and ``failed/``) for every partner that declares an outbound
 document; complete files only (the folder transport's minimum age and ignored suffixes apply). A file whose
 document was built (valid) moves to ``processed/``; a set in the name picks the set when the partner takes
-several for the record type (``ship-0042.945.json`` is sent as a 945); one that could not become a valid document moves to
-``failed/`` and its message says why. A file is submitted once: its idempotency key is the folder item's (path,
-size, modification time), so a crash before the move resumes the same message instead of sending twice.
+several for the record type (``ship-0042.945.json`` is sent as a 945); one that could not become a valid
+document moves to ``failed/`` and its message says why. A file is submitted once: its idempotency key is the
+folder item's (path, size, modification time), so a crash before the move resumes the same message.
 """
 
 from __future__ import annotations
