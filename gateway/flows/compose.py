@@ -25,11 +25,9 @@ from gateway.canonical import RECORD_TYPES, business_keys
 from gateway.edi.x12.writer import Envelope, X12Writer
 from gateway.errors import MappingError
 from gateway.mapping.crossset import adapt, finish
-from gateway.mapping.csvio import read_csv
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.paths import parse_path
 from gateway.mapping.x12 import RECORD_OF_SET, EnvelopeSettings, mapping_for
-from gateway.mapping.xmlio import read_xml
 from gateway.partners.schema import DocumentSpec, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.repository import GroupRecord, InterchangeRecord, SetRecord
@@ -169,6 +167,8 @@ def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterato
             yield "$", [Problem("$", f"not valid JSON: {exc}", code="syntax")]
         return
     if fmt == "csv":
+        from gateway.mapping.csvio import read_csv  # pandas: imported only when a CSV comes
+
         head = fp.read(CHUNK)
         kind = _csv_kind(head)
         if kind is None:
@@ -177,6 +177,8 @@ def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterato
             return
         items = read_csv(io.BufferedReader(_Prefixed(head, fp)), kind, file=name)  # type: ignore[arg-type]
     else:
+        from gateway.mapping.xmlio import read_xml
+
         try:
             items = iter(read_xml(fp.read(), file=name))
         except MappingError as exc:

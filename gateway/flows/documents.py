@@ -39,7 +39,6 @@ from gateway.flows import compose
 from gateway.flows.compose import Group, Problem, Refused
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger, log_context
-from gateway.mapping.csvio import write_csv
 from gateway.mapping.spec import load_overrides
 from gateway.mapping.x12 import RECORD_OF_SET
 from gateway.partners.registry import PartnerRegistry
@@ -289,6 +288,8 @@ class DocumentFlow:
         if len(plan) != 1 or len(docs) != 1:
             raise Refused([Problem("$", "a CSV document holds one record type: submit each type on its own",
                                    code="csv")])
+        from gateway.mapping.csvio import write_csv  # pandas: imported only for a CSV partner
+
         kind = RECORD_OF_SET[plan[0].set_id]
         with tempfile.TemporaryFile() as out:
             text = io.TextIOWrapper(out, encoding="utf-8", newline="")
