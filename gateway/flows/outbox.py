@@ -39,7 +39,7 @@ def outbox_folder(settings: Settings, partner: Partner) -> FolderInbound | None:
     if not any(d.direction == "outbound" for d in partner.documents):
         return None
     return FolderInbound(
-        channel=f"{partner.id}/{OUTBOX}",
+        channel=f"{partner.id}/({OUTBOX})",  # parentheses: never a partner channel's name, so no job id clash
         path=outbox_path(settings, partner.id),
         partner_id=partner.id,
         min_age_seconds=settings.folder.min_age_seconds,
