@@ -57,7 +57,7 @@ def test_the_3pl_loop_945_over_a_folder_and_856_over_sftp(home, key, repo_root, 
     gw = ServeProcess(home, env=env)
     auth = {"X-API-Key": key}
     try:
-        gw.wait_healthy(timeout=15)
+        gw.wait_healthy(timeout=60)
         # a 940 from acme-retail arrives and is acked
         drop(repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi",
              home / "var" / "channels" / "acme-retail" / "inbound")
@@ -125,7 +125,7 @@ def test_killed_at_each_step_the_document_is_sent_once_after_restart(home, key, 
     auth = {"X-API-Key": key, "Idempotency-Key": "crash-1"}
     url = "/api/documents?partner=acme-retail&set_id=945"
     try:
-        first.wait_healthy(timeout=15)
+        first.wait_healthy(timeout=60)
         with pytest.raises(httpx.HTTPError):  # the process dies inside the request
             httpx.post(first.url + url, content=json.dumps(shipment()), headers=auth, timeout=30)
         assert first.wait_exit(timeout=15) == 77, first.output()
@@ -135,7 +135,7 @@ def test_killed_at_each_step_the_document_is_sent_once_after_restart(home, key, 
     # once its lease ran out (3 s here; 120 s by default)
     second = ServeProcess(home, env={"GATEWAY_OUTBOUND_LEASE_SECONDS": "3"})
     try:
-        second.wait_healthy(timeout=15)
+        second.wait_healthy(timeout=60)
         outbox = home / "var" / "channels" / "acme-retail" / "outbound"
 
         def sent():
@@ -162,7 +162,7 @@ def test_the_outbox_folder_and_gateway_send(home, key, tmp_path):
     gw = ServeProcess(home)
     auth = {"X-API-Key": key}
     try:
-        gw.wait_healthy(timeout=15)
+        gw.wait_healthy(timeout=60)
         box = home / "var" / "outbox" / "acme-retail"
         assert (box / "processed").is_dir() and (box / "failed").is_dir()  # created like the inboxes
         good, bad, unsure = tmp_path / "ship-1.945.json", tmp_path / "bad.json", tmp_path / "ship-2.json"
