@@ -187,23 +187,27 @@ class DocumentFlow:
             fmt = str(msg.document_format or "json")
             key = msg.archive_key
 
-            def source() -> Iterator[tuple[str, Any]]:
+            def source(keys: list[tuple[str, str]] | None = None) -> Iterator[tuple[str, Any]]:
                 with self.archive.open(key) as fp:
-                    yield from compose.read_records(fp, fmt, name=msg.file_name or "submission")
+                    yield from compose.read_records(fp, fmt, name=msg.file_name or "submission", keys=keys)
 
             try:
                 return self._build(msg, partner, source, options.get("set_id"), options.get("version"))
             except Refused as exc:
                 return self._invalid(msg, exc.problems, exc.unused)
 
-    def _build(self, msg: Message, partner: Partner, source: Callable[[], Iterator[tuple[str, Any]]],
+    def _build(self, msg: Message, partner: Partner, source: Callable[..., Iterator[tuple[str, Any]]],
                set_id: str | None, version: str | None) -> Message:
         assert msg.id is not None
         problems: list[Problem] = []
         groups: dict[tuple[str, str], Group] = {}
         chosen: dict[str, Any] = {}
         keys: dict[tuple[str, str], None] = {}
-        for where, data in source():
+        found: list[tuple[str, str]] = []
+        for where, data in source(found):
+            if found and len(keys) < 10_000:
+                keys.update(dict.fromkeys(found))
+            found.clear()
             if isinstance(data, list):
                 problems.extend(data)
                 continue
@@ -218,8 +222,6 @@ class DocumentFlow:
                 problems.extend(Problem(where, p.message, p.x12, p.code) for p in doc.problems)
                 continue
             groups.setdefault((doc.set_id, doc.version), Group(doc.set_id, doc.version)).records.append(where)
-            if len(keys) < 10_000:
-                keys.update(dict.fromkeys(compose.keys_of(data)))
         if not problems and not groups:
             problems.append(Problem("$", "the submission holds no record", code="empty"))
         if problems:
@@ -245,8 +247,8 @@ class DocumentFlow:
             out.seek(0)
             analysis = analyze(out, file="(output)")
             if not analysis.valid:
-                found = compose.explain(analysis, source, plan, gs06, overrides=overrides, root=self.mappings_root)
-                raise _gap(Refused(found or [Problem("$", "the output is not valid X12")]), isa13, gs06)
+                explained = compose.explain(analysis, source, plan, gs06, overrides=overrides, root=self.mappings_root)
+                raise _gap(Refused(explained or [Problem("$", "the output is not valid X12")]), isa13, gs06)
             out.seek(0)
             blob = self.archive.put_stream(out)
         set_ids = [g.set_id for g in plan]
@@ -281,7 +283,7 @@ class DocumentFlow:
         self.failpoints.hit("outbound.after_build")
         return built
 
-    def _build_csv(self, msg: Message, partner: Partner, source: Callable[[], Iterator[tuple[str, Any]]],
+    def _build_csv(self, msg: Message, partner: Partner, source: Callable[..., Iterator[tuple[str, Any]]],
                    plan: list[Group], docs: list[Any], keys: list[tuple[str, str]]) -> Message:
         """A partner taking the document as CSV: the records as the CSV of their type (one file per submission)."""
         assert msg.id is not None
