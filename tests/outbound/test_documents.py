@@ -158,3 +158,46 @@ def test_the_partner_default_ack_window_applies(gateway):
              "lines": [{"line_number": "1", "quantity": "2", "uom": "EA", "product": {"vendor_part": "X"}}]}
     m = gateway.documents.submit(_body(order), partner_id="harbor-3pl").message
     assert m.ack_status == "waiting" and m.ack_due_at is not None, m.reason
+
+
+def test_a_channel_that_is_down_retries_then_dead(home, monkeypatch, tmp_path):
+    import subprocess
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.runtime import Gateway
+    from gateway.settings import load_settings
+    from tests.support.sshd import free_port
+
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(key)], check=True)
+    monkeypatch.setenv("GATEWAY_SECRET_DOWN_KEY", key.read_text())
+    (home / "partners" / "down-dc.yaml").write_text(f"""
+id: down-dc
+name: Down DC
+identity: {{interchange_ids: [{{qualifier: ZZ, id: DOWNDC}}]}}
+channels:
+  - name: sftp
+    type: sftp
+    direction: outbound
+    host: 127.0.0.1
+    port: {free_port()}
+    username: nobody
+    private_key: {{secret: DOWN_KEY}}
+    host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHikPzJJN/EHe/c+4pczzdYvMl8sqbDX8ZKnpAxQLST6
+    outbound_dir: in
+    timeout_seconds: 2
+documents: [{{set_id: "945", direction: outbound}}]
+retry: {{attempts: 2, backoff: 1s}}
+""")
+    monkeypatch.chdir(home)
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", home=home))
+    try:
+        m = gw.documents.submit(_body(shipment()), partner_id="down-dc").message
+        assert (m.status, m.validation_status, m.delivery_status) == ("retrying", "valid", "failed")
+        gw.retries.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+        assert gw.retries.run_due() == 1
+        m = gw.store.get(m.id)
+        assert (m.status, m.delivery_status) == ("dead", "dead") and "gave up after 2 attempts" in m.reason
+        assert [a.outcome for a in gw.store.delivery_attempts(m.id)] == ["retrying", "retrying"]
+    finally:
+        gw.stop()
