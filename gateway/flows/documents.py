@@ -274,6 +274,7 @@ class DocumentFlow:
                 "interchange": control, "groups": [str(n) for n in gs06], "sets": written.transactions,
                 "segments": written.segments, "versions": sorted({g.version for g in plan}),
                 "ack_due_at": ack_fields["ack_due_at"].isoformat() if ack_fields["ack_due_at"] else None,
+                "ack_within_seconds": min(within).total_seconds() if within else None,
             })],
             lineage=[written.lineage],
             keys=list(keys),

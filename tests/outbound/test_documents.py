@@ -22,7 +22,10 @@ def test_a_shipment_becomes_the_945_acme_declared_written_and_found(gateway, hom
     m = res.message
     assert res.valid and res.created and res.problems == []
     assert (m.status, m.validation_status, m.delivery_status, m.ack_status) == ("sent", "valid", "delivered", "waiting")
-    assert m.ack_due_at is not None
+    from datetime import timedelta
+
+    sent_at = next(e.at for e in gateway.store.events(m.id) if e.name == "message.sent")
+    assert timedelta(hours=4) <= m.ack_due_at - sent_at + timedelta(seconds=1) < timedelta(hours=4, seconds=5)
     data = gateway.archive.read_bytes(m.archive_key)
     analysis = analyze(data)
     assert analysis.valid
