@@ -32,7 +32,8 @@ class Scheduler:
             id=job_id,
             name=job_id,
             replace_existing=True,
-            next_run_time=datetime.now(UTC) if run_now else None,
+            # never None: APScheduler 3 adds a job whose next_run_time is None *paused* (it would never run)
+            next_run_time=datetime.now(UTC) + (timedelta(0) if run_now else timedelta(seconds=seconds)),
         )
 
     def add_cron(self, job_id: str, func: Callable[[], Any], crontab: str) -> None:
