@@ -25,11 +25,9 @@ from gateway.canonical import RECORD_TYPES, business_keys
 from gateway.edi.x12.writer import Envelope, X12Writer
 from gateway.errors import MappingError
 from gateway.mapping.crossset import adapt, finish
-from gateway.mapping.csvio import read_csv
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.paths import parse_path
 from gateway.mapping.x12 import RECORD_OF_SET, EnvelopeSettings, mapping_for
-from gateway.mapping.xmlio import read_xml
 from gateway.partners.schema import DocumentSpec, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.repository import GroupRecord, InterchangeRecord, SetRecord
@@ -159,16 +157,20 @@ def _csv_kind(head: bytes) -> str | None:
 Item = tuple[str, dict[str, Any] | list[Problem]]
 
 
-def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterator[Item]:
-    """(JSON path, record as a JSON-mode dict) or (path, problems) for each record of a submission, streamed."""
+def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission",
+                 keys: list[tuple[str, str]] | None = None) -> Iterator[Item]:
+    """(JSON path, record as a JSON-mode dict) or (path, problems) for each record of a submission, streamed.
+    With ``keys``, each valid record's business keys are appended to it (no second validation)."""
     if fmt == "json":
         try:
             for where, item in iter_json(fp):
-                yield where, _checked(where, item)
+                yield where, _checked(where, item, keys)
         except (ValueError, UnicodeDecodeError) as exc:
             yield "$", [Problem("$", f"not valid JSON: {exc}", code="syntax")]
         return
     if fmt == "csv":
+        from gateway.mapping.csvio import read_csv  # pandas: imported only when a CSV comes
+
         head = fp.read(CHUNK)
         kind = _csv_kind(head)
         if kind is None:
@@ -177,6 +179,8 @@ def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterato
             return
         items = read_csv(io.BufferedReader(_Prefixed(head, fp)), kind, file=name)  # type: ignore[arg-type]
     else:
+        from gateway.mapping.xmlio import read_xml
+
         try:
             items = iter(read_xml(fp.read(), file=name))
         except MappingError as exc:
@@ -187,6 +191,8 @@ def read_records(fp: BinaryIO, fmt: str, *, name: str = "submission") -> Iterato
         if isinstance(item, MappingError):
             yield where, [Problem(where, item.describe(), code="schema")]
         else:
+            if keys is not None:
+                keys.extend(business_keys(item))
             yield where, item.model_dump(mode="json", exclude_none=True)
 
 
@@ -209,7 +215,7 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def _checked(where: str, item: Any) -> dict[str, Any] | list[Problem]:
+def _checked(where: str, item: Any, keys: list[tuple[str, str]] | None = None) -> dict[str, Any] | list[Problem]:
     if not isinstance(item, dict):
         return [Problem(where, "a canonical record is a JSON object with a type", code="schema")]
     model = RECORD_TYPES.get(str(item.get("type")))
@@ -217,9 +223,12 @@ def _checked(where: str, item: Any) -> dict[str, Any] | list[Problem]:
         return [Problem(f"{where}.type", f"unknown record type {item.get('type')!r}: use order, shipment or status",
                         code="schema")]
     try:
-        return model.model_validate(item).model_dump(mode="json", exclude_none=True)
+        record = model.model_validate(item)
     except ValidationError as exc:
         return _pydantic_path(where, exc)
+    if keys is not None:
+        keys.extend(business_keys(record))
+    return record.model_dump(mode="json", exclude_none=True)
 
 
 # -- what the partner file decides -----------------------------------------------------------------------------
@@ -407,10 +416,6 @@ def write_x12(out: BinaryIO, source: RecordSource, groups: list[Group], *, env: 
                                 f"{interchange:09d}", env.isa_version, env.usage, date[-6:], time, group_records)
     return Written(lineage, count + 1, sum(len(g.transactions) for g in group_records))
 
-
-def keys_of(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    record = RECORD_TYPES[str(data["type"])].model_validate(data)
-    return business_keys(record)
 
 
 def explain(analysis: Any, source: RecordSource, groups: list[Group], group_numbers: list[int], *,

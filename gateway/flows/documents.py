@@ -22,6 +22,7 @@ control numbers builds again with new ones: gaps are allowed, numbers are never 
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import uuid4
 
+from gateway.canonical import RECORD_TYPES
 from gateway.edi.x12 import analyze
 from gateway.errors import GatewayError, InvalidActionError, NotFoundError
 from gateway.failpoints import FailPoints
@@ -38,6 +40,7 @@ from gateway.flows.compose import Group, Problem, Refused
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger, log_context
 from gateway.mapping.spec import load_overrides
+from gateway.mapping.x12 import RECORD_OF_SET
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.settings import OwnIdentity
@@ -101,6 +104,7 @@ class DocumentFlow:
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
         self.lease = lease
+        self._override_cache: dict[str, tuple[tuple[int, int] | None, dict[str, Any]]] = {}
 
     # -- 1. archive and record ----------------------------------------------------------------------------------
     def submit(
@@ -183,23 +187,27 @@ class DocumentFlow:
             fmt = str(msg.document_format or "json")
             key = msg.archive_key
 
-            def source() -> Iterator[tuple[str, Any]]:
+            def source(keys: list[tuple[str, str]] | None = None) -> Iterator[tuple[str, Any]]:
                 with self.archive.open(key) as fp:
-                    yield from compose.read_records(fp, fmt, name=msg.file_name or "submission")
+                    yield from compose.read_records(fp, fmt, name=msg.file_name or "submission", keys=keys)
 
             try:
                 return self._build(msg, partner, source, options.get("set_id"), options.get("version"))
             except Refused as exc:
                 return self._invalid(msg, exc.problems, exc.unused)
 
-    def _build(self, msg: Message, partner: Partner, source: Callable[[], Iterator[tuple[str, Any]]],
+    def _build(self, msg: Message, partner: Partner, source: Callable[..., Iterator[tuple[str, Any]]],
                set_id: str | None, version: str | None) -> Message:
         assert msg.id is not None
         problems: list[Problem] = []
         groups: dict[tuple[str, str], Group] = {}
         chosen: dict[str, Any] = {}
         keys: dict[tuple[str, str], None] = {}
-        for where, data in source():
+        found: list[tuple[str, str]] = []
+        for where, data in source(found):
+            if found and len(keys) < 10_000:
+                keys.update(dict.fromkeys(found))
+            found.clear()
             if isinstance(data, list):
                 problems.extend(data)
                 continue
@@ -214,14 +222,14 @@ class DocumentFlow:
                 problems.extend(Problem(where, p.message, p.x12, p.code) for p in doc.problems)
                 continue
             groups.setdefault((doc.set_id, doc.version), Group(doc.set_id, doc.version)).records.append(where)
-            if len(keys) < 10_000:
-                keys.update(dict.fromkeys(compose.keys_of(data)))
         if not problems and not groups:
             problems.append(Problem("$", "the submission holds no record", code="empty"))
         if problems:
             raise Refused(problems)
         plan = list(groups.values())
         docs = [chosen[k] for k in chosen]
+        if any(d.format == "csv" for d in docs):
+            return self._build_csv(msg, partner, source, plan, docs, list(keys))
         version0 = plan[0].version
         env, gs_sender, gs_receiver = compose.envelope_for(partner, self.own, version0)
         overrides = self._overrides(partner)
@@ -239,13 +247,14 @@ class DocumentFlow:
             out.seek(0)
             analysis = analyze(out, file="(output)")
             if not analysis.valid:
-                found = compose.explain(analysis, source, plan, gs06, overrides=overrides, root=self.mappings_root)
-                raise _gap(Refused(found or [Problem("$", "the output is not valid X12")]), isa13, gs06)
+                explained = compose.explain(analysis, source, plan, gs06, overrides=overrides, root=self.mappings_root)
+                raise _gap(Refused(explained or [Problem("$", "the output is not valid X12")]), isa13, gs06)
             out.seek(0)
             blob = self.archive.put_stream(out)
         set_ids = [g.set_id for g in plan]
         control = f"{isa13:09d}"
-        within = [d.ack.expect_ack_within for d in docs if d.ack and d.ack.expect_ack_within]
+        default = partner.acknowledgements.expect_ack_within  # the partner's default for what we send
+        within = [w for d in docs if (w := (d.ack.expect_ack_within if d.ack else None) or default)]
         ack_fields: dict[str, Any] = {"ack_status": AckStatus.not_expected.value, "ack_due_at": None}
         if within:
             ack_fields = {"ack_status": AckStatus.waiting.value, "ack_due_at": now + min(within)}
@@ -265,6 +274,7 @@ class DocumentFlow:
                 "interchange": control, "groups": [str(n) for n in gs06], "sets": written.transactions,
                 "segments": written.segments, "versions": sorted({g.version for g in plan}),
                 "ack_due_at": ack_fields["ack_due_at"].isoformat() if ack_fields["ack_due_at"] else None,
+                "ack_within_seconds": min(within).total_seconds() if within else None,
             })],
             lineage=[written.lineage],
             keys=list(keys),
@@ -273,6 +283,41 @@ class DocumentFlow:
         log.info("document.built", extra={"fields": {"interchange": control, "sets": written.transactions}})
         self.failpoints.hit("outbound.after_build")
         return built
+
+    def _build_csv(self, msg: Message, partner: Partner, source: Callable[..., Iterator[tuple[str, Any]]],
+                   plan: list[Group], docs: list[Any], keys: list[tuple[str, str]]) -> Message:
+        """A partner taking the document as CSV: the records as the CSV of their type (one file per submission)."""
+        assert msg.id is not None
+        if len(plan) != 1 or len(docs) != 1:
+            raise Refused([Problem("$", "a CSV document holds one record type: submit each type on its own",
+                                   code="csv")])
+        from gateway.mapping.csvio import write_csv  # pandas: imported only for a CSV partner
+
+        kind = RECORD_OF_SET[plan[0].set_id]
+        with tempfile.TemporaryFile() as out:
+            text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+            rows = write_csv((RECORD_TYPES[kind].model_validate(d) for _w, d in source() if isinstance(d, dict)),
+                             text, kind)
+            text.flush()
+            text.detach()
+            out.seek(0)
+            blob = self.archive.put_stream(out)
+        now = self.clock()
+        name = f"{partner.id}-{plan[0].set_id}-{now.strftime('%Y%m%d%H%M%S')}-{msg.id}.csv"
+        submission = (OutputKind.canonical.value if msg.document_format == "json" else str(msg.document_format),
+                      _blob(msg), msg.content_type, msg.file_name)
+        return self.store.step(msg.id, Step(
+            status=MessageStatus.queued,
+            fields={"archive_key": blob.key, "sha256": blob.sha256, "size": blob.size, "file_name": name,
+                    "content_type": "text/csv", "document_format": "csv", "set_ids": plan[0].set_id,
+                    "reason": None, "error": None, "validation_status": ValidationStatus.valid.value,
+                    "delivery_status": DeliveryStatus.pending.value, "ack_status": AckStatus.not_expected.value,
+                    "ack_due_at": None},
+            events=[("document.built", MessageStatus.queued, {"format": "csv", "rows": rows,
+                                                               "records": len(plan[0].records)})],
+            keys=keys,
+            outputs=[submission],
+        ))
 
     def _invalid(self, msg: Message, problems: list[Problem], unused: dict[str, Any] | None = None) -> Message:
         assert msg.id is not None
@@ -336,9 +381,19 @@ class DocumentFlow:
         return partner
 
     def _overrides(self, partner: Partner) -> dict[str, Any]:
+        """The partner's ``<id>.mapping.yaml``, read again only when the file changed."""
         if self.overrides_dir is None:
             return {}
-        return load_overrides(self.overrides_dir / f"{partner.id}.mapping.yaml")
+        path = self.overrides_dir / f"{partner.id}.mapping.yaml"
+        try:
+            stamp: tuple[int, int] | None = (path.stat().st_mtime_ns, path.stat().st_size)
+        except OSError:
+            stamp = None
+        cached = self._override_cache.get(partner.id)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_overrides(path) if stamp is not None else {})
+            self._override_cache[partner.id] = cached
+        return cached[1]
 
 
 def _gap(exc: Refused, isa13: int, gs06: list[int]) -> Refused:

@@ -7,6 +7,7 @@ resent at any time. Each attempt and its outcome are on the message's timeline.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from gateway.errors import GatewayError, TransportError
@@ -15,7 +16,7 @@ from gateway.flows import delivery_status as ds
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
-from gateway.store.models import Message
+from gateway.store.models import AckStatus, Message
 from gateway.store.repository import Store
 from gateway.store.steps import Step
 from gateway.store.types import utcnow
@@ -86,10 +87,20 @@ class OutboundFlow:
                 got.append(receipt)
             status, delivery = ds.after_receipts(got)
             log.info(f"message.{status.value}", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
+            due = self._ack_due(message)
             return self.store.step(message.id, Step(
                 status=status,
                 fields={"transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None,
-                        "error": None, "delivery_status": delivery.value},
+                        "error": None, "delivery_status": delivery.value,
+                        **({"ack_due_at": due} if due is not None else {})},
                 events=[(f"message.{status.value}", status, {"receipts": receipts})],
                 attempts=done,
             ))
+
+    def _ack_due(self, message: Message) -> datetime | None:
+        """The partner's acknowledgement is due counted from this send (the build recorded the window)."""
+        if message.ack_status != AckStatus.waiting.value or message.id is None:
+            return None
+        built = [e for e in self.store.events(message.id) if e.name == "document.built"]
+        seconds = (built[-1].detail or {}).get("ack_within_seconds") if built else None
+        return utcnow() + timedelta(seconds=float(seconds)) if seconds else None

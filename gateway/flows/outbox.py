@@ -3,9 +3,10 @@ JSON, CSV or XML files to send. One more intake of :class:`~gateway.flows.docume
 
 Created like the partner inboxes (with ``processed/`` and ``failed/``) for every partner that declares an outbound
 document; complete files only (the folder transport's minimum age and ignored suffixes apply). A file whose
-document was built (valid) moves to ``processed/``; one that could not become a valid document moves to
-``failed/`` and its message says why. A file is submitted once: its idempotency key is the folder item's (path,
-size, modification time), so a crash before the move resumes the same message instead of sending twice.
+document was built (valid) moves to ``processed/``; a set in the name picks the set when the partner takes
+several for the record type (``ship-0042.945.json`` is sent as a 945); one that could not become a valid
+document moves to ``failed/`` and its message says why. A file is submitted once: its idempotency key is the
+folder item's (path, size, modification time), so a crash before the move resumes the same message.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def outbox_folder(settings: Settings, partner: Partner) -> FolderInbound | None:
     if not any(d.direction == "outbound" for d in partner.documents):
         return None
     return FolderInbound(
-        channel=f"{partner.id}/{OUTBOX}",
+        channel=f"{partner.id}/({OUTBOX})",  # parentheses: never a partner channel's name, so no job id clash
         path=outbox_path(settings, partner.id),
         partner_id=partner.id,
         min_age_seconds=settings.folder.min_age_seconds,
@@ -54,12 +55,15 @@ class OutboxIntake:
 
     def receive(self, item: InboundItem) -> None:
         suffix = Path(item.name).suffix.lower()
+        named = [s.strip(".") for s in Path(item.name).suffixes[:-1]]
+        set_id = next((s for s in reversed(named) if len(s) == 3 and s.isdigit()), None)
         try:
             with item.open() as fp:
                 result = self.documents.submit(
                     fp,
                     partner_id=item.partner_id or "",
                     content_type=CONTENT_TYPES.get(suffix),
+                    set_id=set_id,
                     idempotency_key=f"outbox:{item.idempotency_key}",
                     source=OUTBOX,
                     file_name=item.name,

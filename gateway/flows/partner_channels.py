@@ -30,6 +30,7 @@ log = get_logger(__name__)
 class _Running:
     partner: Partner
     pollers: list[ChannelPoller] = field(default_factory=list)
+    outboxes: list[ChannelPoller] = field(default_factory=list)  # var/outbox/<partner>: our side, not a channel
     watches: list[Any] = field(default_factory=list)
 
 
@@ -57,6 +58,10 @@ class PartnerChannels:
         with self._lock:
             return [p for r in self._running.values() for p in r.pollers]
 
+    @property
+    def outboxes(self) -> list[ChannelPoller]:
+        return [p for r in self._running.values() for p in r.outboxes]
+
     def start(self, partner: Partner) -> None:
         with self._lock:
             self._start(partner)
@@ -73,7 +78,7 @@ class PartnerChannels:
             folder.ensure_folders()
             poller = ChannelPoller(folder, flow, self.scheduler)
             self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
-            running.pollers.append(poller)
+            (running.pollers if flow is self.inbound else running.outboxes).append(poller)
             try:
                 running.watches.append(self.watcher.watch(folder.path, poller.wake))
             except OSError as exc:  # e.g. the inotify watch limit: the periodic sweep still picks files up
@@ -89,7 +94,7 @@ class PartnerChannels:
         running = self._running.pop(partner_id, None)
         if running is None:
             return
-        for poller in running.pollers:
+        for poller in running.pollers + running.outboxes:
             self.scheduler.remove(poller.job_id)  # a run in progress completes
         for watch in running.watches:
             self.watcher.unwatch(watch)

@@ -107,6 +107,10 @@ class Context:
         return node.get("fields")
 
     def transforms(self, node: dict[str, Any]) -> list[tuple[str, Any]]:
+        if "transform" not in node and not node.get("table"):
+            # nothing to cache; and a plain path gets a fresh {"path": ...} per call (resolve_node), which the
+            # spec-wide cache would pin forever: memory growing with every record written
+            return []
         cached = self._transforms.get(id(node))
         if cached is not None:
             return cached[1]

@@ -106,9 +106,14 @@ class DocumentSpec(_Strict):
     )
     ack: AckPolicy | None = Field(None, description="overrides the partner's acknowledgements for this document")
     # -- CSV and XML documents (hand-off work) --
-    format: Literal["x12", "csv", "xml"] = Field("x12", description="x12, or a CSV / XML file of canonical records")
+    format: Literal["x12", "csv", "xml"] = Field(
+        "x12",
+        description="x12, or a CSV / XML file of canonical records (inbound: what the partner sends; outbound: "
+        "x12 or csv, what we send: the set's records as CSV, mappings/csv/)",
+    )
     record: Literal["order", "shipment", "status"] | None = Field(
-        None, description="csv/xml: the canonical record type the file holds (its column map or XSD)"
+        None, description="csv/xml: the canonical record type the file holds (its column map or XSD); "
+        "default: the one set_id carries"
     )
 
     @model_validator(mode="after")
@@ -116,12 +121,20 @@ class DocumentSpec(_Strict):
         if self.format == "x12" and self.set_id is None:
             raise ValueError("an x12 document needs set_id (940, 945, 856, 214 ...)")
         if self.format != "x12" and self.record is None:
-            raise ValueError(f"a {self.format} document needs record: order, shipment or status")
+            record = _RECORD_OF_SET.get(self.set_id or "")
+            if record is None:
+                raise ValueError(f"a {self.format} document needs record: order, shipment or status")
+            object.__setattr__(self, "record", record)
+        if self.direction == "outbound" and self.format == "xml":
+            raise ValueError("outbound documents are x12 or csv")
         return self
 
     @property
     def label(self) -> str:
         return self.set_id if self.format == "x12" and self.set_id else f"{self.format} {self.record}"
+
+
+_RECORD_OF_SET = {"940": "order", "945": "shipment", "856": "shipment", "214": "status"}
 
 
 class DeclaredPolicy(_Strict):

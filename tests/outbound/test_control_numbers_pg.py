@@ -47,7 +47,7 @@ def test_two_gateways_on_one_postgresql_never_share_a_control_number(tmp_path, p
     nodes = [ServeProcess(h, env=env) for h in homes]
     try:
         for n in nodes:
-            n.wait_healthy(timeout=20)
+            n.wait_healthy(timeout=60)
         results: list[list[dict]] = [[], []]
         errors: list[str] = []
         threads = [threading.Thread(target=_submit, args=(n, key, EACH, results[i], errors))
@@ -68,7 +68,7 @@ def test_two_gateways_on_one_postgresql_never_share_a_control_number(tmp_path, p
             n.stop()
     restarted = ServeProcess(homes[1], env=env)
     try:
-        restarted.wait_healthy(timeout=20)
+        restarted.wait_healthy(timeout=60)
         later: list[dict] = []
         _submit(restarted, key, 3, later, errors)
         assert not errors

@@ -22,7 +22,10 @@ def test_a_shipment_becomes_the_945_acme_declared_written_and_found(gateway, hom
     m = res.message
     assert res.valid and res.created and res.problems == []
     assert (m.status, m.validation_status, m.delivery_status, m.ack_status) == ("sent", "valid", "delivered", "waiting")
-    assert m.ack_due_at is not None
+    from datetime import timedelta
+
+    sent_at = next(e.at for e in gateway.store.events(m.id) if e.name == "message.sent")
+    assert timedelta(hours=4) <= m.ack_due_at - sent_at + timedelta(seconds=1) < timedelta(hours=4, seconds=5)
     data = gateway.archive.read_bytes(m.archive_key)
     analysis = analyze(data)
     assert analysis.valid
@@ -127,3 +130,77 @@ def test_a_crash_after_archiving_resumes_once(gateway, home):
     sent = gateway.store.search(MessageQuery(direction="outbound", set_id="945")).items
     assert len(sent) == 1 and sent[0].delivery_status == "delivered"
     assert len(list((home / "var" / "channels" / "acme-retail" / "outbound").glob("*.x12"))) == 1
+
+
+def test_a_partner_taking_csv_gets_the_records_as_csv(home, monkeypatch):
+    from gateway.runtime import Gateway
+    from gateway.settings import load_settings
+
+    (home / "partners" / "csv-dc.yaml").write_text(
+        "id: csv-dc\nname: CSV DC\nidentity:\n  interchange_ids: [{qualifier: ZZ, id: CSVDC}]\n"
+        "channels:\n  - {name: out, type: folder, direction: outbound, path: channels/csv-dc/out}\n"
+        'documents:\n  - {set_id: "945", direction: outbound, format: csv}\n'
+        "acknowledgements: {expect_ack_within: 1h}\n"
+    )
+    monkeypatch.chdir(home)
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", home=home))
+    try:
+        res = gw.documents.submit(_body(shipment(), shipment(shipment_id="B2")), partner_id="csv-dc")
+        m = res.message
+        assert res.valid and (m.document_format, m.delivery_status) == ("csv", "delivered")
+        text = (home / "var" / "channels" / "csv-dc" / "out" / m.file_name).read_text()
+        assert text.splitlines()[0].startswith("shipment_id") or "shipment_id" in text.splitlines()[0]
+        assert "BOL12345" in text and "B2" in text
+    finally:
+        gw.stop()
+
+
+def test_the_partner_default_ack_window_applies(gateway):
+    # harbor-3pl declares {set_id: "940", direction: outbound, ack: {expect_ack_within: 2h}}
+    order = {"type": "order", "order_number": "O1", "purchase_order": "P1",
+             "lines": [{"line_number": "1", "quantity": "2", "uom": "EA", "product": {"vendor_part": "X"}}]}
+    m = gateway.documents.submit(_body(order), partner_id="harbor-3pl").message
+    assert m.ack_status == "waiting" and m.ack_due_at is not None, m.reason
+
+
+def test_a_channel_that_is_down_retries_then_dead(home, monkeypatch, tmp_path):
+    import subprocess
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.runtime import Gateway
+    from gateway.settings import load_settings
+    from tests.support.sshd import free_port
+
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(key)], check=True)
+    monkeypatch.setenv("GATEWAY_SECRET_DOWN_KEY", key.read_text())
+    (home / "partners" / "down-dc.yaml").write_text(f"""
+id: down-dc
+name: Down DC
+identity: {{interchange_ids: [{{qualifier: ZZ, id: DOWNDC}}]}}
+channels:
+  - name: sftp
+    type: sftp
+    direction: outbound
+    host: 127.0.0.1
+    port: {free_port()}
+    username: nobody
+    private_key: {{secret: DOWN_KEY}}
+    host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHikPzJJN/EHe/c+4pczzdYvMl8sqbDX8ZKnpAxQLST6
+    outbound_dir: in
+    timeout_seconds: 2
+documents: [{{set_id: "945", direction: outbound}}]
+retry: {{attempts: 2, backoff: 1s}}
+""")
+    monkeypatch.chdir(home)
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", home=home))
+    try:
+        m = gw.documents.submit(_body(shipment()), partner_id="down-dc").message
+        assert (m.status, m.validation_status, m.delivery_status) == ("retrying", "valid", "failed")
+        gw.retries.clock = lambda: datetime.now(UTC) + timedelta(hours=1)
+        assert gw.retries.run_due() == 1
+        m = gw.store.get(m.id)
+        assert (m.status, m.delivery_status) == ("dead", "dead") and "gave up after 2 attempts" in m.reason
+        assert [a.outcome for a in gw.store.delivery_attempts(m.id)] == ["retrying", "retrying"]
+    finally:
+        gw.stop()

@@ -57,7 +57,7 @@ def test_the_3pl_loop_945_over_a_folder_and_856_over_sftp(home, key, repo_root, 
     gw = ServeProcess(home, env=env)
     auth = {"X-API-Key": key}
     try:
-        gw.wait_healthy(timeout=15)
+        gw.wait_healthy(timeout=60)
         # a 940 from acme-retail arrives and is acked
         drop(repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi",
              home / "var" / "channels" / "acme-retail" / "inbound")
@@ -125,7 +125,7 @@ def test_killed_at_each_step_the_document_is_sent_once_after_restart(home, key, 
     auth = {"X-API-Key": key, "Idempotency-Key": "crash-1"}
     url = "/api/documents?partner=acme-retail&set_id=945"
     try:
-        first.wait_healthy(timeout=15)
+        first.wait_healthy(timeout=60)
         with pytest.raises(httpx.HTTPError):  # the process dies inside the request
             httpx.post(first.url + url, content=json.dumps(shipment()), headers=auth, timeout=30)
         assert first.wait_exit(timeout=15) == 77, first.output()
@@ -135,7 +135,7 @@ def test_killed_at_each_step_the_document_is_sent_once_after_restart(home, key, 
     # once its lease ran out (3 s here; 120 s by default)
     second = ServeProcess(home, env={"GATEWAY_OUTBOUND_LEASE_SECONDS": "3"})
     try:
-        second.wait_healthy(timeout=15)
+        second.wait_healthy(timeout=60)
         outbox = home / "var" / "channels" / "acme-retail" / "outbound"
 
         def sent():
@@ -152,3 +152,50 @@ def test_killed_at_each_step_the_document_is_sent_once_after_restart(home, key, 
         assert sum(1 for e in detail["timeline"] if e["name"] == "document.built") == 1
     finally:
         second.stop()
+
+
+def test_the_outbox_folder_and_gateway_send(home, key, tmp_path):
+    import subprocess
+
+    from tests.support.serve import GATEWAY
+
+    gw = ServeProcess(home)
+    auth = {"X-API-Key": key}
+    try:
+        gw.wait_healthy(timeout=60)
+        box = home / "var" / "outbox" / "acme-retail"
+        assert (box / "processed").is_dir() and (box / "failed").is_dir()  # created like the inboxes
+        good, bad, unsure = tmp_path / "ship-1.945.json", tmp_path / "bad.json", tmp_path / "ship-2.json"
+        good.write_text(json.dumps(shipment()))  # the set in its name: acme takes shipments as 945 or 856
+        unsure.write_text(json.dumps(shipment()))
+        bad.write_text('{"type": "shipment", "ship_date": "June"}')
+        for f in (good, bad, unsure):
+            drop(f, box)
+
+        def settled():
+            done = [(box / "processed" / good.name), (box / "failed" / bad.name), (box / "failed" / unsure.name)]
+            return all(p.exists() for p in done) or None
+
+        wait_for(settled, timeout=15)
+        items = httpx.get(f"{gw.url}/api/messages?partner=acme-retail&validation_status=invalid", headers=auth,
+                          timeout=5).json()["items"]
+        reasons = " ".join(i["reason"] for i in items)
+        assert "$.ship_date" in reasons and "say which" in reasons  # the schema error; the ambiguous set
+        sent = httpx.get(f"{gw.url}/api/messages?direction=outbound&set_id=945&delivery_status=delivered",
+                         headers=auth, timeout=5).json()["items"]
+        assert [i["channel"] for i in sent] == ["acme-retail/outbox"]
+    finally:
+        gw.stop()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    ok = subprocess.run([str(GATEWAY), "send", str(good), "--partner", "acme-retail", "--set", "945", "--json"],
+                        cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    assert (result["validation_status"], result["delivery_status"]) == ("valid", "delivered")
+    assert (home / "var" / "channels" / "acme-retail" / "outbound" / result["file_name"]).exists()
+    refused = subprocess.run([str(GATEWAY), "send", str(bad), "--partner", "acme-retail", "--set", "945"],
+                             cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 1 and "$.ship_date" in refused.stderr
+    unknown = subprocess.run([str(GATEWAY), "send", str(good), "--partner", "nobody"],
+                             cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr

@@ -142,3 +142,21 @@ def test_two_processes_on_one_postgres_never_pick_up_a_file_twice(tmp_path, post
     assert sorted(picked) == sorted(names)  # every file downloaded exactly once, by one process or the other
     assert h.inbox() == set() and set(h.processed()) == names  # no "order-01.1.edi": nothing committed twice
     assert sorted(m.file_name for m in msgs) == sorted(names)
+
+
+def test_an_interval_job_added_without_run_now_still_runs():
+    """APScheduler 3 pauses a job added with next_run_time=None: the retry and recovery sweeps never ran."""
+    import time as _time
+
+    from gateway.scheduler import Scheduler
+
+    sched, runs = Scheduler(), []
+    sched.add_interval("sweep", lambda: runs.append(1), 0.2, run_now=False)
+    sched.start()
+    try:
+        deadline = _time.monotonic() + 5
+        while len(runs) < 2 and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+    finally:
+        sched.stop()
+    assert len(runs) >= 2

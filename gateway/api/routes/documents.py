@@ -51,6 +51,7 @@ class SubmitResult(BaseModel):
     summary="Submit records to send to a partner (operator)",
     responses={
         200: {"description": "the same Idempotency-Key and body as before: the same message", "model": SubmitResult},
+        202: {"description": "the same Idempotency-Key is being built by another request: ask again"},
         404: {"description": "no such partner"},
         409: {"description": "the Idempotency-Key was used for another body"},
         413: {"description": "the body is too large"},
@@ -107,5 +108,8 @@ async def submit(
         valid=result.valid,
         problems=[ProblemOut(**p) for p in result.problems],
     )
-    code = 422 if not result.valid else (201 if result.created else 200)
+    if result.message.validation_status is None:  # the same key is being built right now by another request
+        code = 202
+    else:
+        code = 422 if not result.valid else (201 if result.created else 200)
     return JSONResponse(out.model_dump(mode="json"), status_code=code)
