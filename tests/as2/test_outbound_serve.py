@@ -6,6 +6,7 @@ the partner's reason); a retry after a partner-file change still judged by the o
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -38,29 +39,35 @@ def peer():
         p.stop()
 
 
-def gateway_home(tmp: Path, peer: DjangoPeer, *, url: str, port: int, **channel) -> Path:
-    """The shipped example home; harbor-3pl's only channel becomes AS2 to the peer; our AS2 identity is the
-    peer's 'gateway' key pair (decrypted into a key file here)."""
+def gateway_home(
+    tmp: Path, peer: DjangoPeer, *, url: str, port: int, partner: str = "harbor-3pl", keep_inbound: bool = False,
+    **channel,
+) -> Path:
+    """The shipped example home; ``partner``'s only channel becomes AS2 to the peer (with ``keep_inbound``: its
+    only outbound channel, its inbound folders kept); our AS2 identity is the peer's 'gateway' key pair
+    (decrypted into a key file here)."""
     home = make_home(tmp)
-    certs = home / "partners" / "harbor-3pl"
+    certs = home / "partners" / partner
     certs.mkdir(exist_ok=True)
     (certs / "peer.pem").write_bytes(peer.cert("peer.crt"))
     (certs / "other.pem").write_bytes(keypair("SOMEONE-ELSE").certificate)
-    harbor = yaml.safe_load((home / "partners" / "harbor-3pl.yaml").read_text())
-    harbor["channels"] = [
+    spec = yaml.safe_load((home / "partners" / f"{partner}.yaml").read_text())
+    kept = [c for c in spec["channels"] if c.get("direction") == "inbound"] if keep_inbound else []
+    spec["channels"] = [
+        *kept,
         {
             "name": "as2",
             "type": "as2",
-            "direction": "both",
+            "direction": "outbound" if keep_inbound else "both",
             "as2_id": "PEERSERVER",
             "url": url,
-            "signing_certificates": "harbor-3pl/peer.pem",
-            "encryption_certificate": "harbor-3pl/peer.pem",
+            "signing_certificates": f"{partner}/peer.pem",
+            "encryption_certificate": f"{partner}/peer.pem",
             **channel,
-        }
+        },
     ]
-    harbor["retry"] = {"attempts": 2, "backoff": "1s"}
-    (home / "partners" / "harbor-3pl.yaml").write_text(yaml.safe_dump(harbor))
+    spec["retry"] = {"attempts": 2, "backoff": "1s"}
+    (home / "partners" / f"{partner}.yaml").write_text(yaml.safe_dump(spec))
     key = serialization.load_pem_private_key(peer.cert("gateway.key"), KEYPASS.encode())
     (home / "config" / "certs").mkdir()
     (home / "config" / "certs" / "gw.key").write_bytes(
@@ -261,3 +268,45 @@ def test_killed_after_the_post_the_restart_resends_the_same_message_id(tmp_path,
         assert [m["message_id"] for m in peer.report()].count(built_id) == 1
     finally:
         again.stop()
+
+
+def test_the_3pl_loop_945_to_the_peer_over_as2_with_a_signed_mdn(tmp_path, peer, repo_root):
+    """Issue 11's acceptance, AS2 leg: a 940 from acme-retail arrives (folder) and is acked; the shipment for that
+    order, POSTed to /api/documents, becomes a valid 945 that the django-pyas2 peer receives over AS2, answered
+    with a signed MDN: ``delivered``."""
+    from tests.outbound.conftest import shipment  # the canonical shipment the outbound tests submit
+    from tests.support.gateway_home import drop
+
+    port = free_port()
+    home = gateway_home(tmp_path, peer, url=peer.url, port=port, partner="acme-retail", keep_inbound=True)
+    gw = start(home, port)
+    key = create_key(home, role="operator")
+    auth = {"Authorization": f"Bearer {key}"}
+    try:
+        peer.configure(f"{gw.url}/as2", "SYNC")
+        drop(repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi",
+             home / "var" / "channels" / "acme-retail" / "inbound")
+        ack = ack_row(home, lambda r: r["status"] not in ("queued", "sending"), timeout=60)
+        assert (ack["status"], ack["delivery_status"]) == ("delivered", "delivered"), (ack, gw.output())
+        order = json.loads((repo_root / "samples/x12/940/acme-retail-new-order.canonical.json").read_text())
+        order = order.get("documents", [order])[0]
+        record = shipment(order_number=order["order_number"], purchase_order=order["purchase_order"])
+        r = httpx.post(f"{gw.url}/api/documents?partner=acme-retail&set_id=945", content=json.dumps(record),
+                       headers={**auth, "Content-Type": "application/json", "Idempotency-Key": "as2-945"}, timeout=60)
+        assert r.status_code == 201, r.text
+        sent = r.json()["messages"][0]
+        doc = ack_row(home, lambda row: row["id"] == sent["id"] and row["delivery_status"] != "pending", timeout=60)
+        assert (doc["validation_status"], doc["status"], doc["delivery_status"], doc["ack_status"]) == (
+            "valid", "delivered", "delivered", "waiting"), (doc, gw.output())
+        got = peer_has(peer, doc["transport_id"])
+        assert got and got["direction"] == "IN" and got["status"] == "S", got
+        assert "*945*" in got["payload"].replace("~", "*").replace("\n", "*")
+        found = httpx.get(f"{gw.url}/api/messages?direction=outbound&set_id=945&delivery_status=delivered",
+                          headers=auth, timeout=10).json()
+        assert [i["id"] for i in found["items"]] == [sent["id"]]
+        detail = httpx.get(f"{gw.url}/api/messages/{sent['id']}", headers=auth, timeout=10).json()
+        assert detail["interchanges"][0]["control_number"].isdigit()
+        mdn = [e for e in detail["timeline"] if e["name"] == "mdn.received"]
+        assert mdn and mdn[0]["detail"]["mdn_signed"] is True, detail["timeline"]  # a signed MDN, verified
+    finally:
+        gw.stop()
