@@ -308,3 +308,28 @@ def test_killed_after_claiming_an_overdue_document_leaves_it_overdue_once(home, 
             order.message.id]
     finally:
         second.stop()
+
+
+def test_a_945_sent_through_the_outbound_flow_is_accepted_by_the_partners_997(home, serve, key):
+    """The same loop with the real outbound flow (POST /api/documents): the partner's 997 for the bytes we
+    delivered marks our 945 ``accepted``, linked both ways."""
+    from tests.support.outbound_docs import Sent
+
+    records = json.loads((SAMPLES / "945" / "x12types-945-waqe.canonical.json").read_text())["documents"][:1]
+    complete_ship_from(records)
+    auth = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(f"{serve.url}/api/documents?partner=acme-retail&set_id=945", content=json.dumps(records),
+                   headers={**auth, "Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 201, r.text
+    [sent] = r.json()["messages"]
+    assert (sent["validation_status"], sent["acknowledgement_status"]) == ("valid", "waiting")
+    wait_for(lambda: document(serve, key, sent["id"])["delivery_status"] == "delivered" or None, timeout=20)
+    payload = httpx.get(f"{serve.url}/api/messages/{sent['id']}/payload", headers=auth, timeout=10).content
+    ack = partner_acknowledgement(Sent(None, payload, "", "", []), control=907)  # type: ignore[arg-type]
+    assert b"AK5*A" in ack
+    drop_bytes(ack, inbox(home, "acme-retail"), "acme-997-for-the-api-945.x12")
+    ack_msg = final_inbound(serve, key, "acme-997-for-the-api-945.x12")
+    assert ack_msg["status"] == "processed", ack_msg["reason"]
+    doc = document(serve, key, sent["id"])
+    assert doc["document_status"]["acknowledgement"] == "accepted"
+    assert [a["ack_message_id"] for a in doc["acknowledgements"]] == [ack_msg["id"]]
