@@ -25,9 +25,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db": ("gateway.cli.store", "db_app", "The audit store's schema."),
     "archive": ("gateway.cli.store", "archive_app", "The payload archive."),
     "as2": ("gateway.cli.as2", "app", "Our AS2 key pair and certificate."),
-    "send": ("gateway.cli.send", "send", "Send a business document (canonical JSON, CSV or XML) to a partner."),
-    "attention": ("gateway.cli.attention", "app", "The support worklist: what needs a person, and resolving it."),
-    "handoff": ("gateway.cli.handoff", "app", "Hand-off to internal systems: destinations, replays, the pull inbox."),
+    "send": ("gateway.cli.send", "send", "Send records (canonical JSON, CSV or XML) to a partner as X12."),
+    "attention": ("gateway.cli.attention", "app", "The support worklist: what needs a person; resolve items."),
+    "handoff": ("gateway.cli.handoff", "app", "Hand-off to internal systems: check destinations and routes."),
 }
 HELP = "B2B partner gateway for X12 EDI and file exchange (SFTP, AS2, webhooks, folders)."
 ROOT_TAIL = (

@@ -195,7 +195,7 @@ class InboundFlow:
             spec = self.files.spec_for(msg.archive_key, msg.file_name, p)  # a CSV/XML document, not X12
             if spec is not None:
                 status, err = self.files.process(msg.id, msg.archive_key, msg.file_name, p, spec)
-                done = self._finish(msg, item, status, err)
+                done = self._finish(self.store.get(msg.id), item, status, err)  # as files.process left it
                 if status == MessageStatus.processed and self.handoff is not None:
                     self.handoff.release(done)
                 return done

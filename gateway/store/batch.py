@@ -100,6 +100,8 @@ class Batch:
     # rows written in bulk after ``ops`` (one INSERT each for all events, all keys): order within each is kept
     events: list[dict[str, Any]] = field(default_factory=list)
     key_rows: list[dict[str, Any]] = field(default_factory=list)
+    # what observers hear about once committed (gateway.store.observers): (kind, message id, name, status, detail)
+    written: list[tuple[str, int | None, str | None, Any, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.ops or self.events or self.key_rows)
@@ -109,6 +111,7 @@ class Batch:
         self.after += other.after
         self.events += other.events
         self.key_rows += other.key_rows
+        self.written += other.written
         return self
 
     # -- the message and its timeline ------------------------------------------------------------------------
@@ -175,6 +178,7 @@ class Batch:
     def ack_link(self, *, message_id: int, ack_message_id: int, kind: str, result: str | None) -> Batch:
         row = {"message_id": message_id, "ack_message_id": ack_message_id, "kind": kind, "result": result,
                "created_at": utcnow()}
+        self.written.append(("ack", message_id, kind, result, None))
         self.ops.append(lambda c: _insert_ignore(c, T_ACK_LINK, [row], ["ack_message_id", "message_id", "kind"]))
         return self
 
@@ -183,6 +187,7 @@ class Batch:
                          actor: str = "gateway") -> Batch:
         row = {"message_id": _id(message), "channel": channel, "started_at": started_at, "finished_at": utcnow(),
                "outcome": outcome, "transport_id": transport_id, "error": error, "actor": actor}
+        self.written.append(("delivery", _id(message), channel, outcome, error))
         self.ops.append(lambda c: c.execute(INSERT_ATTEMPT, row))
         return self
 

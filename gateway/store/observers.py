@@ -130,6 +130,40 @@ def _after_commit(session: Session) -> None:
             log.exception("observer.failed", extra={"fields": {"observer": getattr(observer, "__name__", "?")}})
 
 
+def active() -> bool:
+    """Someone listens: writers that bypass the ORM (the Core hot path) then report what they wrote."""
+    return bool(_observers)
+
+
+def publish(engine: Engine, items: list[tuple[str, int | None, str | None, Any, Any]]) -> None:
+    """Report rows a committed Core transaction wrote (``(kind, message_id, name, status, detail)``, as
+    :class:`Written`): the batched store path (:mod:`gateway.store.batch`) calls this after its commit, so
+    observers see every write whichever path made it. The messages' columns are read in one query."""
+    if not _observers or not items:
+        return
+    ids = sorted({mid for _k, mid, *_r in items if mid is not None})
+    cols: tuple[Any, ...] = (
+        Message.id, Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason,
+        Message.file_name,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        found = {r[0]: r for r in conn.execute(select(*cols).where(col(Message.id).in_(ids)))} if ids else {}
+    rows = []
+    for kind, mid, name, status, detail in items:
+        m = found.get(mid)
+        rows.append(Written(
+            kind=kind, message_id=mid, name=name, status=str(status) if status is not None else None, detail=detail,
+            direction=m.direction if m else None, partner_id=m.partner_id if m else None,
+            set_ids=m.set_ids if m else None, created_at=m.created_at if m else None, reason=m.reason if m else None,
+            file_name=m.file_name if m else None,
+        ))  # fmt: skip
+    for observer in list(_observers):
+        try:
+            observer(engine, rows)
+        except Exception:
+            log.exception("observer.failed", extra={"fields": {"observer": getattr(observer, "__name__", "?")}})
+
+
 def _after_rollback(session: Session) -> None:
     session.info.pop(KEY, None)
 

@@ -107,7 +107,7 @@ class Store:
             found = self.find_by_key(key)
             if found is not None:
                 return found, False
-        msg = Message(**fields)
+        msg = Message(**_enums(fields))  # a table model does not validate: plain strings become the enums here
         row = msg.model_dump(exclude={"id"})
         try:
             with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING, events and keys in bulk
@@ -126,11 +126,13 @@ class Store:
                 if then is not None:  # the caller's writes that need the new id, in the same transaction
                     first.extend(then(msg.id))
                 batch.run(conn, [first])
+            first.events[:0] = rows
         except IntegrityError:
             found = self.find_by_key(key) if key is not None else None
             if found is None:
                 raise
             return found, False
+        _report(self.engine, [first])
         return msg, True
 
     def get(self, message_id: int) -> Message:
@@ -143,7 +145,7 @@ class Store:
     def find_by_key(self, idempotency_key: str) -> Message | None:
         with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
             row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
-        return Message.model_validate(dict(row)) if row is not None else None
+        return Message.model_validate(_enums(dict(row))) if row is not None else None
 
     def update(
         self,
@@ -382,6 +384,7 @@ class Store:
         if todo:
             with self.engine.begin() as conn:
                 batch.run(conn, todo)
+            _report(self.engine, todo)
         for b in batches:
             for sync in b.after:
                 sync()
@@ -408,3 +411,28 @@ class Store:
             if kind not in out:
                 out[kind] = self.next_control_number(scope, kind)
         return out
+
+
+def _enums(fields: dict[str, Any]) -> dict[str, Any]:
+    """``direction`` and ``status`` as their enums (callers and Core rows give plain strings)."""
+    from gateway.store.models import Direction
+
+    out = dict(fields)
+    if isinstance(out.get("direction"), str):
+        out["direction"] = Direction(out["direction"])
+    if isinstance(out.get("status"), str):
+        out["status"] = MessageStatus(out["status"])
+    return out
+
+
+def _report(engine: Any, done: Sequence[batch.Batch]) -> None:
+    """Tell the after-commit observers (metrics, notifications) what the Core path wrote."""
+    from gateway.store import observers
+
+    if not observers.active():
+        return
+    items: list[tuple[str, int | None, str | None, Any, Any]] = [
+        ("event", e["message_id"], e["name"], e["status"], e["detail"]) for b in done for e in b.events
+    ]
+    items += [w for b in done for w in b.written]
+    observers.publish(engine, items)

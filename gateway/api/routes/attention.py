@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.auth import Caller, operator, viewer
 from gateway.api.deps import get_gateway
+from gateway.api.routes.messages import MessageId
 from gateway.errors import InvalidActionError, NotFoundError
 from gateway.flows import attention
 from gateway.runtime import Gateway
@@ -47,7 +48,7 @@ def get_attention(
     responses={404: {"description": "no such message"}, 409: {"description": "nothing open to resolve"}},
 )
 def resolve(
-    message_id: Annotated[int, Path(ge=1)],
+    message_id: MessageId,
     body: ResolveRequest,
     gw: Gateway = Depends(get_gateway),
     caller: Caller = Depends(operator),

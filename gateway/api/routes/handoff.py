@@ -7,11 +7,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from gateway.api.auth import Caller, operator, viewer
 from gateway.api.deps import get_gateway
+from gateway.api.routes.messages import MessageId
 from gateway.api.schemas import ActionResult, MessageSummary
 from gateway.errors import InvalidActionError, NotFoundError
 from gateway.runtime import Gateway
@@ -91,7 +92,7 @@ def confirm_inbox(
 
 @router.get("/{message_id}/handoff", response_model=HandoffOut, summary="A message's hand-off deliveries (viewer)")
 def handoff_status(
-    message_id: Annotated[int, Path(ge=1)], gw: Gateway = Depends(get_gateway), _caller: Caller = Depends(viewer)
+    message_id: MessageId, gw: Gateway = Depends(get_gateway), _caller: Caller = Depends(viewer)
 ) -> HandoffOut:
     try:
         msg = gw.store.get(message_id)
@@ -108,7 +109,7 @@ def handoff_status(
     responses={404: {"description": "no such message"}, 409: {"description": "nothing to hand off"}},
 )
 def replay_handoff(
-    message_id: Annotated[int, Path(ge=1)], gw: Gateway = Depends(get_gateway), caller: Caller = Depends(operator)
+    message_id: MessageId, gw: Gateway = Depends(get_gateway), caller: Caller = Depends(operator)
 ) -> ActionResult:
     try:
         msg = gw.handoff.replay(message_id, actor=caller.actor)
