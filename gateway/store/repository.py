@@ -114,8 +114,8 @@ class Store:
                 msg.id = int(conn.execute(batch.INSERT_MESSAGE, row).scalar_one())
                 now = utcnow()
                 rows = [
-                    {"message_id": msg.id, "name": name, "status": status.value if status is not None else None,
-                     "actor": actor, "detail": detail, "at": now}
+                    {"message_id": msg.id, "name": name, "actor": actor, "detail": detail, "at": now,
+                     "status": MessageStatus(status).value if status is not None else None}
                     for name, status, detail in events
                 ]
                 if rows:  # (an empty parameter list would insert one row of defaults)
