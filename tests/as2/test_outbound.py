@@ -43,7 +43,10 @@ class Pair:
 
     def __init__(self, tmp: Path, database_url: str | None = None, **partner_kw) -> None:
         self.ours = make_node(tmp / "gw", own_settings("GATEWAY"), [], database_url=database_url)
-        self.theirs = make_node(tmp / "partner", own_settings("PARTNER"), [partner_settings("GATEWAY")])
+        # the partner lets our async MDN URL through its allow-list (a loopback port chosen per test)
+        self.theirs = make_node(
+            tmp / "partner", own_settings("PARTNER"), [partner_settings("GATEWAY", async_mdn_urls=("http://127.0.0.1:*",))]
+        )
         self.partner = partner_settings("PARTNER", content_type="application/octet-stream", **partner_kw)
         self.own: As2OwnSettings = self.ours.receiver.own
         self.receipts = As2Receipts(store=self.ours.store, archive=self.ours.archive, clock=lambda: datetime.now(UTC))
@@ -297,7 +300,9 @@ def test_async_mdn_that_does_not_verify_is_kept_but_changes_nothing(tmp_path):
     pair = Pair(tmp_path, mdn="async")
     mallory = keypair("MALLORY")
     impostor = As2OwnSettings(as2_id="PARTNER", private_key=mallory.private_key, certificate=mallory.certificate)
-    pair.theirs = make_node(tmp_path / "impostor", impostor, [partner_settings("GATEWAY")])
+    pair.theirs = make_node(
+        tmp_path / "impostor", impostor, [partner_settings("GATEWAY", async_mdn_urls=("http://127.0.0.1:*",))]
+    )
 
     def mdn_handler(raw, headers):
         return pair.receipts.handle_async(raw, original_message_id(raw) or "")
