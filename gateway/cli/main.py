@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "send": ("gateway.cli.send", "send", "Send a business document (canonical JSON, CSV or XML) to a partner."),
     "attention": ("gateway.cli.attention", "app", "The support worklist: what needs a person, and resolving it."),
     "handoff": ("gateway.cli.handoff", "app", "Hand-off to internal systems: destinations, replays, the pull inbox."),
+    "orders": ("gateway.cli.orders", "app", "Orders and shipments: business timelines, stages, service levels."),
 }
 HELP = "B2B partner gateway for X12 EDI and file exchange (SFTP, AS2, webhooks, folders)."
 ROOT_TAIL = (
