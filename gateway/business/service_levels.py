@@ -4,6 +4,8 @@ A service level (declared in a partner file, ``service_levels:``) says that mile
 ``start`` within a duration, e.g. ``{name: shipping-advice, start: ordered, to: shipped, within: 24h}``. Measured
 against ``now``:
 
+* a level starting at ``ordered`` is measured on orders, every other one on shipments (a shipment's timeline
+  includes its order's documents, and an order's its shipments': measured on both, one miss would count twice);
 * ``start`` not reached: nothing to measure yet;
 * ``to`` reached: breached (``late``) when it came after the window, kept otherwise;
 * ``to`` not reached: breached (``missing``) once ``now`` is past the window; otherwise the end of the window is
@@ -61,12 +63,18 @@ def _human(delta: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def evaluate(levels: list[Level], milestones: dict[str, datetime], now: datetime) -> tuple[list[Breach],
-                                                                                            datetime | None]:
+def applies(level: Level, object_kind: str) -> bool:
+    return (level.start == "ordered") == (object_kind == "order")
+
+
+def evaluate(levels: list[Level], milestones: dict[str, datetime], now: datetime, *, object_kind: str = "order",
+             ) -> tuple[list[Breach], datetime | None]:
     """The breaches at ``now`` and the next time a window ends (None: nothing left to watch)."""
     breaches: list[Breach] = []
     next_check: datetime | None = None
     for level in levels:
+        if not applies(level, object_kind):
+            continue
         started = milestones.get(level.start)
         if started is None:
             continue

@@ -80,7 +80,7 @@ class ServiceLevelJob:
         docs = self.timelines.docs(related)
         prog = progress(docs)
         levels = levels_for(self.timelines.partner_files(docs))
-        found, next_check = evaluate(levels, prog.milestones, now)
+        found, next_check = evaluate(levels, prog.milestones, now, object_kind=obj.kind)
         if unsettled(docs):
             soon = now + UNSETTLED_RECHECK
             next_check = soon if next_check is None or soon < next_check else next_check
