@@ -16,13 +16,12 @@ from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
+from gateway.flows.business import Timelines
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.documents import DocumentFlow
 from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.file_documents import FileDocuments
-from gateway.flows.business import Timelines
 from gateway.flows.handoff import HandoffFlow
-from gateway.flows.service_levels import ServiceLevelJob
 from gateway.flows.inbound import InboundFlow
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.outbound import OutboundFlow
@@ -33,6 +32,7 @@ from gateway.flows.polling import ChannelPoller
 from gateway.flows.reconcile import Reconciler
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
+from gateway.flows.service_levels import ServiceLevelJob
 from gateway.logging import get_logger
 from gateway.notify.notifier import Notifier
 from gateway.partners.registry import PartnerRegistry

@@ -112,7 +112,7 @@ def compare(docs: list[Doc]) -> dict[str, Any]:
                     ids_of.append(ids)
                 else:
                     lines[match].shipped = (lines[match].shipped or Decimal(0)) + qty
-    out = [ln.to_dict(anything) for ln in lines]
+    out: list[dict[str, Any]] = [ln.to_dict(anything) for ln in lines]
     states = {o["state"] for o in out}
     short = sum(1 for o in out if o["state"] == "short")
     over = sum(1 for o in out if o["state"] in ("over", "unordered"))

@@ -3,15 +3,16 @@
 A document is what the store holds for one message: its transaction sets, direction, time and the canonical records
 mapped from it (dicts, as archived). What counts, by transaction set and record:
 
-==========  ====================================================================================================
+==========  ============================================================================================
 940 order   ``ordered`` (W05; a purpose of ``cancel`` makes the order an ``exception``)
 945 / 856   ``shipped`` (W06 / BSN; a purpose of ``cancel`` is an ``exception``)
-214 status  AT7-01 status codes: pickup (``AF`` departed pickup, ``X3`` arrived at pickup, ``CP`` completed
-            loading, ``P1`` picked up) and any other movement -> ``in_transit``; ``X6`` en route to delivery (4010;
-            ``OD`` out for delivery in later versions) -> ``in_transit`` (milestone ``out_for_delivery``); ``D1`` completed unloading, ``CD``
-            carrier departed delivery location, ``X1`` arrived at delivery location with a POD -> ``delivered``;
-            ``A3`` returned, ``A7`` refused, ``A9`` damaged, ``AP`` delivery not completed, ``SD`` delayed,
-            ``CA`` cancelled -> ``exception`` (until a later delivery)
+214 status  AT7-01 status codes (or the words a partner's mapping table turns them into): pickup (``AF``
+            departed pickup, ``X3`` arrived at pickup, ``CP`` completed loading, ``P1`` picked up) and any
+            other movement -> ``in_transit``; ``X6`` en route to delivery (4010; ``OD`` out for delivery in
+            later versions) -> ``in_transit`` (milestone ``out_for_delivery``); ``D1`` completed unloading,
+            ``CD`` carrier departed delivery location -> ``delivered``; ``A3`` returned, ``A7`` refused,
+            ``A9`` damaged, ``AP`` delivery not completed, ``SD`` delayed, ``CA`` cancelled, ``AN``
+            diverted -> ``exception`` (until a later delivery)
 ==========  ====================================================================================================
 
 Milestones are the times the gateway received or sent the document that reached them (``at``), so that a service

@@ -126,7 +126,8 @@ class Timelines:
         return {
             "kind": kind, "key": key, "normalised_key": norm,
             "object": None if obj is None else {
-                "id": obj.id, "key": obj.key, "partner_id": obj.partner_id, "first_at": _aware(obj.first_at).isoformat(),
+                "id": obj.id, "key": obj.key, "partner_id": obj.partner_id,
+                "first_at": _aware(obj.first_at).isoformat(),
                 "last_at": _aware(obj.last_at).isoformat(), "breaches": obj.breaches,
                 "next_check_at": _aware(obj.check_due_at).isoformat() if obj.check_due_at else None},
             "stage": progress.stage, "exception": progress.reason,

@@ -28,7 +28,7 @@ from gateway.flows import delivery_status as ds
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
-from gateway.store.models import DeliveryStatus, Direction, Message, MessageStatus
+from gateway.store.models import Direction, Message, MessageStatus
 from gateway.store.repository import Store
 
 log = get_logger(__name__)

@@ -265,7 +265,7 @@ def finish(engine: Engine, object_id: int, *, owner: str, now: datetime, stage: 
             res = conn.execute(sa.insert(SB).values(
                 object_id=object_id, message_id=b.message_id, partner_id=b.partner_id, level=b.level, kind=b.kind,
                 detected_at=now, due_at=b.due_at, detail=b.detail))
-            new.append(int(res.inserted_primary_key[0]))
+            new.append(int(res.inserted_primary_key[0]))  # type: ignore[index]
             events.append({"message_id": b.message_id, "name": "sla.breached", "at": now, "actor": "gateway",
                            "detail": b.detail})
             conn.execute(sa.update(M).where(M.c.id == b.message_id).values(updated_at=now))

@@ -502,6 +502,6 @@ class SlaBreach(SQLModel, table=True):
     announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-for _model, _columns in ((BusinessObject, ("id",)), (SlaBreach, ("id", "object_id", "message_id"))):
-    for _name in _columns:
-        _model.__table__.c[_name].type = ID64  # type: ignore[attr-defined,union-attr]
+BusinessObject.__table__.c["id"].type = ID64  # type: ignore[attr-defined]
+for _name in ("id", "object_id", "message_id"):
+    SlaBreach.__table__.c[_name].type = ID64  # type: ignore[attr-defined]

@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from gateway.store.archive import Blob
 from gateway.business.keys import family, normalise
+from gateway.store.archive import Blob
 from gateway.store.models import BusinessKey, BusinessKeyKind, DeliveryAttempt, Output, OutputKind
 from gateway.store.types import utcnow
 
