@@ -64,7 +64,7 @@ def _ids(product: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _shipment_lines(rec: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for order in rec.get("orders") or []:
         out += order.get("lines") or []
     return out + list(rec.get("lines") or [])
