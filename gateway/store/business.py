@@ -134,15 +134,23 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
 
 
 def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = ()) -> Any:
-    """The indexed object named ``norm``, or the object of one of ``ids``' keys (the key was another one of it)."""
+    """The indexed object named ``norm``, or the object of another key of ``ids`` or of the messages sharing one
+    (an 856 naming only the PO joins the order its 940 named by order number)."""
     row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == norm)).first()
     if row is not None or not ids:
         return row
-    norms = {n for ns in _norms_of(conn, ids, OBJECT_KINDS[kind]).values() for n in ns}
-    if not norms:
-        return None
-    return conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(norms)[:MAX_NORMS]))
-                        .order_by(BO.c.id).limit(1)).first()
+    kinds = OBJECT_KINDS[kind]
+    norms = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}
+    for widen in (False, True):
+        if widen:
+            norms = {n for ns in _norms_of(conn, _messages_with(conn, norms, kinds), kinds).values() for n in ns}
+        if not norms:
+            return None
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(norms)[:MAX_NORMS]))
+                           .order_by(BO.c.id).limit(1)).first()
+        if row is not None:
+            return row
+    return None
 
 
 def breaches_of(conn: Connection, object_id: int) -> list[Any]:
