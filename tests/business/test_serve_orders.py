@@ -247,3 +247,33 @@ def test_a_940_without_945_in_its_window_is_a_breach_on_the_worklist_and_a_desti
             assert len(httpx.get(f"{gw.url}/api/orders/18061923", headers=auth, timeout=10).json()["breaches"]) == 1
         finally:
             gw.stop()
+
+
+@pytest.mark.parametrize("point", ["sla.after_record", "sla.after_handoff"])
+def test_killed_after_a_breach_is_recorded_it_is_announced_once_after_restart(home, point):
+    _levels(home, "acme-retail", [{"name": "shipping-advice", "start": "ordered", "to": "shipped", "within": "2s"}])
+    receiver = Receiver()
+    with serving(receiver.app()) as url:
+        _handoff(home, url)
+        key = create_key(home, name="support", role="operator")
+        env = {"GATEWAY_SERVICE_LEVEL_CHECK_SECONDS": "1", "GATEWAY_SECRET_WMS_KEY": SECRET,
+               "GATEWAY_HANDOFF_SWEEP_SECONDS": "0.5"}
+        first = ServeProcess(home, env={**env, "GATEWAY_FAILPOINTS": f"{point}=exit"})
+        try:
+            first.wait_healthy(timeout=20)
+            drop(SAMPLE_940, home / "var" / "channels" / "acme-retail" / "inbound")
+            assert first.wait_exit(timeout=40) == 77, first.output()
+        finally:
+            first.stop()
+        second = ServeProcess(home, env=env)
+        try:
+            second.wait_healthy(timeout=20)
+            wait_for(lambda: receiver.events, timeout=30, interval=0.3)
+            import time
+            time.sleep(3)  # more runs of the job: nothing more
+            assert [e["event_id"] for e in receiver.events] == ["sla-1"]
+            t = httpx.get(f"{second.url}/api/orders/18061923", headers={"X-API-Key": key}, timeout=10).json()
+            assert len(t["breaches"]) == 1
+            assert len(t["documents"][0]["service_level_events"]) == 1
+        finally:
+            second.stop()
