@@ -22,20 +22,19 @@ from gateway.logging import get_logger
 from gateway.partners.schema import Partner
 from gateway.store import business as rows
 from gateway.store.archive import Archive
-from gateway.store.models import TERMINAL, OutputKind
+from gateway.store.models import TERMINAL
 from gateway.store.repository import Store
 
 log = get_logger(__name__)
 KINDS = tuple(OBJECT_KINDS)
 
 
-def records_of(store: Store, archive: Archive, message_id: int) -> list[dict[str, Any]]:
+def records_of(archive: Archive, message_id: int, archive_key: str | None) -> list[dict[str, Any]]:
     """The canonical records of a message (mapped from it, or submitted for it); [] when none or unreadable."""
-    outputs = store.outputs(message_id, OutputKind.canonical.value)
-    if not outputs or outputs[-1].purged_at is not None:
+    if not archive_key:
         return []
     try:
-        with archive.open(outputs[-1].archive_key) as fp:
+        with archive.open(archive_key) as fp:
             data = json.load(fp)
     except Exception as exc:  # a purged or damaged output only hides quantities, never the timeline
         log.warning("business.records_unreadable", extra={"fields": {"message_id": message_id,
@@ -86,7 +85,7 @@ class Timelines:
                 message_id=m.id, direction=m.direction, partner_id=m.partner_id, at=_aware(m.created_at),
                 set_ids=[s for s in (m.set_ids or "").split(",") if s], status=m.status,
                 validation_status=m.validation_status, delivery_status=m.delivery_status, ack_status=m.ack_status,
-                file_name=m.file_name, records=records_of(self.store, self.archive, m.id)))
+                file_name=m.file_name, records=records_of(self.archive, m.id, related.canonical.get(m.id))))
         return sorted(out, key=lambda d: (d.at, d.message_id))
 
     def partner_files(self, docs: list[stages.Doc]) -> list[Partner]:

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway import metrics
+from gateway.business.keys import ORDER_KINDS, normalise
 from gateway.business.service_levels import evaluate
 from gateway.business.stage import progress
 from gateway.failpoints import FailPoints
@@ -35,7 +36,7 @@ from gateway.store import business as rows
 
 log = get_logger(__name__)
 LEASE = timedelta(seconds=60)
-UNSETTLED_RECHECK = timedelta(seconds=15)  # a document still being processed may not be mapped yet
+UNSETTLED_RECHECK = timedelta(seconds=5)  # a document still being processed may not be mapped yet
 INDEX_BATCHES = 20  # per run, of 2,000 keys each
 
 
@@ -91,8 +92,12 @@ class ServiceLevelJob:
                 continue
             detail = {**b.to_dict(), "object": {"kind": obj.kind, "key": obj.key}}
             new.append(rows.NewBreach(anchor.message_id, b.level.partner_id, b.level.key, b.kind, b.due_at, detail))
+        touch: list[str] = []
+        if obj.kind == "shipment" and prog.stage != obj.stage:  # its order's stage follows
+            touch = sorted({normalise(v) for ks in related.keys.values() for k, v in ks
+                            if k in ORDER_KINDS and normalise(v)})
         ids_new = rows.finish(self.store.engine, obj.id, owner=self.owner, now=now, stage=prog.stage,
-                              next_check=next_check, breaches=new)
+                              next_check=next_check, breaches=new, touch=touch)
         if ids_new:
             log.warning("sla.breached", extra={"fields": {"object": f"{obj.kind}:{obj.key}", "breaches": len(ids_new)}})
             self.failpoints.hit("sla.after_record")

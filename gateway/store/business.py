@@ -33,6 +33,8 @@ from gateway.store.models import (
     Event,
     Handoff,
     Message,
+    Output,
+    OutputKind,
     SlaBreach,
 )
 
@@ -44,6 +46,7 @@ E = Event.__table__  # type: ignore[attr-defined]
 AL = AckLink.__table__  # type: ignore[attr-defined]
 H = Handoff.__table__  # type: ignore[attr-defined]
 CC = ControlCounter.__table__  # type: ignore[attr-defined]
+OUT = Output.__table__  # type: ignore[attr-defined]
 CURSOR = ("(business)", "business_key")
 MAX_MESSAGES = 500  # one object's timeline; more is a key reused beyond reason (shown as truncated)
 MAX_NORMS = 200
@@ -96,6 +99,7 @@ class Related:
     acks: dict[int, list[dict[str, Any]]]
     handoffs: dict[int, list[dict[str, Any]]]
     sla_events: dict[int, list[dict[str, Any]]]
+    canonical: dict[int, str]  # message id -> archive key of its latest canonical output (not purged)
 
 
 def load(conn: Connection, ids: Sequence[int]) -> Related:
@@ -106,8 +110,9 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
     acks: dict[int, list[dict[str, Any]]] = defaultdict(list)
     handoffs: dict[int, list[dict[str, Any]]] = defaultdict(list)
     sla: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    canonical: dict[int, str] = {}
     if not ids:
-        return Related(msgs, keys, acks, handoffs, sla)
+        return Related(msgs, keys, acks, handoffs, sla, canonical)
     for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
                           .order_by(BK.c.id)):
         if r.kind != "file":
@@ -130,7 +135,14 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
           .where(E.c.message_id.in_(ids), E.c.name.like("sla.%")).order_by(E.c.id))
     for r in conn.execute(q3):
         sla[r.message_id].append({"name": r.name, "at": r.at.isoformat(), "detail": r.detail})
-    return Related(msgs, keys, acks, handoffs, sla)
+    q4 = (sa.select(OUT.c.message_id, OUT.c.archive_key, OUT.c.purged_at)
+          .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value).order_by(OUT.c.id))
+    for r in conn.execute(q4):
+        if r.purged_at is None:
+            canonical[r.message_id] = r.archive_key
+        else:
+            canonical.pop(r.message_id, None)
+    return Related(msgs, keys, acks, handoffs, sla, canonical)
 
 
 def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = ()) -> Any:
@@ -255,16 +267,20 @@ class NewBreach:
 
 
 def finish(engine: Engine, object_id: int, *, owner: str, now: datetime, stage: str, next_check: datetime | None,
-           breaches: Sequence[NewBreach], first_at: datetime | None = None) -> list[int]:
+           breaches: Sequence[NewBreach], touch: Sequence[str] = ()) -> list[int]:
     """Write one evaluation in one transaction: the object's stage and next check (lease released), the new
     breaches, an ``sla.breached`` event on each breach's document, and that document's ``updated_at`` (so a
-    resolved worklist item of an earlier breach comes back). Returns the ids of the breaches new here."""
+    resolved worklist item of an earlier breach comes back); ``touch``: normalised keys of orders to evaluate again
+    (a shipment whose stage changed moves its order). Returns the ids of the breaches new here."""
     new: list[int] = []
     with engine.begin() as conn:
         held = conn.execute(sa.update(BO).where(BO.c.id == object_id, BO.c.lease_owner == owner).values(
             stage=stage, check_due_at=next_check, lease_owner=None, lease_until=None))
         if held.rowcount != 1:
             return []  # the lease ran out and another node has it: its evaluation counts
+        if touch:
+            conn.execute(sa.update(BO).where(BO.c.kind == "order", BO.c.norm.in_(list(touch)[:MAX_NORMS]),
+                                             BO.c.id != object_id).values(check_due_at=now))
         known = {r[0] for r in conn.execute(sa.select(SB.c.level).where(SB.c.object_id == object_id))}
         events = []
         for b in breaches:

@@ -185,7 +185,7 @@ def test_one_order_from_940_to_delivered_with_every_document_and_acknowledgement
         assert shp["stage"] == "delivered" and len(shp["documents"]) == 6
         # the index: listed by stage and partner once the job has run
         listed = wait_for(lambda: httpx.get(f"{gw.url}/api/orders?stage=delivered&partner=acme-retail",
-                                            headers=auth, timeout=10).json()["items"], timeout=20)
+                                            headers=auth, timeout=10).json()["items"], timeout=40)
         assert [o["normalised_key"] for o in listed] == ["18061923"]
         assert httpx.get(f"{gw.url}/api/orders?breached=true", headers=auth, timeout=10).json()["total"] == 0
         assert httpx.get(f"{gw.url}/api/orders/NOPE-1", headers=auth, timeout=10).status_code == 404
