@@ -190,6 +190,15 @@ def test_one_order_from_940_to_delivered_with_every_document_and_acknowledgement
         assert httpx.get(f"{gw.url}/api/orders?breached=true", headers=auth, timeout=10).json()["total"] == 0
         assert httpx.get(f"{gw.url}/api/orders/NOPE-1", headers=auth, timeout=10).status_code == 404
         assert httpx.get(f"{gw.url}/api/orders?stage=lost", headers=auth, timeout=10).status_code == 422
+        # the support page shows it too (signed in with the key; the session cookie is all the browser keeps)
+        with httpx.Client(base_url=gw.url, timeout=10, follow_redirects=True) as ui:
+            assert ui.post("/ui/login", data={"api_key": key, "next": "/ui/orders"}).status_code == 200
+            page = ui.get("/ui/orders/18061923")
+            assert page.status_code == 200 and "stage-delivered" in page.text and "qty-matched" in page.text
+            assert page.text.count("/ui/messages/") >= 6
+            listing = ui.get("/ui/orders", params={"stage": "delivered"})
+            assert "/ui/orders/18061923" in listing.text and 'href="/ui/orders"' in listing.text
+            assert ui.get("/ui/orders/NOPE-1").status_code == 404
         # the CLI shows the same timeline
         out = subprocess.run([str(GATEWAY), "orders", "show", "18061923"], cwd=home, capture_output=True, text=True,
                              timeout=60, env={"PATH": str(GATEWAY.parent)})
