@@ -247,6 +247,11 @@ class Partner(_Strict):
             if ch.name in seen:
                 raise ValueError(f"two channels are named {ch.name!r}: channel names must be unique")
             seen.add(ch.name)
+        levels: set[str] = set()
+        for lv in self.service_levels:
+            if lv.name in levels:
+                raise ValueError(f"two service levels are named {lv.name!r}: their names must be unique")
+            levels.add(lv.name)
         return self
 
     @model_validator(mode="after")
