@@ -51,7 +51,8 @@ class Receiver:
 
 def _levels(home: Path, partner: str, levels: list[dict]) -> None:
     path = home / "partners" / f"{partner}.yaml"
-    path.write_text(path.read_text() + "service_levels:\n" + "".join(
+    shipped = path.read_text().split("\nservice_levels:")[0]  # the example's own levels, replaced
+    path.write_text(shipped.rstrip("\n") + "\nservice_levels:\n" + "".join(
         f"  - {json.dumps(lv)}\n" for lv in levels))
 
 
