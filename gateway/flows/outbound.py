@@ -15,7 +15,7 @@ from gateway.flows import delivery_status as ds
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
-from gateway.store.models import Message
+from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.store.steps import Step
 from gateway.store.types import utcnow

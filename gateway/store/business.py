@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.business.keys import OBJECT_KINDS, primary_key
+from gateway.business.keys import OBJECT_KINDS, family, normalise, primary_key
 from gateway.store.models import (
     AckLink,
     BusinessKey,
@@ -187,8 +187,8 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
     (0: nothing new, or another node is indexing the same rows)."""
     with engine.begin() as conn:
         start = _cursor(conn)
-        rows = conn.execute(sa.select(BK.c.id, BK.c.message_id).where(BK.c.id > start).order_by(BK.c.id)
-                            .limit(batch)).all()
+        rows = conn.execute(sa.select(BK.c.id, BK.c.message_id, BK.c.kind, BK.c.value, BK.c.norm)
+                            .where(BK.c.id > start).order_by(BK.c.id).limit(batch)).all()
         if not rows:
             return 0
         end = rows[-1].id
@@ -197,6 +197,11 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
         if moved.rowcount != 1:
             conn.rollback()
             return 0
+        # keys written by a path that does not normalise (a bulk insert) get their join form here
+        missing = [{"i": r.id, "n": normalise(r.value)} for r in rows
+                   if r.norm is None and family(r.kind) and normalise(r.value)]
+        if missing:
+            conn.execute(sa.update(BK).where(BK.c.id == sa.bindparam("i")).values(norm=sa.bindparam("n")), missing)
         ids = sorted({r.message_id for r in rows})
         keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))

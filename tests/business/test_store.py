@@ -124,3 +124,16 @@ def test_two_nodes_claim_disjoint_objects_and_a_breach_is_written_once(store):
     assert rows.mark_announced(store.engine, new, later) and not rows.mark_announced(store.engine, new, later)
     names = [e.name for e in store.events(mid)]
     assert names.count("sla.breached") == 1
+
+
+def test_keys_written_without_their_join_form_get_it_from_the_index(store):
+    mid = message(store, "940", [])
+    with store.engine.begin() as conn:  # a bulk path that does not normalise
+        conn.execute(rows.sa.insert(rows.BK), [{"message_id": mid, "kind": "order", "value": "000777"},
+                                               {"message_id": mid, "kind": "file", "value": "x.edi"}])
+    with store.engine.connect() as conn:
+        assert rows.related_messages(conn, "order", "777") == []
+    rows.index_new_keys(store.engine, now=NOW)
+    with store.engine.connect() as conn:
+        assert rows.related_messages(conn, "order", "777") == [mid]
+        assert rows.find_object(conn, "order", "777") is not None
