@@ -9,6 +9,12 @@ with an httpx client:
 * ``control``   an ISA/GS/ST control number             GET /api/messages?control_number=000012345
 * ``partner``   a partner and a 7-day window            GET /api/messages?partner=p07&since=...&until=...
 * ``partial``   8 characters from inside a tracking no. GET /api/messages?q=9A1B2C3D
+* ``order``     one order's business timeline            GET /api/orders/4500123456 (the join over normalised keys:
+                the order's 940/945/856 by PO, widened to its shipments' 214s by shipment id, with statuses,
+                acknowledgements and hand-offs; archived canonical records are not part of the seed)
+
+Messages come in groups of five consecutive ids sharing one order (PO, order number) and one shipment id, so an
+order's timeline holds ~5 documents and the 214s join it through the shipment, as in production.
 
 Peer measured in the same run: the same partial-tracking search done the naive way (``LIKE '%...%'`` over the
 business keys, no index), so the ratio shows what the trigram index buys.
@@ -41,6 +47,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from gateway.business.keys import family, normalise
 from gateway.store.apikeys import ApiKeys
 from gateway.store.db import create_db_engine
 from gateway.store.migrate import upgrade
@@ -88,20 +95,23 @@ def generate(n: int, rng: random.Random, corpus: Corpus) -> Iterator[tuple[tuple
         status = "sent" if direction == "outbound" else rng.choice(STATUSES)
         created = START + step * i
         isa, gs, st = f"{ctl:09d}", str(ctl), f"{ctl % 10000:04d}"
-        po = f"45{rng.randrange(10**8):08d}"
+        group = (i - 1) // 5  # five consecutive messages: one order and its shipment
+        po = f"45{(group * 7919 + 12345) % 10**8:08d}"
+        order_no = f"SO{group:08d}"
+        shipment_id = f"SH{group:08d}"
         keys: list[tuple[str, str]] = []
         if set_id == "856":
             tracking = "1Z" + "".join(rng.choices(ALNUM, k=16))
-            keys = [("po", po), ("shipment", f"SH{i:08d}"), ("bol", f"BOL{rng.randrange(10**9):09d}"),
+            keys = [("po", po), ("shipment", shipment_id), ("bol", f"BOL{rng.randrange(10**9):09d}"),
                     ("tracking", tracking), ("sscc", f"00{rng.randrange(10**18):018d}")]  # fmt: skip
             corpus.tracking.append(tracking)
         elif set_id == "945":
-            keys = [("po", po), ("order", f"SO{rng.randrange(10**7):07d}"), ("shipment", f"SH{i:08d}")]
+            keys = [("po", po), ("order", order_no), ("shipment", shipment_id)]
         elif set_id == "940":
-            keys = [("po", po), ("order", f"SO{rng.randrange(10**7):07d}")]
+            keys = [("po", po), ("order", order_no)]
         elif set_id == "214":
             tracking = "".join(rng.choices("0123456789", k=20))
-            keys = [("pro", f"{rng.randrange(10**10):010d}"), ("shipment", f"SH{i:08d}"), ("tracking", tracking)]
+            keys = [("pro", f"{rng.randrange(10**10):010d}"), ("shipment", shipment_id), ("tracking", tracking)]
             corpus.tracking.append(tracking)
             po = ""
         if po and set_id != "997":
@@ -114,7 +124,7 @@ def generate(n: int, rng: random.Random, corpus: Corpus) -> Iterator[tuple[tuple
         msg = (i, direction, status, partner, f"{partner}/inbox", f"/in/{file_name}", f"bench:{i}", file_name,
                "application/edi-x12", "x12", set_id, 1000 + i % 5000, f"{i:064x}", f"{i:064x}", ts, ts)  # fmt: skip
         lineage = [(i, isa, gs, set_id, st)]
-        yield msg, lineage, [(i, k, v) for k, v in keys]
+        yield msg, lineage, [(i, k, v, (normalise(v) or None) if family(k) else None) for k, v in keys]
 
 
 MSG_COLS = ("id, direction, status, partner_id, channel, transport_id, idempotency_key, file_name, content_type, "
@@ -148,7 +158,7 @@ def seed_sqlite(engine: sa.Engine, n: int, rng: random.Random, corpus: Corpus) -
             "VALUES (?, ?, ?, ?, ?, 1)",
             [(m, m, m, s, st) for m, _isa, _gs, s, st in ics],
         )
-        cur.executemany("INSERT INTO business_key (message_id, kind, value) VALUES (?, ?, ?)", keys)
+        cur.executemany("INSERT INTO business_key (message_id, kind, value, norm) VALUES (?, ?, ?, ?)", keys)
         raw.commit()
         msgs.clear(), ics.clear(), keys.clear()
 
@@ -196,7 +206,7 @@ def seed_postgres(engine: sa.Engine, n: int, rng: random.Random, corpus: Corpus)
             "COPY transaction_set (id, group_id, message_id, set_id, control_number, valid) FROM STDIN",
             [(m, m, m, s, st, True) for m, _i, _g, s, st in ics],
         )
-        copy("COPY business_key (message_id, kind, value) FROM STDIN", keys)
+        copy("COPY business_key (message_id, kind, value, norm) FROM STDIN", keys)
         dbapi.commit()
         msgs.clear(), ics.clear(), keys.clear()
 
@@ -227,7 +237,7 @@ def serve(url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
     (home / "partners").mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update({"GATEWAY_DATABASE_URL": url, "GATEWAY_HOME": str(home), "GATEWAY_API_PORT": str(port),
-                "GATEWAY_LOG_LEVEL": "WARNING"})  # fmt: skip
+                "GATEWAY_LOG_LEVEL": "WARNING", "GATEWAY_SERVICE_LEVEL_CHECK_SECONDS": "3600"})  # fmt: skip
     proc = subprocess.Popen([str(GATEWAY), "serve"], cwd=home, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -271,7 +281,7 @@ def query_sets(corpus: Corpus, rng: random.Random, count: int) -> dict[str, Call
         start = rng.randrange(3, len(t) - 8)
         return {"q": t[start : start + 8]}
 
-    return {"po": po, "control": control, "partner": partner, "partial": partial}
+    return {"po": po, "control": control, "partner": partner, "partial": partial, "order": po}
 
 
 def measure(base: str, token: str, corpus: Corpus, count: int, seed: int) -> dict[str, tuple[float, float, float]]:
@@ -279,16 +289,22 @@ def measure(base: str, token: str, corpus: Corpus, count: int, seed: int) -> dic
     out = {}
     with httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=30) as client:
         for name, make in query_sets(corpus, rng, count).items():
+            def get(params: dict[str, str], name: str = name) -> Any:
+                if name == "order":
+                    return client.get(f"/api/orders/{params['q']}")
+                return client.get("/api/messages", params=params)
+
             for _ in range(5):  # warm up
-                client.get("/api/messages", params=make()).raise_for_status()
+                get(make()).raise_for_status()
             samples, hits = [], 0
             for _ in range(count):
                 params = make()
                 t0 = time.perf_counter()
-                r = client.get("/api/messages", params=params)
+                r = get(params)
                 samples.append(time.perf_counter() - t0)
                 r.raise_for_status()
-                hits += r.json()["total"]
+                body = r.json()
+                hits += len(body["documents"]) if name == "order" else body["total"]
             p50, p95 = percentiles(samples)
             out[name] = (p50, p95, hits / count)
     return out
@@ -330,8 +346,12 @@ def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path) -> N
         t0 = time.perf_counter()
         (seed_sqlite if backend == "sqlite" else seed_postgres)(engine, n, random.Random(seed), corpus)
         seeded = time.perf_counter() - t0
-        with engine.connect() as c:
+        with engine.begin() as c:
             n_keys = c.execute(sa.text("SELECT count(*) FROM business_key")).scalar()
+            # the order index (business_object) is not part of the measured path: mark the keys as indexed so
+            # the service-level job does not index a million keys during the measurement
+            c.execute(sa.text("INSERT INTO control_counter (scope, kind, value) VALUES ('(business)', "
+                              "'business_key', (SELECT max(id) FROM business_key))"))
         _row, token = ApiKeys(engine).create("bench", "viewer")
         size = ""
         if backend == "sqlite":
@@ -352,6 +372,8 @@ def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path) -> N
         for name, (p50, p95, hits) in results.items():
             flag = "" if p95 < 50 else "  <-- above the 50 ms target"
             print(f"[{backend}] {name:<8} {p50:8.1f} {p95:8.1f} {hits:9.1f}{flag}")
+        print(f"[{backend}] reference: the order timeline (p95 {results['order'][1]:.1f} ms) against the PO search it "
+              f"starts from (p95 {results['po'][1]:.1f} ms): {results['order'][1] / results['po'][1]:.2f}x")
         p50_partial = results["partial"][0]
         print(
             f"[{backend}] peer: unindexed LIKE '%...%' scan for the partial tracking search: {peer:.1f} ms median "

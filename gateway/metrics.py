@@ -17,6 +17,7 @@ Hooks for work landing elsewhere (call them; they are cheap and never raise):
 
 * :func:`observe_handoff_lag` -- hand-off of canonical records to the business system (``gateway_handoff_lag_seconds``);
 * :func:`count_ack_outcome` -- acknowledgement outcomes decided outside an ``ack_link`` row (e.g. ``overdue``);
+* :func:`count_sla_breach` -- a service-level breach announced (``gateway_sla_breaches_total``);
 * :func:`set_worklist_source` -- a function returning ``{kind: open items}`` for ``gateway_worklist_items``.
 
 Example alert rules are in docs/operations.md ("Metrics and alerts").
@@ -74,6 +75,11 @@ HANDOFF_LAG = Histogram(
     ["partner"], registry=PROCESS, buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
 )  # fmt: skip
 
+SLA_BREACHES = Counter(
+    "gateway_sla_breaches_total", "Service levels missed by orders and shipments, by partner file and level",
+    ["partner", "service_level", "kind"], registry=PROCESS,
+)  # fmt: skip
+
 _worklist_source: Callable[[], dict[str, int]] | None = None
 
 
@@ -88,6 +94,10 @@ def observe_handoff_lag(partner: str | None, seconds: float) -> None:
 
 def count_ack_outcome(kind: str, result: str, direction: str = "outbound") -> None:
     ACK_OUTCOMES.labels(direction, kind, result).inc()
+
+
+def count_sla_breach(partner: str | None, service_level: str, kind: str) -> None:
+    SLA_BREACHES.labels(partner or "-", service_level, kind).inc()
 
 
 def set_worklist_source(source: Callable[[], dict[str, int]] | None) -> None:

@@ -16,6 +16,7 @@ from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
+from gateway.flows.business import Timelines
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.documents import DocumentFlow
 from gateway.flows.duplicates import DuplicateCheck
@@ -32,6 +33,7 @@ from gateway.flows.polling import ChannelPoller
 from gateway.flows.reconcile import Reconciler
 from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
+from gateway.flows.service_levels import ServiceLevelJob
 from gateway.logging import get_logger
 from gateway.notify.notifier import Notifier
 from gateway.partners.registry import PartnerRegistry
@@ -171,6 +173,11 @@ class Gateway:
             secrets_dir=settings.secrets_path,
         )  # gw.notifier.notify(kind, key=..., subject=..., text=...): see gateway/notify/__init__.py
         self._notify_observer: Any = None
+        self.timelines = Timelines(self.store, self.archive, lambda pid: self.registry.get(pid))
+        self.service_levels = ServiceLevelJob(
+            timelines=self.timelines, handoff=self.handoff, notifier=self.notifier, clock=utc_now,
+            failpoints=failpoints, ui_base=f"http://{settings.api_host}:{settings.api_port}",
+        )  # orders and shipments: docs/operations.md, "Orders and shipments"
         self.started = False
 
     @property
@@ -241,6 +248,9 @@ class Gateway:
             self.scheduler.add_interval(job_id, func, seconds, run_now=False)
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
+        self.scheduler.add_interval(
+            "business.service_levels", self.service_levels.run, self.settings.service_level_check_seconds
+        )
         self._start_notifications()
         self.watcher.start()
         self.scheduler.start()

@@ -160,6 +160,9 @@ class Settings(BaseSettings):
         Path("config/handoff.yaml"), description="destinations and routes for internal systems (docs/handoff.md)"
     )
     handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
+    service_level_check_seconds: float = Field(
+        30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
+    )
     notifications: NotificationSettings = Field(
         default_factory=NotificationSettings, description="webhook and email notices (see gateway/notify)"
     )

@@ -12,7 +12,7 @@ from gateway import __version__
 from gateway.api import openapi, ui
 from gateway.api.guard import RejectNul
 from gateway.api.request_id import RequestIdMiddleware
-from gateway.api.routes import admin, as2, attention, documents, handoff, health, messages, webhooks
+from gateway.api.routes import admin, as2, attention, documents, handoff, health, messages, orders, webhooks
 from gateway.api.routes import metrics as metrics_routes
 from gateway.api.routes import partners as partner_routes
 from gateway.runtime import Gateway
@@ -66,6 +66,7 @@ def create_app(gateway: Gateway, *, manage_runtime: bool = False) -> FastAPI:
     app.include_router(messages.router)
     app.include_router(documents.router)
     app.include_router(attention.router)
+    app.include_router(orders.router)
     app.include_router(handoff.router)
     app.include_router(handoff.inbox_router)
     app.include_router(partner_routes.router)

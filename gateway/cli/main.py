@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "send": ("gateway.cli.send", "send", "Send records (canonical JSON, CSV or XML) to a partner as X12."),
     "attention": ("gateway.cli.attention", "app", "The support worklist: what needs a person; resolve items."),
     "handoff": ("gateway.cli.handoff", "app", "Hand-off to internal systems: check destinations and routes."),
+    "orders": ("gateway.cli.orders", "app", "Orders and shipments: timelines, stages, service levels."),
 }
 HELP = "B2B partner gateway for X12 EDI and file exchange (SFTP, AS2, webhooks, folders)."
 ROOT_TAIL = (

@@ -3,7 +3,9 @@
 Kinds: ``failed`` (unreadable or rejected inbound), ``quarantined`` (no partner claims it), ``invalid`` (an outbound
 document failed our own validation), ``rejected`` (the partner's 997/999/TA1 rejected ours, wholly or partly),
 ``overdue`` (their acknowledgement, or an AS2 MDN, did not come in time), ``dead`` (delivery retries exhausted),
-``duplicate`` (an interchange received again), ``unmatched`` (an acknowledgement answering nothing we sent).
+``duplicate`` (an interchange received again), ``unmatched`` (an acknowledgement answering nothing we sent),
+``sla_breach`` (an order or shipment missed a service level declared in a partner file; the item is on the
+document the window started at, e.g. the 940 that got no 945 in time).
 
 Shared by ``GET /api/attention``, ``POST /api/attention/{id}/resolve`` and ``gateway attention``. Resolving an item
 needs a note; it is recorded on the message's timeline (``attention.resolved``) with the actor.
@@ -24,12 +26,14 @@ _EVENT_OF = {
     "rejected": ("ack.rejected", "ack.partially_accepted"),
     "overdue": ("ack.overdue", "mdn."),
     "dead": ("delivery.dead",),
+    "sla_breach": ("sla.breached",),
 }
 
 _FALLBACK = {
     "invalid": "the document failed our own X12 validation: see its timeline",
     "rejected": "the partner rejected the document: see its timeline",
     "overdue": "the partner's acknowledgement is overdue",
+    "sla_breach": "a service level was missed: see the order's timeline",
 }
 
 

@@ -36,7 +36,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.handoff.config import HandoffConfig, parse_handoff_file
 from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
-from gateway.handoff.events import HandoffEvent, ack_outcome_event, record_events
+from gateway.handoff.events import HandoffEvent, ack_outcome_event, record_events, sla_breach_event
 from gateway.handoff.outbox import Claimed, Outbox, Outcome
 from gateway.logging import get_logger, log_context
 from gateway.store.archive import Archive
@@ -220,6 +220,24 @@ class HandoffFlow:
             reasons=reasons,
             business_keys=keys,
             ack_message_id=ack_message_id,
+            occurred_at=self.clock(),
+        )
+        done = self.outbox.release(message_id, [(event, self._route(event))], now=self.clock(), gate=False)
+        if done:
+            self.wake()
+        return done
+
+    # -- service-level breaches (called by the service-level job) -----------------------------------------------
+    def announce_sla_breach(self, breach_id: int, message_id: int, *, object_kind: str, object_key: str,
+                            breach: dict[str, Any]) -> bool:
+        """Tell internal systems an order or shipment missed a service level (event ``sla.breached``, record type
+        ``sla``), for every destination routed for it, in one transaction; the same breach twice adds nothing
+        (event id ``sla-<breach id>``). Returns whether anything was written."""
+        msg = self.store.get(message_id)
+        keys = [(k.kind, k.value) for k in self.store.business_keys(message_id) if k.kind != "file"]
+        event = sla_breach_event(
+            breach_id=breach_id, message_id=message_id, partner=msg.partner_id, object_kind=object_kind,
+            object_key=object_key, breach=breach, set_ids=(msg.set_ids or "").split(","), business_keys=keys,
             occurred_at=self.clock(),
         )
         done = self.outbox.release(message_id, [(event, self._route(event))], now=self.clock(), gate=False)

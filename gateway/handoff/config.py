@@ -39,7 +39,7 @@ from gateway.partners.secrets import SecretRef
 from gateway.partners.types import Duration, HttpUrlStr
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-RECORD_TYPES = ("order", "shipment", "status", "ack")
+RECORD_TYPES = ("order", "shipment", "status", "ack", "sla")
 
 
 class _Strict(BaseModel):
@@ -140,8 +140,9 @@ class Route(_Strict):
     """Records matching every given filter go to each destination in ``to`` (an empty filter matches all)."""
 
     partners: list[str] = Field(default_factory=list, description="partner ids; empty: every partner")
-    record_types: list[Literal["order", "shipment", "status", "ack"]] = Field(
-        default_factory=list, description="order, shipment, status (214s), ack (outcomes of what we sent)"
+    record_types: list[Literal["order", "shipment", "status", "ack", "sla"]] = Field(
+        default_factory=list,
+        description="order, shipment, status (214s), ack (outcomes of what we sent), sla (service-level breaches)"
     )
     sets: list[str] = Field(default_factory=list, description="X12 transaction set ids (940, 214 ...), csv or xml")
     to: list[str] = Field(min_length=1, description="destination names")

@@ -127,6 +127,40 @@ def ack_outcome_event(
     return HandoffEvent(event_id, event_type, partner, message_id, 0, "ack", set_label, body)
 
 
+def sla_breach_event(
+    *,
+    breach_id: int,
+    message_id: int,
+    partner: str | None,
+    object_kind: str,
+    object_key: str,
+    breach: dict[str, Any],
+    set_ids: Iterable[str] = (),
+    business_keys: Iterable[tuple[str, str]] = (),
+    occurred_at: datetime,
+) -> HandoffEvent:
+    """A service level an order or shipment missed (``breach``: gateway.business.service_levels.Breach.to_dict);
+    ``message_id`` is the document its window started at. Event id ``sla-<breach id>``: one per breach."""
+    sets = [s for s in set_ids if s]
+    event_id = f"sla-{breach_id}"
+    set_label = sets[0] if len(sets) == 1 else (",".join(sets) or None)
+    body: dict[str, Any] = {
+        "event_id": event_id,
+        "type": "sla.breached",
+        "occurred_at": occurred_at.isoformat(),
+        "partner": partner,
+        "message_id": message_id,
+        "set": set_label,
+        "position": 0,
+        "record_type": "sla",
+        object_kind: object_key,
+        "object": {"kind": object_kind, "key": object_key},
+        "breach": breach,
+        "business_keys": [{"kind": k, "value": v} for k, v in business_keys],
+    }
+    return HandoffEvent(event_id, "sla.breached", partner, message_id, 0, "sla", set_label, body)
+
+
 # -- signing (webhook destinations) -----------------------------------------------------------------------------
 def sign(secret: str, timestamp: str, event_id: str, body: bytes) -> str:
     """``sha256=<hex HMAC-SHA256(secret, timestamp + "." + event_id + "." + body)>``."""

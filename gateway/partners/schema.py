@@ -211,6 +211,18 @@ class DuplicatePolicy(_Strict):
     by_content: bool = Field(True, description="also a duplicate: the very same bytes (sha256) within the window")
 
 
+class ServiceLevel(_Strict):
+    """A business service level: milestone ``to`` within ``within`` of milestone ``start`` on the partner's orders and
+    shipments (see docs/operations.md, "Orders and shipments")."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="unique within the partner file")
+    start: Literal["ordered", "shipped", "picked_up", "first_status", "out_for_delivery"] = Field(
+        description="the milestone the window starts at")
+    to: Literal["shipped", "picked_up", "first_status", "out_for_delivery", "delivered"] = Field(
+        description="the milestone that must follow")
+    within: Duration = Field(description="e.g. 24h, 5d, 12h")
+
+
 class Partner(_Strict):
     id: str = Field(description="lower-case slug, unique across partner files")
     name: str = Field(min_length=1)
@@ -231,6 +243,8 @@ class Partner(_Strict):
         description="inbound sets or versions not listed under documents: reject (the default) or warn",
     )
     duplicates: DuplicatePolicy = Field(default_factory=DuplicatePolicy)
+    service_levels: list[ServiceLevel] = Field(
+        default_factory=list, description="business service levels watched on this partner's orders and shipments")
 
     @field_validator("id")
     @classmethod
@@ -246,6 +260,11 @@ class Partner(_Strict):
             if ch.name in seen:
                 raise ValueError(f"two channels are named {ch.name!r}: channel names must be unique")
             seen.add(ch.name)
+        levels: set[str] = set()
+        for lv in self.service_levels:
+            if lv.name in levels:
+                raise ValueError(f"two service levels are named {lv.name!r}: their names must be unique")
+            levels.add(lv.name)
         return self
 
     @model_validator(mode="after")

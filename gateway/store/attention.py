@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_
 from sqlmodel import Session, col, select
 
-from gateway.store.models import AckStatus, AttentionResolution, Event, Message, MessageStatus, ValidationStatus
+from gateway.store.models import (
+    AckStatus,
+    AttentionResolution,
+    Event,
+    Message,
+    MessageStatus,
+    SlaBreach,
+    ValidationStatus,
+)
 from gateway.store.types import utcnow
 
 #: kind -> the condition on ``message`` that puts it on the worklist
@@ -27,6 +35,8 @@ KINDS: dict[str, Any] = {
     "dead": col(Message.status) == MessageStatus.dead.value,
     "duplicate": col(Message.status) == MessageStatus.duplicate.value,
     "unmatched": col(Message.status) == MessageStatus.unmatched.value,
+    # an order or shipment missed a service level; the item is on the document its window started at
+    "sla_breach": exists().where(col(SlaBreach.message_id) == col(Message.id)),
 }
 
 

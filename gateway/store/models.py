@@ -238,12 +238,14 @@ class BusinessKey(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("message_id", "kind", "value"),
         Index("ix_business_key_value", "value"),
+        Index("ix_business_key_norm", "norm"),  # migration 0012: the join of orders and shipments
     )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id")
     kind: str = Field(sa_type=String(16))
     value: str = Field(sa_type=String(128))
+    norm: str | None = Field(default=None, sa_type=String(128))  # gateway.business.keys.normalise (0012)
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -451,3 +453,55 @@ class NotificationSent(SQLModel, table=True):
     first_at: datetime = _ts()
     last_sent_at: datetime = _ts()
     suppressed: int = 0
+# -- added by migration 0012: business objects (orders, shipments) and service-level breaches -------------------
+
+
+class BusinessObject(SQLModel, table=True):
+    """An order or a shipment: the messages sharing its normalised key (gateway.business), kept for listing and for
+    the service-level job (``check_due_at``, claimed with a lease)."""
+
+    __tablename__ = "business_object"
+    __table_args__ = (
+        UniqueConstraint("kind", "norm"),
+        Index("ix_business_object_kind_last", "kind", "last_at"),
+        Index("ix_business_object_stage", "kind", "stage", "last_at"),
+        Index("ix_business_object_partner", "kind", "partner_id", "last_at"),
+        Index("ix_business_object_due", "check_due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(16))  # order, shipment
+    norm: str = Field(sa_type=String(128))
+    key: str = Field(sa_type=String(128))  # as first written
+    partner_id: str | None = Field(default=None, sa_type=String(64))  # of its first message
+    stage: str = Field(default="ordered", sa_type=String(16))
+    first_at: datetime = _ts()
+    last_at: datetime = _ts()
+    breaches: int = 0
+    check_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, sa_type=String(64))
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SlaBreach(SQLModel, table=True):
+    """A service level an order or shipment missed; ``message_id`` is the document its window started at (the
+    worklist item). ``announced_at``: the hand-off event and the notification went out."""
+
+    __tablename__ = "sla_breach"
+    __table_args__ = (UniqueConstraint("object_id", "level"), Index("ix_sla_breach_message", "message_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    object_id: int = Field(foreign_key="business_object.id")
+    message_id: int = Field(foreign_key="message.id")
+    partner_id: str | None = Field(default=None, sa_type=String(64))
+    level: str = Field(sa_type=String(140))  # partner:name
+    kind: str = Field(sa_type=String(16))  # missing, late
+    detected_at: datetime = _ts()
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+BusinessObject.__table__.c["id"].type = ID64  # type: ignore[attr-defined]
+for _name in ("id", "object_id", "message_id"):
+    SlaBreach.__table__.c[_name].type = ID64  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from gateway.business.keys import family, normalise
 from gateway.store.archive import Blob
 from gateway.store.models import BusinessKey, BusinessKeyKind, DeliveryAttempt, Output, OutputKind
 from gateway.store.types import utcnow
@@ -52,7 +53,8 @@ def record_business_keys(session: Session, message_id: int, keys: Iterable[tuple
     pairs = normalise_keys(keys)
     if not pairs:
         return 0
-    rows = [{"message_id": message_id, "kind": k, "value": v} for k, v in pairs]
+    rows = [{"message_id": message_id, "kind": k, "value": v, "norm": (normalise(v) or None) if family(k) else None}
+            for k, v in pairs]
     table = BusinessKey.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":

@@ -11,8 +11,10 @@ from gateway.api.ui.session import Sessions
 
 
 def mount(app: FastAPI) -> None:
+    from gateway.api.ui.orders import router as orders_router
     from gateway.api.ui.routes import router
 
     app.state.ui_sessions = Sessions()
     app.mount("/ui/static", StaticFiles(directory=Path(__file__).parent / "static"), name="ui-static")
     app.include_router(router)
+    app.include_router(orders_router)

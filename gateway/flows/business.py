@@ -1,0 +1,165 @@
+"""One business timeline per order and shipment: ``GET /api/orders/{key}``, ``GET /api/shipments/{key}`` and
+``gateway orders show KEY``.
+
+Joins the store (:mod:`gateway.store.business`: the messages sharing the normalised key, their acknowledgements,
+hand-offs and breaches) with the archive (the canonical records mapped from, or submitted for, each message) and
+the pure core (:mod:`gateway.business`: stage, quantities, parties, service levels).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.business import stage as stages
+from gateway.business.keys import OBJECT_KINDS, normalise
+from gateway.business.quantities import compare
+from gateway.business.service_levels import Level
+from gateway.errors import InvalidActionError, NotFoundError
+from gateway.logging import get_logger
+from gateway.partners.schema import Partner
+from gateway.store import business as rows
+from gateway.store.archive import Archive
+from gateway.store.models import TERMINAL
+from gateway.store.repository import Store
+
+log = get_logger(__name__)
+KINDS = tuple(OBJECT_KINDS)
+
+
+def records_of(archive: Archive, message_id: int, archive_key: str | None) -> list[dict[str, Any]]:
+    """The canonical records of a message (mapped from it, or submitted for it); [] when none or unreadable."""
+    if not archive_key:
+        return []
+    try:
+        with archive.open(archive_key) as fp:
+            data = json.load(fp)
+    except Exception as exc:  # a purged or damaged output only hides quantities, never the timeline
+        log.warning("business.records_unreadable", extra={"fields": {"message_id": message_id,
+                                                                      "error": type(exc).__name__}})
+        return []
+    if isinstance(data, dict) and isinstance(data.get("documents"), list):
+        data = data["documents"]
+    if isinstance(data, dict):
+        data = [data]
+    return [d for d in data if isinstance(d, dict) and d.get("type") in ("order", "shipment", "status")] \
+        if isinstance(data, list) else []
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _kind(kind: str) -> str:
+    if kind not in OBJECT_KINDS:
+        raise InvalidActionError(f"unknown business object kind {kind!r}", hint="order or shipment")
+    return kind
+
+
+def levels_for(partners: list[Partner]) -> list[Level]:
+    return [Level(p.id, s.name, s.start, s.to, s.within) for p in partners for s in p.service_levels]
+
+
+class Timelines:
+    """Builds timelines; ``partners(id)`` gives a loaded partner file (or None)."""
+
+    def __init__(self, store: Store, archive: Archive, partners: Callable[[str], Partner | None]) -> None:
+        self.store = store
+        self.archive = archive
+        self.partners = partners
+
+    def documents(self, kind: str, key: str) -> tuple[str, list[int]]:
+        norm = normalise(key)
+        if not norm:
+            raise InvalidActionError(f"{key!r} is not a usable business key", hint="give a PO, order number, "
+                                     "shipment id, BOL, PRO or tracking number")
+        with self.store.engine.connect() as conn:
+            return norm, rows.related_messages(conn, _kind(kind), norm)
+
+    def docs(self, related: rows.Related) -> list[stages.Doc]:
+        out = []
+        for m in related.messages:
+            out.append(stages.Doc(
+                message_id=m.id, direction=m.direction, partner_id=m.partner_id, at=_aware(m.created_at),
+                set_ids=[s for s in (m.set_ids or "").split(",") if s], status=m.status,
+                validation_status=m.validation_status, delivery_status=m.delivery_status, ack_status=m.ack_status,
+                file_name=m.file_name, records=records_of(self.archive, m.id, related.canonical.get(m.id))))
+        return sorted(out, key=lambda d: (d.at, d.message_id))
+
+    def partner_files(self, docs: list[stages.Doc]) -> list[Partner]:
+        found = []
+        for pid in dict.fromkeys(d.partner_id for d in docs if d.partner_id):
+            p = self.partners(pid)
+            if p is not None:
+                found.append(p)
+        return found
+
+    def timeline(self, kind: str, key: str) -> dict[str, Any]:
+        norm, ids = self.documents(kind, key)
+        if not ids:
+            raise NotFoundError(f"no {kind} {key!r}: no message carries that key",
+                                hint="keys are matched without case, punctuation or leading zeros")
+        with self.store.engine.connect() as conn:
+            related = rows.load(conn, ids)
+            obj = rows.find_object(conn, kind, norm, ids)
+            breaches = rows.breaches_of(conn, obj.id) if obj is not None else []
+        docs = self.docs(related)
+        progress = stages.progress(docs)
+        by_id = {m.id: m for m in related.messages}
+        documents = []
+        for d in docs:
+            m = by_id[d.message_id]
+            documents.append({
+                "message_id": d.message_id, "at": d.at.isoformat(), "direction": d.direction,
+                "partner_id": d.partner_id, "sets": d.set_ids, "file_name": d.file_name, "status": d.status,
+                "validation_status": d.validation_status, "delivery_status": d.delivery_status,
+                "acknowledgement_status": d.ack_status, "handoff_status": m.handoff_status,
+                "reason": m.reason, "business_keys": [{"kind": k, "value": v} for k, v in related.keys[d.message_id]],
+                "acknowledgements": related.acks[d.message_id], "handoffs": related.handoffs[d.message_id],
+                "service_level_events": related.sla_events[d.message_id],
+                "link": f"/api/messages/{d.message_id}",
+            })
+        levels = levels_for(self.partner_files(docs))
+        return {
+            "kind": kind, "key": key, "normalised_key": norm,
+            "object": None if obj is None else {
+                "id": obj.id, "key": obj.key, "partner_id": obj.partner_id,
+                "first_at": _aware(obj.first_at).isoformat(),
+                "last_at": _aware(obj.last_at).isoformat(), "breaches": obj.breaches,
+                "next_check_at": _aware(obj.check_due_at).isoformat() if obj.check_due_at else None},
+            "stage": progress.stage, "exception": progress.reason,
+            "milestones": {k: v.isoformat() for k, v in sorted(progress.milestones.items(), key=lambda kv: kv[1])},
+            "carrier_statuses": progress.statuses,
+            "quantities": compare(docs),
+            "parties": stages.parties(docs),
+            "documents": documents,
+            "truncated": len(ids) >= rows.MAX_MESSAGES,
+            "service_levels": [{"partner": lv.partner_id, "name": lv.name, "start": lv.start, "expected": lv.to,
+                                "within_hours": lv.within.total_seconds() / 3600,
+                                "measured_on": "order" if lv.start == "ordered" else "shipment"} for lv in levels],
+            "breaches": [{"service_level": b.level.split(":", 1)[-1], "partner": b.partner_id, "kind": b.kind,
+                          "message_id": b.message_id, "due_at": _aware(b.due_at).isoformat(),
+                          "detected_at": _aware(b.detected_at).isoformat(),
+                          "reason": (b.detail or {}).get("reason")} for b in breaches],
+        }
+
+    def listing(self, kind: str, *, partner: str | None = None, stage: str | None = None,
+                since: datetime | None = None, until: datetime | None = None, breached: bool | None = None,
+                limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        if stage is not None and stage not in stages.STAGES:
+            raise InvalidActionError(f"unknown stage {stage!r}", hint=f"one of {', '.join(stages.STAGES)}")
+        with self.store.engine.connect() as conn:
+            found, total = rows.list_objects(conn, _kind(kind), partner=partner, stage=stage, since=since,
+                                             until=until, breached=breached, limit=limit, offset=offset)
+        base = "/api/orders/" if kind == "order" else "/api/shipments/"
+        return {"total": total, "items": [
+            {"key": o.key, "normalised_key": o.norm, "partner_id": o.partner_id, "stage": o.stage,
+             "first_at": _aware(o.first_at).isoformat(), "last_at": _aware(o.last_at).isoformat(),
+             "breaches": o.breaches, "link": base + o.key} for o in found]}
+
+
+def unsettled(docs: list[stages.Doc]) -> bool:
+    """A document still on its way (its records may not be mapped yet): look again soon."""
+    return any(d.status not in {s.value for s in TERMINAL} for d in docs)

@@ -1,0 +1,132 @@
+"""The service-level job: keeps the order/shipment index current and finds service-level breaches.
+
+Each run (the ``business.service_levels`` scheduler job, every ``service_level_check_seconds``):
+
+1. **index** -- business keys recorded since the last run make or touch their orders and shipments
+   (:func:`gateway.store.business.index_new_keys`; the cursor moves with a guarded UPDATE, so nodes sharing a
+   PostgreSQL store never index a row twice);
+2. **check** -- objects whose check is due (touched, or a service-level window ending) are claimed with a lease
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and evaluated against the service levels declared in the partner
+   files of their documents; stage, next check and new breaches (with an ``sla.breached`` event on the document
+   the window started at) are written in one transaction;
+3. **announce** -- every breach not yet announced goes to the hand-off destinations routed for record type
+   ``sla`` (event id ``sla-<breach id>``: once), to the notifier (kind ``sla_breach``, deduplicated per breach)
+   and to ``gateway_sla_breaches_total``; then it is marked announced. A crash between the steps repeats the
+   announcement, never the breach; the event id and the notifier's deduplication keep the repeat harmless.
+
+Fail points: ``sla.after_record`` (breach written, not announced), ``sla.after_handoff`` (handed off, not marked).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway import metrics
+from gateway.business.keys import ORDER_KINDS, normalise
+from gateway.business.service_levels import evaluate
+from gateway.business.stage import progress
+from gateway.failpoints import FailPoints
+from gateway.flows.business import Timelines, levels_for, unsettled
+from gateway.logging import get_logger
+from gateway.store import business as rows
+
+log = get_logger(__name__)
+LEASE = timedelta(seconds=60)
+UNSETTLED_RECHECK = timedelta(seconds=5)  # a document still being processed may not be mapped yet
+INDEX_BATCHES = 20  # per run, of 2,000 keys each
+
+
+class ServiceLevelJob:
+    def __init__(self, *, timelines: Timelines, handoff: Any, notifier: Any, clock: Callable[[], datetime],
+                 failpoints: FailPoints | None = None, ui_base: str | None = None) -> None:
+        self.timelines = timelines
+        self.store = timelines.store
+        self.handoff = handoff
+        self.notifier = notifier
+        self.clock = clock
+        self.failpoints = failpoints or FailPoints()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"[:64]
+        self.ui_base = ui_base
+
+    def run(self) -> dict[str, int]:
+        now = self.clock()
+        indexed = 0
+        for _ in range(INDEX_BATCHES):
+            n = rows.index_new_keys(self.store.engine, now=now)
+            indexed += n
+            if n == 0:
+                break
+        checked = breached = 0
+        for obj in rows.claim_due(self.store.engine, owner=self.owner, now=self.clock(), lease=LEASE):
+            try:
+                breached += self.check(obj)
+                checked += 1
+            except Exception:  # one object's defect must not stop the others; its lease expires, it is retried
+                log.exception("sla.check_failed", extra={"fields": {"object_id": obj.id}})
+        announced = self.announce()
+        if indexed or breached or announced:
+            log.info("sla.run", extra={"fields": {"indexed": indexed, "checked": checked, "breached": breached,
+                                                  "announced": announced}})
+        return {"indexed": indexed, "checked": checked, "breached": breached, "announced": announced}
+
+    def check(self, obj: Any) -> int:
+        now = self.clock()
+        with self.store.engine.connect() as conn:
+            ids = rows.related_messages(conn, obj.kind, obj.norm)
+            related = rows.load(conn, ids)
+        docs = self.timelines.docs(related)
+        prog = progress(docs)
+        levels = levels_for(self.timelines.partner_files(docs))
+        found, next_check = evaluate(levels, prog.milestones, now, object_kind=obj.kind)
+        if unsettled(docs):
+            soon = now + UNSETTLED_RECHECK
+            next_check = soon if next_check is None or soon < next_check else next_check
+        new = []
+        for b in found:
+            anchor = next((d for d in docs if d.at == b.started_at and d.usable()), docs[0] if docs else None)
+            if anchor is None:
+                continue
+            detail = {**b.to_dict(), "object": {"kind": obj.kind, "key": obj.key}}
+            new.append(rows.NewBreach(anchor.message_id, b.level.partner_id, b.level.key, b.kind, b.due_at, detail))
+        touch: list[str] = []
+        if obj.kind == "shipment" and prog.stage != obj.stage:  # its order's stage follows
+            touch = sorted({normalise(v) for ks in related.keys.values() for k, v in ks
+                            if k in ORDER_KINDS and normalise(v)})
+        ids_new = rows.finish(self.store.engine, obj.id, owner=self.owner, now=now, stage=prog.stage,
+                              next_check=next_check, breaches=new, touch=touch)
+        if ids_new:
+            log.warning("sla.breached", extra={"fields": {"object": f"{obj.kind}:{obj.key}", "breaches": len(ids_new)}})
+            self.failpoints.hit("sla.after_record")
+        return len(ids_new)
+
+    def announce(self) -> int:
+        done = 0
+        for b in rows.unannounced(self.store.engine):
+            detail = dict(b.detail or {})
+            obj = detail.get("object") or {}
+            try:
+                self.handoff.announce_sla_breach(b.id, b.message_id, object_kind=obj.get("kind", "order"),
+                                                 object_key=obj.get("key", ""), breach=detail)
+            except Exception:
+                log.exception("sla.handoff_failed", extra={"fields": {"breach_id": b.id}})
+                continue  # retried next run
+            self.failpoints.hit("sla.after_handoff")
+            if not rows.mark_announced(self.store.engine, b.id, self.clock()):
+                continue  # another node announced it meanwhile
+            name = detail.get("service_level", b.level)
+            what = f"{obj.get('kind', 'order')} {obj.get('key', '')}"
+            link = f"/api/{'orders' if obj.get('kind') == 'order' else 'shipments'}/{obj.get('key', '')}"
+            self.notifier.notify(
+                "sla_breach", key=f"{b.object_id}:{b.level}",
+                subject=f"Service level missed: {what} ({name})",
+                text=f"{detail.get('reason') or name}\nPartner: {b.partner_id or '-'}\nTimeline: "
+                     f"{(self.ui_base or '') + link}",
+                fields={"partner": b.partner_id, "service_level": name, "object": what,
+                        "message_id": b.message_id, "kind": b.kind})
+            metrics.count_sla_breach(b.partner_id, str(name), b.kind)
+            done += 1
+        return done

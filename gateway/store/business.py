@@ -1,0 +1,338 @@
+"""Store side of business objects (orders, shipments): the join over normalised business keys, the object index
+the service-level job maintains, its claims, and service-level breaches.
+
+The join (:func:`related_messages`) runs on ``business_key.norm`` (indexed, ``ix_business_key_norm``, on both
+backends): the messages carrying the key in its family (an order: ``order``/``po``; a shipment: ``shipment``/
+``bol``/``pro``/``tracking``/``sscc``), widened once within the family (a 940 names order and PO, an 856 only the
+PO) and once across (an order's 945 names its shipment, whose 214s name only the shipment and the PRO).
+
+The index (:func:`index_new_keys`) reads business keys recorded since a cursor (a ``control_counter`` row, scope
+``(business)``) and makes or touches the ``business_object`` of each message; the cursor moves with a guarded
+UPDATE in the same transaction, so two nodes never index the same rows twice. The job claims due objects with a
+lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded UPDATE on both) and writes an evaluation -- stage, next
+check, breaches, their timeline events -- in one transaction (:func:`finish`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from gateway.business.keys import OBJECT_KINDS, family, normalise, primary_key
+from gateway.store.models import (
+    AckLink,
+    BusinessKey,
+    BusinessObject,
+    ControlCounter,
+    Event,
+    Handoff,
+    Message,
+    Output,
+    OutputKind,
+    SlaBreach,
+)
+
+BK = BusinessKey.__table__  # type: ignore[attr-defined]
+BO = BusinessObject.__table__  # type: ignore[attr-defined]
+SB = SlaBreach.__table__  # type: ignore[attr-defined]
+M = Message.__table__  # type: ignore[attr-defined]
+E = Event.__table__  # type: ignore[attr-defined]
+AL = AckLink.__table__  # type: ignore[attr-defined]
+H = Handoff.__table__  # type: ignore[attr-defined]
+CC = ControlCounter.__table__  # type: ignore[attr-defined]
+OUT = Output.__table__  # type: ignore[attr-defined]
+CURSOR = ("(business)", "business_key")
+MAX_MESSAGES = 500  # one object's timeline; more is a key reused beyond reason (shown as truncated)
+MAX_NORMS = 200
+
+
+def _other(kind: str) -> str:
+    return "shipment" if kind == "order" else "order"
+
+
+def _messages_with(conn: Connection, norms: Iterable[str], kinds: Sequence[str]) -> set[int]:
+    norms = list(dict.fromkeys(norms))[:MAX_NORMS]
+    if not norms:
+        return set()
+    q = (sa.select(BK.c.message_id).where(BK.c.norm.in_(norms), BK.c.kind.in_(kinds)).distinct()
+         .limit(MAX_MESSAGES + 1))
+    return {r[0] for r in conn.execute(q)}
+
+
+def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str]) -> dict[int, set[str]]:
+    ids = list(ids)
+    out: dict[int, set[str]] = defaultdict(set)
+    for chunk in range(0, len(ids), 500):
+        q = sa.select(BK.c.message_id, BK.c.norm).where(
+            BK.c.message_id.in_(ids[chunk:chunk + 500]), BK.c.kind.in_(kinds), BK.c.norm.is_not(None))
+        for mid, norm in conn.execute(q):
+            out[mid].add(norm)
+    return out
+
+
+def related_messages(conn: Connection, kind: str, norm: str) -> list[int]:
+    """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first)."""
+    own, other = OBJECT_KINDS[kind], OBJECT_KINDS[_other(kind)]
+    first = _messages_with(conn, [norm], own)
+    if not first:
+        return []
+    family = {n for ns in _norms_of(conn, first, own).values() for n in ns} | {norm}
+    ids = first | _messages_with(conn, family, own)
+    across = _messages_with(conn, {n for ns in _norms_of(conn, ids, other).values() for n in ns}, other) - ids
+    if kind == "shipment" and across:
+        # an order's documents belong to this shipment; another shipment of the same order does not
+        theirs = _norms_of(conn, across, own)
+        across = {m for m in across if theirs.get(m, set()) <= family}
+    return sorted(ids | across)[:MAX_MESSAGES]
+
+
+@dataclass(slots=True)
+class Related:
+    messages: list[Any]
+    keys: dict[int, list[tuple[str, str]]]
+    acks: dict[int, list[dict[str, Any]]]
+    handoffs: dict[int, list[dict[str, Any]]]
+    sla_events: dict[int, list[dict[str, Any]]]
+    canonical: dict[int, str]  # message id -> archive key of its latest canonical output (not purged)
+
+
+def load(conn: Connection, ids: Sequence[int]) -> Related:
+    """The messages, their keys, acknowledgements (997/999/TA1/MDN links), hand-offs and SLA events."""
+    ids = list(ids)
+    msgs = list(conn.execute(sa.select(M).where(M.c.id.in_(ids)))) if ids else []
+    keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    acks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    handoffs: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    sla: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    canonical: dict[int, str] = {}
+    if not ids:
+        return Related(msgs, keys, acks, handoffs, sla, canonical)
+    for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
+                          .order_by(BK.c.id)):
+        if r.kind != "file":
+            keys[r.message_id].append((r.kind, r.value))
+    ack_msg = M.alias("ack_msg")
+    q = (sa.select(AL.c.message_id, AL.c.ack_message_id, AL.c.kind, AL.c.result, AL.c.created_at,
+                   ack_msg.c.direction, ack_msg.c.file_name, ack_msg.c.status)
+         .join(ack_msg, ack_msg.c.id == AL.c.ack_message_id).where(AL.c.message_id.in_(ids)).order_by(AL.c.id))
+    for r in conn.execute(q):
+        acks[r.message_id].append({"kind": r.kind, "result": r.result, "ack_message_id": r.ack_message_id,
+                                   "direction": r.direction, "file_name": r.file_name, "status": r.status,
+                                   "at": r.created_at.isoformat(), "link": f"/api/messages/{r.ack_message_id}"})
+    q2 = (sa.select(H.c.message_id, H.c.destination, H.c.event_type, H.c.status, H.c.attempts, H.c.delivered_at)
+          .where(H.c.message_id.in_(ids)).order_by(H.c.id))
+    for r in conn.execute(q2):
+        handoffs[r.message_id].append({"destination": r.destination, "event_type": r.event_type,
+                                       "status": r.status, "attempts": r.attempts,
+                                       "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None})
+    q3 = (sa.select(E.c.message_id, E.c.name, E.c.at, E.c.detail)
+          .where(E.c.message_id.in_(ids), E.c.name.like("sla.%")).order_by(E.c.id))
+    for r in conn.execute(q3):
+        sla[r.message_id].append({"name": r.name, "at": r.at.isoformat(), "detail": r.detail})
+    q4 = (sa.select(OUT.c.message_id, OUT.c.archive_key, OUT.c.purged_at)
+          .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value).order_by(OUT.c.id))
+    for r in conn.execute(q4):
+        if r.purged_at is None:
+            canonical[r.message_id] = r.archive_key
+        else:
+            canonical.pop(r.message_id, None)
+    return Related(msgs, keys, acks, handoffs, sla, canonical)
+
+
+def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = ()) -> Any:
+    """The indexed object named ``norm``, or the object of another key of ``ids`` or of the messages sharing one
+    (an 856 naming only the PO joins the order its 940 named by order number)."""
+    row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == norm)).first()
+    if row is not None or not ids:
+        return row
+    kinds = OBJECT_KINDS[kind]
+    norms = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}
+    for widen in (False, True):
+        if widen:
+            norms = {n for ns in _norms_of(conn, _messages_with(conn, norms, kinds), kinds).values() for n in ns}
+        if not norms:
+            return None
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(norms)[:MAX_NORMS]))
+                           .order_by(BO.c.id).limit(1)).first()
+        if row is not None:
+            return row
+    return None
+
+
+def breaches_of(conn: Connection, object_id: int) -> list[Any]:
+    return list(conn.execute(sa.select(SB).where(SB.c.object_id == object_id).order_by(SB.c.id)))
+
+
+# -- the index ------------------------------------------------------------------------------------------------
+def _cursor(conn: Connection) -> int:
+    row = conn.execute(sa.select(CC.c.value).where(CC.c.scope == CURSOR[0], CC.c.kind == CURSOR[1])).first()
+    if row is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(CC).values(scope=CURSOR[0], kind=CURSOR[1], value=0))
+        except sa.exc.IntegrityError:
+            pass  # another node made it
+        return 0
+    return int(row[0])
+
+
+def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
+    """Make or touch the objects of messages whose keys were recorded since the cursor; returns the key rows read
+    (0: nothing new, or another node is indexing the same rows)."""
+    with engine.begin() as conn:
+        start = _cursor(conn)
+        rows = conn.execute(sa.select(BK.c.id, BK.c.message_id, BK.c.kind, BK.c.value, BK.c.norm)
+                            .where(BK.c.id > start).order_by(BK.c.id).limit(batch)).all()
+        if not rows:
+            return 0
+        end = rows[-1].id
+        moved = conn.execute(sa.update(CC).where(CC.c.scope == CURSOR[0], CC.c.kind == CURSOR[1],
+                                                 CC.c.value == start).values(value=end))
+        if moved.rowcount != 1:
+            conn.rollback()
+            return 0
+        # keys written by a path that does not normalise (a bulk insert) get their join form here
+        missing = [{"i": r.id, "n": normalise(r.value)} for r in rows
+                   if r.norm is None and family(r.kind) and normalise(r.value)]
+        if missing:
+            conn.execute(sa.update(BK).where(BK.c.id == sa.bindparam("i")).values(norm=sa.bindparam("n")), missing)
+        ids = sorted({r.message_id for r in rows})
+        keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
+                              .order_by(BK.c.id)):
+            keys[r.message_id].append((r.kind, r.value))
+        meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
+                                              .where(M.c.id.in_(ids)))}
+        for mid in ids:
+            m = meta.get(mid)
+            if m is None:
+                continue
+            for kind in OBJECT_KINDS:
+                named = primary_key(kind, keys[mid])
+                if named is None:
+                    continue
+                _touch(conn, kind, named, mid, m.partner_id, m.created_at, now)
+        return len(rows)
+
+
+def _touch(conn: Connection, kind: str, named: tuple[str, str], message_id: int, partner: str | None,
+           at: datetime, now: datetime) -> None:
+    obj = find_object(conn, kind, named[1], [message_id])
+    if obj is None:
+        ins = conn.execute(sa.select(BO.c.id).where(BO.c.kind == kind, BO.c.norm == named[1])).first()
+        if ins is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(BO).values(
+                        kind=kind, norm=named[1], key=named[0][:128], partner_id=partner,
+                        stage="ordered" if kind == "order" else "shipped", first_at=at, last_at=at, breaches=0,
+                        check_due_at=now))
+                return
+            except sa.exc.IntegrityError:
+                pass
+        obj = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == named[1])).first()
+        if obj is None:
+            return
+    conn.execute(sa.update(BO).where(BO.c.id == obj.id).values(
+        last_at=sa.case((BO.c.last_at < at, at), else_=BO.c.last_at),
+        first_at=sa.case((BO.c.first_at > at, at), else_=BO.c.first_at),
+        check_due_at=now))
+
+
+# -- claims -------------------------------------------------------------------------------------------------
+def claim_due(engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int = 50) -> list[Any]:
+    """Objects whose check is due, leased to ``owner`` (nobody else gets them until the lease ends)."""
+    with engine.begin() as conn:
+        free = sa.or_(BO.c.lease_until.is_(None), BO.c.lease_until < now)
+        q = (sa.select(BO.c.id).where(BO.c.check_due_at.is_not(None), BO.c.check_due_at <= now, free)
+             .order_by(BO.c.check_due_at).limit(limit))
+        if engine.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        ids = [r[0] for r in conn.execute(q)]
+        if not ids:
+            return []
+        conn.execute(sa.update(BO).where(BO.c.id.in_(ids), free).values(lease_owner=owner, lease_until=now + lease))
+        return list(conn.execute(sa.select(BO).where(BO.c.id.in_(ids), BO.c.lease_owner == owner)))
+
+
+@dataclass(slots=True)
+class NewBreach:
+    message_id: int
+    partner_id: str | None
+    level: str
+    kind: str
+    due_at: datetime
+    detail: dict[str, Any]
+
+
+def finish(engine: Engine, object_id: int, *, owner: str, now: datetime, stage: str, next_check: datetime | None,
+           breaches: Sequence[NewBreach], touch: Sequence[str] = ()) -> list[int]:
+    """Write one evaluation in one transaction: the object's stage and next check (lease released), the new
+    breaches, an ``sla.breached`` event on each breach's document, and that document's ``updated_at`` (so a
+    resolved worklist item of an earlier breach comes back); ``touch``: normalised keys of orders to evaluate again
+    (a shipment whose stage changed moves its order). Returns the ids of the breaches new here."""
+    new: list[int] = []
+    with engine.begin() as conn:
+        held = conn.execute(sa.update(BO).where(BO.c.id == object_id, BO.c.lease_owner == owner).values(
+            stage=stage, check_due_at=next_check, lease_owner=None, lease_until=None))
+        if held.rowcount != 1:
+            return []  # the lease ran out and another node has it: its evaluation counts
+        if touch:
+            conn.execute(sa.update(BO).where(BO.c.kind == "order", BO.c.norm.in_(list(touch)[:MAX_NORMS]),
+                                             BO.c.id != object_id).values(check_due_at=now))
+        known = {r[0] for r in conn.execute(sa.select(SB.c.level).where(SB.c.object_id == object_id))}
+        events = []
+        for b in breaches:
+            if b.level in known:
+                continue
+            res = conn.execute(sa.insert(SB).values(
+                object_id=object_id, message_id=b.message_id, partner_id=b.partner_id, level=b.level, kind=b.kind,
+                detected_at=now, due_at=b.due_at, detail=b.detail))
+            new.append(int(res.inserted_primary_key[0]))  # type: ignore[index]
+            events.append({"message_id": b.message_id, "name": "sla.breached", "at": now, "actor": "gateway",
+                           "detail": b.detail})
+            conn.execute(sa.update(M).where(M.c.id == b.message_id).values(updated_at=now))
+        if events:
+            conn.execute(sa.insert(E), events)
+            conn.execute(sa.update(BO).where(BO.c.id == object_id).values(breaches=BO.c.breaches + len(events)))
+    return new
+
+
+def unannounced(engine: Engine, *, limit: int = 100) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(SB).where(SB.c.announced_at.is_(None)).order_by(SB.c.id).limit(limit)))
+
+
+def mark_announced(engine: Engine, breach_id: int, now: datetime) -> bool:
+    with engine.begin() as conn:
+        res = conn.execute(sa.update(SB).where(SB.c.id == breach_id, SB.c.announced_at.is_(None))
+                           .values(announced_at=now))
+        return res.rowcount == 1
+
+
+# -- listing ------------------------------------------------------------------------------------------------
+def list_objects(conn: Connection, kind: str, *, partner: str | None = None, stage: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None, breached: bool | None = None,
+                 limit: int = 50, offset: int = 0) -> tuple[list[Any], int]:
+    """Objects of ``kind``, most recently active first, with the total matching."""
+    where = [BO.c.kind == kind]
+    if partner:
+        where.append(BO.c.partner_id == partner)
+    if stage:
+        where.append(BO.c.stage == stage)
+    if since:
+        where.append(BO.c.last_at >= since)
+    if until:
+        where.append(BO.c.first_at < until)
+    if breached is not None:
+        where.append(BO.c.breaches > 0 if breached else BO.c.breaches == 0)
+    total = conn.execute(sa.select(sa.func.count()).select_from(BO).where(*where)).scalar_one()
+    rows = conn.execute(sa.select(BO).where(*where).order_by(BO.c.last_at.desc(), BO.c.id.desc())
+                        .limit(limit).offset(offset)).all()
+    return list(rows), int(total)
