@@ -128,7 +128,7 @@ class Gateway:
                 mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
                 overrides_dir=settings.partners_path,
             ),
-            reconciler=Reconciler(store=self.store, archive=self.archive),
+            reconciler=Reconciler(store=self.store, archive=self.archive, announce=self.handoff.announce_ack_outcome),
             duplicates=DuplicateCheck(store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now),
         )
         self.overdue = OverdueAcks(
@@ -138,6 +138,7 @@ class Gateway:
             clock=utc_now,
             failpoints=failpoints,
             notify=to_notifier(lambda: getattr(self, "notifier", None)),  # the notifier is made further down
+            announce=self.handoff.announce_ack_outcome,
         )
         self.documents = DocumentFlow(
             store=self.store,
