@@ -243,6 +243,9 @@ class Gateway:
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self._start_notifications()
+        from gateway import metrics
+
+        metrics.set_worklist_source(self.worklist_counts)  # gateway_worklist_items (the console's metrics hook)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -272,6 +275,16 @@ class Gateway:
             self.settings.notifications.certificate_check_minutes * 60,
         )
 
+    def worklist_counts(self) -> dict[str, int]:
+        """Open worklist items by kind (GET /api/attention's counts), for the ``gateway_worklist_items`` gauge."""
+        from gateway.store.attention import KINDS, counts
+
+        out = dict.fromkeys(KINDS, 0)
+        with self.store.session() as s:
+            for kind, _partner, n in counts(s, kinds=list(KINDS), partner=None):
+                out[kind] += n
+        return out
+
     def purge_archive(
         self, *, days: int | None = None, actor: str = "gateway", progress: Callable[[int], None] | None = None
     ) -> PurgeResult:
@@ -291,6 +304,10 @@ class Gateway:
             self.watcher.stop()
             self.scheduler.stop()
             self.handoff.close()
+            from gateway import metrics
+
+            if metrics._worklist_source == self.worklist_counts:  # another gateway in this process may own it
+                metrics.set_worklist_source(None)
         if self._notify_observer is not None:
             from gateway.store.observers import unsubscribe
 
