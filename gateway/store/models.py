@@ -451,3 +451,14 @@ class NotificationSent(SQLModel, table=True):
     first_at: datetime = _ts()
     last_sent_at: datetime = _ts()
     suppressed: int = 0
+
+
+# -- 64-bit ids of the tables added after migration 0004 (0006, 0009, 0011 create them BIGINT on PostgreSQL) -------
+_LATER: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (As2Transmission, ("id", "message_id", "mdn_message_id")),
+    (Handoff, ("id", "message_id")),
+    (AttentionResolution, ("id", "message_id")),
+)
+for _later, _names in _LATER:
+    for _name in _names:
+        _later.__table__.c[_name].type = ID64
