@@ -130,7 +130,7 @@ class Gateway:
                 mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
                 overrides_dir=settings.partners_path,
             ),
-            reconciler=Reconciler(store=self.store, archive=self.archive),
+            reconciler=Reconciler(store=self.store, archive=self.archive, announce=self.handoff.announce_ack_outcome),
             duplicates=DuplicateCheck(store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now),
         )
         self.overdue = OverdueAcks(
@@ -140,6 +140,7 @@ class Gateway:
             clock=utc_now,
             failpoints=failpoints,
             notify=to_notifier(lambda: getattr(self, "notifier", None)),  # the notifier is made further down
+            announce=self.handoff.announce_ack_outcome,
         )
         self.documents = DocumentFlow(
             store=self.store,
@@ -252,6 +253,9 @@ class Gateway:
             "business.service_levels", self.service_levels.run, self.settings.service_level_check_seconds
         )
         self._start_notifications()
+        from gateway import metrics
+
+        metrics.set_worklist_source(self.worklist_counts)  # gateway_worklist_items (the console's metrics hook)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -281,6 +285,16 @@ class Gateway:
             self.settings.notifications.certificate_check_minutes * 60,
         )
 
+    def worklist_counts(self) -> dict[str, int]:
+        """Open worklist items by kind (GET /api/attention's counts), for the ``gateway_worklist_items`` gauge."""
+        from gateway.store.attention import KINDS, counts
+
+        out = dict.fromkeys(KINDS, 0)
+        with self.store.session() as s:
+            for kind, _partner, n in counts(s, kinds=list(KINDS), partner=None):
+                out[kind] += n
+        return out
+
     def purge_archive(
         self, *, days: int | None = None, actor: str = "gateway", progress: Callable[[int], None] | None = None
     ) -> PurgeResult:
@@ -300,6 +314,10 @@ class Gateway:
             self.watcher.stop()
             self.scheduler.stop()
             self.handoff.close()
+            from gateway import metrics
+
+            if metrics._worklist_source == self.worklist_counts:  # another gateway in this process may own it
+                metrics.set_worklist_source(None)
         if self._notify_observer is not None:
             from gateway.store.observers import unsubscribe
 

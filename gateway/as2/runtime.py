@@ -89,6 +89,7 @@ def outbound_as2(gw: Any, partner: Any) -> list[Outbound]:
             if cache.get(("", "registry")) is not gw.registry:  # a partner reload reads certificate files again
                 cache.clear()
                 cache[("", "registry")] = gw.registry
+            if key not in cache:  # each channel once per registry (not only the first one asked for)
                 cache[key] = as2_partner_settings(partner.id, ch, secrets_dir=gw.settings.secrets_path)
         except GatewayError as exc:
             log.error("channels.unusable", extra={"fields": {"partner_id": partner.id, "channel": ch.name,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.failpoints import FailPoints
 from gateway.flows.notify import notify as default_notify
@@ -55,12 +56,14 @@ class OverdueAcks:
         clock: Callable[[], datetime],
         failpoints: FailPoints | None = None,
         notify: Callable[..., None] | None = None,
+        announce: Callable[..., Any] | None = None,
     ) -> None:
         self.store = store
         self.outbound = outbound
         self.partner = partner
         self.clock = clock
         self.notify = notify or default_notify
+        self.announce = announce  # announce(message_id, "overdue"): the hand-off of acknowledgement outcomes
         self.failpoints = failpoints or FailPoints()
 
     def run(self) -> OverdueResult:
@@ -84,6 +87,8 @@ class OverdueAcks:
                 self.notify("ack.overdue", message_id=msg.id, partner_id=msg.partner_id, file=msg.file_name,
                        set_ids=msg.set_ids, due=msg.ack_due_at.isoformat() if msg.ack_due_at else None,
                        resends=done)
+                if self.announce is not None:
+                    self.announce(msg.id, "overdue")
                 alerted.append(msg.id)
         return OverdueResult(alerted, resent)
 

@@ -13,6 +13,7 @@ reconciles the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -103,11 +104,17 @@ def canonical_field(set_id: str, version: str | None, segment_id: str, position:
     return _fields(set_id, (version or "004010")[:6] or "004010").get((segment_id, position))
 
 
+# acknowledgement statuses internal systems are told about (gateway.flows.handoff.HandoffFlow.announce_ack_outcome)
+ANNOUNCED = frozenset({"accepted", "accepted_with_errors", "partially_accepted", "rejected"})
+
+
 class Reconciler:
-    def __init__(self, *, store: Store, archive: Archive) -> None:
+    def __init__(self, *, store: Store, archive: Archive, announce: Callable[..., Any] | None = None) -> None:
         self.store = store
         self.archive = archive
         self.rows = AckRows(store)
+        # announce(message_id, outcome, reasons=..., ack_message_id=...): the hand-off of acknowledgement outcomes
+        self.announce = announce
 
     def read(self, msg: Message) -> AckDocument:
         assert msg.archive_key is not None
@@ -142,6 +149,11 @@ class Reconciler:
         matched_ids = sorted({v.message_id for v in verdicts.values()})
         event = {"matched": matched_ids, "unmatched": out.unmatched or None, "lines": lines[:200]}
         out.matched = self.rows.record(msg.id, list(verdicts.values()), ack_event=event)
+        if self.announce is not None:  # idempotent per outcome: a resumed acknowledgement announces nothing twice
+            for mid, status in out.matched.items():
+                if status in ANNOUNCED:
+                    reasons = [ln for v in verdicts.values() if v.message_id == mid for ln in v.detail["lines"]]
+                    self.announce(mid, status, reasons=reasons[:50], ack_message_id=msg.id)
         log.info("ack.reconciled", extra={"fields": {"matched": matched_ids, "unmatched": len(out.unmatched)}})
         return out
 

@@ -505,3 +505,14 @@ class SlaBreach(SQLModel, table=True):
 BusinessObject.__table__.c["id"].type = ID64  # type: ignore[attr-defined]
 for _name in ("id", "object_id", "message_id"):
     SlaBreach.__table__.c[_name].type = ID64  # type: ignore[attr-defined]
+
+
+# -- 64-bit ids of the tables added after migration 0004 (0006, 0009, 0011 create them BIGINT on PostgreSQL) -------
+_LATER: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (As2Transmission, ("id", "message_id", "mdn_message_id")),
+    (Handoff, ("id", "message_id")),
+    (AttentionResolution, ("id", "message_id")),
+)
+for _later, _names in _LATER:
+    for _name in _names:
+        _later.__table__.c[_name].type = ID64

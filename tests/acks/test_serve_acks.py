@@ -98,6 +98,11 @@ def final_inbound(serve: ServeProcess, key: str, name: str) -> dict:
     return api(serve, key, f"/api/messages/{summary['id']}")
 
 
+def last_ack(doc: dict) -> dict:
+    """The last acknowledgement event on a document's timeline (the hand-off of the verdict may follow it)."""
+    return [e for e in doc["timeline"] if e["name"].startswith("ack.")][-1]
+
+
 def document(serve: ServeProcess, key: str, message_id: int) -> dict:
     return api(serve, key, f"/api/messages/{message_id}")
 
@@ -122,7 +127,8 @@ def test_partner_997_999_ta1_reconcile_with_what_we_sent(home, gw, serve, key):
     assert doc["document_status"]["acknowledgement"] == "accepted"
     assert doc["document_status"]["functional_ack"] == "A"
     assert [a["ack_message_id"] for a in doc["acknowledgements"]] == [ack_msg["id"]]
-    assert doc["timeline"][-1]["name"] == "ack.accepted"
+    assert last_ack(doc)["name"] == "ack.accepted"
+    assert doc["timeline"][-1]["name"] == "handoff.released"  # the verdict is told to internal systems
 
     # -- a 945 the partner rejects (AK3/AK4, AK5*R): the reason is readable on the 945's timeline -----------------
     bad = send_document(gw, "acme-retail", SAMPLES / "945" / "x12types-945-waqe.canonical.json", set_id="945")
@@ -132,7 +138,7 @@ def test_partner_997_999_ta1_reconcile_with_what_we_sent(home, gw, serve, key):
     assert final_inbound(serve, key, "acme-997-reject.x12")["status"] == "processed"
     doc = document(serve, key, bad.message.id)
     assert doc["document_status"]["acknowledgement"] == "rejected"
-    event = doc["timeline"][-1]
+    event = last_ack(doc)
     assert event["name"] == "ack.rejected"
     lines = event["detail"]["lines"]
     assert any("segment N1 at position 6 (loop N1), element N102 (ref 93): conditional required data element "
@@ -155,7 +161,7 @@ def test_partner_997_999_ta1_reconcile_with_what_we_sent(home, gw, serve, key):
     assert final_inbound(serve, key, "acme-999-reject.x12")["status"] == "processed"
     doc = document(serve, key, v5_bad.message.id)
     assert doc["document_status"]["acknowledgement"] == "rejected"
-    assert any("IK" not in line and "element N102" in line for line in doc["timeline"][-1]["detail"]["lines"])
+    assert any("IK" not in line and "element N102" in line for line in last_ack(doc)["detail"]["lines"])
 
     # -- a TA1 refusing an interchange, matched by ISA13 (padding ignored) -----------------------------------
     refused = send_document(gw, "acme-retail", SAMPLES / "856" / "harbor-3pl-crossdock.canonical.json",
@@ -169,7 +175,7 @@ def test_partner_997_999_ta1_reconcile_with_what_we_sent(home, gw, serve, key):
     doc = document(serve, key, refused.message.id)
     assert doc["document_status"]["acknowledgement"] == "rejected"
     assert doc["acknowledgements"][0]["kind"] == "TA1"
-    assert "invalid interchange sender id (note 006)" in doc["timeline"][-1]["detail"]["lines"][0]
+    assert "invalid interchange sender id (note 006)" in last_ack(doc)["detail"]["lines"][0]
 
     # -- a 997 for control numbers we never sent: unmatched, on the worklist ------------------------------------
     stray = partner_acknowledgement(good, control=910).replace(
@@ -318,8 +324,9 @@ def test_a_945_sent_through_the_outbound_flow_is_accepted_by_the_partners_997(ho
     records = json.loads((SAMPLES / "945" / "x12types-945-waqe.canonical.json").read_text())["documents"][:1]
     complete_ship_from(records)
     auth = {"Authorization": f"Bearer {key}"}
-    r = httpx.post(f"{serve.url}/api/documents?partner=acme-retail&set_id=945", content=json.dumps(records),
-                   headers={**auth, "Content-Type": "application/json"}, timeout=30)
+    r = httpx.post(f"{serve.url}/api/documents", content=json.dumps(records), timeout=30,
+                   params={"partner": "acme-retail", "set_id": "945", "version": "004010UCS"},  # two 945s declared
+                   headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 201, r.text
     [sent] = r.json()["messages"]
     assert (sent["validation_status"], sent["acknowledgement_status"]) == ("valid", "waiting")
@@ -333,3 +340,31 @@ def test_a_945_sent_through_the_outbound_flow_is_accepted_by_the_partners_997(ho
     doc = document(serve, key, sent["id"])
     assert doc["document_status"]["acknowledgement"] == "accepted"
     assert [a["ack_message_id"] for a in doc["acknowledgements"]] == [ack_msg["id"]]
+
+
+def test_the_partners_verdict_on_our_document_is_handed_off(home, serve, key):
+    """Reconciliation tells internal systems (docs/handoff.md, acknowledgement outcomes): the 997 accepting our
+    945 becomes one ``ack.accepted`` event on the hand-off destinations (here the example pull inbox)."""
+    from tests.support.outbound_docs import Sent
+
+    records = json.loads((SAMPLES / "945" / "x12types-945-waqe.canonical.json").read_text())["documents"][:1]
+    complete_ship_from(records)
+    auth = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(f"{serve.url}/api/documents", content=json.dumps(records), timeout=30,
+                   params={"partner": "acme-retail", "set_id": "945", "version": "004010UCS"},  # two 945s declared
+                   headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    [sent] = r.json()["messages"]
+    wait_for(lambda: document(serve, key, sent["id"])["delivery_status"] == "delivered" or None, timeout=20)
+    payload = httpx.get(f"{serve.url}/api/messages/{sent['id']}/payload", headers=auth, timeout=10).content
+    ack = partner_acknowledgement(Sent(None, payload, "", "", []), control=908)  # type: ignore[arg-type]
+    drop_bytes(ack, inbox(home, "acme-retail"), "acme-997-handed-off.x12")
+    assert final_inbound(serve, key, "acme-997-handed-off.x12")["status"] == "processed"
+
+    def outcome():
+        items = api(serve, key, "/api/inbox?after=0&limit=100")["items"]
+        return [i for i in items if i["type"].startswith("ack.")] or None
+
+    [event] = wait_for(outcome, timeout=20)
+    assert event["type"] == "ack.accepted" and event["event_id"] == f"{sent['id']}-ack-accepted"
+    assert event["partner"] == "acme-retail"

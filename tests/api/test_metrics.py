@@ -76,6 +76,8 @@ def test_metrics_show_what_was_just_processed(gw, repo_root):
     assert 11 < days <= 12
     assert value(after, "gateway_partners") == 4
     assert ("gateway_handoff_lag_seconds_count", ()) not in after  # a hook: no series until hand-off reports
+    assert value(after, "gateway_worklist_items", kind="failed") == 1  # the junk file, on the worklist
+    assert value(after, "gateway_worklist_items", kind="quarantined") == 0
 
 
 def test_metrics_can_require_a_key(tmp_path):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.auth import Caller, operator, viewer
 from gateway.api.deps import get_gateway
+from gateway.api.guard import MAX_ID
 from gateway.api.routes.messages import MessageId
 from gateway.api.schemas import ActionResult, MessageSummary
 from gateway.errors import InvalidActionError, NotFoundError
@@ -69,7 +70,7 @@ def _pull_destination(gw: Gateway, name: str | None) -> str:
 
 @inbox_router.get("", response_model=InboxPage, summary="Read events waiting in a pull inbox (viewer)")
 def read_inbox(
-    after: Annotated[int, Query(ge=0, description="the cursor of the previous page; 0 to start")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="the cursor of the previous page; 0 to start")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     destination: Annotated[str | None, Query(description="pull destination name")] = None,
     gw: Gateway = Depends(get_gateway),

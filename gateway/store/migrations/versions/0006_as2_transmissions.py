@@ -18,14 +18,17 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# ids and message ids are BIGINT on PostgreSQL, as migration 0004 made every other one (INTEGER on SQLite)
+ID64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 UTC = gateway.store.types.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
     op.create_table(
         "as2_transmission",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("message_id", sa.Integer(), sa.ForeignKey("message.id"), nullable=True),
+        sa.Column("id", ID64, primary_key=True),
+        sa.Column("message_id", ID64, sa.ForeignKey("message.id"), nullable=True),
         sa.Column("channel", sa.String(length=200), nullable=False),
         sa.Column("delivery_key", sa.String(length=300), nullable=False),
         sa.Column("as2_message_id", sa.String(length=255), nullable=False),
@@ -35,7 +38,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("mdn_due_at", UTC, nullable=True),
-        sa.Column("mdn_message_id", sa.Integer(), sa.ForeignKey("message.id"), nullable=True),
+        sa.Column("mdn_message_id", ID64, sa.ForeignKey("message.id"), nullable=True),
         sa.Column("last_error", sa.String(), nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("updated_at", UTC, nullable=False),

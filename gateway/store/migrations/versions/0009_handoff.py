@@ -20,6 +20,9 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+# ids and message ids are BIGINT on PostgreSQL, as migration 0004 made every other one (INTEGER on SQLite)
+ID64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 UTC = gateway.store.types.UTCDateTime(timezone=True)
 
 
@@ -29,11 +32,11 @@ def upgrade() -> None:
     op.execute("UPDATE message SET handoff_status = 'skipped' WHERE direction = 'inbound'")
     op.create_table(
         "handoff",
-        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("id", ID64, primary_key=True),
         sa.Column("event_id", sa.String(length=64), nullable=False),
         sa.Column("destination", sa.String(length=64), nullable=False),
         sa.Column("lane", sa.String(length=160), nullable=False),
-        sa.Column("message_id", sa.Integer(), sa.ForeignKey("message.id"), nullable=False),
+        sa.Column("message_id", ID64, sa.ForeignKey("message.id"), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("partner_id", sa.String(length=64), nullable=True),
         sa.Column("event_type", sa.String(length=48), nullable=False),

@@ -17,14 +17,17 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+# ids and message ids are BIGINT on PostgreSQL, as migration 0004 made every other one (INTEGER on SQLite)
+ID64 = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 UTC = gateway.store.types.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
     op.create_table(
         "attention_resolution",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("id", ID64, nullable=False),
+        sa.Column("message_id", ID64, nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("resolved_at", UTC, nullable=False),
         sa.Column("actor", sa.String(length=128), nullable=False),
