@@ -16,6 +16,7 @@ from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
+from gateway.flows.broker_intake import BrokerIntakes
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.documents import DocumentFlow
 from gateway.flows.duplicates import DuplicateCheck
@@ -151,6 +152,8 @@ class Gateway:
             overrides_dir=settings.partners_path,
             lease=timedelta(seconds=settings.outbound_lease_seconds),
         )
+        self.intake = BrokerIntakes(documents=self.documents, config=lambda: self.handoff.config,
+                                    secrets_dir=settings.secrets_path, failpoints=failpoints)  # intake: in handoff.yaml
         if self.inbound.mapping is not None:
             self.inbound.mapping.quote_data = settings.edge.quote_data_in_reasons
         self.handoff.remap = self._remap
@@ -242,6 +245,8 @@ class Gateway:
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self._start_notifications()
+        self.intake.start()  # broker consumers, each in its own thread; handoff.sweep re-reads the file
+        self.scheduler.add_interval("intake.apply", self.intake.apply, 5.0, run_now=False)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -287,6 +292,7 @@ class Gateway:
         if was_started:
             if self.as2 is not None:
                 self.as2.mdn_delivery.stop()  # no new attempt starts; queued MDNs stay stored for the next start
+            self.intake.stop()  # unacked messages go back to their queue
             self.watcher.stop()
             self.scheduler.stop()
             self.handoff.close()
