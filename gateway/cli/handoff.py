@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Hand-off to internal systems: destinations and routes (docs/handoff.md).", no_args_is_help=True)
+app = typer.Typer(help="Hand-off to internal systems: destinations, routes and broker intakes (docs/handoff.md).", no_args_is_help=True)
 
 
 @app.command("check")
@@ -27,7 +27,7 @@ def check_cmd(
     if problems:
         raise typer.Exit(1)
     cfg = load_handoff(path)
-    typer.echo(f"{path}: {len(cfg.destinations)} destinations, {len(cfg.routes)} routes: ok")
+    typer.echo(f"{path}: {len(cfg.destinations)} destinations, {len(cfg.routes)} routes, {len(cfg.intake)} intakes: ok")
 
 
 @app.command("schema")
