@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Hand-off to internal systems: destinations, routes and broker intakes (docs/handoff.md).", no_args_is_help=True)
+app = typer.Typer(help="Hand-off to internal systems: destinations, routes and broker intakes (docs/handoff.md).",
+                  no_args_is_help=True)
 
 
 @app.command("check")

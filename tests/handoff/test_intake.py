@@ -121,7 +121,8 @@ def outbound_rows(home: Path) -> list[tuple]:
     conn = sqlite3.connect(f"file:{home / 'var' / 'gateway.db'}?mode=ro", uri=True, timeout=10)
     try:
         return conn.execute("SELECT id, status, validation_status, delivery_status, idempotency_key FROM message "
-                            "WHERE direction = 'outbound' AND idempotency_key LIKE 'submit:acme-retail:amqp:%' ORDER BY id").fetchall()
+                            "WHERE direction = 'outbound' AND idempotency_key LIKE 'submit:acme-retail:amqp:%' "
+                            "ORDER BY id").fetchall()
     finally:
         conn.close()
 
