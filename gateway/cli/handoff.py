@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Hand-off to internal systems: destinations, routes and broker intakes (docs/handoff.md).",
-                  no_args_is_help=True)
+app = typer.Typer(help="Hand-off to internal systems: destinations and routes (docs/handoff.md).", no_args_is_help=True)
 
 
 @app.command("check")
