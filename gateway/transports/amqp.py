@@ -141,6 +141,15 @@ class AmqpLink:
             with translated(f"talking to {self.settings.where}"):
                 self._conn.process_data_events(time_limit=seconds)
 
+    def wake(self) -> None:
+        """Make a :meth:`pump` in progress return now (safe from any thread)."""
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            try:
+                conn.add_callback_threadsafe(lambda: None)
+            except (pex.AMQPError, OSError, RuntimeError):
+                pass  # closing: the pump ends anyway
+
     def close(self) -> None:
         conn, self._conn, self._chan = self._conn, None, None
         if conn is not None and conn.is_open:

@@ -215,8 +215,9 @@ class QueueConsumer:
 
     def _wait(self, work: ThreadPoolExecutor, link: AmqpLink, fn: Callable[[], Any]) -> Future[Any]:
         fut = work.submit(fn)
+        fut.add_done_callback(lambda _f: link.wake())  # the pump below returns as soon as the work is done
         while not fut.done():
-            link.pump(0.2)  # heartbeats while the handler works
+            link.pump(1.0)  # heartbeats (and buffered deliveries) while the handler works
         return fut
 
     def _one(self, work: ThreadPoolExecutor, link: AmqpLink, chan: BlockingChannel, d: Delivery) -> None:
