@@ -16,6 +16,7 @@ from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.errors import ConfigError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
+from gateway.flows.broker_intake import BrokerIntakes
 from gateway.flows.business import Timelines
 from gateway.flows.channel_jobs import ChannelJobs
 from gateway.flows.documents import DocumentFlow
@@ -154,6 +155,8 @@ class Gateway:
             overrides_dir=settings.partners_path,
             lease=timedelta(seconds=settings.outbound_lease_seconds),
         )
+        self.intake = BrokerIntakes(documents=self.documents, config=lambda: self.handoff.config,
+                                    secrets_dir=settings.secrets_path, failpoints=failpoints)  # intake: in handoff.yaml
         if self.inbound.mapping is not None:
             self.inbound.mapping.quote_data = settings.edge.quote_data_in_reasons
         self.handoff.remap = self._remap
@@ -256,6 +259,8 @@ class Gateway:
         from gateway import metrics
 
         metrics.set_worklist_source(self.worklist_counts)  # gateway_worklist_items (the console's metrics hook)
+        self.intake.start()  # broker consumers, each in its own thread; handoff.sweep re-reads the file
+        self.scheduler.add_interval("intake.apply", self.intake.apply, 5.0, run_now=False)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
@@ -311,6 +316,7 @@ class Gateway:
         if was_started:
             if self.as2 is not None:
                 self.as2.mdn_delivery.stop()  # no new attempt starts; queued MDNs stay stored for the next start
+            self.intake.stop()  # unacked messages go back to their queue
             self.watcher.stop()
             self.scheduler.stop()
             self.handoff.close()

@@ -27,7 +27,7 @@ def check_cmd(
     if problems:
         raise typer.Exit(1)
     cfg = load_handoff(path)
-    typer.echo(f"{path}: {len(cfg.destinations)} destinations, {len(cfg.routes)} routes: ok")
+    typer.echo(f"{path}: {len(cfg.destinations)} destinations, {len(cfg.routes)} routes, {len(cfg.intake)} intakes: ok")
 
 
 @app.command("schema")

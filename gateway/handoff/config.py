@@ -17,6 +17,8 @@ Schema (``docs/handoff.schema.json``) lets editors check the file as it is typed
     routes:
       - {partners: [acme-retail], record_types: [order], to: [wms, bus]}
       - {record_types: [status, ack], to: [inbox]}
+    intake:                       # records to send, published by internal systems (docs/handoff.md)
+      - {name: wms-out, type: rabbitmq, queue: edi-outbound, prefetch: 10}
 
 A record no route matches is not dropped: it waits (hand-off status ``unrouted``) until a route exists and the
 message is replayed (``POST /api/messages/{id}/handoff``).
@@ -155,9 +157,70 @@ class Route(_Strict):
         )
 
 
+class IntakeHeaders(_Strict):
+    """Which AMQP headers name the partner, the set, the version and the idempotency key."""
+
+    partner: str = "partner"
+    set_id: str = "set_id"
+    version: str = "version"
+    idempotency_key: str = Field("idempotency-key", description="absent: the message_id property, else the body's "
+                                 "SHA-256")
+
+
+class IntakeReconnect(_Strict):
+    backoff: Duration = Field(timedelta(seconds=1), description="first wait after the broker went away")
+    max_backoff: Duration = Field(timedelta(seconds=30), description="longest wait between connection attempts")
+
+
+class RabbitMQIntake(_Strict):
+    """A queue internal systems publish canonical records to; each message becomes a document to send
+    (docs/handoff.md, "Intake from the broker")."""
+
+    name: str = Field(description="unique among intakes; shown on the messages it creates (actor intake:NAME)")
+    type: Literal["rabbitmq"]
+    host: str = "127.0.0.1"
+    port: int = Field(5672, ge=1, le=65535)
+    virtual_host: str = "/"
+    username: str = "guest"
+    password: SecretRef | None = Field(None, description="{secret: NAME}; none: 'guest' (a local broker only)")
+    timeout: Duration = Field(timedelta(seconds=10), description="connecting and waiting for a confirm")
+    queue: str = Field(min_length=1, max_length=255, description="the queue consumed")
+    declare: bool = Field(True, description="declare the queue (durable, dead-lettering to dead_letter_exchange), "
+                          "the dead-letter exchange (direct) and queue, bound by the queue's name")
+    dead_letter_exchange: str | None = Field(None, description="default: '<queue>.dead'")
+    dead_letter_queue: str | None = Field(None, description="default: '<queue>.dead'")
+    prefetch: int = Field(10, ge=1, le=1000, description="unacknowledged messages the broker sends ahead")
+    partner: str | None = Field(None, description="the partner of a message without a partner header")
+    set_id: str | None = Field(None, description="the set of a message without a set header (945, 856 ...)")
+    version: str | None = Field(None, description="the version of a message without a version header")
+    content_type: str | None = Field(None, description="for a message without a content_type property "
+                                     "(else guessed from the first bytes: JSON, XML, CSV)")
+    headers: IntakeHeaders = Field(default_factory=IntakeHeaders)
+    reconnect: IntakeReconnect = Field(default_factory=IntakeReconnect)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError("use letters, digits, '.', '_' or '-' (at most 64), e.g. wms-shipments")
+        return v
+
+    @property
+    def dlx(self) -> str:
+        return self.dead_letter_exchange or f"{self.queue}.dead"
+
+    @property
+    def dlq(self) -> str:
+        return self.dead_letter_queue or f"{self.queue}.dead"
+
+
+Intake = Annotated[RabbitMQIntake, Field(discriminator="type")]
+
+
 class HandoffConfig(_Strict):
     destinations: list[Destination] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    intake: list[Intake] = Field(default_factory=list, description="broker queues feeding the documents we send")
 
     @model_validator(mode="after")
     def _consistent(self) -> HandoffConfig:
@@ -171,6 +234,14 @@ class HandoffConfig(_Strict):
                 if target not in names:
                     known = ", ".join(sorted(names)) or "none declared"
                     raise ValueError(f"routes[{n}] sends to {target!r}, which is not a destination ({known})")
+        seen: dict[str, str] = {}
+        for i in self.intake:
+            if i.name in seen:
+                raise ValueError(f"two intakes are named {i.name!r}: names must be unique")
+            if (i.host, i.port, i.virtual_host, i.queue) in {(j.host, j.port, j.virtual_host, j.queue)
+                                                              for j in self.intake if j is not i}:
+                raise ValueError(f"intake {i.name!r}: queue {i.queue!r} is consumed by another intake")
+            seen[i.name] = i.queue
         return self
 
     def destination(self, name: str) -> Any:
@@ -208,7 +279,7 @@ def parse_handoff_file(path: Path) -> LoadedHandoff:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        msg = f"the file is a {type(data).__name__}: the hand-off file is a mapping (destinations:, routes:)"
+        msg = f"the file is a {type(data).__name__}: the hand-off file is a mapping (destinations:, routes:, intake:)"
         return LoadedHandoff(HandoffConfig(), [Problem(str(path), 1, None, msg)], path)
     try:
         config = HandoffConfig.model_validate(data)
@@ -251,6 +322,6 @@ def handoff_schema_text() -> str:
 
 __all__ = [
     "ConfigError", "Destination", "FolderDestination", "HandoffConfig", "HandoffRetry", "PullDestination",
-    "RabbitMQDestination", "Route", "SourceMap", "WebhookDestination", "check_source", "handoff_schema",
-    "load_handoff", "parse_handoff_file",
+    "RabbitMQDestination", "RabbitMQIntake", "Route", "SourceMap", "WebhookDestination", "check_source",
+    "handoff_schema", "load_handoff", "parse_handoff_file",
 ]

@@ -6,8 +6,9 @@ exceptions once, here: refused credentials and access are :class:`~gateway.error
 (permanent); a refused, cut or timed-out connection, a closed channel, a broker nack and an unroutable mandatory
 message are transient. A pika connection is not thread-safe: one link per thread (the hand-off sweep owns its own).
 
-A consumer (the broker intake) takes :meth:`AmqpLink.channel` with ``confirm=False``, sets ``basic_qos`` and
-acknowledges each delivery only after its record is archived and recorded (see docs/handoff.md).
+A consumer (the broker intake, gateway/transports/amqp_consumer.py) takes :meth:`AmqpLink.channel` (confirms
+on, for its dead-letter publishes), sets ``basic_qos`` and acknowledges each delivery only after its record is
+archived and recorded (see docs/handoff.md, "Intake from the broker").
 """
 
 from __future__ import annotations
@@ -132,6 +133,22 @@ class AmqpLink:
         except TransientTransportError:
             self.close()
             raise
+
+    def pump(self, seconds: float) -> None:
+        """Let pika do its I/O (heartbeats, incoming deliveries) for up to ``seconds``: a consumer calls this while
+        a delivery is being worked on in another thread, so a long submission does not miss heartbeats."""
+        if self._conn is not None:
+            with translated(f"talking to {self.settings.where}"):
+                self._conn.process_data_events(time_limit=seconds)
+
+    def wake(self) -> None:
+        """Make a :meth:`pump` in progress return now (safe from any thread)."""
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            try:
+                conn.add_callback_threadsafe(lambda: None)
+            except (pex.AMQPError, OSError, RuntimeError):
+                pass  # closing: the pump ends anyway
 
     def close(self) -> None:
         conn, self._conn, self._chan = self._conn, None, None
