@@ -94,7 +94,15 @@ class HandoffFlow:
             stamp = None
         if stamp == self._config_stamp and self._config_stamp is not None:
             return False
+        if stamp is not None and stamp[1] == 0:
+            return False  # being rewritten in place (truncated, not yet written): read it on the next sweep
         loaded = parse_handoff_file(self.config_file)
+        try:
+            after = self.config_file.stat()
+            if stamp is not None and (after.st_mtime, after.st_size) != stamp:
+                return False  # changed while it was read: what was parsed may be half a file; read it again later
+        except OSError:
+            pass
         self._config_stamp = stamp
         if loaded.problems:
             for p in loaded.problems:
