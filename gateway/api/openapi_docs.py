@@ -116,6 +116,9 @@ PARAMETERS: dict[str, tuple[str, Any]] = {
     "message_id": ("message id", 42),
     "name": ("the key's name", "support-desk"),
     "days": ("how many days back", 30),
+    "offset": ("how many results to skip (paging)", 0),
+    "key": ("a business key: PO, order number, shipment id, BOL, PRO or tracking number; leading zeros, case and "
+            "punctuation do not matter", "4500012345"),
     "Idempotency-Key": ("the same key with the same body answers the same messages (kept at least 7 days); "
                         "with another body: 409", "order-4500012345-945"),
 }
@@ -156,6 +159,12 @@ OPERATIONS: dict[str, str] = {
     "the destinations routed now.",
     "get /api/inbox": "Events waiting in a pull destination, oldest first; pass the answered cursor as after= to "
     "read on.",
+    "get /api/orders": "Orders, most recently active first; filter by partner, stage, date range and breach "
+    "(docs/operations.md, orders and shipments).",
+    "get /api/orders/{key}": "One order's business timeline: every document in time order with its statuses and "
+    "acknowledgements, the stage, quantities ordered against shipped per line, the parties, service-level breaches.",
+    "get /api/shipments": "Shipments, most recently active first; filter by partner, stage, date range and breach.",
+    "get /api/shipments/{key}": "One shipment's business timeline (945, 856, 214s ...), its stage and breaches.",
     "post /api/inbox/confirm": "Confirm events read from the pull inbox; confirmed events are not returned again.",
 }
 
