@@ -14,11 +14,8 @@ Fail points for crash tests: ``handoff.before_release`` (mapped, not released), 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +36,7 @@ from gateway.handoff.destinations import Destination, OutgoingEvent, open_destin
 from gateway.handoff.events import HandoffEvent, ack_outcome_event, record_events, sla_breach_event
 from gateway.handoff.outbox import Claimed, Outbox, Outcome
 from gateway.logging import get_logger, log_context
+from gateway.node import node_id
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, HandoffStatus, Message, OutputKind
 from gateway.store.repository import Store
@@ -50,8 +48,6 @@ RECONCILE_AFTER = timedelta(minutes=2)  # an accepted message still unreleased a
 LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered
 
 
-def node_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class HandoffFlow:

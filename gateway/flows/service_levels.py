@@ -19,8 +19,6 @@ Fail points: ``sla.after_record`` (breach written, not announced), ``sla.after_h
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +30,7 @@ from gateway.business.stage import progress
 from gateway.failpoints import FailPoints
 from gateway.flows.business import Timelines, levels_for, unsettled
 from gateway.logging import get_logger
+from gateway.node import node_id
 from gateway.store import business as rows
 
 log = get_logger(__name__)
@@ -49,7 +48,7 @@ class ServiceLevelJob:
         self.notifier = notifier
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"[:64]
+        self.owner = node_id()
         self.ui_base = ui_base
 
     def run(self) -> dict[str, int]:

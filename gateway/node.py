@@ -1,0 +1,24 @@
+"""This process's node id: who holds a lease, a claim or a heartbeat row when several gateways share one store.
+
+One id per process, fixed at first use: ``GATEWAY_NODE_ID`` when set (an operator's stable name, e.g. ``gw-2``),
+else ``<host>-<pid>-<random>`` so that a restarted process never mistakes its predecessor's leases for its own.
+At most 64 characters (the width of every ``lease_owner`` column).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from functools import lru_cache
+
+MAX_LEN = 64
+
+
+@lru_cache(maxsize=1)
+def node_id() -> str:
+    named = os.environ.get("GATEWAY_NODE_ID", "").strip()
+    if named:
+        return named[:MAX_LEN]
+    host = socket.gethostname().replace(":", "_")[:40]
+    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"[:MAX_LEN]
