@@ -57,7 +57,7 @@ def test_stage_follows_the_documents_and_their_carrier_statuses():
     refused = {"type": "status", "events": [{"status_code": "A7"}]}
     docs.append(doc(4, "214", 7, [refused]))
     assert progress(docs).stage == "exception" and "A7" in (progress(docs).reason or "")
-    docs.append(doc(5, "214", 9, status))  # the real ALNK 214 sample: X3, AF, K2, then CD
+    docs.append(doc(5, "214", 9, status))  # the ALNK 214 sample: X3, AF, X4, then CD
     p = progress(docs)
     assert p.stage == "delivered" and p.milestones["delivered"] == T0 + timedelta(hours=9), p.statuses
 
