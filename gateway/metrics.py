@@ -15,7 +15,9 @@ Two kinds of figures:
 
 Hooks for work landing elsewhere (call them; they are cheap and never raise):
 
-* :func:`observe_handoff_lag` -- hand-off of canonical records to the business system (``gateway_handoff_lag_seconds``);
+* :func:`observe_handoff_lag` -- hand-off of canonical records to the business system (``gateway_handoff_lag_seconds``),
+  called through :func:`observe_handoffs` by the hand-off flow once a destination took a record (a push delivered,
+  or a pull inbox confirmed);
 * :func:`count_ack_outcome` -- acknowledgement outcomes decided outside an ``ack_link`` row (e.g. ``overdue``);
 * :func:`count_sla_breach` -- a service-level breach announced (``gateway_sla_breaches_total``);
 * :func:`set_worklist_source` -- a function returning ``{kind: open items}`` for ``gateway_worklist_items``.
@@ -25,7 +27,7 @@ Example alert rules are in docs/operations.md ("Metrics and alerts").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +92,31 @@ def poll_error(partner: str | None, channel: str, kind: str) -> None:
 
 def observe_handoff_lag(partner: str | None, seconds: float) -> None:
     HANDOFF_LAG.labels(partner or "-").observe(max(0.0, seconds))
+
+
+def observe_handoffs(engine: Any, message_ids: Iterable[int], now: datetime) -> None:
+    """One hand-off lag per record delivered (or confirmed from a pull inbox) at ``now``: ``message_ids`` holds
+    each record's message (repeated per record). Reads the messages' arrival and partner; never raises."""
+    ids = list(message_ids)
+    if not ids:
+        return
+    try:
+        import sqlalchemy as sa
+        from sqlmodel import col
+
+        from gateway.store.models import Message
+
+        q = sa.select(col(Message.id), col(Message.partner_id), col(Message.created_at)).where(
+            col(Message.id).in_(set(ids)))  # fmt: skip
+        with engine.connect() as conn:
+            arrived = {row[0]: (row[1], row[2]) for row in conn.execute(q)}
+        for mid in ids:
+            if mid in arrived:
+                partner, created = arrived[mid]
+                created = created if created.tzinfo else created.replace(tzinfo=UTC)
+                observe_handoff_lag(partner, (now - created).total_seconds())
+    except Exception:
+        log.exception("metrics.handoff_lag_failed")
 
 
 def count_ack_outcome(kind: str, result: str, direction: str = "outbound") -> None:

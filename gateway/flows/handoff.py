@@ -21,6 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from gateway import metrics
 from gateway.canonical import parse_record
 from gateway.canonical.keys import business_keys
 from gateway.errors import (
@@ -34,7 +37,7 @@ from gateway.failpoints import FailPoints
 from gateway.handoff.config import HandoffConfig, parse_handoff_file
 from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
 from gateway.handoff.events import HandoffEvent, ack_outcome_event, record_events, sla_breach_event
-from gateway.handoff.outbox import Claimed, Outbox, Outcome
+from gateway.handoff.outbox import Claimed, H, Outbox, Outcome
 from gateway.logging import get_logger, log_context
 from gateway.node import node_id
 from gateway.store.archive import Archive
@@ -46,6 +49,7 @@ log = get_logger(__name__)
 SWEEP_BUDGET_SECONDS = 5.0  # one sweep delivers what is due for at most this long, then yields its thread
 RECONCILE_AFTER = timedelta(minutes=2)  # an accepted message still unreleased after this was left by a crash
 LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered
+NOT_DOCUMENTS = ("ack", "sla")  # record types about our own messages or breaches: no partner document's lag
 
 
 
@@ -200,6 +204,21 @@ class HandoffFlow:
         self._release(msg, replay=True, actor=actor)
         return self.store.get(message_id)
 
+    def confirm(self, destination: str, event_ids: list[str], *, actor: str) -> list[str]:
+        """A pull client confirmed events it read: they are delivered (the ids that were waiting are returned)."""
+        now = self.clock()
+        done = self.outbox.confirm(destination, event_ids, now=now, actor=actor)
+        rows = [r for r in self._rows_of_events(destination, done) if r.record_type not in NOT_DOCUMENTS]
+        metrics.observe_handoffs(self.store.engine, [r.message_id for r in rows], now)
+        return done
+
+    def _rows_of_events(self, destination: str, event_ids: list[str]) -> list[Any]:
+        if not event_ids:
+            return []
+        q = select(H.c.message_id, H.c.record_type).where(H.c.destination == destination, H.c.event_id.in_(event_ids))
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(q).all())
+
     # -- acknowledgement outcomes (called by the acknowledgement flow) ----------------------------------------
     def announce_ack_outcome(
         self,
@@ -338,6 +357,9 @@ class HandoffFlow:
             outcomes.append(Outcome(row, True, receipt.detail))
             self.failpoints.hit("handoff.after_publish")
         self.outbox.complete(outcomes, release=untouched, now=self.clock(), owner=self.owner)
+        metrics.observe_handoffs(self.store.engine, [o.row.message_id for o in outcomes
+                                                     if o.delivered and o.row.record_type not in NOT_DOCUMENTS],
+                                 self.clock())
         ok = sum(1 for o in outcomes if o.delivered)
         log.info("handoff.delivered", extra={"fields": {"destination": name, "delivered": ok,
                                                          "failed": len(outcomes) - ok}})

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.metrics import PROCESS
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.apikeys import ApiKeys
@@ -75,9 +76,46 @@ def test_metrics_show_what_was_just_processed(gw, repo_root):
     days = value(after, "gateway_certificate_days_to_expiry", owner="as2co", channel="as2", certificate="cert.pem")
     assert 11 < days <= 12
     assert value(after, "gateway_partners") == 4
-    assert ("gateway_handoff_lag_seconds_count", ()) not in after  # a hook: no series until hand-off reports
+    # the 856's records wait in the default pull inbox: nothing handed off until a client confirms them
+    assert delta("gateway_handoff_lag_seconds_count", partner="harbor-3pl") == 0
     assert value(after, "gateway_worklist_items", kind="failed") == 1  # the junk file, on the worklist
     assert value(after, "gateway_worklist_items", kind="quarantined") == 0
+
+
+def test_handoff_lag_is_observed_when_a_pull_client_confirms_and_when_a_push_delivers(gw, repo_root):
+    token = ApiKeys(gw.engine).create("erp", "operator")[1]
+    auth = {"Authorization": f"Bearer {token}"}
+    channels = gw.settings.data_path / "channels"
+    lag = "gateway_handoff_lag_seconds"
+    with ApiServer(gw) as server:
+        before = scrape(server.url)
+        drop(repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi", channels / "harbor-3pl" / "inbound")
+        items = wait_for(lambda: httpx.get(f"{server.url}/api/inbox", headers=auth, timeout=10).json()["items"],
+                         timeout=20)
+        ids = [e["event_id"] for e in items]
+        r = httpx.post(f"{server.url}/api/inbox/confirm", json={"ids": ids}, headers=auth, timeout=10)
+        assert r.status_code == 200 and r.json()["confirmed"] == ids, r.text
+        after = scrape(server.url)
+
+    def delta(name):
+        return value(after, name, partner="harbor-3pl") - value(before, name, partner="harbor-3pl")
+
+    assert delta(f"{lag}_count") == len(ids) >= 1  # one per record confirmed
+    assert 0 < delta(f"{lag}_sum") < 60 * len(ids)  # arrival -> confirmation, in seconds
+
+    # a push destination (a folder): observed once the sweep has delivered the record
+    gw.handoff.config_file.write_text(
+        "destinations:\n  - {name: drop, type: folder, path: handoff-drop, format: json}\nroutes:\n  - {to: [drop]}\n"
+    )
+    assert gw.handoff.reload()
+
+    def pushed() -> float:
+        return PROCESS.get_sample_value(f"{lag}_count", {"partner": "acme-retail"}) or 0.0
+
+    start = pushed()
+    drop(repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi", channels / "acme-retail" / "inbound")
+    wait_for(lambda: pushed() > start, timeout=20)  # observed right after the sweep recorded the delivery
+    assert pushed() - start == len(list((gw.settings.data_path / "handoff-drop").rglob("*.json"))) == 1  # one order
 
 
 def test_metrics_can_require_a_key(tmp_path):

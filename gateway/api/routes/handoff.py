@@ -87,7 +87,7 @@ def confirm_inbox(
     body: Confirm, gw: Gateway = Depends(get_gateway), caller: Caller = Depends(operator)
 ) -> Confirmed:
     name = _pull_destination(gw, body.destination)
-    done = gw.handoff.outbox.confirm(name, body.ids, now=gw.handoff.clock(), actor=caller.actor)
+    done = gw.handoff.confirm(name, body.ids, actor=caller.actor)
     return Confirmed(destination=name, confirmed=done, unknown=[i for i in body.ids if i not in set(done)])
 
 
