@@ -11,7 +11,6 @@ from pathlib import Path
 
 import typer
 
-from gateway.as2 import certs
 from gateway.errors import GatewayError
 
 app = typer.Typer(
@@ -41,6 +40,8 @@ def keygen(
     force: bool = typer.Option(False, "--force", help="overwrite an existing key"),
 ) -> None:
     """Generate an RSA key pair and a self-signed certificate (signing and encryption)."""
+    from gateway.as2 import certs  # cryptography: loaded to run, not for --help
+
     key_path, cert_path = out_dir / "as2.key", out_dir / "as2.crt"
     if key_path.exists() and not force:
         raise _fail(f"{key_path} exists; use --force to replace it (partners then need the new certificate)")
@@ -69,6 +70,8 @@ def cert(
     info: bool = typer.Option(False, "--info", help="print subject, validity and fingerprint as JSON instead"),
 ) -> None:
     """Export our public certificate for partners (never the private key)."""
+    from gateway.as2 import certs
+
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from gateway.errors import GatewayError
-from gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # settings load pydantic-settings and YAML: only when a command runs, not for its --help
+    from gateway.settings import Settings
 
 
 def fail(exc: GatewayError, code: int = 2) -> NoReturn:
@@ -23,6 +25,7 @@ def fail(exc: GatewayError, code: int = 2) -> NoReturn:
 
 def settings_from(config: Path | None, **overrides: Any) -> Settings:
     from gateway.cli.failures import note_database
+    from gateway.settings import load_settings
 
     try:
         settings = load_settings(config, **overrides)

@@ -11,19 +11,16 @@ import os
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
-from pydantic import BaseModel
 
 from gateway.cli.common import fail, settings_from
 from gateway.errors import ConfigError, SecretError
-from gateway.partners.check import check as run_check
-from gateway.partners.diagnostics import Problem
-from gateway.partners.loader import LoadedPartner, load_partner_set, partner_files
-from gateway.partners.schema import Partner
-from gateway.partners.secrets import SecretRef, resolve_secret
+
+if TYPE_CHECKING:  # partner models, YAML and certificates load when a command runs, not for its --help
+    from gateway.partners.diagnostics import Problem
+    from gateway.partners.loader import LoadedPartner
 
 app = typer.Typer(
     name="partners",
@@ -48,6 +45,8 @@ def check_cmd(
     as_json: bool = typer.Option(False, "--json", help="the problems as a JSON list (for CI and editors)"),
 ) -> None:
     """Validate partner files: each problem as FILE:LINE: FIELD: what is wrong, what is expected."""
+    from gateway.partners.check import check as run_check
+
     settings = settings_from(config)
     report = run_check(settings, paths or None, now=_now())
     if as_json:
@@ -74,6 +73,8 @@ def _relative(problem: Problem) -> Problem:
 
 
 def _loaded(config: Path | None) -> tuple[Any, list[LoadedPartner]]:
+    from gateway.partners.loader import load_partner_set, partner_files
+
     settings = settings_from(config)
     loaded, problems = load_partner_set(partner_files(settings.partners_path))
     for p in problems:
@@ -120,6 +121,10 @@ def list_cmd(config: Path | None = CONFIG, as_json: bool = typer.Option(False, "
 
 def _masked(obj: Any, settings: Any) -> Any:
     """The partner as data, each secret reference shown with whether it resolves, never its value."""
+    from pydantic import BaseModel
+
+    from gateway.partners.secrets import SecretRef, resolve_secret
+
     if isinstance(obj, SecretRef):
         try:
             resolve_secret(obj, secrets_dir=settings.secrets_path)
@@ -148,6 +153,8 @@ def _masked(obj: Any, settings: Any) -> Any:
 @app.command("show")
 def show_cmd(partner_id: str, config: Path | None = CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
     """The partner with every default filled in; secrets show only their name and whether they are set."""
+    import yaml
+
     settings, lp = _find(config, partner_id)
     data = {"file": str(lp.path), **_masked(lp.partner, settings)}
     if as_json:
@@ -194,9 +201,11 @@ def new_cmd(
     config: Path | None = CONFIG,
 ) -> None:
     """Write a commented partner file from these answers (folder channels live, SFTP/AS2 shown commented)."""
+    import yaml
     from pydantic import ValidationError
 
     from gateway.partners.scaffold import Answers, DocumentAnswer, render
+    from gateway.partners.schema import Partner
 
     if channel not in ("folder", "sftp", "as2"):
         fail(ConfigError(f"--channel {channel!r}: expected folder, sftp or as2"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import uvicorn
 
 from gateway.cli.common import fail, settings_from
 from gateway.cli.failures import StartupError, bind, check_partners_folder, die
@@ -21,6 +20,8 @@ def serve(
     port: int | None = typer.Option(None, help="listen port (default: api_port setting, 8080)"),
 ) -> None:
     """Run the gateway: API on HOST:PORT, partner channels polled and watched, scheduled jobs."""
+    import uvicorn
+
     from gateway.api.app import create_app
     from gateway.runtime import Gateway
 

@@ -11,14 +11,16 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from gateway.cli.common import fail, settings_from
 from gateway.errors import GatewayError, InvalidActionError, NotFoundError, PayloadPurgedError
-from gateway.store.models import ApiRole, Direction, MessageStatus
-from gateway.store.search import MessageQuery
+from gateway.store.states import ApiRole, Direction, MessageStatus  # no SQLAlchemy: --help stays fast
+
+if TYPE_CHECKING:
+    from gateway.store.search import MessageQuery
 
 CONFIG = typer.Option(None, "--config", "-c", help="settings file (default: config/gateway.yaml)")
 
@@ -135,6 +137,7 @@ def messages_search(
     from gateway.api.schemas import MessagePage, MessageSummary
     from gateway.cli.table import local_time, render
     from gateway.store.repository import Store
+    from gateway.store.search import MessageQuery
 
     def utc_of(d: datetime | None) -> datetime | None:
         return d.replace(tzinfo=UTC) if d is not None and d.tzinfo is None else d
@@ -276,6 +279,8 @@ def _matching_ids(store: Any, query: MessageQuery) -> list[int]:
 def _filters(partner: str | None, status: MessageStatus | None, set_id: str | None, direction: Direction) -> Any:
     if partner is None and status is None and set_id is None:
         return None
+    from gateway.store.search import MessageQuery
+
     return MessageQuery(partner=partner, status=status, set_id=set_id, direction=direction)
 
 

@@ -19,22 +19,17 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from gateway.canonical import Record, parse_record
-from gateway.canonical.jsonio import documents_json
-from gateway.edi.x12 import analyze
 from gateway.errors import GatewayError, MappingError
-from gateway.flows.compose import envelope_for as envelope_settings
-from gateway.mapping import load_overrides, to_canonical
-from gateway.mapping.csvio import read_csv, write_csv
-from gateway.mapping.x12 import RECORD_OF_SET, EnvelopeSettings, from_canonical, iter_transactions
-from gateway.mapping.xmlio import read_xml, write_xml
-from gateway.partners.loader import load_partner_file
-from gateway.partners.schema import Partner
-from gateway.settings import OwnIdentity, load_settings
+
+if TYPE_CHECKING:  # the mapping layer, the store's models and lxml load when a file is translated, not for --help
+    from gateway.canonical import Record
+    from gateway.mapping.x12 import EnvelopeSettings
+    from gateway.partners.schema import Partner
+    from gateway.settings import OwnIdentity
 
 FORMATS = ("canonical", "x12", "csv", "xml")
 TYPES = ("order", "shipment", "status")
@@ -71,6 +66,8 @@ def _csv_type(head: bytes) -> str | None:
 
 def _own() -> OwnIdentity:
     """Our identity from the settings (config/gateway.yaml, GATEWAY_*), the defaults when there is none."""
+    from gateway.settings import OwnIdentity, load_settings
+
     try:
         return load_settings().identity
     except GatewayError:
@@ -80,6 +77,9 @@ def _own() -> OwnIdentity:
 def envelope_for(partner: Partner | None, set_id: str | None) -> EnvelopeSettings:
     """Outbound envelope values: the partner file's `envelope:`, identity and declared version for ``set_id``,
     and our identity (the same values ``gateway send`` uses)."""
+    from gateway.flows.compose import envelope_for as envelope_settings
+    from gateway.mapping.x12 import EnvelopeSettings
+
     own = _own()
     if partner is None:
         return EnvelopeSettings(sender_qualifier=own.isa_qualifier, sender_id=own.isa_id)
@@ -91,6 +91,8 @@ def envelope_for(partner: Partner | None, set_id: str | None) -> EnvelopeSetting
 
 def _set_for(record: Record, source_set: str | None, partner: Partner | None, asked: str | None) -> str | None:
     """The set to write ``record`` as: --set, else the set it was read from, else the partner's declared one."""
+    from gateway.mapping.x12 import RECORD_OF_SET
+
     if asked:
         return asked
     if source_set and RECORD_OF_SET.get(source_set) == record.type:
@@ -105,6 +107,13 @@ def _set_for(record: Record, source_set: str | None, partner: Partner | None, as
 
 def _read(path: Path, data: bytes, overrides: dict[str, Any], kind: str | None,
           sources: list[str | None] | None = None) -> list[Record | MappingError]:
+    from gateway.canonical import parse_record
+    from gateway.edi.x12 import analyze
+    from gateway.mapping import to_canonical
+    from gateway.mapping.csvio import read_csv
+    from gateway.mapping.x12 import iter_transactions
+    from gateway.mapping.xmlio import read_xml
+
     fmt = detect_format(data[:4096])
     if fmt == "x12":
         analysis = analyze(data, tolerant=True, file=str(path))
@@ -145,6 +154,14 @@ def translate(
     partners_dir: Path = typer.Option(Path("partners"), "--partners-dir", help="Folder of partner files."),
 ) -> None:
     """Translate FILE between X12, canonical JSON, CSV and XML; output on stdout."""
+    from gateway.canonical.jsonio import documents_json
+    from gateway.edi.x12 import analyze
+    from gateway.mapping import load_overrides
+    from gateway.mapping.csvio import write_csv
+    from gateway.mapping.x12 import from_canonical
+    from gateway.mapping.xmlio import write_xml
+    from gateway.partners.loader import load_partner_file
+
     if to not in FORMATS:
         raise _fail(f"--to must be one of {', '.join(FORMATS)}, not {to!r}")
     if record_type is not None and record_type not in TYPES:

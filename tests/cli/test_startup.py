@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from gateway import __version__
 from tests.support.serve import GATEWAY
 
-HEAVY = ("pandas", "sqlalchemy", "sqlmodel", "pyas2lib", "fastapi", "uvicorn", "typer", "lxml", "paramiko")
+HEAVY = ("pandas", "sqlalchemy", "sqlmodel", "pyas2lib", "fastapi", "uvicorn", "typer", "lxml", "paramiko",
+         "cryptography", "yaml", "gateway.settings", "gateway.mapping")
 
 
 def loaded_after(*argv: str) -> list[str]:
@@ -34,6 +35,21 @@ def test_version_and_help_import_nothing_heavy():
     assert loaded_after() == []
     # a command's own help loads that command (and typer), still not the store or pandas
     assert "pandas" not in loaded_after("x12", "--help")
+
+
+def test_every_command_help_loads_only_the_cli():
+    """`gateway COMMAND --help` imports typer and the command's module, not the store, pandas, the mapping layer,
+    the AS2 stack, uvicorn or the settings (they load when the command runs)."""
+    from gateway.cli.main import COMMANDS
+
+    heavy = {name: [m for m in loaded_after(name, "--help") if m != "typer"] for name in COMMANDS}
+    assert heavy == {name: [] for name in COMMANDS}
+
+
+def test_short_help_lines_fit_80_columns():
+    from gateway.cli.main import root_help
+
+    assert max(len(line) for line in root_help().splitlines()) <= 80
 
 
 def test_version_and_help_from_the_console_script():
