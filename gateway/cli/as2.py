@@ -27,7 +27,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.command("keygen")
+@app.command("keygen", short_help="Generate an RSA key pair and a self-signed certificate.")
 def keygen(
     as2_id: str = typer.Argument(..., help="our AS2 id, used as the certificate's common name"),
     out_dir: Path = typer.Option(Path("var/as2"), "--out", help="folder for as2.key and as2.crt"),

@@ -53,7 +53,7 @@ def attention_list(
         )
 
 
-@app.command("resolve")
+@app.command("resolve", short_help="Resolve a message's open worklist items, noted on its timeline.")
 def attention_resolve(
     message_id: int = typer.Argument(..., min=1),
     note: str = typer.Option(..., "--note", "-m", help="what was done (recorded on the timeline)"),

@@ -9,7 +9,7 @@ import typer
 app = typer.Typer(help="Hand-off to internal systems: destinations and routes (docs/handoff.md).", no_args_is_help=True)
 
 
-@app.command("check")
+@app.command("check", short_help="Validate the hand-off file: each problem as file:line: field.")
 def check_cmd(
     file: Path | None = typer.Argument(None, help="the hand-off file (default: handoff_file from the settings)"),
 ) -> None:

@@ -58,7 +58,7 @@ def _show(kind: str, key: str, as_json: bool, config: Path | None) -> None:
         _print(t)
 
 
-@app.command("show")
+@app.command("show", short_help="An order's timeline: documents, acks, stage, quantities, breaches.")
 def orders_show(
     key: str = typer.Argument(..., help="PO or order number (leading zeros, case and punctuation do not matter)"),
     as_json: bool = typer.Option(False, "--json", help="the API's JSON answer"),
@@ -108,7 +108,7 @@ def orders_list(
                    + (f" breaches {o['breaches']}" if o["breaches"] else ""))
 
 
-@app.command("check")
+@app.command("check", short_help="Run the service-level job once: index, evaluate, announce.")
 def orders_check(config: Path | None = CONFIG) -> None:
     """Run the service-level job once (index new documents, evaluate what is due, announce breaches)."""
     gw = _gateway(config)

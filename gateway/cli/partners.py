@@ -37,7 +37,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@app.command("check")
+@app.command("check", short_help="Validate partner files: each problem as FILE:LINE: FIELD.")
 def check_cmd(
     paths: list[Path] = typer.Argument(None, help="partner files or folders (default: the partners folder)"),
     config: Path | None = CONFIG,
@@ -91,7 +91,7 @@ def _find(config: Path | None, partner_id: str) -> tuple[Any, LoadedPartner]:
     fail(ConfigError(f"no valid partner with id {partner_id!r} in {settings.partners_path} (known: {known})"))
 
 
-@app.command("list")
+@app.command("list", short_help="One line per valid partner: id, role, ids, channels, documents.")
 def list_cmd(config: Path | None = CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
     """One line per valid partner: id, role, interchange ids, channels, documents."""
     _settings, loaded = _loaded(config)
@@ -150,7 +150,7 @@ def _masked(obj: Any, settings: Any) -> Any:
     return obj
 
 
-@app.command("show")
+@app.command("show", short_help="A partner with its defaults filled in; secrets named, never shown.")
 def show_cmd(partner_id: str, config: Path | None = CONFIG, as_json: bool = typer.Option(False, "--json")) -> None:
     """The partner with every default filled in; secrets show only their name and whether they are set."""
     import yaml
@@ -178,7 +178,7 @@ def schema_cmd(
         typer.echo(f"wrote {output}")
 
 
-@app.command("new")
+@app.command("new", short_help="Write a commented partner file from these answers.")
 def new_cmd(
     partner_id: str = typer.Argument(..., help="lower-case id, e.g. acme-retail"),
     name: str = typer.Option(..., help="the partner's name"),
@@ -250,7 +250,7 @@ def new_cmd(
     typer.echo(f"wrote {target}; next: gateway partners check {target}")
 
 
-@app.command("test")
+@app.command("test", short_help="Try a partner's channels: SFTP login, AS2/webhook URL, certificates.")
 def test_cmd(
     partner_id: str,
     config: Path | None = CONFIG,

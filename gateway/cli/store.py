@@ -66,7 +66,7 @@ def _done(exc: GatewayError) -> typer.Exit:
 
 
 # -- apikey ---------------------------------------------------------------------------------------------------
-@apikey_app.command("create")
+@apikey_app.command("create", short_help="Create an API key and print it once (a taken name is refused).")
 def apikey_create(
     name: str = typer.Option(..., "--name", help="who or what uses the key (recorded on timelines)"),
     role: ApiRole = typer.Option(..., "--role", help="viewer reads; operator also resends/reprocesses; admin all"),
@@ -87,7 +87,7 @@ def apikey_create(
     typer.echo(f"API key {name!r} ({role.value}) {done}: store it now, it is not shown again.", err=True)
 
 
-@apikey_app.command("list")
+@apikey_app.command("list", short_help="List API keys: name, role, prefix, state, last use (never the key).")
 def apikey_list(config: Path | None = CONFIG) -> None:
     """List API keys: name, role, key prefix (not secret: it tells keys apart), state, last use. Never the keys."""
     from gateway.store.apikeys import ApiKeys
@@ -114,7 +114,7 @@ def apikey_revoke(name: str = typer.Argument(..., help="the key's name"), config
 
 
 # -- messages -------------------------------------------------------------------------------------------------
-@messages_app.command("search")
+@messages_app.command("search", short_help="Search messages, newest first, as a table (as GET /api/messages).")
 def messages_search(
     q: str | None = typer.Argument(None, help="free text: PO, BOL, PRO, tracking, SSCC, file name (partial ok)"),
     partner: str | None = typer.Option(None, help="partner id"),
@@ -179,7 +179,7 @@ def _ack_states(store: Any, ids: list[int]) -> dict[int, str]:
     return {a.message_id: f"{a.kind} {a.result or ''}".strip() for a in links}
 
 
-@messages_app.command("show")
+@messages_app.command("show", short_help="One message: control numbers, keys, acknowledgements, timeline.")
 def messages_show(
     message_id: int = typer.Argument(..., min=1),
     as_json: bool = typer.Option(False, "--json", help="print the API's JSON"),
@@ -290,7 +290,7 @@ BULK_SET = typer.Option(None, "--set-id", help="every message of this transactio
 BULK_YES = typer.Option(False, "--yes", "-y", help="do not ask for confirmation (bulk by filter)")
 
 
-@messages_app.command("resend")
+@messages_app.command("resend", short_help="Deliver outbound messages again (ids, or by filters).")
 def messages_resend(
     message_ids: list[int] = typer.Argument(None, help="message ids (or use the filters)", min=1),
     partner: str | None = BULK_PARTNER,
@@ -306,7 +306,7 @@ def messages_resend(
     _bulk("resend", list(message_ids or []), filters if not message_ids else None, yes, config)
 
 
-@messages_app.command("reprocess")
+@messages_app.command("reprocess", short_help="Run the inbound flow again on archived bytes (ids, or filters).")
 def messages_reprocess(
     message_ids: list[int] = typer.Argument(None, help="message ids (or use the filters)", min=1),
     partner: str | None = BULK_PARTNER,
@@ -335,7 +335,7 @@ def db_upgrade(config: Path | None = CONFIG) -> None:
     typer.echo(f"{redact_url(settings.database)}: schema at revision {current_revision(engine)}")
 
 
-@archive_app.command("purge")
+@archive_app.command("purge", short_help="Remove payloads of finished messages past retention (keeps metadata).")
 def archive_purge(
     older_than_days: int | None = typer.Option(
         None, "--older-than-days", min=1, help="default: the archive_retention_days setting"

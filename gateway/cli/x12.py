@@ -58,7 +58,7 @@ def _text_report(a: Analysis) -> list[str]:
     return lines
 
 
-@app.command()
+@app.command(short_help="Validate X12 files: exit 0 accepted, 1 rejected, 2 usage error.")
 def validate(
     files: list[Path] = typer.Argument(..., help="X12 files to validate.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -87,7 +87,7 @@ def validate(
     raise typer.Exit(0 if ok else 1)
 
 
-@app.command()
+@app.command(short_help="Print the 997/999 (and TA1 when due) for an inbound X12 file.")
 def ack(
     file: Path = typer.Argument(..., help="The inbound X12 file.", show_default=False),
     fmt: str = typer.Option("auto", "--format", help="997, 999, or auto (997 for 004xxx, 999 for 005010)."),
@@ -117,7 +117,7 @@ def ack(
         raise _fail(f"{file}: no acknowledgement can be built (data without ISA envelope, or nothing due)", 1)
 
 
-@app.command()
+@app.command(short_help="Print one segment per line, with normalised delimiters.")
 def segments(
     file: Path = typer.Argument(..., help="The X12 file.", show_default=False),
 ) -> None:

@@ -47,9 +47,20 @@ def test_every_command_help_loads_only_the_cli():
 
 
 def test_short_help_lines_fit_80_columns():
-    from gateway.cli.main import root_help
+    """The root's command list and each group's (at 80 columns): one line per command, none wrapped."""
+    from gateway.cli.main import COMMANDS, _load, app, root_help
 
     assert max(len(line) for line in root_help().splitlines()) <= 80
+    runner = CliRunner()
+    for name in COMMANDS:
+        subcommands = getattr(_load(name), "commands", None)
+        if not subcommands:
+            continue
+        out = runner.invoke(app, [name, "--help"], terminal_width=80).output
+        assert max(len(line) for line in out.splitlines()) <= 80, out
+        listing = out.split("Commands ─", 1)[1].split("╰", 1)[0].splitlines()[1:]
+        rows = [line for line in listing if line.strip("│ ")]
+        assert len(rows) == len(subcommands), f"gateway {name} --help wraps a command's short help:\n{out}"
 
 
 def test_version_and_help_from_the_console_script():
