@@ -38,10 +38,17 @@ ensure_venv() {  # $1: extras wanted, e.g. "test" or "" (the runtime only)
   elif [ -n "$have_extras" ]; then
     install=$(printf '%s\n' ${have_extras//,/ } ${extras//,/ } | sort -u | paste -sd, -)  # keep the test tools
   fi
-  echo "== installing the gateway into .venv (${install:-runtime} dependencies)" >&2
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+  echo "== installing the gateway into .venv (${install:-runtime} dependencies): a minute or two the first time" >&2
+  # pip's and the build backend's chatter goes to a log, shown only when the install fails
+  local log="$VENV/install.log"
   local spec="$ROOT"
   [ -n "$install" ] && spec="$ROOT[$install]"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$spec"
+  if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip &&
+         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$spec"
+       } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "error: installing the gateway into .venv failed (full output: $log)" >&2
+    return 1
+  fi
   echo "$hash-$install" > "$stamp"
 }
