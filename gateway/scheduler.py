@@ -6,6 +6,7 @@ missed runs collapse into one. :meth:`Scheduler.wake` pulls a job's next run for
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 class Scheduler:
     def __init__(self, workers: int = 4) -> None:
+        self._wake_lock = threading.Lock()  # wake() against stop(), see stop()
+        self._stopping = False
         self._sched = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(workers)},
@@ -45,19 +48,31 @@ class Scheduler:
             pass
 
     def wake(self, job_id: str, delay: float = 0.0) -> None:
-        job = self._sched.get_job(job_id)
-        if job is None:
-            return
-        when = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0))
-        if job.next_run_time is None or when < job.next_run_time:
-            job.modify(next_run_time=when)
+        with self._wake_lock:
+            if self._stopping:
+                return
+            job = self._sched.get_job(job_id)
+            if job is None:
+                return
+            when = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0))
+            if job.next_run_time is None or when < job.next_run_time:
+                try:
+                    job.modify(next_run_time=when)
+                except JobLookupError:
+                    pass  # removed since get_job (a partner file reloaded): nothing to wake
 
     def job_ids(self) -> list[str]:
         return [j.id for j in self._sched.get_jobs()]
 
     def start(self) -> None:
+        self._stopping = False
         self._sched.start()
 
     def stop(self) -> None:
+        # APScheduler's shutdown(wait=True) holds its job store lock while it waits for the running jobs; a job
+        # calling wake() then (get_job takes that lock) would wait forever, and so would the stop. Once stopping is
+        # set no wake starts, and one already inside finishes before the shutdown begins.
+        with self._wake_lock:
+            self._stopping = True
         if self._sched.running:
             self._sched.shutdown(wait=True)
