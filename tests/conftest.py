@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.store.db import create_db_engine
+from gateway.store.migrate import upgrade
+from gateway.store.repository import Store
 from tests.support.postgres import reachable, reset_schema, scratch_database
 from tests.support.services import unavailable
 from tests.support.sshd import SshServer, sshd_available
@@ -49,6 +52,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     reset_schema(url)
     return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """The store on each backend, migrated to the head revision."""
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
-from gateway.store.models import Direction, Message, MessageStatus
-from tests.support.gateway_home import drop, make_home, wait_for
+from gateway.store.models import Message, MessageStatus
+from tests.support.gateway_home import drop, make_home, settled_message
 from tests.support.serve import GATEWAY
 
 
@@ -34,16 +34,6 @@ def home(tmp_path):
     return home
 
 
-def final(gw: Gateway, name: str) -> Message:
-    def check():
-        for m in gw.store.list_messages(limit=100, direction=Direction.inbound).items:
-            if m.file_name == name and m.status not in (MessageStatus.archived, MessageStatus.processing):
-                return m
-        return None
-
-    return wait_for(check, timeout=15)
-
-
 def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_root):
     src = repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi"
     inbox = home / "var" / "channels" / "acme-retail" / "inbound"
@@ -51,10 +41,10 @@ def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_roo
     gw = start(home)
     try:
         drop(src, inbox, "a.edi")
-        first = final(gw, "a.edi")
+        first = settled_message(gw, "a.edi")
         assert first.status == MessageStatus.acked
         drop(src, inbox, "b.edi")
-        second = final(gw, "b.edi")
+        second = settled_message(gw, "b.edi")
         assert second.status == MessageStatus.duplicate
         [link] = gw.store.acks_of(second.id)
         assert (link.kind, link.result) == ("TA1", "R")
@@ -83,6 +73,6 @@ def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_roo
             s.execute(update(Message).where(Message.id == first.id).values(created_at=old))  # type: ignore[arg-type]
             s.commit()
         drop(src, inbox, "c.edi")
-        assert final(gw, "c.edi").status == MessageStatus.acked
+        assert settled_message(gw, "c.edi").status == MessageStatus.acked
     finally:
         gw.stop()

@@ -6,43 +6,15 @@ from __future__ import annotations
 import sqlite3
 import time
 
-import yaml
-
 from tests.as2 import peer
-from tests.as2.support import keypair, post
-from tests.support.gateway_home import REPO, make_home
+from tests.as2.support import post
+from tests.support.as2_home import as2_home
+from tests.support.gateway_home import REPO
 from tests.support.serve import ServeProcess
-
-AS2_CHANNEL = {
-    "name": "as2",
-    "type": "as2",
-    "direction": "inbound",
-    "as2_id": "PARTNER",
-    "signing_certificates": "harbor-3pl/partner.pem",
-}
 
 
 def test_gateway_serve_receives_as2_with_signed_mdn(tmp_path):
-    home = make_home(tmp_path)  # the shipped partners; harbor-3pl gets an AS2 channel
-    (home / "partners" / "harbor-3pl").mkdir(exist_ok=True)
-    (home / "partners" / "harbor-3pl" / "partner.pem").write_bytes(keypair("PARTNER").certificate)
-    harbor = yaml.safe_load((home / "partners" / "harbor-3pl.yaml").read_text())
-    harbor["channels"].append(AS2_CHANNEL)
-    (home / "partners" / "harbor-3pl.yaml").write_text(yaml.safe_dump(harbor))
-    (home / "config" / "certs").mkdir()
-    (home / "config" / "certs" / "gw.pem").write_bytes(keypair("GATEWAY").certificate)
-    (home / "config" / "certs" / "gw.key").write_bytes(keypair("GATEWAY").private_key)
-    cfg = yaml.safe_load((home / "config" / "gateway.yaml").read_text())
-    cfg["identity"]["as2_id"] = "GATEWAY"
-    cfg["identity"]["certificates"] = [
-        {
-            "name": "as2",
-            "use": ["as2_signing", "as2_encryption"],
-            "certificate": "config/certs/gw.pem",
-            "private_key_file": "config/certs/gw.key",
-        }
-    ]
-    (home / "config" / "gateway.yaml").write_text(yaml.safe_dump(cfg))
+    home = as2_home(tmp_path)  # the shipped partners; harbor-3pl gets an AS2 channel, we get an AS2 identity
     sample = REPO / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     gw = ServeProcess(home)
     try:

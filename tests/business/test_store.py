@@ -6,23 +6,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from gateway.store import business as rows
-from gateway.store.db import create_db_engine
-from gateway.store.migrate import upgrade
 from gateway.store.models import Direction, MessageStatus
 from gateway.store.repository import Store
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url):
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def message(store: Store, sets: str, keys: list[tuple[str, str]], partner: str = "acme-retail",

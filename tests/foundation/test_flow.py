@@ -10,7 +10,7 @@ import pytest
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.models import Direction, MessageStatus
-from tests.support.gateway_home import drop, make_home, wait_for
+from tests.support.gateway_home import drop, make_home, settled_message, wait_for
 
 
 @pytest.fixture
@@ -31,20 +31,10 @@ def outbox(gw: Gateway, partner: str) -> Path:
     return gw.settings.data_path / "channels" / partner / "outbound"
 
 
-def final_message(gw: Gateway, file_name: str):
-    def check():
-        for m in gw.store.list_messages(limit=100, direction=Direction.inbound).items:
-            if m.file_name == file_name and m.status not in (MessageStatus.archived, MessageStatus.processing):
-                return m
-        return None
-
-    return wait_for(check, timeout=10)
-
-
 def test_sample_856_is_archived_identified_acked_and_committed(gateway, repo_root):
     src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     drop(src, inbox(gateway, "harbor-3pl"))
-    msg = final_message(gateway, src.name)
+    msg = settled_message(gateway, src.name)
     assert msg.status == MessageStatus.acked, msg.reason
     assert msg.partner_id == "harbor-3pl" and msg.set_ids == "856"
     # archived byte-exact
@@ -86,7 +76,7 @@ def test_sample_856_is_archived_identified_acked_and_committed(gateway, repo_roo
 def test_real_corpus_files_flow_through_example_partners(gateway, corpus, corpus_file, partner, set_id):
     src = corpus / corpus_file
     drop(src, inbox(gateway, partner))
-    msg = final_message(gateway, src.name)
+    msg = settled_message(gateway, src.name)
     assert msg.partner_id == partner and set_id in (msg.set_ids or "")
     assert msg.status in (MessageStatus.acked, MessageStatus.failed), msg.reason
     assert gateway.store.acks_of(msg.id), "an acknowledgement was produced"
@@ -98,7 +88,7 @@ def test_unknown_sender_is_quarantined_with_the_sender_id_and_kept(gateway, corp
     src = corpus / "856" / "node-x12-856-004060.edi"  # ISA sender 12/4405197800: no partner claims it
     shutil.copy(src, inbox(gateway, "harbor-3pl").parent.parent / "x.edi")  # not in an inbox: never picked
     drop(src, inbox(gateway, "harbor-3pl"))
-    msg = final_message(gateway, src.name)
+    msg = settled_message(gateway, src.name)
     assert msg.status == MessageStatus.quarantined
     assert "4405197800" in msg.reason
     assert (inbox(gateway, "harbor-3pl") / "failed" / src.name).read_bytes() == src.read_bytes()
@@ -117,7 +107,7 @@ def test_bad_files_fail_visibly_and_are_moved_aside(gateway, tmp_path, name, con
     src = tmp_path / name
     src.write_bytes(content)
     drop(src, inbox(gateway, "harbor-3pl"))
-    msg = final_message(gateway, name)
+    msg = settled_message(gateway, name)
     assert msg.status == MessageStatus.failed
     assert msg.reason and words in msg.reason.lower()
     assert (inbox(gateway, "harbor-3pl") / "failed" / name).read_bytes() == content
@@ -129,7 +119,7 @@ def test_truncated_interchange_fails_with_a_reason(gateway, repo_root, tmp_path)
     src = tmp_path / "truncated.edi"
     src.write_bytes(full[: len(full) // 2])
     drop(src, inbox(gateway, "harbor-3pl"))
-    msg = final_message(gateway, "truncated.edi")
+    msg = settled_message(gateway, "truncated.edi")
     assert msg.status == MessageStatus.failed and msg.reason
     assert (inbox(gateway, "harbor-3pl") / "failed" / "truncated.edi").exists()
 
@@ -138,10 +128,10 @@ def test_a_file_is_not_picked_twice_and_watcher_survives_bad_input(gateway, repo
     bad = tmp_path / "junk.edi"
     bad.write_bytes(b"\x00\x01junk")
     drop(bad, inbox(gateway, "harbor-3pl"))
-    final_message(gateway, "junk.edi")
+    settled_message(gateway, "junk.edi")
     good = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     drop(good, inbox(gateway, "harbor-3pl"), name="after-junk.edi")
-    assert final_message(gateway, "after-junk.edi").status == MessageStatus.acked
+    assert settled_message(gateway, "after-junk.edi").status == MessageStatus.acked
     assert gateway.store.list_messages(direction=Direction.inbound).total == 2
 
 
@@ -151,7 +141,7 @@ def test_acked_856_is_mapped_to_its_golden_canonical_records_and_keys(gateway, r
     src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     golden = json.loads(src.with_name("harbor-3pl-crossdock.canonical.json").read_text())
     drop(src, inbox(gateway, "harbor-3pl"), name="mapped-856.edi")
-    msg = final_message(gateway, "mapped-856.edi")
+    msg = settled_message(gateway, "mapped-856.edi")
     assert msg.status == MessageStatus.acked, msg.reason
     wait_for(lambda: [e for e in gateway.store.events(msg.id) if e.name.startswith("mapping.")] or None)
     outs = gateway.store.outputs(msg.id, "canonical")
@@ -176,7 +166,7 @@ def test_a_document_that_cannot_be_mapped_keeps_its_ack_and_says_why(gateway, re
     tmp = inbox_dir.parent / "unmappable.tmp"
     tmp.write_text(broken)
     tmp.rename(inbox_dir / "unmappable-940.edi")
-    msg = final_message(gateway, "unmappable-940.edi")
+    msg = settled_message(gateway, "unmappable-940.edi")
     wait_for(lambda: [e for e in gateway.store.events(msg.id) if e.name.startswith("mapping.")] or None)
     events = {e.name: e for e in gateway.store.events(msg.id)}
     assert "mapping.failed" in events, list(events)

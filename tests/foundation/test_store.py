@@ -5,18 +5,9 @@ import threading
 import pytest
 
 from gateway.errors import NotFoundError
-from gateway.store.db import create_db_engine
 from gateway.store.migrate import current_revision, head_revision, upgrade
 from gateway.store.models import Direction, MessageStatus
-from gateway.store.repository import GroupRecord, InterchangeRecord, SetRecord, Store
-
-
-@pytest.fixture
-def store(database_url):
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
+from gateway.store.repository import GroupRecord, InterchangeRecord, SetRecord
 
 
 def new(store, key=None, **kw):

@@ -13,12 +13,12 @@ from gateway.flows.handoff import HandoffFlow
 from gateway.handoff.events import record_events
 from gateway.store.archive import Archive
 from gateway.store.models import Event
-from tests.handoff.test_outbox import message, store  # noqa: F401 - the fixture, on both backends
+from tests.handoff.test_outbox import message
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-def test_two_nodes_deliver_each_event_once_in_order_per_partner(store, tmp_path):  # noqa: F811
+def test_two_nodes_deliver_each_event_once_in_order_per_partner(store, tmp_path):
     cfg = tmp_path / "handoff.yaml"
     cfg.write_text(yaml.safe_dump({
         "destinations": [{"name": "drop", "type": "folder", "path": str(tmp_path / "out"), "batch": 7}],

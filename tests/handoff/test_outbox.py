@@ -9,21 +9,11 @@ import pytest
 
 from gateway.handoff.events import ack_outcome_event, record_events
 from gateway.handoff.outbox import Outbox, Outcome
-from gateway.store.db import create_db_engine
-from gateway.store.migrate import upgrade
 from gateway.store.models import Direction, MessageStatus
 from gateway.store.repository import Store
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def store(database_url):
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def message(store: Store, partner: str, n: int) -> int:

@@ -15,7 +15,7 @@ from gateway.api.app import create_app
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.apikeys import ApiKeys
-from tests.hardening.as2_home import as2_home
+from tests.support.as2_home import as2_home
 from tests.support.http_server import serving
 
 EXAMPLES = 15  # per operation, key and mode: the whole run stays around a minute

@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.hardening.as2_home import as2_home
 from tests.hardening.listener import listener
+from tests.support.as2_home import as2_home
 from tests.support.serve import ServeProcess
 
 MB = 1024 * 1024

@@ -14,8 +14,8 @@ from gateway.settings import load_settings
 from gateway.store.models import Direction, MessageStatus
 from tests.as2 import peer
 from tests.as2.support import make_node, own_settings, partner_settings, post, serve
-from tests.hardening.as2_home import as2_home
 from tests.hardening.listener import listener
+from tests.support.as2_home import as2_home
 
 X12 = b"ISA*00*          *00*          *ZZ*PARTNER        *ZZ*GATEWAY        *240101*1200*U*00401*000000001*0*P*>~"
 

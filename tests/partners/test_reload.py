@@ -11,8 +11,8 @@ import pytest
 from gateway.partners.reload import PartnerFolder
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
-from gateway.store.models import Direction, MessageStatus
-from tests.support.gateway_home import drop, make_home, wait_for
+from gateway.store.models import MessageStatus
+from tests.support.gateway_home import drop, make_home, settled_message, wait_for
 
 SUMMIT = """\
 id: summit-supply
@@ -45,20 +45,6 @@ def gateway(tmp_path):
     gw.stop()
 
 
-def settled(gw: Gateway, name: str):
-    def check():
-        for m in gw.store.list_messages(limit=200, direction=Direction.inbound).items:
-            if m.file_name == name and m.status not in (
-                MessageStatus.received,
-                MessageStatus.archived,
-                MessageStatus.processing,
-            ):
-                return m
-        return None
-
-    return wait_for(check, timeout=15)
-
-
 def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -73,7 +59,7 @@ def test_new_partner_is_picked_up_without_restart(gateway, corpus):
     wait_for(inbox.is_dir, timeout=5)
     src = corpus / "856" / "node-x12-856-004060.edi"
     drop(src, inbox)
-    msg = settled(gateway, src.name)
+    msg = settled_message(gateway, src.name)
     assert msg.status == MessageStatus.acked, msg.reason
     assert msg.partner_id == "summit-supply"
 
@@ -90,7 +76,7 @@ def test_invalid_edit_is_rejected_logged_and_the_last_good_version_kept(gateway,
     assert gateway.registry.get("harbor-3pl") is not None  # last good version in force
     src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     drop(src, gateway.settings.data_path / "channels" / "harbor-3pl" / "inbound")
-    assert settled(gateway, src.name).status == MessageStatus.acked
+    assert settled_message(gateway, src.name).status == MessageStatus.acked
     # fixing the file applies it
     write_atomically(path, good.replace("Harbor 3PL Warehousing", "Harbor 3PL (renamed)"))
     wait_for(lambda: gateway.registry.get("harbor-3pl").name == "Harbor 3PL (renamed)", timeout=10)
@@ -109,7 +95,7 @@ def test_changed_channel_moves_the_poll_and_removed_partner_stops(gateway, repo_
     assert new_inbox.is_dir()
     src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
     drop(src, new_inbox)
-    assert settled(gateway, src.name).status == MessageStatus.acked
+    assert settled_message(gateway, src.name).status == MessageStatus.acked
     path.unlink()
     wait_for(lambda: gateway.registry.get("harbor-3pl") is None, timeout=3)  # the deletion event, not the sweep
     # the registry is swapped first, the channels are stopped right after it in the same reload: wait for that
@@ -134,7 +120,7 @@ def test_work_in_flight_survives_reloads(gateway, repo_root, tmp_path):
         write_atomically(path, good.replace("documents:", extra + "documents:"))
         assert gateway.reload_partners() or gateway.registry.get("harbor-3pl").channels[-1].name == f"extra-{i}"
     for name in names:
-        assert settled(gateway, name).status == MessageStatus.acked
+        assert settled_message(gateway, name).status == MessageStatus.acked
 
 
 def test_duplicate_id_in_a_new_file_is_rejected_and_the_established_partner_kept(tmp_path, repo_root):

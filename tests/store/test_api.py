@@ -12,10 +12,10 @@ import pytest
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.apikeys import ApiKeys
-from gateway.store.models import Direction, MessageStatus
+from gateway.store.models import MessageStatus
 from gateway.store.retention import purge_archive
 from tests.support.api_server import ApiServer
-from tests.support.gateway_home import drop, make_home, wait_for
+from tests.support.gateway_home import drop, make_home, settled_message
 
 
 @pytest.fixture
@@ -44,14 +44,7 @@ def h(token):
 def receive(gw, repo_root, partner, sample):
     src = repo_root / "samples" / "x12" / sample
     drop(src, gw.settings.data_path / "channels" / partner / "inbound")
-
-    def done():
-        for m in gw.store.list_messages(limit=50, direction=Direction.inbound).items:
-            if m.file_name == src.name and m.status not in (MessageStatus.archived, MessageStatus.processing):
-                return m
-        return None
-
-    return wait_for(done, timeout=10), src
+    return settled_message(gw, src.name), src
 
 
 def test_keys_required_roles_enforced_and_health_open(env):

@@ -6,7 +6,9 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from gateway.store.states import Direction, MessageStatus
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -41,3 +43,18 @@ def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: flo
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+IN_FLIGHT = (MessageStatus.received, MessageStatus.archived, MessageStatus.processing)
+
+
+def settled_message(gw: Any, file_name: str, timeout: float = 15.0) -> Any:
+    """The inbound message read from ``file_name`` once the flow is done with it (any status past processing)."""
+
+    def check() -> Any:
+        for m in gw.store.list_messages(limit=200, direction=Direction.inbound).items:
+            if m.file_name == file_name and m.status not in IN_FLIGHT:
+                return m
+        return None
+
+    return wait_for(check, timeout=timeout)

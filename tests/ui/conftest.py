@@ -14,9 +14,8 @@ import pytest
 from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.store.apikeys import ApiKeys
-from gateway.store.models import Direction, MessageStatus
 from tests.support.api_server import ApiServer
-from tests.support.gateway_home import drop, make_home, wait_for
+from tests.support.gateway_home import drop, make_home, settled_message
 from tests.support.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,14 +71,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def receive(gw: Gateway, partner: str, sample: str) -> Any:
     src = REPO / "samples" / "x12" / sample
     drop(src, gw.settings.data_path / "channels" / partner / "inbound")
-
-    def done() -> Any:
-        for m in gw.store.list_messages(limit=50, direction=Direction.inbound).items:
-            if m.file_name == src.name and m.status not in (MessageStatus.archived, MessageStatus.processing):
-                return m
-        return None
-
-    return wait_for(done, timeout=15)
+    return settled_message(gw, src.name)
 
 
 def clean_artifacts() -> None:  # pragma: no cover - manual helper

@@ -1,4 +1,5 @@
-"""A gateway home with AS2 configured: our identity in config/gateway.yaml, an AS2 channel on harbor-3pl."""
+"""A gateway home with AS2 configured: our identity in config/gateway.yaml, an AS2 channel on harbor-3pl (shared by
+the AS2 and hardening tests)."""
 
 from __future__ import annotations
 
