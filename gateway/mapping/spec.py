@@ -58,6 +58,7 @@ class MappingSpec:
     path_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     plans: dict[int, Any] = field(default_factory=dict)  # a path field's parsed paths, by node id
     plain: dict[int, Any] = field(default_factory=dict)  # nodes known to be a plain element path, by id
+    compiled: Any = None  # the inbound closures (gateway.mapping.compiler.CompiledMapping), built on first use
 
     @property
     def record(self) -> str:

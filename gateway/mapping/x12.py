@@ -27,7 +27,7 @@ from gateway.mapping.crossset import adapt, finish
 from gateway.mapping.engine import Inbound, Problem, problems_to_error
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.spec import MappingSpec, find_mapping, load_mapping
-from gateway.mapping.structure import build_scopes, compile_structure
+from gateway.mapping.structure import build_scopes, release
 
 DEFAULT_SET = {"order": "940", "shipment": "856", "status": "214"}
 RECORD_OF_SET = {"940": "order", "945": "shipment", "856": "shipment", "214": "status"}
@@ -52,7 +52,13 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
     sender = receiver = ""
     current: TransactionData | None = None
     for seg in X12Reader(source):
-        sid = seg.id.strip()
+        sid = seg.id
+        if sid not in _ENVELOPE:
+            sid = sid.strip()
+            if sid not in _ENVELOPE:  # the usual case: a segment of the current set
+                if current is not None:
+                    current.segments.append(seg)
+                continue
         if sid == "ISA":
             version, sender, receiver = "", seg.element(6).strip(), seg.element(8).strip()
         elif sid == "GS":
@@ -74,6 +80,7 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
         yield current
 
 
+_ENVELOPE = frozenset(("ISA", "GS", "GE", "ST", "SE"))
 _SPECS: dict[tuple[str, str, str, str, str], tuple[MappingSpec | None, Path | None, tuple[int, int]]] = {}
 
 
@@ -115,13 +122,17 @@ def map_transaction(tx: TransactionData, overrides: Mapping[str, Any] | None = N
                                               element_position=1),
                             hint="add a mapping file in mappings/x12/<version>/ or route this set elsewhere")
     ctx = Inbound(spec)
-    header = build_scopes(tx.segments, compile_structure(spec.structure))
+    mapping = ctx.compiled
+    header = build_scopes(tx.segments, mapping.loops)
     ctx.scope_header = header  # type: ignore[attr-defined]
-    data = ctx.map_fields(header, spec.fields)
-    for name in spec.hooks:
-        hook = ctx.hook(name)
-        if hook.inbound:
-            hook.inbound(ctx, header, data)
+    try:
+        data = mapping.fields(ctx, header, "")
+        for name in spec.hooks:
+            hook = ctx.hook(name)
+            if hook.inbound:
+                hook.inbound(ctx, header, data)
+    finally:
+        release(header)
     if ctx.problems:
         return problems_to_error(ctx.problems, set_id=tx.set_id, control=tx.control_number, file=file, st=tx.st)
     model = RECORD_TYPES[spec.record]
