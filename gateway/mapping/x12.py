@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from gateway.canonical import RECORD_TYPES, Order, Record, Shipment, Status
 from gateway.edi.x12.delimiters import Delimiters
-from gateway.edi.x12.reader import Source, X12Reader
+from gateway.edi.x12.reader import ReaderEvent, Source, iter_batches
 from gateway.edi.x12.segment import Segment
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, write_interchange
 from gateway.errors import Location, MappingError
@@ -47,35 +47,64 @@ class TransactionData:
 
 
 def iter_transactions(source: Source, *, default_version: str = "004010") -> Iterator[TransactionData]:
-    """Transaction sets of ``source`` in file order (streamed; envelope problems are the analyser's business)."""
+    """Transaction sets of ``source`` in file order (streamed; envelope problems are the analyser's business).
+    The segments are those :class:`~gateway.edi.x12.reader.X12Reader` yields (same positions), built here from
+    the reader's batches: one generator step per batch, not per segment."""
     version = ""
     sender = receiver = ""
     current: TransactionData | None = None
-    for seg in X12Reader(source):
-        sid = seg.id
-        if sid not in _ENVELOPE:
-            sid = sid.strip()
-            if sid not in _ENVELOPE:  # the usual case: a segment of the current set
+    delims = Delimiters()
+    position = 0
+    for batch in iter_batches(source):
+        for item in batch:
+            if type(item) is str:
+                position += 1
+                seg = Segment(item, delims, position)
+                sid = seg.id
+                if sid not in _ENVELOPE:
+                    sid = sid.strip()
+                    if sid not in _ENVELOPE:  # the usual case: a segment of the current set
+                        if current is not None:
+                            current.segments.append(seg)
+                        continue
+            else:
+                assert isinstance(item, ReaderEvent)
+                kind = item.kind
+                if kind == "isa":
+                    header = item.header
+                    assert header is not None
+                    if header.delimiters is None:
+                        continue
+                    delims = header.delimiters
+                    position += 1
+                    seg = Segment(delims.element.join(["ISA", *header.elements]), delims, position)
+                elif kind == "bare":
+                    assert item.delimiters is not None
+                    delims = item.delimiters
+                    continue
+                elif kind == "line_break":
+                    position += 1
+                    seg = Segment(item.text, delims, position)
+                else:
+                    continue
+                sid = seg.id.strip()
+            if sid == "ISA":
+                version, sender, receiver = "", seg.element(6).strip(), seg.element(8).strip()
+            elif sid == "GS":
+                version = seg.element(8).strip()
+            elif sid == "GE":
+                version = ""
+            elif sid == "ST":
+                if current is not None:  # ST without SE: the previous set ends here
+                    yield current
+                current = TransactionData(seg.element(1).strip(), seg.element(2).strip(),
+                                          version or default_version, seg, sender=sender, receiver=receiver)
+            elif sid == "SE":
                 if current is not None:
-                    current.segments.append(seg)
-                continue
-        if sid == "ISA":
-            version, sender, receiver = "", seg.element(6).strip(), seg.element(8).strip()
-        elif sid == "GS":
-            version = seg.element(8).strip()
-        elif sid == "GE":
-            version = ""
-        elif sid == "ST":
-            if current is not None:  # ST without SE: the previous set ends here
-                yield current
-            current = TransactionData(seg.element(1).strip(), seg.element(2).strip(), version or default_version,
-                                      seg, sender=sender, receiver=receiver)
-        elif sid == "SE":
-            if current is not None:
-                yield current
-                current = None
-        elif current is not None:
-            current.segments.append(seg)
+                    yield current
+                    current = None
+            elif current is not None:
+                current.segments.append(seg)
     if current is not None:
         yield current
 
