@@ -42,12 +42,19 @@ class _Transition:
     target: _State
 
 
+_ADVANCE, _ENTER, _REPEAT, _LOOP_REPEAT = 0, 1, 2, 3
+_OPS = {"advance": _ADVANCE, "enter": _ENTER, "repeat": _REPEAT, "loop_repeat": _LOOP_REPEAT}
+
+
 class _State:
-    __slots__ = ("frames", "loop_path", "trans")
+    __slots__ = ("fast", "frames", "loop_path", "trans")
 
     def __init__(self, frames: tuple[tuple[StructureNode, int], ...]) -> None:
         self.frames = frames
         self.trans: dict[str, _Transition | None] = {}
+        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, target state), only for
+        #: transitions that report nothing by themselves (no mandatory segment skipped; not a control segment)
+        self.fast: dict[str, tuple[int, int, int, _State]] = {}
         top, p = frames[-1]
         entry = top.children[p]
         self.loop_path = top.path if entry.kind == "segment" else entry.path
@@ -170,6 +177,8 @@ class TransactionValidator:
         tr = state.trans.get(seg_id, False)
         if tr is False:
             tr = state.trans[seg_id] = self.automaton.transition(state, seg_id)
+            if tr is not None and not tr.missing and seg_id not in _CONTROL:
+                state.fast[seg_id] = (_OPS[tr.kind], tr.pops, tr.node.max, tr.target)
         if tr is None:
             self._unexpected(seg_id, els, text, position)
             return
@@ -234,19 +243,15 @@ class TransactionValidator:
             if type(text) is not str:
                 break
             seg_id = clean.get(text)
-            els = None
             if seg_id is None:
                 els = text.split(element)
                 seg_id = els[0]
-                if seg_id in _CONTROL or not els[-1]:
+                entry = state.fast.get(seg_id)
+                if entry is None or not els[-1]:
+                    break  # unknown yet, unexpected here, skips mandatory segments, a control segment: the full path
+                op, pops, most, target = entry
+                if op >= _REPEAT and counts[-1 - pops] >= most:
                     break
-            tr = state.trans.get(seg_id)
-            if tr is None or tr.missing:
-                break  # unknown yet, unexpected here, or skips mandatory segments: the full path
-            kind = tr.kind
-            if kind != "advance" and kind != "enter" and counts[-1 - tr.pops] >= tr.node.max:
-                break
-            if els is not None:
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
                     if not chk.fast(els, text, component, repetition):
@@ -254,23 +259,30 @@ class TransactionValidator:
                     if len(clean) >= limit:
                         clean.clear()
                     clean[text] = seg_id
-            if hl is not None and seg_id == "HL" and not hl.take(
-                    els if els is not None else text.split(element), position + i - start):
-                break  # the last check: take() records the HL only when it has nothing to report
-            pops = tr.pops
+                if seg_id == "HL" and hl is not None and not hl.take(els, position + i - start):
+                    break  # the last check: take() records the HL only when it has nothing to report
+            else:
+                entry = state.fast.get(seg_id)
+                if entry is None:
+                    break
+                op, pops, most, target = entry
+                if op >= _REPEAT and counts[-1 - pops] >= most:
+                    break
+                if seg_id == "HL" and hl is not None and not hl.take(text.split(element), position + i - start):
+                    break
             if pops:
                 del counts[-pops:]
-            if kind == "advance":
+            if op == _ADVANCE:
                 counts[-1] = 1
-            elif kind == "repeat":
-                counts[-1] += 1
-            elif kind == "enter":
+            elif op == _ENTER:
                 counts[-1] = 1
                 counts.append(1)
+            elif op == _REPEAT:
+                counts[-1] += 1
             else:
                 counts[-1] += 1
                 counts.append(1)
-            state = tr.target
+            state = target
             if seen is not None:
                 seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
