@@ -236,6 +236,7 @@ class TransactionValidator:
         counts = self.counts
         state = self.state
         hl = self.hl
+        hl_ids = hl.ids if hl is not None else {}
         seen = self.seen
         limit = _CLEAN_LIMIT
         while i < n:
@@ -259,8 +260,6 @@ class TransactionValidator:
                     if len(clean) >= limit:
                         clean.clear()
                     clean[text] = seg_id
-                if seg_id == "HL" and hl is not None and not hl.take(els, position + i - start):
-                    break  # the last check: take() records the HL only when it has nothing to report
             else:
                 entry = state.fast.get(seg_id)
                 if entry is None:
@@ -268,8 +267,26 @@ class TransactionValidator:
                 op, pops, most, target = entry
                 if op >= _REPEAT and counts[-1 - pops] >= most:
                     break
-                if seg_id == "HL" and hl is not None and not hl.take(text.split(element), position + i - start):
+                els = None
+            if seg_id == "HL" and hl is not None:  # the last check: Hierarchy.take() inlined (one HL in three)
+                if els is None:
+                    els = text.split(element)
+                k = len(els)
+                hl_id = els[1] if k > 1 else ""
+                parent = els[2] if k > 2 else ""
+                if hl_id in hl_ids:
                     break
+                if parent:
+                    if parent == hl_id or parent not in hl_ids:
+                        break
+                    hl.has_children.add(parent)
+                elif not hl.first:
+                    break
+                if hl_id:
+                    hl_ids[hl_id] = position + i - start
+                if k > 4 and els[4]:
+                    hl.says_children[hl_id] = (els[4], position + i - start)
+                hl.first = False
             if pops:
                 del counts[-pops:]
             if op == _ADVANCE:
@@ -370,28 +387,6 @@ class _Hierarchy:
         self.has_children: set[str] = set()
         self.says_children: dict[str, tuple[str, int]] = {}  # HL01 -> (HL04, position)
         self.first = True
-
-    def take(self, els: list[str], position: int) -> bool:
-        """:meth:`segment` for an HL that has nothing to report (the validator's fast path); False, with nothing
-        recorded, when it would report something."""
-        n = len(els)
-        hl_id = els[1] if n > 1 else ""
-        parent = els[2] if n > 2 else ""
-        ids = self.ids
-        if hl_id in ids:
-            return False
-        if parent:
-            if parent == hl_id or parent not in ids:
-                return False
-            self.has_children.add(parent)
-        elif not self.first:
-            return False
-        if hl_id:
-            ids[hl_id] = position
-        if n > 4 and els[4]:
-            self.says_children[hl_id] = (els[4], position)
-        self.first = False
-        return True
 
     def segment(self, els: list[str], position: int) -> None:
         n = len(els)
