@@ -8,8 +8,8 @@ closure is ``fn(ctx, scope, base, name) -> value``: the field's dotted name (for
 ``base.name`` and is only built when needed. A field group's closure is ``fn(ctx, scope, where) -> dict``.
 
 Configuration errors (unknown keys, transforms or tables, malformed paths, missing definitions) are raised when
-the node that has them is used, as the interpreter did, with the same messages: compiling such a node yields a
-closure that raises.
+the node that has them is used, with the same messages as when the mapping files were interpreted: compiling such
+a node yields a closure that raises.
 """
 
 from __future__ import annotations
@@ -18,137 +18,33 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from gateway.edi.x12.segment import Segment
 from gateway.errors import ConfigError, Location
-from gateway.mapping import transforms as tf
-from gateway.mapping.paths import Path, parse_path
+from gateway.mapping.access import (
+    GroupFn,
+    NodeFn,
+    climb,
+    empty,
+    finder,
+    getter,
+    passes_fn,
+    raiser,
+    reader,
+    where_of,
+)
+from gateway.mapping.leaf import Condition, ValueCompiler, compile_leaf
+from gateway.mapping.paths import parse_path
 from gateway.mapping.structure import LoopDef, Scope, compile_structure, instances
 
 if TYPE_CHECKING:
     from gateway.mapping.engine import Inbound
     from gateway.mapping.spec import MappingSpec
 
-NodeFn = Callable[["Inbound", Scope, str, "str | None"], Any]
-GroupFn = Callable[["Inbound", Scope, str], dict[str, Any]]
-Finder = Callable[[Scope], "Segment | None"]
-Getter = Callable[[Segment], str]
 Select = Callable[[Scope], list[Scope]]
-Condition = Callable[[Scope], bool]
 
 NODE_KEYS = frozenset({"path", "required", "table", "default", "transform", "values", "each", "use", "fields",
                        "value", "when", "qualified", "const", "hook", "description", "merge", "within",
                        "inbound_only", "concat"})
 PRODUCT_NAMES = ("sku", "upc", "case_upc", "gtin", "vendor_part", "buyer_part")
-
-
-def where_of(base: str, name: str | None) -> str:
-    """A field's dotted name from its enclosing group's name and its own (``None``: ``base`` is the name)."""
-    if name is None:
-        return base
-    return f"{base}.{name}" if base else name
-
-
-def empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
-def climb(scope: Scope, up: int) -> Scope:
-    for _ in range(up):
-        if scope.parent is not None:
-            scope = scope.parent
-    return scope
-
-
-def _raiser(build: Callable[[], Any]) -> Callable[..., Any]:
-    """A closure that raises what ``build`` raises (built again at each call: a fresh exception each time)."""
-
-    def fail(*_args: Any) -> Any:
-        build()
-        raise AssertionError("unreachable: the build raised before")  # pragma: no cover
-
-    return fail
-
-
-def _problem(message: str, field: str, segment: Segment | None, element: int | None) -> Any:
-    from gateway.mapping.engine import Problem
-
-    return Problem(message, field, segment, element)
-
-
-# ---------------------------------------------------------------------------------------------------- paths
-def passes_fn(path: Path) -> Callable[[Segment], bool] | None:
-    """The qualifier conditions of ``path`` as one function (``None`` without conditions)."""
-    filters = path.filters
-    if not filters:
-        return None
-    if len(filters) == 1:
-        (pos, values), = filters
-        if pos <= 0:
-            ok = "" in values
-            return lambda seg: ok
-        def one(seg: Segment) -> bool:
-            els = seg.elements
-            return (els[pos].strip() if pos < len(els) else "") in values
-        return one
-    return path.passes
-
-
-def finder(path: Path) -> Finder:
-    """The first segment of the scope (``up`` levels above) that ``path`` names and whose qualifiers match."""
-    up, seg_id = path.up, path.segment
-    passes = passes_fn(path)
-    if passes is None:
-        if up == 0:
-            def first(scope: Scope) -> Segment | None:
-                idx = scope._index
-                if idx is None:
-                    idx = scope.ids()
-                found = idx.get(seg_id)
-                return found[0] if found else None
-            return first
-
-        def first_up(scope: Scope) -> Segment | None:
-            found = climb(scope, up).by_id(seg_id)
-            return found[0] if found else None
-        return first_up
-
-    def matching(scope: Scope) -> Segment | None:
-        if up:
-            scope = climb(scope, up)
-        idx = scope._index
-        if idx is None:
-            idx = scope.ids()
-        for seg in idx.get(seg_id, ()):
-            if passes(seg):
-                return seg
-        return None
-    return matching
-
-
-def getter(path: Path) -> Getter:
-    """The element (or component) ``path`` names, stripped; ``""`` when absent."""
-    pos, comp = path.element, path.component
-    if comp is not None:
-        def component(seg: Segment) -> str:
-            comps = seg.components(pos)
-            return comps[comp - 1].strip() if len(comps) >= comp else ""
-        return component
-    if pos <= 0:
-        return lambda seg: ""
-
-    def element(seg: Segment) -> str:
-        els = seg.elements
-        return els[pos].strip() if pos < len(els) else ""
-    return element
-
-
-def reader(path: Path) -> Callable[[Scope], tuple[str, Segment | None]]:
-    find, get = finder(path), getter(path)
-
-    def read(scope: Scope) -> tuple[str, Segment | None]:
-        seg = find(scope)
-        return (get(seg), seg) if seg is not None else ("", None)
-    return read
 
 
 class CompiledMapping:
@@ -163,6 +59,7 @@ class CompiledMapping:
         self.defs = spec.defs
         self.hl_loop: str | None = spec.hl["loop"] if spec.hl else None
         self.loops: dict[str, LoopDef] = compile_structure(self.structure)
+        self.values = ValueCompiler(self.tables, self.strict, self.source)
         # caches keyed by id() of the spec's node objects; each entry keeps its node alive (so the id stays its own)
         self._nodes: dict[int, tuple[Any, NodeFn]] = {}
         self._strings: dict[str, NodeFn] = {}
@@ -363,7 +260,7 @@ class CompiledMapping:
         try:
             path = parse_path(last + ".01")
         except ConfigError:
-            return _raiser(lambda: parse_path(last + ".01"))
+            return raiser(lambda: parse_path(last + ".01"))
         seg_id = path.segment
         passes = passes_fn(path)
         item = Scope.item
@@ -390,7 +287,7 @@ class CompiledMapping:
         try:
             read = reader(parse_path(when["path"]))
         except (ConfigError, KeyError, TypeError):
-            return _raiser(lambda: parse_path(when["path"]))
+            return raiser(lambda: parse_path(when["path"]))
         allowed = [str(v) for v in when["in"]] if "in" in when else None
         refused = [str(v) for v in when["not_in"]] if "not_in" in when else None
         equals = str(when["equals"]) if "equals" in when else None
@@ -411,7 +308,7 @@ class CompiledMapping:
         try:
             paths = [parse_path(t) for t in texts]
         except ConfigError:
-            return _raiser(lambda: [parse_path(t) for t in texts])
+            return raiser(lambda: [parse_path(t) for t in texts])
         first = paths[0]
         matches = first.matches
         getters = [getter(p) for p in paths]
@@ -429,13 +326,13 @@ class CompiledMapping:
             fixed = [(name, reader(parse_path(text))) for name, text in (spec.get("fixed") or {}).items()]
             pairs = [(parse_path(q), parse_path(v)) for q, v in spec.get("pairs") or []]
         except ConfigError:
-            return _raiser(lambda: [parse_path(t) for t in [*(spec.get("fixed") or {}).values(),
+            return raiser(lambda: [parse_path(t) for t in [*(spec.get("fixed") or {}).values(),
                                                             *(x for pair in spec.get("pairs") or [] for x in pair)]])
         table_name = spec.get("table")
         table: dict[str, str] = {}
         if table_name:
             if table_name not in self.tables:
-                return _raiser(lambda: self._table(table_name))
+                return raiser(lambda: self.values.table(table_name))
             table = self.tables[table_name] or {}
         names = spec.get("names") or PRODUCT_NAMES
         flat = [p for pair in pairs for p in pair]
@@ -487,235 +384,8 @@ class CompiledMapping:
             return out or None
         return qualified
 
-    def _table(self, name: str) -> dict[str, str]:
-        if name not in self.tables:
-            raise ConfigError(f"no code table {name!r}", location=Location(file=self.source))
-        return self.tables[name] or {}
-
-    def _steps(self, node: dict[str, Any]) -> list[tuple[str, Any]]:
-        """The node's transforms and table, as (name, argument); raises ConfigError as the engine did."""
-        if "transform" not in node and not node.get("table"):
-            return []
-        out: list[tuple[str, Any]] = []
-        raw = node.get("transform")
-        items = raw if isinstance(raw, list) else ([raw] if raw else [])
-        for item in items:
-            if isinstance(item, str):
-                out.append((item, None))
-            elif isinstance(item, dict) and len(item) == 1:
-                out.append(next(iter(item.items())))
-            else:
-                raise ConfigError(f"transform {item!r} is not a name or a one-key mapping",
-                                  location=Location(file=self.source))
-        if node.get("table"):
-            out.append(("table", node["table"]))
-        for name, _ in out:
-            if name not in tf.NAMES:
-                raise ConfigError(f"unknown transform {name!r}", location=Location(file=self.source),
-                                  hint=f"allowed: {', '.join(sorted(tf.NAMES))}")
-        return out
-
-    def _single(self, name: str, arg: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-        """One value transform: (with the engine's rule, an empty value gives None except for ``strip``; the same
-        for a value known not to be empty)."""
-        if name == "table":
-            if arg not in self.tables:
-                fail = _raiser(lambda: self._table(arg))
-                return fail, fail
-            table = self.tables[arg] or {}
-            if arg in self.strict:
-                def strict(v: Any) -> Any:
-                    return tf.lookup(table, v, strict=True, name=arg)
-                fn: Callable[[Any], Any] = strict
-            else:
-                def lookup(v: Any) -> Any:
-                    return table.get(v, v)
-                fn = lookup
-        elif name == "date":
-            fn = tf.to_date
-        elif name == "time":
-            fn = tf.to_time
-        elif name == "decimal":
-            fn = tf.to_decimal
-        elif name == "strip":
-            return (lambda v: v.strip() if v else v), str.strip
-        else:
-            return (lambda v: v if v else None), (lambda v: v)
-        return (lambda v: fn(v) if v else None), fn
-
-    def _apply(self, node: dict[str, Any]) -> tuple[Callable[[list[str]], Any], Callable[[str], Any]] | None:
-        """(apply to the list of raw values, apply to one non-empty value); None without transforms."""
-        try:
-            steps = self._steps(node)
-        except ConfigError:
-            fail = _raiser(lambda: self._steps(node))
-            return fail, fail
-        if not steps:
-            return None
-        chain: list[tuple[str, Any]] = []
-        for name, arg in steps:
-            if name == "datetime":
-                chain.append((name, None))
-            elif name == "join":
-                chain.append((name, arg if arg is not None else " "))
-            else:
-                chain.append(("single", self._single(name, arg)))
-        raw_one = chain[0][1][1] if len(chain) == 1 and chain[0][0] == "single" else None
-
-        def run(current: Any) -> Any:
-            for kind, arg in chain:
-                if kind == "single":
-                    if isinstance(current, list):
-                        current = current[0]
-                    current = arg[0](current)
-                elif kind == "datetime":
-                    parts = current if isinstance(current, list) else [current]
-                    current = tf.to_datetime(*parts[:3])
-                else:
-                    parts = current if isinstance(current, list) else [current]
-                    current = arg.join(p for p in parts if p)
-            if isinstance(current, list):
-                current = current[0]
-            return current
-
-        def apply(values: list[str]) -> Any:
-            return run(values if len(values) > 1 else values[0])
-
-        one: Callable[[str], Any] = run
-        if raw_one is not None:
-            one = raw_one
-        elif len(chain) == 1 and chain[0][0] == "datetime":
-            one = tf.to_datetime
-        return apply, one
-
     def _leaf(self, node: dict[str, Any]) -> NodeFn:
-        """An element value: ``path`` (one or several), ``when``, ``default``, ``required``, transforms."""
-        cond = self.condition(node.get("when"))
-        texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
-        try:
-            paths = [parse_path(t) for t in texts]
-        except ConfigError:
-            fail = _raiser(lambda: [parse_path(t) for t in texts])
-
-            def bad_path(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
-                if cond is not None and not cond(scope):
-                    return None
-                return fail()
-            return bad_path
-        first = paths[0]
-        element = first.element
-        find, get = finder(first), getter(first)
-        applied = self._apply(node)
-        apply, one = applied if applied is not None else (None, None)
-        has_default = "default" in node
-        default = str(node["default"]) if has_default else ""
-        required = bool(node.get("required"))
-        anchor_find = finder(parse_path(f"{first.segment}.01"))
-
-        def finish(ctx: Inbound, scope: Scope, where: str, values: list[str], seg: Segment | None) -> Any:
-            if not values[0] and has_default:
-                values[0] = default
-            if not any(values):
-                if required:
-                    where_seg = anchor_find(scope) if seg is None else seg
-                    ctx.problems.append(_problem(
-                        f"required value missing: {first.segment}{element:02d}"
-                        + (" (segment absent)" if seg is None else ""), where, where_seg or scope.first,
-                        element if seg is not None else None))
-                return None
-            if apply is None:
-                return values[0]
-            try:
-                return apply(values)
-            except tf.TransformError as exc:
-                ctx.problems.append(_problem(str(exc), where, seg, element))
-                return None
-
-        if len(paths) > 1:
-            finders = [(finder(p), getter(p)) for p in paths]
-
-            def several(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
-                if cond is not None and not cond(scope):
-                    return None
-                values = []
-                seg = None
-                for find_p, get_p in finders:
-                    sg = find_p(scope)
-                    if sg is None:
-                        values.append("")
-                    else:
-                        values.append(get_p(sg))
-                        if seg is None:
-                            seg = sg
-                return finish(ctx, scope, where_of(base, name), values, seg)
-            return several
-
-        seg_id = first.segment
-        direct = first.up == 0 and not first.filters and first.component is None and element > 0
-        if direct and cond is None and one is None and not has_default and not required:
-            def direct_plain(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
-                idx = scope._index
-                if idx is None:
-                    idx = scope.ids()
-                found = idx.get(seg_id)
-                if found:
-                    els = found[0].elements
-                    if element < len(els):
-                        value = els[element].strip()
-                        if value:
-                            return value
-                return None
-            return direct_plain
-
-        if direct and cond is None and one is not None:
-            convert = one
-
-            def direct_single(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
-                idx = scope._index
-                if idx is None:
-                    idx = scope.ids()
-                found = idx.get(seg_id)
-                seg = None
-                value = ""
-                if found:
-                    seg = found[0]
-                    els = seg.elements
-                    if element < len(els):
-                        value = els[element].strip()
-                        if value:
-                            try:
-                                return convert(value)
-                            except tf.TransformError as exc:
-                                ctx.problems.append(_problem(str(exc), where_of(base, name), seg, element))
-                                return None
-                return finish(ctx, scope, where_of(base, name), [value], seg)
-            return direct_single
-
-        if cond is None and one is None and not has_default and not required:
-            def plain(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
-                seg = find(scope)
-                if seg is not None:
-                    value = get(seg)
-                    if value:
-                        return value
-                return None
-            return plain
-
-        def single(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
-            if cond is not None and not cond(scope):
-                return None
-            seg = find(scope)
-            value = get(seg) if seg is not None else ""
-            if value:
-                if one is None:
-                    return value
-                try:
-                    return one(value)
-                except tf.TransformError as exc:
-                    ctx.problems.append(_problem(str(exc), where_of(base, name), seg, element))
-                    return None
-            return finish(ctx, scope, where_of(base, name), [value], seg)
-        return single
+        return compile_leaf(self.values, node, self.condition(node.get("when")))
 
 
 class _GroupRef:
