@@ -15,7 +15,6 @@ a node yields a closure that raises.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError, Location
@@ -23,7 +22,6 @@ from gateway.mapping.access import (
     GroupFn,
     NodeFn,
     climb,
-    empty,
     finder,
     getter,
     passes_fn,
@@ -31,7 +29,8 @@ from gateway.mapping.access import (
     reader,
     where_of,
 )
-from gateway.mapping.leaf import Condition, ValueCompiler, compile_leaf
+from gateway.mapping.groupgen import generate_group
+from gateway.mapping.leaf import Condition, Inline, ValueCompiler, compile_leaf
 from gateway.mapping.paths import parse_path
 from gateway.mapping.structure import LoopDef, Scope, compile_structure, instances
 
@@ -60,6 +59,7 @@ class CompiledMapping:
         self.hl_loop: str | None = spec.hl["loop"] if spec.hl else None
         self.loops: dict[str, LoopDef] = compile_structure(self.structure)
         self.values = ValueCompiler(self.tables, self.strict, self.source)
+        self.inline: dict[int, tuple[NodeFn, Inline]] = {}  # leaves a group's generated code reads itself
         # caches keyed by id() of the spec's node objects; each entry keeps its node alive (so the id stays its own)
         self._nodes: dict[int, tuple[Any, NodeFn]] = {}
         self._strings: dict[str, NodeFn] = {}
@@ -92,7 +92,7 @@ class CompiledMapping:
         self._groups[id(fields)] = (fields, ref)  # registered first: a definition may use itself
         items = [(name, self.node(sub), isinstance(sub, dict) and bool(sub.get("merge")))
                  for name, sub in fields.items()]
-        fn = ref.fn = _group_fn(items)
+        fn = ref.fn = generate_group(items, self.inline)
         return fn
 
     def select(self, selector: str) -> Select:
@@ -385,7 +385,7 @@ class CompiledMapping:
         return qualified
 
     def _leaf(self, node: dict[str, Any]) -> NodeFn:
-        return compile_leaf(self.values, node, self.condition(node.get("when")))
+        return compile_leaf(self.values, node, self.condition(node.get("when")), self.inline)
 
 
 class _GroupRef:
@@ -401,32 +401,6 @@ class _GroupRef:
             assert self.fn is not None
             return self.fn(ctx, scope, where)
         self.call: GroupFn = call
-
-
-def _group_fn(items: list[tuple[str, NodeFn, bool]]) -> GroupFn:
-    def group(ctx: Inbound, scope: Scope, where: str) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, fn, merge in items:
-            value = fn(ctx, scope, where, name)
-            if value is None:
-                continue
-            kind = type(value)
-            if kind is str or kind is list:
-                if value:
-                    out[name] = value
-            elif kind is dict:
-                if merge:
-                    out.update(value)
-                elif value:
-                    out[name] = value
-            elif kind is Decimal:  # (never equal to "", [] or {}; comparing would cost more than the rest)
-                out[name] = value
-            elif merge and isinstance(value, dict):
-                out.update(value)
-            elif not empty(value):
-                out[name] = value
-        return out
-    return group
 
 
 def compiled(spec: MappingSpec) -> CompiledMapping:

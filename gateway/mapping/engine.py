@@ -32,7 +32,8 @@ from gateway.edi.x12.segment import Segment
 from gateway.errors import ConfigError, Location, MappingError
 from gateway.mapping import hooks as hook_registry
 from gateway.mapping import transforms as tf
-from gateway.mapping.compiler import NODE_KEYS, PRODUCT_NAMES, climb, compiled, empty
+from gateway.mapping.access import climb, empty
+from gateway.mapping.compiler import NODE_KEYS, PRODUCT_NAMES, compiled
 from gateway.mapping.paths import Path, parse_path
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.structure import Scope

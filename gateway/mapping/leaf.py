@@ -7,7 +7,7 @@ value gives nothing, a transform error is a problem naming the field, segment an
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gateway.edi.x12.segment import Segment
 from gateway.errors import ConfigError, Location
@@ -132,8 +132,26 @@ class ValueCompiler:
         return apply, one
 
 
-def compile_leaf(values: ValueCompiler, node: dict[str, Any], cond: Condition | None) -> NodeFn:
-    """An element value: ``path`` (one or several), ``when``, ``default``, ``required``, transforms."""
+class Inline(NamedTuple):
+    """How a field group's generated code may read a leaf itself (:mod:`.groupgen`) instead of calling it:
+    ``kind`` "plain" (the stripped element, or nothing when empty), "filtered" (the same from the first segment
+    whose element ``filter_pos`` is one of ``filter_values``) or "single" (one element converted by ``convert``;
+    ``finish(ctx, scope, where, value, segment)`` decides an empty or missing one)."""
+
+    kind: str
+    segment: str
+    element: int
+    convert: Callable[[str], Any] | None = None
+    finish: Callable[..., Any] | None = None
+    filter_pos: int = 0
+    filter_values: tuple[str, ...] = ()
+
+
+def compile_leaf(values: ValueCompiler, node: dict[str, Any], cond: Condition | None,
+                 inline: dict[int, tuple[NodeFn, Inline]] | None = None) -> NodeFn:
+    """An element value: ``path`` (one or several), ``when``, ``default``, ``required``, transforms. When the
+    leaf can be read inline by a group's generated code, ``inline`` receives its :class:`Inline` by id of the
+    returned closure."""
     texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
     try:
         paths = [parse_path(t) for t in texts]
@@ -195,6 +213,22 @@ def compile_leaf(values: ValueCompiler, node: dict[str, Any], cond: Condition | 
 
     seg_id = first.segment
     direct = first.up == 0 and not first.filters and first.component is None and element > 0
+    fn = _single_path(cond, find, get, seg_id, element, direct, one, has_default, required, finish)
+    if inline is not None and cond is None and first.up == 0 and first.component is None and element > 0:
+        plain = one is None and not has_default and not required
+        if direct and plain:
+            inline[id(fn)] = (fn, Inline("plain", seg_id, element))
+        elif direct and one is not None:
+            inline[id(fn)] = (fn, Inline("single", seg_id, element, one, finish))
+        elif plain and len(first.filters) == 1 and first.filters[0][0] > 0:
+            inline[id(fn)] = (fn, Inline("filtered", seg_id, element, filter_pos=first.filters[0][0],
+                                         filter_values=first.filters[0][1]))
+    return fn
+
+
+def _single_path(cond: Condition | None, find: Any, get: Any, seg_id: str, element: int, direct: bool,
+                 one: Callable[[str], Any] | None, has_default: bool, required: bool,
+                 finish: Callable[..., Any]) -> NodeFn:
     if direct and cond is None and one is None and not has_default and not required:
         def direct_plain(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
             idx = scope._index
