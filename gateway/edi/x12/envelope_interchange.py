@@ -46,10 +46,10 @@ def start_interchange(st: EnvelopeState, header: IsaHeader) -> None:
     st.delims = header.delimiters
     if not header.delimiters.ascii:
         st.envelope_issue("delimiter_invalid", "delimiters outside ASCII: "
-                            + ", ".join(repr(c) for c in (header.delimiters.element, header.delimiters.component,
-                                                          header.delimiters.segment) if c and not c.isascii()),
-                            ic, "ISA", severity=None if not st.tolerant else Severity.WARNING,
-                            x12_code="026")
+                          + ", ".join(repr(c) for c in (header.delimiters.element, header.delimiters.component,
+                                                        header.delimiters.segment) if c and not c.isascii()),
+                          ic, "ISA", severity=None if not st.tolerant else Severity.WARNING,
+                          x12_code="026")
     for i, value in enumerate(el[:16], start=1):
         check_isa_element(st, ic, i, value)
 
@@ -65,45 +65,45 @@ def check_isa_element(st: EnvelopeState, ic: Interchange, pos: int, value: str) 
     if pos == 11:
         if ic.version < "00402" and value != "U":
             st.envelope_issue("isa_element_invalid", f"ISA11 {value!r} must be 'U' before version 00402",
-                                ic, "ISA", 11, x12_code=ta1)
+                              ic, "ISA", 11, x12_code=ta1)
         return
     if value == "" or (kind != "AN" and not value.strip()):
         st.envelope_issue("isa_element_invalid", f"{name} ({rule['name']}) is empty", ic, "ISA", pos,
-                            x12_code=ta1)
+                          x12_code=ta1)
         return
     if kind == "TM" and not (len(value) == 4 and valid_time(value)):
         st.envelope_issue("isa_element_invalid", f"{name} {value!r} is not a valid time (HHMM)",
-                            ic, "ISA", pos, x12_code=ta1)
+                          ic, "ISA", pos, x12_code=ta1)
         return
     if len(value) > width:
         if kind == "AN" and len(value.rstrip()) <= width:
             st.envelope_issue("isa_not_fixed_width", f"{name} {value!r} is {len(value)} characters; the ISA "
-                                f"requires exactly {width} (space-padded)", ic, "ISA", pos, x12_code=ta1)
+                              f"requires exactly {width} (space-padded)", ic, "ISA", pos, x12_code=ta1)
             return
         st.envelope_issue("isa_element_invalid", f"{name} {value!r} is longer than {width} characters",
-                            ic, "ISA", pos, x12_code=ta1)
+                          ic, "ISA", pos, x12_code=ta1)
         return
     if len(value) < width:
         if kind == "AN" or (kind == "N0" and value.isdigit()):
             st.envelope_issue("isa_not_fixed_width", f"{name} {value!r} is {len(value)} characters; the ISA "
-                                f"requires exactly {width} ({'zero' if kind == 'N0' else 'space'}-padded)",
-                                ic, "ISA", pos, x12_code=ta1)
+                              f"requires exactly {width} ({'zero' if kind == 'N0' else 'space'}-padded)",
+                              ic, "ISA", pos, x12_code=ta1)
         else:
             st.envelope_issue("isa_element_invalid", f"{name} {value!r} must be {width} characters",
-                                ic, "ISA", pos, x12_code=ta1)
+                              ic, "ISA", pos, x12_code=ta1)
             return
     if kind == "ID" and "codes" in rule and value not in st.codes[rule["codes"]]:
         st.envelope_issue("isa_element_invalid", f"{name} {value!r} is not a valid {rule['name']}",
-                            ic, "ISA", pos, x12_code=ta1)
+                          ic, "ISA", pos, x12_code=ta1)
     elif kind == "DT" and not valid_date(value):
         st.envelope_issue("isa_element_invalid", f"{name} {value!r} is not a valid date (YYMMDD)",
-                            ic, "ISA", pos, x12_code=ta1)
+                          ic, "ISA", pos, x12_code=ta1)
     elif kind == "TM" and not (len(value) == 4 and valid_time(value)):
         st.envelope_issue("isa_element_invalid", f"{name} {value!r} is not a valid time (HHMM)",
-                            ic, "ISA", pos, x12_code=ta1)
+                          ic, "ISA", pos, x12_code=ta1)
     elif kind == "N0" and not value.isdigit():
         st.envelope_issue("isa_element_invalid", f"{name} {value!r} is not numeric", ic, "ISA", pos,
-                            x12_code=ta1)
+                          x12_code=ta1)
 
 
 def end_interchange(st: EnvelopeState, els: list[str]) -> None:
@@ -125,17 +125,17 @@ def end_interchange(st: EnvelopeState, els: list[str]) -> None:
     else:
         if n != len(ic.groups):
             st.envelope_issue("iea_count_mismatch", f"IEA01 says {n} functional groups, the interchange "
-                                f"has {len(ic.groups)}", ic, "IEA", 1)
+                              f"has {len(ic.groups)}", ic, "IEA", 1)
         if len(count) > 1 and count[0] == "0":
             st.envelope_issue("count_leading_zeros", f"IEA01 {count!r} has leading zeros", ic, "IEA", 1)
     if control != ic.control_number:
         if number(control) is not None and number(control) == number(ic.control_number) and control.isdigit():
             st.envelope_issue("iea_control_unpadded", f"IEA02 {control!r} equals ISA13 "
-                                f"{ic.control_number!r} only numerically (ISA13/IEA02 are 9 digits)",
-                                ic, "IEA", 2)
+                              f"{ic.control_number!r} only numerically (ISA13/IEA02 are 9 digits)",
+                              ic, "IEA", 2)
         else:
             st.envelope_issue("iea_control_mismatch", f"IEA02 {control!r} does not match ISA13 "
-                                f"{ic.control_number!r}", ic, "IEA", 2)
+                              f"{ic.control_number!r}", ic, "IEA", 2)
     st.ic = None
 
 
@@ -186,5 +186,5 @@ def close_interchange(st: EnvelopeState, eof: bool) -> None:
         ic.fatal = True
         where = "the end of the file" if eof else "the next ISA"
         st.envelope_issue("iea_missing", f"interchange {ic.control_number} has no IEA trailer before {where}",
-                            ic, "IEA")
+                          ic, "IEA")
     st.ic = None

@@ -18,7 +18,7 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
         ic = st.ensure_interchange()
         if ic.enveloped:
             st.envelope_issue("interchange_content_invalid", "transaction set outside a functional group "
-                                "(GS missing)", ic, "ST")
+                              "(GS missing)", ic, "ST")
         set_id = els[1] if len(els) > 1 else ""
         g = Group(st.specs.functional_groups.get(set_id, ""), "", "", "", "", "", "", "", enveloped=False)
         ic.groups.append(g)
@@ -37,19 +37,19 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
     set_id, control = tx.set_id, tx.control_number
     if not (len(set_id) == 3 and set_id.isdigit()):
         st.set_issue("st_set_id_invalid", f"ST01 {set_id!r} is not a transaction set identifier", 1, "ST",
-                       element=1, element_ref="143", bad_value=set_id)
+                     element=1, element_ref="143", bad_value=set_id)
     if not 4 <= len(control) <= 9:
         st.set_issue("st_control_invalid", f"ST02 {control!r} must be 4 to 9 characters", 1, "ST",
-                       element=2, element_ref="329", bad_value=control)
+                     element=2, element_ref="329", bad_value=control)
     elif control in st.set_controls:
         st.set_issue("st_control_duplicate", f"ST02 {control!r} is used by an earlier set of the group", 1,
-                       "ST", element=2, element_ref="329", bad_value=control)
+                     "ST", element=2, element_ref="329", bad_value=control)
     st.set_controls.add(control)
     version = g.version if g.enveloped else st.default_version
     base = st.specs.base_version(version) if version else None
     if len(els) > 3 and els[3] and (base is None or base < "004020") and version[:6] < "004020":
         st.set_issue("element_too_many", f"ST03 {els[3]!r} exists only from version 004020 on", 1, "ST",
-                       element=3, element_ref="1705", bad_value=els[3])
+                     element=3, element_ref="1705", bad_value=els[3])
     if len(els) > 4 and any(els[4:]):
         st.set_issue("element_too_many", f"ST has {len(els) - 1} elements", 1, "ST", element=4)
     if base is None:
@@ -57,12 +57,12 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
     spec = st.specs.resolve(set_id, version)
     if spec is None:
         st.set_issue("transaction_set_unsupported", f"no specification for transaction set {set_id!r} in "
-                       f"version {base}: only its envelope was checked", 1, "ST", element=1)
+                     f"version {base}: only its envelope was checked", 1, "ST", element=1)
         return
     tx.spec = sys.intern(spec.key)
     if g.enveloped and g.functional_id and spec.functional_group != g.functional_id:
         st.set_issue("st_group_mismatch", f"transaction set {set_id} belongs in a {spec.functional_group} "
-                       f"group, not in {g.functional_id!r}", 1, "ST", element=1)
+                     f"group, not in {g.functional_id!r}", 1, "ST", element=1)
     rules = st.merged_rules.get(version)
     if rules is None:
         rules = st.merged_rules[version] = st.specs.variant_rules(version).merged(st.rules)
@@ -96,17 +96,17 @@ def end_set(st: EnvelopeState, els: list[str], text: str) -> None:
     n = number(count)
     if n is None or len(count) > 10:
         st.set_issue("se_count_mismatch", f"SE01 {count!r} is not a segment count", st.pos, "SE",
-                       element=1, element_ref="96", bad_value=count)
+                     element=1, element_ref="96", bad_value=count)
     else:
         if n != st.pos:
             st.set_issue("se_count_mismatch", f"SE01 says {n} segments, the transaction set has {st.pos}",
-                           st.pos, "SE", element=1, element_ref="96", bad_value=count)
+                         st.pos, "SE", element=1, element_ref="96", bad_value=count)
         if len(count) > 1 and count[0] == "0":
             st.set_issue("count_leading_zeros", f"SE01 {count!r} has leading zeros", st.pos, "SE",
-                           element=1)
+                         element=1)
     if control != tx.control_number:
         st.set_issue("se_control_mismatch", f"SE02 {control!r} does not match ST02 {tx.control_number!r}",
-                       st.pos, "SE", element=2, element_ref="329", bad_value=control)
+                     st.pos, "SE", element=2, element_ref="329", bad_value=control)
     if len(els) > 3 and any(els[3:]):
         st.set_issue("element_too_many", f"SE has {len(els) - 1} elements", st.pos, "SE", element=3)
     finish_set(st, complete=True)
@@ -126,5 +126,5 @@ def close_set(st: EnvelopeState, missing_trailer: bool) -> None:
     tx.segment_count = st.pos
     if missing_trailer:
         st.set_issue("se_missing", f"transaction set {tx.set_id} {tx.control_number} has no SE trailer",
-                       st.pos, tx.set_id and "SE")
+                     st.pos, tx.set_id and "SE")
     finish_set(st, complete=False)
