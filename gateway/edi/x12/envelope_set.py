@@ -7,8 +7,10 @@ from __future__ import annotations
 import sys
 
 from gateway.edi.x12 import compiled
+from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.envelope_state import EnvelopeState, number
 from gateway.edi.x12.model import Group, Transaction
+from gateway.edi.x12.specs import TransactionSpec
 from gateway.edi.x12.validate import TransactionValidator
 
 
@@ -54,20 +56,35 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
         st.set_issue("element_too_many", f"ST has {len(els) - 1} elements", 1, "ST", element=4)
     if base is None:
         return  # group version unsupported (reported on the GS)
-    spec = st.specs.resolve(set_id, version)
+    d = st.delims
+    # what depends only on the set, version and delimiters, looked up once per analysis: the specification, the
+    # partner's rules, the process-wide compiled checkers (gateway.edi.x12.compiled) and a validator to restart
+    setup_key = (set_id, version, d)
+    setup = st.set_setups.get(setup_key)
+    if setup is None:
+        setup = st.set_setups[setup_key] = _setup(st, set_id, version, d)
+    spec, key, validator = setup
     if spec is None:
         st.set_issue("transaction_set_unsupported", f"no specification for transaction set {set_id!r} in "
                      f"version {base}: only its envelope was checked", 1, "ST", element=1)
         return
-    tx.spec = sys.intern(spec.key)
+    tx.spec = key
     if g.enveloped and g.functional_id and spec.functional_group != g.functional_id:
         st.set_issue("st_group_mismatch", f"transaction set {set_id} belongs in a {spec.functional_group} "
                      f"group, not in {g.functional_id!r}", 1, "ST", element=1)
+    assert validator is not None
+    st.validator = validator.restart()
+
+
+def _setup(st: EnvelopeState, set_id: str, version: str,
+           d: Delimiters) -> tuple[TransactionSpec | None, str, TransactionValidator | None]:
+    spec = st.specs.resolve(set_id, version)
+    if spec is None:
+        return None, "", None
     rules = st.merged_rules.get(version)
     if rules is None:
         rules = st.merged_rules[version] = st.specs.variant_rules(version).merged(st.rules)
     set_rules = rules.for_set(set_id)
-    d = st.delims
     memo = (spec.key, id(set_rules), d.element, d.component, d.repetition)
     compiled_ = st.compiled_checks.get(memo)
     if compiled_ is None:  # the process-wide caches (gateway.edi.x12.compiled), looked up once per analysis
@@ -76,8 +93,8 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
             compiled.clean_for(spec.key, set_rules, st.tolerant, d.element, d.component, d.repetition),
         )
     checkers, clean = compiled_
-    st.validator = TransactionValidator(spec, st.set_issue, rules=set_rules, delimiters=d,
-                                          checkers=checkers, tolerant=st.tolerant, clean=clean)
+    return spec, sys.intern(spec.key), TransactionValidator(spec, st.set_issue, rules=set_rules, delimiters=d,
+                                                            checkers=checkers, tolerant=st.tolerant, clean=clean)
 
 
 def end_set(st: EnvelopeState, els: list[str], text: str) -> None:

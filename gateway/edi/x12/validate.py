@@ -161,6 +161,17 @@ class TransactionValidator:
         self.seen: set[tuple[str, str]] | None = set() if rules and rules.must_use else None
         self.partner_severity = rules.severity if rules else "error"
 
+    def restart(self) -> TransactionValidator:
+        """Ready to validate the next transaction set of the same kind (as if new; cheaper than a new one)."""
+        self.state = self.automaton.start
+        self.counts = [1]
+        self.position = 1
+        if self.hl is not None:
+            self.hl = _Hierarchy(self.report)
+        if self.seen is not None:
+            self.seen = set()
+        return self
+
     def checker(self, seg_id: str) -> SegmentChecker | None:
         chk = self.checkers.get(seg_id)
         if chk is None:
