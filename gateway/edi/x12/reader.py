@@ -307,13 +307,13 @@ def _run_after(buf: str, term: str, after: str, dirty: re.Pattern[str]) -> list[
     nothing else needs attention (what the general path would find after removing those line breaks, in fewer
     passes over the text); ``None`` otherwise."""
     n_term = buf.count(term)
-    if not n_term or "\r" in buf or buf.count("\n") != n_term or buf.count(after) != n_term:
-        return None
-    if dirty.search(buf) is not None:
+    if not n_term or "\r" in buf or buf.count("\n") != n_term or dirty.search(buf) is not None:
         return None
     parts = buf.split(after)
+    if len(parts) != n_term + 1:  # a terminator without its line break (or the break in the next chunk)
+        return None
     first = parts[0]
-    if len(parts) < 2 or not first or first[0] == "I" or first[0] in _BETWEEN:
+    if not first or first[0] == "I" or first[0] in _BETWEEN:
         return None
     return parts
 
