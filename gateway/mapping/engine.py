@@ -1,5 +1,6 @@
-"""The mapping engine: applies a mapping file's field nodes to a scope tree (inbound; the way back, canonical
-record to segments, is :mod:`gateway.mapping.outbound`). No expression evaluation: only paths, the transforms of
+"""The mapping engine: applies a mapping file's field nodes to a scope tree (inbound, through the closures the
+nodes are compiled into once per loaded file, :mod:`gateway.mapping.compiler`; the way back, canonical record to
+segments, is :mod:`gateway.mapping.outbound`). No expression evaluation: only paths, the transforms of
 :mod:`.transforms`, code tables, conditions on qualifiers and registered hooks.
 
 Field nodes (a plain string is short for ``{path: ...}``)::
@@ -70,8 +71,6 @@ class Context:
         self._checked: dict[int, Any] = spec.checked
         self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
         self._paths = spec.path_nodes
-        self._plans: dict[int, tuple[Any, list[Any]]] = spec.plans
-        self._plain: dict[int, Any] = spec.plain
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
