@@ -1,5 +1,6 @@
-"""The mapping engine: applies a mapping file's field nodes to a scope tree (inbound; the way back, canonical
-record to segments, is :mod:`gateway.mapping.outbound`). No expression evaluation: only paths, the transforms of
+"""The mapping engine: applies a mapping file's field nodes to a scope tree (inbound, through the closures the
+nodes are compiled into once per loaded file, :mod:`gateway.mapping.compiler`; the way back, canonical record to
+segments, is :mod:`gateway.mapping.outbound`). No expression evaluation: only paths, the transforms of
 :mod:`.transforms`, code tables, conditions on qualifiers and registered hooks.
 
 Field nodes (a plain string is short for ``{path: ...}``)::
@@ -32,14 +33,14 @@ from gateway.edi.x12.segment import Segment
 from gateway.errors import ConfigError, Location, MappingError
 from gateway.mapping import hooks as hook_registry
 from gateway.mapping import transforms as tf
+from gateway.mapping.access import climb, empty
+from gateway.mapping.compiler import NODE_KEYS, PRODUCT_NAMES, compiled
 from gateway.mapping.paths import Path, parse_path
 from gateway.mapping.spec import MappingSpec
-from gateway.mapping.structure import Scope, instances
+from gateway.mapping.structure import Scope
 
-_NODE_KEYS = {"path", "required", "table", "default", "transform", "values", "each", "use", "fields", "value",
-              "when", "qualified", "const", "hook", "description", "merge",
-              "within", "inbound_only", "concat"}
-_PRODUCT_NAMES = ("sku", "upc", "case_upc", "gtin", "vendor_part", "buyer_part")
+_NODE_KEYS = NODE_KEYS
+_PRODUCT_NAMES = PRODUCT_NAMES
 
 
 @dataclass(slots=True)
@@ -55,8 +56,7 @@ class Problem:
                         field=self.field)
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+_empty = empty
 
 
 class Context:
@@ -71,8 +71,6 @@ class Context:
         self._checked: dict[int, Any] = spec.checked
         self._transforms: dict[int, tuple[Any, list[tuple[str, Any]]]] = spec.transform_cache
         self._paths = spec.path_nodes
-        self._plans: dict[int, tuple[Any, list[Any]]] = spec.plans
-        self._plain: dict[int, Any] = spec.plain
 
     # -- shared --------------------------------------------------------------------------------------------------
     def is_loop(self, name: str) -> bool:
@@ -147,18 +145,18 @@ class Context:
 
 
 class Inbound(Context):
-    """Scope tree -> plain dict (validated into a canonical record by the caller)."""
+    """Scope tree -> plain dict (validated into a canonical record by the caller), through the spec's compiled
+    closures (:mod:`gateway.mapping.compiler`); the methods below are what hooks use."""
+
+    def __init__(self, spec: MappingSpec) -> None:
+        super().__init__(spec)
+        self.compiled = compiled(spec)
 
     # -- element access ------------------------------------------------------------------------------------------
-    @staticmethod
-    def climb(scope: Scope, up: int) -> Scope:
-        for _ in range(up):
-            if scope.parent is not None:
-                scope = scope.parent
-        return scope
+    climb = staticmethod(climb)
 
     def find(self, scope: Scope, path: Path) -> Segment | None:
-        candidates = (self.climb(scope, path.up) if path.up else scope).by_id(path.segment)
+        candidates = (climb(scope, path.up) if path.up else scope).by_id(path.segment)
         if not path.filters:
             return candidates[0] if candidates else None
         for seg in candidates:
@@ -179,200 +177,20 @@ class Inbound(Context):
         return (self.element(seg, path), seg) if seg is not None else ("", None)
 
     def condition(self, scope: Scope, when: dict[str, Any] | None) -> bool:
-        if not when:
-            return True
-        value, seg = self.read(scope, when["path"])
-        if "in" in when and value not in [str(v) for v in when["in"]]:
-            return False
-        if "not_in" in when and value in [str(v) for v in when["not_in"]]:
-            return False
-        if "equals" in when and value != str(when["equals"]):
-            return False
-        return not (when.get("present") is True and seg is None)
-
-    # -- nodes ---------------------------------------------------------------------------------------------------
-    def map_fields(self, scope: Scope, fields: dict[str, Any], where: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, node in fields.items():
-            value = self.value(scope, node, f"{where}.{name}" if where else name)
-            if isinstance(node, dict) and node.get("merge") and isinstance(value, dict):
-                out.update(value)
-            elif not _empty(value):
-                out[name] = value
-        return out
+        check = self.compiled.condition(when)
+        return check is None or check(scope)
 
     def select(self, scope: Scope, selector: str) -> list[Scope]:
         """Items of an ``each``: ``.`` (this scope), loops (``LX/W01``), or segments at the end of a loop path
         (``N9``, ``LX/W12/N9[01=LV]``), each segment becoming a one-segment scope below its own scope."""
-        base = self.climb(scope, selector.count("../"))
-        name = selector.replace("../", "")
-        if name == ".":
-            return [base]
-        if name.startswith("HL:"):
-            return [s for s in instances(base, self.spec.hl["loop"]) if s.level == name[3:]] if self.spec.hl else []
-        parts = name.split("/")
-        level = [base]
-        for part in parts[:-1]:
-            level = [child for s in level for child in s.loops.get(part, [])]
-        last = parts[-1]
-        if self.is_loop(last):
-            return [child for s in level for child in s.loops.get(last, [])]
-        path = parse_path(last + ".01")
-        return [Scope(seg.id, [seg], parent=s) for s in level for seg in s.segments if path.matches(seg)]
+        return self.compiled.select(selector)(scope)
+
+    # -- nodes ---------------------------------------------------------------------------------------------------
+    def map_fields(self, scope: Scope, fields: dict[str, Any], where: str = "") -> dict[str, Any]:
+        return self.compiled.group(fields)(self, scope, where)
 
     def value(self, scope: Scope, node: Any, where: str) -> Any:
-        node = self.resolve_node(node, where)
-        if id(node) in self._plain:  # the common case, decided once per node: skip the dispatch below
-            return self.element_value(scope, node, where)
-        if "const" in node:
-            return node["const"]
-        if "hook" in node:
-            fn = self.hook(node["hook"]).inbound
-            return fn(self, scope, node, where) if fn else None
-        if "concat" in node:
-            out_list: list[Any] = []
-            for part in node["concat"]:
-                value = self.value(scope, part, where)
-                out_list.extend(value or [])
-            return out_list
-        if "each" in node:
-            out = []
-            for index, item in enumerate(self.select(scope, node["each"])):
-                if not self.condition(item, node.get("when")):
-                    continue
-                if "value" in node:
-                    v = self.value(item, node["value"], f"{where}[{index}]")
-                else:
-                    v = self.map_fields(item, self.group(node, where) or {}, f"{where}[{index}]")
-                if not _empty(v):
-                    out.append(v)
-            return out
-        group = self.group(node, where)
-        if group is not None:
-            if "within" in node:
-                found = self.select(scope, node["within"])
-                if not found:
-                    return None
-                scope = found[0]
-            if not self.condition(scope, node.get("when")):
-                return None
-            return self.map_fields(scope, group, where) or None
-        if "values" in node:
-            return self.values(scope, node["values"])
-        if "qualified" in node:
-            return self.qualified(scope, node["qualified"], where)
-        if "path" in node:
-            self._plain[id(node)] = node  # (the entry pins the node, so its id stays its own)
-            return self.element_value(scope, node, where)
-        raise ConfigError(f"field {where!r} has no path, values, each, fields, product_ids, const or hook",
-                          location=Location(file=self.spec.source, field=where))
-
-    def values(self, scope: Scope, texts: list[str]) -> list[str]:
-        paths = [parse_path(t) for t in texts]
-        out: list[str] = []
-        for seg in self.climb(scope, paths[0].up).segments:
-            if paths[0].matches(seg):
-                out.extend(v for v in (self.element(seg, p) for p in paths) if v)
-        return out
-
-    def element_value(self, scope: Scope, node: dict[str, Any], where: str) -> Any:
-        when = node.get("when")
-        if when and not self.condition(scope, when):
-            return None
-        plan = self._plans.get(id(node))
-        if plan is None:  # the node's paths parsed once (the node is pinned by the cache entry)
-            texts = node["path"] if isinstance(node["path"], list) else [node["path"]]
-            plan = self._plans[id(node)] = (node, [parse_path(t) for t in texts])
-        paths = plan[1]
-        values: list[str]
-        if len(paths) == 1:  # the common case: one element, no lists built
-            first = paths[0]
-            seg = self.find(scope, first)
-            value = self.element(seg, first) if seg is not None else ""
-            if value:
-                try:
-                    return self.apply([value], node) if "transform" in node or "table" in node else value
-                except tf.TransformError as exc:
-                    self.problems.append(Problem(str(exc), where, seg, first.element))
-                    return None
-            values = [value]
-        else:
-            first = paths[0]
-            raws = [(self.element(sg, p), sg) if (sg := self.find(scope, p)) is not None else ("", None)
-                    for p in paths]
-            seg = next((sg for _, sg in raws if sg is not None), None)
-            values = [v for v, _ in raws]
-        if not values[0] and "default" in node:
-            values[0] = str(node["default"])
-        if not any(values):
-            if node.get("required"):
-                where_seg = self.find(scope, parse_path(f"{first.segment}.01")) if seg is None else seg
-                anchor = where_seg or scope.first
-                self.problems.append(Problem(
-                    f"required value missing: {first.segment}{first.element:02d}"
-                    + (" (segment absent)" if seg is None else ""), where, anchor,
-                    first.element if seg is not None else None))
-            return None
-        try:
-            return self.apply(values, node)
-        except tf.TransformError as exc:
-            self.problems.append(Problem(str(exc), where, seg, first.element))
-            return None
-
-    def apply(self, values: list[str], node: dict[str, Any]) -> Any:
-        current: Any = values if len(values) > 1 else values[0]
-        for name, arg in self.transforms(node):
-            if name == "datetime":
-                parts = current if isinstance(current, list) else [current]
-                current = tf.to_datetime(*parts[:3])
-            elif name == "join":
-                parts = current if isinstance(current, list) else [current]
-                current = (arg if arg is not None else " ").join(p for p in parts if p)
-            elif isinstance(current, list):
-                current = current[0]
-                current = self._single(name, arg, current)
-            else:
-                current = self._single(name, arg, current)
-        if isinstance(current, list):
-            current = current[0]
-        return current
-
-    def _single(self, name: str, arg: Any, value: str) -> Any:
-        if not value:
-            return None if name != "strip" else value
-        if name == "date":
-            return tf.to_date(value)
-        if name == "time":
-            return tf.to_time(value)
-        if name == "decimal":
-            return tf.to_decimal(value)
-        if name == "table":
-            return tf.lookup(self.table(arg), value, strict=arg in self.strict, name=arg)
-        if name == "strip":
-            return value.strip()
-        return value
-
-    def qualified(self, scope: Scope, spec: dict[str, Any], where: str) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        other: dict[str, str] = {}
-        for name, text in (spec.get("fixed") or {}).items():
-            value, _ = self.read(scope, text)
-            if value:
-                out[name] = value
-        table = self.table(spec["table"]) if spec.get("table") else {}
-        for qual_text, value_text in spec.get("pairs") or []:
-            qualifier, _ = self.read(scope, qual_text)
-            value, _ = self.read(scope, value_text)
-            if not value:
-                continue
-            name = table.get(qualifier)
-            if name is not None and name in (spec.get("names") or _PRODUCT_NAMES) and name not in out:
-                out[name] = value
-            elif qualifier not in other:
-                other[qualifier] = value
-        if other:
-            out["other"] = other
-        return out or None
+        return self.compiled.node(node)(self, scope, where, None)
 
 
 def problems_to_error(problems: list[Problem], *, set_id: str, control: str, file: str | None,

@@ -34,16 +34,34 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
             f"HL {orphan.scope.first.element(1) if orphan.scope.first else '?'} names parent {orphan.parent_id!r}, "
             "which is no earlier HL (orphan in the HL tree)", "orders", orphan.scope.first, 2))
     nodes = instances(header, hl["loop"])
-    defs = ctx.spec.defs
+    levels = [node.level for node in nodes]
+    # each node's nearest T/P and O ancestors, in one pass (an HL's parent always comes before it)
+    pack_of: dict[int, Scope | None] = {}
+    order_of: dict[int, Scope | None] = {}
+    for node in nodes:
+        parent = node.hl_parent
+        if parent is None:
+            pack_of[id(node)] = order_of[id(node)] = None
+            continue
+        if id(parent) not in pack_of:  # (not an instance of the loop: walk up the slow way)
+            pack_of[id(node)], order_of[id(node)] = node.hl_ancestor(_PACK_LEVELS), node.hl_ancestor(("O",))
+            continue
+        plevel = parent.level
+        pack_of[id(node)] = parent if plevel in _PACK_LEVELS else pack_of[id(parent)]
+        order_of[id(node)] = parent if plevel == "O" else order_of[id(parent)]
+    group = ctx.compiled.group
+    package_fields = group(ctx.spec.defs.get("package", {}))
+    order_fields = group(ctx.spec.defs.get("order", {}))
+    line_fields = group(ctx.spec.defs.get("line", {}))
     keys: dict[int, str] = {}
     by_key: dict[str, dict[str, Any]] = {}
     packages: list[dict[str, Any]] = []
-    for node in nodes:
-        if node.level in _PACK_LEVELS:
-            package = ctx.map_fields(node, defs.get("package", {}), f"packages[{len(packages)}]")
-            parent = node.hl_ancestor(_PACK_LEVELS)
-            if parent is not None and id(parent) in keys:
-                package["parent"] = keys[id(parent)]
+    for node, level in zip(nodes, levels, strict=True):
+        if level in _PACK_LEVELS:
+            package = package_fields(ctx, node, f"packages[{len(packages)}]")
+            holder = pack_of[id(node)]
+            if holder is not None and id(holder) in keys:
+                package["parent"] = keys[id(holder)]
             key = _package_key(package)
             if key:
                 keys[id(node)] = key
@@ -56,17 +74,17 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
             packages.append(package)
     orders: list[dict[str, Any]] = []
     by_node: dict[int, dict[str, Any]] = {}
-    for node in nodes:
-        if node.level == "O":
-            order = ctx.map_fields(node, defs.get("order", {}), f"orders[{len(orders)}]")
+    for node, level in zip(nodes, levels, strict=True):
+        if level == "O":
+            order = order_fields(ctx, node, f"orders[{len(orders)}]")
             order["lines"] = []
             orders.append(order)
             by_node[id(node)] = order
     loose: dict[str, Any] | None = None
-    for node in nodes:
-        if node.level != "I":
+    for node, level in zip(nodes, levels, strict=True):
+        if level != "I":
             continue
-        owner = node.hl_ancestor(("O",))
+        owner = order_of[id(node)]
         found = by_node.get(id(owner)) if owner is not None else None
         if found is None:
             if loose is None:
@@ -74,8 +92,8 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
                 orders.append(loose)
             found = loose
         order = found
-        line = ctx.map_fields(node, defs.get("line", {}), f"orders[{orders.index(order)}].lines")
-        holder = node.hl_ancestor(_PACK_LEVELS)
+        line = line_fields(ctx, node, f"orders[{orders.index(order)}].lines")
+        holder = pack_of[id(node)]
         if holder is not None and id(holder) in keys:
             line["package"] = keys[id(holder)]
         order["lines"].append(line)

@@ -56,8 +56,7 @@ class MappingSpec:
     # a field given as a bare path string, as its node ({"path": ...}): one node per string, so the caches above
     # (keyed by node id) hold one entry per field, not one per mapped transaction set
     path_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    plans: dict[int, Any] = field(default_factory=dict)  # a path field's parsed paths, by node id
-    plain: dict[int, Any] = field(default_factory=dict)  # nodes known to be a plain element path, by id
+    compiled: Any = None  # the inbound closures (gateway.mapping.compiler.CompiledMapping), built on first use
 
     @property
     def record(self) -> str:

@@ -11,6 +11,7 @@ order of ``hl_levels``, e.g. S, O, T, P, I).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.edi.x12.segment import Segment
 
@@ -26,15 +27,33 @@ class Scope:
     hl_parent: Scope | None = None  # 856 hierarchy (HL02, or inferred)
     hl_children: list[Scope] = field(default_factory=list)
     _index: dict[str, list[Segment]] | None = None
+    _instances: dict[str, list[Scope]] | None = None  # instances() by loop name, for the scopes built here
+    _level: str | None = None
+
+    @classmethod
+    def item(cls, seg: Segment, parent: Scope) -> Scope:
+        """A one-segment scope below ``parent`` (an item of an ``each`` over segments)."""
+        scope = cls(seg.id, [seg], parent=parent)
+        scope._index = {seg.id: scope.segments}
+        return scope
 
     def by_id(self, segment_id: str) -> list[Segment]:
         """This scope's segments with that id (indexed on first use; scopes are not changed after building)."""
-        if self._index is None:
-            index: dict[str, list[Segment]] = {}
+        return (self._index if self._index is not None else self.ids()).get(segment_id, [])
+
+    def ids(self) -> dict[str, list[Segment]]:
+        """The index of :meth:`by_id`: segment id -> this scope's segments with that id, in order."""
+        index = self._index
+        if index is None:
+            index = {}
             for seg in self.segments:
-                index.setdefault(seg.id, []).append(seg)
+                found = index.get(seg.id)
+                if found is None:
+                    index[seg.id] = [seg]
+                else:
+                    found.append(seg)
             self._index = index
-        return self._index.get(segment_id, [])
+        return index
 
     @property
     def first(self) -> Segment | None:
@@ -47,7 +66,11 @@ class Scope:
     @property
     def level(self) -> str:
         """HL03 of an HL loop instance."""
-        return self.segments[0].element(3) if self.segments and self.segments[0].id == "HL" else ""
+        level = self._level
+        if level is None:
+            level = self._level = (self.segments[0].element(3) if self.segments and self.segments[0].id == "HL"
+                                   else "")
+        return level
 
     def hl_ancestor(self, levels: tuple[str, ...] | list[str]) -> Scope | None:
         node = self.hl_parent
@@ -73,6 +96,9 @@ class LoopDef:
     start: str
     members: frozenset[str]
     children: dict[str, str]  # start segment id -> child loop name
+    # segment id -> "" (a member) or (child loop name, its route): what build_scopes looks up, filled by
+    # compile_structure
+    route: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def compile_structure(structure: dict[str, list]) -> dict[str, LoopDef]:
@@ -93,35 +119,58 @@ def compile_structure(structure: dict[str, list]) -> dict[str, LoopDef]:
                 else:
                     members.add(item)
         defs[name] = LoopDef(name, start, frozenset(members), children)
+    for loop_def in defs.values():
+        route = loop_def.route
+        for sid in loop_def.members:
+            route[sid] = ""
+        for sid, child in loop_def.children.items():  # a child loop's start wins over a member of the same id
+            route[sid] = (child, defs[child].route)
     return defs
 
 
 def build_scopes(segments: list[Segment], defs: dict[str, LoopDef]) -> Scope:
     """The header scope with its loop instances nested below it."""
     header = Scope("header")
-    stack: list[tuple[LoopDef, Scope]] = [(defs["header"], header)]
+    stack: list[tuple[dict[str, Any], Scope]] = [(defs["header"].route, header)]
     for seg in segments:
         sid = seg.id
-        placed = False
-        for depth in range(len(stack) - 1, -1, -1):
-            loop_def, scope = stack[depth]
-            if sid in loop_def.children:
-                child_def = defs[loop_def.children[sid]]
-                child = Scope(child_def.name, [seg], parent=scope)
-                scope.loops.setdefault(child_def.name, []).append(child)
-                del stack[depth + 1:]
-                stack.append((child_def, child))
-                placed = True
+        depth = len(stack) - 1
+        while depth >= 0:
+            route, scope = stack[depth]
+            target = route.get(sid)
+            if target is not None:
                 break
-            if sid in loop_def.members:
-                scope.segments.append(seg)
-                del stack[depth + 1:]
-                placed = True
-                break
-        if not placed:
+            depth -= 1
+        else:
             header.segments.append(seg)
             del stack[1:]
+            continue
+        del stack[depth + 1:]
+        if target == "":
+            scope.segments.append(seg)
+            continue
+        name, child_route = target
+        child = Scope(name, [seg], parent=scope)
+        siblings = scope.loops.get(name)
+        if siblings is None:
+            scope.loops[name] = [child]
+        else:
+            siblings.append(child)
+        stack.append((child_route, child))
     return header
+
+
+def release(header: Scope) -> None:
+    """Unlink a scope tree that is no longer needed (parent and HL links), so reference counting frees it at
+    once: left to the cyclic garbage collector, the trees of a large file cost as much as mapping them."""
+    stack = [header]
+    while stack:
+        scope = stack.pop()
+        for children in scope.loops.values():
+            stack.extend(children)
+        scope.parent = None
+        scope.hl_parent = None
+        scope._instances = None
 
 
 @dataclass(slots=True)
@@ -136,7 +185,7 @@ def link_hierarchy(header: Scope, loop: str, levels: list[str]) -> list[Orphan]:
     by_id: dict[str, Scope] = {}
     seen: list[Scope] = []
     rank = {level: i for i, level in enumerate(levels)}
-    for node in _instances(header, loop):
+    for node in instances(header, loop):
         hl = node.segments[0]
         own, parent_id = hl.element(1).strip(), hl.element(2).strip()
         parent: Scope | None = None
@@ -165,11 +214,23 @@ def _instances(scope: Scope, loop: str) -> list[Scope]:
         for child in children:
             if name == loop:
                 out.append(child)
-            out.extend(_instances(child, loop))
-    out.sort(key=lambda s: s.position or 0)
+            if child.loops:
+                out.extend(_instances(child, loop))
+    out.sort(key=_position)
     return out
 
 
+def _position(scope: Scope) -> int:
+    return scope.segments[0].position or 0 if scope.segments else 0
+
+
 def instances(scope: Scope, loop: str) -> list[Scope]:
-    """Every instance of ``loop`` at any depth below ``scope``, in document order."""
-    return _instances(scope, loop)
+    """Every instance of ``loop`` at any depth below ``scope``, in document order (computed once per scope and
+    loop: scopes are not changed after :func:`build_scopes`)."""
+    cache = scope._instances
+    if cache is None:
+        cache = scope._instances = {}
+    found = cache.get(loop)
+    if found is None:
+        found = cache[loop] = _instances(scope, loop)
+    return list(found)

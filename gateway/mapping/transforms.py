@@ -25,6 +25,7 @@ import re
 import zoneinfo
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 
@@ -50,6 +51,7 @@ _OFFSET_SUFFIX = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
 _OFFSET_CODES = {v: k for k, v in ZONES.items() if isinstance(v, timedelta) and k not in ("GM",)}
 
 
+@lru_cache(maxsize=4096)  # the same dates, times and quantities recur across documents
 def to_date(value: str) -> str:
     v = value.strip()
     if len(v) == 6 and v.isdigit():  # YYMMDD: X12 century window (ISA09 convention)
@@ -68,6 +70,7 @@ def from_date(value: str) -> str:
     return value[:10].replace("-", "")
 
 
+@lru_cache(maxsize=4096)  # the same dates, times and quantities recur across documents
 def to_time(value: str) -> str:
     v = value.strip()
     if not v.isdigit() or len(v) not in (4, 6, 7, 8) or int(v[:2]) > 23 or int(v[2:4]) > 59:
@@ -84,6 +87,7 @@ def from_time(value: str) -> str:
     return digits + (parts[1] if len(parts) > 1 else "")
 
 
+@lru_cache(maxsize=4096)  # the same dates, times and quantities recur across documents
 def to_datetime(date: str, time: str = "", zone: str = "") -> str:
     day = to_date(date)
     if not time.strip():
@@ -122,6 +126,7 @@ def from_datetime(value: str) -> list[str]:
     return [from_date(value), from_time(clock), code]
 
 
+@lru_cache(maxsize=4096)  # the same dates, times and quantities recur across documents
 def to_decimal(value: str) -> Decimal:
     try:
         number = Decimal(value.strip())

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from gateway.canonical import RECORD_TYPES, Order, Record, Shipment, Status
 from gateway.edi.x12.delimiters import Delimiters
-from gateway.edi.x12.reader import Source, X12Reader
+from gateway.edi.x12.reader import ReaderEvent, Source, iter_batches
 from gateway.edi.x12.segment import Segment
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, write_interchange
 from gateway.errors import Location, MappingError
@@ -27,7 +27,7 @@ from gateway.mapping.crossset import adapt, finish
 from gateway.mapping.engine import Inbound, Problem, problems_to_error
 from gateway.mapping.outbound import Builder, Outbound
 from gateway.mapping.spec import MappingSpec, find_mapping, load_mapping
-from gateway.mapping.structure import build_scopes, compile_structure
+from gateway.mapping.structure import build_scopes, release
 
 DEFAULT_SET = {"order": "940", "shipment": "856", "status": "214"}
 RECORD_OF_SET = {"940": "order", "945": "shipment", "856": "shipment", "214": "status"}
@@ -47,33 +47,69 @@ class TransactionData:
 
 
 def iter_transactions(source: Source, *, default_version: str = "004010") -> Iterator[TransactionData]:
-    """Transaction sets of ``source`` in file order (streamed; envelope problems are the analyser's business)."""
+    """Transaction sets of ``source`` in file order (streamed; envelope problems are the analyser's business).
+    The segments are those :class:`~gateway.edi.x12.reader.X12Reader` yields (same positions), built here from
+    the reader's batches: one generator step per batch, not per segment."""
     version = ""
     sender = receiver = ""
     current: TransactionData | None = None
-    for seg in X12Reader(source):
-        sid = seg.id.strip()
-        if sid == "ISA":
-            version, sender, receiver = "", seg.element(6).strip(), seg.element(8).strip()
-        elif sid == "GS":
-            version = seg.element(8).strip()
-        elif sid == "GE":
-            version = ""
-        elif sid == "ST":
-            if current is not None:  # ST without SE: the previous set ends here
-                yield current
-            current = TransactionData(seg.element(1).strip(), seg.element(2).strip(), version or default_version,
-                                      seg, sender=sender, receiver=receiver)
-        elif sid == "SE":
-            if current is not None:
-                yield current
-                current = None
-        elif current is not None:
-            current.segments.append(seg)
+    delims = Delimiters()
+    position = 0
+    for batch in iter_batches(source):
+        for item in batch:
+            if type(item) is str:
+                position += 1
+                seg = Segment(item, delims, position)
+                sid = seg.id
+                if sid not in _ENVELOPE:
+                    sid = sid.strip()
+                    if sid not in _ENVELOPE:  # the usual case: a segment of the current set
+                        if current is not None:
+                            current.segments.append(seg)
+                        continue
+            else:
+                assert isinstance(item, ReaderEvent)
+                kind = item.kind
+                if kind == "isa":
+                    header = item.header
+                    assert header is not None
+                    if header.delimiters is None:
+                        continue
+                    delims = header.delimiters
+                    position += 1
+                    seg = Segment(delims.element.join(["ISA", *header.elements]), delims, position)
+                elif kind == "bare":
+                    assert item.delimiters is not None
+                    delims = item.delimiters
+                    continue
+                elif kind == "line_break":
+                    position += 1
+                    seg = Segment(item.text, delims, position)
+                else:
+                    continue
+                sid = seg.id.strip()
+            if sid == "ISA":
+                version, sender, receiver = "", seg.element(6).strip(), seg.element(8).strip()
+            elif sid == "GS":
+                version = seg.element(8).strip()
+            elif sid == "GE":
+                version = ""
+            elif sid == "ST":
+                if current is not None:  # ST without SE: the previous set ends here
+                    yield current
+                current = TransactionData(seg.element(1).strip(), seg.element(2).strip(),
+                                          version or default_version, seg, sender=sender, receiver=receiver)
+            elif sid == "SE":
+                if current is not None:
+                    yield current
+                    current = None
+            elif current is not None:
+                current.segments.append(seg)
     if current is not None:
         yield current
 
 
+_ENVELOPE = frozenset(("ISA", "GS", "GE", "ST", "SE"))
 _SPECS: dict[tuple[str, str, str, str, str], tuple[MappingSpec | None, Path | None, tuple[int, int]]] = {}
 
 
@@ -115,13 +151,17 @@ def map_transaction(tx: TransactionData, overrides: Mapping[str, Any] | None = N
                                               element_position=1),
                             hint="add a mapping file in mappings/x12/<version>/ or route this set elsewhere")
     ctx = Inbound(spec)
-    header = build_scopes(tx.segments, compile_structure(spec.structure))
+    mapping = ctx.compiled
+    header = build_scopes(tx.segments, mapping.loops)
     ctx.scope_header = header  # type: ignore[attr-defined]
-    data = ctx.map_fields(header, spec.fields)
-    for name in spec.hooks:
-        hook = ctx.hook(name)
-        if hook.inbound:
-            hook.inbound(ctx, header, data)
+    try:
+        data = mapping.fields(ctx, header, "")
+        for name in spec.hooks:
+            hook = ctx.hook(name)
+            if hook.inbound:
+                hook.inbound(ctx, header, data)
+    finally:
+        release(header)
     if ctx.problems:
         return problems_to_error(ctx.problems, set_id=tx.set_id, control=tx.control_number, file=file, st=tx.st)
     model = RECORD_TYPES[spec.record]

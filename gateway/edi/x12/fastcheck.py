@@ -60,8 +60,16 @@ def _simple(pos: int, d: ElementDef, checker: Checker, partner: bool, ns: dict[s
         return f"not ({lo} <= len(v) <= {hi}) or v[-1] == ' '"
     if d.kind in ("ID", "B"):
         return f"not ({lo} <= len(v) <= {hi})"
-    if d.kind.startswith(("N", "R")):
+    if d.kind.startswith("R"):  # also a plain decimal fraction (digits counted without the point) inline
+        return (f"not (v.isdigit() and v.isascii() and {lo} <= len(v) <= {hi}) and not (v.count('.') == 1 and "
+                f"(w := v.replace('.', '')).isdigit() and w.isascii() and {lo} <= len(w) <= {hi}) and {call}")
+    if d.kind.startswith("N"):
         return f"not (v.isdigit() and v.isascii() and {lo} <= len(v) <= {hi}) and {call}"
+    if d.kind == "DT" and lo <= 8 <= hi:  # CCYYMMDD with a day up to 28 is a date in every month
+        return ("not (len(v) == 8 and v.isdigit() and v.isascii() and '01' <= v[4:6] <= '12' and "
+                f"'01' <= v[6:] <= '28') and {call}")
+    if d.kind == "TM" and lo <= 4 <= hi:  # HHMM
+        return f"not (len(v) == 4 and v.isdigit() and v.isascii() and v[:2] <= '23' and v[2:] <= '59') and {call}"
     return call
 
 

@@ -197,6 +197,7 @@ def iter_batches(
         ws = _ws_pattern(term)
         after = term + "\n"
         after_crlf = term + "\r\n"
+        dirty = _dirty_pattern(after)
         restart = False
         while not restart:
             if batch:
@@ -205,63 +206,69 @@ def iter_batches(
                 out = batch.append
             if buf and buf[0] in _BETWEEN:
                 buf = buf.lstrip(_BETWEEN)
-            if newline_term:
-                if "\r" in buf or "\n\n" in buf or "\n " in buf or "\n\t" in buf:
-                    buf = ws.sub("\n", buf)
+            fast = _run_after(buf, term, after, dirty) if not newline_term else None
+            if fast is not None:  # the usual chunk: no checks per segment (see _run_after)
+                tail = fast.pop()
+                batch.extend(fast)
                 breaks = False
             else:
-                n_term = buf.count(term)
-                if n_term and buf.count(after) == n_term:
-                    buf = buf.replace(after, term)
-                elif n_term and buf.count(after_crlf) == n_term:
-                    buf = buf.replace(after_crlf, term)
-                if "\n" in buf or "\r" in buf or (term + " ") in buf or (term + "\t") in buf:
-                    buf = ws.sub(term, buf)
-                breaks = "\n" in buf or "\r" in buf
-            parts = buf.split(term)
-            tail = parts.pop()
-            i = 0
-            n = len(parts)
-            if n and not breaks and _plain_run(buf, parts[0], term):
-                batch.extend(parts)  # no interchange boundary, empty or padded segment: no per-segment checks
-                i = n
-            while i < n:
-                p = parts[i]
-                i += 1
-                if not p:
-                    continue
-                c0 = p[0]
-                if c0 == "I":
-                    if p.startswith("IEA"):
-                        out(p)
-                        if i < n:  # fast path: the next interchange is a standard ISA with the same delimiters
-                            nxt = _same_isa(parts[i], elem, term, delims)
-                            if nxt is not None:
-                                out(nxt)
-                                i += 1
-                                continue
-                        # the rest goes back to the "between interchanges" state (delimiters may change)
-                        rest = parts[i:]
-                        rest.append(tail)
-                        buf = term.join(rest)
-                        restart = True
-                        break
-                    if p.startswith("ISA") and len(p) > 3 and p[3] == elem:
-                        rest = parts[i - 1:]
-                        rest.append(tail)
-                        buf = term.join(rest)
-                        restart = True
-                        break
-                elif c0 in _BETWEEN:
-                    p = p.lstrip(_BETWEEN)
+                if newline_term:
+                    if "\r" in buf or "\n\n" in buf or "\n " in buf or "\n\t" in buf:
+                        buf = ws.sub("\n", buf)
+                    breaks = False
+                else:
+                    n_term = buf.count(term)
+                    if n_term and buf.count(after) == n_term:
+                        buf = buf.replace(after, term)
+                    elif n_term and buf.count(after_crlf) == n_term:
+                        buf = buf.replace(after_crlf, term)
+                    if "\n" in buf or "\r" in buf or (term + " ") in buf or (term + "\t") in buf:
+                        buf = ws.sub(term, buf)
+                    breaks = "\n" in buf or "\r" in buf
+                parts = buf.split(term)
+                tail = parts.pop()
+                i = 0
+                n = len(parts)
+                if n and not breaks and _plain_run(buf, parts[0], term):
+                    batch.extend(parts)  # no interchange boundary, empty or padded segment: no per-segment checks
+                    i = n
+                while i < n:
+                    p = parts[i]
+                    i += 1
                     if not p:
                         continue
-                if breaks and ("\n" in p or "\r" in p):
-                    out(_unwrap(p, elem))
-                    continue
-                out(p)
-            if restart:
-                break
+                    c0 = p[0]
+                    if c0 == "I":
+                        if p.startswith("IEA"):
+                            out(p)
+                            if i < n:  # fast path: the next interchange is a standard ISA with the same delimiters
+                                nxt = _same_isa(parts[i], elem, term, delims)
+                                if nxt is not None:
+                                    out(nxt)
+                                    i += 1
+                                    continue
+                            # the rest goes back to the "between interchanges" state (delimiters may change)
+                            rest = parts[i:]
+                            rest.append(tail)
+                            buf = term.join(rest)
+                            restart = True
+                            break
+                        if p.startswith("ISA") and len(p) > 3 and p[3] == elem:
+                            rest = parts[i - 1:]
+                            rest.append(tail)
+                            buf = term.join(rest)
+                            restart = True
+                            break
+                    elif c0 in _BETWEEN:
+                        p = p.lstrip(_BETWEEN)
+                        if not p:
+                            continue
+                    if breaks and ("\n" in p or "\r" in p):
+                        out(_unwrap(p, elem))
+                        continue
+                    out(p)
+                if restart:
+                    break
             buf = tail
             if len(buf) > max_segment_length:
                 out(ReaderEvent("too_long", sample=buf[:40], length=len(buf)))
@@ -287,6 +294,28 @@ def iter_batches(
                 if batch:
                     yield batch
                 return
+
+
+def _dirty_pattern(after: str) -> re.Pattern[str]:
+    """After a terminator and its line break: what needs the per-segment path (ISA/IEA, an empty segment,
+    whitespace or padding; see :func:`_plain_run`)."""
+    return re.compile(re.escape(after) + "[I" + re.escape(after[0]) + "\\s\x00\x1a\ufeff]")
+
+
+def _run_after(buf: str, term: str, after: str, dirty: re.Pattern[str]) -> list[str] | None:
+    """The segments of ``buf`` (its tail last) when every terminator is followed by exactly one line break and
+    nothing else needs attention (what the general path would find after removing those line breaks, in fewer
+    passes over the text); ``None`` otherwise."""
+    n_term = buf.count(term)
+    if not n_term or "\r" in buf or buf.count("\n") != n_term or dirty.search(buf) is not None:
+        return None
+    parts = buf.split(after)
+    if len(parts) != n_term + 1:  # a terminator without its line break (or the break in the next chunk)
+        return None
+    first = parts[0]
+    if not first or first[0] == "I" or first[0] in _BETWEEN:
+        return None
+    return parts
 
 
 def _plain_run(buf: str, first: str, term: str) -> bool:

@@ -42,12 +42,19 @@ class _Transition:
     target: _State
 
 
+_ADVANCE, _ENTER, _REPEAT, _LOOP_REPEAT = 0, 1, 2, 3
+_OPS = {"advance": _ADVANCE, "enter": _ENTER, "repeat": _REPEAT, "loop_repeat": _LOOP_REPEAT}
+
+
 class _State:
-    __slots__ = ("frames", "loop_path", "trans")
+    __slots__ = ("fast", "frames", "loop_path", "trans")
 
     def __init__(self, frames: tuple[tuple[StructureNode, int], ...]) -> None:
         self.frames = frames
         self.trans: dict[str, _Transition | None] = {}
+        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, target state), only for
+        #: transitions that report nothing by themselves (no mandatory segment skipped; not a control segment)
+        self.fast: dict[str, tuple[int, int, int, _State]] = {}
         top, p = frames[-1]
         entry = top.children[p]
         self.loop_path = top.path if entry.kind == "segment" else entry.path
@@ -154,6 +161,17 @@ class TransactionValidator:
         self.seen: set[tuple[str, str]] | None = set() if rules and rules.must_use else None
         self.partner_severity = rules.severity if rules else "error"
 
+    def restart(self) -> TransactionValidator:
+        """Ready to validate the next transaction set of the same kind (as if new; cheaper than a new one)."""
+        self.state = self.automaton.start
+        self.counts = [1]
+        self.position = 1
+        if self.hl is not None:
+            self.hl = _Hierarchy(self.report)
+        if self.seen is not None:
+            self.seen = set()
+        return self
+
     def checker(self, seg_id: str) -> SegmentChecker | None:
         chk = self.checkers.get(seg_id)
         if chk is None:
@@ -170,6 +188,8 @@ class TransactionValidator:
         tr = state.trans.get(seg_id, False)
         if tr is False:
             tr = state.trans[seg_id] = self.automaton.transition(state, seg_id)
+            if tr is not None and not tr.missing and seg_id not in _CONTROL:
+                state.fast[seg_id] = (_OPS[tr.kind], tr.pops, tr.node.max, tr.target)
         if tr is None:
             self._unexpected(seg_id, els, text, position)
             return
@@ -227,6 +247,7 @@ class TransactionValidator:
         counts = self.counts
         state = self.state
         hl = self.hl
+        hl_ids = hl.ids if hl is not None else {}
         seen = self.seen
         limit = _CLEAN_LIMIT
         while i < n:
@@ -234,19 +255,15 @@ class TransactionValidator:
             if type(text) is not str:
                 break
             seg_id = clean.get(text)
-            els = None
             if seg_id is None:
                 els = text.split(element)
                 seg_id = els[0]
-                if seg_id in _CONTROL or not els[-1]:
+                entry = state.fast.get(seg_id)
+                if entry is None or not els[-1]:
+                    break  # unknown yet, unexpected here, skips mandatory segments, a control segment: the full path
+                op, pops, most, target = entry
+                if op >= _REPEAT and counts[-1 - pops] >= most:
                     break
-            tr = state.trans.get(seg_id)
-            if tr is None or tr.missing:
-                break  # unknown yet, unexpected here, or skips mandatory segments: the full path
-            kind = tr.kind
-            if kind != "advance" and kind != "enter" and counts[-1 - tr.pops] >= tr.node.max:
-                break
-            if els is not None:
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
                     if not chk.fast(els, text, component, repetition):
@@ -254,23 +271,46 @@ class TransactionValidator:
                     if len(clean) >= limit:
                         clean.clear()
                     clean[text] = seg_id
-            if hl is not None and seg_id == "HL" and not hl.take(
-                    els if els is not None else text.split(element), position + i - start):
-                break  # the last check: take() records the HL only when it has nothing to report
-            pops = tr.pops
+            else:
+                entry = state.fast.get(seg_id)
+                if entry is None:
+                    break
+                op, pops, most, target = entry
+                if op >= _REPEAT and counts[-1 - pops] >= most:
+                    break
+                els = None
+            if seg_id == "HL" and hl is not None:  # the last check: Hierarchy.take() inlined (one HL in three)
+                if els is None:
+                    els = text.split(element)
+                k = len(els)
+                hl_id = els[1] if k > 1 else ""
+                parent = els[2] if k > 2 else ""
+                if hl_id in hl_ids:
+                    break
+                if parent:
+                    if parent == hl_id or parent not in hl_ids:
+                        break
+                    hl.has_children.add(parent)
+                elif not hl.first:
+                    break
+                if hl_id:
+                    hl_ids[hl_id] = position + i - start
+                if k > 4 and els[4]:
+                    hl.says_children[hl_id] = (els[4], position + i - start)
+                hl.first = False
             if pops:
                 del counts[-pops:]
-            if kind == "advance":
+            if op == _ADVANCE:
                 counts[-1] = 1
-            elif kind == "repeat":
-                counts[-1] += 1
-            elif kind == "enter":
+            elif op == _ENTER:
                 counts[-1] = 1
                 counts.append(1)
+            elif op == _REPEAT:
+                counts[-1] += 1
             else:
                 counts[-1] += 1
                 counts.append(1)
-            state = tr.target
+            state = target
             if seen is not None:
                 seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
@@ -358,28 +398,6 @@ class _Hierarchy:
         self.has_children: set[str] = set()
         self.says_children: dict[str, tuple[str, int]] = {}  # HL01 -> (HL04, position)
         self.first = True
-
-    def take(self, els: list[str], position: int) -> bool:
-        """:meth:`segment` for an HL that has nothing to report (the validator's fast path); False, with nothing
-        recorded, when it would report something."""
-        n = len(els)
-        hl_id = els[1] if n > 1 else ""
-        parent = els[2] if n > 2 else ""
-        ids = self.ids
-        if hl_id in ids:
-            return False
-        if parent:
-            if parent == hl_id or parent not in ids:
-                return False
-            self.has_children.add(parent)
-        elif not self.first:
-            return False
-        if hl_id:
-            ids[hl_id] = position
-        if n > 4 and els[4]:
-            self.says_children[hl_id] = (els[4], position)
-        self.first = False
-        return True
 
     def segment(self, els: list[str], position: int) -> None:
         n = len(els)
