@@ -41,7 +41,9 @@ from gateway.as2.settings import (
     inbound_partner,
     organization,
 )
+from gateway.as2.spool import spool_prefix
 from gateway.errors import GatewayError, SecurityError, StoreError
+from gateway.failpoints import FailPoints
 from gateway.logging import get_logger, log_context, mask_url
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -154,6 +156,7 @@ class As2Receiver:
         deliver: Callable[[As2Payload], Any] | None = None,
         mdn_handler: MdnHandler | None = None,
         spool_dir: Path | None = None,
+        failpoints: FailPoints | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -163,7 +166,8 @@ class As2Receiver:
         self.clock = clock
         self.deliver = deliver
         self.mdn_handler = mdn_handler
-        self.spool_dir = spool_dir  # where streamed messages are decrypted/decoded (None: the system's temp dir)
+        self.spool_dir = spool_dir  # where bodies are spooled and decrypted/decoded (None: the system's temp dir)
+        self.failpoints = failpoints or FailPoints()
         self.stream_above = STREAM_ABOVE  # bodies larger than this take the streaming parse
         self._keys: tuple[Any, x509.Certificate | None] | None = None
 
@@ -275,7 +279,7 @@ class As2Receiver:
         if size <= self.stream_above:
             parsed = self._parse_small(msg, head + fp.read(), partner, candidates)
             return self._processed(msg, h, partner, expired, parsed)
-        workdir = Path(tempfile.mkdtemp(prefix="as2-", dir=self.spool_dir))
+        workdir = Path(tempfile.mkdtemp(prefix=spool_prefix(), dir=self.spool_dir))
         try:
             parsed = self._parse_stream(msg, head, fp, size, h, partner, candidates, workdir)
             return self._processed(msg, h, partner, expired, parsed)
@@ -341,6 +345,7 @@ class As2Receiver:
         status, exc = "processed", None
         try:
             parser.run(Entity(parse_headers(head), body, 0, size), received)
+            self.failpoints.hit("as2.after_stream_parse")  # decrypted and verified in spool files, nothing recorded
         except StoreError:
             raise
         except Exception as e:  # every failure becomes an MDN disposition, as in pyas2lib's parse

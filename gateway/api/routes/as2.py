@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.as2.mime import header_value
+from gateway.as2.spool import spool_prefix
 from gateway.logging import get_logger
 
 router = APIRouter(tags=["as2"])
@@ -75,7 +76,7 @@ async def receive_as2(request: Request) -> Response:
     if declared.isdigit() and int(declared) > limit:
         await run_in_threadpool(receiver.record_oversize, dict(request.headers), int(declared), limit)
         return _too_large(limit, known)
-    with tempfile.NamedTemporaryFile(prefix="as2-body-", dir=receiver.spool_dir) as spool:
+    with tempfile.NamedTemporaryFile(prefix=spool_prefix(), dir=receiver.spool_dir) as spool:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
