@@ -31,14 +31,12 @@ from cryptography import x509
 from gateway.as2 import compat as _compat
 from gateway.as2.cms_stream import load_private_key
 from gateway.as2.mdn_policy import refusal as async_mdn_refusal
-from gateway.as2.mime import bounded_decompress, frame, header_value, lower_headers, raw_head, unframe
-from gateway.as2.mime_stream import Entity, parse_headers
-from gateway.as2.receive_stream import MdnSource, Received, StreamParse
+from gateway.as2.mime import frame, header_value, lower_headers, raw_head, unframe
+from gateway.as2.parsing import Parsed, body_file, parse_small, parse_stream
 from gateway.as2.settings import (
     As2OwnSettings,
     As2PartnerSettings,
     certificate_valid,
-    inbound_partner,
     organization,
 )
 from gateway.as2.spool import spool_prefix
@@ -51,7 +49,6 @@ from gateway.store.repository import Store
 
 _compat.install()
 from pyas2lib import as2 as pyas2  # noqa: E402
-from pyas2lib.exceptions import IntegrityError as _Pyas2IntegrityError  # noqa: E402
 
 log = get_logger(__name__)
 
@@ -93,28 +90,6 @@ class As2Payload:
 
 
 @dataclass(slots=True)
-class _Parsed:
-    """The outcome of parsing a message (by pyas2lib, or streamed), in one shape for the rest of the receive."""
-
-    source: Any  # what pyas2lib's Mdn.build reads: the pyas2lib Message or a MdnSource
-    status: str
-    exc: BaseException | None
-    mdn: Any
-    signed: bool = False
-    encrypted: bool = False
-    compressed: bool = False
-    enc_alg: str | None = None
-    mic: bytes | None = None
-    digest_alg: str | None = None
-    name: str | None = None
-    content_type: str | None = None
-    data: bytes = b""  # the payload in memory (pyas2lib) ...
-    path: Path | None = None  # ... or in a spool file (streamed)
-    size: int = 0
-    sha256: str = ""
-
-
-@dataclass(slots=True)
 class As2Response:
     status_code: int
     headers: dict[str, str]
@@ -129,19 +104,6 @@ def _is_mdn(headers: dict[str, str], body: bytes) -> bool:
     if "multipart/report" in ctype:
         return True
     return "multipart/signed" in ctype and b"disposition-notification" in body[:16384].lower()
-
-
-class _BoundedMessage(pyas2.Message):
-    """pyas2lib's Message with a decompression that stops at a size limit."""
-
-    limit: int = 0
-
-    def _decompress_data(self, payload: Any) -> tuple[bool, Any]:
-        if payload.get_content_type() == "application/pkcs7-mime" and payload.get_param("smime-type") == (
-            "compressed-data"
-        ):
-            return True, message_from_bytes(bounded_decompress(payload.get_payload(decode=True), self.limit))
-        return False, payload
 
 
 class As2Receiver:
@@ -288,32 +250,11 @@ class As2Receiver:
 
     def _parse_small(
         self, msg: Message, raw: bytes, partner: As2PartnerSettings, candidates: list[bytes | None]
-    ) -> _Parsed:
-        """pyas2lib's parse, in memory (small bodies): one try per signing certificate until one verifies."""
-        assert msg.id is not None
-        result: Any = None
-        for i, cert in enumerate(candidates):
-            parsed = _BoundedMessage()
-            parsed.limit = self.own.max_payload_bytes
-            status, (exc, _tb), mdn = parsed.parse(
-                raw,
-                find_org_cb=lambda _id: self.org,
-                find_partner_cb=lambda _id, c=cert: inbound_partner(partner, c),
-            )
-            result = (parsed, status, exc, mdn)
-            if not (isinstance(exc, _Pyas2IntegrityError) and i + 1 < len(candidates)):
-                break
-            self.store.add_event(msg.id, "as2.signature_rollover", detail={"certificate": i + 2})
-        parsed, status, exc, mdn = result
-        out = _Parsed(parsed, status, exc, mdn, parsed.signed, parsed.encrypted, parsed.compressed, parsed.enc_alg,
-                      parsed.mic, parsed.digest_alg)
-        if status == "processed":
-            content = parsed.content  # a property that serialises the MIME tree: read it once
-            out.data = content if isinstance(content, bytes) else b""
-            out.size, out.sha256 = len(out.data), hashlib.sha256(out.data).hexdigest()
-            if parsed.payload is not None:
-                out.name, out.content_type = parsed.payload.get_filename(), parsed.payload.get_content_type()
-        return out
+    ) -> Parsed:
+        return parse_small(
+            raw, org=self.org, partner=partner, candidates=candidates, limit=self.own.max_payload_bytes,
+            on_rollover=self._rollover(msg),
+        )
 
     def _parse_stream(
         self,
@@ -325,50 +266,16 @@ class As2Receiver:
         partner: As2PartnerSettings,
         candidates: list[bytes | None],
         workdir: Path,
-    ) -> _Parsed:
-        """The streaming parse (large bodies): memory does not grow with the size (see receive_stream)."""
-        assert msg.id is not None
-        body = _body_file(fp, workdir)
-        key, cert = self._decryption_key()
-        parser = StreamParse(
-            workdir=workdir,
-            require_encrypted=partner.require_encrypted,
-            require_signed=partner.require_signed,
-            private_key=key,
-            certificate=cert,
-            signing_certificates=candidates,
-            max_payload=self.own.max_payload_bytes,
-            on_rollover=lambda nxt: self.store.add_event(msg.id or 0, "as2.signature_rollover",
-                                                         detail={"certificate": nxt + 1}),
+    ) -> Parsed:
+        return parse_stream(
+            head, body_file(fp, workdir), size, h, org=self.org, partner=partner, candidates=candidates,
+            keys=self._decryption_key(), limit=self.own.max_payload_bytes, workdir=workdir,
+            on_rollover=self._rollover(msg), checkpoint=lambda: self.failpoints.hit("as2.after_stream_parse"),
         )
-        received = Received()
-        status, exc = "processed", None
-        try:
-            parser.run(Entity(parse_headers(head), body, 0, size), received)
-            self.failpoints.hit("as2.after_stream_parse")  # decrypted and verified in spool files, nothing recorded
-        except StoreError:
-            raise
-        except Exception as e:  # every failure becomes an MDN disposition, as in pyas2lib's parse
-            status, exc = getattr(e, "disposition_type", "processed/Error"), e
-            log.warning("as2.parse_failed", extra={"fields": {"error": f"{type(e).__name__}: {e}"[:300]}})
-        source = MdnSource(
-            headers=h, receiver=self.org, sender=inbound_partner(partner, candidates[received.certificate]),
-            received=received,
-        )
-        mdn = None
-        if h.get("disposition-notification-to"):
-            url = h.get("receipt-delivery-option")
-            options = h.get("disposition-notification-options")
-            digest = options.split(";")[-1].split(",")[-1].strip() if options else None
-            mdn = pyas2.Mdn(mdn_mode="ASYNC" if url else "SYNC", mdn_url=url, digest_alg=digest)
-            modifier = getattr(exc, "disposition_modifier", "") or "unexpected-processing-error" if exc else None
-            mdn.build(message=source, status=status, detailed_status=modifier)
-        out = _Parsed(source, status, exc, mdn, received.signed, received.encrypted, received.compressed,
-                      received.enc_alg, received.mic, received.digest_alg)
-        if status == "processed" and received.payload is not None:
-            out.name, out.content_type = received.payload.headers.get_filename(), received.payload.content_type
-            out.path, out.size, out.sha256 = received.payload_path, received.size, received.sha256
-        return out
+
+    def _rollover(self, msg: Message) -> Callable[[int], None]:
+        """Record that the signing certificate at this index (from 0) is tried after the previous one failed."""
+        return lambda nxt: self.store.add_event(msg.id or 0, "as2.signature_rollover", detail={"certificate": nxt + 1})
 
     def _decryption_key(self) -> tuple[Any, x509.Certificate | None]:
         if self._keys is None:
@@ -379,7 +286,7 @@ class As2Receiver:
         return self._keys
 
     def _processed(
-        self, msg: Message, h: dict[str, str], partner: As2PartnerSettings, expired: bool, parsed: _Parsed
+        self, msg: Message, h: dict[str, str], partner: As2PartnerSettings, expired: bool, parsed: Parsed
     ) -> As2Response:
         """After the parse: the verdict, the payload archived and delivered, the MDN."""
         assert msg.id is not None
@@ -596,19 +503,6 @@ def _chunks(head: bytes, fp: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
     yield head
     while data := fp.read(size):
         yield data
-
-
-def _body_file(fp: BinaryIO, workdir: Path) -> Path:
-    """A path holding the body: the spool file it already is, or a copy in ``workdir``."""
-    name = getattr(fp, "name", None)
-    if isinstance(name, str) and os.path.isfile(name) and os.path.getsize(name) == fp.seek(0, os.SEEK_END):
-        fp.seek(0)
-        return Path(name)
-    fp.seek(0)
-    path = workdir / "body"
-    with open(path, "wb") as out:
-        shutil.copyfileobj(fp, out, 1 << 20)
-    return path
 
 
 def _signed(mdn: Any) -> bool:
