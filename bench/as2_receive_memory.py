@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -84,6 +85,7 @@ def one(size_mb: int, builder: str) -> None:
         )
     finally:
         gw.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
