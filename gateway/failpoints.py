@@ -7,7 +7,8 @@ raises. Empty in production; checking an unset point costs a dict lookup.
 Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_mapping`` (acked, not yet mapped),
 ``acks.after_create`` (the 997/999 recorded, not yet linked to the message it acknowledges),
 ``archive.before_rename`` (a payload written to its ``.incoming-*`` temporary file, not yet in place),
-``intake.before_submit`` (a broker message taken, nothing recorded), ``intake.before_ack`` (submitted, not yet
+``intake.before_submit`` (a broker message taken, nothing recorded), ``as2.after_stream_parse`` (a large AS2
+message archived, decrypted and verified in spool files, no verdict recorded), ``intake.before_ack`` (submitted, not yet
 acknowledged to the broker), ``intake.after_dead_letter`` (the copy dead-lettered, the original not yet acked).
 """
 

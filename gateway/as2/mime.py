@@ -21,8 +21,13 @@ def lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dic
 
 def raw_message(headers: Mapping[str, str], body: bytes) -> bytes:
     """HTTP headers and body as the one MIME document pyas2lib parses."""
+    return raw_head(headers) + body
+
+
+def raw_head(headers: Mapping[str, str]) -> bytes:
+    """The header block of :func:`raw_message` (ending with the empty line): what precedes the body."""
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() not in _HOP_BY_HOP)
-    return head.encode("utf-8", "surrogateescape") + b"\r\n" + body
+    return head.encode("utf-8", "surrogateescape") + b"\r\n"
 
 
 _HOP_BY_HOP = frozenset({"host", "connection", "content-length", "transfer-encoding", "accept-encoding", "accept"})

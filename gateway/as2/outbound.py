@@ -24,16 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from gateway.as2 import compat as _compat
-from gateway.as2.mime import frame, unframe
+from gateway.as2.mime import unframe
 from gateway.as2.receive import As2Response
-from gateway.as2.send import build, post_request
+from gateway.as2.send import build_request, post_request, response_message
 from gateway.as2.settings import As2OwnSettings, As2PartnerSettings
 from gateway.as2.transmissions import RECONCILE_WINDOW, REUSABLE, MessageChange, Transmissions
 from gateway.as2.verdict import MdnVerdict, judge_mdn, recorded_options
 from gateway.errors import (
-    ConfigError,
     GatewayError,
-    Location,
     PartnerRejected,
     PermanentTransportError,
     SecurityError,
@@ -50,7 +48,6 @@ from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_n
 
 _compat.install()
 from pyas2lib import as2 as pyas2  # noqa: E402
-from pyas2lib.exceptions import AS2Exception, ImproperlyConfigured  # noqa: E402
 
 log = get_logger(__name__)
 
@@ -114,15 +111,17 @@ class As2Outbound:
 
     # -- building ---------------------------------------------------------------------------------------------
     def _build(self, payload: bytes, name: str, sha: str, key: str, message_id: int | None) -> As2Transmission:
-        try:
-            built = build(payload, own=self.own, org=self.org, partner=self.partner, filename=name, subject=name)
-        except (ImproperlyConfigured, AS2Exception, ValueError) as exc:
-            raise ConfigError(
-                f"cannot build an AS2 message for partner {self.partner.id}: {exc}",
-                location=Location(field=f"partners.{self.partner.id}.channels.{self.channel.split('/')[-1]}"),
-                hint="check the channel's certificates and algorithms, and identity.as2_* in config/gateway.yaml",
-            ) from exc
-        blob = self.archive.put_bytes(frame(built.headers, built.body))
+        built, blob = build_request(
+            payload,
+            own=self.own,
+            org=self.org,
+            partner=self.partner,
+            archive=self.archive,
+            filename=name,
+            subject=name,
+            field=f"partners.{self.partner.id}.channels.{self.channel.split('/')[-1]}",
+            hint="check the channel's certificates and algorithms, and identity.as2_* in config/gateway.yaml",
+        )
         options = recorded_options(self.partner, self.own, built)
         tx = As2Transmission(
             message_id=message_id,
@@ -168,7 +167,7 @@ class As2Outbound:
             if not self.log.set_state(tx.id, State.awaiting_mdn, only_from=REUSABLE, mdn_due_at=due):
                 return self._already_judged(self.log.get(tx.id), receipt_detail)  # the MDN overtook the answer
             return Receipt(tx.as2_message_id, {**receipt_detail, "mdn": "async", "due": due.isoformat()})
-        raw = b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers.items()) + b"\r\n" + response.content
+        raw = response_message(response)
         verdict = judge_mdn(raw, tx.as2_message_id, opts, extra_certificates=self.partner.signing_certificates)
         As2Receipts(store=self.store, archive=self.archive, clock=self.clock).record(tx, raw, verdict, apply=False)
         if verdict.outcome == "delivered":

@@ -16,23 +16,32 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import message_from_bytes
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography import x509
 
 from gateway.as2 import compat as _compat
+from gateway.as2.cms_stream import load_private_key
 from gateway.as2.mdn_policy import refusal as async_mdn_refusal
-from gateway.as2.mime import bounded_decompress, frame, header_value, lower_headers, raw_message, unframe
+from gateway.as2.mime import frame, header_value, lower_headers, raw_head, unframe
+from gateway.as2.parsing import Parsed, body_file, parse_small, parse_stream
 from gateway.as2.settings import (
     As2OwnSettings,
     As2PartnerSettings,
     certificate_valid,
-    inbound_partner,
     organization,
 )
+from gateway.as2.spool import spool_prefix
 from gateway.errors import GatewayError, SecurityError, StoreError
+from gateway.failpoints import FailPoints
 from gateway.logging import get_logger, log_context, mask_url
 from gateway.store.archive import Archive
 from gateway.store.models import Direction, Message, MessageStatus
@@ -40,32 +49,41 @@ from gateway.store.repository import Store
 
 _compat.install()
 from pyas2lib import as2 as pyas2  # noqa: E402
-from pyas2lib.exceptions import IntegrityError as _Pyas2IntegrityError  # noqa: E402
 
 log = get_logger(__name__)
 
 PartnerLookup = Callable[[str], As2PartnerSettings | None]
+STREAM_ABOVE = 1024 * 1024  # bodies larger than this are parsed streaming (memory bounded), smaller by pyas2lib
 IN_PROGRESS_SECONDS = 300  # a repeat within this time of an unfinished original is answered 503 (not run twice)
 MdnHandler = Callable[[bytes, dict[str, str]], "As2Response"]
 
 
 @dataclass(frozen=True, slots=True)
 class As2Payload:
-    """The decrypted, verified payload handed to the inbound flow (an :class:`InboundItem`)."""
+    """The decrypted, verified payload handed to the inbound flow (an :class:`InboundItem`): in memory (``data``)
+    for a small message, a spool file (``path``, valid during the ``deliver`` call) for a streamed one."""
 
     channel: str
     partner_id: str | None
     name: str
     transport_id: str
     idempotency_key: str
-    data: bytes = field(repr=False)
+    data: bytes = field(default=b"", repr=False)
+    path: Path | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.path.stat().st_size if self.path is not None else len(self.data)
 
-    def open(self) -> io.BytesIO:
-        return io.BytesIO(self.data)
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb") if self.path is not None else io.BytesIO(self.data)
+
+    def in_memory(self) -> As2Payload:
+        """The same payload with its bytes read into ``data`` (to keep it past the ``deliver`` call)."""
+        if self.path is None:
+            return self
+        with self.open() as fp:
+            return replace(self, data=fp.read(), path=None)
 
     def ack(self, error: BaseException | None = None) -> None:
         """The AS2 MDN answers for the transmission; the document's own fate is in its 997/999."""
@@ -88,19 +106,6 @@ def _is_mdn(headers: dict[str, str], body: bytes) -> bool:
     return "multipart/signed" in ctype and b"disposition-notification" in body[:16384].lower()
 
 
-class _BoundedMessage(pyas2.Message):
-    """pyas2lib's Message with a decompression that stops at a size limit."""
-
-    limit: int = 0
-
-    def _decompress_data(self, payload: Any) -> tuple[bool, Any]:
-        if payload.get_content_type() == "application/pkcs7-mime" and payload.get_param("smime-type") == (
-            "compressed-data"
-        ):
-            return True, message_from_bytes(bounded_decompress(payload.get_payload(decode=True), self.limit))
-        return False, payload
-
-
 class As2Receiver:
     def __init__(
         self,
@@ -112,6 +117,8 @@ class As2Receiver:
         clock: Callable[[], datetime],
         deliver: Callable[[As2Payload], Any] | None = None,
         mdn_handler: MdnHandler | None = None,
+        spool_dir: Path | None = None,
+        failpoints: FailPoints | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -121,14 +128,25 @@ class As2Receiver:
         self.clock = clock
         self.deliver = deliver
         self.mdn_handler = mdn_handler
+        self.spool_dir = spool_dir  # where bodies are spooled and decrypted/decoded (None: the system's temp dir)
+        self.failpoints = failpoints or FailPoints()
+        self.stream_above = STREAM_ABOVE  # bodies larger than this take the streaming parse
+        self._keys: tuple[Any, x509.Certificate | None] | None = None
 
     # -- entry point -----------------------------------------------------------------------------------------
-    def handle(self, body: bytes, headers: dict[str, str] | Any) -> As2Response:
+    def handle(self, body: bytes | BinaryIO, headers: dict[str, str] | Any) -> As2Response:
+        """One POST: ``body`` as bytes or as a seekable file (the route's spool file), ``headers`` as received."""
         h = lower_headers(headers)
-        raw = raw_message(headers if isinstance(headers, dict) else dict(headers), body)
-        if _is_mdn(h, body) and self.mdn_handler is not None:
-            return self.mdn_handler(raw, h)
-        blob = self.archive.put_bytes(raw)  # archive first: nothing below runs on unarchived bytes
+        head = raw_head(headers if isinstance(headers, dict) else dict(headers))
+        fp: BinaryIO = io.BytesIO(body) if isinstance(body, (bytes, bytearray)) else body
+        size = fp.seek(0, os.SEEK_END)
+        fp.seek(0)
+        peek = fp.read(16384)
+        fp.seek(0)
+        if _is_mdn(h, peek) and self.mdn_handler is not None:
+            return self.mdn_handler(head + fp.read(), h)
+        blob = self.archive.put_chunks(_chunks(head, fp))  # archive first: nothing below runs on unarchived bytes
+        fp.seek(0)
         sender, receiver = header_value(h.get("as2-from")), header_value(h.get("as2-to"))
         msgid = (h.get("message-id") or "").strip().strip("<>").strip()
         missing = [n for n, v in (("AS2-From", sender), ("AS2-To", receiver), ("Message-ID", msgid)) if not v]
@@ -161,7 +179,7 @@ class As2Receiver:
                 replay = self._repeat(msg, blob.key, h)
                 if replay is not None:
                     return replay
-            return self._process(msg, raw, h, sender, receiver, partner)
+            return self._process(msg, head, fp, size, h, sender, receiver, partner)
 
     # -- duplicates ------------------------------------------------------------------------------------------
     def _repeat(self, msg: Message, blob_key: str, h: dict[str, str]) -> As2Response | None:
@@ -201,7 +219,9 @@ class As2Receiver:
     def _process(
         self,
         msg: Message,
-        raw: bytes,
+        head: bytes,
+        fp: BinaryIO,
+        size: int,
         h: dict[str, str],
         sender: str,
         receiver: str,
@@ -210,7 +230,7 @@ class As2Receiver:
         assert msg.id is not None
         if receiver != self.own.as2_id or partner is None:
             who = f"AS2-To {receiver!r} is not our AS2 id" if partner else f"no partner has the AS2 id {sender!r}"
-            mdn = self._header_only_mdn(raw, receiver, sender, "processed/Error", "unknown-trading-partner")
+            mdn = self._header_only_mdn(head, receiver, sender, "processed/Error", "unknown-trading-partner")
             return self._finish(
                 msg, h, mdn, "processed/Error", "unknown-trading-partner", who, MessageStatus.quarantined
             )
@@ -218,57 +238,96 @@ class As2Receiver:
         certs = [c for c in partner.signing_certificates if certificate_valid(c, now)]
         expired = bool(partner.signing_certificates) and not certs
         candidates: list[bytes | None] = list(certs or partner.signing_certificates[:1]) or [None]
-        result: Any = None
-        for i, cert in enumerate(candidates):
-            parsed = _BoundedMessage()
-            parsed.limit = self.own.max_payload_bytes
-            status, (exc, _tb), mdn = parsed.parse(
-                raw,
-                find_org_cb=lambda _id: self.org,
-                find_partner_cb=lambda _id, c=cert: inbound_partner(partner, c),
-            )
-            result = (parsed, status, exc, mdn)
-            if not (isinstance(exc, _Pyas2IntegrityError) and i + 1 < len(candidates)):
-                break
-            self.store.add_event(msg.id, "as2.signature_rollover", detail={"certificate": i + 2})
-        parsed, status, exc, mdn = result
+        if size <= self.stream_above:
+            parsed = self._parse_small(msg, head + fp.read(), partner, candidates)
+            return self._processed(msg, h, partner, expired, parsed)
+        workdir = Path(tempfile.mkdtemp(prefix=spool_prefix(), dir=self.spool_dir))
+        try:
+            parsed = self._parse_stream(msg, head, fp, size, h, partner, candidates, workdir)
+            return self._processed(msg, h, partner, expired, parsed)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _parse_small(
+        self, msg: Message, raw: bytes, partner: As2PartnerSettings, candidates: list[bytes | None]
+    ) -> Parsed:
+        return parse_small(
+            raw, org=self.org, partner=partner, candidates=candidates, limit=self.own.max_payload_bytes,
+            on_rollover=self._rollover(msg),
+        )
+
+    def _parse_stream(
+        self,
+        msg: Message,
+        head: bytes,
+        fp: BinaryIO,
+        size: int,
+        h: dict[str, str],
+        partner: As2PartnerSettings,
+        candidates: list[bytes | None],
+        workdir: Path,
+    ) -> Parsed:
+        return parse_stream(
+            head, body_file(fp, workdir), size, h, org=self.org, partner=partner, candidates=candidates,
+            keys=self._decryption_key(), limit=self.own.max_payload_bytes, workdir=workdir,
+            on_rollover=self._rollover(msg), checkpoint=lambda: self.failpoints.hit("as2.after_stream_parse"),
+        )
+
+    def _rollover(self, msg: Message) -> Callable[[int], None]:
+        """Record that the signing certificate at this index (from 0) is tried after the previous one failed."""
+        return lambda nxt: self.store.add_event(msg.id or 0, "as2.signature_rollover", detail={"certificate": nxt + 1})
+
+    def _decryption_key(self) -> tuple[Any, x509.Certificate | None]:
+        if self._keys is None:
+            own = self.own
+            key = load_private_key(own.decrypt_private_key or own.private_key, own.key_password)
+            pem = own.decrypt_certificate or own.certificate
+            self._keys = (key, x509.load_pem_x509_certificate(pem) if pem else None)
+        return self._keys
+
+    def _processed(
+        self, msg: Message, h: dict[str, str], partner: As2PartnerSettings, expired: bool, parsed: Parsed
+    ) -> As2Response:
+        """After the parse: the verdict, the payload archived and delivered, the MDN."""
+        assert msg.id is not None
+        status, exc, mdn = parsed.status, parsed.exc, parsed.mdn
         reason = None
         if exc is not None:
             modifier = getattr(exc, "disposition_modifier", "") or "unexpected-processing-error"
             if modifier == "unexpected-processing-error" and parsed.encrypted and parsed.enc_alg is None:
                 # pyas2lib lets unreadable enveloped data escape as a foreign error: it is a decryption failure
                 modifier = "decryption-failed"
-                mdn = self._rebuild_mdn(parsed, mdn, status, modifier)
+                mdn = self._rebuild_mdn(parsed.source, mdn, status, modifier)
             reason = f"{modifier}: {exc}"
         elif parsed.signed and expired:
             status, modifier = "processed/Error", "authentication-failed"
             reason = "authentication-failed: every signing certificate configured for the partner has expired"
-            mdn = self._rebuild_mdn(parsed, mdn, status, modifier)
+            mdn = self._rebuild_mdn(parsed.source, mdn, status, modifier)
         else:
             modifier = None
         if status != "processed":
-            state = MessageStatus.failed
-            return self._finish(msg, h, mdn, status, modifier, reason, state, parsed)
-        content = parsed.content  # a property that serialises the MIME tree: read it once
-        payload = content if isinstance(content, bytes) else b""
-        if len(payload) > self.own.max_payload_bytes:
-            mdn = self._rebuild_mdn(parsed, mdn, "processed/Error", "unexpected-processing-error")
+            return self._finish(msg, h, mdn, status, modifier, reason, MessageStatus.failed)
+        if parsed.size > self.own.max_payload_bytes:
+            mdn = self._rebuild_mdn(parsed.source, mdn, "processed/Error", "unexpected-processing-error")
             why = f"the payload is larger than the limit of {self.own.max_payload_bytes} bytes"
             return self._finish(
-                msg, h, mdn, "processed/Error", "unexpected-processing-error", why, MessageStatus.failed, parsed
+                msg, h, mdn, "processed/Error", "unexpected-processing-error", why, MessageStatus.failed
             )
-        name = (parsed.payload.get_filename() if parsed.payload is not None else None) or f"{msg.transport_id}.edi"
+        name = parsed.name or f"{msg.transport_id}.edi"
         # durable before the MDN says "processed": archived here, or by the inbound flow in deliver() (same key)
-        key = self.archive.put_bytes(payload).key if self.deliver is None else hashlib.sha256(payload).hexdigest()
+        key = parsed.sha256
+        if self.deliver is None:
+            key = (self.archive.put_file(parsed.path) if parsed.path else self.archive.put_bytes(parsed.data)).key
         extracted = {
             "archive_key": key,
-            "size": len(payload),
+            "size": parsed.size,
             "signed": parsed.signed,
             "encrypted": parsed.encrypted,
             "compressed": parsed.compressed,
             "mic": parsed.mic.decode() if parsed.mic else None,
             "mic_alg": parsed.digest_alg,
-            "content_type": parsed.payload.get_content_type() if parsed.payload is not None else None,
+            "content_type": parsed.content_type,
+            "streamed": parsed.path is not None,
         }
         self.store.update(msg.id, event="as2.payload_extracted", file_name=name, detail=extracted)
         if self.deliver is not None:
@@ -278,7 +337,8 @@ class As2Receiver:
                 name=name,
                 transport_id=msg.transport_id or "",
                 idempotency_key=f"as2-payload:{msg.id}:{key}",
-                data=payload,
+                data=parsed.data,
+                path=parsed.path,
             )
             try:
                 self.deliver(item)
@@ -288,8 +348,11 @@ class As2Receiver:
                 log.exception("as2.deliver_failed")
                 self.store.add_event(msg.id, "as2.deliver_failed", detail={"error": f"{type(exc).__name__}: {exc}"})
             if not self.archive.exists(key):  # deliver() did not archive it: do it before the MDN goes out
-                self.archive.put_bytes(payload)
-        return self._finish(msg, h, mdn, "processed", None, None, MessageStatus.processed, parsed)
+                if parsed.path is not None:
+                    self.archive.put_file(parsed.path)
+                else:
+                    self.archive.put_bytes(parsed.data)
+        return self._finish(msg, h, mdn, "processed", None, None, MessageStatus.processed)
 
     # -- MDNs ------------------------------------------------------------------------------------------------
     def _rebuild_mdn(self, parsed: Any, mdn: Any, status: str, modifier: str) -> Any:
@@ -299,9 +362,8 @@ class As2Receiver:
         new.build(message=parsed, status=status, detailed_status=modifier)
         return new
 
-    def _header_only_mdn(self, raw: bytes, receiver: str, sender: str, status: str, modifier: str) -> Any:
+    def _header_only_mdn(self, head: bytes, receiver: str, sender: str, status: str, modifier: str) -> Any:
         """A negative MDN without parsing the body (unknown partner or not addressed to us)."""
-        head = raw.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
         m = pyas2.Message()
         m.payload = message_from_bytes(head)
         hdrs = {k.lower(): v for k, v in m.payload.items()}
@@ -327,7 +389,6 @@ class As2Receiver:
         modifier: str | None,
         reason: str | None,
         state: MessageStatus,
-        parsed: Any = None,
     ) -> As2Response:
         assert msg.id is not None
         disposition = f"{status}: {modifier}" if modifier else status
@@ -402,7 +463,7 @@ class As2Receiver:
     def record_oversize(self, headers: dict[str, str], size: int, limit: int | None = None) -> int | None:
         """A body over the limit is refused unread (HTTP 413); its headers are archived and recorded."""
         h = lower_headers(headers)
-        blob = self.archive.put_bytes(raw_message(headers, b""))
+        blob = self.archive.put_bytes(raw_head(headers))
         limit = self.own.max_body_bytes if limit is None else limit
         known = self.partners(header_value(h.get("as2-from")) or "") is not None
         who = "" if known else " for a sender that is not a partner of ours"
@@ -436,6 +497,12 @@ class As2Receiver:
         )
         log.warning("message.failed", extra={"fields": {"reason": reason, "message_id": msg.id}})
         return As2Response(code, {"Content-Type": "text/plain"}, reason.encode() + b"\n", msg.id, None)
+
+
+def _chunks(head: bytes, fp: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    yield head
+    while data := fp.read(size):
+        yield data
 
 
 def _signed(mdn: Any) -> bool:

@@ -12,6 +12,7 @@ from gateway.as2.partners import as2_own_settings, as2_partner_settings, as2_par
 from gateway.as2.ratelimit import RateLimiter
 from gateway.as2.service import ASYNC_MDN_JOB, As2Service, build_service
 from gateway.as2.settings import As2PartnerSettings
+from gateway.as2.spool import clean as clean_spool
 from gateway.errors import GatewayError
 from gateway.failpoints import FailPoints
 from gateway.logging import get_logger
@@ -57,6 +58,13 @@ def as2_service(gw: Any) -> As2Service | None:
         clock=lambda: datetime.now(UTC),
         deliver=gw.inbound.receive,
     )
+    spool = gw.settings.data_path / "spool"  # received bodies while they are parsed (not the system's tmpfs)
+    spool.mkdir(parents=True, exist_ok=True)
+    left = clean_spool(spool)  # what requests killed mid-way left behind
+    if left:
+        log.info("as2.spool_cleaned", extra={"fields": {"entries": len(left)}})
+    service.receiver.spool_dir = spool
+    service.receiver.failpoints = FailPoints(gw.settings.failpoints)
     locks = ChannelLocks(gw.engine)
     service.mdn_delivery.lock = lambda: locks.hold(ASYNC_MDN_JOB)  # one sweeping process per store
     service.mdn_delivery.wake = lambda: gw.scheduler.wake(ASYNC_MDN_JOB)

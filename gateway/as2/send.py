@@ -161,6 +161,35 @@ def _entity_bytes(part: Any, fold: bool) -> bytes:
     return fold_header_block(head) + sep + rest
 
 
+def build_request(
+    payload: bytes,
+    *,
+    own: As2OwnSettings,
+    org: Any,
+    partner: As2PartnerSettings,
+    archive: Archive,
+    filename: str,
+    subject: str,
+    field: str,
+    hint: str,
+) -> tuple[BuiltMessage, Any]:
+    """Build the request (see :func:`build`) and archive it framed (headers + body, sent again as is on every
+    attempt); returns the message and the archive blob. A message that cannot be built is a ConfigError naming
+    ``field`` (the partner's AS2 settings), with ``hint``."""
+    try:
+        built = build(payload, own=own, org=org, partner=partner, filename=filename, subject=subject)
+    except (ImproperlyConfigured, AS2Exception, ValueError) as exc:
+        raise ConfigError(
+            f"cannot build an AS2 message for partner {partner.id}: {exc}", location=Location(field=field), hint=hint
+        ) from exc
+    return built, archive.put_bytes(frame(built.headers, built.body))
+
+
+def response_message(response: httpx.Response) -> bytes:
+    """A synchronous answer (the MDN) as one MIME document: the HTTP headers, an empty line, the body."""
+    return b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers.items()) + b"\r\n" + response.content
+
+
 def post_request(partner: As2PartnerSettings, headers: dict[str, str], body: bytes) -> httpx.Response:
     """POST an AS2 request to the partner's URL (their current URL, basic auth and TLS settings). Network errors,
     timeouts, HTTP 5xx and 429 are transient; other HTTP errors permanent."""
@@ -220,16 +249,18 @@ class As2Sender:
         self, payload: bytes, partner: As2PartnerSettings, *, filename: str, subject: str = "AS2 message"
     ) -> Message:
         """Record, build and archive the message once, then make the first attempt."""
-        try:
-            built = build(payload, own=self.own, org=self.org, partner=partner, filename=filename, subject=subject)
-        except (ImproperlyConfigured, AS2Exception, ValueError) as exc:
-            raise ConfigError(
-                f"cannot build an AS2 message for partner {partner.id}: {exc}",
-                location=Location(field=f"partners.{partner.id}.as2"),
-                hint="check the partner's certificates and algorithms",
-            ) from exc
+        built, rblob = build_request(
+            payload,
+            own=self.own,
+            org=self.org,
+            partner=partner,
+            archive=self.archive,
+            filename=filename,
+            subject=subject,
+            field=f"partners.{partner.id}.as2",
+            hint="check the partner's certificates and algorithms",
+        )
         pblob = self.archive.put_bytes(payload)
-        rblob = self.archive.put_bytes(frame(built.headers, built.body))
         msg, _ = self.store.create_message(
             direction=Direction.outbound,
             status=MessageStatus.queued,
@@ -306,8 +337,7 @@ class As2Sender:
                     error=None,
                     detail={"due": due.isoformat(), "http_status": response.status_code},
                 )
-            raw = b"".join(f"{k}: {v}\r\n".encode() for k, v in response.headers.items()) + b"\r\n"
-            return self._apply_mdn(msg, raw + response.content, built, partner)
+            return self._apply_mdn(msg, response_message(response), built, partner)
 
     def _post(self, partner: As2PartnerSettings, headers: dict[str, str], body: bytes) -> httpx.Response:
         return post_request(partner, headers, body)

@@ -77,7 +77,7 @@ def make_node(tmp: Path, own: As2OwnSettings, partners: list[As2PartnerSettings]
         own=own,
         partners=by_id.get,
         clock=kw.pop("clock", lambda: datetime.now(UTC)),
-        deliver=delivered.append,
+        deliver=lambda item: delivered.append(item.in_memory()),  # a streamed payload's file goes after
         **kw,
     )
     return Node(store, archive, receiver, delivered=delivered)

@@ -4,9 +4,10 @@ raw bytes and headers to :class:`gateway.as2.receive.As2Receiver` (kept on ``app
 No API key here: AS2 authenticates each message by its signature (partner policy ``require_signed``). Before the
 body is read, the AS2-From header says whether the sender is a partner we know: an unknown sender gets a much
 smaller body limit (``edge.unknown_sender_max_body_bytes``) and a rate limit per client address (HTTP 429), so
-unauthenticated input costs bounded memory, disk and time. The body is spooled to a temporary file (memory holds
-at most one chunk beyond :data:`SPOOL_IN_MEMORY`) and read once for the receiver; bodies over :data:`LARGE_BODY`
-are parsed one at a time, so several large messages at once do not multiply the memory. An async MDN is never
+unauthenticated input costs bounded memory, disk and time. The body is spooled to a temporary file (in the
+receiver's ``spool_dir``) that the receiver archives and parses from the file: bodies over its ``stream_above``
+are decrypted, decompressed and verified streaming, so memory does not grow with the body; bodies over
+:data:`LARGE_BODY` are still handled one at a time (disk and CPU, not memory, are what they cost). An async MDN is never
 sent from here: the receiver queues it as a stored work item and the route only wakes the delivery job.
 """
 
@@ -21,13 +22,13 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.as2.mime import header_value
+from gateway.as2.spool import spool_prefix
 from gateway.logging import get_logger
 
 router = APIRouter(tags=["as2"])
 log = get_logger(__name__)
-SPOOL_IN_MEMORY = 1024 * 1024
 UNKNOWN_CONCURRENCY = 2  # unknown senders' requests processed at once; the others wait without holding a thread
-LARGE_BODY = 8 * 1024 * 1024  # bodies this large are parsed in memory one at a time (AS2 parsing is not streamed)
+LARGE_BODY = 8 * 1024 * 1024  # bodies this large are handled one at a time
 
 
 def _known(receiver: Any, request: Request) -> bool:
@@ -75,7 +76,7 @@ async def receive_as2(request: Request) -> Response:
     if declared.isdigit() and int(declared) > limit:
         await run_in_threadpool(receiver.record_oversize, dict(request.headers), int(declared), limit)
         return _too_large(limit, known)
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+    with tempfile.NamedTemporaryFile(prefix=spool_prefix(), dir=receiver.spool_dir) as spool:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
@@ -83,17 +84,15 @@ async def receive_as2(request: Request) -> Response:
                 await run_in_threadpool(receiver.record_oversize, dict(request.headers), size, limit)
                 return _too_large(limit, known)
             spool.write(chunk)
-        spool.seek(0)
-        body = spool.read()
-    slots = _slots(request, "as2_unknown_slots", UNKNOWN_CONCURRENCY) if not known else None
-    if len(body) > LARGE_BODY:
-        slots = _slots(request, "as2_large_slots", 1)
-    if slots is None:
-        result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
-    else:
-        async with slots:
-            result = await run_in_threadpool(receiver.handle, body, list(request.headers.items()))
-    del body
+        spool.flush()
+        slots = _slots(request, "as2_unknown_slots", UNKNOWN_CONCURRENCY) if not known else None
+        if size > LARGE_BODY:
+            slots = _slots(request, "as2_large_slots", 1)
+        if slots is None:
+            result = await run_in_threadpool(receiver.handle, spool, list(request.headers.items()))
+        else:
+            async with slots:
+                result = await run_in_threadpool(receiver.handle, spool, list(request.headers.items()))
     delivery = getattr(request.app.state, "as2_mdn_delivery", None)
     if result.async_mdn is not None and delivery is not None:
         delivery.queued()  # the stored MDN is the work item; the scheduler delivers it, not this worker
