@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from tests.as2 import peer  # noqa: E402
-from tests.hardening.as2_home import as2_home  # noqa: E402
+from tests.support.as2_home import as2_home  # noqa: E402
 from tests.support.serve import ServeProcess  # noqa: E402
 
 MB = 1024 * 1024

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from tests.hardening.as2_home import as2_home  # noqa: E402
 from tests.hardening.test_as2_known_memory import MB, peak_rss_mb, signed_and_encrypted  # noqa: E402
+from tests.support.as2_home import as2_home  # noqa: E402
 from tests.support.serve import ServeProcess  # noqa: E402
 
 

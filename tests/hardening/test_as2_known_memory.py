@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.as2.support import keypair
-from tests.hardening.as2_home import as2_home
+from tests.support.as2_home import as2_home
 from tests.support.serve import ServeProcess
 
 MB = 1024 * 1024

@@ -9,7 +9,7 @@ import time
 import httpx
 
 from tests.as2 import peer
-from tests.hardening.as2_home import as2_home
+from tests.support.as2_home import as2_home
 from tests.support.serve import ServeProcess
 
 
