@@ -137,3 +137,17 @@ def test_keys_written_without_their_join_form_get_it_from_the_index(store):
     with store.engine.connect() as conn:
         assert rows.related_messages(conn, "order", "777") == [mid]
         assert rows.find_object(conn, "order", "777") is not None
+
+
+def test_keys_written_by_the_batched_path_join_at_once(store):
+    from gateway.store.batch import Batch
+
+    order = message(store, "940", [("order", "0018061923")])
+    mid = message(store, "945", [])
+    store.apply(Batch().keys(mid, [("order", "SO-18061923"), ("shipment", "shp 0042"), ("file", "x.edi")]))
+    norms = {k.kind: k.norm for k in store.business_keys(mid)}
+    assert norms == {"order": "SO18061923", "shipment": "SHP0042", "file": None}
+    store.apply(Batch().keys(mid, [("po", "0018061923")]))
+    with store.engine.connect() as conn:  # no index run in between: the join form was written with the key
+        assert rows.related_messages(conn, "order", "18061923") == [order, mid]
+        assert rows.related_messages(conn, "shipment", "SHP0042") == [order, mid]
