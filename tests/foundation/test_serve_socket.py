@@ -1,0 +1,37 @@
+"""The API's listening socket (gateway.cli.failures.bind): connections accepted on it send small writes at once.
+
+With Nagle's algorithm on, an answer written as two sends (headers, then body) waits for the client's delayed ACK,
+~40 ms on every request of a keep-alive connection; asyncio turns it off only for sockets that say they are TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from gateway.cli.failures import bind
+
+
+def test_connections_accepted_on_the_api_socket_have_nagle_off():
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    seen: list[int] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted = writer.get_extra_info("socket")
+            seen.append(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+            done.set()
+
+        server = await asyncio.start_server(on_connect, sock=sock)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.wait_for(done.wait(), 10)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0
