@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from gateway.business import stage as stages
 from gateway.business.keys import OBJECT_KINDS, normalise
 from gateway.business.quantities import compare
@@ -22,6 +24,7 @@ from gateway.logging import get_logger
 from gateway.partners.schema import Partner
 from gateway.store import business as rows
 from gateway.store.archive import Archive
+from gateway.store.db import reader
 from gateway.store.models import TERMINAL
 from gateway.store.repository import Store
 
@@ -71,12 +74,16 @@ class Timelines:
         self.partners = partners
 
     def documents(self, kind: str, key: str) -> tuple[str, list[int]]:
+        with reader(self.store.engine) as conn:
+            return self._documents(conn, kind, key)
+
+    @staticmethod
+    def _documents(conn: Connection, kind: str, key: str) -> tuple[str, list[int]]:
         norm = normalise(key)
         if not norm:
             raise InvalidActionError(f"{key!r} is not a usable business key", hint="give a PO, order number, "
                                      "shipment id, BOL, PRO or tracking number")
-        with self.store.engine.connect() as conn:
-            return norm, rows.related_messages(conn, _kind(kind), norm)
+        return norm, rows.related_messages(conn, _kind(kind), norm)
 
     def docs(self, related: rows.Related) -> list[stages.Doc]:
         out = []
@@ -97,14 +104,17 @@ class Timelines:
         return found
 
     def timeline(self, kind: str, key: str) -> dict[str, Any]:
-        norm, ids = self.documents(kind, key)
-        if not ids:
-            raise NotFoundError(f"no {kind} {key!r}: no message carries that key",
-                                hint="keys are matched without case, punctuation or leading zeros")
-        with self.store.engine.connect() as conn:
+        with reader(self.store.engine) as conn:  # one connection, a handful of statements (round trips)
+            norm, ids = self._documents(conn, kind, key)
+            if not ids:
+                raise NotFoundError(f"no {kind} {key!r}: no message carries that key",
+                                    hint="keys are matched without case, punctuation or leading zeros")
             related = rows.load(conn, ids)
-            obj = rows.find_object(conn, kind, norm, ids)
-            breaches = rows.breaches_of(conn, obj.id) if obj is not None else []
+            own = OBJECT_KINDS[kind]
+            norms = [normalise(v) for ks in related.keys.values() for k, v in ks if k in own]
+            obj = rows.find_object(conn, kind, norm, ids, norms)
+            # the object counts its breaches in the transaction that records them: none, nothing to read
+            breaches = rows.breaches_of(conn, obj.id) if obj is not None and obj.breaches else []
         docs = self.docs(related)
         progress = stages.progress(docs)
         by_id = {m.id: m for m in related.messages}
@@ -150,7 +160,7 @@ class Timelines:
                 limit: int = 50, offset: int = 0) -> dict[str, Any]:
         if stage is not None and stage not in stages.STAGES:
             raise InvalidActionError(f"unknown stage {stage!r}", hint=f"one of {', '.join(stages.STAGES)}")
-        with self.store.engine.connect() as conn:
+        with reader(self.store.engine) as conn:
             found, total = rows.list_objects(conn, _kind(kind), partner=partner, stage=stage, since=since,
                                              until=until, breached=breached, limit=limit, offset=offset)
         base = "/api/orders/" if kind == "order" else "/api/shipments/"

@@ -77,19 +77,36 @@ def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str]) -> dic
 
 
 def related_messages(conn: Connection, kind: str, norm: str) -> list[int]:
-    """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first)."""
-    own, other = OBJECT_KINDS[kind], OBJECT_KINDS[_other(kind)]
-    first = _messages_with(conn, [norm], own)
-    if not first:
-        return []
-    family = {n for ns in _norms_of(conn, first, own).values() for n in ns} | {norm}
-    ids = first | _messages_with(conn, family, own)
-    across = _messages_with(conn, {n for ns in _norms_of(conn, ids, other).values() for n in ns}, other) - ids
-    if kind == "shipment" and across:
+    """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first).
+
+    One statement (one round trip), every step served by ``ix_business_key_norm`` or the (message_id, kind, value)
+    unique index: the messages carrying the key in its family (``first``), the family's other keys on them
+    (``fam``: a 940 names order and PO), the messages carrying any of those (``ids``), the other family's keys on
+    them (``oth``: an order's 945 names its shipment) and the messages carrying those (``across``). For a shipment,
+    an order's document that names another shipment of the same order is left out."""
+    own, other = list(OBJECT_KINDS[kind]), list(OBJECT_KINDS[_other(kind)])
+    first = (sa.select(BK.c.message_id).where(BK.c.norm == norm, BK.c.kind.in_(own)).distinct()
+             .limit(MAX_MESSAGES + 1).cte("first"))
+    fam = sa.union(
+        sa.select(BK.c.norm).where(BK.c.message_id.in_(sa.select(first.c.message_id)), BK.c.kind.in_(own),
+                                   BK.c.norm.is_not(None)),
+        sa.select(sa.literal(norm, BK.c.norm.type).label("norm")),
+    ).cte("fam")
+    ids = (sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(fam.c.norm).limit(MAX_NORMS)), BK.c.kind.in_(own))
+           .distinct().limit(MAX_MESSAGES + 1).cte("ids"))
+    oth = (sa.select(BK.c.norm).where(BK.c.message_id.in_(sa.select(ids.c.message_id)), BK.c.kind.in_(other),
+                                      BK.c.norm.is_not(None)).distinct().limit(MAX_NORMS).cte("oth"))
+    across = sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(oth.c.norm)), BK.c.kind.in_(other))
+    if kind == "shipment":
         # an order's documents belong to this shipment; another shipment of the same order does not
-        theirs = _norms_of(conn, across, own)
-        across = {m for m in across if theirs.get(m, set()) <= family}
-    return sorted(ids | across)[:MAX_MESSAGES]
+        mine = BK.alias("mine")
+        across = across.where(~sa.exists().where(
+            mine.c.message_id == BK.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
+            mine.c.norm.not_in(sa.select(fam.c.norm))))
+    across_cte = across.distinct().limit(MAX_MESSAGES + 1).cte("across")
+    q = sa.union(sa.select(ids.c.message_id), sa.select(across_cte.c.message_id))
+    found = sorted({r[0] for r in conn.execute(q)})
+    return found[:MAX_MESSAGES]
 
 
 @dataclass(slots=True)
@@ -145,20 +162,30 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
     return Related(msgs, keys, acks, handoffs, sla, canonical)
 
 
-def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = ()) -> Any:
+def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = (), norms: Iterable[str] = ()) -> Any:
     """The indexed object named ``norm``, or the object of another key of ``ids`` or of the messages sharing one
-    (an 856 naming only the PO joins the order its 940 named by order number)."""
-    row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == norm)).first()
+    (an 856 naming only the PO joins the order its 940 named by order number). ``norms``: the family's keys of
+    ``ids`` when the caller has them (their normalised values), which saves reading them again."""
+    known = [n for n in dict.fromkeys(norms) if n and n != norm][:MAX_NORMS]
+    if known:  # the object named ``norm`` first, else the oldest named by another key of the messages: one query
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_([norm, *known]))
+                           .order_by(sa.case((BO.c.norm == norm, 0), else_=1), BO.c.id).limit(1)).first()
+    else:
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == norm)).first()
     if row is not None or not ids:
         return row
     kinds = OBJECT_KINDS[kind]
-    norms = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}
-    for widen in (False, True):
+    steps: tuple[bool, ...]
+    if known:  # the messages' own keys were looked up above: widen at once
+        found, steps = {norm, *known}, (True,)
+    else:
+        found, steps = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}, (False, True)
+    for widen in steps:
         if widen:
-            norms = {n for ns in _norms_of(conn, _messages_with(conn, norms, kinds), kinds).values() for n in ns}
-        if not norms:
+            found = {n for ns in _norms_of(conn, _messages_with(conn, found, kinds), kinds).values() for n in ns}
+        if not found:
             return None
-        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(norms)[:MAX_NORMS]))
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(found)[:MAX_NORMS]))
                            .order_by(BO.c.id).limit(1)).first()
         if row is not None:
             return row
