@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from gateway.business import stage as stages
 from gateway.business.keys import OBJECT_KINDS, normalise
 from gateway.business.quantities import compare
@@ -74,16 +72,12 @@ class Timelines:
         self.partners = partners
 
     def documents(self, kind: str, key: str) -> tuple[str, list[int]]:
-        with reader(self.store.engine) as conn:
-            return self._documents(conn, kind, key)
-
-    @staticmethod
-    def _documents(conn: Connection, kind: str, key: str) -> tuple[str, list[int]]:
         norm = normalise(key)
         if not norm:
             raise InvalidActionError(f"{key!r} is not a usable business key", hint="give a PO, order number, "
                                      "shipment id, BOL, PRO or tracking number")
-        return norm, rows.related_messages(conn, _kind(kind), norm)
+        with reader(self.store.engine) as conn:
+            return norm, rows.related_messages(conn, _kind(kind), norm)
 
     def docs(self, related: rows.Related) -> list[stages.Doc]:
         out = []
@@ -104,12 +98,16 @@ class Timelines:
         return found
 
     def timeline(self, kind: str, key: str) -> dict[str, Any]:
-        with reader(self.store.engine) as conn:  # one connection, a handful of statements (round trips)
-            norm, ids = self._documents(conn, kind, key)
+        norm = normalise(key)
+        if not norm:
+            raise InvalidActionError(f"{key!r} is not a usable business key", hint="give a PO, order number, "
+                                     "shipment id, BOL, PRO or tracking number")
+        with reader(self.store.engine) as conn:  # one connection, three statements (round trips) at most
+            related = rows.load_related(conn, _kind(kind), norm)
+            ids = [m.id for m in related.messages]
             if not ids:
                 raise NotFoundError(f"no {kind} {key!r}: no message carries that key",
                                     hint="keys are matched without case, punctuation or leading zeros")
-            related = rows.load(conn, ids)
             own = OBJECT_KINDS[kind]
             norms = [normalise(v) for ks in related.keys.values() for k, v in ks if k in own]
             obj = rows.find_object(conn, kind, norm, ids, norms)

@@ -77,7 +77,13 @@ def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str]) -> dic
 
 
 def related_messages(conn: Connection, kind: str, norm: str) -> list[int]:
-    """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first).
+    """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first)."""
+    found = sorted({r[0] for r in conn.execute(related_ids(kind, norm))})
+    return found[:MAX_MESSAGES]
+
+
+def related_ids(kind: str, norm: str) -> Any:
+    """The statement selecting the ids of :func:`related_messages` (unordered, possibly a few over the limit).
 
     One statement (one round trip), every step served by ``ix_business_key_norm`` or the (message_id, kind, value)
     unique index: the messages carrying the key in its family (``first``), the family's other keys on them
@@ -104,9 +110,7 @@ def related_messages(conn: Connection, kind: str, norm: str) -> list[int]:
             mine.c.message_id == BK.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
             mine.c.norm.not_in(sa.select(fam.c.norm))))
     across_cte = across.distinct().limit(MAX_MESSAGES + 1).cte("across")
-    q = sa.union(sa.select(ids.c.message_id), sa.select(across_cte.c.message_id))
-    found = sorted({r[0] for r in conn.execute(q)})
-    return found[:MAX_MESSAGES]
+    return sa.union(sa.select(ids.c.message_id), sa.select(across_cte.c.message_id))
 
 
 @dataclass(slots=True)
@@ -119,7 +123,7 @@ class Related:
     canonical: dict[int, str]  # message id -> archive key of its latest canonical output (not purged)
 
 
-SIDE_ACK, SIDE_HANDOFF, SIDE_SLA, SIDE_CANONICAL = range(4)
+SIDE_KEY, SIDE_ACK, SIDE_HANDOFF, SIDE_SLA, SIDE_CANONICAL = range(5)
 
 
 def _side(src: int, message_id: Any, row_id: Any, strings: Sequence[Any] = (), number: Any = None, at: Any = None,
@@ -136,8 +140,11 @@ def _side(src: int, message_id: Any, row_id: Any, strings: Sequence[Any] = (), n
 
 
 def _side_rows(ids: list[int]) -> Any:
-    """Acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of ``ids`` in one
-    statement (one round trip instead of four): ``src`` tells the kind, the other columns are shared."""
+    """Business keys, acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of
+    ``ids`` in one statement (one round trip instead of five): ``src`` tells the kind, the other columns are
+    shared."""
+    keys = (sa.select(*_side(SIDE_KEY, BK.c.message_id, BK.c.id, (BK.c.kind, BK.c.value)))
+            .where(BK.c.message_id.in_(ids), BK.c.kind != "file"))
     ack_msg = M.alias("ack_msg")
     acks = (sa.select(*_side(SIDE_ACK, AL.c.message_id, AL.c.id, (AL.c.kind, AL.c.result, ack_msg.c.direction,
                                                                   ack_msg.c.file_name, ack_msg.c.status),
@@ -150,7 +157,7 @@ def _side_rows(ids: list[int]) -> Any:
     canonical = (sa.select(*_side(SIDE_CANONICAL, OUT.c.message_id, OUT.c.id, (OUT.c.archive_key,),
                                   at=OUT.c.purged_at))
                  .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value))
-    union = sa.union_all(acks, handoffs, sla, canonical).subquery()
+    union = sa.union_all(keys, acks, handoffs, sla, canonical).subquery()
     return sa.select(union).order_by(union.c.src, union.c.row_id)
 
 
@@ -158,6 +165,19 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
     """The messages, their keys, acknowledgements (997/999/TA1/MDN links), hand-offs and SLA events."""
     ids = list(ids)
     msgs = list(conn.execute(sa.select(M).where(M.c.id.in_(ids)))) if ids else []
+    return _load_side(conn, msgs)
+
+
+def load_related(conn: Connection, kind: str, norm: str) -> Related:
+    """:func:`load` of :func:`related_messages`, the join and the messages in one statement (two round trips
+    for a whole timeline: this one and the keys and side rows)."""
+    sub = related_ids(kind, norm).subquery()
+    q = sa.select(M).where(M.c.id.in_(sa.select(sub.c.message_id))).order_by(M.c.id).limit(MAX_MESSAGES)
+    return _load_side(conn, list(conn.execute(q)))
+
+
+def _load_side(conn: Connection, msgs: list[Any]) -> Related:
+    ids = [m.id for m in msgs]
     keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
     acks: dict[int, list[dict[str, Any]]] = defaultdict(list)
     handoffs: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -165,12 +185,10 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
     canonical: dict[int, str] = {}
     if not ids:
         return Related(msgs, keys, acks, handoffs, sla, canonical)
-    for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
-                          .order_by(BK.c.id)):
-        if r.kind != "file":
-            keys[r.message_id].append((r.kind, r.value))
     for r in conn.execute(_side_rows(ids)):
-        if r.src == SIDE_ACK:
+        if r.src == SIDE_KEY:
+            keys[r.message_id].append((r.s1, r.s2))
+        elif r.src == SIDE_ACK:
             acks[r.message_id].append({"kind": r.s1, "result": r.s2, "ack_message_id": r.n1, "direction": r.s3,
                                        "file_name": r.s4, "status": r.s5, "at": r.t1.isoformat(),
                                        "link": f"/api/messages/{r.n1}"})
