@@ -400,7 +400,9 @@ def list_objects(conn: Connection, kind: str, *, partner: str | None = None, sta
     if until:
         where.append(BO.c.first_at < until)
     if breached is not None:
-        where.append(BO.c.breaches > 0 if breached else BO.c.breaches == 0)
+        # a literal 0, not a bound parameter: only then may the planners use the partial index (breaches > 0)
+        zero = sa.literal_column("0")
+        where.append(BO.c.breaches > zero if breached else BO.c.breaches == zero)
     total = conn.execute(sa.select(sa.func.count()).select_from(BO).where(*where)).scalar_one()
     rows = conn.execute(sa.select(BO).where(*where).order_by(BO.c.last_at.desc(), BO.c.id.desc())
                         .limit(limit).offset(offset)).all()
