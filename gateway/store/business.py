@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,12 +79,14 @@ def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str]) -> dic
 
 def related_messages(conn: Connection, kind: str, norm: str) -> list[int]:
     """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first)."""
-    found = sorted({r[0] for r in conn.execute(related_ids(kind, norm))})
+    found = sorted({r[0] for r in conn.execute(related_ids(kind), {"norm": norm})})
     return found[:MAX_MESSAGES]
 
 
-def related_ids(kind: str, norm: str) -> Any:
-    """The statement selecting the ids of :func:`related_messages` (unordered, possibly a few over the limit).
+@cache
+def related_ids(kind: str) -> Any:
+    """The statement selecting the ids of :func:`related_messages` (unordered, possibly a few over the limit), for
+    the parameter ``norm``. Built once per kind: building it costs more than running it.
 
     One statement (one round trip), every step served by ``ix_business_key_norm`` or the (message_id, kind, value)
     unique index: the messages carrying the key in its family (``first``), the family's other keys on them
@@ -91,12 +94,13 @@ def related_ids(kind: str, norm: str) -> Any:
     them (``oth``: an order's 945 names its shipment) and the messages carrying those (``across``). For a shipment,
     an order's document that names another shipment of the same order is left out."""
     own, other = list(OBJECT_KINDS[kind]), list(OBJECT_KINDS[_other(kind)])
+    norm = sa.bindparam("norm", type_=BK.c.norm.type)
     first = (sa.select(BK.c.message_id).where(BK.c.norm == norm, BK.c.kind.in_(own)).distinct()
              .limit(MAX_MESSAGES + 1).cte("first"))
     fam = sa.union(
         sa.select(BK.c.norm).where(BK.c.message_id.in_(sa.select(first.c.message_id)), BK.c.kind.in_(own),
                                    BK.c.norm.is_not(None)),
-        sa.select(sa.literal(norm, BK.c.norm.type).label("norm")),
+        sa.select(norm.label("norm")),
     ).cte("fam")
     ids = (sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(fam.c.norm).limit(MAX_NORMS)), BK.c.kind.in_(own))
            .distinct().limit(MAX_MESSAGES + 1).cte("ids"))
@@ -139,10 +143,12 @@ def _side(src: int, message_id: Any, row_id: Any, strings: Sequence[Any] = (), n
             (data if data is not None else null(E.c.detail)).label("j")]
 
 
-def _side_rows(ids: list[int]) -> Any:
-    """Business keys, acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of
-    ``ids`` in one statement (one round trip instead of five): ``src`` tells the kind, the other columns are
-    shared."""
+@cache
+def _side_rows() -> Any:
+    """Business keys, acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of the
+    messages ``ids`` (a parameter) in one statement (one round trip instead of five): ``src`` tells the kind, the
+    other columns are shared. Built once: building it costs more than running it."""
+    ids: Any = sa.bindparam("ids", expanding=True)
     keys = (sa.select(*_side(SIDE_KEY, BK.c.message_id, BK.c.id, (BK.c.kind, BK.c.value)))
             .where(BK.c.message_id.in_(ids), BK.c.kind != "file"))
     ack_msg = M.alias("ack_msg")
@@ -171,9 +177,13 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
 def load_related(conn: Connection, kind: str, norm: str) -> Related:
     """:func:`load` of :func:`related_messages`, the join and the messages in one statement (two round trips
     for a whole timeline: this one and the keys and side rows)."""
-    sub = related_ids(kind, norm).subquery()
-    q = sa.select(M).where(M.c.id.in_(sa.select(sub.c.message_id))).order_by(M.c.id).limit(MAX_MESSAGES)
-    return _load_side(conn, list(conn.execute(q)))
+    return _load_side(conn, list(conn.execute(_related_rows(kind), {"norm": norm})))
+
+
+@cache
+def _related_rows(kind: str) -> Any:
+    sub = related_ids(kind).subquery()
+    return sa.select(M).where(M.c.id.in_(sa.select(sub.c.message_id))).order_by(M.c.id).limit(MAX_MESSAGES)
 
 
 def _load_side(conn: Connection, msgs: list[Any]) -> Related:
@@ -185,7 +195,7 @@ def _load_side(conn: Connection, msgs: list[Any]) -> Related:
     canonical: dict[int, str] = {}
     if not ids:
         return Related(msgs, keys, acks, handoffs, sla, canonical)
-    for r in conn.execute(_side_rows(ids)):
+    for r in conn.execute(_side_rows(), {"ids": ids}):
         if r.src == SIDE_KEY:
             keys[r.message_id].append((r.s1, r.s2))
         elif r.src == SIDE_ACK:
@@ -401,7 +411,7 @@ def list_objects(conn: Connection, kind: str, *, partner: str | None = None, sta
         where.append(BO.c.first_at < until)
     if breached is not None:
         # a literal 0, not a bound parameter: only then may the planners use the partial index (breaches > 0)
-        zero = sa.literal_column("0")
+        zero: Any = sa.literal_column("0")
         where.append(BO.c.breaches > zero if breached else BO.c.breaches == zero)
     total = conn.execute(sa.select(sa.func.count()).select_from(BO).where(*where)).scalar_one()
     rows = conn.execute(sa.select(BO).where(*where).order_by(BO.c.last_at.desc(), BO.c.id.desc())
