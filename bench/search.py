@@ -3,7 +3,7 @@
 Seeds N messages (default 1,000,000) with realistic business keys and X12 lineage straight into a fresh database
 (the real schema, created by the real migrations; bulk insert: executemany on SQLite, COPY on PostgreSQL), starts
 ``gateway serve`` (uvicorn in a subprocess on loopback) on it, and measures p50/p95 of typical support searches
-with an httpx client:
+with an httpx client (one keep-alive connection, requests one after another):
 
 * ``po``        a full purchase order number          GET /api/messages?q=4500123456
 * ``control``   an ISA/GS/ST control number             GET /api/messages?control_number=000012345
@@ -12,9 +12,15 @@ with an httpx client:
 * ``order``     one order's business timeline            GET /api/orders/4500123456 (the join over normalised keys:
                 the order's 940/945/856 by PO, widened to its shipments' 214s by shipment id, with statuses,
                 acknowledgements and hand-offs; archived canonical records are not part of the seed)
+* ``shipment``  one shipment's timeline                  GET /api/shipments/SH00012345
+* ``orders``    a listing, one of: a partner's orders, by stage, active in a 7-day window, those that missed a
+                service level, a partner's that did          GET /api/orders?partner=p07&stage=shipped ...
 
 Messages come in groups of five consecutive ids sharing one order (PO, order number) and one shipment id, so an
-order's timeline holds ~5 documents and the 214s join it through the shipment, as in production.
+order's timeline holds ~5 documents and the 214s join it through the shipment, as in production. The orders and
+shipments (``business_object``) are seeded as the service-level job's index leaves them (named by the first
+document's primary key, its partner, first and last activity, a stage; 1 in 100 with a breach), and its cursor is
+set past the seeded keys so that the job has nothing to do during the measurement.
 
 Peer measured in the same run: the same partial-tracking search done the naive way (``LIKE '%...%'`` over the
 business keys, no index), so the ratio shows what the trigram index buys.
@@ -23,12 +29,17 @@ business keys, no index), so the ratio shows what the trigram index buys.
     .venv/bin/python bench/search.py --messages 1000000 --backend sqlite
     GATEWAY_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/search.py
 
+Seeding 1M messages takes minutes (SQLite ~4-5 min, PostgreSQL ~10 min with its index builds, on a loaded 2-core
+machine): ``--keep`` keeps the stores and prints a ``--reuse DIR`` to measure them again without seeding (for
+instance with another checkout's ``gateway``: the server started is the one next to the Python running the bench).
+
 PostgreSQL: a scratch database is created on the server of GATEWAY_BENCH_POSTGRES_URL and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -47,7 +58,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from gateway.business.keys import family, normalise
+from gateway.business.keys import OBJECT_KINDS, family, normalise, primary_key
 from gateway.store.apikeys import ApiKeys
 from gateway.store.db import create_db_engine
 from gateway.store.migrate import upgrade
@@ -80,11 +91,46 @@ class Corpus:
         self.pos: list[str] = []
         self.tracking: list[str] = []
         self.controls: list[str] = []
+        self.shipments: list[str] = []
 
 
-def generate(n: int, rng: random.Random, corpus: Corpus) -> Iterator[tuple[tuple, list[tuple], list[tuple]]]:
-    """(message row, lineage rows, business key rows) per message, ids 1..n, created_at ascending."""
+class Group:
+    """The order and shipment of five consecutive messages, as the service-level job's index makes them: named by
+    the primary key of the first message naming one (gateway.business.keys.primary_key), its partner, first and
+    last time; the stage as the job's evaluation leaves it; one object in a hundred has missed a service level."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list[Any]] = {}
+        self.sets: set[str] = set()
+
+    def add(self, set_id: str, partner: str, ts: str, keys: list[tuple[str, str]]) -> None:
+        self.sets.add(set_id)
+        for kind in OBJECT_KINDS:
+            obj = self.objects.get(kind)
+            if obj is not None:
+                obj[6] = ts
+            elif (named := primary_key(kind, keys)) is not None:
+                self.objects[kind] = [kind, named[1], named[0], partner, "", ts, ts]
+
+    def rows(self, rng: random.Random) -> list[tuple]:
+        out = []
+        for kind, obj in self.objects.items():
+            if kind == "order":
+                obj[4] = "shipped" if self.sets & {"945", "856"} else "ordered"
+            else:
+                obj[4] = "in_transit" if "214" in self.sets else "shipped"
+            out.append((*obj, 1 if rng.random() < 0.01 else 0))
+        return out
+
+
+Rows = Iterator[tuple[tuple, list[tuple], list[tuple], list[tuple]]]
+
+
+def generate(n: int, rng: random.Random, corpus: Corpus) -> Rows:
+    """(message row, lineage rows, business key rows, business object rows) per message, ids 1..n, created_at
+    ascending; the objects of a group come with its last message."""
     counters = dict.fromkeys(PARTNERS, 0)
+    group_of = Group()
     step = SPAN / n
     for i in range(1, n + 1):
         partner = rng.choice(PARTNERS)
@@ -124,9 +170,15 @@ def generate(n: int, rng: random.Random, corpus: Corpus) -> Iterator[tuple[tuple
         msg = (i, direction, status, partner, f"{partner}/inbox", f"/in/{file_name}", f"bench:{i}", file_name,
                "application/edi-x12", "x12", set_id, 1000 + i % 5000, f"{i:064x}", f"{i:064x}", ts, ts)  # fmt: skip
         lineage = [(i, isa, gs, set_id, st)]
-        yield msg, lineage, [(i, k, v, (normalise(v) or None) if family(k) else None) for k, v in keys]
+        group_of.add(set_id, partner, ts, keys)
+        objects: list[tuple] = []
+        if i % 5 == 0 or i == n:
+            objects, group_of = group_of.rows(rng), Group()
+            corpus.shipments += [o[2] for o in objects if o[0] == "shipment"]
+        yield msg, lineage, [(i, k, v, (normalise(v) or None) if family(k) else None) for k, v in keys], objects
 
 
+BO_COLS = "kind, norm, key, partner_id, stage, first_at, last_at, breaches"
 MSG_COLS = ("id, direction, status, partner_id, channel, transport_id, idempotency_key, file_name, content_type, "
             "document_format, set_ids, size, sha256, archive_key, created_at, updated_at")  # fmt: skip
 
@@ -139,6 +191,7 @@ def seed_sqlite(engine: sa.Engine, n: int, rng: random.Random, corpus: Corpus) -
     msgs: list[tuple] = []
     ics: list[tuple] = []
     keys: list[tuple] = []
+    objs: list[tuple] = []
 
     def flush() -> None:
         cur.executemany(f"INSERT INTO message ({MSG_COLS}) VALUES ({','.join('?' * 16)})", msgs)
@@ -159,13 +212,16 @@ def seed_sqlite(engine: sa.Engine, n: int, rng: random.Random, corpus: Corpus) -
             [(m, m, m, s, st) for m, _isa, _gs, s, st in ics],
         )
         cur.executemany("INSERT INTO business_key (message_id, kind, value, norm) VALUES (?, ?, ?, ?)", keys)
+        cur.executemany(f"INSERT INTO business_object ({BO_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", objs)
         raw.commit()
-        msgs.clear(), ics.clear(), keys.clear()
+        for rows in (msgs, ics, keys, objs):
+            rows.clear()
 
-    for msg, lineage, bks in generate(n, rng, corpus):
+    for msg, lineage, bks, bos in generate(n, rng, corpus):
         msgs.append(msg)
         ics.extend(lineage)
         keys.extend(bks)
+        objs.extend(bos)
         if len(msgs) >= BATCH:
             flush()
     flush()
@@ -185,6 +241,7 @@ def seed_postgres(engine: sa.Engine, n: int, rng: random.Random, corpus: Corpus)
     msgs: list[tuple] = []
     ics: list[tuple] = []
     keys: list[tuple] = []
+    objs: list[tuple] = []
 
     def copy(sql: str, rows: list[tuple]) -> None:
         with dbapi.cursor() as cur, cur.copy(sql) as cp:
@@ -207,13 +264,16 @@ def seed_postgres(engine: sa.Engine, n: int, rng: random.Random, corpus: Corpus)
             [(m, m, m, s, st, True) for m, _i, _g, s, st in ics],
         )
         copy("COPY business_key (message_id, kind, value, norm) FROM STDIN", keys)
+        copy(f"COPY business_object ({BO_COLS}) FROM STDIN", [(*o[:5], o[5] + "+00", o[6] + "+00", o[7]) for o in objs])
         dbapi.commit()
-        msgs.clear(), ics.clear(), keys.clear()
+        for rows in (msgs, ics, keys, objs):
+            rows.clear()
 
-    for msg, lineage, bks in generate(n, rng, corpus):
+    for msg, lineage, bks, bos in generate(n, rng, corpus):
         msgs.append(msg)
         ics.extend(lineage)
         keys.extend(bks)
+        objs.extend(bos)
         if len(msgs) >= BATCH:
             flush()
     flush()
@@ -264,47 +324,64 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return qs[49] * 1000, qs[94] * 1000
 
 
-def query_sets(corpus: Corpus, rng: random.Random, count: int) -> dict[str, Callable[[], dict[str, str]]]:
-    def po() -> dict[str, str]:
-        return {"q": rng.choice(corpus.pos)}
+Query = tuple[str, dict[str, str]]  # path, query parameters
 
-    def control() -> dict[str, str]:
-        return {"control_number": rng.choice(corpus.controls)}
 
-    def partner() -> dict[str, str]:
+def query_sets(corpus: Corpus, rng: random.Random) -> dict[str, Callable[[], Query]]:
+    def po() -> Query:
+        return "/api/messages", {"q": rng.choice(corpus.pos)}
+
+    def control() -> Query:
+        return "/api/messages", {"control_number": rng.choice(corpus.controls)}
+
+    def partner() -> Query:
         since = START + timedelta(days=rng.randrange(350))
-        return {"partner": rng.choice(PARTNERS), "since": since.isoformat(),
-                "until": (since + timedelta(days=7)).isoformat()}  # fmt: skip
+        return "/api/messages", {"partner": rng.choice(PARTNERS), "since": since.isoformat(),
+                                 "until": (since + timedelta(days=7)).isoformat()}  # fmt: skip
 
-    def partial() -> dict[str, str]:
+    def partial() -> Query:
         t = rng.choice(corpus.tracking)
         start = rng.randrange(3, len(t) - 8)
-        return {"q": t[start : start + 8]}
+        return "/api/messages", {"q": t[start : start + 8]}
 
-    return {"po": po, "control": control, "partner": partner, "partial": partial, "order": po}
+    def order() -> Query:
+        return f"/api/orders/{rng.choice(corpus.pos)}", {}
+
+    def shipment() -> Query:
+        return f"/api/shipments/{rng.choice(corpus.shipments)}", {}
+
+    def orders() -> Query:
+        """A listing as support filters it: a partner's orders, by stage, a week, or those that missed a level."""
+        since = START + timedelta(days=rng.randrange(350))
+        return "/api/orders", rng.choice([
+            {"partner": rng.choice(PARTNERS)},
+            {"partner": rng.choice(PARTNERS), "stage": rng.choice(["ordered", "shipped"])},
+            {"since": since.isoformat(), "until": (since + timedelta(days=7)).isoformat()},
+            {"breached": "true"},
+            {"breached": "true", "partner": rng.choice(PARTNERS)},
+        ])  # fmt: skip
+
+    return {"po": po, "control": control, "partner": partner, "partial": partial, "order": order,
+            "shipment": shipment, "orders": orders}  # fmt: skip
 
 
 def measure(base: str, token: str, corpus: Corpus, count: int, seed: int) -> dict[str, tuple[float, float, float]]:
     rng = random.Random(seed)
     out = {}
     with httpx.Client(base_url=base, headers={"X-API-Key": token}, timeout=30) as client:
-        for name, make in query_sets(corpus, rng, count).items():
-            def get(params: dict[str, str], name: str = name) -> Any:
-                if name == "order":
-                    return client.get(f"/api/orders/{params['q']}")
-                return client.get("/api/messages", params=params)
-
+        for name, make in query_sets(corpus, rng).items():
             for _ in range(5):  # warm up
-                get(make()).raise_for_status()
+                path, params = make()
+                client.get(path, params=params).raise_for_status()
             samples, hits = [], 0
             for _ in range(count):
-                params = make()
+                path, params = make()
                 t0 = time.perf_counter()
-                r = get(params)
+                r = client.get(path, params=params)
                 samples.append(time.perf_counter() - t0)
                 r.raise_for_status()
                 body = r.json()
-                hits += len(body["documents"]) if name == "order" else body["total"]
+                hits += len(body["documents"]) if "documents" in body else body["total"]
             p50, p95 = percentiles(samples)
             out[name] = (p50, p95, hits / count)
     return out
@@ -327,9 +404,8 @@ def naive_partial(engine: sa.Engine, corpus: Corpus, seed: int, reps: int = 5) -
     return statistics.median(samples) * 1000
 
 
-def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path) -> None:
-    home = workdir / backend
-    home.mkdir()
+def _seed(backend: str, n: int, seed: int, home: Path) -> tuple[str, str | None, Corpus]:
+    """A fresh store of ``n`` messages: (url, PostgreSQL database name or None, corpus)."""
     pg_name = None
     if backend == "sqlite":
         url = f"sqlite:///{home / 'gateway.db'}"
@@ -338,26 +414,59 @@ def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path) -> N
         admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(sa.text(f'CREATE DATABASE "{pg_name}"'))
+        admin.dispose()
         url = make_url(PG_ADMIN).set(database=pg_name).render_as_string(hide_password=False)
+    engine = create_db_engine(url)
+    upgrade(engine)
+    corpus = Corpus()
+    t0 = time.perf_counter()
+    (seed_sqlite if backend == "sqlite" else seed_postgres)(engine, n, random.Random(seed), corpus)
+    seeded = time.perf_counter() - t0
+    with engine.begin() as c:
+        n_keys = c.execute(sa.text("SELECT count(*) FROM business_key")).scalar()
+        # the order index (business_object) is not part of the measured path: mark the keys as indexed so
+        # the service-level job does not index a million keys during the measurement
+        c.execute(sa.text("INSERT INTO control_counter (scope, kind, value) VALUES ('(business)', "
+                          "'business_key', (SELECT max(id) FROM business_key))"))
+    engine.dispose()
+    size = ""
+    if backend == "sqlite":
+        size = f", {sum(p.stat().st_size for p in home.glob('gateway.db*')) / 2**20:.0f} MiB on disk"
+    print(f"[{backend}] seeded {n:,} messages, {n_keys:,} business keys in {seeded:.1f}s "
+          f"({n / seeded:,.0f} messages/s{size})", flush=True)  # fmt: skip
+    return url, pg_name, corpus
+
+
+def _drop_pg(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path, keep: bool) -> None:
+    """Seed (or, with a kept store in ``workdir``, reuse) a store and measure it."""
+    home = workdir / backend
+    saved = home / "store.json"
+    pg_name = None
+    if saved.exists():
+        state = json.loads(saved.read_text())
+        url, corpus = state["url"], Corpus()
+        for name in vars(corpus):
+            setattr(corpus, name, state[name])
+        print(f"[{backend}] reusing the store of {state['messages']:,} messages kept in {home}", flush=True)
+        keep = True
+    else:
+        home.mkdir(parents=True)
+        url, pg_name, corpus = _seed(backend, n, seed, home)
+        if keep:
+            saved.write_text(json.dumps({"url": url, "messages": n, **vars(corpus)}))
+            print(f"[{backend}] store kept: --reuse {workdir}", flush=True)
     try:
         engine = create_db_engine(url)
-        upgrade(engine)
-        corpus = Corpus()
-        t0 = time.perf_counter()
-        (seed_sqlite if backend == "sqlite" else seed_postgres)(engine, n, random.Random(seed), corpus)
-        seeded = time.perf_counter() - t0
         with engine.begin() as c:
-            n_keys = c.execute(sa.text("SELECT count(*) FROM business_key")).scalar()
-            # the order index (business_object) is not part of the measured path: mark the keys as indexed so
-            # the service-level job does not index a million keys during the measurement
-            c.execute(sa.text("INSERT INTO control_counter (scope, kind, value) VALUES ('(business)', "
-                              "'business_key', (SELECT max(id) FROM business_key))"))
+            c.execute(sa.text("DELETE FROM api_key WHERE name = 'bench'"))
         _row, token = ApiKeys(engine).create("bench", "viewer")
-        size = ""
-        if backend == "sqlite":
-            size = f", {sum(p.stat().st_size for p in home.glob('gateway.db*')) / 2**20:.0f} MiB on disk"
-        print(f"[{backend}] seeded {n:,} messages, {n_keys:,} business keys in {seeded:.1f}s "
-              f"({n / seeded:,.0f} messages/s{size})", flush=True)  # fmt: skip
         proc, base = serve(url, home)
         try:
             results = measure(base, token, corpus, count, seed + 1)
@@ -367,11 +476,11 @@ def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path) -> N
         peer = naive_partial(engine, corpus, seed + 2)
         engine.dispose()
         print(
-            f"[{backend}] {'query':<8} {'p50 ms':>8} {'p95 ms':>8} {'avg hits':>9}   (HTTP API, {count} requests each)"
+            f"[{backend}] {'query':<9} {'p50 ms':>8} {'p95 ms':>8} {'avg hits':>9}   (HTTP API, {count} requests each)"
         )
         for name, (p50, p95, hits) in results.items():
             flag = "" if p95 < 50 else "  <-- above the 50 ms target"
-            print(f"[{backend}] {name:<8} {p50:8.1f} {p95:8.1f} {hits:9.1f}{flag}")
+            print(f"[{backend}] {name:<9} {p50:8.1f} {p95:8.1f} {hits:9.1f}{flag}")
         print(f"[{backend}] reference: the order timeline (p95 {results['order'][1]:.1f} ms) against the PO search it "
               f"starts from (p95 {results['po'][1]:.1f} ms): {results['order'][1] / results['po'][1]:.2f}x")
         p50_partial = results["partial"][0]
@@ -381,11 +490,8 @@ def run_backend(backend: str, n: int, count: int, seed: int, workdir: Path) -> N
             flush=True,
         )
     finally:
-        if pg_name:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
+        if pg_name and not keep:
+            _drop_pg(pg_name)
 
 
 def main() -> None:
@@ -395,13 +501,18 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200, help="requests per query kind")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--workdir", type=Path, default=None, help="where the SQLite file goes (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the seeded stores (SQLite file, PostgreSQL database) "
+                    "for --reuse; drop them yourself afterwards (dropdb gw_bench_...)")
+    ap.add_argument("--reuse", type=Path, default=None, metavar="DIR",
+                    help="measure the stores kept by an earlier --keep run in DIR (no seeding)")
     args = ap.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="gw-bench-", dir=args.workdir))
+    workdir = args.reuse or Path(tempfile.mkdtemp(prefix="gw-bench-", dir=args.workdir))
     try:
         for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
-            run_backend(backend, args.messages, args.requests, args.seed, workdir)
+            run_backend(backend, args.messages, args.requests, args.seed, workdir, args.keep)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not (args.keep or args.reuse):
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

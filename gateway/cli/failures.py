@@ -139,10 +139,16 @@ def check_partners_folder(path: Path) -> None:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind the API's listening socket now, before anything starts picking up files."""
+    """Bind the API's listening socket now, before anything starts picking up files.
+
+    The protocol is named (``IPPROTO_TCP``, not 0) and ``TCP_NODELAY`` set: asyncio turns Nagle's algorithm off only
+    on connections of a socket that says it is TCP. With it on, an answer written as two sends (headers, then body)
+    waits for the client's delayed ACK: ~40 ms on every request of a keep-alive connection.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -22,6 +22,7 @@ from gateway.logging import get_logger
 from gateway.partners.schema import Partner
 from gateway.store import business as rows
 from gateway.store.archive import Archive
+from gateway.store.db import reader
 from gateway.store.models import TERMINAL
 from gateway.store.repository import Store
 
@@ -75,7 +76,7 @@ class Timelines:
         if not norm:
             raise InvalidActionError(f"{key!r} is not a usable business key", hint="give a PO, order number, "
                                      "shipment id, BOL, PRO or tracking number")
-        with self.store.engine.connect() as conn:
+        with reader(self.store.engine) as conn:
             return norm, rows.related_messages(conn, _kind(kind), norm)
 
     def docs(self, related: rows.Related) -> list[stages.Doc]:
@@ -97,14 +98,21 @@ class Timelines:
         return found
 
     def timeline(self, kind: str, key: str) -> dict[str, Any]:
-        norm, ids = self.documents(kind, key)
-        if not ids:
-            raise NotFoundError(f"no {kind} {key!r}: no message carries that key",
-                                hint="keys are matched without case, punctuation or leading zeros")
-        with self.store.engine.connect() as conn:
-            related = rows.load(conn, ids)
-            obj = rows.find_object(conn, kind, norm, ids)
-            breaches = rows.breaches_of(conn, obj.id) if obj is not None else []
+        norm = normalise(key)
+        if not norm:
+            raise InvalidActionError(f"{key!r} is not a usable business key", hint="give a PO, order number, "
+                                     "shipment id, BOL, PRO or tracking number")
+        with reader(self.store.engine) as conn:  # one connection, three statements (round trips) at most
+            related = rows.load_related(conn, _kind(kind), norm)
+            ids = [m.id for m in related.messages]
+            if not ids:
+                raise NotFoundError(f"no {kind} {key!r}: no message carries that key",
+                                    hint="keys are matched without case, punctuation or leading zeros")
+            own = OBJECT_KINDS[kind]
+            norms = [normalise(v) for ks in related.keys.values() for k, v in ks if k in own]
+            obj = rows.find_object(conn, kind, norm, ids, norms)
+            # the object counts its breaches in the transaction that records them: none, nothing to read
+            breaches = rows.breaches_of(conn, obj.id) if obj is not None and obj.breaches else []
         docs = self.docs(related)
         progress = stages.progress(docs)
         by_id = {m.id: m for m in related.messages}
@@ -150,7 +158,7 @@ class Timelines:
                 limit: int = 50, offset: int = 0) -> dict[str, Any]:
         if stage is not None and stage not in stages.STAGES:
             raise InvalidActionError(f"unknown stage {stage!r}", hint=f"one of {', '.join(stages.STAGES)}")
-        with self.store.engine.connect() as conn:
+        with reader(self.store.engine) as conn:
             found, total = rows.list_objects(conn, _kind(kind), partner=partner, stage=stage, since=since,
                                              until=until, breached=breached, limit=limit, offset=offset)
         base = "/api/orders/" if kind == "order" else "/api/shipments/"

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from gateway.errors import ConfigError, NotFoundError
+from gateway.store.db import reader
 from gateway.store.models import ApiKey, ApiRole
 from gateway.store.types import utcnow
 
@@ -24,6 +25,8 @@ TOKEN_PREFIX = "gw_"  # noqa: S105 - a public prefix, not a secret
 PREFIX_LENGTH = 10  # "gw_" and 7 random characters (42 bits) are kept to tell keys apart; the rest is secret
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 TOUCH_EVERY = timedelta(minutes=1)
+KEY_COLUMNS = [col(c) for c in (ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.key_hash, ApiKey.prefix,
+                                ApiKey.created_at, ApiKey.last_used_at, ApiKey.revoked_at)]
 
 
 def hash_token(token: str) -> str:
@@ -75,19 +78,25 @@ class ApiKeys:
         return key, token
 
     def authenticate(self, token: str) -> ApiKey | None:
-        """The active key for ``token``, or None (unknown or revoked)."""
+        """The active key for ``token``, or None (unknown or revoked).
+
+        Asked on every API request, so it is one indexed SELECT on a read connection (SQLAlchemy Core, no ORM
+        session, no transaction on PostgreSQL) and never cached: a key revoked from another process (``gateway
+        apikey revoke``) is refused on its next request. The token is matched by its SHA-256 (a random 256-bit
+        token needs no slow key derivation)."""
         if not token:
             return None
-        with self._session() as s:
-            key = s.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(token))).first()
-            if key is None or key.revoked_at is not None:
-                return None
-            now = utcnow()
-            if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
-                s.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
-                s.commit()
-                key.last_used_at = now
-            return key
+        with reader(self.engine) as conn:
+            row = conn.execute(select(*KEY_COLUMNS).where(col(ApiKey.key_hash) == hash_token(token))).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        key = ApiKey(**row._mapping)
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
+            with self.engine.begin() as conn:
+                conn.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
+            key.last_used_at = now
+        return key
 
     def list(self) -> list[ApiKey]:
         with self._session() as s:

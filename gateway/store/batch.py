@@ -30,6 +30,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gateway.business.keys import family, normalise
 from gateway.store.archive import Blob
 from gateway.store.models import (
     AckLink,
@@ -147,9 +148,11 @@ class Batch:
 
     # -- side rows -------------------------------------------------------------------------------------------
     def keys(self, message: int | Message, keys: Iterable[tuple[str, str]]) -> Batch:
-        """Business keys (bulk insert; pairs already recorded are kept once)."""
+        """Business keys (bulk insert; pairs already recorded are kept once), with their join form
+        (:func:`gateway.business.keys.normalise`), so the message is on its order's timeline at once."""
         mid = _id(message)
-        self.key_rows += [{"message_id": mid, "kind": k, "value": v} for k, v in normalise_keys(keys)]
+        self.key_rows += [{"message_id": mid, "kind": k, "value": v,
+                           "norm": (normalise(v) or None) if family(k) else None} for k, v in normalise_keys(keys)]
         return self
 
     def output(self, message: int | Message, *, kind: OutputKind | str, blob: Blob, content_type: str | None = None,

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,18 +79,42 @@ def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str]) -> dic
 
 def related_messages(conn: Connection, kind: str, norm: str) -> list[int]:
     """Ids of the messages on the timeline of the ``kind`` object named ``norm`` (oldest id first)."""
-    own, other = OBJECT_KINDS[kind], OBJECT_KINDS[_other(kind)]
-    first = _messages_with(conn, [norm], own)
-    if not first:
-        return []
-    family = {n for ns in _norms_of(conn, first, own).values() for n in ns} | {norm}
-    ids = first | _messages_with(conn, family, own)
-    across = _messages_with(conn, {n for ns in _norms_of(conn, ids, other).values() for n in ns}, other) - ids
-    if kind == "shipment" and across:
+    found = sorted({r[0] for r in conn.execute(related_ids(kind), {"norm": norm})})
+    return found[:MAX_MESSAGES]
+
+
+@cache
+def related_ids(kind: str) -> Any:
+    """The statement selecting the ids of :func:`related_messages` (unordered, possibly a few over the limit), for
+    the parameter ``norm``. Built once per kind: building it costs more than running it.
+
+    One statement (one round trip), every step served by ``ix_business_key_norm`` or the (message_id, kind, value)
+    unique index: the messages carrying the key in its family (``first``), the family's other keys on them
+    (``fam``: a 940 names order and PO), the messages carrying any of those (``ids``), the other family's keys on
+    them (``oth``: an order's 945 names its shipment) and the messages carrying those (``across``). For a shipment,
+    an order's document that names another shipment of the same order is left out."""
+    own, other = list(OBJECT_KINDS[kind]), list(OBJECT_KINDS[_other(kind)])
+    norm = sa.bindparam("norm", type_=BK.c.norm.type)
+    first = (sa.select(BK.c.message_id).where(BK.c.norm == norm, BK.c.kind.in_(own)).distinct()
+             .limit(MAX_MESSAGES + 1).cte("first"))
+    fam = sa.union(
+        sa.select(BK.c.norm).where(BK.c.message_id.in_(sa.select(first.c.message_id)), BK.c.kind.in_(own),
+                                   BK.c.norm.is_not(None)),
+        sa.select(norm.label("norm")),
+    ).cte("fam")
+    ids = (sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(fam.c.norm).limit(MAX_NORMS)), BK.c.kind.in_(own))
+           .distinct().limit(MAX_MESSAGES + 1).cte("ids"))
+    oth = (sa.select(BK.c.norm).where(BK.c.message_id.in_(sa.select(ids.c.message_id)), BK.c.kind.in_(other),
+                                      BK.c.norm.is_not(None)).distinct().limit(MAX_NORMS).cte("oth"))
+    across = sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(oth.c.norm)), BK.c.kind.in_(other))
+    if kind == "shipment":
         # an order's documents belong to this shipment; another shipment of the same order does not
-        theirs = _norms_of(conn, across, own)
-        across = {m for m in across if theirs.get(m, set()) <= family}
-    return sorted(ids | across)[:MAX_MESSAGES]
+        mine = BK.alias("mine")
+        across = across.where(~sa.exists().where(
+            mine.c.message_id == BK.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
+            mine.c.norm.not_in(sa.select(fam.c.norm))))
+    across_cte = across.distinct().limit(MAX_MESSAGES + 1).cte("across")
+    return sa.union(sa.select(ids.c.message_id), sa.select(across_cte.c.message_id))
 
 
 @dataclass(slots=True)
@@ -102,10 +127,67 @@ class Related:
     canonical: dict[int, str]  # message id -> archive key of its latest canonical output (not purged)
 
 
+SIDE_KEY, SIDE_ACK, SIDE_HANDOFF, SIDE_SLA, SIDE_CANONICAL = range(5)
+
+
+def _side(src: int, message_id: Any, row_id: Any, strings: Sequence[Any] = (), number: Any = None, at: Any = None,
+          data: Any = None) -> list[Any]:
+    def null(of: Any) -> Any:  # typed: PostgreSQL resolves an untyped NULL of a UNION branch to text
+        return sa.cast(sa.null(), of.type)
+
+    pad = [*strings, *[null(AL.c.kind)] * (5 - len(strings))]
+    return [sa.literal(src, sa.Integer).label("src"), message_id.label("message_id"), row_id.label("row_id"),
+            *(v.label(f"s{i}") for i, v in enumerate(pad, 1)),
+            (number if number is not None else null(AL.c.ack_message_id)).label("n1"),
+            (at if at is not None else null(E.c.at)).label("t1"),
+            (data if data is not None else null(E.c.detail)).label("j")]
+
+
+@cache
+def _side_rows() -> Any:
+    """Business keys, acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of the
+    messages ``ids`` (a parameter) in one statement (one round trip instead of five): ``src`` tells the kind, the
+    other columns are shared. Built once: building it costs more than running it."""
+    ids: Any = sa.bindparam("ids", expanding=True)
+    keys = (sa.select(*_side(SIDE_KEY, BK.c.message_id, BK.c.id, (BK.c.kind, BK.c.value)))
+            .where(BK.c.message_id.in_(ids), BK.c.kind != "file"))
+    ack_msg = M.alias("ack_msg")
+    acks = (sa.select(*_side(SIDE_ACK, AL.c.message_id, AL.c.id, (AL.c.kind, AL.c.result, ack_msg.c.direction,
+                                                                  ack_msg.c.file_name, ack_msg.c.status),
+                             AL.c.ack_message_id, AL.c.created_at))
+            .join_from(AL, ack_msg, ack_msg.c.id == AL.c.ack_message_id).where(AL.c.message_id.in_(ids)))
+    handoffs = sa.select(*_side(SIDE_HANDOFF, H.c.message_id, H.c.id, (H.c.destination, H.c.event_type, H.c.status),
+                                H.c.attempts, H.c.delivered_at)).where(H.c.message_id.in_(ids))
+    sla = (sa.select(*_side(SIDE_SLA, E.c.message_id, E.c.id, (E.c.name,), at=E.c.at, data=E.c.detail))
+           .where(E.c.message_id.in_(ids), E.c.name.like("sla.%")))
+    canonical = (sa.select(*_side(SIDE_CANONICAL, OUT.c.message_id, OUT.c.id, (OUT.c.archive_key,),
+                                  at=OUT.c.purged_at))
+                 .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value))
+    union = sa.union_all(keys, acks, handoffs, sla, canonical).subquery()
+    return sa.select(union).order_by(union.c.src, union.c.row_id)
+
+
 def load(conn: Connection, ids: Sequence[int]) -> Related:
     """The messages, their keys, acknowledgements (997/999/TA1/MDN links), hand-offs and SLA events."""
     ids = list(ids)
     msgs = list(conn.execute(sa.select(M).where(M.c.id.in_(ids)))) if ids else []
+    return _load_side(conn, msgs)
+
+
+def load_related(conn: Connection, kind: str, norm: str) -> Related:
+    """:func:`load` of :func:`related_messages`, the join and the messages in one statement (two round trips
+    for a whole timeline: this one and the keys and side rows)."""
+    return _load_side(conn, list(conn.execute(_related_rows(kind), {"norm": norm})))
+
+
+@cache
+def _related_rows(kind: str) -> Any:
+    sub = related_ids(kind).subquery()
+    return sa.select(M).where(M.c.id.in_(sa.select(sub.c.message_id))).order_by(M.c.id).limit(MAX_MESSAGES)
+
+
+def _load_side(conn: Connection, msgs: list[Any]) -> Related:
+    ids = [m.id for m in msgs]
     keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
     acks: dict[int, list[dict[str, Any]]] = defaultdict(list)
     handoffs: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -113,52 +195,49 @@ def load(conn: Connection, ids: Sequence[int]) -> Related:
     canonical: dict[int, str] = {}
     if not ids:
         return Related(msgs, keys, acks, handoffs, sla, canonical)
-    for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
-                          .order_by(BK.c.id)):
-        if r.kind != "file":
-            keys[r.message_id].append((r.kind, r.value))
-    ack_msg = M.alias("ack_msg")
-    q = (sa.select(AL.c.message_id, AL.c.ack_message_id, AL.c.kind, AL.c.result, AL.c.created_at,
-                   ack_msg.c.direction, ack_msg.c.file_name, ack_msg.c.status)
-         .join(ack_msg, ack_msg.c.id == AL.c.ack_message_id).where(AL.c.message_id.in_(ids)).order_by(AL.c.id))
-    for r in conn.execute(q):
-        acks[r.message_id].append({"kind": r.kind, "result": r.result, "ack_message_id": r.ack_message_id,
-                                   "direction": r.direction, "file_name": r.file_name, "status": r.status,
-                                   "at": r.created_at.isoformat(), "link": f"/api/messages/{r.ack_message_id}"})
-    q2 = (sa.select(H.c.message_id, H.c.destination, H.c.event_type, H.c.status, H.c.attempts, H.c.delivered_at)
-          .where(H.c.message_id.in_(ids)).order_by(H.c.id))
-    for r in conn.execute(q2):
-        handoffs[r.message_id].append({"destination": r.destination, "event_type": r.event_type,
-                                       "status": r.status, "attempts": r.attempts,
-                                       "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None})
-    q3 = (sa.select(E.c.message_id, E.c.name, E.c.at, E.c.detail)
-          .where(E.c.message_id.in_(ids), E.c.name.like("sla.%")).order_by(E.c.id))
-    for r in conn.execute(q3):
-        sla[r.message_id].append({"name": r.name, "at": r.at.isoformat(), "detail": r.detail})
-    q4 = (sa.select(OUT.c.message_id, OUT.c.archive_key, OUT.c.purged_at)
-          .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value).order_by(OUT.c.id))
-    for r in conn.execute(q4):
-        if r.purged_at is None:
-            canonical[r.message_id] = r.archive_key
+    for r in conn.execute(_side_rows(), {"ids": ids}):
+        if r.src == SIDE_KEY:
+            keys[r.message_id].append((r.s1, r.s2))
+        elif r.src == SIDE_ACK:
+            acks[r.message_id].append({"kind": r.s1, "result": r.s2, "ack_message_id": r.n1, "direction": r.s3,
+                                       "file_name": r.s4, "status": r.s5, "at": r.t1.isoformat(),
+                                       "link": f"/api/messages/{r.n1}"})
+        elif r.src == SIDE_HANDOFF:
+            handoffs[r.message_id].append({"destination": r.s1, "event_type": r.s2, "status": r.s3,
+                                           "attempts": r.n1, "delivered_at": r.t1.isoformat() if r.t1 else None})
+        elif r.src == SIDE_SLA:
+            sla[r.message_id].append({"name": r.s1, "at": r.t1.isoformat(), "detail": r.j})
+        elif r.t1 is None:  # a canonical output not purged
+            canonical[r.message_id] = r.s1
         else:
             canonical.pop(r.message_id, None)
     return Related(msgs, keys, acks, handoffs, sla, canonical)
 
 
-def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = ()) -> Any:
+def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = (), norms: Iterable[str] = ()) -> Any:
     """The indexed object named ``norm``, or the object of another key of ``ids`` or of the messages sharing one
-    (an 856 naming only the PO joins the order its 940 named by order number)."""
-    row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == norm)).first()
+    (an 856 naming only the PO joins the order its 940 named by order number). ``norms``: the family's keys of
+    ``ids`` when the caller has them (their normalised values), which saves reading them again."""
+    known = [n for n in dict.fromkeys(norms) if n and n != norm][:MAX_NORMS]
+    if known:  # the object named ``norm`` first, else the oldest named by another key of the messages: one query
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_([norm, *known]))
+                           .order_by(sa.case((BO.c.norm == norm, 0), else_=1), BO.c.id).limit(1)).first()
+    else:
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == norm)).first()
     if row is not None or not ids:
         return row
     kinds = OBJECT_KINDS[kind]
-    norms = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}
-    for widen in (False, True):
+    steps: tuple[bool, ...]
+    if known:  # the messages' own keys were looked up above: widen at once
+        found, steps = {norm, *known}, (True,)
+    else:
+        found, steps = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}, (False, True)
+    for widen in steps:
         if widen:
-            norms = {n for ns in _norms_of(conn, _messages_with(conn, norms, kinds), kinds).values() for n in ns}
-        if not norms:
+            found = {n for ns in _norms_of(conn, _messages_with(conn, found, kinds), kinds).values() for n in ns}
+        if not found:
             return None
-        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(norms)[:MAX_NORMS]))
+        row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(found)[:MAX_NORMS]))
                            .order_by(BO.c.id).limit(1)).first()
         if row is not None:
             return row
@@ -331,7 +410,9 @@ def list_objects(conn: Connection, kind: str, *, partner: str | None = None, sta
     if until:
         where.append(BO.c.first_at < until)
     if breached is not None:
-        where.append(BO.c.breaches > 0 if breached else BO.c.breaches == 0)
+        # a literal 0, not a bound parameter: only then may the planners use the partial index (breaches > 0)
+        zero: Any = sa.literal_column("0")
+        where.append(BO.c.breaches > zero if breached else BO.c.breaches == zero)
     total = conn.execute(sa.select(sa.func.count()).select_from(BO).where(*where)).scalar_one()
     rows = conn.execute(sa.select(BO).where(*where).order_by(BO.c.last_at.desc(), BO.c.id.desc())
                         .limit(limit).offset(offset)).all()

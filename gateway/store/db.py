@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -51,6 +51,20 @@ def create_db_engine(url: str, **kw: Any) -> Engine:
         f"unsupported database URL scheme {parsed.get_backend_name()!r}",
         hint="use sqlite:///path/to/gateway.db or postgresql+psycopg://user@host/db",
     )
+
+
+def reader(engine: Engine) -> Connection:
+    """A connection for reads that need no snapshot across statements (an API answer put together from several
+    SELECTs). On PostgreSQL it runs in autocommit: under READ COMMITTED each statement sees its own snapshot
+    anyway, and this saves the BEGIN and ROLLBACK round trips. SQLite's driver opens no transaction for reads::
+
+        with reader(engine) as conn:
+            conn.execute(...)
+    """
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
 
 
 def ping(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from gateway.store.states import (  # noqa: F401 -- the store's vocabulary, defined without SQLAlchemy
@@ -411,6 +411,9 @@ class BusinessObject(SQLModel, table=True):
         Index("ix_business_object_stage", "kind", "stage", "last_at"),
         Index("ix_business_object_partner", "kind", "partner_id", "last_at"),
         Index("ix_business_object_due", "check_due_at"),
+        # migration 0017: the listing of objects that missed a service level (?breached=true)
+        Index("ix_business_object_breached", "kind", "last_at", postgresql_where=text("breaches > 0"),
+              sqlite_where=text("breaches > 0")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -125,3 +125,55 @@ def test_keys_written_without_their_join_form_get_it_from_the_index(store):
     with store.engine.connect() as conn:
         assert rows.related_messages(conn, "order", "777") == [mid]
         assert rows.find_object(conn, "order", "777") is not None
+
+
+def test_keys_written_by_the_batched_path_join_at_once(store):
+    from gateway.store.batch import Batch
+
+    order = message(store, "940", [("order", "0018061923")])
+    mid = message(store, "945", [])
+    store.apply(Batch().keys(mid, [("order", "SO-18061923"), ("shipment", "shp 0042"), ("file", "x.edi")]))
+    norms = {k.kind: k.norm for k in store.business_keys(mid)}
+    assert norms == {"order": "SO18061923", "shipment": "SHP0042", "file": None}
+    store.apply(Batch().keys(mid, [("po", "0018061923")]))
+    with store.engine.connect() as conn:  # no index run in between: the join form was written with the key
+        assert rows.related_messages(conn, "order", "18061923") == [order, mid]
+        assert rows.related_messages(conn, "shipment", "SHP0042") == [order, mid]
+
+
+def test_load_reads_acknowledgements_handoffs_sla_events_and_canonical_outputs_of_each_document(store):
+    from gateway.store.archive import Blob
+
+    order = message(store, "940", [("order", "SO1")])
+    shipped = message(store, "945", [("order", "SO1")], direction=Direction.outbound)
+    ack = message(store, "997", [], partner="acme-retail")
+    store.link_ack(message_id=shipped, ack_message_id=ack, kind="997", result="A")
+    with store.engine.begin() as conn:
+        conn.execute(rows.sa.insert(rows.H), [{
+            "event_id": "e1", "destination": "erp", "lane": "erp:acme-retail", "message_id": order,
+            "event_type": "record.received", "record_type": "order", "status": "delivered", "attempts": 2,
+            "due_at": NOW, "body": "{}", "created_at": NOW, "delivered_at": NOW}])
+    store.add_event(order, "sla.breached", detail={"reason": "no 945 within 24h"})
+    store.add_event(order, "message.acked")  # not a service-level event
+    store.record_output(order, kind="canonical", blob=Blob("a" * 64, 10))
+    store.record_output(shipped, kind="canonical", blob=Blob("b" * 64, 10))
+    store.record_output(shipped, kind="canonical", blob=Blob("c" * 64, 10))
+    with store.engine.begin() as conn:  # the latest of the 945's outputs is purged: its records are gone
+        conn.execute(rows.sa.update(rows.OUT).where(rows.OUT.c.archive_key == "c" * 64).values(purged_at=NOW))
+    with store.engine.connect() as conn:
+        got = rows.load(conn, [order, shipped])
+    assert sorted(m.id for m in got.messages) == [order, shipped]
+    assert got.keys[order] == [("order", "SO1")]
+    assert [(a["kind"], a["result"], a["ack_message_id"], a["direction"]) for a in got.acks[shipped]] == [
+        ("997", "A", ack, "inbound")]
+    assert got.acks[order] == [] and got.handoffs[shipped] == []
+    assert [(h["destination"], h["status"], h["attempts"]) for h in got.handoffs[order]] == [("erp", "delivered", 2)]
+    assert got.handoffs[order][0]["delivered_at"].startswith("2026-12-07T09:00:00")
+    assert [(e["name"], e["detail"]) for e in got.sla_events[order]] == [
+        ("sla.breached", {"reason": "no 945 within 24h"})]
+    assert got.canonical == {order: "a" * 64}
+    with store.engine.begin() as conn:
+        conn.execute(rows.sa.update(rows.OUT).where(rows.OUT.c.archive_key == "b" * 64).values(purged_at=NOW))
+        conn.execute(rows.sa.update(rows.OUT).where(rows.OUT.c.archive_key == "c" * 64).values(purged_at=None))
+    with store.engine.connect() as conn:
+        assert rows.load(conn, [order, shipped]).canonical == {order: "a" * 64, shipped: "c" * 64}
