@@ -7,6 +7,11 @@ archived copy, so a message can be resumed after a crash, or reprocessed later, 
 
 Delivery is at-least-once; the item's idempotency key makes a redelivered item resume its message instead of
 creating a second one, and every step is safe to run again (acknowledgements are produced once per message).
+
+Several nodes on one store: a message is created already leased to the node that received it
+(:mod:`gateway.store.leases`), and every later step (a redelivery, a reprocess, recovery) works on it only while
+holding its lease. :meth:`InboundFlow.recover` resumes only messages whose lease ran out (their node died or
+stopped), never a live node's message in flight.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from gateway.edi.x12.reader import X12Reader
 from gateway.errors import (
     DocumentError,
     GatewayError,
+    InvalidActionError,
     MisaddressedError,
     NotEDIError,
     RoutingConflictError,
@@ -44,6 +50,7 @@ from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
 from gateway.store.batch import Batch
+from gateway.store.leases import MessageLeases
 from gateway.store.models import TERMINAL, Direction, Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.transports.base import InboundItem, is_transient
@@ -69,6 +76,7 @@ class InboundFlow:
         duplicates: DuplicateCheck | None = None,
         handoff: HandoffFlow | None = None,
         files: FileDocuments | None = None,
+        leases: MessageLeases | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -82,44 +90,90 @@ class InboundFlow:
         self.quote_data = quote_data  # failure reasons may quote payload data (edge.quote_data_in_reasons)
         self.reconciler = reconciler  # partner 997/999/TA1 -> the outbound documents they answer (issue 13)
         self.duplicates = duplicates  # the same interchange received twice (issue 13)
+        self.leases = leases or MessageLeases(store.engine)  # which node works on a message now
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
-        """Take one item from a channel through the whole flow. Returns its message (None if it vanished)."""
+        """Take one item from a channel through the whole flow. Returns its message (None if it vanished).
+
+        A message another live node is working on is left to it: returned as it stands, the source not committed
+        (the channel offers the item again later, when that node has finished it)."""
         existing = self.store.find_by_key(item.idempotency_key)
         with log_context(correlation_id=(existing.correlation_id if existing else None) or new_correlation_id()):
-            msg = existing if existing is not None else self._archive(item)
-            if msg is None:
-                return None
+            if existing is None:
+                msg = self._archive(item)  # created leased to this node (or taken, when another node raced us)
+                if msg is None:
+                    return None
+            else:
+                msg = existing
+                assert msg.id is not None
+                if not self.leases.take(msg.id):
+                    log.info("message.busy_elsewhere", extra={"fields": {"message_id": msg.id}})
+                    return self.store.get(msg.id)
+                msg = self.store.get(msg.id)  # as the last holder left it
             assert msg.id is not None
-            with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
-                if msg.status in TERMINAL:
-                    log.info("message.redelivered", extra={"fields": {"status": msg.status}})
-                    self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
-                    return msg
-                return self._guarded(msg, item)
+            try:
+                with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
+                    if msg.status in TERMINAL:
+                        log.info("message.redelivered", extra={"fields": {"status": msg.status}})
+                        self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
+                        return msg
+                    return self._guarded(msg, item)
+            finally:
+                self._let_go(msg.id)
+
+    def _let_go(self, message_id: int) -> None:
+        try:
+            self.leases.release(message_id)
+        except Exception:  # the store is down: the lease runs out by itself
+            log.warning("message.lease_not_released", extra={"fields": {"message_id": message_id}})
 
     def resume(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
         """Process an archived message again from its archived bytes (crash recovery, or a reprocess request).
-        ``force`` processes a duplicate interchange anyway (an operator's decision, recorded with the actor)."""
-        msg = self.store.get(message_id)
-        with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
-            if actor != "gateway":
-                name = "message.reprocess_forced" if force else "message.reprocess_requested"
-                self.store.add_event(message_id, name, actor=actor, detail={"previous_status": msg.status})
-            return self._guarded(msg, None, force=force)
+        ``force`` processes a duplicate interchange anyway (an operator's decision, recorded with the actor).
+        Refused (:class:`BusyElsewhere`) while another live node holds the message's lease."""
+        if not self.leases.take(message_id):
+            current = self.store.get(message_id)
+            raise BusyElsewhere(
+                f"message {message_id} is being processed by node {current.lease_owner!r} "
+                f"(lease until {current.lease_until.isoformat() if current.lease_until else '?'})",
+                hint="try again once it has finished; a node that died leaves it when its lease runs out",
+            )
+        try:
+            msg = self.store.get(message_id)
+            with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
+                if actor != "gateway":
+                    name = "message.reprocess_forced" if force else "message.reprocess_requested"
+                    self.store.add_event(message_id, name, actor=actor, detail={"previous_status": msg.status})
+                return self._guarded(msg, None, force=force)
+        finally:
+            self._let_go(message_id)
 
-    def recover(self) -> list[int]:
-        """Resume every inbound message a crash left unfinished. Run once at start, before channels start."""
+    def recover(self, *, startup: bool = True) -> list[int]:
+        """Resume inbound messages left unfinished whose lease ran out (the node working on them died or stopped);
+        a live node's messages are left to it. At start (``startup``) also maps messages a crash left acked but
+        unmapped. Runs at start, before channels start, and on a sweep (every node: claims make it once)."""
         resumed = []
+        now = self.clock()
         for msg in self.store.unfinished(Direction.inbound):
             assert msg.id is not None
             if msg.archive_key is None:
                 continue  # never archived: the source is still in its inbox and will be picked up again
-            log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status}})
-            self.resume(msg.id)
-            resumed.append(msg.id)
-        resumed += self._recover_mapping()
+            if self.leases.held_elsewhere(msg, now):
+                continue  # a live node works on it
+            if not self.leases.take(msg.id):
+                continue  # taken meanwhile by another node
+            try:
+                log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status,
+                                                                 "previous_owner": msg.lease_owner}})
+                self.resume(msg.id)
+                resumed.append(msg.id)
+            except BusyElsewhere:
+                pass
+            finally:
+                self._let_go(msg.id)
+        if startup:
+            resumed += self._recover_mapping()
         return resumed
 
     def _recover_mapping(self) -> list[int]:
@@ -133,9 +187,17 @@ class InboundFlow:
             partner = registry.get(msg.partner_id) if msg.partner_id else None
             if partner is None:
                 continue
-            with log_context(message_id=msg.id, partner_id=partner.id):
-                log.info("mapping.recovering")
-                self.mapping.run(msg, partner)
+            with self.leases.working(msg.id) as mine:
+                if not mine:
+                    continue  # the node that acked it is mapping it now
+                fresh = self.store.get(msg.id)
+                if fresh.status != MessageStatus.acked or any(
+                    e.name in ("mapping.done", "mapping.failed") for e in self.store.events(msg.id)
+                ):
+                    continue  # mapped meanwhile
+                with log_context(message_id=msg.id, partner_id=partner.id):
+                    log.info("mapping.recovering")
+                    self.mapping.run(fresh, partner)
             done.append(msg.id)
         return done
 
@@ -163,7 +225,7 @@ class InboundFlow:
                 log.warning("message.unreadable", extra={"fields": {"channel": item.channel, "error": str(exc)}})
                 return None
             raise
-        msg, _created = self.store.create_message(
+        msg, created = self.store.create_message(
             direction=Direction.inbound,
             status=MessageStatus.archived,
             partner_id=item.partner_id,
@@ -175,11 +237,20 @@ class InboundFlow:
             sha256=blob.sha256,
             archive_key=blob.key,
             correlation_id=log_context_id(),
+            **self.leases.fields(),
             events=[
                 ("message.received", MessageStatus.received, {"channel": item.channel, "file": item.name}),
                 ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
             ],
         )
+        assert msg.id is not None
+        if created:
+            self.leases.adopt(msg.id)
+        elif not self.leases.take(msg.id):  # another node received the same item at the same moment
+            log.info("message.busy_elsewhere", extra={"fields": {"message_id": msg.id}})
+            return None
+        else:
+            msg = self.store.get(msg.id)
         log.info(
             "message.archived",
             extra={"fields": {"sha256": blob.sha256, "size": blob.size, "file": item.name}},
@@ -378,6 +449,10 @@ class InboundFlow:
                 self.store.add_event(msg.id, "source.committed", detail={"to": str(target)})
             else:
                 batch.event(msg.id, "source.committed", detail={"to": str(target)})
+
+
+class BusyElsewhere(InvalidActionError):
+    """Another live node holds the message's lease."""
 
 
 _SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed, MessageStatus.duplicate})
