@@ -140,14 +140,18 @@ class InboundFlow:
                 hint="try again once it has finished; a node that died leaves it when its lease runs out",
             )
         try:
-            msg = self.store.get(message_id)
-            with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
-                if actor != "gateway":
-                    name = "message.reprocess_forced" if force else "message.reprocess_requested"
-                    self.store.add_event(message_id, name, actor=actor, detail={"previous_status": msg.status})
-                return self._guarded(msg, None, force=force)
+            return self._resume(message_id, actor=actor, force=force)
         finally:
             self._let_go(message_id)
+
+    def _resume(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
+        """:meth:`resume` for a caller holding the message's lease."""
+        msg = self.store.get(message_id)
+        with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
+            if actor != "gateway":
+                name = "message.reprocess_forced" if force else "message.reprocess_requested"
+                self.store.add_event(message_id, name, actor=actor, detail={"previous_status": msg.status})
+            return self._guarded(msg, None, force=force)
 
     def recover(self, *, startup: bool = True) -> list[int]:
         """Resume inbound messages left unfinished whose lease ran out (the node working on them died or stopped);
@@ -162,14 +166,15 @@ class InboundFlow:
             if self.leases.held_elsewhere(msg, now):
                 continue  # a live node works on it
             if not self.leases.take(msg.id):
-                continue  # taken meanwhile by another node
+                continue  # taken meanwhile by another node, or this node is at it (a slow receive)
             try:
+                current = self.store.get(msg.id)
+                if current.status in TERMINAL:
+                    continue  # finished meanwhile
                 log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status,
                                                                  "previous_owner": msg.lease_owner}})
-                self.resume(msg.id)
+                self._resume(msg.id)
                 resumed.append(msg.id)
-            except BusyElsewhere:
-                pass
             finally:
                 self._let_go(msg.id)
         if startup:

@@ -54,7 +54,11 @@ class MessageLeases:
         self._guard = threading.Lock()
 
     def take(self, message_id: int) -> bool:
-        """Lease a message to this node: True when free, expired, already ours, or its owner is dead."""
+        """Lease a message to this node: True when free, expired, or its owner is dead; False while another
+        node holds it, or while work of this process holds it (one work per message, on one node or many)."""
+        with self._guard:
+            if message_id in self._held:
+                return False
         now = self.clock()
         got = self._take(message_id, free(now, self.owner), now)
         if not got:  # held: by a live node, or by one that died (asked only now: the hot path stays one UPDATE)
@@ -62,7 +66,11 @@ class MessageLeases:
             got = self._take(message_id, dead, now)
         if got:
             with self._guard:
+                if message_id in self._held:  # another thread of this process took it meanwhile
+                    got = False
                 self._held[message_id] += 1
+            if not got:
+                self.release(message_id)
         return got
 
     def _take(self, message_id: int, condition: ColumnElement[bool], now: datetime) -> bool:
