@@ -260,7 +260,11 @@ class InboundFlow:
             "message.archived",
             extra={"fields": {"sha256": blob.sha256, "size": blob.size, "file": item.name}},
         )
-        self.failpoints.hit("inbound.after_archive")
+        try:
+            self.failpoints.hit("inbound.after_archive")
+        except BaseException:
+            self._let_go(msg.id)  # the caller's finally is not reached: give the lease back here
+            raise
         return msg
 
     def _process(self, msg: Message, item: InboundItem | None, *, force: bool = False) -> Message:

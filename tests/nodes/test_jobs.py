@@ -177,3 +177,38 @@ def test_a_node_registers_beats_and_is_shown_gone_when_its_heartbeat_stops(make_
     assert b.leases.take(msg.id)  # ... and its lease is taken without waiting for it to run out
     b.nodes.stop()
     assert {n["node_id"]: n["state"] for n in a.nodes.nodes()}["node-b"] == "stopped"
+
+
+def test_two_nodes_recovering_the_same_inbound_messages_process_each_once(make_node, repo_root):
+    from gateway.transports.folder import FolderInbound
+    from tests.support.gateway_home import drop
+
+    a, b, dead = make_node("node-a"), make_node("node-b"), make_node("node-dead")
+    inbox = dead.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+    src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for i in range(4):  # four interchanges (ISA13/IEA02 changed: the same one twice would be a duplicate)
+        variant = dead.settings.data_path / f"asn-{i}.edi"
+        variant.write_bytes(src.read_bytes().replace(b"000000091", f"00000009{i + 2}".encode()))
+        drop(variant, inbox)
+    folder = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl", min_age_seconds=0)
+    items, _ = folder.poll()
+    assert len(items) == 4
+    dead.inbound.failpoints = FailPoints("inbound.after_archive=raise")
+    held = []
+    for item in items:  # the dead node archived each file and died holding its lease
+        with pytest.raises(RuntimeError):
+            dead.inbound.receive(item)
+        msg = dead.store.find_by_key(item.idempotency_key)
+        assert dead.leases.take(msg.id)
+        held.append(msg.id)
+    assert a.inbound.recover(startup=True) == [] and b.inbound.recover(startup=True) == []  # its leases are live
+    for i in held:
+        _age(dead, i, 600)  # ... until they run out
+    got = _both(lambda: a.inbound.recover(startup=True), lambda: b.inbound.recover(startup=True))
+    assert sorted(got[0] + got[1]) == held  # each resumed by one node
+    with a.engine.connect() as c:
+        acked = dict(c.execute(sa.text("SELECT message_id, count(*) FROM event WHERE name = 'message.acked' "
+                                       "GROUP BY message_id")).all())
+        acks = c.execute(sa.text("SELECT count(*) FROM message WHERE idempotency_key LIKE 'ack:%'")).scalar()
+    assert acked == dict.fromkeys(held, 1) and acks == len(held)  # acknowledged once, one 997 each
