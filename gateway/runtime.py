@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.as2.runtime import as2_service, outbound_as2
 from gateway.as2.service import ASYNC_MDN_JOB
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, InvalidActionError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.broker_intake import BrokerIntakes
@@ -349,6 +349,9 @@ class Gateway:
             raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
         before = utc_now() - timedelta(days=days)
         with self._job_locks.hold("job:archive.purge") as mine:  # one node purges at a time
+            if not mine and actor != "gateway":  # an operator's purge says why nothing happened
+                raise InvalidActionError("another gateway node is purging the archive now",
+                                         hint="try again once it has finished (see gateway_node_jobs_running)")
             if not mine:
                 log.info("archive.purge_skipped", extra={"fields": {"reason": "another node is purging"}})
                 return PurgeResult(messages=0, outputs=0, blobs_deleted=0, cutoff=before)

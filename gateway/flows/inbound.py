@@ -263,6 +263,7 @@ class InboundFlow:
         try:
             self.failpoints.hit("inbound.after_archive")
         except BaseException:
+            assert msg.id is not None
             self._let_go(msg.id)  # the caller's finally is not reached: give the lease back here
             raise
         return msg
