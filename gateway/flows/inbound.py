@@ -101,9 +101,12 @@ class InboundFlow:
         existing = self.store.find_by_key(item.idempotency_key)
         with log_context(correlation_id=(existing.correlation_id if existing else None) or new_correlation_id()):
             if existing is None:
-                msg = self._archive(item)  # created leased to this node (or taken, when another node raced us)
-                if msg is None:
+                archived = self._archive(item)  # created leased to this node (or taken, when another node raced us)
+                if archived is None:
                     return None
+                msg, mine = archived
+                if not mine:
+                    return msg  # another node received the same item at the same moment and works on it
             else:
                 msg = existing
                 assert msg.id is not None
@@ -163,8 +166,12 @@ class InboundFlow:
             assert msg.id is not None
             if msg.archive_key is None:
                 continue  # never archived: the source is still in its inbox and will be picked up again
+            if (msg.idempotency_key or "").startswith(AS2_ENVELOPES):
+                continue  # an AS2 request's own row: the sender retries without an MDN (As2Receiver resumes it)
             if self.leases.held_elsewhere(msg, now):
                 continue  # a live node works on it
+            if not startup and msg.lease_owner is None and msg.updated_at > now - self.leases.lease:
+                continue  # unleased (a step that gave up, or a writer without leases) and recent: wait a lease
             if not self.leases.take(msg.id):
                 continue  # taken meanwhile by another node, or this node is at it (a slow receive)
             try:
@@ -221,7 +228,9 @@ class InboundFlow:
             return self._finish(msg, item, MessageStatus.failed, error)
 
     # -- steps -----------------------------------------------------------------------------------------------
-    def _archive(self, item: InboundItem) -> Message | None:
+    def _archive(self, item: InboundItem) -> tuple[Message, bool] | None:
+        """Archive and record the item: its message, and whether this node holds its lease (False: another node
+        recorded the same item at the same moment and works on it)."""
         try:
             with item.open() as src:
                 blob = self.archive.put_stream(src)
@@ -253,7 +262,7 @@ class InboundFlow:
             self.leases.adopt(msg.id)
         elif not self.leases.take(msg.id):  # another node received the same item at the same moment
             log.info("message.busy_elsewhere", extra={"fields": {"message_id": msg.id}})
-            return None
+            return msg, False
         else:
             msg = self.store.get(msg.id)
         log.info(
@@ -266,7 +275,7 @@ class InboundFlow:
             assert msg.id is not None
             self._let_go(msg.id)  # the caller's finally is not reached: give the lease back here
             raise
-        return msg
+        return msg, True
 
     def _process(self, msg: Message, item: InboundItem | None, *, force: bool = False) -> Message:
         assert msg.id is not None and msg.archive_key is not None
@@ -465,6 +474,7 @@ class BusyElsewhere(InvalidActionError):
     """Another live node holds the message's lease."""
 
 
+AS2_ENVELOPES = ("as2:", "as2-bad:")  # rows As2Receiver writes for the HTTP request (its payload has its own)
 _SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed, MessageStatus.duplicate})
 
 
