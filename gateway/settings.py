@@ -161,7 +161,7 @@ class Settings(BaseSettings):
         "heartbeat; a node gone for longer leaves it to the others (docs/operations.md, several nodes)",
     )
     node_heartbeat_seconds: float = Field(
-        10.0, gt=0, description="each node renews its leases and its row in the node registry this often "
+        5.0, gt=0, description="each node renews its leases and its row in the node registry this often "
         "(at most a third of the shortest lease); three missed heartbeats show the node as gone",
     )
     handoff_file: Path = Field(

@@ -184,21 +184,24 @@ class InboundFlow:
                 resumed.append(msg.id)
             finally:
                 self._let_go(msg.id)
-        if startup:
-            resumed += self._recover_mapping()
+        resumed += self._recover_mapping(startup=startup)
         return resumed
 
-    def _recover_mapping(self) -> list[int]:
-        """Crash gap: a message ``acked`` (a final state) whose mapping never ran is mapped now."""
+    def _recover_mapping(self, *, startup: bool = True) -> list[int]:
+        """Crash gap: a message ``acked`` (a final state) whose mapping never ran is mapped now. At start every
+        such message; on the sweep only those whose node died holding the lease (a lease never given back)."""
         if self.mapping is None:
             return []
         done = []
         registry = self.registry()
+        now = self.clock()
         for msg in unmapped_acked(self.store):
             assert msg.id is not None
             partner = registry.get(msg.partner_id) if msg.partner_id else None
-            if partner is None:
+            if partner is None or self.leases.held_elsewhere(msg, now):
                 continue
+            if not startup and msg.lease_owner is None:
+                continue  # finished normally (lease given back): its mapping had nothing to write
             with self.leases.working(msg.id) as mine:
                 if not mine:
                     continue  # the node that acked it is mapping it now
@@ -210,6 +213,8 @@ class InboundFlow:
                 with log_context(message_id=msg.id, partner_id=partner.id):
                     log.info("mapping.recovering")
                     self.mapping.run(fresh, partner)
+                    if self.handoff is not None:
+                        self.handoff.release(self.store.get(msg.id))  # gated: released once
             done.append(msg.id)
         return done
 

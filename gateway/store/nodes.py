@@ -1,7 +1,7 @@
 """The node registry: every ``gateway serve`` process sharing the store registers itself (table ``gateway_node``)
 and renews a heartbeat while it runs, with what it is working on.
 
-Each heartbeat (every ``node_heartbeat_seconds``) does two things in a few short statements: it renews the message
+Each heartbeat (every ``node_heartbeat_seconds``, 5 s) does two things in a few short statements: it renews the message
 leases this node holds (:class:`gateway.store.leases.MessageLeases`), and it writes ``last_seen`` and ``working``
 (the scheduler jobs running now and how many leases of each kind the node holds). A node whose ``last_seen`` is
 older than three heartbeats is shown as *gone*: it died, or lost the store; its leases run out and other nodes
