@@ -227,7 +227,7 @@ def test_retry_after_a_partner_file_change_is_judged_by_the_recorded_options(tmp
         harbor_file.write_text(yaml.safe_dump(harbor))
         time.sleep(3)  # the hot reload (1 s) picks it up
         second.start(port=later)
-        done = ack_row(home, lambda r: r["status"] not in ("retrying", "queued"), timeout=60)
+        done = ack_row(home, lambda r: r["status"] not in ("retrying", "queued", "sending"), timeout=60)
         assert done["status"] == "delivered" and done["delivery_status"] == "delivered", (done, gw.output())
         assert done["transport_id"] == built_id  # the Message-ID of the first build
         assert peer_has(peer, built_id)["status"] == "S"
@@ -262,7 +262,7 @@ def test_killed_after_the_post_the_restart_resends_the_same_message_id(tmp_path,
     assert attempts == 1 and peer_has(peer, built_id)["status"] == "S"  # the peer got it before the crash
     again = start(home, port)
     try:
-        done = ack_row(home, lambda r: r["status"] not in ("queued", "retrying"))
+        done = ack_row(home, lambda r: r["status"] not in ("queued", "retrying", "sending"))  # sending: swept
         assert done["status"] == "delivered" and done["delivery_status"] == "delivered", (done, again.output())
         assert done["transport_id"] == built_id
         assert [m["message_id"] for m in peer.report()].count(built_id) == 1

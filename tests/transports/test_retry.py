@@ -84,8 +84,10 @@ def test_transient_failures_are_retried_with_backoff_until_sent(env):
         "message.queued",
         "delivery.failed",
         "delivery.retry_scheduled",
+        "step.claimed",  # the sweep claims the message (retrying -> sending) before each attempt
         "delivery.failed",
         "delivery.retry_scheduled",
+        "step.claimed",
         "message.sent",
     ]
     scheduled = [e.detail for e in store.events(msg.id) if e.name == "delivery.retry_scheduled"]
