@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="embedded store, archive and local folder channels")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
     archive_dir: Path | None = Field(None, description="content-addressed archive; default: data_dir/archive")
+    archive_check_messages: int = Field(
+        20, ge=0, description="at start, the payloads of the newest N messages must be in the archive (0: no check)"
+    )
     partners_dir: Path = Path("partners")
     mappings_dir: Path = Path("mappings")
     partners_reload_seconds: float = Field(5.0, gt=0, description="re-check partner files this often (hot reload)")
