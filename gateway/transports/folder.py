@@ -10,7 +10,7 @@ Several nodes on one inbox (``claims``): a complete file is first renamed into t
 ``<path>/.claimed/<node id>/`` and processed from there, so each file is taken by one node; a dead node's claims
 are taken over by another once its lease is stale (see transports/claims.py).
 
-Outbound: a file is written as ``.<name>.tmp`` in the target folder, flushed and fsynced, then renamed, so a
+Outbound: a file is written as ``.<name>.<random>.tmp`` in the target folder, flushed and fsynced, then renamed, so a
 partner's pickup never sees half a file.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -256,7 +257,8 @@ class FolderOutbound:
 
     def send(self, name: str, source: BinaryIO) -> Receipt:
         check_name(name)
-        tmp = self.path / f".{name}.tmp"
+        # a name of its own per writer: two nodes delivering into one shared folder never write the same temporary
+        tmp = self.path / _fit(f".{name}", f".{uuid.uuid4().hex[:8]}.tmp")
         try:
             try:
                 try:
