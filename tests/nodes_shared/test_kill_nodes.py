@@ -20,8 +20,11 @@ FILES = 300
 SEED = 18
 DEADLINE_SECONDS = 150.0  # a bound; it settles in about a minute on an otherwise idle 2-core machine
 # steps that must be on each inbound message's timeline exactly once
-ONCE = ("message.received", "message.archived", "ack.generated", "ack.sent", "message.acked", "mapping.done",
-        "handoff.released", "handoff.delivered")
+ONCE = ("message.received", "message.archived", "ack.generated", "message.acked", "mapping.done", "handoff.released",
+        "handoff.delivered")
+# at most once: a node killed between delivering the 997 and the message's final step leaves it out (the 997's own
+# message.sent event, checked below, is the proof of delivery)
+AT_MOST_ONCE = ("ack.sent",)
 
 pytestmark = pytest.mark.postgres
 
@@ -54,8 +57,8 @@ def settled(url: str, shared: Path) -> bool:
     return done >= FILES
 
 
-@pytest.mark.xfail(strict=True, reason="start-up recovery (inbound resume, unmapped acked) still resumes another live "
-                   "node's in-flight messages; lease-aware recovery comes with the node registry and message leases")
+@pytest.mark.xfail(strict=True, reason="inbound recovery resumes a message while a poll of a node processes it (a "
+                   "file taken over from a dead node): message leases must exclude the node's own other work too")
 def test_three_nodes_killed_at_random_process_every_file_exactly_once(tmp_path):
     shared = tmp_path / "shared"
     rnd = random.Random(SEED)
@@ -115,6 +118,7 @@ def test_three_nodes_killed_at_random_process_every_file_exactly_once(tmp_path):
         events = rows(url, "SELECT message_id, name, at FROM event ORDER BY id")
         per = Counter((m, name) for m, name, _at in events)
         twice = [(m, name, per[(m, name)]) for m, _f, _s in inbound for name in ONCE if per[(m, name)] != 1]
+        twice += [(m, name, per[(m, name)]) for m, _f, _s in inbound for name in AT_MOST_ONCE if per[(m, name)] > 1]
         twice += [(a, "message.sent|delivered", per[(a, "message.sent")] + per[(a, "message.delivered")])
                   for a, _s, _f in acks if per[(a, "message.sent")] + per[(a, "message.delivered")] != 1]
         if twice:
