@@ -8,7 +8,8 @@ Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_m
 ``acks.after_create`` (the 997/999 recorded, not yet linked to the message it acknowledges),
 ``archive.before_rename`` (a payload written to its ``.incoming-*`` temporary file, not yet in place),
 ``intake.before_submit`` (a broker message taken, nothing recorded), ``intake.before_ack`` (submitted, not yet
-acknowledged to the broker), ``intake.after_dead_letter`` (the copy dead-lettered, the original not yet acked).
+acknowledged to the broker), ``intake.after_dead_letter`` (the copy dead-lettered, the original not yet acked),
+``folder.after_claim`` (a file of a shared inbox renamed into this node's working folder, nothing recorded yet).
 """
 
 from __future__ import annotations

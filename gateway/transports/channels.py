@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.failpoints import FailPoints
 from gateway.node import node_id
 from gateway.partners.schema import FolderChannel, Partner
 from gateway.settings import Settings
@@ -24,7 +25,8 @@ def claim_options(settings: Settings) -> dict[str, Any]:
     """FolderInbound's claim arguments: this node's id when folders are shared between nodes, else none."""
     if not settings.folders_shared:
         return {}
-    return {"claim_node": node_id(), "claim_stale_seconds": settings.folder.claim_stale_seconds}
+    return {"claim_node": node_id(), "claim_stale_seconds": settings.folder.claim_stale_seconds,
+            "failpoints": FailPoints(settings.failpoints)}
 
 
 def inbound_folders(settings: Settings, partner: Partner) -> list[FolderInbound]:

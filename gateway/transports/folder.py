@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import PermanentTransportError, TransientTransportError
+from gateway.failpoints import FailPoints
 from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name, is_transient
 from gateway.transports.claims import KEEPER, ClaimSpace
 
@@ -129,6 +130,7 @@ class FolderInbound:
         ignore_suffixes: tuple[str, ...] = (".tmp", ".part"),
         claim_node: str | None = None,
         claim_stale_seconds: float = 60.0,
+        failpoints: FailPoints | None = None,
     ) -> None:
         self.channel = channel
         self.partner_id = partner_id
@@ -142,6 +144,7 @@ class FolderInbound:
             ClaimSpace(self.path, claim_node, stale_seconds=claim_stale_seconds) if claim_node is not None else None
         )
         self._leased = False
+        self.failpoints = failpoints or FailPoints()
 
     def ensure_folders(self) -> None:
         for sub in ("", PROCESSED, FAILED):
@@ -187,6 +190,7 @@ class FolderInbound:
             claimed = self.claims.claim(item.path)
             if claimed is None:
                 continue  # another node was first (or a file of that name waits in ours: claimed next time)
+            self.failpoints.hit("folder.after_claim")
             self.forget(item)
             mine.append(FolderItem(self.channel, self.partner_id, claimed.path, item.size, item.mtime_ns, self.path,
                                    origin=claimed.origin))
