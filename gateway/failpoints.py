@@ -2,7 +2,9 @@
 
 ``GATEWAY_FAILPOINTS="inbound.after_archive=exit"`` makes the process die at that point exactly as a power cut
 would (no clean-up, no finally blocks); ``=kill`` sends the process SIGKILL (what ``kill -9`` does); ``=raise``
-raises. Empty in production; checking an unset point costs a dict lookup.
+raises; ``=hang`` blocks that thread for good while the rest of the process runs on (work stuck in flight on a
+live node: its heartbeat keeps its leases, until the test kills it). Empty in production; checking an unset
+point costs a dict lookup.
 
 Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_mapping`` (acked, not yet mapped),
 ``acks.after_create`` (the 997/999 recorded, not yet linked to the message it acknowledges),
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 
 class FailPoints:
@@ -36,3 +39,5 @@ class FailPoints:
             os.kill(os.getpid(), signal.SIGKILL)
         if action == "raise":
             raise RuntimeError(f"failpoint {name} hit")
+        if action == "hang":
+            threading.Event().wait()

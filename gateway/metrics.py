@@ -18,7 +18,10 @@ Hooks for work landing elsewhere (call them; they are cheap and never raise):
 * :func:`observe_handoff_lag` -- hand-off of canonical records to the business system (``gateway_handoff_lag_seconds``);
 * :func:`count_ack_outcome` -- acknowledgement outcomes decided outside an ``ack_link`` row (e.g. ``overdue``);
 * :func:`count_sla_breach` -- a service-level breach announced (``gateway_sla_breaches_total``);
-* :func:`set_worklist_source` -- a function returning ``{kind: open items}`` for ``gateway_worklist_items``.
+* :func:`set_worklist_source` -- a function returning ``{kind: open items}`` for ``gateway_worklist_items``;
+* :func:`set_node_source` -- the node registry's list (gateway/store/nodes.py) for ``gateway_nodes{state}``,
+  ``gateway_node_last_seen_seconds{node}``, ``gateway_node_leases{node,kind}`` and ``gateway_node_jobs_running{node}``
+  (live nodes only, so the series of a removed node go away).
 
 Example alert rules are in docs/operations.md ("Metrics and alerts").
 """
@@ -81,6 +84,7 @@ SLA_BREACHES = Counter(
 )  # fmt: skip
 
 _worklist_source: Callable[[], dict[str, int]] | None = None
+_node_source: Callable[[], list[dict[str, Any]]] | None = None
 
 
 # -- hooks for other modules ---------------------------------------------------------------------------------
@@ -103,6 +107,11 @@ def count_sla_breach(partner: str | None, service_level: str, kind: str) -> None
 def set_worklist_source(source: Callable[[], dict[str, int]] | None) -> None:
     global _worklist_source
     _worklist_source = source
+
+
+def set_node_source(source: Callable[[], list[dict[str, Any]]] | None) -> None:
+    global _node_source
+    _node_source = source
 
 
 # -- counted as work happens ---------------------------------------------------------------------------------
@@ -139,6 +148,8 @@ class StoreCollector(Collector):
             except Exception:
                 log.exception("metrics.worklist_failed")
             yield g
+        if _node_source is not None:
+            yield from _nodes(_node_source)
 
     def _messages(self) -> Iterator[GaugeMetricFamily]:
         import sqlalchemy as sa
@@ -201,6 +212,42 @@ class StoreCollector(Collector):
                 continue  # reported by /api/health/details and the partner check
             days.add_metric([owner, channel, path.name], round(info.days_left(now), 3))
         yield days
+
+
+def _nodes(source: Callable[[], list[dict[str, Any]]]) -> Iterator[GaugeMetricFamily]:
+    """The node registry: nodes by state, and per live node its heartbeat age, leases held and jobs running."""
+    try:
+        nodes = source()
+    except Exception:
+        log.exception("metrics.nodes_failed")
+        return
+    now = datetime.now(UTC)
+    states = GaugeMetricFamily("gateway_nodes", "Gateway nodes in the registry, by state (live, gone, stopped)",
+                               labels=["state"])
+    counts = {"live": 0, "gone": 0, "stopped": 0}
+    for n in nodes:
+        counts[n["state"]] = counts.get(n["state"], 0) + 1
+    for state, k in sorted(counts.items()):
+        states.add_metric([state], k)
+    yield states
+    seen = GaugeMetricFamily("gateway_node_last_seen_seconds", "Seconds since a live node's last heartbeat",
+                             labels=["node"])
+    leases = GaugeMetricFamily("gateway_node_leases", "Leases a live node holds, by kind of row",
+                               labels=["node", "kind"])
+    jobs = GaugeMetricFamily("gateway_node_jobs_running", "Scheduler jobs a live node is running now",
+                             labels=["node"])
+    for n in nodes:
+        if n["state"] != "live":
+            continue
+        last = n["last_seen"] if n["last_seen"].tzinfo else n["last_seen"].replace(tzinfo=UTC)
+        seen.add_metric([n["node_id"]], round(max(0.0, (now - last).total_seconds()), 3))
+        working = n.get("working") or {}
+        for kind, k in sorted((working.get("leases") or {}).items()):
+            leases.add_metric([n["node_id"], kind], int(k))
+        jobs.add_metric([n["node_id"]], len(working.get("jobs") or []))
+    yield seen
+    yield leases
+    yield jobs
 
 
 def render(gw: Gateway) -> bytes:

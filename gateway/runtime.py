@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.as2.runtime import as2_service, outbound_as2
-from gateway.errors import ConfigError
+from gateway.as2.service import ASYNC_MDN_JOB
+from gateway.errors import ConfigError, InvalidActionError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.broker_intake import BrokerIntakes
@@ -44,9 +45,11 @@ from gateway.scheduler import Scheduler
 from gateway.settings import Settings
 from gateway.store.archive import Archive
 from gateway.store.db import create_db_engine
+from gateway.store.leases import MessageLeases
 from gateway.store.locks import ChannelLocks
 from gateway.store.migrate import upgrade
 from gateway.store.models import Message
+from gateway.store.nodes import NodeRegistry
 from gateway.store.repository import Store
 from gateway.store.retention import PurgeResult, purge_archive
 from gateway.transports.channels import outbound_folders
@@ -81,6 +84,10 @@ class Gateway:
         upgrade(self.engine)
         self.store = Store(self.engine)
         self._job_locks = ChannelLocks(self.engine)
+        # several nodes (docs/operations.md): messages in flight are leased to this node, renewed by its heartbeat
+        outbound_lease = timedelta(seconds=settings.outbound_lease_seconds)
+        self.leases = MessageLeases(self.engine, lease=timedelta(seconds=settings.lease_seconds))
+        self.document_leases = MessageLeases(self.engine, lease=outbound_lease)
         failpoints = FailPoints(settings.failpoints)
         self.archive = Archive(settings.archive_path, failpoints=failpoints)
         self.partner_folder = PartnerFolder(settings.partners_path)
@@ -102,6 +109,8 @@ class Gateway:
             partner=lambda pid: self.registry.get(pid),
             clock=utc_now,
             lock=lambda: self._job_locks.hold("delivery.retries"),  # one sweeping process per store
+            leases=self.document_leases,  # and each message claimed before it is sent
+            lease=outbound_lease,
         )
         self.acks = AckFlow(
             store=self.store, archive=self.archive, outbound=self.retries, own=settings.identity, failpoints=failpoints
@@ -133,7 +142,9 @@ class Gateway:
             ),
             reconciler=Reconciler(store=self.store, archive=self.archive, announce=self.handoff.announce_ack_outcome),
             duplicates=DuplicateCheck(store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now),
+            leases=self.leases,
         )
+        self.handoff.leases = self.leases
         self.overdue = OverdueAcks(
             store=self.store,
             outbound=self.retries,
@@ -153,7 +164,8 @@ class Gateway:
             failpoints=failpoints,
             mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
             overrides_dir=settings.partners_path,
-            lease=timedelta(seconds=settings.outbound_lease_seconds),
+            lease=outbound_lease,
+            leases=self.document_leases,
         )
         self.intake = BrokerIntakes(documents=self.documents, config=lambda: self.handoff.config,
                                     secrets_dir=settings.secrets_path, failpoints=failpoints)  # intake: in handoff.yaml
@@ -182,7 +194,23 @@ class Gateway:
             timelines=self.timelines, handoff=self.handoff, notifier=self.notifier, clock=utc_now,
             failpoints=failpoints, ui_base=f"http://{settings.api_host}:{settings.api_port}",
         )  # orders and shipments: docs/operations.md, "Orders and shipments"
+        heartbeat = min(settings.node_heartbeat_seconds, settings.lease_seconds / 3,
+                        settings.outbound_lease_seconds / 3)
+        self.nodes = NodeRegistry(self.engine, heartbeat=timedelta(seconds=heartbeat),
+                                  leases=[self.leases, self.document_leases], jobs=self.scheduler.running)
+        for leases in (self.leases, self.document_leases):
+            leases.gone = self.nodes.gone_ids  # a dead node's leases are taken without waiting for them to run out
         self.started = False
+
+    def _sweep(self, job_id: str, func: Callable[[], Any]) -> Callable[[], Any]:
+        """``func`` as a whole-store sweep: run by one node at a time (an advisory lock on PostgreSQL); the other
+        nodes skip that run."""
+
+        def run() -> Any:
+            with self._job_locks.hold(f"job:{job_id}") as mine:
+                return func() if mine else None
+
+        return run
 
     @property
     def pollers(self) -> list[ChannelPoller]:
@@ -223,16 +251,18 @@ class Gateway:
             return True
 
     def start(self) -> None:
+        self.nodes.start()  # registered (and heartbeating) before recovery: the other nodes see this one live
         cleaned = self.archive.clean_incoming()  # temporary files a crash left in the archive
         if cleaned:
             log.info("archive.cleaned", extra={"fields": {"temporary_files": len(cleaned)}})
-        resumed = self.inbound.recover()
+        resumed = self.inbound.recover(startup=True)  # only messages whose lease ran out: never a live node's
         if resumed:
             log.info("recovery.done", extra={"fields": {"resumed": resumed}})
         sent = self.documents.recover(startup=True)
         if sent:
             log.info("recovery.documents", extra={"fields": {"resumed": sent}})
-        self.handoff.recover()
+        live = [n["node_id"] for n in self.nodes.nodes() if n["state"] == "live" and not n["this_node"]]
+        self.handoff.recover(live=live)
         for partner in self.registry:
             self.channels.start(partner)
         self.remote.apply(self.registry)
@@ -241,15 +271,23 @@ class Gateway:
         sweep = max(1.0, min(RECOVER_SWEEP_SECONDS, self.settings.outbound_lease_seconds / 2))
         self.scheduler.add_interval("documents.recover", self.documents.recover, sweep, run_now=False)
         self.scheduler.add_interval(
+            "inbound.recover", lambda: self.inbound.recover(startup=False),
+            max(1.0, min(RECOVER_SWEEP_SECONDS, self.settings.lease_seconds / 2)), run_now=False,
+        )
+        self.scheduler.add_interval(
             "ack.overdue", self.overdue.run, self.settings.ack_overdue_check_seconds, run_now=False
         )
         self.scheduler.add_interval("handoff.sweep", self.handoff.sweep, self.settings.handoff_sweep_seconds)
-        self.scheduler.add_interval("handoff.reconcile", self.handoff.reconcile, 60.0, run_now=False)
+        self.scheduler.add_interval(
+            "handoff.reconcile", self._sweep("handoff.reconcile", self.handoff.reconcile), 60.0, run_now=False
+        )
         self.handoff.wake = lambda: self.scheduler.wake("handoff.sweep")
         if self.as2 is not None:
             self.as2.mdn_delivery.stopping.clear()  # a gateway started again after stop() delivers again
         for job_id, func, seconds in self.as2.jobs() if self.as2 else ():
-            self.scheduler.add_interval(job_id, func, seconds, run_now=False)
+            # the async-MDN job holds its own lock; the AS2 retry and MDN-overdue sweeps run on one node at a time
+            job = func if job_id == ASYNC_MDN_JOB else self._sweep(job_id, func)
+            self.scheduler.add_interval(job_id, job, seconds, run_now=False)
         if self.settings.archive_retention_days:
             self.scheduler.add_interval("archive.purge", self.purge_archive, PURGE_EVERY_SECONDS)
         self.scheduler.add_interval(
@@ -259,12 +297,14 @@ class Gateway:
         from gateway import metrics
 
         metrics.set_worklist_source(self.worklist_counts)  # gateway_worklist_items (the console's metrics hook)
+        metrics.set_node_source(self.nodes.nodes)  # gateway_nodes, gateway_node_* (the node registry)
         self.intake.start()  # broker consumers, each in its own thread; handoff.sweep re-reads the file
         self.scheduler.add_interval("intake.apply", self.intake.apply, 5.0, run_now=False)
         self.watcher.start()
         self.scheduler.start()
         self.started = True
-        log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers]}})
+        log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers],
+                                                      "node": self.nodes.node}})
 
     def _watch_partner_files(self) -> None:
         job = "partners:reload"
@@ -308,7 +348,14 @@ class Gateway:
         if not days:
             raise ConfigError("no retention period", hint="set archive_retention_days or pass --older-than-days")
         before = utc_now() - timedelta(days=days)
-        return purge_archive(self.store, self.archive, before=before, actor=actor, progress=progress)
+        with self._job_locks.hold("job:archive.purge") as mine:  # one node purges at a time
+            if not mine and actor != "gateway":  # an operator's purge says why nothing happened
+                raise InvalidActionError("another gateway node is purging the archive now",
+                                         hint="try again once it has finished (see gateway_node_jobs_running)")
+            if not mine:
+                log.info("archive.purge_skipped", extra={"fields": {"reason": "another node is purging"}})
+                return PurgeResult(messages=0, outputs=0, blobs_deleted=0, cutoff=before)
+            return purge_archive(self.store, self.archive, before=before, actor=actor, progress=progress)
 
     def stop(self) -> None:
         with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
@@ -325,11 +372,15 @@ class Gateway:
 
             if metrics._worklist_source == self.worklist_counts:  # another gateway in this process may own it
                 metrics.set_worklist_source(None)
+            if metrics._node_source == self.nodes.nodes:
+                metrics.set_node_source(None)
         if self._notify_observer is not None:
             from gateway.store.observers import unsubscribe
 
             unsubscribe(self._notify_observer)
             self._notify_observer = None
         self.notifier.stop()
+        if was_started:
+            self.nodes.stop()  # after the jobs: recorded as stopped, its leases already given back
         self.engine.dispose()
         log.info("gateway.stopped")

@@ -6,6 +6,8 @@ missed runs collapse into one. :meth:`Scheduler.wake` pulls a job's next run for
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,19 +25,42 @@ class Scheduler:
             executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
+        self._running: Counter[str] = Counter()  # job id -> runs in progress (the node heartbeat reports them)
+        self._guard = threading.Lock()
+
+    def _tracked(self, job_id: str, func: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            with self._guard:
+                self._running[job_id] += 1
+            try:
+                return func()
+            finally:
+                with self._guard:
+                    self._running[job_id] -= 1
+                    if self._running[job_id] <= 0:
+                        del self._running[job_id]
+
+        return run
+
+    def running(self) -> list[str]:
+        """Ids of the jobs running now."""
+        with self._guard:
+            return sorted(self._running)
 
     def add_interval(self, job_id: str, func: Callable[[], Any], seconds: float, *, run_now: bool = True) -> None:
         # APScheduler reads next_run_time=None as "paused": without run_now, leave it out (first run after one
         # interval), or the job never runs on its own
         first = {"next_run_time": datetime.now(UTC)} if run_now else {}
         self._sched.add_job(
-            func, "interval", seconds=seconds, id=job_id, name=job_id, replace_existing=True, **first
+            self._tracked(job_id, func), "interval", seconds=seconds, id=job_id, name=job_id,
+            replace_existing=True, **first
         )
 
     def add_cron(self, job_id: str, func: Callable[[], Any], crontab: str) -> None:
         """Run ``func`` on a five-field cron schedule (UTC), e.g. ``*/5 8-18 * * mon-fri``."""
         self._sched.add_job(
-            func, CronTrigger.from_crontab(crontab, timezone=UTC), id=job_id, name=job_id, replace_existing=True
+            self._tracked(job_id, func), CronTrigger.from_crontab(crontab, timezone=UTC), id=job_id, name=job_id,
+            replace_existing=True,
         )
 
     def remove(self, job_id: str) -> None:

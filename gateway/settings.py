@@ -167,6 +167,14 @@ class Settings(BaseSettings):
     outbound_lease_seconds: float = Field(
         120.0, gt=0, description="a document build or delivery not finished within this is resumed by any node"
     )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="an inbound message in flight is leased to its node this long, renewed by the node's "
+        "heartbeat; a node gone for longer leaves it to the others (docs/operations.md, several nodes)",
+    )
+    node_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="each node renews its leases and its row in the node registry this often "
+        "(at most a third of the shortest lease); three missed heartbeats show the node as gone",
+    )
     handoff_file: Path = Field(
         Path("config/handoff.yaml"), description="destinations and routes for internal systems (docs/handoff.md)"
     )

@@ -100,6 +100,26 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "HandoffRow.status": ("pending, retrying, available (pull), delivered or dead", "delivered"),
     "HandoffOut.status": ("the message's hand-off status: unrouted, pending, retrying, delivered, dead, skipped",
                           "delivered"),
+    # several nodes (GET /api/health/details; docs/operations.md, several nodes)
+    "HealthDetails.partners": ("rejected partner files and certificates expiring soon, with an overall severity",
+                               {"severity": "ok", "rejected": [], "certificates": []}),
+    "HealthDetails.node": ("the id of the node that answered (GATEWAY_NODE_ID, else host-pid-random)", "gw-1"),
+    "HealthDetails.nodes": ("live nodes sharing the store (a heartbeat within three periods)", []),
+    "HealthDetails.nodes_gone": ("nodes that stopped cleanly or died (no heartbeat for three periods); kept "
+                                 "7 days", []),
+    "node_id": ("the node's id: GATEWAY_NODE_ID, else host-pid-random", "gw-1"),
+    "host": ("the host name the node runs on", "edi-gw-2"),
+    "pid": ("the node's process id on its host", 4121),
+    "NodeOut.version": ("the gateway version the node runs", "0.1.0"),
+    "NodeOut.started_at": ("when the node started (UTC)", TS),
+    "last_seen": ("the node's last heartbeat (UTC)", TS),
+    "NodeOut.state": ("live, gone (no heartbeat for three periods: died or cut off) or stopped (a clean stop)",
+                      "live"),
+    "this_node": ("true for the node that answered this request", True),
+    "working": ("what the node works on: scheduler jobs running and leases held", None),
+    "jobs": ("scheduler jobs running on the node at its last heartbeat", ["handoff.sweep"]),
+    "leases": ("unexpired leases the node holds, by kind of row (messages, handoff_rows, business_objects)",
+               {"messages": 2, "handoff_rows": 0, "business_objects": 0}),
 }
 
 PARAMETERS: dict[str, tuple[str, Any]] = {
@@ -137,8 +157,10 @@ OPERATIONS: dict[str, str] = {
     "key's name; the partner receives the same bytes again.",
     "post /api/messages/{message_id}/reprocess": "Inbound only (409 otherwise). Parses, validates and maps the "
     "archived bytes again; never sends a second, different acknowledgement.",
-    "get /api/health/details": "Partner files rejected at the last reload and certificates that expire within "
-    "certificate_warning_days.",
+    "get /api/health/details": "Partner files rejected at the last reload, certificates that expire within "
+    "certificate_warning_days, and the gateway nodes sharing the store: `nodes` lists the live ones (heartbeat "
+    "within three periods) with what each works on, `nodes_gone` the ones that stopped or died "
+    "(docs/operations.md, several nodes).",
     "get /api/partners": "Every loaded partner file with defaults filled in; secret references are masked.",
     "get /api/stats": "Message counts by partner, status, direction and UTC day.",
     "get /api/keys": "Names, roles and last use; never the keys.",

@@ -15,7 +15,8 @@ one transaction, each followed by a fail point:
 3. **deliver** through the outbound flow with retries (every outbound channel, AS2 included) -- the outbound flow
    has ``outbound.after_send``.
 
-A crash at any step resumes once: the message is claimed (``processing`` / ``sending``) with a lease, and
+A crash at any step resumes once: the message is claimed (``processing`` / ``sending``) with a lease (owner node
+and until when, :mod:`gateway.store.leases`; renewed by the node's heartbeat while the step runs), and
 :meth:`recover` (at start, and on a sweep) takes messages whose lease ran out. A build that crashed after taking
 control numbers builds again with new ones: gaps are allowed, numbers are never reused.
 """
@@ -45,6 +46,7 @@ from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.settings import OwnIdentity
 from gateway.store.archive import Archive
+from gateway.store.leases import MessageLeases, claim_step
 from gateway.store.models import (
     AckStatus,
     DeliveryStatus,
@@ -93,6 +95,7 @@ class DocumentFlow:
         mappings_root: Path | None = None,
         overrides_dir: Path | None = None,
         lease: timedelta = LEASE,
+        leases: MessageLeases | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -104,6 +107,7 @@ class DocumentFlow:
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
         self.lease = lease
+        self.leases = leases or MessageLeases(store.engine, lease=lease)
         self._override_cache: dict[str, tuple[tuple[int, int] | None, dict[str, Any]]] = {}
 
     # -- 1. archive and record ----------------------------------------------------------------------------------
@@ -145,6 +149,7 @@ class DocumentFlow:
             validation_status=None,
             delivery_status=DeliveryStatus.pending.value,
             actor=actor,
+            **self.leases.fields(),  # leased to this node from the start: no other node's recovery takes it
             events=[
                 ("message.received", MessageStatus.received,
                  {"source": source, "submission_sha256": blob.sha256, "size": blob.size, "format": fmt, **options}),
@@ -152,10 +157,21 @@ class DocumentFlow:
             ],
         )
         assert msg.id is not None
+        if created:
+            self.leases.adopt(msg.id)
+            try:
+                return self._submitted(msg, created, blob.sha256, idempotency_key, deliver)
+            finally:
+                self._let_go(msg.id)
+        return self._submitted(msg, created, blob.sha256, idempotency_key, deliver)
+
+    def _submitted(self, msg: Message, created: bool, sha256: str, idempotency_key: str | None,
+                   deliver: bool) -> Submitted:
+        assert msg.id is not None
         if not created:
             received = next((e for e in self.store.events(msg.id) if e.name == "message.received"), None)
             sha = (received.detail or {}).get("submission_sha256") if received else None
-            if sha != blob.sha256:
+            if sha != sha256:
                 raise IdempotencyConflict(
                     f"the idempotency key {idempotency_key!r} was used for another body (message {msg.id})",
                     hint="use a new key for a new submission; resend the same body to get the same answer",
@@ -177,8 +193,26 @@ class DocumentFlow:
     # -- 2. build -----------------------------------------------------------------------------------------------
     def build(self, msg: Message) -> Message:
         assert msg.id is not None and msg.archive_key is not None
-        if not self.store.claim(msg.id, [MessageStatus.archived], MessageStatus.processing, stale=self.lease):
+        if not self._claim(msg.id, [MessageStatus.archived], MessageStatus.processing):
             return self.store.get(msg.id)  # another worker has it, or it is built already
+        try:
+            return self._build_claimed(msg)
+        finally:
+            self._let_go(msg.id)
+
+    def _claim(self, message_id: int, from_statuses: list[MessageStatus], to: MessageStatus) -> bool:
+        return claim_step(self.store, self.leases, message_id, from_statuses, to, self.lease)  # renewed until let go
+
+    def _let_go(self, message_id: int) -> None:
+        try:
+            self.leases.release(message_id)
+        except GatewayError:
+            log.warning("document.lease_not_released", extra={"fields": {"message_id": message_id}})
+        except Exception:  # the store is down: the lease runs out by itself
+            log.warning("document.lease_not_released", extra={"fields": {"message_id": message_id}})
+
+    def _build_claimed(self, msg: Message) -> Message:
+        assert msg.id is not None and msg.archive_key is not None
         with log_context(message_id=msg.id, partner_id=msg.partner_id):
             partner = self.registry().get(msg.partner_id or "")
             if partner is None:
@@ -339,14 +373,17 @@ class DocumentFlow:
     # -- 3. deliver ---------------------------------------------------------------------------------------------
     def deliver(self, msg: Message) -> Message:
         assert msg.id is not None
-        if not self.store.claim(msg.id, [MessageStatus.queued], MessageStatus.sending, stale=self.lease):
+        if not self._claim(msg.id, [MessageStatus.queued], MessageStatus.sending):
             return self.store.get(msg.id)
-        partner = self.registry().get(msg.partner_id or "")
-        if partner is None:
-            return self.store.update(msg.id, event="delivery.dead", status=MessageStatus.dead,
-                                     delivery_status=DeliveryStatus.dead.value,
-                                     reason=f"partner {msg.partner_id!r} is no longer configured")
-        return self.outbound.deliver(self.store.get(msg.id), partner)
+        try:
+            partner = self.registry().get(msg.partner_id or "")
+            if partner is None:
+                return self.store.update(msg.id, event="delivery.dead", status=MessageStatus.dead,
+                                         delivery_status=DeliveryStatus.dead.value,
+                                         reason=f"partner {msg.partner_id!r} is no longer configured")
+            return self.outbound.deliver(self.store.get(msg.id), partner)
+        finally:
+            self._let_go(msg.id)
 
     # -- recovery -----------------------------------------------------------------------------------------------
     def recover(self, *, startup: bool = False) -> int:
@@ -361,10 +398,13 @@ class DocumentFlow:
         for msg in self.store.unfinished(Direction.outbound):
             if not (msg.idempotency_key or "").startswith("submit:"):
                 continue
-            stale = msg.updated_at is None or msg.updated_at <= now - self.lease
+            if self.leases.held_elsewhere(msg, now):
+                continue  # a live node works on it (its heartbeat renews the lease)
+            idle = msg.updated_at is None or msg.updated_at <= now - self.lease
+            expired = msg.lease_owner is not None or idle  # held by no live node (checked above): the claim decides
             waiting = msg.status in (MessageStatus.archived, MessageStatus.queued)
-            if (waiting and (startup or stale)) or (
-                msg.status in (MessageStatus.processing, MessageStatus.sending) and stale
+            if (waiting and (startup or idle)) or (
+                msg.status in (MessageStatus.processing, MessageStatus.sending) and expired
             ):
                 try:
                     self.run(msg)

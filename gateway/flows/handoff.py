@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from gateway.handoff.outbox import Claimed, Outbox, Outcome
 from gateway.logging import get_logger, log_context
 from gateway.node import node_id
 from gateway.store.archive import Archive
+from gateway.store.leases import MessageLeases
 from gateway.store.models import Direction, HandoffStatus, Message, OutputKind
 from gateway.store.repository import Store
 
@@ -73,6 +74,7 @@ class HandoffFlow:
         self.failpoints = failpoints or FailPoints()
         self.remap = remap  # maps a message the crash caught before its mapping (set by the runtime)
         self.owner = node_id()
+        self.leases = MessageLeases(store.engine)  # the inbound messages' leases (the runtime shares its own)
         self.wake: Callable[[], None] = lambda: None  # the runtime points this at the sweep job
         self._config = HandoffConfig()
         self._config_stamp: tuple[float, int] | None = None
@@ -250,9 +252,10 @@ class HandoffFlow:
         return done
 
     # -- recovery -------------------------------------------------------------------------------------------
-    def recover(self) -> None:
-        """At start: free leases a dead process left (SQLite), then release what a crash left unreleased."""
-        freed = self.outbox.drop_stale_leases()
+    def recover(self, *, live: Sequence[str] = ()) -> None:
+        """At start: free leases of nodes not running (``live``: the other nodes with a current heartbeat), then
+        release what a crash left unreleased."""
+        freed = self.outbox.drop_stale_leases(live=live)
         if freed:
             log.info("handoff.leases_freed", extra={"fields": {"rows": freed}})
         self.reconcile(everything=True)
@@ -263,14 +266,19 @@ class HandoffFlow:
         before = self.clock() + timedelta(days=1) if everything else self.clock() - RECONCILE_AFTER
         done = []
         for mid in self.outbox.unreleased(before=before):
-            msg = self.store.get(mid)
-            with log_context(message_id=mid, partner_id=msg.partner_id):
-                names = {e.name for e in self.store.events(mid)}
-                if not (names & {"mapping.done", "mapping.failed"}) and self.remap is not None:
-                    log.info("handoff.remapping")
-                    self.remap(msg)
-                self.release(self.store.get(mid))
-                done.append(mid)
+            with self.leases.working(mid) as mine:
+                if not mine:
+                    continue  # the node that accepted it is mapping and releasing it now
+                msg = self.store.get(mid)
+                if msg.handoff_status is not None:
+                    continue  # released meanwhile
+                with log_context(message_id=mid, partner_id=msg.partner_id):
+                    names = {e.name for e in self.store.events(mid)}
+                    if not (names & {"mapping.done", "mapping.failed"}) and self.remap is not None:
+                        log.info("handoff.remapping")
+                        self.remap(msg)
+                    self.release(self.store.get(mid))
+                    done.append(mid)
         if done:
             log.info("handoff.reconciled", extra={"fields": {"messages": len(done)}})
         return done

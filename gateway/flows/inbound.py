@@ -7,6 +7,11 @@ archived copy, so a message can be resumed after a crash, or reprocessed later, 
 
 Delivery is at-least-once; the item's idempotency key makes a redelivered item resume its message instead of
 creating a second one, and every step is safe to run again (acknowledgements are produced once per message).
+
+Several nodes on one store: a message is created already leased to the node that received it
+(:mod:`gateway.store.leases`), and every later step (a redelivery, a reprocess, recovery) works on it only while
+holding its lease. :meth:`InboundFlow.recover` resumes only messages whose lease ran out (their node died or
+stopped), never a live node's message in flight.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from gateway.edi.x12.reader import X12Reader
 from gateway.errors import (
     DocumentError,
     GatewayError,
+    InvalidActionError,
     MisaddressedError,
     NotEDIError,
     RoutingConflictError,
@@ -44,6 +50,7 @@ from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
 from gateway.store.batch import Batch
+from gateway.store.leases import MessageLeases
 from gateway.store.models import TERMINAL, Direction, Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.transports.base import InboundItem, is_transient
@@ -69,6 +76,7 @@ class InboundFlow:
         duplicates: DuplicateCheck | None = None,
         handoff: HandoffFlow | None = None,
         files: FileDocuments | None = None,
+        leases: MessageLeases | None = None,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -82,26 +90,65 @@ class InboundFlow:
         self.quote_data = quote_data  # failure reasons may quote payload data (edge.quote_data_in_reasons)
         self.reconciler = reconciler  # partner 997/999/TA1 -> the outbound documents they answer (issue 13)
         self.duplicates = duplicates  # the same interchange received twice (issue 13)
+        self.leases = leases or MessageLeases(store.engine)  # which node works on a message now
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
-        """Take one item from a channel through the whole flow. Returns its message (None if it vanished)."""
+        """Take one item from a channel through the whole flow. Returns its message (None if it vanished).
+
+        A message another live node is working on is left to it: returned as it stands, the source not committed
+        (the channel offers the item again later, when that node has finished it)."""
         existing = self.store.find_by_key(item.idempotency_key)
         with log_context(correlation_id=(existing.correlation_id if existing else None) or new_correlation_id()):
-            msg = existing if existing is not None else self._archive(item)
-            if msg is None:
-                return None
+            if existing is None:
+                archived = self._archive(item)  # created leased to this node (or taken, when another node raced us)
+                if archived is None:
+                    return None
+                msg, mine = archived
+                if not mine:
+                    return msg  # another node received the same item at the same moment and works on it
+            else:
+                msg = existing
+                assert msg.id is not None
+                if not self.leases.take(msg.id):
+                    log.info("message.busy_elsewhere", extra={"fields": {"message_id": msg.id}})
+                    return self.store.get(msg.id)
+                msg = self.store.get(msg.id)  # as the last holder left it
             assert msg.id is not None
-            with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
-                if msg.status in TERMINAL:
-                    log.info("message.redelivered", extra={"fields": {"status": msg.status}})
-                    self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
-                    return msg
-                return self._guarded(msg, item)
+            try:
+                with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
+                    if msg.status in TERMINAL:
+                        log.info("message.redelivered", extra={"fields": {"status": msg.status}})
+                        self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
+                        return msg
+                    return self._guarded(msg, item)
+            finally:
+                self._let_go(msg.id)
+
+    def _let_go(self, message_id: int) -> None:
+        try:
+            self.leases.release(message_id)
+        except Exception:  # the store is down: the lease runs out by itself
+            log.warning("message.lease_not_released", extra={"fields": {"message_id": message_id}})
 
     def resume(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
         """Process an archived message again from its archived bytes (crash recovery, or a reprocess request).
-        ``force`` processes a duplicate interchange anyway (an operator's decision, recorded with the actor)."""
+        ``force`` processes a duplicate interchange anyway (an operator's decision, recorded with the actor).
+        Refused (:class:`BusyElsewhere`) while another live node holds the message's lease."""
+        if not self.leases.take(message_id):
+            current = self.store.get(message_id)
+            raise BusyElsewhere(
+                f"message {message_id} is being processed by node {current.lease_owner!r} "
+                f"(lease until {current.lease_until.isoformat() if current.lease_until else '?'})",
+                hint="try again once it has finished; a node that died leaves it when its lease runs out",
+            )
+        try:
+            return self._resume(message_id, actor=actor, force=force)
+        finally:
+            self._let_go(message_id)
+
+    def _resume(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
+        """:meth:`resume` for a caller holding the message's lease."""
         msg = self.store.get(message_id)
         with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
             if actor != "gateway":
@@ -109,17 +156,36 @@ class InboundFlow:
                 self.store.add_event(message_id, name, actor=actor, detail={"previous_status": msg.status})
             return self._guarded(msg, None, force=force)
 
-    def recover(self) -> list[int]:
-        """Resume every inbound message a crash left unfinished. Run once at start, before channels start."""
+    def recover(self, *, startup: bool = True) -> list[int]:
+        """Resume inbound messages left unfinished whose lease ran out (the node working on them died or stopped);
+        a live node's messages are left to it. At start (``startup``) also maps messages a crash left acked but
+        unmapped. Runs at start, before channels start, and on a sweep (every node: claims make it once)."""
         resumed = []
+        now = self.clock()
         for msg in self.store.unfinished(Direction.inbound):
             assert msg.id is not None
             if msg.archive_key is None:
                 continue  # never archived: the source is still in its inbox and will be picked up again
-            log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status}})
-            self.resume(msg.id)
-            resumed.append(msg.id)
-        resumed += self._recover_mapping()
+            if (msg.idempotency_key or "").startswith(AS2_ENVELOPES):
+                continue  # an AS2 request's own row: the sender retries without an MDN (As2Receiver resumes it)
+            if self.leases.held_elsewhere(msg, now):
+                continue  # a live node works on it
+            if not startup and msg.lease_owner is None and msg.updated_at > now - self.leases.lease:
+                continue  # unleased (a step that gave up, or a writer without leases) and recent: wait a lease
+            if not self.leases.take(msg.id):
+                continue  # taken meanwhile by another node, or this node is at it (a slow receive)
+            try:
+                current = self.store.get(msg.id)
+                if current.status in TERMINAL:
+                    continue  # finished meanwhile
+                log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status,
+                                                                 "previous_owner": msg.lease_owner}})
+                self._resume(msg.id)
+                resumed.append(msg.id)
+            finally:
+                self._let_go(msg.id)
+        if startup:
+            resumed += self._recover_mapping()
         return resumed
 
     def _recover_mapping(self) -> list[int]:
@@ -133,9 +199,17 @@ class InboundFlow:
             partner = registry.get(msg.partner_id) if msg.partner_id else None
             if partner is None:
                 continue
-            with log_context(message_id=msg.id, partner_id=partner.id):
-                log.info("mapping.recovering")
-                self.mapping.run(msg, partner)
+            with self.leases.working(msg.id) as mine:
+                if not mine:
+                    continue  # the node that acked it is mapping it now
+                fresh = self.store.get(msg.id)
+                if fresh.status != MessageStatus.acked or any(
+                    e.name in ("mapping.done", "mapping.failed") for e in self.store.events(msg.id)
+                ):
+                    continue  # mapped meanwhile
+                with log_context(message_id=msg.id, partner_id=partner.id):
+                    log.info("mapping.recovering")
+                    self.mapping.run(fresh, partner)
             done.append(msg.id)
         return done
 
@@ -154,7 +228,9 @@ class InboundFlow:
             return self._finish(msg, item, MessageStatus.failed, error)
 
     # -- steps -----------------------------------------------------------------------------------------------
-    def _archive(self, item: InboundItem) -> Message | None:
+    def _archive(self, item: InboundItem) -> tuple[Message, bool] | None:
+        """Archive and record the item: its message, and whether this node holds its lease (False: another node
+        recorded the same item at the same moment and works on it)."""
         try:
             with item.open() as src:
                 blob = self.archive.put_stream(src)
@@ -163,7 +239,7 @@ class InboundFlow:
                 log.warning("message.unreadable", extra={"fields": {"channel": item.channel, "error": str(exc)}})
                 return None
             raise
-        msg, _created = self.store.create_message(
+        msg, created = self.store.create_message(
             direction=Direction.inbound,
             status=MessageStatus.archived,
             partner_id=item.partner_id,
@@ -175,17 +251,31 @@ class InboundFlow:
             sha256=blob.sha256,
             archive_key=blob.key,
             correlation_id=log_context_id(),
+            **self.leases.fields(),
             events=[
                 ("message.received", MessageStatus.received, {"channel": item.channel, "file": item.name}),
                 ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
             ],
         )
+        assert msg.id is not None
+        if created:
+            self.leases.adopt(msg.id)
+        elif not self.leases.take(msg.id):  # another node received the same item at the same moment
+            log.info("message.busy_elsewhere", extra={"fields": {"message_id": msg.id}})
+            return msg, False
+        else:
+            msg = self.store.get(msg.id)
         log.info(
             "message.archived",
             extra={"fields": {"sha256": blob.sha256, "size": blob.size, "file": item.name}},
         )
-        self.failpoints.hit("inbound.after_archive")
-        return msg
+        try:
+            self.failpoints.hit("inbound.after_archive")
+        except BaseException:
+            assert msg.id is not None
+            self._let_go(msg.id)  # the caller's finally is not reached: give the lease back here
+            raise
+        return msg, True
 
     def _process(self, msg: Message, item: InboundItem | None, *, force: bool = False) -> Message:
         assert msg.id is not None and msg.archive_key is not None
@@ -380,6 +470,11 @@ class InboundFlow:
                 batch.event(msg.id, "source.committed", detail={"to": str(target)})
 
 
+class BusyElsewhere(InvalidActionError):
+    """Another live node holds the message's lease."""
+
+
+AS2_ENVELOPES = ("as2:", "as2-bad:")  # rows As2Receiver writes for the HTTP request (its payload has its own)
 _SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed, MessageStatus.duplicate})
 
 

@@ -10,7 +10,10 @@ A permanent error (refused credentials, HTTP 4xx, an unknown host key) is not re
 
 Retries are scheduled, persisted work: no attempt ever sleeps in the thread that asked for the delivery (channels
 make one attempt per call; webhooks send with ``attempts=1``). With several processes on one PostgreSQL store,
-``lock`` (an advisory lock) lets one process at a time run the sweep, so a due retry is attempted once.
+``lock`` (an advisory lock) lets one process at a time run the sweep, and each message the sweep delivers is first
+claimed (``retrying``/``queued`` -> ``sending``, leased to this node like :class:`~gateway.flows.documents.DocumentFlow`
+claims), so a due retry is attempted once even when a document's recovery or a resend reaches it at the same time.
+A ``sending`` message whose lease ran out (its node died mid-send) is taken over by the sweep.
 The sweep also mends two gaps: a ``retrying`` message whose last failed attempt was never scheduled (a delivery
 made by a path that did not go through :meth:`deliver`, such as an older manual resend) gets its retry decision
 now; and a ``queued`` message that waited for want of an outbound channel (last event ``delivery.pending``) is
@@ -23,11 +26,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from gateway.flows import delivery_status as ds
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
+from gateway.store.leases import MessageLeases, claim_step
 from gateway.store.models import Direction, Message, MessageStatus
 from gateway.store.repository import Store
 
@@ -59,6 +64,8 @@ class DeliveryRetries:
         partner: Callable[[str], Partner | None],
         clock: Callable[[], datetime],
         lock: Callable[[], AbstractContextManager[bool]] | None = None,
+        leases: MessageLeases | None = None,
+        lease: timedelta = timedelta(minutes=2),
     ) -> None:
         self.store = store
         self.outbound = outbound
@@ -66,6 +73,8 @@ class DeliveryRetries:
         self.partner = partner
         self.clock = clock
         self.lock = lock or (lambda: nullcontext(True))
+        self.leases = leases or MessageLeases(store.engine, lease=lease)
+        self.lease = lease
 
     def deliver(self, message: Message, partner: Partner) -> Message:
         """One delivery attempt, then the retry decision."""
@@ -108,6 +117,9 @@ class DeliveryRetries:
         now = self.clock()
         out: list[tuple[Message, str]] = []
         for msg in self.store.unfinished(Direction.outbound):
+            if msg.id is not None and msg.status == MessageStatus.sending and self._expired(msg, now):
+                out.append((msg, "stale"))
+                continue
             if msg.id is None or msg.status not in (MessageStatus.retrying, MessageStatus.queued):
                 continue
             events = self.store.events(msg.id)
@@ -129,28 +141,48 @@ class DeliveryRetries:
             return self._run_due() if mine else 0
 
     def _run_due(self) -> int:
-        count = 0
-        for msg, what in self._sweep():
-            partner = self.partner(msg.partner_id or "")
-            if partner is None:
-                assert msg.id is not None
-                self.store.update(
-                    msg.id,
-                    event="delivery.dead",
-                    status=ds.DEAD[0],
-                    delivery_status=ds.DEAD[1],
-                    reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
-                )
-                continue
-            if what == "unscheduled":
-                with log_context(message_id=msg.id, partner_id=partner.id):
-                    self._decide(msg, partner)
-                continue
-            if what == "pending" and not self._has_channel(partner):
-                continue
-            self.deliver(msg, partner)
-            count += 1
-        return count
+        return sum(self._act(msg, what) for msg, what in self._sweep())
+
+    def _act(self, msg: Message, what: str) -> int:
+        """One message of the sweep; 1 when a delivery was attempted."""
+        assert msg.id is not None
+        partner = self.partner(msg.partner_id or "")
+        if partner is None:
+            self.store.update(
+                msg.id,
+                event="delivery.dead",
+                status=ds.DEAD[0],
+                delivery_status=ds.DEAD[1],
+                reason=f"partner {msg.partner_id!r} is no longer configured; the delivery was abandoned",
+            )
+            return 0
+        if what == "unscheduled":
+            with log_context(message_id=msg.id, partner_id=partner.id):
+                self._decide(msg, partner)
+            return 0
+        if what == "pending" and not self._has_channel(partner):
+            return 0
+        was = {"due": [MessageStatus.retrying], "pending": [MessageStatus.queued], "stale": []}[what]
+        if not claim_step(self.store, self.leases, msg.id, was, MessageStatus.sending, self.lease):
+            return 0  # another node (a document's recovery, a resend) has it now
+        try:
+            self.deliver(self.store.get(msg.id), partner)
+        finally:
+            try:
+                self.leases.release(msg.id)
+            except Exception:  # the store is down: the lease runs out by itself
+                log.warning("delivery.lease_not_released", extra={"fields": {"message_id": msg.id}})
+        return 1
+
+    def _expired(self, msg: Message, now: datetime) -> bool:
+        """A ``sending`` message whose node stopped renewing its lease or died (AS2 As2Sender rows have their own
+        job); the claim decides for certain."""
+        if (msg.idempotency_key or "").startswith("as2-out:") or self.leases.held_elsewhere(msg, now):
+            return False
+        if msg.lease_owner is not None:
+            return msg.lease_owner != self.leases.owner or (msg.lease_until is not None and msg.lease_until <= now)
+        until: Any = msg.updated_at + self.lease if msg.updated_at else None
+        return until is not None and until <= now
 
     def _has_channel(self, partner: Partner) -> bool:
         channels = getattr(self.outbound, "channels", None)

@@ -313,13 +313,16 @@ class Outbox:
                 conn.execute(update(H).where(H.c.id.in_(list(ids)), H.c.lease_owner == owner)
                              .values(lease_until=until))
 
-    def drop_stale_leases(self) -> int:
-        """At start on SQLite (one process owns the store): every lease is a dead process's; free them now.
-        On PostgreSQL other nodes may be working: leases expire by themselves."""
-        if self.postgres:
-            return 0
+    def drop_stale_leases(self, *, live: Sequence[str]) -> int:
+        """At start: free the leases of nodes that are not running (``live``: the other nodes whose heartbeat is
+        current, see :mod:`gateway.store.nodes`), at once instead of when they run out. A live node's leases are
+        its work in progress and are never touched; this node's own are its previous run's (a stable
+        GATEWAY_NODE_ID), so they are freed too."""
         with self.engine.begin() as conn:
-            res = conn.execute(update(H).where(H.c.lease_owner.is_not(None)).values(lease_owner=None, lease_until=None))
+            q = update(H).where(H.c.lease_owner.is_not(None))
+            if live:
+                q = q.where(H.c.lease_owner.not_in(list(live)))
+            res = conn.execute(q.values(lease_owner=None, lease_until=None))
             return int(res.rowcount or 0)
 
     def _refresh(self, conn: Connection, message_ids: set[int]) -> None:

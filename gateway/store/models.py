@@ -131,6 +131,9 @@ class Message(SQLModel, table=True):
     ack_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when the partner's ack is overdue
     # -- added by migration 0009: hand-off to internal systems (HandoffStatus; NULL: not released yet) --
     handoff_status: str | None = Field(default=None, sa_type=String(16))
+    # -- added by migration 0013: who works on the message now (node id) and until when (gateway/store/leases.py) --
+    lease_owner: str | None = Field(default=None, sa_type=String(64))
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Event(SQLModel, table=True):
@@ -500,6 +503,22 @@ class SlaBreach(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime)
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     announced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GatewayNode(SQLModel, table=True):
+    """One ``gateway serve`` process sharing the store: registered at start, its heartbeat renewed while it runs
+    (gateway/store/nodes.py)."""
+
+    __tablename__ = "gateway_node"
+
+    node_id: str = Field(primary_key=True, sa_type=String(64))
+    host: str = Field(sa_type=String(255))
+    pid: int
+    version: str = Field(sa_type=String(32))
+    started_at: datetime = _ts()
+    last_seen: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    stopped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a clean stop; null while running
+    working: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # jobs running, leases held
 
 
 BusinessObject.__table__.c["id"].type = ID64  # type: ignore[attr-defined]

@@ -263,12 +263,13 @@ class Store:
             return msg
 
     def claim(self, message_id: int, from_statuses: Sequence[MessageStatus], to: MessageStatus, *,
-              stale: Any) -> bool:
-        """Atomically move a message into a working status (see :func:`gateway.store.steps.claim`)."""
+              stale: Any, owner: str | None = None, mine: bool = False) -> bool:
+        """Atomically move a message into a working status, leased to ``owner`` (see
+        :func:`gateway.store.steps.claim`)."""
         from gateway.store.steps import claim
 
         with self.session() as s:
-            got = claim(s, message_id, from_statuses, to, stale)
+            got = claim(s, message_id, from_statuses, to, stale, owner, mine)
             s.commit()
             return got
 

@@ -96,19 +96,25 @@ def write_lineage(session: Session, message_id: int, interchanges: Sequence[Inte
 
 
 def claim(session: Session, message_id: int, from_statuses: Sequence[MessageStatus], to: MessageStatus,
-          stale: timedelta) -> bool:
-    """Move the message from one of ``from_statuses`` to ``to`` (or take ``to`` over when its lease, ``stale``
-    since the last update, ran out), atomically: True when this caller got it."""
+          stale: timedelta, owner: str | None = None, mine: bool = False) -> bool:
+    """Move the message from one of ``from_statuses`` to ``to`` (or take ``to`` over when its lease ran out),
+    atomically: True when this caller got it. The lease is ``lease_owner``/``lease_until`` (``owner``, now +
+    ``stale``; the owner renews it while working); a row claimed before leases existed falls back to ``stale``
+    since its last update. ``mine``: the caller has just taken the lease itself (it was free, ran out, or its
+    owner is dead: :meth:`gateway.store.leases.MessageLeases.take`), so a step leased to ``owner`` is taken over."""
     now = utcnow()
     tbl = Message.__table__  # type: ignore[attr-defined]
+    expired = or_(tbl.c.lease_until < now, and_(tbl.c.lease_until.is_(None), tbl.c.updated_at <= now - stale))
+    if mine and owner:
+        expired = or_(expired, tbl.c.lease_owner == owner)
     stmt = (
         update(tbl)
         .where(tbl.c.id == message_id,
-               or_(tbl.c.status.in_([s.value for s in from_statuses]),
-                   and_(tbl.c.status == to.value, tbl.c.updated_at <= now - stale)))
-        .values(status=to.value, updated_at=now)
+               or_(tbl.c.status.in_([s.value for s in from_statuses]), and_(tbl.c.status == to.value, expired)))
+        .values(status=to.value, updated_at=now, lease_owner=owner, lease_until=now + stale if owner else None)
     )
     got = session.execute(stmt).rowcount  # type: ignore[attr-defined]
     if got:
-        session.add(Event(message_id=message_id, name="step.claimed", status=to, detail={"status": to.value}))
+        detail = {"status": to.value, **({"node": owner} if owner else {})}
+        session.add(Event(message_id=message_id, name="step.claimed", status=to, detail=detail))
     return bool(got)

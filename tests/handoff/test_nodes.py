@@ -4,7 +4,7 @@ over the same outbox and every event is delivered exactly once, in order per par
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import yaml
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.flows.handoff import HandoffFlow
 from gateway.handoff.events import record_events
 from gateway.store.archive import Archive
-from gateway.store.models import Event
+from gateway.store.models import Event, Handoff
 from tests.handoff.test_outbox import message, store  # noqa: F401 - the fixture, on both backends
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -59,3 +59,29 @@ def test_two_nodes_deliver_each_event_once_in_order_per_partner(store, tmp_path)
         assert mids == sorted(mids), partner
     for node in nodes:
         node.close()
+
+
+def test_a_node_starting_frees_only_the_leases_of_nodes_not_running(store, tmp_path):  # noqa: F811
+    cfg = tmp_path / "handoff.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "destinations": [{"name": "drop", "type": "folder", "path": str(tmp_path / "out")}],
+        "routes": [{"to": ["drop"]}],
+    }))
+    flow = HandoffFlow(store=store, archive=Archive(tmp_path / "archive"), config_file=cfg, data_dir=tmp_path,
+                       secrets_dir=None, clock=lambda: datetime.now(UTC))
+    now = datetime.now(UTC)
+    for n, partner in enumerate(("acme", "harbor", "alink")):
+        mid = message(store, partner, n)
+        events = record_events(message_id=mid, partner=partner, documents=[{"type": "order", "order_number": "1"}],
+                               set_ids=["940"], keys_of=lambda d: [], occurred_at=T0)
+        assert flow.outbox.release(mid, [(events[0], [("drop", "folder")])], now=now)
+    lanes = flow.outbox.claim(owner="live-node", now=now, lease=timedelta(minutes=5), destinations=["drop"])
+    rows = sorted(r.id for rows in lanes.values() for r in rows)
+    assert len(rows) == 3
+    dead = rows[:1]  # one row's owner died
+    with store.engine.begin() as conn:
+        conn.execute(Handoff.__table__.update().where(Handoff.__table__.c.id.in_(dead)).values(lease_owner="dead"))
+    flow.recover(live=["live-node"])  # a node starting next to "live-node"
+    with store.engine.connect() as conn:
+        owners = dict(conn.execute(select(Handoff.__table__.c.id, Handoff.__table__.c.lease_owner)).all())
+    assert owners == {rows[0]: None, rows[1]: "live-node", rows[2]: "live-node"}

@@ -57,8 +57,6 @@ def settled(url: str, shared: Path) -> bool:
     return done >= FILES
 
 
-@pytest.mark.xfail(strict=True, reason="inbound recovery resumes a message while a poll of a node processes it (a "
-                   "file taken over from a dead node): message leases must exclude the node's own other work too")
 def test_three_nodes_killed_at_random_process_every_file_exactly_once(tmp_path):
     shared = tmp_path / "shared"
     rnd = random.Random(SEED)
