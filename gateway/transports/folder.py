@@ -183,13 +183,16 @@ class FolderInbound:
             mine.append(FolderItem(self.channel, self.partner_id, c.path, st.st_size, st.st_mtime_ns, self.path,
                                    origin=c.origin))
         mine.sort(key=lambda i: (i.mtime_ns, i.name))
+        fresh = 0
         for item in ready:
-            if len(mine) >= CLAIM_BATCH:  # leave the rest to the other nodes' polls, and to our next one, soon
-                wait = 0.0
+            if len(mine) >= CLAIM_BATCH:
+                if fresh:  # more to claim: poll again right after this batch (the other nodes take their share)
+                    wait = 0.0
                 break
             claimed = self.claims.claim(item.path)
             if claimed is None:
                 continue  # another node was first (or a file of that name waits in ours: claimed next time)
+            fresh += 1
             self.failpoints.hit("folder.after_claim")
             self.forget(item)
             mine.append(FolderItem(self.channel, self.partner_id, claimed.path, item.size, item.mtime_ns, self.path,

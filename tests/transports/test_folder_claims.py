@@ -59,7 +59,10 @@ def test_each_file_is_claimed_by_one_of_several_nodes(tmp_path):
     keys: dict[str, set[str]] = {}
     lock = threading.Lock()
 
+    start = threading.Barrier(3)
+
     def work(f: FolderInbound) -> None:
+        start.wait()
         for _ in range(20):
             items, _ = f.poll()
             for item in items:
@@ -67,6 +70,7 @@ def test_each_file_is_claimed_by_one_of_several_nodes(tmp_path):
                     offered.setdefault(item.name, []).append(f.claims.node)  # type: ignore[union-attr]
                     keys.setdefault(item.name, set()).add(item.idempotency_key)
                 assert read_all(item) == f"ISA~{item.name}".encode()
+                time.sleep(0.005)  # processing takes a while: the other nodes poll meanwhile
                 item.ack(None)
 
     threads = [threading.Thread(target=work, args=(f,)) for f in nodes]
@@ -155,3 +159,21 @@ def test_a_new_file_with_a_claimed_name_waits_for_the_first(tmp_path):
     second.ack(None)
     assert sorted(p.read_bytes() for p in (inbox / "processed").iterdir()) == [b"ISA~first", b"ISA~second"]
     f.release()
+
+
+def test_a_node_claims_a_batch_per_poll_and_asks_to_be_polled_again(tmp_path):
+    inbox = tmp_path / "in"
+    f = node(inbox, "n1", min_age=0)
+    for n in range(25):
+        drop_complete(inbox, f"b{n:02}.x12", b"ISA~b")
+    items, wait = f.poll()  # min_age 0: complete on the first look
+    assert len(items) == 10 and wait == 0  # the rest is left for the other nodes, and for the next poll at once
+    assert len([p for p in inbox.iterdir() if p.is_file()]) == 15
+    again, wait = f.poll()  # nothing committed: the same ten are offered, no new claim, no hurry
+    assert {i.name for i in again} == {i.name for i in items} and wait != 0
+    for i in again:
+        i.ack(None)
+    items, wait = f.poll()
+    assert len(items) == 10 and wait == 0
+    f.release()
+    assert len([p for p in inbox.iterdir() if p.is_file()]) == 15  # the unfinished claims went back
