@@ -11,7 +11,8 @@ Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_m
 ``archive.before_rename`` (a payload written to its ``.incoming-*`` temporary file, not yet in place),
 ``intake.before_submit`` (a broker message taken, nothing recorded), ``as2.after_stream_parse`` (a large AS2
 message archived, decrypted and verified in spool files, no verdict recorded), ``intake.before_ack`` (submitted, not yet
-acknowledged to the broker), ``intake.after_dead_letter`` (the copy dead-lettered, the original not yet acked).
+acknowledged to the broker), ``intake.after_dead_letter`` (the copy dead-lettered, the original not yet acked),
+``folder.after_claim`` (a file of a shared inbox renamed into this node's working folder, nothing recorded yet).
 """
 
 from __future__ import annotations

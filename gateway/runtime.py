@@ -366,6 +366,7 @@ class Gateway:
             self.intake.stop()  # unacked messages go back to their queue
             self.watcher.stop()
             self.scheduler.stop()
+            self.channels.release()  # shared inboxes: claimed, unfinished files back for the other nodes
             self.handoff.close()
             from gateway import metrics
 

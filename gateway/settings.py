@@ -103,6 +103,14 @@ class FolderSettings(BaseModel):
         default_factory=lambda: [".tmp", ".part", ".partial", ".filepart", ".crdownload"],
         description="names ending like this are files still being written",
     )
+    shared: bool | None = Field(
+        None,
+        description="several nodes poll the same inbox folders: each file is claimed by one node (renamed into"
+        " <inbox>/.claimed/<node id>/) before it is processed; default: on with PostgreSQL, off with SQLite",
+    )
+    claim_stale_seconds: float = Field(
+        60.0, gt=0, description="a node's claims on shared folders not renewed for this long are taken over"
+    )
 
 
 class EdgeSettings(BaseModel):
@@ -136,6 +144,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="embedded store, archive and local folder channels")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
     archive_dir: Path | None = Field(None, description="content-addressed archive; default: data_dir/archive")
+    archive_check_messages: int = Field(
+        20, ge=0, description="at start, the payloads of the newest N messages must be in the archive (0: no check)"
+    )
     partners_dir: Path = Path("partners")
     mappings_dir: Path = Path("mappings")
     partners_reload_seconds: float = Field(5.0, gt=0, description="re-check partner files this often (hot reload)")
@@ -213,6 +224,14 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'gateway.db'}"
+
+    @property
+    def folders_shared(self) -> bool:
+        """Whether folder inboxes are claimed per node (folder.shared; by default whenever the store is not
+        SQLite, i.e. whenever several nodes may share it)."""
+        if self.folder.shared is not None:
+            return self.folder.shared
+        return not self.database.startswith("sqlite")
 
     @classmethod
     def settings_customise_sources(

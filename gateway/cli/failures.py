@@ -15,6 +15,8 @@ Exit codes (also in docs/operations.md):
 12    the database cannot be reached (refused, no such host, wrong credentials, file cannot be opened)
 13    the database server answers but the database does not exist
 14    the API port is already in use (nothing was started)
+15    the archive lacks payloads the store knows, or cannot be written (several nodes: the shared archive is not
+      mounted at archive_dir on this node)
 ====  =========================================================================================================
 """
 
@@ -35,6 +37,7 @@ EXIT_PARTNERS_MISSING = 11
 EXIT_DATABASE_UNREACHABLE = 12
 EXIT_DATABASE_MISSING = 13
 EXIT_PORT_IN_USE = 14
+EXIT_ARCHIVE_MISSING = 15
 
 
 # what a driver says when it cannot open the database (psycopg 3, SQLite)
@@ -165,4 +168,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-__all__ = ["EXIT_USAGE", "StartupError", "bind", "check_partners_folder", "classify", "die", "run"]
+def archive_missing(reason: str) -> StartupError:
+    return StartupError(
+        reason,
+        code=EXIT_ARCHIVE_MISSING,
+        hint="mount the shared archive on this node at archive_dir, the folder every node uses, or fix archive_dir /"
+        " GATEWAY_ARCHIVE_DIR",
+    )
+
+
+__all__ = ["EXIT_ARCHIVE_MISSING", "EXIT_USAGE", "StartupError", "archive_missing", "bind", "check_partners_folder",
+           "classify", "die", "run"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from gateway.cli.common import fail, settings_from
-from gateway.cli.failures import StartupError, bind, check_partners_folder, die
+from gateway.cli.failures import StartupError, archive_missing, bind, check_partners_folder, die
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
 
@@ -43,6 +43,14 @@ def serve(
     except BaseException:
         sock.close()
         raise
+    if settings.archive_check_messages:  # several nodes: the shared archive must be this node's archive too
+        from gateway.store.archive_check import check_archive
+
+        found = check_archive(gw.store, gw.archive, newest=settings.archive_check_messages)
+        if not found.ok:
+            sock.close()
+            gw.engine.dispose()
+            die(archive_missing(found.reason()))
     log.info(
         "gateway.serving",
         extra={

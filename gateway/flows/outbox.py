@@ -19,6 +19,7 @@ from gateway.logging import get_logger
 from gateway.partners.schema import Partner
 from gateway.settings import Settings
 from gateway.transports.base import InboundItem
+from gateway.transports.channels import claim_options
 from gateway.transports.folder import FolderInbound
 
 log = get_logger(__name__)
@@ -44,6 +45,7 @@ def outbox_folder(settings: Settings, partner: Partner) -> FolderInbound | None:
         partner_id=partner.id,
         min_age_seconds=settings.folder.min_age_seconds,
         ignore_suffixes=tuple(settings.folder.ignore_suffixes),
+        **claim_options(settings),
     )
 
 

@@ -98,6 +98,13 @@ class PartnerChannels:
             self.scheduler.remove(poller.job_id)  # a run in progress completes
         for watch in running.watches:
             self.watcher.unwatch(watch)
+        _release(running)
+
+    def release(self) -> None:
+        """The gateway stops (after its scheduler): files claimed in shared inboxes and not finished go back."""
+        with self._lock:
+            for running in self._running.values():
+                _release(running)
 
     def apply(self, old: PartnerRegistry, new: PartnerRegistry) -> dict[str, list[str]]:
         """Bring the running channels in line with ``new``; returns what changed, by partner id."""
@@ -118,3 +125,20 @@ class PartnerChannels:
                 if pid in self._running:
                     self._running[pid].partner = after[pid]
             return {"added": added, "removed": removed, "restarted": changed, "updated": updated}
+
+
+def _release(running: _Running) -> None:
+    """Give this node's unfinished claims on shared folders back to their inboxes (no-op for unshared ones); a
+    file whose poll is still running meanwhile is found again by idempotency key, never processed twice."""
+    for poller in running.pollers + running.outboxes:
+        release = getattr(poller.channel, "release", None)
+        if release is None:
+            continue
+        try:
+            back = release()
+        except OSError as exc:
+            log.warning("channel.release_failed", extra={"fields": {"channel": poller.channel.channel,
+                                                                     "error": str(exc)}})
+            continue
+        if back:
+            log.info("channel.claims_released", extra={"fields": {"channel": poller.channel.channel, "files": back}})

@@ -62,6 +62,8 @@ class ChannelPoller:
                         log.exception("poll.item_failed", extra={"fields": {"channel": self.channel.channel}})
                     finally:
                         self.channel.forget(item)
+                if wait == 0:
+                    continue  # more complete files than one poll hands out (a shared folder's batch): poll again
                 if wait is not None:
                     self.scheduler.wake(self.job_id, delay=wait)
                 if not self._dirty.is_set():

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from gateway.failpoints import FailPoints
+from gateway.node import node_id
 from gateway.partners.schema import FolderChannel, Partner
 from gateway.settings import Settings
 from gateway.transports.folder import FolderInbound, FolderOutbound
@@ -17,6 +21,14 @@ def folder_path(settings: Settings, channel: FolderChannel):  # type: ignore[no-
     return p if p.is_absolute() else settings.data_path / p
 
 
+def claim_options(settings: Settings) -> dict[str, Any]:
+    """FolderInbound's claim arguments: this node's id when folders are shared between nodes, else none."""
+    if not settings.folders_shared:
+        return {}
+    return {"claim_node": node_id(), "claim_stale_seconds": settings.folder.claim_stale_seconds,
+            "failpoints": FailPoints(settings.failpoints)}
+
+
 def inbound_folders(settings: Settings, partner: Partner) -> list[FolderInbound]:
     return [
         FolderInbound(
@@ -25,6 +37,7 @@ def inbound_folders(settings: Settings, partner: Partner) -> list[FolderInbound]
             partner_id=partner.id,
             min_age_seconds=settings.folder.min_age_seconds,
             ignore_suffixes=tuple(settings.folder.ignore_suffixes),
+            **claim_options(settings),
         )
         for ch in partner.channels_for("inbound", "folder")
         if isinstance(ch, FolderChannel)

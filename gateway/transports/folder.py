@@ -6,7 +6,11 @@ Inbound: files dropped in ``<path>`` are picked up only when complete: the name 
 processing, the file moves to ``<path>/processed/`` (or ``<path>/failed/``); names that already exist there get a
 numeric suffix, so nothing is ever overwritten or deleted.
 
-Outbound: a file is written as ``.<name>.tmp`` in the target folder, flushed and fsynced, then renamed, so a
+Several nodes on one inbox (``claims``): a complete file is first renamed into the node's working folder
+``<path>/.claimed/<node id>/`` and processed from there, so each file is taken by one node; a dead node's claims
+are taken over by another once its lease is stale (see transports/claims.py).
+
+Outbound: a file is written as ``.<name>.<random>.tmp`` in the target folder, flushed and fsynced, then renamed, so a
 partner's pickup never sees half a file.
 """
 
@@ -15,17 +19,21 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import PermanentTransportError, TransientTransportError
+from gateway.failpoints import FailPoints
 from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name, is_transient
+from gateway.transports.claims import KEEPER, ClaimSpace
 
 PROCESSED = "processed"
 FAILED = "failed"
 
 
+CLAIM_BATCH = 10  # files a node claims in one poll of a shared folder: the nodes share a burst between them
 NAME_MAX = 255  # bytes in one file name (Linux file systems)
 
 
@@ -61,6 +69,7 @@ class FolderItem:
     size: int
     mtime_ns: int
     inbox: Path
+    origin: Path | None = None  # where a claimed file was in the inbox (``path`` is then in the working folder)
     committed: Path | None = field(default=None, init=False)
 
     @property
@@ -69,11 +78,12 @@ class FolderItem:
 
     @property
     def transport_id(self) -> str:
-        return str(self.path)
+        return str(self.origin or self.path)
 
     @property
     def idempotency_key(self) -> str:
-        return f"folder:{self.path}:{self.size}:{self.mtime_ns}"
+        """The inbox path, size and mtime: the same whichever node claimed the file (a rename keeps the mtime)."""
+        return f"folder:{self.origin or self.path}:{self.size}:{self.mtime_ns}"
 
     def open(self) -> BinaryIO:
         try:
@@ -118,6 +128,9 @@ class FolderInbound:
         partner_id: str | None = None,
         min_age_seconds: float = 1.0,
         ignore_suffixes: tuple[str, ...] = (".tmp", ".part"),
+        claim_node: str | None = None,
+        claim_stale_seconds: float = 60.0,
+        failpoints: FailPoints | None = None,
     ) -> None:
         self.channel = channel
         self.partner_id = partner_id
@@ -126,16 +139,67 @@ class FolderInbound:
         self.ignore_suffixes = tuple(ignore_suffixes)
         self._looks: dict[str, _Look] = {}
         self._lock = threading.Lock()
+        # several nodes on this folder: claim each file into this node's working folder first
+        self.claims = (
+            ClaimSpace(self.path, claim_node, stale_seconds=claim_stale_seconds) if claim_node is not None else None
+        )
+        self._leased = False
+        self.failpoints = failpoints or FailPoints()
 
     def ensure_folders(self) -> None:
         for sub in ("", PROCESSED, FAILED):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
+        if self.claims is not None and not self._leased:
+            KEEPER.add(self.claims)  # the lease is renewed from now on, also while a long file is processed
+            self._leased = True
+
+    def release(self) -> int:
+        """This node stops watching the folder: its unfinished claims go back to the inbox (a clean stop)."""
+        if self.claims is None:
+            return 0
+        KEEPER.remove(self.claims)
+        self._leased = False
+        return self.claims.release()
 
     def ignored(self, name: str) -> bool:
         return name.startswith(".") or name.endswith(self.ignore_suffixes)
 
     def poll(self) -> tuple[list[FolderItem], float | None]:
-        """Complete files, oldest first, and the number of seconds after which a pending file may be ready."""
+        """Complete files, oldest first, and the number of seconds after which a pending file may be ready. With
+        claims: the files this node claimed earlier and did not commit first, then the new ones it could claim."""
+        ready, wait = self._scan()
+        if self.claims is None:
+            return ready, wait
+        if not self._leased:
+            KEEPER.add(self.claims)
+            self._leased = True
+        self.claims.take_over()  # a dead node's files: into our working folder, offered below
+        mine = []
+        for c in self.claims.pending():
+            try:
+                st = c.path.stat()
+            except FileNotFoundError:
+                continue
+            mine.append(FolderItem(self.channel, self.partner_id, c.path, st.st_size, st.st_mtime_ns, self.path,
+                                   origin=c.origin))
+        mine.sort(key=lambda i: (i.mtime_ns, i.name))
+        fresh = 0
+        for item in ready:
+            if len(mine) >= CLAIM_BATCH:
+                if fresh:  # more to claim: poll again right after this batch (the other nodes take their share)
+                    wait = 0.0
+                break
+            claimed = self.claims.claim(item.path)
+            if claimed is None:
+                continue  # another node was first (or a file of that name waits in ours: claimed next time)
+            fresh += 1
+            self.failpoints.hit("folder.after_claim")
+            self.forget(item)
+            mine.append(FolderItem(self.channel, self.partner_id, claimed.path, item.size, item.mtime_ns, self.path,
+                                   origin=claimed.origin))
+        return mine, wait
+
+    def _scan(self) -> tuple[list[FolderItem], float | None]:
         now_wall, now = time.time(), time.monotonic()
         ready: list[FolderItem] = []
         wait: float | None = None
@@ -200,7 +264,8 @@ class FolderOutbound:
 
     def send(self, name: str, source: BinaryIO) -> Receipt:
         check_name(name)
-        tmp = self.path / f".{name}.tmp"
+        # a name of its own per writer: two nodes delivering into one shared folder never write the same temporary
+        tmp = self.path / _fit(f".{name}", f".{uuid.uuid4().hex[:8]}.tmp")
         try:
             try:
                 try:

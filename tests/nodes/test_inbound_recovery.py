@@ -21,7 +21,8 @@ from tests.support.postgres import scratch_database
 from tests.support.serve import ServeProcess
 
 pytestmark = pytest.mark.postgres
-ENV = {"GATEWAY_LEASE_SECONDS": "3", "GATEWAY_NODE_HEARTBEAT_SECONDS": "0.5"}
+ENV = {"GATEWAY_LEASE_SECONDS": "3", "GATEWAY_NODE_HEARTBEAT_SECONDS": "0.5",
+       "GATEWAY_FOLDER__CLAIM_STALE_SECONDS": "3"}
 
 
 def _row(engine: sa.Engine) -> sa.Row | None:
@@ -58,7 +59,8 @@ def test_node_b_leaves_a_live_nodes_message_and_takes_it_once_node_a_is_killed(t
             time.sleep(3 * 3)  # three leases' time: B's start-up recovery, recovery sweeps and polls all ran
             row = _row(engine)
             assert (row.status, row.lease_owner) == ("archived", "gw-a") and _acks(engine) == 0  # left to A
-            assert src.name in {p.name for p in inbox.iterdir()}  # not committed
+            # not committed: in the inbox, or in A's working folder of the shared inbox (A claimed it)
+            assert src.name in {p.name for p in [*inbox.iterdir(), *inbox.glob(".claimed/*/*")]}
 
             a.proc.send_signal(signal.SIGKILL)
             a.proc.wait(timeout=10)

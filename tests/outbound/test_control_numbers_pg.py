@@ -42,7 +42,8 @@ def _numbers(gw: ServeProcess, key: str, ids: list[int]) -> list[tuple[int, int]
 def test_two_gateways_on_one_postgresql_never_share_a_control_number(tmp_path, postgres_url):
     reset_schema(postgres_url)
     homes = [make_home(tmp_path / "a"), make_home(tmp_path / "b")]
-    env = {"GATEWAY_DATABASE_URL": postgres_url}
+    # several nodes share the archive as well as the database (the start check refuses a node without it)
+    env = {"GATEWAY_DATABASE_URL": postgres_url, "GATEWAY_ARCHIVE_DIR": str(tmp_path / "shared-archive")}
     key = create_key(homes[0], name="sender", role="operator", env=env)
     nodes = [ServeProcess(h, env=env) for h in homes]
     try:
