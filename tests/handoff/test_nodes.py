@@ -61,7 +61,7 @@ def test_two_nodes_deliver_each_event_once_in_order_per_partner(store, tmp_path)
         node.close()
 
 
-def test_a_node_starting_frees_only_the_leases_of_nodes_not_running(store, tmp_path):  # noqa: F811
+def test_a_node_starting_frees_only_the_leases_of_nodes_not_running(store, tmp_path):
     cfg = tmp_path / "handoff.yaml"
     cfg.write_text(yaml.safe_dump({
         "destinations": [{"name": "drop", "type": "folder", "path": str(tmp_path / "out")}],

@@ -1,7 +1,7 @@
 """business objects: a partial index for the listing of those that missed a service level
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-07 02:40:00
 
 ``GET /api/orders?breached=true`` (and ``/api/shipments``) counted and paged by reading every object of the kind;
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
