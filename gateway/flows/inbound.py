@@ -175,6 +175,7 @@ class InboundFlow:
             sha256=blob.sha256,
             archive_key=blob.key,
             correlation_id=log_context_id(),
+            look_first=False,  # receive() has just looked the key up
             events=[
                 ("message.received", MessageStatus.received, {"channel": item.channel, "file": item.name}),
                 ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
@@ -312,7 +313,7 @@ class InboundFlow:
                 self.failpoints.hit("inbound.before_mapping")
                 self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
                 if self.handoff is not None:
-                    self.handoff.release(self.store.get(msg.id))  # writes outbox rows only; a sweep delivers
+                    self.handoff.release(done)  # writes outbox rows only; a sweep delivers (``done`` is current)
             return done
 
     def _duplicate(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any, dup: Any) -> Message:

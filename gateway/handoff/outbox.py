@@ -30,6 +30,7 @@ E = Event.__table__  # type: ignore[attr-defined]
 ISA = Interchange.__table__  # type: ignore[attr-defined]
 OPEN = (DeliveryState.pending.value, DeliveryState.retrying.value)
 UNROUTED = "(unrouted)"  # the destination of a record no route matches
+RELEASE_CHUNK = 1000  # outbox rows per INSERT when a message is released
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class Outbox:
     def release(
         self,
         message_id: int,
-        routed: Sequence[tuple[HandoffEvent, Sequence[tuple[str, str]]]],
+        routed: Iterable[tuple[HandoffEvent, Sequence[tuple[str, str]]]],
         *,
         now: datetime,
         replay: bool = False,
@@ -96,7 +97,9 @@ class Outbox:
         """Write the message's events for their destinations ((name, type) pairs; none: unrouted), the timeline
         event and the status, in one transaction. With ``gate`` only a message never released is written (False
         otherwise); a ``replay`` puts every row of the message back to be delivered again, same event ids; with
-        neither, rows already there are left as they are (adding an acknowledgement outcome twice is harmless)."""
+        neither, rows already there are left as they are (adding an acknowledgement outcome twice is harmless).
+        ``routed`` may be a generator: rows are inserted in chunks of :data:`RELEASE_CHUNK` as they come, so a
+        large interchange's records are never all in memory (still one transaction)."""
         with self.engine.begin() as conn:
             if replay or not gate:
                 conn.execute(update(M).where(M.c.id == message_id).values(handoff_status=HandoffStatus.pending.value))
@@ -112,8 +115,16 @@ class Outbox:
                 (r.event_id, r.destination): r.id
                 for r in conn.execute(select(H.c.id, H.c.event_id, H.c.destination).where(H.c.message_id == message_id))
             }
-            rows, reset, unrouted_n, destinations = [], [], 0, set()
+            rows: list[dict[str, Any]] = []
+            reset: list[tuple[int, str]] = []
+            destinations: set[str] = set()
+            unrouted_n = records = 0
+            inserted = False
             for event, targets in routed:
+                records += 1
+                if len(rows) >= RELEASE_CHUNK:
+                    conn.execute(insert(H), rows)
+                    rows, inserted = [], True
                 pairs = list(targets) or [(UNROUTED, "unrouted")]
                 if targets:
                     # a record routed now no longer waits as unrouted
@@ -154,6 +165,7 @@ class Outbox:
                     )
             if rows:
                 conn.execute(insert(H), rows)
+                inserted = True
             for row_id, state in reset:
                 conn.execute(
                     update(H)
@@ -162,11 +174,11 @@ class Outbox:
                             last_error=None, delivered_at=None)
                 )
             detail = {
-                "records": len(routed),
+                "records": records,
                 "destinations": sorted(d for d in destinations if d != UNROUTED),
                 "unrouted": unrouted_n,
             }
-            if not rows and not reset and not replay and not gate:
+            if not inserted and not reset and not replay and not gate:
                 return False  # these events were added before
             name = "handoff.replayed" if replay else "handoff.released"
             timeline = [(message_id, name, detail), *extra_events]
@@ -326,7 +338,8 @@ class Outbox:
         if not message_ids:
             return
         states: dict[int, list[str]] = defaultdict(list)
-        for r in conn.execute(select(H.c.message_id, H.c.status).where(H.c.message_id.in_(list(message_ids)))):
+        q = select(H.c.message_id, H.c.status).where(H.c.message_id.in_(list(message_ids))).distinct()
+        for r in conn.execute(q):  # distinct: a large message's thousands of rows share a few states
             states[r.message_id].append(r.status)
         by_status: dict[str, list[int]] = defaultdict(list)
         for mid in message_ids:

@@ -138,10 +138,13 @@ def active() -> bool:
 def publish(engine: Engine, items: list[tuple[str, int | None, str | None, Any, Any]]) -> None:
     """Report rows a committed Core transaction wrote (``(kind, message_id, name, status, detail)``, as
     :class:`Written`): the batched store path (:mod:`gateway.store.batch`) calls this after its commit, so
-    observers see every write whichever path made it. The messages' columns are read in one query."""
+    observers see every write whichever path made it. The messages' columns are read in one query (for rows with a
+    status, deliveries and acknowledgement links; a bare event has its own fields only)."""
     if not _observers or not items:
         return
-    ids = sorted({mid for _k, mid, *_r in items if mid is not None})
+    # the message's columns for what observers act on (status changes, deliveries, acks); a bare event that leaves
+    # the status alone (mapping.done, ack.sent, source.committed ...) needs none: no query for a step of only those
+    ids = sorted({mid for k, mid, _n, status, _d in items if mid is not None and (k != "event" or status is not None)})
     cols: tuple[Any, ...] = (
         Message.id, Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason,
         Message.file_name,

@@ -95,15 +95,17 @@ class Store:
         events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]],
         actor: str = "gateway",
         then: Callable[[int], batch.Batch] | None = None,
+        look_first: bool = True,
         **fields: Any,
     ) -> tuple[Message, bool]:
         """Insert a message with its first timeline events, in one transaction (with ``then(new_id)``'s writes).
 
         With an ``idempotency_key`` already known, nothing is written: the existing message comes back with
-        ``False``, and the caller resumes it instead of duplicating it.
+        ``False``, and the caller resumes it instead of duplicating it. ``look_first=False``: the caller has just
+        looked the key up (the unique index still catches a race, with the same answer).
         """
         key = fields.get("idempotency_key")
-        if key is not None:
+        if key is not None and look_first:
             found = self.find_by_key(key)
             if found is not None:
                 return found, False
