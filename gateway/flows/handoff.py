@@ -159,7 +159,7 @@ class HandoffFlow:
     def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:
         assert msg.id is not None
         if not replay:
-            earlier = self.outbox.duplicate_of(msg.id)
+            earlier = self.outbox.duplicate_of(msg.id, (msg.partner_id, msg.sha256))
             if earlier is not None:  # a partner sent the same interchange (or bytes) again: it left once already
                 log.warning("handoff.duplicate", extra={"fields": {"message_id": msg.id, "of": earlier}})
                 return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.duplicate", {

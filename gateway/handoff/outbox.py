@@ -397,19 +397,22 @@ class Outbox:
         with self.engine.connect() as conn:
             return list(conn.execute(select(H).where(H.c.message_id == message_id).order_by(H.c.id)).all())
 
-    def duplicate_of(self, message_id: int) -> int | None:
+    def duplicate_of(self, message_id: int, me: tuple[str | None, str | None] | None = None) -> int | None:
         """An earlier inbound message of the same partner already released with the same bytes, or the same
-        interchange (ISA sender and control number): its records left once and must not leave again."""
+        interchange (ISA sender and control number): its records left once and must not leave again. ``me``: the
+        message's (partner id, sha256) when the caller has them (one query less)."""
         with self.engine.connect() as conn:
-            me = conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one()
+            if me is None:
+                me = tuple(conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one())
+            partner_id, sha256 = me
             released = and_(
                 M.c.id != message_id,
                 M.c.direction == "inbound",
-                M.c.partner_id == me.partner_id,
+                M.c.partner_id == partner_id,
                 M.c.handoff_status.is_not(None),
                 M.c.handoff_status != HandoffStatus.skipped.value,
             )
-            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == me.sha256).limit(1)).scalar()
+            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == sha256).limit(1)).scalar()
             if same_bytes is not None:
                 return int(same_bytes)
             cols = (ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)

@@ -129,6 +129,7 @@ class Store:
                     first.extend(then(msg.id))
                 batch.run(conn, [first])
             first.events[:0] = rows
+            first.messages[msg.id] = msg
         except IntegrityError:
             found = self.find_by_key(key) if key is not None else None
             if found is None:
@@ -386,10 +387,11 @@ class Store:
         if todo:
             with self.engine.begin() as conn:
                 batch.run(conn, todo)
-            _report(self.engine, todo)
         for b in batches:
             for sync in b.after:
                 sync()
+        if todo:
+            _report(self.engine, todo)  # after the sync: the Message objects given to update() are current
 
     def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
         """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one
@@ -437,4 +439,4 @@ def _report(engine: Any, done: Sequence[batch.Batch]) -> None:
         ("event", e["message_id"], e["name"], e["status"], e["detail"]) for b in done for e in b.events
     ]
     items += [w for b in done for w in b.written]
-    observers.publish(engine, items)
+    observers.publish(engine, items, known={k: m for b in done for k, m in b.messages.items()})
