@@ -74,6 +74,7 @@ class HandoffFlow:
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
         self.remap = remap  # maps a message the crash caught before its mapping (set by the runtime)
+        self.busy: Callable[[int], bool] = lambda _mid: False  # a message this process is working on (runtime)
         self.owner = node_id()
         self.wake: Callable[[], None] = lambda: None  # the runtime points this at the sweep job
         self._config = HandoffConfig()
@@ -274,6 +275,8 @@ class HandoffFlow:
         before = self.clock() + timedelta(days=1) if everything else self.clock() - RECONCILE_AFTER
         done = []
         for mid in self.outbox.unreleased(before=before):
+            if self.busy(mid):
+                continue  # still being mapped or released by this process (a large file): not left by a crash
             msg = self.store.get(mid)
             with log_context(message_id=mid, partner_id=msg.partner_id):
                 names = {e.name for e in self.store.events(mid)}

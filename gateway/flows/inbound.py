@@ -82,6 +82,9 @@ class InboundFlow:
         self.quote_data = quote_data  # failure reasons may quote payload data (edge.quote_data_in_reasons)
         self.reconciler = reconciler  # partner 997/999/TA1 -> the outbound documents they answer (issue 13)
         self.duplicates = duplicates  # the same interchange received twice (issue 13)
+        # messages this process is mapping and handing off right now: the hand-off reconcile job must not take a
+        # large file's long mapping for a crash and map it a second time alongside (HandoffFlow.busy)
+        self.working: set[int] = set()
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
@@ -310,10 +313,14 @@ class InboundFlow:
                 error = _rejection(analysis, self.quote_data)
             done = self._finish(msg, item, status, error, batch)
             if status == MessageStatus.acked and self.mapping is not None:
-                self.failpoints.hit("inbound.before_mapping")
-                self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
-                if self.handoff is not None:
-                    self.handoff.release(done)  # writes outbox rows only; a sweep delivers (``done`` is current)
+                self.working.add(msg.id)
+                try:
+                    self.failpoints.hit("inbound.before_mapping")
+                    self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
+                    if self.handoff is not None:
+                        self.handoff.release(done)  # writes outbox rows only; a sweep delivers (``done`` is current)
+                finally:
+                    self.working.discard(msg.id)
             return done
 
     def _duplicate(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any, dup: Any) -> Message:

@@ -3,9 +3,9 @@ committed, on both store backends, with every acknowledgement's control number d
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from gateway.runtime import Gateway
@@ -73,8 +73,38 @@ def test_files_in_flight_at_once_are_each_acked_once_and_mapped(tmp_path, repo_r
         assert generated == FILES
         assert controls == (FILES, FILES)  # 997 names carry their ISA13: every control number distinct
         # in flight at once: some file was received before the one received ahead of it was acknowledged
-        assert any(later[1] < earlier[2] for earlier, later in zip(spans, spans[1:], strict=False))
+        assert any(later[1] < earlier[2] for earlier, later in pairwise(spans))
         assert sorted(p.name for p in (inbox / "processed").iterdir()) == [f"w{i:03d}.edi" for i in range(1, 25)]
         assert not [p for p in inbox.iterdir() if p.is_file()]
+    finally:
+        gw.stop()
+
+
+def test_the_reconcile_job_leaves_a_message_still_being_mapped_here(tmp_path, repo_root):
+    """A large file's mapping can outlast the reconcile job's idle delay: the job must not take it for a crash and
+    map it a second time alongside; once the flow is done with it, an unreleased message is released as before."""
+    from datetime import UTC, datetime, timedelta
+
+    home = make_home(tmp_path)
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", folder={"min_age_seconds": 0.2, "sweep_seconds": 1}))
+    inbox = gw.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "one.edi").write_bytes(_interchanges(repo_root, 1)[0])
+    gw.start()
+    try:
+        def released() -> int | None:
+            with gw.engine.connect() as c:
+                return c.execute(text(
+                    "SELECT id FROM message WHERE direction = 'inbound' AND handoff_status IS NOT NULL"
+                )).scalar()
+
+        mid = wait_for(released, timeout=30, interval=0.2)
+        with gw.engine.begin() as c:  # as if the release had not happened yet
+            c.execute(text("UPDATE message SET handoff_status = NULL WHERE id = :id"), {"id": mid})
+        gw.handoff.clock = lambda: datetime.now(UTC) + timedelta(hours=1)  # idle long enough to look crashed
+        gw.inbound.working.add(mid)
+        assert gw.handoff.reconcile() == []
+        gw.inbound.working.discard(mid)
+        assert gw.handoff.reconcile() == [mid]
     finally:
         gw.stop()
