@@ -172,6 +172,7 @@ class Gateway:
         if self.inbound.mapping is not None:
             self.inbound.mapping.quote_data = settings.edge.quote_data_in_reasons
         self.handoff.remap = self._remap
+        self.handoff.busy = self.inbound.working.__contains__  # no second mapping of a file still being mapped
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
         Path("config/handoff.yaml"), description="destinations and routes for internal systems (docs/handoff.md)"
     )
     handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
+    inbound_workers: int | None = Field(
+        None, ge=1, le=32, description="files of one inbox processed at once; default 4 on PostgreSQL, 1 on SQLite"
+    )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
     )
@@ -232,6 +235,14 @@ class Settings(BaseSettings):
         if self.folder.shared is not None:
             return self.folder.shared
         return not self.database.startswith("sqlite")
+
+    @property
+    def workers(self) -> int:
+        """Inbound files in flight per inbox: several on PostgreSQL (its round trips and commits overlap), one on
+        SQLite (one writer at a time: more threads only contend for the lock)."""
+        if self.inbound_workers is not None:
+            return self.inbound_workers
+        return 4 if self.database.startswith(("postgres", "postgresql")) else 1
 
     @classmethod
     def settings_customise_sources(

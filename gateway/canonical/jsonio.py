@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from gateway.canonical.models import Record
 
@@ -53,3 +55,27 @@ class DocumentsWriter:
 
     def close(self) -> bytes:
         return b'{\n  "documents": []\n}\n' if self.count == 0 else b"\n  ]\n}\n"
+
+
+_HEAD = '{\n  "documents": [\n'
+
+
+def iter_documents(fp: IO[bytes]) -> Iterator[Any]:
+    """The entries of a ``{"documents": [...]}`` file one at a time. The layout :class:`DocumentsWriter` writes
+    (each entry starts on a line of its own, indented by four spaces; its inner lines by more) is read entry by
+    entry, so memory holds one record whatever the file's size; any other layout is parsed whole."""
+    text = io.TextIOWrapper(fp, encoding="utf-8", newline="\n")
+    head = text.readline() + text.readline()
+    if head != _HEAD:
+        yield from json.loads(head + text.read()).get("documents", [])
+        return
+    lines: list[str] = []
+    for line in text:
+        if line[:4] != "    ":
+            break  # "  ]": the end of the list
+        lines.append(line)
+        if line[4] != " " and line.rstrip().rstrip(",").endswith("}"):  # an entry's closing line (4 spaces)
+            yield json.loads("".join(lines).rstrip().rstrip(","))
+            lines = []
+    if lines:  # pragma: no cover - a truncated file: parse it whole to raise the decoder's error
+        json.loads("".join(lines))

@@ -42,6 +42,32 @@ class StoreControlNumbers:
         return self.store.next_control_number(self.scope, "transaction")
 
 
+class AckControlNumbers(StoreControlNumbers):
+    """For one functional acknowledgement: the first number asked for takes the interchange and group numbers
+    together in one transaction (a 997 of one group needs exactly these; set numbers are counted inside each group);
+    any further one is taken alone. A TA1 alone (``groups=False``) takes only its interchange number."""
+
+    def __init__(self, store: Store, scope: str, *, groups: bool) -> None:
+        super().__init__(store, scope)
+        self._groups = groups
+        self._taken: dict[str, int] | None = None
+
+    def _next(self, kind: str) -> int:
+        if self._taken is None and self._groups:
+            self._taken = self.store.next_control_numbers(self.scope, ("interchange", "group"))
+        got = self._taken.pop(kind, None) if self._taken else None
+        return got if got is not None else self.store.next_control_number(self.scope, kind)
+
+    def next_interchange(self) -> int:
+        return self._next("interchange")
+
+    def next_group(self) -> int:
+        return self._next("group")
+
+    def next_transaction(self) -> int:
+        return self._next("transaction")
+
+
 def ack_kind_and_result(interchange: Interchange, options: AckOptions) -> tuple[str, str]:
     """What our acknowledgement of ``interchange`` is ("997", "999", or "TA1" when no group can be answered) and
     its overall result: A accepted, E accepted with errors noted, P partially accepted, R rejected."""
@@ -114,10 +140,11 @@ class AckFlow:
             functional_ack="auto" if policy.send == "auto" else policy.send,
             ta1={"on_request": "auto", "always": "always", "never": "never"}[policy.ta1],
         )
-        data = build_acknowledgement(ic, control_numbers=StoreControlNumbers(self.store, partner.id), options=options)
+        kind, result = ack_kind_and_result(ic, options)
+        numbers = AckControlNumbers(self.store, partner.id, groups=kind != "TA1")
+        data = build_acknowledgement(ic, control_numbers=numbers, options=options)
         if not data:
             return None
-        kind, result = ack_kind_and_result(ic, options)
         control = _isa13(data)
         blob = self.archive.put_bytes(data)
         inbound_id = msg.id
@@ -152,6 +179,7 @@ class AckFlow:
             ack_status=AckStatus.not_expected.value,  # nobody acknowledges an acknowledgement
             events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": kind})],
             then=linked,
+            look_first=False,  # acknowledge() has just looked the key up
         )
         assert ack.id is not None
         self.failpoints.hit("acks.after_create")  # recorded and linked in one transaction; delivery follows

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from gateway import metrics
 from gateway.canonical import parse_record
+from gateway.canonical.jsonio import iter_documents
 from gateway.canonical.keys import business_keys
 from gateway.errors import (
     GatewayError,
@@ -36,7 +38,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.handoff.config import HandoffConfig, parse_handoff_file
 from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
-from gateway.handoff.events import HandoffEvent, ack_outcome_event, record_events, sla_breach_event
+from gateway.handoff.events import HandoffEvent, ack_outcome_event, iter_record_events, sla_breach_event
 from gateway.handoff.outbox import Claimed, H, Outbox, Outcome
 from gateway.logging import get_logger, log_context
 from gateway.node import node_id
@@ -77,6 +79,7 @@ class HandoffFlow:
         self.clock = clock
         self.failpoints = failpoints or FailPoints()
         self.remap = remap  # maps a message the crash caught before its mapping (set by the runtime)
+        self.busy: Callable[[int], bool] = lambda _mid: False  # a message this process is working on (runtime)
         self.owner = node_id()
         self.leases = MessageLeases(store.engine)  # the inbound messages' leases (the runtime shares its own)
         self.wake: Callable[[], None] = lambda: None  # the runtime points this at the sweep job
@@ -138,30 +141,32 @@ class HandoffFlow:
         except Exception:  # a defect must not stop the inbound flow; reconcile retries it
             log.exception("handoff.release_crashed", extra={"fields": {"message_id": msg.id}})
 
-    def _events_of(self, msg: Message) -> list[HandoffEvent] | None:
-        """The message's record events from its canonical output (None: nothing was mapped)."""
+    def _events_of(self, msg: Message) -> Generator[HandoffEvent, None, None]:
+        """The message's record events from its canonical output (none: nothing was mapped), read one record at a
+        time: a large interchange's records are never all in memory."""
         assert msg.id is not None
         outputs = self.store.outputs(msg.id, OutputKind.canonical.value)
         if not outputs:
-            return None
+            return
         with self.archive.open(outputs[-1].archive_key) as fp:
-            documents = json.load(fp).get("documents", [])
-        set_ids = (msg.set_ids or "").split(",") if msg.set_ids else []
-        if msg.document_format in ("csv", "xml"):
-            set_ids = [msg.document_format] * len(documents)
-        return record_events(
-            message_id=msg.id,
-            partner=msg.partner_id,
-            documents=documents,
-            set_ids=set_ids,
-            keys_of=_keys_of,
-            occurred_at=self.clock(),
-        )
+            documents: Iterable[dict[str, Any]] = iter_documents(fp)
+            set_ids = (msg.set_ids or "").split(",") if msg.set_ids else []
+            if msg.document_format in ("csv", "xml"):  # one file document: a handful of records
+                documents = list(documents)
+                set_ids = [msg.document_format] * len(documents)
+            yield from iter_record_events(
+                message_id=msg.id,
+                partner=msg.partner_id,
+                documents=documents,
+                set_ids=set_ids,
+                keys_of=_keys_of,
+                occurred_at=self.clock(),
+            )
 
     def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:
         assert msg.id is not None
         if not replay:
-            earlier = self.outbox.duplicate_of(msg.id)
+            earlier = self.outbox.duplicate_of(msg.id, (msg.partner_id, msg.sha256))
             if earlier is not None:  # a partner sent the same interchange (or bytes) again: it left once already
                 log.warning("handoff.duplicate", extra={"fields": {"message_id": msg.id, "of": earlier}})
                 return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.duplicate", {
@@ -169,21 +174,28 @@ class HandoffFlow:
                     "reason": f"message {earlier} with the same interchange was handed off already; "
                               "replay this message to hand it off anyway",
                 }, self.clock())
-        events = self._events_of(msg)
-        if not events:
-            if replay:
-                events = self._stored_events(msg.id)
-            if not events:
-                if replay:
-                    raise InvalidActionError(f"message {msg.id} has no record to hand off",
-                                             hint="only a mapped message (or an acknowledgement outcome) is handed off")
-                return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.nothing",
-                                        {"reason": "no record was mapped from this message"}, self.clock())
-        routed = [(e, self._route(e)) for e in events]
-        done = self.outbox.release(msg.id, routed, now=self.clock(), replay=replay, actor=actor)
+        source = self._events_of(msg)
+        events: Iterator[HandoffEvent] = source
+        try:
+            first = next(source, None)
+            if first is None:
+                stored = self._stored_events(msg.id) if replay else []
+                if not stored:
+                    if replay:
+                        raise InvalidActionError(f"message {msg.id} has no record to hand off",
+                                                 hint="only a mapped message (or an acknowledgement outcome) is "
+                                                      "handed off")
+                    return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.nothing",
+                                            {"reason": "no record was mapped from this message"}, self.clock())
+                events = iter(stored)
+            else:
+                events = chain([first], source)
+            routed = ((e, self._route(e)) for e in events)  # streamed into the outbox in bounded chunks
+            done = self.outbox.release(msg.id, routed, now=self.clock(), replay=replay, actor=actor)
+        finally:
+            source.close()  # the archived file, when the outbox stopped early (released before)
         if done:
-            log.info("handoff.released", extra={"fields": {"message_id": msg.id, "records": len(events),
-                                                            "replay": replay}})
+            log.info("handoff.released", extra={"fields": {"message_id": msg.id, "replay": replay}})
             self.wake()
         return done
 
@@ -285,6 +297,8 @@ class HandoffFlow:
         before = self.clock() + timedelta(days=1) if everything else self.clock() - RECONCILE_AFTER
         done = []
         for mid in self.outbox.unreleased(before=before):
+            if self.busy(mid):
+                continue  # still being mapped or released by this process (a large file): not left by a crash
             with self.leases.working(mid) as mine:
                 if not mine:
                     continue  # the node that accepted it is mapping and releasing it now

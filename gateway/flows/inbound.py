@@ -91,6 +91,9 @@ class InboundFlow:
         self.reconciler = reconciler  # partner 997/999/TA1 -> the outbound documents they answer (issue 13)
         self.duplicates = duplicates  # the same interchange received twice (issue 13)
         self.leases = leases or MessageLeases(store.engine)  # which node works on a message now
+        # messages this process is mapping and handing off right now: the hand-off reconcile job must not take a
+        # large file's long mapping for a crash and map it a second time alongside (HandoffFlow.busy)
+        self.working: set[int] = set()
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
@@ -257,6 +260,7 @@ class InboundFlow:
             archive_key=blob.key,
             correlation_id=log_context_id(),
             **self.leases.fields(),
+            look_first=False,  # receive() has just looked the key up
             events=[
                 ("message.received", MessageStatus.received, {"channel": item.channel, "file": item.name}),
                 ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
@@ -404,10 +408,14 @@ class InboundFlow:
                 error = _rejection(analysis, self.quote_data)
             done = self._finish(msg, item, status, error, batch)
             if status == MessageStatus.acked and self.mapping is not None:
-                self.failpoints.hit("inbound.before_mapping")
-                self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
-                if self.handoff is not None:
-                    self.handoff.release(self.store.get(msg.id))  # writes outbox rows only; a sweep delivers
+                self.working.add(msg.id)
+                try:
+                    self.failpoints.hit("inbound.before_mapping")
+                    self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
+                    if self.handoff is not None:
+                        self.handoff.release(done)  # writes outbox rows only; a sweep delivers (``done`` is current)
+                finally:
+                    self.working.discard(msg.id)
             return done
 
     def _duplicate(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any, dup: Any) -> Message:

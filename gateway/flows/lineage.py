@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 from gateway.store.repository import GroupRecord, InterchangeRecord, SetRecord
+
+
+def _set_record(t: Any) -> SetRecord:
+    return SetRecord(set_id=t.set_id, control_number=t.control_number, segment_count=t.segment_count, valid=t.valid)
+
+
+class SetRecords(Sequence[SetRecord]):
+    """The transaction sets of an analysed group as :class:`SetRecord` rows, made when read (the store inserts them
+    in slices): a 100,000-set interchange does not hold a second copy of its sets while the step is written."""
+
+    def __init__(self, transactions: Sequence[Any]) -> None:
+        self._transactions = transactions
+
+    def __len__(self) -> int:
+        return len(self._transactions)
+
+    @overload
+    def __getitem__(self, index: int) -> SetRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SetRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> SetRecord | list[SetRecord]:
+        if isinstance(index, slice):
+            return [_set_record(t) for t in self._transactions[index]]
+        return _set_record(self._transactions[index])
 
 
 def interchange_records(analysis: Any) -> list[InterchangeRecord]:
@@ -26,15 +53,7 @@ def interchange_records(analysis: Any) -> list[InterchangeRecord]:
                     receiver_id=g.receiver_id,
                     control_number=g.control_number,
                     version=g.version,
-                    transactions=[
-                        SetRecord(
-                            set_id=t.set_id,
-                            control_number=t.control_number,
-                            segment_count=t.segment_count,
-                            valid=t.valid,
-                        )
-                        for t in g.transactions
-                    ],
+                    transactions=SetRecords(g.transactions),
                 )
                 for g in ic.groups
             ],

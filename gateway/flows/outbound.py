@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.errors import GatewayError, TransportError
 from gateway.failpoints import FailPoints
@@ -16,6 +16,7 @@ from gateway.flows import delivery_status as ds
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
+from gateway.store.batch import Batch
 from gateway.store.models import AckStatus, Message
 from gateway.store.repository import Store
 from gateway.store.steps import Step
@@ -88,14 +89,20 @@ class OutboundFlow:
             status, delivery = ds.after_receipts(got)
             log.info(f"message.{status.value}", extra={"fields": {"channels": [r["channel"] for r in receipts]}})
             due = self._ack_due(message)
-            return self.store.step(message.id, Step(
-                status=status,
-                fields={"transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None,
-                        "error": None, "delivery_status": delivery.value,
-                        **({"ack_due_at": due} if due is not None else {})},
-                events=[(f"message.{status.value}", status, {"receipts": receipts})],
-                attempts=done,
-            ))
+            # the common outcome on the batched path (Core, one transaction, no ORM load of the row)
+            fields: dict[str, Any] = {
+                "transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None, "error": None,
+                "delivery_status": delivery.value, **({"ack_due_at": due} if due is not None else {}),
+            }
+            batch = Batch().update(
+                message, event=f"message.{status.value}", status=status, detail={"receipts": receipts}, **fields
+            )
+            for attempt in done:
+                batch.delivery_attempt(message, channel=str(attempt["channel"]), outcome=str(attempt["outcome"]),
+                                       started_at=attempt["started_at"],  # type: ignore[arg-type]
+                                       transport_id=attempt.get("transport_id"))  # type: ignore[arg-type]
+            self.store.apply(batch)
+            return message
 
     def _ack_due(self, message: Message) -> datetime | None:
         """The partner's acknowledgement is due counted from this send (the build recorded the window)."""

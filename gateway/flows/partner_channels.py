@@ -76,7 +76,8 @@ class PartnerChannels:
             folders.append((box, self.outbox))
         for folder, flow in folders:
             folder.ensure_folders()
-            poller = ChannelPoller(folder, flow, self.scheduler)
+            workers = self.settings.workers if flow is self.inbound else 1
+            poller = ChannelPoller(folder, flow, self.scheduler, workers=workers)
             self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
             (running.pollers if flow is self.inbound else running.outboxes).append(poller)
             try:

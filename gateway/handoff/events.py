@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,14 +62,27 @@ def record_events(
     *,
     message_id: int,
     partner: str | None,
-    documents: Sequence[dict[str, Any]],
+    documents: Iterable[dict[str, Any]],
     set_ids: Sequence[str | None],
     keys_of: Any,
     occurred_at: datetime,
 ) -> list[HandoffEvent]:
     """One event per mapped record of a message. ``documents`` is the mapping output (``{"documents": [...]}``'s
     list, errors included so positions stay those of the sets); ``keys_of(record dict)`` gives business keys."""
-    events = []
+    return list(iter_record_events(message_id=message_id, partner=partner, documents=documents, set_ids=set_ids,
+                                   keys_of=keys_of, occurred_at=occurred_at))
+
+
+def iter_record_events(
+    *,
+    message_id: int,
+    partner: str | None,
+    documents: Iterable[dict[str, Any]],
+    set_ids: Sequence[str | None],
+    keys_of: Any,
+    occurred_at: datetime,
+) -> Iterator[HandoffEvent]:
+    """:func:`record_events` one at a time (a large interchange's records are never all in memory)."""
     for position, doc in enumerate(documents, start=1):
         kind = doc.get("type") if isinstance(doc, dict) else None
         if kind not in RECORD_EVENT_TYPES:
@@ -88,8 +101,7 @@ def record_events(
             "business_keys": [{"kind": k, "value": v} for k, v in keys_of(doc)],
             "record": doc,
         }
-        events.append(HandoffEvent(event_id, body["type"], partner, message_id, position, kind, set_id, body))
-    return events
+        yield HandoffEvent(event_id, body["type"], partner, message_id, position, kind, set_id, body)
 
 
 def ack_outcome_event(

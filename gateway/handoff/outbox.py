@@ -30,6 +30,7 @@ E = Event.__table__  # type: ignore[attr-defined]
 ISA = Interchange.__table__  # type: ignore[attr-defined]
 OPEN = (DeliveryState.pending.value, DeliveryState.retrying.value)
 UNROUTED = "(unrouted)"  # the destination of a record no route matches
+RELEASE_CHUNK = 1000  # outbox rows per INSERT when a message is released
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class Outbox:
     def release(
         self,
         message_id: int,
-        routed: Sequence[tuple[HandoffEvent, Sequence[tuple[str, str]]]],
+        routed: Iterable[tuple[HandoffEvent, Sequence[tuple[str, str]]]],
         *,
         now: datetime,
         replay: bool = False,
@@ -96,7 +97,9 @@ class Outbox:
         """Write the message's events for their destinations ((name, type) pairs; none: unrouted), the timeline
         event and the status, in one transaction. With ``gate`` only a message never released is written (False
         otherwise); a ``replay`` puts every row of the message back to be delivered again, same event ids; with
-        neither, rows already there are left as they are (adding an acknowledgement outcome twice is harmless)."""
+        neither, rows already there are left as they are (adding an acknowledgement outcome twice is harmless).
+        ``routed`` may be a generator: rows are inserted in chunks of :data:`RELEASE_CHUNK` as they come, so a
+        large interchange's records are never all in memory (still one transaction)."""
         with self.engine.begin() as conn:
             if replay or not gate:
                 conn.execute(update(M).where(M.c.id == message_id).values(handoff_status=HandoffStatus.pending.value))
@@ -112,8 +115,16 @@ class Outbox:
                 (r.event_id, r.destination): r.id
                 for r in conn.execute(select(H.c.id, H.c.event_id, H.c.destination).where(H.c.message_id == message_id))
             }
-            rows, reset, unrouted_n, destinations = [], [], 0, set()
+            rows: list[dict[str, Any]] = []
+            reset: list[tuple[int, str]] = []
+            destinations: set[str] = set()
+            unrouted_n = records = 0
+            inserted = False
             for event, targets in routed:
+                records += 1
+                if len(rows) >= RELEASE_CHUNK:
+                    conn.execute(insert(H), rows)
+                    rows, inserted = [], True
                 pairs = list(targets) or [(UNROUTED, "unrouted")]
                 if targets:
                     # a record routed now no longer waits as unrouted
@@ -154,6 +165,7 @@ class Outbox:
                     )
             if rows:
                 conn.execute(insert(H), rows)
+                inserted = True
             for row_id, state in reset:
                 conn.execute(
                     update(H)
@@ -162,11 +174,11 @@ class Outbox:
                             last_error=None, delivered_at=None)
                 )
             detail = {
-                "records": len(routed),
+                "records": records,
                 "destinations": sorted(d for d in destinations if d != UNROUTED),
                 "unrouted": unrouted_n,
             }
-            if not rows and not reset and not replay and not gate:
+            if not inserted and not reset and not replay and not gate:
                 return False  # these events were added before
             name = "handoff.replayed" if replay else "handoff.released"
             timeline = [(message_id, name, detail), *extra_events]
@@ -329,7 +341,8 @@ class Outbox:
         if not message_ids:
             return
         states: dict[int, list[str]] = defaultdict(list)
-        for r in conn.execute(select(H.c.message_id, H.c.status).where(H.c.message_id.in_(list(message_ids)))):
+        q = select(H.c.message_id, H.c.status).where(H.c.message_id.in_(list(message_ids))).distinct()
+        for r in conn.execute(q):  # distinct: a large message's thousands of rows share a few states
             states[r.message_id].append(r.status)
         by_status: dict[str, list[int]] = defaultdict(list)
         for mid in message_ids:
@@ -387,19 +400,22 @@ class Outbox:
         with self.engine.connect() as conn:
             return list(conn.execute(select(H).where(H.c.message_id == message_id).order_by(H.c.id)).all())
 
-    def duplicate_of(self, message_id: int) -> int | None:
+    def duplicate_of(self, message_id: int, me: tuple[str | None, str | None] | None = None) -> int | None:
         """An earlier inbound message of the same partner already released with the same bytes, or the same
-        interchange (ISA sender and control number): its records left once and must not leave again."""
+        interchange (ISA sender and control number): its records left once and must not leave again. ``me``: the
+        message's (partner id, sha256) when the caller has them (one query less)."""
         with self.engine.connect() as conn:
-            me = conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one()
+            if me is None:
+                me = tuple(conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one())
+            partner_id, sha256 = me
             released = and_(
                 M.c.id != message_id,
                 M.c.direction == "inbound",
-                M.c.partner_id == me.partner_id,
+                M.c.partner_id == partner_id,
                 M.c.handoff_status.is_not(None),
                 M.c.handoff_status != HandoffStatus.skipped.value,
             )
-            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == me.sha256).limit(1)).scalar()
+            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == sha256).limit(1)).scalar()
             if same_bytes is not None:
                 return int(same_bytes)
             cols = (ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)

@@ -103,6 +103,8 @@ class Batch:
     key_rows: list[dict[str, Any]] = field(default_factory=list)
     # what observers hear about once committed (gateway.store.observers): (kind, message id, name, status, detail)
     written: list[tuple[str, int | None, str | None, Any, Any]] = field(default_factory=list)
+    # Message objects given to update(), by id: observers read their columns from these instead of the database
+    messages: dict[int, Message] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.ops or self.events or self.key_rows)
@@ -113,6 +115,7 @@ class Batch:
         self.events += other.events
         self.key_rows += other.key_rows
         self.written += other.written
+        self.messages.update(other.messages)
         return self
 
     # -- the message and its timeline ------------------------------------------------------------------------
@@ -135,6 +138,7 @@ class Batch:
         if event is not None:
             self.event(mid, event, status=status, detail=detail, actor=actor)
         if isinstance(message, Message):
+            self.messages[mid] = message
             changed = dict(fields, updated_at=values["updated_at"])
             if status is not None:
                 changed["status"] = status

@@ -135,25 +135,38 @@ def active() -> bool:
     return bool(_observers)
 
 
-def publish(engine: Engine, items: list[tuple[str, int | None, str | None, Any, Any]]) -> None:
+def publish(
+    engine: Engine, items: list[tuple[str, int | None, str | None, Any, Any]], known: dict[int, Any] | None = None
+) -> None:
     """Report rows a committed Core transaction wrote (``(kind, message_id, name, status, detail)``, as
     :class:`Written`): the batched store path (:mod:`gateway.store.batch`) calls this after its commit, so
-    observers see every write whichever path made it. The messages' columns are read in one query."""
+    observers see every write whichever path made it. The messages' columns are read in one query (for rows with a
+    status, deliveries and acknowledgement links; a bare event has its own fields only), except for the messages in
+    ``known`` (id -> the writer's current :class:`Message`), whose columns are taken from the objects."""
     if not _observers or not items:
         return
-    ids = sorted({mid for _k, mid, *_r in items if mid is not None})
+    # the message's columns for what observers act on (status changes, deliveries, acks); a bare event that leaves
+    # the status alone (mapping.done, ack.sent, source.committed ...) needs none: no query for a step of only those
+    known = known or {}
+    ids = sorted({
+        mid for k, mid, _n, status, _d in items
+        if mid is not None and mid not in known and (k != "event" or status is not None)
+    })
     cols: tuple[Any, ...] = (
         Message.id, Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason,
         Message.file_name,
     )  # fmt: skip
-    with engine.connect() as conn:
-        found = {r[0]: r for r in conn.execute(select(*cols).where(col(Message.id).in_(ids)))} if ids else {}
+    found: dict[Any, Any] = {}
+    if ids:
+        with engine.connect() as conn:
+            found = {r[0]: r for r in conn.execute(select(*cols).where(col(Message.id).in_(ids)))}
+    found.update(known)
     rows = []
     for kind, mid, name, status, detail in items:
         m = found.get(mid)
         rows.append(Written(
             kind=kind, message_id=mid, name=name, status=str(status) if status is not None else None, detail=detail,
-            direction=m.direction if m else None, partner_id=m.partner_id if m else None,
+            direction=getattr(m.direction, "value", m.direction) if m else None, partner_id=m.partner_id if m else None,
             set_ids=m.set_ids if m else None, created_at=m.created_at if m else None, reason=m.reason if m else None,
             file_name=m.file_name if m else None,
         ))  # fmt: skip

@@ -95,15 +95,17 @@ class Store:
         events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]],
         actor: str = "gateway",
         then: Callable[[int], batch.Batch] | None = None,
+        look_first: bool = True,
         **fields: Any,
     ) -> tuple[Message, bool]:
         """Insert a message with its first timeline events, in one transaction (with ``then(new_id)``'s writes).
 
         With an ``idempotency_key`` already known, nothing is written: the existing message comes back with
-        ``False``, and the caller resumes it instead of duplicating it.
+        ``False``, and the caller resumes it instead of duplicating it. ``look_first=False``: the caller has just
+        looked the key up (the unique index still catches a race, with the same answer).
         """
         key = fields.get("idempotency_key")
-        if key is not None:
+        if key is not None and look_first:
             found = self.find_by_key(key)
             if found is not None:
                 return found, False
@@ -127,6 +129,7 @@ class Store:
                     first.extend(then(msg.id))
                 batch.run(conn, [first])
             first.events[:0] = rows
+            first.messages[msg.id] = msg
         except IntegrityError:
             found = self.find_by_key(key) if key is not None else None
             if found is None:
@@ -385,10 +388,11 @@ class Store:
         if todo:
             with self.engine.begin() as conn:
                 batch.run(conn, todo)
-            _report(self.engine, todo)
         for b in batches:
             for sync in b.after:
                 sync()
+        if todo:
+            _report(self.engine, todo)  # after the sync: the Message objects given to update() are current
 
     def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
         """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one
@@ -436,4 +440,4 @@ def _report(engine: Any, done: Sequence[batch.Batch]) -> None:
         ("event", e["message_id"], e["name"], e["status"], e["detail"]) for b in done for e in b.events
     ]
     items += [w for b in done for w in b.written]
-    observers.publish(engine, items)
+    observers.publish(engine, items, known={k: m for b in done for k, m in b.messages.items()})
