@@ -44,6 +44,7 @@ from gateway.errors import GatewayError, SecurityError, StoreError
 from gateway.failpoints import FailPoints
 from gateway.logging import get_logger, log_context, mask_url
 from gateway.store.archive import Archive
+from gateway.store.leases import MessageLeases
 from gateway.store.models import Direction, Message, MessageStatus
 from gateway.store.repository import Store
 
@@ -132,6 +133,8 @@ class As2Receiver:
         self.failpoints = failpoints or FailPoints()
         self.stream_above = STREAM_ABOVE  # bodies larger than this take the streaming parse
         self._keys: tuple[Any, x509.Certificate | None] | None = None
+        # which node is processing a request now (set by the runtime); without it, "in progress" is judged by age
+        self.leases: MessageLeases | None = None
 
     # -- entry point -----------------------------------------------------------------------------------------
     def handle(self, body: bytes | BinaryIO, headers: dict[str, str] | Any) -> As2Response:
@@ -172,14 +175,23 @@ class As2Receiver:
             ("message.received", MessageStatus.received, {"channel": "as2", "as2_from": sender, "as2_to": receiver}),
             ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
         ]
+        if self.leases is not None:
+            fields.update(self.leases.fields())  # created already leased to this node
         msg, created = self.store.create_message(events=events, **fields)
         assert msg.id is not None
         with log_context(message_id=msg.id, partner_id=msg.partner_id):
-            if not created:
+            if created:
+                if self.leases is not None:
+                    self.leases.adopt(msg.id)
+            else:
                 replay = self._repeat(msg, blob.key, h)
                 if replay is not None:
                     return replay
-            return self._process(msg, head, fp, size, h, sender, receiver, partner)
+            try:
+                return self._process(msg, head, fp, size, h, sender, receiver, partner)
+            finally:
+                if self.leases is not None:
+                    self.leases.release(msg.id)
 
     # -- duplicates ------------------------------------------------------------------------------------------
     def _repeat(self, msg: Message, blob_key: str, h: dict[str, str]) -> As2Response | None:
@@ -198,10 +210,7 @@ class As2Receiver:
             if url and self._async_refused(msg.id, h, url) is None:
                 return As2Response(200, {}, b"", msg.id, links[-1].result, async_mdn=(mdn_msg.id or 0, url))
             return As2Response(200, mdn_headers, mdn_body, msg.id, links[-1].result)
-        if (
-            msg.status in (MessageStatus.archived, MessageStatus.processing)
-            and (self.clock() - msg.updated_at).total_seconds() < IN_PROGRESS_SECONDS
-        ):
+        if self._in_progress(msg):
             # the original is being processed right now (a sender retrying too fast): it must not run twice
             self.store.add_event(msg.id, "as2.duplicate_in_progress", detail={"archive_key": blob_key})
             body = b"this Message-ID is being processed; send it again later for its MDN\n"
@@ -214,6 +223,15 @@ class As2Receiver:
             detail={"previous_status": msg.status, "archive_key": blob_key},
         )
         return None
+
+    def _in_progress(self, msg: Message) -> bool:
+        """The original of a repeat (not processed) is being processed now (True), or failed, or was left by a
+        process that died (False, and this request takes it over: leased to this node from here on)."""
+        unfinished = msg.status in (MessageStatus.archived, MessageStatus.processing)
+        if self.leases is None:
+            return unfinished and (self.clock() - msg.updated_at).total_seconds() < IN_PROGRESS_SECONDS
+        assert msg.id is not None
+        return not self.leases.take(msg.id)  # held by this process's other request, or by another live node
 
     # -- processing ------------------------------------------------------------------------------------------
     def _process(

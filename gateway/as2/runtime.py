@@ -65,6 +65,7 @@ def as2_service(gw: Any) -> As2Service | None:
         log.info("as2.spool_cleaned", extra={"fields": {"entries": len(left)}})
     service.receiver.spool_dir = spool
     service.receiver.failpoints = FailPoints(gw.settings.failpoints)
+    service.receiver.leases = gw.leases  # a request in flight is leased to this node (a retry elsewhere waits)
     locks = ChannelLocks(gw.engine)
     service.mdn_delivery.lock = lambda: locks.hold(ASYNC_MDN_JOB)  # one sweeping process per store
     service.mdn_delivery.wake = lambda: gw.scheduler.wake(ASYNC_MDN_JOB)
