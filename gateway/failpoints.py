@@ -7,7 +7,8 @@ live node: its heartbeat keeps its leases, until the test kills it). Empty in pr
 point costs a dict lookup.
 
 Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_mapping`` (acked, not yet mapped),
-``acks.after_create`` (the 997/999 recorded, not yet linked to the message it acknowledges),
+``acks.after_archive`` (a 997/999/TA1 archived, nothing recorded), ``acks.after_create`` (the
+997/999/TA1 recorded and linked to the message it answers, not yet delivered),
 ``archive.before_rename`` (a payload written to its ``.incoming-*`` temporary file, not yet in place),
 ``intake.before_submit`` (a broker message taken, nothing recorded), ``as2.after_stream_parse`` (a large AS2
 message archived, decrypted and verified in spool files, no verdict recorded), ``intake.before_ack`` (submitted, not yet

@@ -141,7 +141,9 @@ class Gateway:
                 overrides_dir=settings.partners_path,
             ),
             reconciler=Reconciler(store=self.store, archive=self.archive, announce=self.handoff.announce_ack_outcome),
-            duplicates=DuplicateCheck(store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now),
+            duplicates=DuplicateCheck(
+                store=self.store, archive=self.archive, outbound=self.retries, clock=utc_now, failpoints=failpoints
+            ),
             leases=self.leases,
         )
         self.handoff.leases = self.leases

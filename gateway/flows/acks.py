@@ -1,5 +1,5 @@
-"""Acknowledging inbound interchanges: build the 997/999/TA1, archive it, record it as an outbound message linked
-to the message it acknowledges, and deliver it on the partner's outbound channel.
+"""Acknowledging inbound interchanges: build the 997/999/TA1, archive it and record it as an outbound message linked
+to the message it acknowledges (:mod:`gateway.flows.ack_record`), and deliver it on the partner's outbound channel.
 
 Produced once per inbound interchange: the outbound message's idempotency key is derived from the inbound message
 and the interchange's position, so resuming or reprocessing a message never sends a second, different ack.
@@ -13,13 +13,14 @@ from typing import Any
 from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
 from gateway.edi.x12.ack import ack_kind
 from gateway.failpoints import FailPoints
+from gateway.flows.ack_record import AckAnswer, AckRecorder
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger
 from gateway.partners.schema import AckPolicy, Partner
 from gateway.settings import OwnIdentity
 from gateway.store.archive import Archive
 from gateway.store.batch import Batch
-from gateway.store.models import AckStatus, DeliveryStatus, Direction, Message, MessageStatus, ValidationStatus
+from gateway.store.models import Message, MessageStatus
 from gateway.store.repository import Store
 
 log = get_logger(__name__)
@@ -101,6 +102,7 @@ class AckFlow:
         self.outbound = outbound
         self.own = own
         self.failpoints = failpoints or FailPoints()
+        self.recorder = AckRecorder(store=store, archive=archive, failpoints=self.failpoints)
 
     def acknowledge(
         self, msg: Message, partner: Partner, analysis: Any, *, now: datetime, batch: Batch | None = None
@@ -134,82 +136,33 @@ class AckFlow:
 
     def _build(self, msg: Message, partner: Partner, ic: Interchange, key: str, now: datetime) -> Message | None:
         assert msg.id is not None
-        policy = _policy(partner, ic)
-        options = AckOptions(
-            timestamp=now,
-            functional_ack="auto" if policy.send == "auto" else policy.send,
-            ta1={"on_request": "auto", "always": "always", "never": "never"}[policy.ta1],
-        )
+        options = _options(partner, ic, now)
         kind, result = ack_kind_and_result(ic, options)
         numbers = AckControlNumbers(self.store, partner.id, groups=kind != "TA1")
         data = build_acknowledgement(ic, control_numbers=numbers, options=options)
         if not data:
             return None
-        control = _isa13(data)
-        blob = self.archive.put_bytes(data)
-        inbound_id = msg.id
+        return self.recorder.record(msg, partner.id, key, data, AckAnswer(kind, result))
 
-        def linked(ack_id: int) -> Batch:  # the link and the inbound message's event: the same transaction
-            return (
-                Batch()
-                .ack_link(message_id=inbound_id, ack_message_id=ack_id, kind=kind, result=result)
-                .event(
-                    inbound_id,
-                    "ack.generated",
-                    detail={"kind": kind, "result": result, "ack_message_id": ack_id, "control_number": control},
-                )
-            )
-
-        name = f"{partner.id}-{kind.replace('+', '-')}-{control}.x12"
-        ack, _ = self.store.create_message(
-            direction=Direction.outbound,
-            status=MessageStatus.queued,
-            partner_id=partner.id,
-            idempotency_key=key,
-            file_name=name,
-            content_type="application/edi-x12",
-            document_format="x12",
-            set_ids=kind.replace("+", ","),
-            size=blob.size,
-            sha256=blob.sha256,
-            archive_key=blob.key,
-            correlation_id=msg.correlation_id,
-            validation_status=ValidationStatus.valid.value,  # built by our own acknowledgement builder
-            delivery_status=DeliveryStatus.pending.value,
-            ack_status=AckStatus.not_expected.value,  # nobody acknowledges an acknowledgement
-            events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": kind})],
-            then=linked,
-            look_first=False,  # acknowledge() has just looked the key up
-        )
-        assert ack.id is not None
-        self.failpoints.hit("acks.after_create")  # recorded and linked in one transaction; delivery follows
-        log.info("ack.generated", extra={"fields": {"kind": kind, "result": result, "ack_message_id": ack.id}})
-        return ack
-
-    # -- crash gap: the ack was recorded but the process died before it was linked --------------------------
+    # -- an ack recorded unlinked (before recording and linking were one transaction) --------------------------
     def _relink(self, msg: Message, partner: Partner, ic: Interchange, ack: Message, now: datetime) -> None:
-        """Link an ack found by its key to ``msg`` when a crash came between recording and linking it."""
+        """Link an ack found by its key to ``msg`` if it is not linked yet."""
         assert msg.id is not None and ack.id is not None
-        if any(a.ack_message_id == ack.id for a in self.store.acks_of(msg.id)):
-            return
-        policy = _policy(partner, ic)
-        options = AckOptions(
-            timestamp=now,
-            functional_ack="auto" if policy.send == "auto" else policy.send,
-            ta1={"on_request": "auto", "always": "always", "never": "never"}[policy.ta1],
-        )
-        kind, result = ack_kind_and_result(ic, options)
-        self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind=kind, result=result)
-        detail = {"kind": kind, "result": result, "ack_message_id": ack.id, "recovered": True}
-        self.store.add_event(msg.id, "ack.generated", detail=detail)
-        log.warning("ack.relinked", extra={"fields": {"kind": kind, "ack_message_id": ack.id}})
+        kind, result = ack_kind_and_result(ic, _options(partner, ic, now))
+        self.recorder.relink(msg, ack, AckAnswer(kind, result))
+
+
+def _options(partner: Partner, ic: Interchange, now: datetime) -> AckOptions:
+    """How the engine builds our acknowledgement of ``ic``, from the partner's (or the document's) policy."""
+    policy = _policy(partner, ic)
+    return AckOptions(
+        timestamp=now,
+        functional_ack="auto" if policy.send == "auto" else policy.send,
+        ta1={"on_request": "auto", "always": "always", "never": "never"}[policy.ta1],
+    )
 
 
 def _policy(partner: Partner, ic: Interchange) -> AckPolicy:
     """The partner's ack policy, or a document's own override when it covers every set in the interchange."""
     return partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
 
-
-def _isa13(data: bytes) -> str:
-    """The interchange control number of an acknowledgement we just wrote (fixed-width ISA: ISA13 at 90..99)."""
-    return data[90:99].decode("ascii")

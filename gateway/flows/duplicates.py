@@ -3,8 +3,10 @@ very same bytes (sha256), received before.
 
 A duplicate is not processed again: no second canonical record, no second hand-off, no second 997/999 as a
 business acknowledgement. When the partner asked for a TA1 (ISA14 = 1, or ``acknowledgements.ta1: always``), a TA1
-with note code 025 (duplicate interchange control number) answers it. The message ends ``duplicate`` with the
-original's id in its reason; an operator can force a reprocess (``reprocess --force``), recorded with the actor.
+with note code 025 (duplicate interchange control number) answers it, recorded as every acknowledgement is
+(:mod:`gateway.flows.ack_record`: linked to the duplicate, with its statuses, in one transaction). The message
+ends ``duplicate`` with the original's id in its reason; an operator can force a reprocess (``reprocess --force``),
+recorded with the actor.
 
 "Seen before" means an earlier inbound message that was not itself failed, quarantined or a duplicate: a file that
 failed may be sent again (the RFC 4130 rule for AS2 Message-IDs, applied to interchanges).
@@ -23,6 +25,8 @@ from gateway.edi.x12 import Interchange as AnalysedInterchange
 from gateway.edi.x12.ack_read import control_variants
 from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.writer import Envelope, WriterOptions, write_interchange
+from gateway.failpoints import FailPoints
+from gateway.flows.ack_record import AckAnswer, AckRecorder
 from gateway.flows.acks import StoreControlNumbers
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger
@@ -33,6 +37,7 @@ from gateway.store.repository import Store
 
 log = get_logger(__name__)
 
+DUPLICATE_TA1 = AckAnswer("TA1", "R", note="025")  # interchange rejected: duplicate interchange control number
 NOT_SEEN = (MessageStatus.failed, MessageStatus.quarantined, MessageStatus.duplicate)
 
 
@@ -45,11 +50,20 @@ class Duplicate:
 
 
 class DuplicateCheck:
-    def __init__(self, *, store: Store, archive: Archive, outbound: Delivers, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        archive: Archive,
+        outbound: Delivers,
+        clock: Callable[[], datetime],
+        failpoints: FailPoints | None = None,
+    ) -> None:
         self.store = store
         self.archive = archive
         self.outbound = outbound
         self.clock = clock
+        self.recorder = AckRecorder(store=store, archive=archive, failpoints=failpoints)
 
     def find(self, msg: Message, partner: Partner, analysis: Any) -> Duplicate | None:
         """The earlier message ``msg`` duplicates, if any."""
@@ -116,7 +130,11 @@ class DuplicateCheck:
             if not wanted or not ic.enveloped or not ic.control_number.strip().isdigit():
                 continue
             key = f"ack-duplicate:{msg.id}:{pos}"
-            ack = self.store.find_by_key(key) or self._build(msg, partner, ic, key)
+            ack = self.store.find_by_key(key)
+            if ack is None:
+                ack = self._build(msg, partner, ic, key)
+            else:
+                self.recorder.relink(msg, ack, DUPLICATE_TA1)
             if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
                 ack = self.outbound.deliver(ack, partner)
             sent = ack
@@ -140,24 +158,4 @@ class DuplicateCheck:
         )
         ta1 = ["TA1", ic.control_number.strip().zfill(9), ic.date, ic.time, "R", "025"]
         data = write_interchange(envelope, [], WriterOptions(delimiters=d), interchange_acks=[ta1])
-        blob = self.archive.put_bytes(data)
-        name = f"{partner.id}-TA1-{control:09d}.x12"
-        ack, _ = self.store.create_message(
-            direction=Direction.outbound,
-            status=MessageStatus.queued,
-            partner_id=partner.id,
-            idempotency_key=key,
-            file_name=name,
-            content_type="application/edi-x12",
-            document_format="x12",
-            set_ids="TA1",
-            size=blob.size,
-            sha256=blob.sha256,
-            archive_key=blob.key,
-            correlation_id=msg.correlation_id,
-            events=[("message.created", MessageStatus.queued, {"acknowledges": msg.id, "kind": "TA1", "note": "025"})],
-        )
-        assert ack.id is not None
-        self.store.link_ack(message_id=msg.id, ack_message_id=ack.id, kind="TA1", result="R")
-        log.info("ack.generated", extra={"fields": {"kind": "TA1", "note": "025", "ack_message_id": ack.id}})
-        return ack
+        return self.recorder.record(msg, partner.id, key, data, DUPLICATE_TA1)

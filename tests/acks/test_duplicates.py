@@ -48,7 +48,16 @@ def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_roo
         assert second.status == MessageStatus.duplicate
         [link] = gw.store.acks_of(second.id)
         assert (link.kind, link.result) == ("TA1", "R")
-        ta1 = gw.archive.read_bytes(gw.store.get(link.ack_message_id).archive_key)
+        ack = gw.store.get(link.ack_message_id)
+        # recorded as every acknowledgement is: its statuses, and the duplicate's timeline names it
+        assert (ack.direction, ack.set_ids, ack.partner_id) == ("outbound", "TA1", "acme-retail")
+        assert (ack.validation_status, ack.ack_status) == ("valid", "not_expected")
+        assert (ack.status, ack.delivery_status) == (MessageStatus.sent, "delivered")  # written to the folder
+        [generated] = [e for e in gw.store.events(second.id) if e.name == "ack.generated"]
+        assert generated.detail["ack_message_id"] == ack.id and generated.detail["note"] == "025"
+        assert [e.detail for e in gw.store.events(ack.id) if e.name == "message.created"] == [
+            {"acknowledges": second.id, "kind": "TA1", "note": "025"}]
+        ta1 = gw.archive.read_bytes(ack.archive_key)
         isa13 = src.read_bytes().split(b"*")[13]
         assert b"TA1*" + isa13 + b"*" in ta1 and b"*R*025~" in ta1 and b"ST*997" not in ta1
         assert len(gw.store.outputs(first.id)) == 1 and gw.store.outputs(second.id) == []

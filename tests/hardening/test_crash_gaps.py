@@ -79,3 +79,54 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
         assert list(archive.glob(".incoming-*")) == []  # no temporary file left after the restart
     finally:
         second.stop()
+
+
+@pytest.mark.parametrize("point", ["acks.after_archive", "acks.after_create"])
+def test_kill_9_while_answering_a_duplicate_leaves_one_linked_ta1(home, repo_root, key, db_env, point):
+    """The same interchange twice; the TA1 025 answering the second one is recorded and linked in one transaction:
+    a kill after archiving it or after recording it leaves, after a restart, exactly one TA1, linked, with its
+    statuses, delivered once."""
+    partner = home / "partners" / "harbor-3pl.yaml"
+    partner.write_text(partner.read_text() + "acknowledgements: {send: none, ta1: always}\n")  # the TA1 alone
+    src = repo_root.joinpath("samples", *SAMPLE)
+    inbox = home / "var" / "channels" / "harbor-3pl" / "inbound"
+    outbox = home / "var" / "channels" / "harbor-3pl" / "outbound"
+
+    def inbound(url: str) -> dict[str, dict]:
+        items = _get(url, key, "/api/messages").json()["items"]
+        return {m["file_name"]: m for m in items if m["direction"] == "inbound"}
+
+    first = ServeProcess(home, env={**db_env, "GATEWAY_FAILPOINTS": f"{point}=kill"})
+    try:
+        first.wait_healthy(timeout=60)
+        drop(src, inbox, "a.edi")  # no acknowledgement asked for: the fail point is not hit
+        wait_for(lambda: inbound(first.url).get("a.edi", {}).get("status") == "acked", timeout=30)
+        drop(src, inbox, "b.edi")
+        assert first.wait_exit(timeout=30) == -9, first.output()  # SIGKILL, answering the duplicate
+    finally:
+        first.stop()
+
+    second = ServeProcess(home, env=db_env)
+    try:
+        second.wait_healthy(timeout=60)
+
+        def settled():
+            dup = inbound(second.url).get("b.edi")
+            return dup if dup and dup["status"] == "duplicate" and not (inbox / "b.edi").exists() else None
+
+        dup = wait_for(settled, timeout=30)
+        time.sleep(2.5)  # one more folder sweep: nothing new may appear
+        items = _get(second.url, key, "/api/messages").json()["items"]
+        outbound = [m for m in items if m["direction"] == "outbound"]
+        assert len(outbound) == 1 and outbound[0]["set_ids"] == ["TA1"], items
+        ta1 = outbound[0]
+        assert (ta1["validation_status"], ta1["delivery_status"], ta1["status"]) == ("valid", "delivered", "sent")
+        detail = _get(second.url, key, f"/api/messages/{dup['id']}").json()
+        assert [(a["kind"], a["result"], a["ack_message_id"]) for a in detail["acknowledgements"]] == [
+            ("TA1", "R", ta1["id"])]
+        names = [e["name"] for e in detail["timeline"]]
+        assert names.count("ack.generated") == 1 and names.count("message.duplicate") == 1, names
+        sent = [p for p in outbox.iterdir() if p.name.endswith(".x12")]
+        assert len(sent) == 1 and b"*R*025" in sent[0].read_bytes(), sent  # TA1 ... rejected, note 025
+    finally:
+        second.stop()
