@@ -14,6 +14,8 @@ import socket
 import time
 from pathlib import Path
 
+from gateway.store.archive import pid_alive
+
 PREFIX = "as2-"
 STALE_SECONDS = 24 * 3600.0
 
@@ -24,16 +26,6 @@ def _host() -> str:
 
 def spool_prefix() -> str:
     return f"{PREFIX}{_host()}-{os.getpid()}-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def clean(folder: Path, *, stale_seconds: float = STALE_SECONDS) -> list[Path]:
@@ -49,7 +41,7 @@ def clean(folder: Path, *, stale_seconds: float = STALE_SECONDS) -> list[Path]:
             old = now - path.stat().st_mtime > stale_seconds
         except FileNotFoundError:
             continue
-        if (mine and int(parts[1]) != os.getpid() and not _alive(int(parts[1]))) or (not mine and old):
+        if (mine and int(parts[1]) != os.getpid() and not pid_alive(int(parts[1]))) or (not mine and old):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:

@@ -32,9 +32,9 @@ from typing import Any
 from gateway.edi.x12.segment import Segment
 from gateway.errors import ConfigError, Location, MappingError
 from gateway.mapping import hooks as hook_registry
-from gateway.mapping import transforms as tf
 from gateway.mapping.access import climb, empty
 from gateway.mapping.compiler import NODE_KEYS, PRODUCT_NAMES, compiled
+from gateway.mapping.leaf import node_steps
 from gateway.mapping.paths import Path, parse_path
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.structure import Scope
@@ -112,23 +112,7 @@ class Context:
         cached = self._transforms.get(id(node))
         if cached is not None:
             return cached[1]
-        out: list[tuple[str, Any]] = []
-        raw = node.get("transform")
-        items = raw if isinstance(raw, list) else ([raw] if raw else [])
-        for item in items:
-            if isinstance(item, str):
-                out.append((item, None))
-            elif isinstance(item, dict) and len(item) == 1:
-                out.append(next(iter(item.items())))
-            else:
-                raise ConfigError(f"transform {item!r} is not a name or a one-key mapping",
-                                  location=Location(file=self.spec.source))
-        if node.get("table"):
-            out.append(("table", node["table"]))
-        for name, _ in out:
-            if name not in tf.NAMES:
-                raise ConfigError(f"unknown transform {name!r}", location=Location(file=self.spec.source),
-                                  hint=f"allowed: {', '.join(sorted(tf.NAMES))}")
+        out = node_steps(node, self.spec.source)
         self._transforms[id(node)] = (node, out)
         return out
 

@@ -37,26 +37,7 @@ class ValueCompiler:
 
     def steps(self, node: dict[str, Any]) -> list[tuple[str, Any]]:
         """The node's transforms and table, as (name, argument); raises ConfigError as the engine did."""
-        if "transform" not in node and not node.get("table"):
-            return []
-        out: list[tuple[str, Any]] = []
-        raw = node.get("transform")
-        items = raw if isinstance(raw, list) else ([raw] if raw else [])
-        for item in items:
-            if isinstance(item, str):
-                out.append((item, None))
-            elif isinstance(item, dict) and len(item) == 1:
-                out.append(next(iter(item.items())))
-            else:
-                raise ConfigError(f"transform {item!r} is not a name or a one-key mapping",
-                                  location=Location(file=self.source))
-        if node.get("table"):
-            out.append(("table", node["table"]))
-        for name, _ in out:
-            if name not in tf.NAMES:
-                raise ConfigError(f"unknown transform {name!r}", location=Location(file=self.source),
-                                  hint=f"allowed: {', '.join(sorted(tf.NAMES))}")
-        return out
+        return node_steps(node, self.source)
 
     def single(self, name: str, arg: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
         """One value transform: (with the engine's rule, an empty value gives None except for ``strip``; the same
@@ -293,3 +274,27 @@ def _single_path(cond: Condition | None, find: Any, get: Any, seg_id: str, eleme
                 return None
         return finish(ctx, scope, where_of(base, name), [value], seg)
     return single
+
+
+def node_steps(node: dict[str, Any], source: Any) -> list[tuple[str, Any]]:
+    """A field node's transforms and code table as (name, argument), in order; ConfigError for a malformed or
+    unknown one (``source``: the mapping file, for the error's location)."""
+    if "transform" not in node and not node.get("table"):
+        return []
+    out: list[tuple[str, Any]] = []
+    raw = node.get("transform")
+    items = raw if isinstance(raw, list) else ([raw] if raw else [])
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, None))
+        elif isinstance(item, dict) and len(item) == 1:
+            out.append(next(iter(item.items())))
+        else:
+            raise ConfigError(f"transform {item!r} is not a name or a one-key mapping", location=Location(file=source))
+    if node.get("table"):
+        out.append(("table", node["table"]))
+    for name, _ in out:
+        if name not in tf.NAMES:
+            raise ConfigError(f"unknown transform {name!r}", location=Location(file=source),
+                              hint=f"allowed: {', '.join(sorted(tf.NAMES))}")
+    return out

@@ -62,7 +62,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """A process ``pid`` runs on this host (one that is not ours to signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -112,7 +113,7 @@ class Archive:
             mine = len(parts) >= 3 and parts[0] == host and parts[1].isdigit()
             try:
                 stale = now - path.stat().st_mtime > stale_seconds
-                if (mine and not _pid_alive(int(parts[1]))) or (not mine and stale) or (
+                if (mine and not pid_alive(int(parts[1]))) or (not mine and stale) or (
                     mine and int(parts[1]) == os.getpid() and stale
                 ):
                     path.unlink()
