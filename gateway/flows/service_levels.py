@@ -3,8 +3,9 @@
 Each run (the ``business.service_levels`` scheduler job, every ``service_level_check_seconds``):
 
 1. **index** -- business keys recorded since the last run make or touch their orders and shipments
-   (:func:`gateway.store.business.index_new_keys`; the cursor moves with a guarded UPDATE, so nodes sharing a
-   PostgreSQL store never index a row twice);
+   (:func:`gateway.store.business.index_new_keys`: chunks of 2,000 key rows, one short transaction each, memory
+   bounded whatever the size of a message; the cursor moves with a guarded UPDATE, so nodes sharing a PostgreSQL
+   store never index a row twice);
 2. **check** -- objects whose check is due (touched, or a service-level window ending) are claimed with a lease
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and evaluated against the service levels declared in the partner
    files of their documents; stage, next check and new breaches (with an ``sla.breached`` event on the document
@@ -54,8 +55,9 @@ class ServiceLevelJob:
     def run(self) -> dict[str, int]:
         now = self.clock()
         indexed = 0
+        seen: dict[int, dict[str, Any]] = {}  # primary keys of messages spanning chunks, found once per run
         for _ in range(INDEX_BATCHES):
-            n = rows.index_new_keys(self.store.engine, now=now)
+            n = rows.index_new_keys(self.store.engine, now=now, seen=seen)
             indexed += n
             if n == 0:
                 break

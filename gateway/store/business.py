@@ -261,9 +261,18 @@ def _cursor(conn: Connection) -> int:
     return int(row[0])
 
 
-def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
+def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000,
+                   seen: dict[int, dict[str, tuple[str, str] | None]] | None = None) -> int:
     """Make or touch the objects of messages whose keys were recorded since the cursor; returns the key rows read
-    (0: nothing new, or another node is indexing the same rows)."""
+    (0: nothing new, or another node is indexing the same rows).
+
+    One call is one chunk of at most ``batch`` key rows (keyset pagination on the key id above the cursor) in one
+    short transaction; its memory does not grow with the size of a message. A message's object is named by its
+    :func:`~gateway.business.keys.primary_key` over *all* its keys: for a message whose keys all lie in the chunk
+    the chunk's rows are enough; for one that has keys before or after it (a large interchange spans many chunks,
+    a key added later) the primary key is found with one bounded query per kind (:func:`_first_key`).
+    ``seen``: primary keys already found during this run (message id -> kind -> key); a message spanning many
+    chunks is then looked up once per run, not once per chunk."""
     with engine.begin() as conn:
         start = _cursor(conn)
         rows = conn.execute(sa.select(BK.c.id, BK.c.message_id, BK.c.kind, BK.c.value, BK.c.norm)
@@ -281,23 +290,59 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
                    if r.norm is None and family(r.kind) and normalise(r.value)]
         if missing:
             conn.execute(sa.update(BK).where(BK.c.id == sa.bindparam("i")).values(norm=sa.bindparam("n")), missing)
-        ids = sorted({r.message_id for r in rows})
         keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
-                              .order_by(BK.c.id)):
+        for r in rows:
             keys[r.message_id].append((r.kind, r.value))
+        ids = list(keys)  # in order of their first key in the chunk
+        spanning = _spanning(conn, ids, start, end)
         meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
                                               .where(M.c.id.in_(ids)))}
-        for mid in ids:
+        for mid in sorted(ids):
             m = meta.get(mid)
             if m is None:
                 continue
             for kind in OBJECT_KINDS:
-                named = primary_key(kind, keys[mid])
+                if mid not in spanning:
+                    named = primary_key(kind, keys[mid])
+                elif seen is not None and kind in seen.get(mid, {}):
+                    named = seen[mid][kind]
+                else:
+                    named = _first_key(conn, mid, kind)
+                    if seen is not None:
+                        seen.setdefault(mid, {})[kind] = named
                 if named is None:
                     continue
                 _touch(conn, kind, named, mid, m.partner_id, m.created_at, now)
         return len(rows)
+
+
+def _spanning(conn: Connection, ids: list[int], start: int, end: int) -> set[int]:
+    """The messages of a chunk of key rows ``(start, end]`` that have keys outside it: the first and the last
+    (a message's keys are written together, so the chunk may cut them), and any other with a key recorded before
+    or after (one statement; it reads the keys of those messages only, which lie in the chunk)."""
+    edge = {ids[0], ids[-1]}
+    inner = [i for i in ids if i not in edge]
+    out = set(edge)
+    for chunk in range(0, len(inner), 500):
+        q = (sa.select(BK.c.message_id).where(BK.c.message_id.in_(inner[chunk:chunk + 500]),
+                                              sa.or_(BK.c.id <= start, BK.c.id > end)).distinct())
+        out.update(r[0] for r in conn.execute(q))
+    return out
+
+
+def _first_key(conn: Connection, message_id: int, kind: str) -> tuple[str, str] | None:
+    """:func:`~gateway.business.keys.primary_key` of a message from the store, without reading all its keys: per
+    kind of the family, in order of preference, the first key (lowest id) with a join form. Each lookup is served
+    by the (message_id, kind, value) index; the aggregate keeps one row, whatever the message's size."""
+    for k in OBJECT_KINDS[kind]:
+        first = conn.execute(sa.select(sa.func.min(BK.c.id)).where(
+            BK.c.message_id == message_id, BK.c.kind == k, BK.c.norm.is_not(None), BK.c.norm != "")).scalar()
+        if first is None:
+            continue
+        row = conn.execute(sa.select(BK.c.value, BK.c.norm).where(BK.c.id == first)).one()
+        if normalise(row.value):
+            return row.value.strip(), normalise(row.value)
+    return None
 
 
 def _touch(conn: Connection, kind: str, named: tuple[str, str], message_id: int, partner: str | None,
