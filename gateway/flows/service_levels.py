@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway import metrics
-from gateway.business.keys import ORDER_KINDS, normalise
 from gateway.business.service_levels import evaluate
 from gateway.business.stage import progress
 from gateway.failpoints import FailPoints
@@ -78,7 +77,7 @@ class ServiceLevelJob:
         now = self.clock()
         with self.store.engine.connect() as conn:
             ids = rows.related_messages(conn, obj.kind, obj.norm)
-            related = rows.load(conn, ids)
+            related = rows.load(conn, ids, keys=False)  # the keys of a large interchange are not needed
         docs = self.timelines.docs(related)
         prog = progress(docs)
         levels = levels_for(self.timelines.partner_files(docs))
@@ -95,8 +94,8 @@ class ServiceLevelJob:
             new.append(rows.NewBreach(anchor.message_id, b.level.partner_id, b.level.key, b.kind, b.due_at, detail))
         touch: list[str] = []
         if obj.kind == "shipment" and prog.stage != obj.stage:  # its order's stage follows
-            touch = sorted({normalise(v) for ks in related.keys.values() for k, v in ks
-                            if k in ORDER_KINDS and normalise(v)})
+            with self.store.engine.connect() as conn:
+                touch = rows.family_norms(conn, ids, "order")
         ids_new = rows.finish(self.store.engine, obj.id, owner=self.owner, now=now, stage=prog.stage,
                               next_check=next_check, breaches=new, touch=touch)
         if ids_new:

@@ -144,10 +144,11 @@ def _side(src: int, message_id: Any, row_id: Any, strings: Sequence[Any] = (), n
 
 
 @cache
-def _side_rows() -> Any:
+def _side_rows(with_keys: bool = True) -> Any:
     """Business keys, acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of the
     messages ``ids`` (a parameter) in one statement (one round trip instead of five): ``src`` tells the kind, the
-    other columns are shared. Built once: building it costs more than running it."""
+    other columns are shared. Built once: building it costs more than running it. ``with_keys=False``: without
+    the business keys (a large interchange has hundreds of thousands; the service-level check needs none)."""
     ids: Any = sa.bindparam("ids", expanding=True)
     keys = (sa.select(*_side(SIDE_KEY, BK.c.message_id, BK.c.id, (BK.c.kind, BK.c.value)))
             .where(BK.c.message_id.in_(ids), BK.c.kind != "file"))
@@ -163,15 +164,28 @@ def _side_rows() -> Any:
     canonical = (sa.select(*_side(SIDE_CANONICAL, OUT.c.message_id, OUT.c.id, (OUT.c.archive_key,),
                                   at=OUT.c.purged_at))
                  .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value))
-    union = sa.union_all(keys, acks, handoffs, sla, canonical).subquery()
+    union = sa.union_all(*([keys] if with_keys else []), acks, handoffs, sla, canonical).subquery()
     return sa.select(union).order_by(union.c.src, union.c.row_id)
 
 
-def load(conn: Connection, ids: Sequence[int]) -> Related:
-    """The messages, their keys, acknowledgements (997/999/TA1/MDN links), hand-offs and SLA events."""
+def load(conn: Connection, ids: Sequence[int], *, keys: bool = True) -> Related:
+    """The messages, their keys (unless ``keys=False``: ``Related.keys`` stays empty), acknowledgements
+    (997/999/TA1/MDN links), hand-offs and SLA events."""
     ids = list(ids)
     msgs = list(conn.execute(sa.select(M).where(M.c.id.in_(ids)))) if ids else []
-    return _load_side(conn, msgs)
+    return _load_side(conn, msgs, with_keys=keys)
+
+
+def family_norms(conn: Connection, ids: Sequence[int], kind: str, limit: int = MAX_NORMS) -> list[str]:
+    """The first ``limit`` (in sort order) distinct join forms of the ``kind`` family's keys of the messages
+    ``ids``, read by the database: never all the keys of a large interchange in memory."""
+    ids = list(ids)
+    if not ids:
+        return []
+    q = (sa.select(BK.c.norm).where(BK.c.message_id.in_(ids), BK.c.kind.in_(OBJECT_KINDS[kind]),
+                                    BK.c.norm.is_not(None), BK.c.norm != "")
+         .distinct().order_by(BK.c.norm).limit(limit))
+    return [r[0] for r in conn.execute(q)]
 
 
 def load_related(conn: Connection, kind: str, norm: str) -> Related:
@@ -186,7 +200,7 @@ def _related_rows(kind: str) -> Any:
     return sa.select(M).where(M.c.id.in_(sa.select(sub.c.message_id))).order_by(M.c.id).limit(MAX_MESSAGES)
 
 
-def _load_side(conn: Connection, msgs: list[Any]) -> Related:
+def _load_side(conn: Connection, msgs: list[Any], *, with_keys: bool = True) -> Related:
     ids = [m.id for m in msgs]
     keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
     acks: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -195,7 +209,7 @@ def _load_side(conn: Connection, msgs: list[Any]) -> Related:
     canonical: dict[int, str] = {}
     if not ids:
         return Related(msgs, keys, acks, handoffs, sla, canonical)
-    for r in conn.execute(_side_rows(), {"ids": ids}):
+    for r in conn.execute(_side_rows(with_keys), {"ids": ids}):
         if r.src == SIDE_KEY:
             keys[r.message_id].append((r.s1, r.s2))
         elif r.src == SIDE_ACK:
