@@ -215,3 +215,12 @@ def test_a_message_with_many_keys_is_indexed_in_bounded_chunks_with_the_same_res
     assert ("order", "ORDBIG") in names and ("shipment", "SHPBIG") in names and ("shipment", "SHPADDED") in names
     assert not any(norm.startswith("PO0") for _, norm, *_ in chunked)  # the big message's POs name no object
     assert after and sorted(n for k, n in names if k == "order") == ["ORD0", "ORD1", "ORD2", "ORDBIG", "ORDLATE"]
+
+
+def test_family_norms_reads_the_first_distinct_join_forms_of_a_family(store):
+    a = message(store, "945", [("order", "0003"), ("po", "p-2"), ("shipment", "S1")] +
+                [("po", f"PO{n:03d}") for n in range(20)], direction=Direction.outbound)
+    b = message(store, "945", [("order", "3"), ("po", "P2"), ("bol", "B1")], direction=Direction.outbound)
+    with store.engine.connect() as conn:
+        assert rows.family_norms(conn, [a, b], "order", limit=4) == ["3", "P2", "PO000", "PO001"]
+        assert rows.family_norms(conn, [b], "shipment") == ["B1"] and rows.family_norms(conn, [], "order") == []
