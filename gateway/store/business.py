@@ -108,10 +108,12 @@ def related_ids(kind: str) -> Any:
                                       BK.c.norm.is_not(None)).distinct().limit(MAX_NORMS).cte("oth"))
     across = sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(oth.c.norm)), BK.c.kind.in_(other))
     if kind == "shipment":
-        # an order's documents belong to this shipment; another shipment of the same order does not
+        # an order's documents belong to this shipment; another shipment of the same order does not. Tested once
+        # per message (``cand``), not once per key row: on a large interchange the test reads its own keys
+        cand = across.distinct().cte("cand")
         mine = BK.alias("mine")
-        across = across.where(~sa.exists().where(
-            mine.c.message_id == BK.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
+        across = sa.select(cand.c.message_id).where(~sa.exists().where(
+            mine.c.message_id == cand.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
             mine.c.norm.not_in(sa.select(fam.c.norm))))
     across_cte = across.distinct().limit(MAX_MESSAGES + 1).cte("across")
     return sa.union(sa.select(ids.c.message_id), sa.select(across_cte.c.message_id))
