@@ -3,8 +3,9 @@
 Each run (the ``business.service_levels`` scheduler job, every ``service_level_check_seconds``):
 
 1. **index** -- business keys recorded since the last run make or touch their orders and shipments
-   (:func:`gateway.store.business.index_new_keys`; the cursor moves with a guarded UPDATE, so nodes sharing a
-   PostgreSQL store never index a row twice);
+   (:func:`gateway.store.business.index_new_keys`: chunks of 2,000 key rows, one short transaction each, memory
+   bounded whatever the size of a message; the cursor moves with a guarded UPDATE, so nodes sharing a PostgreSQL
+   store never index a row twice);
 2. **check** -- objects whose check is due (touched, or a service-level window ending) are claimed with a lease
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and evaluated against the service levels declared in the partner
    files of their documents; stage, next check and new breaches (with an ``sla.breached`` event on the document
@@ -24,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway import metrics
-from gateway.business.keys import ORDER_KINDS, normalise
 from gateway.business.service_levels import evaluate
 from gateway.business.stage import progress
 from gateway.failpoints import FailPoints
@@ -54,8 +54,9 @@ class ServiceLevelJob:
     def run(self) -> dict[str, int]:
         now = self.clock()
         indexed = 0
+        seen: dict[int, dict[str, Any]] = {}  # primary keys of messages spanning chunks, found once per run
         for _ in range(INDEX_BATCHES):
-            n = rows.index_new_keys(self.store.engine, now=now)
+            n = rows.index_new_keys(self.store.engine, now=now, seen=seen)
             indexed += n
             if n == 0:
                 break
@@ -76,7 +77,7 @@ class ServiceLevelJob:
         now = self.clock()
         with self.store.engine.connect() as conn:
             ids = rows.related_messages(conn, obj.kind, obj.norm)
-            related = rows.load(conn, ids)
+            related = rows.load(conn, ids, keys=False)  # the keys of a large interchange are not needed
         docs = self.timelines.docs(related)
         prog = progress(docs)
         levels = levels_for(self.timelines.partner_files(docs))
@@ -93,8 +94,8 @@ class ServiceLevelJob:
             new.append(rows.NewBreach(anchor.message_id, b.level.partner_id, b.level.key, b.kind, b.due_at, detail))
         touch: list[str] = []
         if obj.kind == "shipment" and prog.stage != obj.stage:  # its order's stage follows
-            touch = sorted({normalise(v) for ks in related.keys.values() for k, v in ks
-                            if k in ORDER_KINDS and normalise(v)})
+            with self.store.engine.connect() as conn:
+                touch = rows.family_norms(conn, ids, "order")
         ids_new = rows.finish(self.store.engine, obj.id, owner=self.owner, now=now, stage=prog.stage,
                               next_check=next_check, breaches=new, touch=touch)
         if ids_new:

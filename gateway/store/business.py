@@ -108,10 +108,12 @@ def related_ids(kind: str) -> Any:
                                       BK.c.norm.is_not(None)).distinct().limit(MAX_NORMS).cte("oth"))
     across = sa.select(BK.c.message_id).where(BK.c.norm.in_(sa.select(oth.c.norm)), BK.c.kind.in_(other))
     if kind == "shipment":
-        # an order's documents belong to this shipment; another shipment of the same order does not
+        # an order's documents belong to this shipment; another shipment of the same order does not. Tested once
+        # per message (``cand``), not once per key row: on a large interchange the test reads its own keys
+        cand = across.distinct().cte("cand")
         mine = BK.alias("mine")
-        across = across.where(~sa.exists().where(
-            mine.c.message_id == BK.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
+        across = sa.select(cand.c.message_id).where(~sa.exists().where(
+            mine.c.message_id == cand.c.message_id, mine.c.kind.in_(own), mine.c.norm.is_not(None),
             mine.c.norm.not_in(sa.select(fam.c.norm))))
     across_cte = across.distinct().limit(MAX_MESSAGES + 1).cte("across")
     return sa.union(sa.select(ids.c.message_id), sa.select(across_cte.c.message_id))
@@ -144,10 +146,11 @@ def _side(src: int, message_id: Any, row_id: Any, strings: Sequence[Any] = (), n
 
 
 @cache
-def _side_rows() -> Any:
+def _side_rows(with_keys: bool = True) -> Any:
     """Business keys, acknowledgements (997/999/TA1/MDN links), hand-offs, SLA events and canonical outputs of the
     messages ``ids`` (a parameter) in one statement (one round trip instead of five): ``src`` tells the kind, the
-    other columns are shared. Built once: building it costs more than running it."""
+    other columns are shared. Built once: building it costs more than running it. ``with_keys=False``: without
+    the business keys (a large interchange has hundreds of thousands; the service-level check needs none)."""
     ids: Any = sa.bindparam("ids", expanding=True)
     keys = (sa.select(*_side(SIDE_KEY, BK.c.message_id, BK.c.id, (BK.c.kind, BK.c.value)))
             .where(BK.c.message_id.in_(ids), BK.c.kind != "file"))
@@ -163,15 +166,28 @@ def _side_rows() -> Any:
     canonical = (sa.select(*_side(SIDE_CANONICAL, OUT.c.message_id, OUT.c.id, (OUT.c.archive_key,),
                                   at=OUT.c.purged_at))
                  .where(OUT.c.message_id.in_(ids), OUT.c.kind == OutputKind.canonical.value))
-    union = sa.union_all(keys, acks, handoffs, sla, canonical).subquery()
+    union = sa.union_all(*([keys] if with_keys else []), acks, handoffs, sla, canonical).subquery()
     return sa.select(union).order_by(union.c.src, union.c.row_id)
 
 
-def load(conn: Connection, ids: Sequence[int]) -> Related:
-    """The messages, their keys, acknowledgements (997/999/TA1/MDN links), hand-offs and SLA events."""
+def load(conn: Connection, ids: Sequence[int], *, keys: bool = True) -> Related:
+    """The messages, their keys (unless ``keys=False``: ``Related.keys`` stays empty), acknowledgements
+    (997/999/TA1/MDN links), hand-offs and SLA events."""
     ids = list(ids)
     msgs = list(conn.execute(sa.select(M).where(M.c.id.in_(ids)))) if ids else []
-    return _load_side(conn, msgs)
+    return _load_side(conn, msgs, with_keys=keys)
+
+
+def family_norms(conn: Connection, ids: Sequence[int], kind: str, limit: int = MAX_NORMS) -> list[str]:
+    """The first ``limit`` (in sort order) distinct join forms of the ``kind`` family's keys of the messages
+    ``ids``, read by the database: never all the keys of a large interchange in memory."""
+    ids = list(ids)
+    if not ids:
+        return []
+    q = (sa.select(BK.c.norm).where(BK.c.message_id.in_(ids), BK.c.kind.in_(OBJECT_KINDS[kind]),
+                                    BK.c.norm.is_not(None), BK.c.norm != "")
+         .distinct().order_by(BK.c.norm).limit(limit))
+    return [r[0] for r in conn.execute(q)]
 
 
 def load_related(conn: Connection, kind: str, norm: str) -> Related:
@@ -186,7 +202,7 @@ def _related_rows(kind: str) -> Any:
     return sa.select(M).where(M.c.id.in_(sa.select(sub.c.message_id))).order_by(M.c.id).limit(MAX_MESSAGES)
 
 
-def _load_side(conn: Connection, msgs: list[Any]) -> Related:
+def _load_side(conn: Connection, msgs: list[Any], *, with_keys: bool = True) -> Related:
     ids = [m.id for m in msgs]
     keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
     acks: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -195,7 +211,7 @@ def _load_side(conn: Connection, msgs: list[Any]) -> Related:
     canonical: dict[int, str] = {}
     if not ids:
         return Related(msgs, keys, acks, handoffs, sla, canonical)
-    for r in conn.execute(_side_rows(), {"ids": ids}):
+    for r in conn.execute(_side_rows(with_keys), {"ids": ids}):
         if r.src == SIDE_KEY:
             keys[r.message_id].append((r.s1, r.s2))
         elif r.src == SIDE_ACK:
@@ -261,9 +277,18 @@ def _cursor(conn: Connection) -> int:
     return int(row[0])
 
 
-def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
+def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000,
+                   seen: dict[int, dict[str, tuple[str, str] | None]] | None = None) -> int:
     """Make or touch the objects of messages whose keys were recorded since the cursor; returns the key rows read
-    (0: nothing new, or another node is indexing the same rows)."""
+    (0: nothing new, or another node is indexing the same rows).
+
+    One call is one chunk of at most ``batch`` key rows (keyset pagination on the key id above the cursor) in one
+    short transaction; its memory does not grow with the size of a message. A message's object is named by its
+    :func:`~gateway.business.keys.primary_key` over *all* its keys: for a message whose keys all lie in the chunk
+    the chunk's rows are enough; for one that has keys before or after it (a large interchange spans many chunks,
+    a key added later) the primary key is found with one bounded query per kind (:func:`_first_key`).
+    ``seen``: primary keys already found during this run (message id -> kind -> key); a message spanning many
+    chunks is then looked up once per run, not once per chunk."""
     with engine.begin() as conn:
         start = _cursor(conn)
         rows = conn.execute(sa.select(BK.c.id, BK.c.message_id, BK.c.kind, BK.c.value, BK.c.norm)
@@ -281,23 +306,59 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 2000) -> int:
                    if r.norm is None and family(r.kind) and normalise(r.value)]
         if missing:
             conn.execute(sa.update(BK).where(BK.c.id == sa.bindparam("i")).values(norm=sa.bindparam("n")), missing)
-        ids = sorted({r.message_id for r in rows})
         keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        for r in conn.execute(sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.message_id.in_(ids))
-                              .order_by(BK.c.id)):
+        for r in rows:
             keys[r.message_id].append((r.kind, r.value))
+        ids = list(keys)  # in order of their first key in the chunk
+        spanning = _spanning(conn, ids, start, end)
         meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
                                               .where(M.c.id.in_(ids)))}
-        for mid in ids:
+        for mid in sorted(ids):
             m = meta.get(mid)
             if m is None:
                 continue
             for kind in OBJECT_KINDS:
-                named = primary_key(kind, keys[mid])
+                if mid not in spanning:
+                    named = primary_key(kind, keys[mid])
+                elif seen is not None and kind in seen.get(mid, {}):
+                    named = seen[mid][kind]
+                else:
+                    named = _first_key(conn, mid, kind)
+                    if seen is not None:
+                        seen.setdefault(mid, {})[kind] = named
                 if named is None:
                     continue
                 _touch(conn, kind, named, mid, m.partner_id, m.created_at, now)
         return len(rows)
+
+
+def _spanning(conn: Connection, ids: list[int], start: int, end: int) -> set[int]:
+    """The messages of a chunk of key rows ``(start, end]`` that have keys outside it: the first and the last
+    (a message's keys are written together, so the chunk may cut them), and any other with a key recorded before
+    or after (one statement; it reads the keys of those messages only, which lie in the chunk)."""
+    edge = {ids[0], ids[-1]}
+    inner = [i for i in ids if i not in edge]
+    out = set(edge)
+    for chunk in range(0, len(inner), 500):
+        q = (sa.select(BK.c.message_id).where(BK.c.message_id.in_(inner[chunk:chunk + 500]),
+                                              sa.or_(BK.c.id <= start, BK.c.id > end)).distinct())
+        out.update(r[0] for r in conn.execute(q))
+    return out
+
+
+def _first_key(conn: Connection, message_id: int, kind: str) -> tuple[str, str] | None:
+    """:func:`~gateway.business.keys.primary_key` of a message from the store, without reading all its keys: per
+    kind of the family, in order of preference, the first key (lowest id) with a join form. Each lookup is served
+    by the (message_id, kind, value) index; the aggregate keeps one row, whatever the message's size."""
+    for k in OBJECT_KINDS[kind]:
+        first = conn.execute(sa.select(sa.func.min(BK.c.id)).where(
+            BK.c.message_id == message_id, BK.c.kind == k, BK.c.norm.is_not(None), BK.c.norm != "")).scalar()
+        if first is None:
+            continue
+        row = conn.execute(sa.select(BK.c.value, BK.c.norm).where(BK.c.id == first)).one()
+        if normalise(row.value):
+            return row.value.strip(), normalise(row.value)
+    return None
 
 
 def _touch(conn: Connection, kind: str, named: tuple[str, str], message_id: int, partner: str | None,

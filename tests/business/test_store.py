@@ -177,3 +177,50 @@ def test_load_reads_acknowledgements_handoffs_sla_events_and_canonical_outputs_o
         conn.execute(rows.sa.update(rows.OUT).where(rows.OUT.c.archive_key == "c" * 64).values(purged_at=None))
     with store.engine.connect() as conn:
         assert rows.load(conn, [order, shipped]).canonical == {order: "a" * 64, shipped: "c" * 64}
+
+
+def _objects(store: Store) -> list[tuple]:
+    with store.engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(rows.sa.select(
+            rows.BO.c.kind, rows.BO.c.norm, rows.BO.c.key, rows.BO.c.partner_id, rows.BO.c.first_at,
+            rows.BO.c.last_at, rows.BO.c.check_due_at)))
+
+
+def test_a_message_with_many_keys_is_indexed_in_bounded_chunks_with_the_same_result(store):
+    # a large interchange: many sets, its keys written together; the order number only comes after 300 POs, so
+    # the chunks that see only its POs must still name the order by it (the primary key over all its keys)
+    big = [(k, f"{k}{n:05d}") for n in range(150) for k in ("po", "bol", "sscc")]
+    big += [("po", f"po{n:05d}") for n in range(150, 300)] + [("order", "ORD-BIG"), ("shipment", "SHP-BIG")]
+    small = [message(store, "940", [("order", f"ORD{n}"), ("po", f"PO{n}")]) for n in range(3)]
+    mid = message(store, "856", big, partner="harbor-3pl")
+    after = message(store, "940", [("po", "PO-LATE"), ("order", "ORD-LATE")])  # named by its order number
+    with store.engine.begin() as conn:  # a key added to an earlier message later (a reprocessed document)
+        conn.execute(rows.sa.insert(rows.BK).values(message_id=small[0], kind="shipment", value="SHP-ADDED",
+                                                    norm="SHPADDED"))
+    total = len(big) + 2 * 4 + 1
+    seen: dict = {}
+    chunks = []
+    while n := rows.index_new_keys(store.engine, now=NOW, batch=37, seen=seen):
+        chunks.append(n)
+    assert sum(chunks) == total and len(chunks) == -(-total // 37) and max(chunks) <= 37
+    assert seen[mid] == {"order": ("ORD-BIG", "ORDBIG"), "shipment": ("SHP-BIG", "SHPBIG")}  # looked up once
+    chunked = _objects(store)
+    # the same keys indexed in one chunk (all keys of each message in memory at once) give the same objects
+    with store.engine.begin() as conn:
+        conn.execute(rows.sa.delete(rows.BO))
+        conn.execute(rows.sa.update(rows.CC).where(rows.CC.c.scope == rows.CURSOR[0]).values(value=0))
+    assert rows.index_new_keys(store.engine, now=NOW, batch=10_000) == total
+    assert _objects(store) == chunked
+    names = {(k, norm) for k, norm, *_ in chunked}
+    assert ("order", "ORDBIG") in names and ("shipment", "SHPBIG") in names and ("shipment", "SHPADDED") in names
+    assert not any(norm.startswith("PO0") for _, norm, *_ in chunked)  # the big message's POs name no object
+    assert after and sorted(n for k, n in names if k == "order") == ["ORD0", "ORD1", "ORD2", "ORDBIG", "ORDLATE"]
+
+
+def test_family_norms_reads_the_first_distinct_join_forms_of_a_family(store):
+    a = message(store, "945", [("order", "0003"), ("po", "p-2"), ("shipment", "S1")] +
+                [("po", f"PO{n:03d}") for n in range(20)], direction=Direction.outbound)
+    b = message(store, "945", [("order", "3"), ("po", "P2"), ("bol", "B1")], direction=Direction.outbound)
+    with store.engine.connect() as conn:
+        assert rows.family_norms(conn, [a, b], "order", limit=4) == ["3", "P2", "PO000", "PO001"]
+        assert rows.family_norms(conn, [b], "shipment") == ["B1"] and rows.family_norms(conn, [], "order") == []
