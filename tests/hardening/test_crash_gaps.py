@@ -22,8 +22,12 @@ def home(tmp_path):
 
 @pytest.fixture
 def db_env(database_url):
-    """SQLite in the home's var/ (the embedded default), or a fresh PostgreSQL schema (several-node setups)."""
-    return {} if database_url.startswith("sqlite") else {"GATEWAY_DATABASE_URL": database_url}
+    """SQLite in the home's var/ (the embedded default), or a fresh PostgreSQL schema (several-node setups). On
+    PostgreSQL the inbox is a shared folder: the restarted process (a new node id) takes over the file the killed one
+    had claimed once that claim is stale, here after 5 s instead of the default minute."""
+    if database_url.startswith("sqlite"):
+        return {}
+    return {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_FOLDER__CLAIM_STALE_SECONDS": "5"}
 
 
 @pytest.fixture

@@ -74,6 +74,16 @@ def _answers(node: ServeProcess) -> bool:
         return False
 
 
+def _pause_for_kills(cluster: Cluster, done: int, total: int) -> None:
+    """At a third and at two thirds of the documents, wait for the next kill: on a fast machine the client would
+    otherwise be done before the random kills began, and the test would prove nothing."""
+    for n, mark in enumerate((total // 3, 2 * total // 3), start=1):
+        if done == mark:
+            deadline = time.monotonic() + 60
+            while cluster.kills < n and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+
 def _submit_all(cluster: Cluster, key: str, keys: list[str], answers: dict[str, int], rng: random.Random,
                 errors: list[str]) -> None:
     body = json.dumps(shipment()).encode()
@@ -96,6 +106,7 @@ def _submit_all(cluster: Cluster, key: str, keys: list[str], answers: dict[str, 
                 continue  # the node died under the request (or is still starting): submit again elsewhere
             if r.status_code in (200, 201):
                 answers[k] = r.json()["messages"][0]["id"]
+                _pause_for_kills(cluster, len(answers), len(keys))
                 break
             last = f"{r.status_code} {r.text[:300]}"
             time.sleep(0.2)
@@ -121,7 +132,7 @@ def test_outbound_documents_on_three_nodes_killed_at_random_are_each_sent_once(t
             started = time.monotonic()
             client.start()
             while client.is_alive() and time.monotonic() - started < 90:
-                time.sleep(rng.uniform(2.0, 4.0))
+                time.sleep(rng.uniform(1.0, 3.0))
                 if client.is_alive():
                     cluster.kill_and_restart(rng)
             client.join(timeout=120)
