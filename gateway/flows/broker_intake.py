@@ -38,9 +38,8 @@ from gateway.errors import GatewayError, NotFoundError, StoreError
 from gateway.failpoints import FailPoints
 from gateway.flows.documents import DocumentFlow, IdempotencyConflict
 from gateway.handoff.config import HandoffConfig, RabbitMQIntake
+from gateway.handoff.destinations.rabbitmq import amqp_settings
 from gateway.logging import get_logger
-from gateway.partners.secrets import resolve_secret
-from gateway.transports.amqp import AmqpSettings
 from gateway.transports.amqp_consumer import ConsumerOptions, Delivery, QueueConsumer, Verdict
 
 log = get_logger(__name__)
@@ -93,12 +92,6 @@ class BrokerIntake:
         return Verdict.ack(after=lambda: self.documents.run(msg), **{"x-gateway-message-id": msg.id})
 
 
-def _settings(c: RabbitMQIntake, secrets_dir: Path | None) -> AmqpSettings:
-    password = resolve_secret(c.password, secrets_dir=secrets_dir).get_secret_value() if c.password else "guest"
-    return AmqpSettings(host=c.host, port=c.port, virtual_host=c.virtual_host, username=c.username,
-                        password=password, timeout_seconds=c.timeout.total_seconds())
-
-
 class BrokerIntakes:
     """The consumers the hand-off file declares, started and stopped with the gateway; :meth:`apply` (at start and
     on a schedule) restarts the ones whose configuration changed."""
@@ -129,7 +122,7 @@ class BrokerIntakes:
                 if name in self.consumers or self._refused.get(name) == cfg:
                     continue
                 try:
-                    settings = _settings(cfg, self.secrets_dir)
+                    settings = amqp_settings(cfg, secrets_dir=self.secrets_dir)
                 except GatewayError as exc:
                     self._refused[name] = cfg  # reported once per configuration
                     log.error("intake.not_started", extra={"fields": {"intake": name, "error": exc.describe()}})

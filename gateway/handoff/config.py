@@ -92,15 +92,22 @@ class FolderDestination(_DestinationBase):
     format: Literal["json", "csv", "xml"] = Field("json", description="json: the whole event; csv/xml: the record")
 
 
-class RabbitMQDestination(_DestinationBase):
-    """AMQP 0-9-1 (RabbitMQ): persistent messages, publisher confirms; one message per record."""
+class RabbitMQConnection(_Strict):
+    """The broker a RabbitMQ destination publishes to and an intake consumes from: the same keys in both (flat,
+    beside the destination's or the intake's own keys)."""
 
-    type: Literal["rabbitmq"]
     host: str = "127.0.0.1"
     port: int = Field(5672, ge=1, le=65535)
     virtual_host: str = "/"
     username: str = "guest"
     password: SecretRef | None = Field(None, description="{secret: NAME}; none: 'guest' (a local broker only)")
+    timeout: Duration = Field(timedelta(seconds=10), description="connecting and waiting for a confirm")
+
+
+class RabbitMQDestination(RabbitMQConnection, _DestinationBase):
+    """AMQP 0-9-1 (RabbitMQ): persistent messages, publisher confirms; one message per record."""
+
+    type: Literal["rabbitmq"]
     exchange: str = Field(
         "edi-gateway", description="a topic exchange by default (consumers bind 'acme-retail.*', '*.order' ...); "
         "'' is the broker's default exchange (the routing key then names a queue)"
@@ -113,7 +120,6 @@ class RabbitMQDestination(_DestinationBase):
     )
     queue: str | None = Field(None, description="also declare this durable queue and bind it with queue_binding")
     queue_binding: str = Field("#", description="binding key for queue on a topic exchange")
-    timeout: Duration = Field(timedelta(seconds=10), description="connecting and waiting for a confirm")
 
     @model_validator(mode="after")
     def _key(self) -> RabbitMQDestination:
@@ -172,18 +178,12 @@ class IntakeReconnect(_Strict):
     max_backoff: Duration = Field(timedelta(seconds=30), description="longest wait between connection attempts")
 
 
-class RabbitMQIntake(_Strict):
+class RabbitMQIntake(RabbitMQConnection):
     """A queue internal systems publish canonical records to; each message becomes a document to send
     (docs/handoff.md, "Intake from the broker")."""
 
     name: str = Field(description="unique among intakes; shown on the messages it creates (actor intake:NAME)")
     type: Literal["rabbitmq"]
-    host: str = "127.0.0.1"
-    port: int = Field(5672, ge=1, le=65535)
-    virtual_host: str = "/"
-    username: str = "guest"
-    password: SecretRef | None = Field(None, description="{secret: NAME}; none: 'guest' (a local broker only)")
-    timeout: Duration = Field(timedelta(seconds=10), description="connecting and waiting for a confirm")
     queue: str = Field(min_length=1, max_length=255, description="the queue consumed")
     declare: bool = Field(True, description="declare the queue (durable, dead-lettering to dead_letter_exchange), "
                           "the dead-letter exchange (direct) and queue, bound by the queue's name")
@@ -322,6 +322,6 @@ def handoff_schema_text() -> str:
 
 __all__ = [
     "ConfigError", "Destination", "FolderDestination", "HandoffConfig", "HandoffRetry", "PullDestination",
-    "RabbitMQDestination", "RabbitMQIntake", "Route", "SourceMap", "WebhookDestination", "check_source",
-    "handoff_schema", "load_handoff", "parse_handoff_file",
+    "RabbitMQConnection", "RabbitMQDestination", "RabbitMQIntake", "Route", "SourceMap", "WebhookDestination",
+    "check_source", "handoff_schema", "load_handoff", "parse_handoff_file",
 ]

@@ -87,3 +87,35 @@ def test_a_bad_edit_keeps_the_last_good_configuration(home):
         assert gw.handoff.config.pull_destinations() == ["erp"]
     finally:
         gw.stop()
+
+
+def test_destination_and_intake_share_one_broker_connection(tmp_path):
+    """The connection keys are flat beside each block's own keys, as files already written have them; both blocks
+    read them through one model and turn them into the same connection settings."""
+    from gateway.handoff.config import RabbitMQConnection
+    from gateway.handoff.destinations.rabbitmq import amqp_settings
+
+    (tmp_path / "RABBIT_PASSWORD").write_text("pw-from-file\n")
+    connection = ("host: rabbit.internal, port: 5673, virtual_host: /edi, username: edi, "
+                  "password: {secret: RABBIT_PASSWORD}, timeout: 3s")
+    cfg = load_handoff_text(f"""
+destinations:
+  - {{name: bus, type: rabbitmq, {connection}, exchange: edi}}
+intake:
+  - {{name: wms-out, type: rabbitmq, {connection}, queue: edi-outbound}}
+""")
+    bus, intake = cfg.destinations[0], cfg.intake[0]
+    assert isinstance(bus, RabbitMQConnection) and isinstance(intake, RabbitMQConnection)
+    fields = set(RabbitMQConnection.model_fields)
+    assert fields == {"host", "port", "virtual_host", "username", "password", "timeout"}
+    assert bus.model_dump(include=fields) == intake.model_dump(include=fields)
+    settings = amqp_settings(bus, secrets_dir=tmp_path)
+    assert settings == amqp_settings(intake, secrets_dir=tmp_path)
+    assert (settings.host, settings.port, settings.virtual_host, settings.username, settings.password,
+            settings.timeout_seconds) == ("rabbit.internal", 5673, "/edi", "edi", "pw-from-file", 3.0)
+    # a mistyped connection key is still refused in either block, with its line
+    path = tmp_path / "h.yaml"
+    path.write_text("intake:\n  - {name: a, type: rabbitmq, queue: q, hostname: x}\n")
+    assert any(p.startswith(f"{path}:2: intake[0]") and "hostname" in p for p in check_source(path))
+    path.write_text("destinations:\n  - {name: a, type: rabbitmq, port: 0}\n")
+    assert any(p.startswith(f"{path}:2: destinations[0]") and "port" in p for p in check_source(path))

@@ -15,13 +15,14 @@ from typing import ClassVar
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from gateway.handoff.config import RabbitMQDestination
+from gateway.handoff.config import RabbitMQConnection, RabbitMQDestination
 from gateway.handoff.destinations.base import OutgoingEvent, Receipt
 from gateway.partners.secrets import resolve_secret
 from gateway.transports.amqp import AmqpLink, AmqpSettings, declare_exchange, declare_queue
 
 
-def amqp_settings(config: RabbitMQDestination, *, secrets_dir: Path | None) -> AmqpSettings:
+def amqp_settings(config: RabbitMQConnection, *, secrets_dir: Path | None) -> AmqpSettings:
+    """The connection of a destination or an intake, its password resolved (none: 'guest')."""
     password = (
         resolve_secret(config.password, secrets_dir=secrets_dir).get_secret_value() if config.password else "guest"
     )
