@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import pika  # noqa: E402
 
-from gateway.handoff.events import record_events  # noqa: E402
+from gateway.handoff.events import iter_record_events  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 from gateway.store.models import Direction, MessageStatus  # noqa: E402
@@ -68,9 +68,9 @@ def sweep_only(count: int, scratch: rabbitmq.Scratch, base: Path) -> float:
         msg, _ = gw.store.create_message(direction=Direction.inbound, status=MessageStatus.acked,
                                          partner_id="acme-retail", sha256="0" * 64, idempotency_key=f"b{n}", events=[])
         assert msg.id is not None
-        events = record_events(message_id=msg.id, partner="acme-retail", documents=[RECORD], set_ids=["940"],
-                               keys_of=lambda d: [("order", d["order_number"])], occurred_at=now)
-        gw.handoff.outbox.release(msg.id, [(events[0], [("bus", "rabbitmq")])], now=now)
+        event = next(iter_record_events(message_id=msg.id, partner="acme-retail", documents=[RECORD], set_ids=["940"],
+                                        keys_of=lambda d: [("order", d["order_number"])], occurred_at=now))
+        gw.handoff.outbox.release(msg.id, [(event, [("bus", "rabbitmq")])], now=now)
     start = time.perf_counter()
     done = 0
     while done < count:

@@ -58,21 +58,6 @@ def record_event_id(message_id: int, position: int) -> str:
     return f"{message_id}-{position}"
 
 
-def record_events(
-    *,
-    message_id: int,
-    partner: str | None,
-    documents: Iterable[dict[str, Any]],
-    set_ids: Sequence[str | None],
-    keys_of: Any,
-    occurred_at: datetime,
-) -> list[HandoffEvent]:
-    """One event per mapped record of a message. ``documents`` is the mapping output (``{"documents": [...]}``'s
-    list, errors included so positions stay those of the sets); ``keys_of(record dict)`` gives business keys."""
-    return list(iter_record_events(message_id=message_id, partner=partner, documents=documents, set_ids=set_ids,
-                                   keys_of=keys_of, occurred_at=occurred_at))
-
-
 def iter_record_events(
     *,
     message_id: int,
@@ -82,7 +67,9 @@ def iter_record_events(
     keys_of: Any,
     occurred_at: datetime,
 ) -> Iterator[HandoffEvent]:
-    """:func:`record_events` one at a time (a large interchange's records are never all in memory)."""
+    """One event per mapped record of a message, one at a time (a large interchange's records are never all in
+    memory). ``documents`` is the mapping output (``{"documents": [...]}``'s list, errors included so positions stay
+    those of the sets); ``keys_of(record dict)`` gives business keys."""
     for position, doc in enumerate(documents, start=1):
         kind = doc.get("type") if isinstance(doc, dict) else None
         if kind not in RECORD_EVENT_TYPES:

@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import select
 
 from gateway.flows.handoff import HandoffFlow
-from gateway.handoff.events import record_events
+from gateway.handoff.events import iter_record_events
 from gateway.store.archive import Archive
 from gateway.store.models import Event, Handoff
 from tests.handoff.test_outbox import message
@@ -33,10 +33,10 @@ def test_two_nodes_deliver_each_event_once_in_order_per_partner(store, tmp_path)
     for n in range(60):
         partner = ("acme", "harbor", "alink")[n % 3]
         mid = message(store, partner, n)
-        events = record_events(message_id=mid, partner=partner, documents=[{"type": "order", "order_number": str(n)}],
-                               set_ids=["940"], keys_of=lambda d: [], occurred_at=T0)
-        assert nodes[0].outbox.release(mid, [(events[0], [("drop", "folder")])], now=T0)
-        expected.append(events[0].event_id)
+        event = next(iter_record_events(message_id=mid, partner=partner, set_ids=["940"], keys_of=lambda d: [],
+                                        documents=[{"type": "order", "order_number": str(n)}], occurred_at=T0))
+        assert nodes[0].outbox.release(mid, [(event, [("drop", "folder")])], now=T0)
+        expected.append(event.event_id)
     done = [0, 0]
 
     def run(i: int) -> None:
@@ -72,9 +72,9 @@ def test_a_node_starting_frees_only_the_leases_of_nodes_not_running(store, tmp_p
     now = datetime.now(UTC)
     for n, partner in enumerate(("acme", "harbor", "alink")):
         mid = message(store, partner, n)
-        events = record_events(message_id=mid, partner=partner, documents=[{"type": "order", "order_number": "1"}],
-                               set_ids=["940"], keys_of=lambda d: [], occurred_at=T0)
-        assert flow.outbox.release(mid, [(events[0], [("drop", "folder")])], now=now)
+        event = next(iter_record_events(message_id=mid, partner=partner, set_ids=["940"], keys_of=lambda d: [],
+                                        documents=[{"type": "order", "order_number": "1"}], occurred_at=T0))
+        assert flow.outbox.release(mid, [(event, [("drop", "folder")])], now=now)
     lanes = flow.outbox.claim(owner="live-node", now=now, lease=timedelta(minutes=5), destinations=["drop"])
     rows = sorted(r.id for rows in lanes.values() for r in rows)
     assert len(rows) == 3

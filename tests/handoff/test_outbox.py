@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.handoff.events import ack_outcome_event, record_events
+from gateway.handoff.events import ack_outcome_event, iter_record_events
 from gateway.handoff.outbox import Outbox, Outcome
 from gateway.store.models import Direction, MessageStatus
 from gateway.store.repository import Store
@@ -25,8 +25,8 @@ def message(store: Store, partner: str, n: int) -> int:
 
 def release(outbox: Outbox, mid: int, partner: str, records: int = 1, targets=(("bus", "rabbitmq"),)) -> bool:
     docs = [{"type": "order", "order_number": f"{mid}-{i}"} for i in range(records)]
-    events = record_events(message_id=mid, partner=partner, documents=docs, set_ids=["940"] * records,
-                           keys_of=lambda d: [("order", d["order_number"])], occurred_at=T0)
+    events = iter_record_events(message_id=mid, partner=partner, documents=docs, set_ids=["940"] * records,
+                                keys_of=lambda d: [("order", d["order_number"])], occurred_at=T0)
     return outbox.release(mid, [(e, list(targets)) for e in events], now=T0)
 
 
@@ -89,9 +89,9 @@ def test_unrouted_records_wait_visibly_and_pull_rows_are_confirmed(store):
     assert store.get(mid).handoff_status == "unrouted"
     assert [e.name for e in store.events(mid)] == ["handoff.released", "handoff.unrouted"]
     docs = [{"type": "order", "order_number": "x"}]
-    events = record_events(message_id=mid, partner="acme", documents=docs, set_ids=["940"],
-                           keys_of=lambda d: [], occurred_at=T0)
-    outbox.release(mid, [(events[0], [("erp", "pull")])], now=T0, replay=True, actor="api-key:ops")
+    event = next(iter_record_events(message_id=mid, partner="acme", documents=docs, set_ids=["940"],
+                                    keys_of=lambda d: [], occurred_at=T0))
+    outbox.release(mid, [(event, [("erp", "pull")])], now=T0, replay=True, actor="api-key:ops")
     assert [r.destination for r in outbox.rows_of(mid)] == ["erp"]  # no longer unrouted
     assert [r.event_id for r in outbox.inbox("erp", after=0, limit=10)] == [f"{mid}-1"]
     assert outbox.confirm("erp", [f"{mid}-1"], now=T0, actor="api-key:ops") == [f"{mid}-1"]
