@@ -13,28 +13,30 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import httpx  # noqa: E402
-
-from tests.hardening.test_as2_known_memory import MB, peak_rss_mb, signed_and_encrypted  # noqa: E402
 from tests.support.as2_home import as2_home  # noqa: E402
+from tests.support.as2_large import (  # noqa: E402
+    MB,
+    mdn_mic,
+    payload_chunk,
+    peak_rss_mb,
+    post_body,
+    signed_and_encrypted,
+)
 from tests.support.serve import ServeProcess  # noqa: E402
 
 
 def pyas2lib_message(tmp: Path, size_mb: int) -> tuple[Path, bytes, dict[str, str]]:
     from tests.as2 import peer
 
-    payload = b"ISA" + os.urandom(size_mb * MB // 2).hex().encode()[: size_mb * MB - 3]
+    payload = b"".join(payload_chunk() for _ in range(size_mb))
     msg = peer.build(payload, content_type="application/octet-stream")
     body = tmp / "body.bin"
     body.write_bytes(msg.content)
@@ -53,31 +55,9 @@ def one(size_mb: int, builder: str) -> None:
     try:
         gw.wait_healthy(timeout=60)
         start = peak_rss_mb(gw.proc.pid)
-        headers = {
-            "AS2-Version": "1.2",
-            "AS2-From": "PARTNER",
-            "AS2-To": "GATEWAY",
-            "Message-ID": f"<{uuid.uuid4()}@partner.example>",
-            "Content-Type": 'application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"',
-            "Content-Transfer-Encoding": "binary",
-            "Disposition-Notification-To": "as2@partner.example",
-            "Disposition-Notification-Options": "signed-receipt-protocol=optional, pkcs7-signature; "
-            "signed-receipt-micalg=optional, sha256",
-            **extra,
-            "Content-Length": str(size),
-        }
-
-        def stream():
-            with open(body, "rb") as fp:
-                while data := fp.read(MB):
-                    yield data
-
-        t0 = time.monotonic()
-        r = httpx.post(f"{gw.url}/as2", content=stream(), headers=headers, timeout=900)
-        took = time.monotonic() - t0
+        r, took = post_body(gw.url, body, timeout=900, headers=extra)
         peak = peak_rss_mb(gw.proc.pid)
-        found = re.search(rb"Received-content-MIC:\s*([^,\r\n]+)", r.content)
-        ok = b"processed" in r.content and b"Error" not in r.content and bool(found) and found.group(1) == mic
+        ok = b"processed" in r.content and b"Error" not in r.content and mdn_mic(r.content) == mic
         print(
             f"{builder}, {size / MB:5.1f} MB body: HTTP {r.status_code} in {took:5.1f} s, MDN processed+MIC ok: {ok}; "
             f"peak RSS after start {start:.0f} MB, after the message {peak:.0f} MB "

@@ -20,7 +20,7 @@ from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from tests.support.apikeys import create_key
 from tests.support.gateway_home import make_home, wait_for
-from tests.support.outbound_docs import partner_acknowledgement, send_document
+from tests.support.outbound_docs import Sent, partner_acknowledgement, send_document
 from tests.support.serve import GATEWAY, ServeProcess
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "x12"
@@ -105,6 +105,23 @@ def last_ack(doc: dict) -> dict:
 
 def document(serve: ServeProcess, key: str, message_id: int) -> dict:
     return api(serve, key, f"/api/messages/{message_id}")
+
+
+def send_945_through_the_api(serve: ServeProcess, key: str, *, control: int) -> tuple[dict, bytes]:
+    """One 945 posted to ``POST /api/documents`` (the real outbound flow) and delivered, and the partner's 997
+    for the bytes we delivered (interchange control number ``control``)."""
+    records = json.loads((SAMPLES / "945" / "x12types-945-waqe.canonical.json").read_text())["documents"][:1]
+    complete_ship_from(records)
+    auth = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(f"{serve.url}/api/documents", content=json.dumps(records), timeout=30,
+                   params={"partner": "acme-retail", "set_id": "945", "version": "004010UCS"},  # two 945s declared
+                   headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    [sent] = r.json()["messages"]
+    assert (sent["validation_status"], sent["acknowledgement_status"]) == ("valid", "waiting")
+    wait_for(lambda: document(serve, key, sent["id"])["delivery_status"] == "delivered" or None, timeout=20)
+    payload = httpx.get(f"{serve.url}/api/messages/{sent['id']}/payload", headers=auth, timeout=10).content
+    return sent, partner_acknowledgement(Sent(None, payload, "", "", []), control=control)  # type: ignore[arg-type]
 
 
 def test_partner_997_999_ta1_reconcile_with_what_we_sent(home, gw, serve, key):
@@ -319,20 +336,7 @@ def test_killed_after_claiming_an_overdue_document_leaves_it_overdue_once(home, 
 def test_a_945_sent_through_the_outbound_flow_is_accepted_by_the_partners_997(home, serve, key):
     """The same loop with the real outbound flow (POST /api/documents): the partner's 997 for the bytes we
     delivered marks our 945 ``accepted``, linked both ways."""
-    from tests.support.outbound_docs import Sent
-
-    records = json.loads((SAMPLES / "945" / "x12types-945-waqe.canonical.json").read_text())["documents"][:1]
-    complete_ship_from(records)
-    auth = {"Authorization": f"Bearer {key}"}
-    r = httpx.post(f"{serve.url}/api/documents", content=json.dumps(records), timeout=30,
-                   params={"partner": "acme-retail", "set_id": "945", "version": "004010UCS"},  # two 945s declared
-                   headers={**auth, "Content-Type": "application/json"})
-    assert r.status_code == 201, r.text
-    [sent] = r.json()["messages"]
-    assert (sent["validation_status"], sent["acknowledgement_status"]) == ("valid", "waiting")
-    wait_for(lambda: document(serve, key, sent["id"])["delivery_status"] == "delivered" or None, timeout=20)
-    payload = httpx.get(f"{serve.url}/api/messages/{sent['id']}/payload", headers=auth, timeout=10).content
-    ack = partner_acknowledgement(Sent(None, payload, "", "", []), control=907)  # type: ignore[arg-type]
+    sent, ack = send_945_through_the_api(serve, key, control=907)
     assert b"AK5*A" in ack
     drop_bytes(ack, inbox(home, "acme-retail"), "acme-997-for-the-api-945.x12")
     ack_msg = final_inbound(serve, key, "acme-997-for-the-api-945.x12")
@@ -345,19 +349,7 @@ def test_a_945_sent_through_the_outbound_flow_is_accepted_by_the_partners_997(ho
 def test_the_partners_verdict_on_our_document_is_handed_off(home, serve, key):
     """Reconciliation tells internal systems (docs/handoff.md, acknowledgement outcomes): the 997 accepting our
     945 becomes one ``ack.accepted`` event on the hand-off destinations (here the example pull inbox)."""
-    from tests.support.outbound_docs import Sent
-
-    records = json.loads((SAMPLES / "945" / "x12types-945-waqe.canonical.json").read_text())["documents"][:1]
-    complete_ship_from(records)
-    auth = {"Authorization": f"Bearer {key}"}
-    r = httpx.post(f"{serve.url}/api/documents", content=json.dumps(records), timeout=30,
-                   params={"partner": "acme-retail", "set_id": "945", "version": "004010UCS"},  # two 945s declared
-                   headers={**auth, "Content-Type": "application/json"})
-    assert r.status_code == 201, r.text
-    [sent] = r.json()["messages"]
-    wait_for(lambda: document(serve, key, sent["id"])["delivery_status"] == "delivered" or None, timeout=20)
-    payload = httpx.get(f"{serve.url}/api/messages/{sent['id']}/payload", headers=auth, timeout=10).content
-    ack = partner_acknowledgement(Sent(None, payload, "", "", []), control=908)  # type: ignore[arg-type]
+    sent, ack = send_945_through_the_api(serve, key, control=908)
     drop_bytes(ack, inbox(home, "acme-retail"), "acme-997-handed-off.x12")
     assert final_inbound(serve, key, "acme-997-handed-off.x12")["status"] == "processed"
 
