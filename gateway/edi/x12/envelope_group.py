@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from gateway.edi.x12.datatypes import valid_date, valid_time
 from gateway.edi.x12.envelope_set import close_set
-from gateway.edi.x12.envelope_state import EnvelopeState, number
+from gateway.edi.x12.envelope_state import EnvelopeState
+from gateway.edi.x12.envelope_trailer import GE, check_trailer
 from gateway.edi.x12.issues import Severity
 from gateway.edi.x12.model import Group
 
@@ -75,25 +76,7 @@ def end_group(st: EnvelopeState, els: list[str]) -> None:
     control = els[2] if len(els) > 2 else ""
     g.declared_count = count
     g.trailer_control_number = control
-    n = number(count)
-    if n is None or len(count) > 6:
-        st.envelope_issue("ge_count_mismatch", f"GE01 {count!r} is not a count (N0 1-6)", g, "GE", 1)
-    else:
-        if n != len(g.transactions):
-            st.envelope_issue("ge_count_mismatch", f"GE01 says {n} transaction sets, the group has "
-                              f"{len(g.transactions)}", g, "GE", 1)
-        if len(count) > 1 and count[0] == "0":
-            st.envelope_issue("count_leading_zeros", f"GE01 {count!r} has leading zeros", g, "GE", 1)
-    if control != g.control_number:
-        if not (control.isascii() and control.isdigit() and len(control) <= 9):
-            st.envelope_issue("gs_control_invalid", f"GE02 {control[:30]!r} is not a group control number "
-                              "(1-9 digits)", g, "GE", 2)
-        elif number(control) == number(g.control_number):
-            st.envelope_issue("ge_control_unpadded", f"GE02 {control!r} equals GS06 {g.control_number!r} "
-                              "only numerically", g, "GE", 2)
-        else:
-            st.envelope_issue("ge_control_mismatch", f"GE02 {control!r} does not match GS06 "
-                              f"{g.control_number!r}", g, "GE", 2)
+    check_trailer(st, GE, g, count, control, held=len(g.transactions), expected_control=g.control_number)
     if len(els) > 3 and any(els[3:]):
         st.envelope_issue("gs_element_invalid", f"GE has {len(els) - 1} elements instead of 2", g, "GE", 3)
     st.group = None

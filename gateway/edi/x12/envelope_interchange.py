@@ -7,7 +7,8 @@ from __future__ import annotations
 from gateway.edi.x12.datatypes import valid_date, valid_time
 from gateway.edi.x12.delimiters import ISA_WIDTHS, IsaHeader
 from gateway.edi.x12.envelope_group import close_group
-from gateway.edi.x12.envelope_state import EnvelopeState, number
+from gateway.edi.x12.envelope_state import EnvelopeState
+from gateway.edi.x12.envelope_trailer import IEA, check_trailer
 from gateway.edi.x12.issues import Severity
 from gateway.edi.x12.model import Interchange, InterchangeAck
 
@@ -119,23 +120,7 @@ def end_interchange(st: EnvelopeState, els: list[str]) -> None:
     ic.trailer_control_number = control
     if len(els) > 3 and any(els[3:]):
         st.envelope_issue("iea_element_invalid", f"IEA has {len(els) - 1} elements instead of 2", ic, "IEA", 3)
-    n = number(count)
-    if n is None or len(count) > 5:
-        st.envelope_issue("iea_element_invalid", f"IEA01 {count!r} is not a count (N0 1-5)", ic, "IEA", 1)
-    else:
-        if n != len(ic.groups):
-            st.envelope_issue("iea_count_mismatch", f"IEA01 says {n} functional groups, the interchange "
-                              f"has {len(ic.groups)}", ic, "IEA", 1)
-        if len(count) > 1 and count[0] == "0":
-            st.envelope_issue("count_leading_zeros", f"IEA01 {count!r} has leading zeros", ic, "IEA", 1)
-    if control != ic.control_number:
-        if number(control) is not None and number(control) == number(ic.control_number) and control.isdigit():
-            st.envelope_issue("iea_control_unpadded", f"IEA02 {control!r} equals ISA13 "
-                              f"{ic.control_number!r} only numerically (ISA13/IEA02 are 9 digits)",
-                              ic, "IEA", 2)
-        else:
-            st.envelope_issue("iea_control_mismatch", f"IEA02 {control!r} does not match ISA13 "
-                              f"{ic.control_number!r}", ic, "IEA", 2)
+    check_trailer(st, IEA, ic, count, control, held=len(ic.groups), expected_control=ic.control_number)
     st.ic = None
 
 
