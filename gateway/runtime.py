@@ -203,6 +203,7 @@ class Gateway:
                                   leases=[self.leases, self.document_leases], jobs=self.scheduler.running)
         for leases in (self.leases, self.document_leases):
             leases.gone = self.nodes.gone_ids  # a dead node's leases are taken without waiting for them to run out
+        self.channels.gone = self.nodes.gone_ids  # and its claims on shared inbox folders, without the stale time
         self.started = False
 
     def _sweep(self, job_id: str, func: Callable[[], Any]) -> Callable[[], Any]:

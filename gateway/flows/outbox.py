@@ -19,7 +19,7 @@ from gateway.logging import get_logger
 from gateway.partners.schema import Partner
 from gateway.settings import Settings
 from gateway.transports.base import InboundItem
-from gateway.transports.channels import claim_options
+from gateway.transports.channels import Gone, claim_options
 from gateway.transports.folder import FolderInbound
 
 log = get_logger(__name__)
@@ -35,7 +35,7 @@ def outbox_path(settings: Settings, partner_id: str) -> Path:
     return settings.data_path / OUTBOX / partner_id
 
 
-def outbox_folder(settings: Settings, partner: Partner) -> FolderInbound | None:
+def outbox_folder(settings: Settings, partner: Partner, *, gone: Gone | None = None) -> FolderInbound | None:
     """The partner's outbox as a polling channel, when it declares an outbound document."""
     if not any(d.direction == "outbound" for d in partner.documents):
         return None
@@ -45,7 +45,7 @@ def outbox_folder(settings: Settings, partner: Partner) -> FolderInbound | None:
         partner_id=partner.id,
         min_age_seconds=settings.folder.min_age_seconds,
         ignore_suffixes=tuple(settings.folder.ignore_suffixes),
-        **claim_options(settings),
+        **claim_options(settings, gone),
     )
 
 

@@ -19,7 +19,7 @@ from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.scheduler import Scheduler
 from gateway.settings import Settings
-from gateway.transports.channels import inbound_folders, outbound_folders
+from gateway.transports.channels import Gone, inbound_folders, outbound_folders
 from gateway.transports.folder import FolderInbound
 from gateway.transports.watch import FolderWatcher
 
@@ -50,6 +50,7 @@ class PartnerChannels:
         self.watcher = watcher
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        self.gone: Gone | None = None  # the node registry's dead nodes: their shared-inbox claims are taken at once
 
     @property
     def pollers(self) -> list[ChannelPoller]:
@@ -69,9 +70,9 @@ class PartnerChannels:
     def _start(self, partner: Partner) -> None:
         running = _Running(partner)
         folders: list[tuple[FolderInbound, Receives]] = [
-            (f, self.inbound) for f in inbound_folders(self.settings, partner)
+            (f, self.inbound) for f in inbound_folders(self.settings, partner, gone=self.gone)
         ]
-        box = outbox_folder(self.settings, partner) if self.outbox is not None else None
+        box = outbox_folder(self.settings, partner, gone=self.gone) if self.outbox is not None else None
         if box is not None and self.outbox is not None:
             folders.append((box, self.outbox))
         for folder, flow in folders:

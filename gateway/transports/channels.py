@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gateway.failpoints import FailPoints
@@ -21,15 +22,18 @@ def folder_path(settings: Settings, channel: FolderChannel):  # type: ignore[no-
     return p if p.is_absolute() else settings.data_path / p
 
 
-def claim_options(settings: Settings) -> dict[str, Any]:
+Gone = Callable[[], set[str]]  # ids of the nodes the node registry knows dead (NodeRegistry.gone_ids)
+
+
+def claim_options(settings: Settings, gone: Gone | None = None) -> dict[str, Any]:
     """FolderInbound's claim arguments: this node's id when folders are shared between nodes, else none."""
     if not settings.folders_shared:
         return {}
     return {"claim_node": node_id(), "claim_stale_seconds": settings.folder.claim_stale_seconds,
-            "failpoints": FailPoints(settings.failpoints)}
+            "claim_gone": gone, "failpoints": FailPoints(settings.failpoints)}
 
 
-def inbound_folders(settings: Settings, partner: Partner) -> list[FolderInbound]:
+def inbound_folders(settings: Settings, partner: Partner, *, gone: Gone | None = None) -> list[FolderInbound]:
     return [
         FolderInbound(
             channel=channel_id(partner, ch.name),
@@ -37,7 +41,7 @@ def inbound_folders(settings: Settings, partner: Partner) -> list[FolderInbound]
             partner_id=partner.id,
             min_age_seconds=settings.folder.min_age_seconds,
             ignore_suffixes=tuple(settings.folder.ignore_suffixes),
-            **claim_options(settings),
+            **claim_options(settings, gone),
         )
         for ch in partner.channels_for("inbound", "folder")
         if isinstance(ch, FolderChannel)

@@ -12,6 +12,11 @@ belongs to a node that died (SIGKILL, a lost host): any other node takes its fil
 its own working folder, and removes the dead folder. Ages are measured on the file system's clock: a node touches
 its own lease file and reads back its modification time as "now", so the nodes' clocks need not agree.
 
+A node the node registry (:class:`gateway.store.nodes.NodeRegistry`) knows dead (no heartbeat for three periods,
+or stopped) need not wait for that: its files are taken over at once, as its message leases are
+(:mod:`gateway.store.leases`). The registry is asked only when another node's fresh working folder holds files; a
+node it does not name as gone (unknown to it, or a store that cannot be asked) keeps the file-system rule.
+
 A taken-over file keeps its name, size and modification time, and its idempotency key is that of the file in the
 inbox: the message already recorded for it is resumed, never created twice. A node stopped cleanly moves the
 files it claimed but did not finish back into the inbox (see :meth:`ClaimSpace.release`).
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +56,12 @@ def _safe(node: str) -> str:
 class ClaimSpace:
     """One node's claims on one inbox folder."""
 
-    def __init__(self, inbox: Path, node: str, *, stale_seconds: float = DEFAULT_STALE_SECONDS) -> None:
+    def __init__(self, inbox: Path, node: str, *, stale_seconds: float = DEFAULT_STALE_SECONDS,
+                 gone: Callable[[], set[str]] | None = None) -> None:
         self.inbox = Path(inbox)
         self.node = _safe(node)
         self.stale_seconds = stale_seconds
+        self.gone = gone  # ids of nodes the registry knows dead (NodeRegistry.gone_ids); None: no registry
         self.root = self.inbox / CLAIMED
         self.mine = self.root / self.node
         self.lease = self.mine / LEASE
@@ -93,27 +101,30 @@ class ClaimSpace:
         ]
 
     def take_over(self) -> list[str]:
-        """Move the files of every stale working folder (a dead node's) into this node's; returns their names."""
+        """Move the files of every dead node's working folder into this node's; returns their names. Dead: its
+        lease is stale, or the node registry knows the node gone or stopped."""
         try:
-            others = [e for e in os.scandir(self.root) if e.name != self.node and e.is_dir(follow_symlinks=False)]
+            others = [Path(e.path) for e in os.scandir(self.root)
+                      if e.name != self.node and e.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
             return []
         if not others:
             return []
         now = self.renew()
         taken: list[str] = []
+        fresh: list[tuple[Path, float]] = []
         for folder in others:
-            renewed = self._last_renewed(Path(folder.path))
-            if renewed is None or (age := now - renewed) < self.stale_seconds:
+            renewed = self._last_renewed(folder)
+            if renewed is None:
                 continue
-            moved = self._drain(Path(folder.path))
-            if moved:
-                log.warning(
-                    "folder.claims_taken_over",
-                    extra={"fields": {"inbox": str(self.inbox), "from_node": folder.name, "files": len(moved),
-                                      "lease_age_seconds": round(age, 1)}},
-                )
-            taken += moved
+            if (age := now - renewed) < self.stale_seconds:
+                fresh.append((folder, age))
+                continue
+            taken += self._take(folder, lease_age_seconds=round(age, 1))
+        dead = self._gone() if any(self._holds_files(folder) for folder, _ in fresh) else set()
+        for folder, age in fresh:
+            if folder.name in dead:
+                taken += self._take(folder, lease_age_seconds=round(age, 1), node_gone=True)
         return taken
 
     def release(self) -> int:
@@ -134,6 +145,34 @@ class ClaimSpace:
         return back
 
     # -- helpers -----------------------------------------------------------------------------------------------
+    def _take(self, folder: Path, **why: object) -> list[str]:
+        moved = self._drain(folder)
+        if moved:
+            log.warning("folder.claims_taken_over", extra={"fields": {"inbox": str(self.inbox),
+                                                                       "from_node": folder.name,
+                                                                       "files": len(moved), **why}})
+        return moved
+
+    def _gone(self) -> set[str]:
+        """Working-folder names of the nodes the registry knows dead; none when there is no registry or it cannot
+        be asked (the file-system rule still applies)."""
+        if self.gone is None:
+            return set()
+        try:
+            return {_safe(n) for n in self.gone()} - {self.node}
+        except Exception as exc:  # the store is away: leases on the file system decide alone
+            log.warning("folder.node_registry_unavailable",
+                        extra={"fields": {"inbox": str(self.inbox), "error": type(exc).__name__}})
+            return set()
+
+    @staticmethod
+    def _holds_files(folder: Path) -> bool:
+        try:
+            with os.scandir(folder) as entries:
+                return any(not e.name.startswith(".") for e in entries)
+        except FileNotFoundError:
+            return False
+
     @staticmethod
     def _last_renewed(folder: Path) -> float | None:
         for path in (folder / LEASE, folder):  # a folder without its lease file yet: the folder's own mtime

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -130,6 +131,7 @@ class FolderInbound:
         ignore_suffixes: tuple[str, ...] = (".tmp", ".part"),
         claim_node: str | None = None,
         claim_stale_seconds: float = 60.0,
+        claim_gone: Callable[[], set[str]] | None = None,
         failpoints: FailPoints | None = None,
     ) -> None:
         self.channel = channel
@@ -141,8 +143,9 @@ class FolderInbound:
         self._lock = threading.Lock()
         # several nodes on this folder: claim each file into this node's working folder first
         self.claims = (
-            ClaimSpace(self.path, claim_node, stale_seconds=claim_stale_seconds) if claim_node is not None else None
-        )
+            ClaimSpace(self.path, claim_node, stale_seconds=claim_stale_seconds, gone=claim_gone)
+            if claim_node is not None else None
+        )  # claim_gone: the node registry's dead nodes, whose claims are taken over without waiting for the lease
         self._leased = False
         self.failpoints = failpoints or FailPoints()
 

@@ -177,3 +177,66 @@ def test_a_node_claims_a_batch_per_poll_and_asks_to_be_polled_again(tmp_path):
     assert len(items) == 10 and wait == 0
     f.release()
     assert len([p for p in inbox.iterdir() if p.is_file()]) == 15  # the unfinished claims went back
+
+
+def test_a_node_the_registry_knows_dead_loses_its_claims_at_once(tmp_path):
+    """The node registry (a real one, on a SQLite store) says which nodes are gone or stopped: their claims are
+    taken at once, however fresh their lease file; a node it does not know keeps the file-system rule (its lease is
+    fresh: not taken); a registry that cannot be asked changes nothing."""
+    from datetime import timedelta
+
+    from gateway.store.db import create_db_engine
+    from gateway.store.migrate import upgrade
+    from gateway.store.nodes import NodeRegistry
+    from gateway.store.types import utcnow
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    beat = timedelta(seconds=5)
+    registry = {n: NodeRegistry(engine, heartbeat=beat, node=n) for n in ("alive", "killed", "stopped", "live")}
+    for r in registry.values():
+        r.register()
+    registry["killed"].clock = lambda: utcnow() - 4 * beat  # its last heartbeat: four periods ago (SIGKILL)
+    registry["killed"].beat()
+    registry["stopped"].stop()
+    asked = []
+
+    def gone() -> set[str]:
+        asked.append(1)
+        return registry["alive"].gone_ids()
+
+    inbox = tmp_path / "in"
+    others = {}
+    for name in ("killed", "stopped", "live", "unknown"):  # "unknown": a node the registry has no row for
+        others[name] = node(inbox, name, stale=600.0, min_age=0)
+        drop_complete(inbox, f"{name}.x12", f"ISA~{name}".encode())
+        [item] = others[name].poll()[0]
+        assert item.path == inbox / CLAIMED / name / f"{name}.x12"
+    alive = FolderInbound(channel="p/folder", path=inbox, partner_id="p", min_age_seconds=0, claim_node="alive",
+                          claim_stale_seconds=600.0, claim_gone=gone)
+    alive.ensure_folders()
+    items = alive.poll()[0]
+    assert sorted(i.name for i in items) == ["killed.x12", "stopped.x12"]  # at once: the leases are seconds old
+    assert items[0].transport_id == str(inbox / items[0].name)  # the same idempotency key as in the inbox
+    assert not (inbox / CLAIMED / "killed").exists() and not (inbox / CLAIMED / "stopped").exists()
+    assert (inbox / CLAIMED / "live" / "live.x12").is_file() and (inbox / CLAIMED / "unknown" / "unknown.x12").is_file()
+    assert len(asked) == 1
+    for i in items:
+        i.ack(None)
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["killed.x12", "stopped.x12"]
+    # the registry is asked only when another node's fresh working folder holds files
+    for name in ("live", "unknown"):
+        [item] = others[name].poll()[0]
+        item.ack(None)
+    assert alive.poll()[0] == [] and len(asked) == 1
+    # the store cannot be asked: the file-system rule alone, no failure
+    drop_complete(inbox, "later.x12", b"ISA~later")
+    assert [i.name for i in others["live"].poll()[0]] == ["later.x12"]
+    engine.dispose()
+    (tmp_path / "store.db").unlink()
+    (tmp_path / "store.db").mkdir()  # SQLite cannot open it again
+    asked.clear()
+    assert alive.poll()[0] == [] and len(asked) == 1
+    assert (inbox / CLAIMED / "live" / "later.x12").is_file()
+    for f in (*others.values(), alive):
+        f.release()
