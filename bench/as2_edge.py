@@ -28,16 +28,8 @@ import httpx  # noqa: E402
 
 from tests.as2 import peer  # noqa: E402
 from tests.support.as2_home import as2_home  # noqa: E402
+from tests.support.as2_large import MB, peak_rss_mb  # noqa: E402
 from tests.support.serve import ServeProcess  # noqa: E402
-
-MB = 1024 * 1024
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def health_latencies(url: str, seconds: float) -> list[float]:

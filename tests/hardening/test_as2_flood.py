@@ -20,9 +20,8 @@ import pytest
 
 from tests.hardening.listener import listener
 from tests.support.as2_home import as2_home
+from tests.support.as2_large import MB, peak_rss_mb
 from tests.support.serve import ServeProcess
-
-MB = 1024 * 1024
 
 
 def _unknown_sender_headers(mdn_url: str) -> dict[str, str]:
@@ -37,14 +36,6 @@ def _unknown_sender_headers(mdn_url: str) -> dict[str, str]:
         "Receipt-Delivery-Option": mdn_url,
         "Content-Type": 'application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"',
     }
-
-
-def _peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fp:
-        for line in fp:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc status")
 
 
 @pytest.fixture
@@ -126,7 +117,7 @@ def test_95_mb_body_from_an_unknown_sender_is_refused_early_with_bounded_memory(
             pass
         assert time.monotonic() - t0 < 30
         assert httpx.get(f"{gw.url}/api/health", timeout=2).status_code == 200
-        peak = _peak_rss_mb(gw.proc.pid)
+        peak = peak_rss_mb(gw.proc.pid)
         assert peak < 300, f"peak RSS {peak:.0f} MB"
         archive = home / "var" / "archive"
         stored = sum(p.stat().st_size for p in archive.rglob("*") if p.is_file())
