@@ -37,11 +37,22 @@ SegmentOf = Callable[[Builder], list[Any]]
 
 
 class CompiledOutbound(Outbound):
-    """The outbound context writing through the spec's compiled closures."""
+    """The outbound context writing through the spec's compiled closures.
+
+    With ``tracing`` true (a subclass's class attribute) the element closures also remember which field wrote
+    which element, as :class:`gateway.flows.compose._Tracing` does for the interpreter: ``origins`` maps
+    (id of the segment list, element position) to the field, ``elements`` a problem's index to the element
+    (``SEG-NN``) its field writes. Such a subclass overrides ``write_element``/``when_out`` the same way for the
+    nodes the interpreter writes.
+    """
+
+    tracing = False
 
     def __init__(self, spec: MappingSpec) -> None:
         super().__init__(spec)
         self.compiled = compiled_out(spec)
+        self.origins: dict[tuple[int, int], str] = {}
+        self.elements: dict[int, str] = {}
 
     def write_fields(self, builder: Builder, fields: dict[str, Any], data: dict[str, Any], where: str = "") -> None:
         if fields:
@@ -359,6 +370,8 @@ class OutboundCompiled:
                 equals = (w.element, w.component, str(when["equals"]))
         one = len(targets) == 1 and targets[0][2] is None
         element0 = first.element
+        label = f"{first.segment}-{first.element:02d}"
+        written = [p.element for p in paths]
 
         def element(ctx: CompiledOutbound, builder: Builder, value: Any, base: str, name: str | None) -> None:
             if value is None or value == "" or value == [] or value == {}:
@@ -366,6 +379,8 @@ class OutboundCompiled:
                     if required:
                         where = where_of(base, name)
                         ctx.problems.append(Problem(f"required field {where!r} is empty", where))
+                        if ctx.tracing:
+                            ctx.elements[len(ctx.problems) - 1] = label
                     return
                 parts = default
             else:
@@ -373,6 +388,8 @@ class OutboundCompiled:
                     parts = invert(value)
                 except tf.TransformError as exc:
                     ctx.problems.append(Problem(str(exc), where_of(base, name)))
+                    if ctx.tracing:
+                        ctx.elements[len(ctx.problems) - 1] = label
                     return
             seg = first_of(builder)
             if one:
@@ -386,6 +403,11 @@ class OutboundCompiled:
                         _put(target, pos, component, part)
             if equals is not None:
                 _put(seg, equals[0], equals[1], equals[2])
+            if ctx.tracing:
+                where = where_of(base, name)
+                origins, key = ctx.origins, id(seg)
+                for pos in written:
+                    origins[(key, pos)] = where
         return element
 
 

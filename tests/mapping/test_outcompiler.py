@@ -2,7 +2,8 @@
 same order, element for element), the same problems (message and field) and the same exceptions, on every sample
 record, on records generated like bench/mapping.py's, on thousands of seeded mutations of them (values emptied,
 removed or replaced by text a transform or a strict table refuses) and with partner overrides, including broken
-ones (unknown transform or table, missing definition, malformed path) the compiler leaves to the interpreter."""
+ones (unknown transform or table, missing definition, malformed path) the compiler leaves to the interpreter; and
+with the outbound flow's tracing (which field wrote which element, which element a problem is about)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gateway.flows.compose import _Tracing
 from gateway.mapping import load_overrides, to_canonical
 from gateway.mapping.crossset import adapt
 from gateway.mapping.outbound import Builder, Outbound
@@ -22,6 +24,14 @@ from gateway.mapping.outcompiler import CompiledOutbound
 from gateway.mapping.x12 import RECORD_OF_SET, mapping_for
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class _InterpretedTracing(_Tracing):
+    """The outbound flow's tracing context on the interpreter (its write_element/when_out overrides)."""
+
+    tracing = False
+    write_fields = Outbound.write_fields
+    write = Outbound.write
 sys.path.insert(0, str(ROOT / "bench"))
 
 from mapping import make_214, make_856, make_940, make_945  # noqa: E402
@@ -89,7 +99,13 @@ def _write(ctx_class: type[Outbound], record: dict[str, Any], set_id: str, versi
             hook = ctx.hook(name)
             if hook.outbound:
                 hook.outbound(ctx, builder, data)
-        return builder.emit(spec.structure), [(p.message, p.field, p.element) for p in ctx.problems]
+        out = builder.emit(spec.structure)
+        result: tuple[Any, ...] = (out, [(p.message, p.field, p.element) for p in ctx.problems])
+        if isinstance(ctx, _Tracing):  # which field wrote which element, segments named by output position
+            index = {id(seg): i for i, seg in enumerate(out)}
+            origins = sorted((index.get(key, -1), pos, where) for (key, pos), where in ctx.origins.items())
+            result += (origins, ctx.elements)
+        return result
     except Exception as exc:  # the same exception is part of the same behaviour
         return type(exc).__name__, str(exc)
 
@@ -111,10 +127,15 @@ def test_compiled_outbound_writes_what_the_interpreter_writes(overrides: str):
                 expected = _write(Outbound, variant, set_id, version, OVERRIDES[overrides])
                 got = _write(CompiledOutbound, variant, set_id, version, OVERRIDES[overrides])
                 assert got == expected, (set_id, version, variant)
+                traced = _write(_InterpretedTracing, variant, set_id, version, OVERRIDES[overrides])
+                assert _write(_Tracing, variant, set_id, version, OVERRIDES[overrides]) == traced, (set_id, variant)
+                assert traced[:2] == expected[:2]
+                if len(traced) > 2 and traced[2]:
+                    kinds.add("traced")
                 cases += 1
                 kinds.add("raised" if isinstance(expected[0], str) else "problems" if expected[1] else "clean")
     assert cases > 800
-    assert "clean" in kinds and "problems" in kinds
+    assert {"clean", "problems", "traced"} <= kinds
     if overrides == "broken":
         assert "raised" in kinds
 
