@@ -1,6 +1,8 @@
 """The outbound half of the mapping engine: a canonical record (as a JSON-mode dict) becomes segments, built per
 loop instance by :class:`Builder` and emitted in the order the transaction-set structure declares. The field
-nodes are those of :mod:`gateway.mapping.engine`, read the other way round.
+nodes are those of :mod:`gateway.mapping.engine`, read the other way round. :class:`Outbound` interprets them:
+records are written through their compiled closures (:mod:`gateway.mapping.outcompiler`), which leave to it the
+nodes they do not compile and are tested against it.
 """
 
 from __future__ import annotations
