@@ -25,7 +25,8 @@ from gateway.canonical import RECORD_TYPES, business_keys
 from gateway.edi.x12.writer import Envelope, X12Writer
 from gateway.errors import MappingError
 from gateway.mapping.crossset import adapt, finish
-from gateway.mapping.outbound import Builder, Outbound
+from gateway.mapping.outbound import Builder
+from gateway.mapping.outcompiler import CompiledOutbound
 from gateway.mapping.paths import parse_path
 from gateway.mapping.x12 import RECORD_OF_SET, EnvelopeSettings, mapping_for
 from gateway.partners.schema import DocumentSpec, Partner
@@ -283,8 +284,11 @@ def envelope_for(partner: Partner, own: OwnIdentity, version: str) -> tuple[Enve
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
-class _Tracing(Outbound):
-    """The outbound mapping context, remembering which canonical field wrote which element."""
+class _Tracing(CompiledOutbound):
+    """The outbound mapping context, remembering which canonical field wrote which element: the compiled element
+    closures do it when ``tracing`` is true, the two methods below for the nodes the interpreter writes."""
+
+    tracing = True
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)

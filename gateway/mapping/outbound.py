@@ -1,6 +1,8 @@
 """The outbound half of the mapping engine: a canonical record (as a JSON-mode dict) becomes segments, built per
 loop instance by :class:`Builder` and emitted in the order the transaction-set structure declares. The field
-nodes are those of :mod:`gateway.mapping.engine`, read the other way round.
+nodes are those of :mod:`gateway.mapping.engine`, read the other way round. :class:`Outbound` interprets them:
+records are written through their compiled closures (:mod:`gateway.mapping.outcompiler`), which leave to it the
+nodes they do not compile and are tested against it.
 """
 
 from __future__ import annotations
@@ -58,19 +60,30 @@ class Builder:
         return seg
 
     def emit(self, structure: dict[str, list], name: str | None = None) -> list[list[Any]]:
+        """This loop instance's segments in the order of its structure entry (segments of an id in the order
+        built, each child loop's instances in turn), then the segments its entry does not name."""
         out: list[list[Any]] = []
         items = structure.get(name or self.name, [])
-        used: set[int] = set()
+        by_id: dict[Any, list[list[Any]]] = {}
+        for seg in self.segments:
+            found = by_id.get(seg[0])
+            if found is None:
+                by_id[seg[0]] = [seg]
+            else:
+                found.append(seg)
+        loops = self.loops
+        named: set[Any] = set()
         for item in items:
             if isinstance(item, dict):
-                for child in self.loops.get(item["loop"], []):
+                for child in loops.get(item["loop"], ()):
                     out.extend(child.emit(structure))
             else:
-                for i, seg in enumerate(self.segments):
-                    if seg[0] == item:
-                        out.append(seg)
-                        used.add(i)
-        out.extend(seg for i, seg in enumerate(self.segments) if i not in used)
+                named.add(item)
+                found = by_id.get(item)
+                if found is not None:
+                    out.extend(found)
+        if not by_id.keys() <= named:
+            out.extend(seg for seg in self.segments if seg[0] not in named)
         return out
 
 

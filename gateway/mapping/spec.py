@@ -57,6 +57,7 @@ class MappingSpec:
     # (keyed by node id) hold one entry per field, not one per mapped transaction set
     path_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     compiled: Any = None  # the inbound closures (gateway.mapping.compiler.CompiledMapping), built on first use
+    compiled_out: Any = None  # the outbound ones (gateway.mapping.outcompiler.OutboundCompiled), likewise
 
     @property
     def record(self) -> str:

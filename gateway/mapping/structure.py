@@ -186,8 +186,10 @@ def link_hierarchy(header: Scope, loop: str, levels: list[str]) -> list[Orphan]:
     seen: list[Scope] = []
     rank = {level: i for i, level in enumerate(levels)}
     for node in instances(header, loop):
-        hl = node.segments[0]
-        own, parent_id = hl.element(1).strip(), hl.element(2).strip()
+        els = node.segments[0].elements
+        n = len(els)
+        own = els[1].strip() if n > 1 else ""
+        parent_id = els[2].strip() if n > 2 else ""
         parent: Scope | None = None
         if parent_id:
             parent = by_id.get(parent_id)

@@ -25,7 +25,8 @@ from gateway.errors import Location, MappingError
 from gateway.mapping import hooks as hook_registry
 from gateway.mapping.crossset import adapt, finish
 from gateway.mapping.engine import Inbound, Problem, problems_to_error
-from gateway.mapping.outbound import Builder, Outbound
+from gateway.mapping.outbound import Builder
+from gateway.mapping.outcompiler import CompiledOutbound
 from gateway.mapping.spec import MappingSpec, find_mapping, load_mapping
 from gateway.mapping.structure import build_scopes, release
 
@@ -234,7 +235,7 @@ def record_segments(record: Record | Mapping[str, Any], set_id: str | None = Non
     if spec is None:
         raise MappingError(f"no outbound mapping for X12 {set_id} version {version}")
     data = adapt(data, set_id)
-    ctx = Outbound(spec)
+    ctx = CompiledOutbound(spec)
     builder = Builder("header")
     ctx.write_fields(builder, spec.fields, data)
     for name in spec.hooks:

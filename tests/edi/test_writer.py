@@ -47,6 +47,19 @@ def test_trailing_empty_elements_dropped_and_composites_joined() -> None:
     assert w.text() == "MEA|WT|G|12.5|LB\u2026\r\n"
 
 
+def test_text_only_segments_are_written_as_the_general_path_writes_them() -> None:
+    """Lists of text take a shortcut (one join); tuples take the general path: the same text either way."""
+    segments = [["N1", "ST", "", ""], ["X"], ["", ""], ["", "A", ""], ["REF", "BM", "1", ""], ["N9", "LV", "A", "",
+                "B"], ["DTM", "011", "20260401", "0930", "", "", ""], ["LIN", "", "UP", "0123"]]
+    for options in (WriterOptions(), WriterOptions(delimiters=Delimiters("|", "^", "!", "\u2026", "\r\n"))):
+        fast, general = X12Writer(options), X12Writer(options)
+        for seg in segments:
+            fast.segment(seg)
+            general.segment(tuple(seg))
+        assert fast.text() == general.text() and fast.count == general.count == len(segments)
+        assert fast.text().startswith("N1*ST~" if options.delimiters.element == "*" else "N1|ST\u2026")
+
+
 def test_value_with_a_delimiter_is_refused() -> None:
     w = X12Writer(WriterOptions(delimiters=Delimiters("*", ">", "^", "~")))
     for value in ("A*B", "A~B", "A>B", "A^B"):

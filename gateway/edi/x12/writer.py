@@ -55,6 +55,8 @@ class X12Writer:
         self._rep = d.repetition
         self._end = d.segment + d.suffix
         self._forbidden = {c for c in (d.element, d.component, d.repetition, d.segment) if c}
+        self._others = tuple(c for c in self._forbidden if c != d.element)
+        self._plain = not self.options.uppercase and len(d.element) == 1
         self._parts: list[str] = []
         self.count = 0
 
@@ -82,6 +84,18 @@ class X12Writer:
         return value
 
     def segment(self, segment: SegmentLike) -> None:
+        if type(segment) is list and self._plain and segment and segment[0] != "ISA":
+            # the usual segment built in memory: text values only, no delimiter inside one (one join and a few
+            # counts instead of a check per value; anything else takes the general path below, which raises)
+            try:
+                text = self._el.join(segment)
+            except TypeError:
+                text = None
+            if text is not None and text.count(self._el) == len(segment) - 1 and not any(
+                    c in text for c in self._others):
+                self._parts.append((text.rstrip(self._el) if text.endswith(self._el) else text) + self._end)
+                self.count += 1
+                return
         if isinstance(segment, Segment):
             values: Sequence[str | Sequence[str]] = segment.elements
             source: Delimiters | None = segment.delimiters
