@@ -60,14 +60,19 @@ class DocumentsWriter:
 _HEAD = '{\n  "documents": [\n'
 
 
-def iter_documents(fp: IO[bytes]) -> Iterator[Any]:
+def iter_documents(fp: IO[bytes], *, loose: bool = False) -> Iterator[Any]:
     """The entries of a ``{"documents": [...]}`` file one at a time. The layout :class:`DocumentsWriter` writes
     (each entry starts on a line of its own, indented by four spaces; its inner lines by more) is read entry by
-    entry, so memory holds one record whatever the file's size; any other layout is parsed whole."""
+    entry, so memory holds one record whatever the file's size; any other layout is parsed whole. ``loose``: a
+    file holding a list of records, or one record, gives those too (records submitted through the API)."""
     text = io.TextIOWrapper(fp, encoding="utf-8", newline="\n")
     head = text.readline() + text.readline()
     if head != _HEAD:
-        yield from json.loads(head + text.read()).get("documents", [])
+        data = json.loads(head + text.read())
+        if isinstance(data, dict) and (isinstance(data.get("documents"), list) or not loose):
+            yield from data.get("documents", [])
+        elif loose:
+            yield from data if isinstance(data, list) else [data]
         return
     lines: list[str] = []
     for line in text:

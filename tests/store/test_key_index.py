@@ -36,3 +36,16 @@ def test_batched_and_session_keys_are_indexed_once(store):
             triggers = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
             assert set(triggers) == {"business_key_ad", "business_key_au"}
     assert keys == 3000 + 1 + 2 + 2  # + the two file names
+
+
+def test_a_changed_value_is_indexed_again_a_filled_in_norm_is_not(store):
+    a = _message(store, 3)
+    store.apply(Batch().keys(a, [("bol", "BOLQ55501")]))
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE business_key SET norm = 'X' WHERE value = 'BOLQ55501'"))
+        conn.execute(sa.text("UPDATE business_key SET value = 'BOLR66602' WHERE value = 'BOLQ55501'"))
+    assert [m.id for m in store.search(MessageQuery(q="R6660")).items] == [a]
+    assert store.search(MessageQuery(q="Q5550")).items == []
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM business_key WHERE message_id = :m"), {"m": a})
+    assert store.search(MessageQuery(q="R6660")).items == []
