@@ -8,6 +8,7 @@ the pure core (:mod:`gateway.business`: stage, quantities, parties, service leve
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from gateway.store.repository import Store
 
 log = get_logger(__name__)
 KINDS = tuple(OBJECT_KINDS)
+SUMMARIES = 1024  # summaries of canonical outputs remembered (a few small dicts each)
 
 
 RECORD_TYPES = ("order", "shipment", "status")
@@ -71,6 +73,23 @@ class Timelines:
         self.store = store
         self.archive = archive
         self.partners = partners
+        self._summaries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()  # archive key -> summary (LRU)
+
+    def summary(self, message_id: int, archive_key: str | None) -> list[dict[str, Any]]:
+        """:func:`records_of` summarised, remembered per archive key (an archived output never changes): the
+        service-level check looks at an unsettled object every few seconds, and reading the records of a
+        100,000-set interchange takes seconds."""
+        if not archive_key:
+            return []
+        found = self._summaries.get(archive_key)
+        if found is None:
+            found = records_of(self.archive, message_id, archive_key, summary=True)
+            self._summaries[archive_key] = found
+            while len(self._summaries) > SUMMARIES:
+                self._summaries.popitem(last=False)
+        else:
+            self._summaries.move_to_end(archive_key)
+        return found
 
     def documents(self, kind: str, key: str) -> tuple[str, list[int]]:
         norm = normalise(key)
@@ -90,7 +109,8 @@ class Timelines:
                 set_ids=[s for s in (m.set_ids or "").split(",") if s], status=m.status,
                 validation_status=m.validation_status, delivery_status=m.delivery_status, ack_status=m.ack_status,
                 file_name=m.file_name,
-                records=records_of(self.archive, m.id, related.canonical.get(m.id), summary=summary)))
+                records=self.summary(m.id, related.canonical.get(m.id)) if summary
+                else records_of(self.archive, m.id, related.canonical.get(m.id))))
         return sorted(out, key=lambda d: (d.at, d.message_id))
 
     def partner_files(self, docs: list[stages.Doc]) -> list[Partner]:
