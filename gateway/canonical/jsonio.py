@@ -14,12 +14,33 @@ _escape = encode_basestring  # C: JSON string escaping without ensure_ascii
 
 
 def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, [], {}, "")}
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
+    """Dicts without their empty values (None, "", [] and {} after pruning), at every depth; list items are pruned,
+    never dropped. Plain JSON values (what ``model_dump(mode="json")`` gives): types compared exactly."""
+    t = type(value)
+    if t is dict:
+        return _prune_dict(value)
+    if t is list:
+        return [_prune(v) if type(v) in _NESTED else v for v in value]
+    if isinstance(value, dict | list):  # pragma: no cover - subclasses, never from model_dump
+        return _prune(dict(value) if isinstance(value, dict) else list(value))
     return value
+
+
+_NESTED = (dict, list)
+
+
+def _prune_dict(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        t = type(v)
+        if t is dict or t is list:
+            v = _prune(v)
+            if not v:
+                continue
+        elif v is None or (t is str and not v):
+            continue
+        out[k] = v
+    return out
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:

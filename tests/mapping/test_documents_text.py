@@ -26,3 +26,11 @@ def test_sample_records_same_text():
     assert len(docs) >= 4
     for doc in docs:
         assert _indented(doc, "    ") == json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+
+
+def test_empty_values_pruned_at_every_depth_list_items_kept():
+    from gateway.canonical.jsonio import _prune
+
+    value = {"a": None, "b": "", "c": [], "d": {}, "e": {"f": {"g": None}}, "h": [{}, None, "", [], {"i": ""}],
+             "j": 0, "k": False, "l": [[{"m": None}]], "n": "x", "o": 0.0}
+    assert _prune(value) == {"h": [{}, None, "", [], {}], "j": 0, "k": False, "l": [[{}]], "n": "x", "o": 0.0}
