@@ -5,9 +5,11 @@ The FTS5 index used to be fed by a row trigger (``business_key_ai``, migration 0
 terms at every statement savepoint, so a trigger firing once per row wrote one tiny index segment per key and merged
 them again: 140,000 keys of a 10,000-set interchange cost about 4 s that way, against 0.15 s for one
 ``INSERT INTO business_key_fts ... SELECT`` of the rows just inserted (migration 0019 drops the trigger; the update
-and delete triggers stay). The rows just inserted are those with an id above the highest id before the insert: on
-SQLite the writer holds the database for the whole transaction, so no other row can come in between, and keys
-already recorded (``ON CONFLICT DO NOTHING``) get no new id, so nothing is indexed twice.
+and delete triggers stay). The rows just inserted are those with an id above the highest id before the insert,
+read once the transaction holds SQLite's write lock (a no-op DELETE takes it first: the driver opens the
+transaction at the first writing statement, and a SELECT before it would see the store without the rows another
+writer is about to commit), so no other row can come in between; keys already recorded (``ON CONFLICT DO
+NOTHING``) get no new id, so nothing is indexed twice.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gateway.store.models import BusinessKey
 T_KEY = BusinessKey.__table__  # type: ignore[attr-defined]
 UNIQUE = ["message_id", "kind", "value"]
 _STATEMENTS: dict[str, Any] = {}
+WRITE_LOCK = text("DELETE FROM business_key WHERE id = -1")  # matches no row; takes the write lock
 LAST_ID = text("SELECT coalesce(max(id), 0) FROM business_key")
 INDEX_NEW = text("INSERT INTO business_key_fts(rowid, value) SELECT id, value FROM business_key WHERE id > :last")
 
@@ -48,6 +51,7 @@ def insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if dialect != "sqlite":
         conn.execute(_insert(dialect), rows)  # PostgreSQL: the GIN indexes follow the table
         return
+    conn.execute(WRITE_LOCK)
     last = conn.execute(LAST_ID).scalar_one()
     conn.execute(_insert(dialect), rows)
     conn.execute(INDEX_NEW, {"last": last})

@@ -49,3 +49,28 @@ def test_a_changed_value_is_indexed_again_a_filled_in_norm_is_not(store):
     with store.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM business_key WHERE message_id = :m"), {"m": a})
     assert store.search(MessageQuery(q="R6660")).items == []
+
+
+def test_keys_written_by_two_threads_at_once_are_indexed_once(store):
+    """Concurrent writers (the inbound flow's key chunks, the mapping, other messages): no row indexed twice."""
+    import threading
+
+    ids = [_message(store, 10 + n) for n in range(4)]
+
+    def write(mid):
+        for chunk in range(10):
+            store.apply(Batch().keys(mid, [("sscc", f"{mid:04d}{chunk:03d}{i:05d}") for i in range(200)]))
+
+    threads = [threading.Thread(target=write, args=(mid,)) for mid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with store.engine.connect() as conn:
+        keys = conn.execute(sa.text("SELECT count(*) FROM business_key")).scalar_one()
+        if store.engine.dialect.name == "sqlite":
+            assert conn.execute(sa.text("SELECT count(*) FROM business_key_fts_docsize")).scalar_one() == keys
+            integrity = "INSERT INTO business_key_fts(business_key_fts, rank) VALUES ('integrity-check', 1)"
+            conn.execute(sa.text(integrity))  # raises when the index and the table disagree
+    assert keys == 4 * 10 * 200 + 4
+    assert [m.id for m in store.search(MessageQuery(q=f"{ids[2]:04d}00900199")).items] == [ids[2]]
