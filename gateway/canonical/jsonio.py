@@ -5,18 +5,42 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import IO, Any
 
 from gateway.canonical.models import Record
 
+_escape = encode_basestring  # C: JSON string escaping without ensure_ascii
+
 
 def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, [], {}, "")}
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
+    """Dicts without their empty values (None, "", [] and {} after pruning), at every depth; list items are pruned,
+    never dropped. Plain JSON values (what ``model_dump(mode="json")`` gives): types compared exactly."""
+    t = type(value)
+    if t is dict:
+        return _prune_dict(value)
+    if t is list:
+        return [_prune(v) if type(v) in _NESTED else v for v in value]
+    if isinstance(value, dict | list):  # pragma: no cover - subclasses, never from model_dump
+        return _prune(dict(value) if isinstance(value, dict) else list(value))
     return value
+
+
+_NESTED = (dict, list)
+
+
+def _prune_dict(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        t = type(v)
+        if t is dict or t is list:
+            v = _prune(v)
+            if not v:
+                continue
+        elif v is None or (t is str and not v):
+            continue
+        out[k] = v
+    return out
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
@@ -38,6 +62,38 @@ def documents_json(items: list[Any], indent: int | None = 2) -> str:
     return json.dumps({"documents": [document_dict(i) for i in items]}, indent=indent, ensure_ascii=False) + "\n"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _indented(value: Any, pad: str) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` with every line after the first indented by ``pad``, the
+    same text, about four times faster: the standard library formats indented JSON in Python, string by string,
+    while this joins strings escaped by its C escaper (a 10,000-set interchange's records: seconds). Dicts with str
+    keys, lists and JSON scalars; anything else goes to :func:`json.dumps` (same text, same errors)."""
+    if type(value) is str:
+        return _escape(value)
+    if type(value) is dict:
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        parts = []
+        for k, v in value.items():
+            if type(k) is not str:
+                return _standard(value, pad)
+            parts.append(f"{inner}{_escape(k)}: {_indented(v, inner)}")
+        return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
+    if type(value) is list:
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return "[\n" + ",\n".join(inner + _indented(v, inner) for v in value) + "\n" + pad + "]"
+    return _standard(value, pad)
+
+
+def _standard(value: Any, pad: str) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + pad)
+
+
 class DocumentsWriter:
     """:func:`documents_json` (indent 2) written one document at a time: the same bytes, bounded memory.
 
@@ -48,7 +104,7 @@ class DocumentsWriter:
         self.count = 0
 
     def add(self, item: Any) -> bytes:
-        text = json.dumps(document_dict(item), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        text = _indented(document_dict(item), "    ")
         head = '{\n  "documents": [\n    ' if self.count == 0 else ",\n    "
         self.count += 1
         return (head + text).encode()
@@ -60,14 +116,19 @@ class DocumentsWriter:
 _HEAD = '{\n  "documents": [\n'
 
 
-def iter_documents(fp: IO[bytes]) -> Iterator[Any]:
+def iter_documents(fp: IO[bytes], *, loose: bool = False) -> Iterator[Any]:
     """The entries of a ``{"documents": [...]}`` file one at a time. The layout :class:`DocumentsWriter` writes
     (each entry starts on a line of its own, indented by four spaces; its inner lines by more) is read entry by
-    entry, so memory holds one record whatever the file's size; any other layout is parsed whole."""
+    entry, so memory holds one record whatever the file's size; any other layout is parsed whole. ``loose``: a
+    file holding a list of records, or one record, gives those too (records submitted through the API)."""
     text = io.TextIOWrapper(fp, encoding="utf-8", newline="\n")
     head = text.readline() + text.readline()
     if head != _HEAD:
-        yield from json.loads(head + text.read()).get("documents", [])
+        data = json.loads(head + text.read())
+        if isinstance(data, dict) and (isinstance(data.get("documents"), list) or not loose):
+            yield from data.get("documents", [])
+        elif loose:
+            yield from data if isinstance(data, list) else [data]
         return
     lines: list[str] = []
     for line in text:

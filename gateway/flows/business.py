@@ -8,7 +8,7 @@ the pure core (:mod:`gateway.business`: stage, quantities, parties, service leve
 
 from __future__ import annotations
 
-import json
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from gateway.business import stage as stages
 from gateway.business.keys import OBJECT_KINDS, normalise
 from gateway.business.quantities import compare
 from gateway.business.service_levels import Level
+from gateway.canonical.jsonio import iter_documents
 from gateway.errors import InvalidActionError, NotFoundError
 from gateway.logging import get_logger
 from gateway.partners.schema import Partner
@@ -28,25 +29,27 @@ from gateway.store.repository import Store
 
 log = get_logger(__name__)
 KINDS = tuple(OBJECT_KINDS)
+SUMMARIES = 1024  # summaries of canonical outputs remembered (a few small dicts each)
 
 
-def records_of(archive: Archive, message_id: int, archive_key: str | None) -> list[dict[str, Any]]:
-    """The canonical records of a message (mapped from it, or submitted for it); [] when none or unreadable."""
+RECORD_TYPES = ("order", "shipment", "status")
+
+
+def records_of(archive: Archive, message_id: int, archive_key: str | None, *, summary: bool = False,
+               ) -> list[dict[str, Any]]:
+    """The canonical records of a message (mapped from it, or submitted for it); [] when none or unreadable.
+    Read one record at a time; ``summary``: only what the stage needs (:func:`gateway.business.stage.summarise`:
+    a few small dicts whatever the number of records, so a 10,000-set interchange never sits in memory)."""
     if not archive_key:
         return []
     try:
         with archive.open(archive_key) as fp:
-            data = json.load(fp)
+            found = (d for d in iter_documents(fp, loose=True) if isinstance(d, dict) and d.get("type") in RECORD_TYPES)
+            return stages.summarise(found) if summary else list(found)
     except Exception as exc:  # a purged or damaged output only hides quantities, never the timeline
         log.warning("business.records_unreadable", extra={"fields": {"message_id": message_id,
                                                                       "error": type(exc).__name__}})
         return []
-    if isinstance(data, dict) and isinstance(data.get("documents"), list):
-        data = data["documents"]
-    if isinstance(data, dict):
-        data = [data]
-    return [d for d in data if isinstance(d, dict) and d.get("type") in ("order", "shipment", "status")] \
-        if isinstance(data, list) else []
 
 
 def _aware(at: datetime) -> datetime:
@@ -70,6 +73,23 @@ class Timelines:
         self.store = store
         self.archive = archive
         self.partners = partners
+        self._summaries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()  # archive key -> summary (LRU)
+
+    def summary(self, message_id: int, archive_key: str | None) -> list[dict[str, Any]]:
+        """:func:`records_of` summarised, remembered per archive key (an archived output never changes): the
+        service-level check looks at an unsettled object every few seconds, and reading the records of a
+        100,000-set interchange takes seconds."""
+        if not archive_key:
+            return []
+        found = self._summaries.get(archive_key)
+        if found is None:
+            found = records_of(self.archive, message_id, archive_key, summary=True)
+            self._summaries[archive_key] = found
+            while len(self._summaries) > SUMMARIES:
+                self._summaries.popitem(last=False)
+        else:
+            self._summaries.move_to_end(archive_key)
+        return found
 
     def documents(self, kind: str, key: str) -> tuple[str, list[int]]:
         norm = normalise(key)
@@ -79,14 +99,18 @@ class Timelines:
         with reader(self.store.engine) as conn:
             return norm, rows.related_messages(conn, _kind(kind), norm)
 
-    def docs(self, related: rows.Related) -> list[stages.Doc]:
+    def docs(self, related: rows.Related, *, summary: bool = False) -> list[stages.Doc]:
+        """The documents of a timeline; ``summary``: records reduced to what the stage needs (the service-level
+        check), not the whole records the timeline shows (quantities, parties)."""
         out = []
         for m in related.messages:
             out.append(stages.Doc(
                 message_id=m.id, direction=m.direction, partner_id=m.partner_id, at=_aware(m.created_at),
                 set_ids=[s for s in (m.set_ids or "").split(",") if s], status=m.status,
                 validation_status=m.validation_status, delivery_status=m.delivery_status, ack_status=m.ack_status,
-                file_name=m.file_name, records=records_of(self.archive, m.id, related.canonical.get(m.id))))
+                file_name=m.file_name,
+                records=self.summary(m.id, related.canonical.get(m.id)) if summary
+                else records_of(self.archive, m.id, related.canonical.get(m.id))))
         return sorted(out, key=lambda d: (d.at, d.message_id))
 
     def partner_files(self, docs: list[stages.Doc]) -> list[Partner]:

@@ -315,7 +315,9 @@ class InboundFlow:
                 return self._duplicate(msg, item, partner, analysis, dup)
         if self.reconciler is not None and is_acknowledgement(analysis):
             return self._reconcile(msg, item, partner, analysis)
-        return self._acknowledge(msg, item, partner, analysis)
+        done = self._acknowledge(msg, item, partner, analysis)
+        del analysis  # not held through the mapping: a 100,000-set interchange's analysis is tens of MB
+        return self._map(done, partner)
 
     def _read_and_identify(
         self, msg: Message, registry: PartnerRegistry, channel_partner: str | None
@@ -406,17 +408,24 @@ class InboundFlow:
             else:
                 status = MessageStatus.failed
                 error = _rejection(analysis, self.quote_data)
-            done = self._finish(msg, item, status, error, batch)
-            if status == MessageStatus.acked and self.mapping is not None:
-                self.working.add(msg.id)
-                try:
-                    self.failpoints.hit("inbound.before_mapping")
-                    self.mapping.run(done, partner)  # after the source is committed: a slow mapping holds nothing up
-                    if self.handoff is not None:
-                        self.handoff.release(done)  # writes outbox rows only; a sweep delivers (``done`` is current)
-                finally:
-                    self.working.discard(msg.id)
+            return self._finish(msg, item, status, error, batch)
+
+    def _map(self, done: Message, partner: Partner) -> Message:
+        """An acknowledged message's mapping and hand-off (after the source is committed: a slow mapping holds
+        nothing up)."""
+        if done.status != MessageStatus.acked or self.mapping is None:
             return done
+        assert done.id is not None
+        with log_context(partner_id=partner.id):
+            self.working.add(done.id)
+            try:
+                self.failpoints.hit("inbound.before_mapping")
+                self.mapping.run(done, partner)
+                if self.handoff is not None:
+                    self.handoff.release(done)  # writes outbox rows only; a sweep delivers (``done`` is current)
+            finally:
+                self.working.discard(done.id)
+        return done
 
     def _duplicate(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any, dup: Any) -> Message:
         """Not processed again: no 997/999, no mapping; a TA1 note 025 if the partner asked for TA1s."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.errors import GatewayError
 from gateway.flows.channel_jobs import ChannelJob, ChannelJobs
@@ -20,8 +21,10 @@ from gateway.partners.schema import Partner
 from gateway.partners.secrets import SecretRef, resolve_secret
 from gateway.transports.base import Outbound
 from gateway.transports.channels import channel_id
-from gateway.transports.sftp import SftpInbound, SftpOutbound, SftpSettings
 from gateway.transports.webhook import WebhookReceiver, WebhookSender, WebhookSettings
+
+if TYPE_CHECKING:  # paramiko (about 9 MB resident) is imported when a partner has an SFTP channel, not before
+    from gateway.transports.sftp import SftpSettings
 
 log = get_logger(__name__)
 
@@ -36,6 +39,8 @@ def sftp_settings(
     ch: SftpChannel, *, secrets_dir: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> SftpSettings:
     """The transport settings of a partner's SFTP channel (secrets resolved; raises SecretError when missing)."""
+    from gateway.transports.sftp import SftpSettings
+
     return SftpSettings(
         host=ch.host,
         username=ch.username,
@@ -90,6 +95,8 @@ def outbound_remote(
     for ch in partner.channels_for("outbound"):
         try:
             if isinstance(ch, SftpChannel) and ch.outbound_dir:
+                from gateway.transports.sftp import SftpOutbound
+
                 out.append(SftpOutbound(sftp_settings(ch, secrets_dir=secrets_dir, environ=environ),
                                         channel=channel_id(partner, ch.name)))
             elif isinstance(ch, WebhookChannel) and ch.url:
@@ -120,6 +127,8 @@ class RemoteChannels:
                 cid = channel_id(partner, ch.name)
                 try:
                     if isinstance(ch, SftpChannel) and ch.inbound_dir:
+                        from gateway.transports.sftp import SftpInbound
+
                         settings = sftp_settings(ch, secrets_dir=self.secrets_dir, environ=self.environ)
                         inbound = SftpInbound(settings, channel=cid, partner_id=partner.id)
                         cron = ch.poll if isinstance(ch.poll, str) else None

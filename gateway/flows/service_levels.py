@@ -78,7 +78,7 @@ class ServiceLevelJob:
         with self.store.engine.connect() as conn:
             ids = rows.related_messages(conn, obj.kind, obj.norm)
             related = rows.load(conn, ids, keys=False)  # the keys of a large interchange are not needed
-        docs = self.timelines.docs(related)
+        docs = self.timelines.docs(related, summary=True)  # the stage only: bounded memory
         prog = progress(docs)
         levels = levels_for(self.timelines.partner_files(docs))
         found, next_check = evaluate(levels, prog.milestones, now, object_kind=obj.kind)

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.business.keys import family, normalise
 from gateway.store.archive import Blob
+from gateway.store.key_index import insert_keys
 from gateway.store.models import (
     AckLink,
     BusinessKey,
@@ -230,7 +231,7 @@ def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], ind
 
 
 def _insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _insert_ignore(conn, T_KEY, rows, ["message_id", "kind", "value"])
+    insert_keys(conn, rows)  # with SQLite's search index (gateway.store.key_index)
 
 
 def _replace_lineage(conn: Connection, mid: int, tree: list[Any], replace: bool) -> None:

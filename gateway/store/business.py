@@ -66,14 +66,17 @@ def _messages_with(conn: Connection, norms: Iterable[str], kinds: Sequence[str])
     return {r[0] for r in conn.execute(q)}
 
 
-def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str]) -> dict[int, set[str]]:
+def _norms_of(conn: Connection, ids: Iterable[int], kinds: Sequence[str], limit: int = MAX_NORMS) -> set[str]:
+    """At most ``limit`` distinct join forms of the ``kinds`` keys of the messages ``ids``, the database stopping at
+    the limit: a 100,000-set interchange has over a million shipment-family keys (reading them all held 120 MB)."""
     ids = list(ids)
-    out: dict[int, set[str]] = defaultdict(set)
+    out: set[str] = set()
     for chunk in range(0, len(ids), 500):
-        q = sa.select(BK.c.message_id, BK.c.norm).where(
-            BK.c.message_id.in_(ids[chunk:chunk + 500]), BK.c.kind.in_(kinds), BK.c.norm.is_not(None))
-        for mid, norm in conn.execute(q):
-            out[mid].add(norm)
+        q = (sa.select(BK.c.norm).where(BK.c.message_id.in_(ids[chunk:chunk + 500]), BK.c.kind.in_(kinds),
+                                        BK.c.norm.is_not(None)).distinct().limit(limit - len(out)))
+        out.update(r[0] for r in conn.execute(q))
+        if len(out) >= limit:
+            break
     return out
 
 
@@ -247,10 +250,10 @@ def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = (),
     if known:  # the messages' own keys were looked up above: widen at once
         found, steps = {norm, *known}, (True,)
     else:
-        found, steps = {n for ns in _norms_of(conn, ids, kinds).values() for n in ns}, (False, True)
+        found, steps = _norms_of(conn, ids, kinds), (False, True)
     for widen in steps:
         if widen:
-            found = {n for ns in _norms_of(conn, _messages_with(conn, found, kinds), kinds).values() for n in ns}
+            found = _norms_of(conn, _messages_with(conn, found, kinds), kinds)
         if not found:
             return None
         row = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(list(found)[:MAX_NORMS]))

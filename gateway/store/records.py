@@ -17,12 +17,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from gateway.business.keys import family, normalise
 from gateway.store.archive import Blob
+from gateway.store.key_index import insert_keys
 from gateway.store.models import BusinessKey, BusinessKeyKind, DeliveryAttempt, Output, OutputKind
 from gateway.store.types import utcnow
 
@@ -55,15 +54,7 @@ def record_business_keys(session: Session, message_id: int, keys: Iterable[tuple
         return 0
     rows = [{"message_id": message_id, "kind": k, "value": v, "norm": (normalise(v) or None) if family(k) else None}
             for k, v in pairs]
-    table = BusinessKey.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["message_id", "kind", "value"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["message_id", "kind", "value"])
-    else:  # pragma: no cover - only the two supported backends
-        raise RuntimeError(f"unsupported database {dialect}")
-    session.execute(stmt, rows)
+    insert_keys(session.connection(), rows)  # with SQLite's search index (gateway.store.key_index)
     return len(pairs)
 
 

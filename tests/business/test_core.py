@@ -11,7 +11,7 @@ import pytest
 from gateway.business.keys import normalise, primary_key
 from gateway.business.quantities import compare
 from gateway.business.service_levels import Level, evaluate
-from gateway.business.stage import Doc, progress
+from gateway.business.stage import Doc, progress, summarise
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -105,3 +105,27 @@ def test_service_levels_missing_late_kept_and_next_check():
     dl = Level("alink", "delivery", "shipped", "delivered", timedelta(days=5))
     assert evaluate([dl], {"shipped": T0}, T0 + timedelta(days=6), object_kind="order") == ([], None)
     assert evaluate([dl], {"shipped": T0}, T0 + timedelta(days=6), object_kind="shipment")[0][0].kind == "missing"
+
+
+def test_summarised_records_give_the_same_progress():
+    """The service-level check reads summarised records (a few dicts whatever a document's size): same stage,
+    milestones, reason and carrier statuses as the whole records, including repeats and a delivery after an
+    exception."""
+    status = _canonical("214/alink-carrier-status.canonical.json")
+    many = [{"type": "shipment", "purpose": "original", "orders": [{"lines": []}]} for _ in range(500)]
+    repeats = [{"type": "status", "events": [{"status_code": c, "reason_code": f"r{i}", "timestamp": f"t{i}"}
+                                            for c in ("A9", "AF", "D1", "A9")]} for i in range(3)]
+    cases = [
+        [doc(1, "940", 0, _canonical("940/acme-retail-new-order.canonical.json")), doc(2, "856", 1, many)],
+        [doc(1, "856", 0, [*many, {"type": "shipment", "purpose": "Cancel"}])],
+        [doc(1, "856", 0, many), doc(2, "214", 2, repeats), doc(3, "214", 3, status)],
+        [doc(1, "214", 0, [{"type": "status", "events": [{"status_code": "D1"}, {"status_code": "A7"}]}])],
+    ]
+    for docs in cases:
+        whole = progress(docs)
+        short = progress([doc(d.message_id, ",".join(d.set_ids), (d.at - T0).total_seconds() / 3600,
+                              summarise(d.records)) for d in docs])
+        assert (short.stage, short.milestones, short.reason, short.statuses) == \
+            (whole.stage, whole.milestones, whole.reason, whole.statuses)
+    assert len(summarise(many)) == 1
+    assert progress(cases[1]).stage == "exception"

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from gateway.store import business as rows
+from gateway.store.key_index import insert_keys
 from gateway.store.models import Direction, MessageStatus
 from gateway.store.repository import Store
 
@@ -116,9 +117,9 @@ def test_two_nodes_claim_disjoint_objects_and_a_breach_is_written_once(store):
 
 def test_keys_written_without_their_join_form_get_it_from_the_index(store):
     mid = message(store, "940", [])
-    with store.engine.begin() as conn:  # a bulk path that does not normalise
-        conn.execute(rows.sa.insert(rows.BK), [{"message_id": mid, "kind": "order", "value": "000777"},
-                                               {"message_id": mid, "kind": "file", "value": "x.edi"}])
+    with store.engine.begin() as conn:  # a bulk path that does not normalise (every writer goes through key_index)
+        insert_keys(conn, [{"message_id": mid, "kind": "order", "value": "000777"},
+                           {"message_id": mid, "kind": "file", "value": "x.edi"}])
     with store.engine.connect() as conn:
         assert rows.related_messages(conn, "order", "777") == []
     rows.index_new_keys(store.engine, now=NOW)
