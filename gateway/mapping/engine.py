@@ -1,7 +1,8 @@
 """The mapping engine: applies a mapping file's field nodes to a scope tree (inbound, through the closures the
 nodes are compiled into once per loaded file, :mod:`gateway.mapping.compiler`; the way back, canonical record to
-segments, is :mod:`gateway.mapping.outbound`, compiled the same way by :mod:`gateway.mapping.outcompiler`). No expression evaluation: only paths, the transforms of
-:mod:`.transforms`, code tables, conditions on qualifiers and registered hooks.
+segments, is :mod:`gateway.mapping.outbound`, compiled the same way by :mod:`gateway.mapping.outcompiler`). No
+expression evaluation: only paths, the transforms of :mod:`.transforms`, code tables, conditions on qualifiers and
+registered hooks.
 
 Field nodes (a plain string is short for ``{path: ...}``)::
 

@@ -34,58 +34,68 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
             f"HL {orphan.scope.first.element(1) if orphan.scope.first else '?'} names parent {orphan.parent_id!r}, "
             "which is no earlier HL (orphan in the HL tree)", "orders", orphan.scope.first, 2))
     nodes = instances(header, hl["loop"])
-    levels = [node.level for node in nodes]
-    # each node's nearest T/P and O ancestors, in one pass (an HL's parent always comes before it)
-    pack_of: dict[int, Scope | None] = {}
-    order_of: dict[int, Scope | None] = {}
+    # each node's nearest T/P and O ancestors, in one pass (an HL's parent always comes before it); the nodes of
+    # each kind in document order
+    pack_of: dict[Scope, Scope | None] = {}
+    order_of: dict[Scope, Scope | None] = {}
+    pack_nodes: list[Scope] = []
+    order_nodes: list[Scope] = []
+    item_nodes: list[Scope] = []
     for node in nodes:
+        level = node._level
+        if level is None:
+            level = node.level
+        if level in _PACK_LEVELS:
+            pack_nodes.append(node)
+        elif level == "O":
+            order_nodes.append(node)
+        elif level == "I":
+            item_nodes.append(node)
         parent = node.hl_parent
         if parent is None:
-            pack_of[id(node)] = order_of[id(node)] = None
+            pack_of[node] = order_of[node] = None
             continue
-        if id(parent) not in pack_of:  # (not an instance of the loop: walk up the slow way)
-            pack_of[id(node)], order_of[id(node)] = node.hl_ancestor(_PACK_LEVELS), node.hl_ancestor(("O",))
+        if parent not in pack_of:  # (not an instance of the loop: walk up the slow way)
+            pack_of[node], order_of[node] = node.hl_ancestor(_PACK_LEVELS), node.hl_ancestor(("O",))
             continue
-        plevel = parent.level
-        pack_of[id(node)] = parent if plevel in _PACK_LEVELS else pack_of[id(parent)]
-        order_of[id(node)] = parent if plevel == "O" else order_of[id(parent)]
+        plevel = parent._level
+        if plevel is None:
+            plevel = parent.level
+        pack_of[node] = parent if plevel in _PACK_LEVELS else pack_of[parent]
+        order_of[node] = parent if plevel == "O" else order_of[parent]
     group = ctx.compiled.group
     package_fields = group(ctx.spec.defs.get("package", {}))
     order_fields = group(ctx.spec.defs.get("order", {}))
     line_fields = group(ctx.spec.defs.get("line", {}))
-    keys: dict[int, str] = {}
+    keys: dict[Scope, str] = {}
     by_key: dict[str, dict[str, Any]] = {}
     packages: list[dict[str, Any]] = []
-    for node, level in zip(nodes, levels, strict=True):
-        if level in _PACK_LEVELS:
-            package = package_fields(ctx, node, f"packages[{len(packages)}]")
-            holder = pack_of[id(node)]
-            if holder is not None and id(holder) in keys:
-                package["parent"] = keys[id(holder)]
-            key = _package_key(package)
-            if key:
-                keys[id(node)] = key
-                known = by_key.get(key)
-                if known is not None:  # the same pallet/carton repeated under another order: one package
-                    for name, value in package.items():
-                        known.setdefault(name, value)
-                    continue
-                by_key[key] = package
-            packages.append(package)
+    for node in pack_nodes:
+        package = package_fields(ctx, node, f"packages[{len(packages)}]")
+        holder = pack_of[node]
+        if holder is not None and holder in keys:
+            package["parent"] = keys[holder]
+        key = _package_key(package)
+        if key:
+            keys[node] = key
+            known = by_key.get(key)
+            if known is not None:  # the same pallet/carton repeated under another order: one package
+                for name, value in package.items():
+                    known.setdefault(name, value)
+                continue
+            by_key[key] = package
+        packages.append(package)
     orders: list[dict[str, Any]] = []
-    by_node: dict[int, dict[str, Any]] = {}
-    for node, level in zip(nodes, levels, strict=True):
-        if level == "O":
-            order = order_fields(ctx, node, f"orders[{len(orders)}]")
-            order["lines"] = []
-            orders.append(order)
-            by_node[id(node)] = order
+    by_node: dict[Scope, dict[str, Any]] = {}
+    for node in order_nodes:
+        order = order_fields(ctx, node, f"orders[{len(orders)}]")
+        order["lines"] = []
+        orders.append(order)
+        by_node[node] = order
     loose: dict[str, Any] | None = None
-    for node, level in zip(nodes, levels, strict=True):
-        if level != "I":
-            continue
-        owner = order_of[id(node)]
-        found = by_node.get(id(owner)) if owner is not None else None
+    for node in item_nodes:
+        owner = order_of[node]
+        found = by_node.get(owner) if owner is not None else None
         if found is None:
             if loose is None:
                 loose = {"lines": []}
@@ -93,9 +103,9 @@ def hl_tree_in(ctx: Inbound, header: Scope, data: dict[str, Any]) -> None:
             found = loose
         order = found
         line = line_fields(ctx, node, f"orders[{orders.index(order)}].lines")
-        holder = pack_of[id(node)]
-        if holder is not None and id(holder) in keys:
-            line["package"] = keys[id(holder)]
+        holder = pack_of[node]
+        if holder is not None and holder in keys:
+            line["package"] = keys[holder]
         order["lines"].append(line)
     data["orders"] = [{k: v for k, v in o.items() if v} for o in orders]
     data["packages"] = packages
