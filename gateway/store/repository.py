@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -81,6 +82,16 @@ class Lineage:
     transactions: list[TransactionSet]
 
 
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to create (:meth:`Store.create_messages`): its columns, first events, and writes needing its id."""
+
+    fields: dict[str, Any]
+    events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]]
+    actor: str = "gateway"
+    then: Callable[[int], batch.Batch] | None = None
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -109,34 +120,45 @@ class Store:
             found = self.find_by_key(key)
             if found is not None:
                 return found, False
-        msg = Message(**_enums(fields))  # a table model does not validate: plain strings become the enums here
-        row = msg.model_dump(exclude={"id"})
         try:
-            with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING, events and keys in bulk
-                msg.id = int(conn.execute(batch.INSERT_MESSAGE, row).scalar_one())
-                now = utcnow()
-                rows = [
-                    {"message_id": msg.id, "name": name, "actor": actor, "detail": detail, "at": now,
-                     "status": MessageStatus(status).value if status is not None else None}
-                    for name, status, detail in events
-                ]
-                if rows:  # (an empty parameter list would insert one row of defaults)
-                    conn.execute(batch.INSERT_EVENT, rows)
-                first = batch.Batch()
-                if msg.file_name:
-                    first.keys(msg.id, [("file", msg.file_name)])
-                if then is not None:  # the caller's writes that need the new id, in the same transaction
-                    first.extend(then(msg.id))
-                batch.run(conn, [first])
-            first.events[:0] = rows
-            first.messages[msg.id] = msg
+            return self.create_messages([NewMessage(fields, events, actor, then)])[0], True
         except IntegrityError:
             found = self.find_by_key(key) if key is not None else None
             if found is None:
                 raise
             return found, False
-        _report(self.engine, [first])
-        return msg, True
+
+    def create_messages(self, new: Sequence[NewMessage]) -> list[Message]:
+        """Insert several messages, each with its first events and ``then`` writes, in ONE transaction (group
+        commit of the inbound flow's first step). Raises ``IntegrityError`` (nothing written) when an idempotency
+        key is taken: the caller falls back to :meth:`create_message`, one by one."""
+        made: list[tuple[Message, list[dict[str, Any]], batch.Batch]] = []
+        with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING each, events and keys in bulk
+            keys = batch.Batch()
+            for n in new:
+                msg = Message(**_enums(n.fields))  # a table model does not validate: strings become the enums here
+                msg.id = int(conn.execute(batch.INSERT_MESSAGE, msg.model_dump(exclude={"id"})).scalar_one())
+                now = utcnow()
+                rows = [
+                    {"message_id": msg.id, "name": name, "actor": n.actor, "detail": detail, "at": now,
+                     "status": MessageStatus(status).value if status is not None else None}
+                    for name, status, detail in n.events
+                ]
+                if msg.file_name:
+                    keys.keys(msg.id, [("file", msg.file_name)])
+                made.append((msg, rows, n.then(msg.id) if n.then is not None else batch.Batch()))
+            events = [r for _m, rows, _t in made for r in rows]
+            if events:  # (an empty parameter list would insert one row of defaults)
+                conn.execute(batch.INSERT_EVENT, events)
+            # the callers' writes that need the new ids, in the same transaction, after every first event
+            batch.run(conn, [keys, *(t for _m, _r, t in made)])
+        done = []
+        for msg, rows, then in made:
+            then.events[:0] = rows  # for the observers: what this transaction wrote about each message
+            then.messages[msg.id] = msg  # type: ignore[index]
+            done.append(then)
+        _report(self.engine, done)
+        return [m for m, _r, _t in made]
 
     def get(self, message_id: int) -> Message:
         with self.session() as s:
@@ -149,6 +171,16 @@ class Store:
         with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
             row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
         return Message.model_validate(_enums(dict(row))) if row is not None else None
+
+    def find_by_keys(self, keys: Sequence[str]) -> dict[str, Message]:
+        """The messages of several idempotency keys, in one query (keys not found are left out)."""
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            t = batch.T_MESSAGE
+            rows = conn.execute(core_select(t).where(t.c.idempotency_key.in_(sorted(set(keys)))))
+            found = [Message.model_validate(_enums(dict(r))) for r in rows.mappings()]
+        return {m.idempotency_key: m for m in found if m.idempotency_key is not None}
 
     def update(
         self,
@@ -393,6 +425,29 @@ class Store:
                 sync()
         if todo:
             _report(self.engine, todo)  # after the sync: the Message objects given to update() are current
+
+    def reserve_control_numbers(self, wanted: dict[tuple[str, str], int]) -> dict[tuple[str, str], list[int]]:
+        """Several numbers of several counters ((scope, kind) -> how many) in ONE transaction, one ``UPDATE`` per
+        counter (the acknowledgements of a batch of files); same sequence as :meth:`next_control_number`."""
+        from gateway.store.models import ControlCounter
+
+        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
+        out: dict[tuple[str, str], list[int]] = {}
+        with self.engine.begin() as conn:
+            for (scope, kind), n in sorted(wanted.items()):  # a fixed order: no deadlock between workers
+                stmt = (
+                    update(tbl)
+                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
+                    .values(value=(tbl.c.value + (n - 1)) % MAX_CONTROL_NUMBER + 1)
+                    .returning(tbl.c.value)
+                )
+                last = conn.execute(stmt).scalar_one_or_none()
+                if last is not None:  # the n numbers before ``last`` (inclusive), wrapping as one by one would
+                    out[(scope, kind)] = [(int(last) - 1 - (n - i)) % MAX_CONTROL_NUMBER + 1 for i in range(1, n + 1)]
+        for (scope, kind), n in wanted.items():  # a counter used for the first time: created by the single path
+            if (scope, kind) not in out:
+                out[(scope, kind)] = [self.next_control_number(scope, kind) for _ in range(n)]
+        return out
 
     def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
         """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one
