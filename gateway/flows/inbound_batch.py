@@ -11,7 +11,8 @@ The steps, in the order of the single-message flow (:mod:`gateway.flows.inbound`
 4. acknowledge all (:meth:`gateway.flows.acks.AckFlow.acknowledge_many`: one transaction for the control
    numbers, one recording every 997 after each is archived, then each is sent);
 5. commit every source (fail point ``inbound.before_commit``), then ONE transaction for all final statuses;
-6. map all (fail point ``inbound.before_mapping``), ONE transaction; then each is released to the hand-off.
+6. map all (fail point ``inbound.before_mapping``), ONE transaction; then ONE transaction releasing all to the
+   hand-off (:meth:`gateway.flows.handoff.HandoffFlow.release_many`).
 
 What is unusual leaves the batch and takes the single-message path from where it stands (every step is safe to
 run again): a CSV/XML document, a file that cannot be read or identified (failed, quarantined), a duplicate, a
@@ -165,7 +166,7 @@ class InboundBatch:
         return [w for w in works if w.msg.status == MessageStatus.acked]
 
     def _map(self, works: list[Work]) -> None:
-        """Map all in one transaction, then hand each off (writes outbox rows; a sweep delivers)."""
+        """Map all in one transaction, then hand all off in one (writes outbox rows; a sweep delivers)."""
         flow = self.flow
         if flow.mapping is None or not works:
             return
@@ -180,9 +181,7 @@ class InboundBatch:
                     batches.append(flow.mapping.batch(w.msg, w.partner))
             flow.store.apply(*batches)
             if flow.handoff is not None:
-                for w in works:
-                    with w.context():
-                        flow.handoff.release(w.msg)  # never raises; gated: released once
+                flow.handoff.release_many([w.msg for w in works])  # never raises; gated: released once
         finally:
             flow.working.difference_update(ids)
 

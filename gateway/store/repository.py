@@ -266,6 +266,17 @@ class Store:
         with self.session() as s:
             return records.outputs(s, message_id, kind)
 
+    def canonical_outputs(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """The archive key of each message's latest canonical output, in one query (messages without one are left
+        out)."""
+        if not message_ids:
+            return {}
+        t = batch.T_OUTPUT
+        q = (core_select(t.c.message_id, t.c.archive_key)
+             .where(t.c.message_id.in_(list(message_ids)), t.c.kind == "canonical").order_by(t.c.id))
+        with self.engine.connect() as conn:
+            return {r.message_id: r.archive_key for r in conn.execute(q)}
+
     def record_delivery_attempt(self, message_id: int, **fields: Any) -> DeliveryAttempt:
         with self.session() as s:
             att = records.record_delivery_attempt(s, message_id, **fields)
