@@ -132,13 +132,16 @@ class Store:
         """Insert several messages, each with its first events and ``then`` writes, in ONE transaction (group
         commit of the inbound flow's first step). Raises ``IntegrityError`` (nothing written) when an idempotency
         key is taken: the caller falls back to :meth:`create_message`, one by one."""
+        if not new:
+            return []
         made: list[tuple[Message, list[dict[str, Any]], batch.Batch]] = []
-        with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING each, events and keys in bulk
+        with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING for all, events and keys in bulk
             keys = batch.Batch()
-            for n in new:
-                msg = Message(**_enums(n.fields))  # a table model does not validate: strings become the enums here
-                msg.id = int(conn.execute(batch.INSERT_MESSAGE, msg.model_dump(exclude={"id"})).scalar_one())
-                now = utcnow()
+            msgs = [Message(**_enums(n.fields)) for n in new]  # a table model does not validate: enums here
+            ids = batch.insert_returning(conn, batch.INSERT_MESSAGES, [m.model_dump(exclude={"id"}) for m in msgs])
+            now = utcnow()
+            for n, msg, mid in zip(new, msgs, ids, strict=True):
+                msg.id = mid
                 rows = [
                     {"message_id": msg.id, "name": name, "actor": n.actor, "detail": detail, "at": now,
                      "status": MessageStatus(status).value if status is not None else None}
