@@ -145,6 +145,8 @@ class AckFlow:
         if todo:
             found.update((a.key, ack) for a, ack in zip(todo, self.recorder.record_many(todo), strict=True))
         produced: dict[int, list[Message]] = {}
+        sent = Batch()  # every acknowledgement's delivery outcome: one transaction once all are sent
+        delivering = []
         for (msg, partner, _a, batch), ic, key in wanted:
             assert msg.id is not None
             ack = found.get(key)
@@ -154,10 +156,13 @@ class AckFlow:
                 self._relink(msg, partner, ic, ack, now)  # recorded before (a resumed message)
             assert ack.id is not None
             if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
-                ack = self.outbound.deliver(ack, partner)
-                if ack.status in (MessageStatus.sent, MessageStatus.delivered):
-                    batch.event(msg.id, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
+                ack = self.outbound.deliver(ack, partner, batch=sent)
+                delivering.append((msg.id, ack, batch))
             produced.setdefault(msg.id, []).append(ack)
+        self.store.apply(sent)
+        for mid, ack, batch in delivering:
+            if ack.status in (MessageStatus.sent, MessageStatus.delivered):
+                batch.event(mid, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
         return [produced.get(w[0].id or 0, []) for w in works]
 
     # -- an ack recorded unlinked (before recording and linking were one transaction) --------------------------
