@@ -460,7 +460,9 @@ class Store:
                     out[(scope, kind)] = [(int(last) - 1 - (n - i)) % MAX_CONTROL_NUMBER + 1 for i in range(1, n + 1)]
         for (scope, kind), n in wanted.items():  # a counter used for the first time: created by the single path
             if (scope, kind) not in out:
-                out[(scope, kind)] = [self.next_control_number(scope, kind) for _ in range(n)]
+                first = self.next_control_number(scope, kind)
+                rest = self.reserve_control_numbers({(scope, kind): n - 1})[(scope, kind)] if n > 1 else []
+                out[(scope, kind)] = [first, *rest]
         return out
 
     def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
