@@ -104,11 +104,16 @@ class Batch:
     updates: list[dict[str, Any]] = field(default_factory=list)  # message columns, merged per message in order
     lineages: list[tuple[int, list[Any], bool]] = field(default_factory=list)  # (message id, tree, replace)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    ack_links: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.ops or self.events or self.key_rows or self.updates or self.lineages or self.outputs)
+        return bool(self.ops or self.events or self.key_rows or self.updates or self.lineages or self.outputs
+                    or self.ack_links or self.attempts)
 
     def extend(self, other: Batch) -> Batch:
+        self.ack_links += other.ack_links
+        self.attempts += other.attempts
         self.updates += other.updates
         self.lineages += other.lineages
         self.outputs += other.outputs
@@ -180,7 +185,7 @@ class Batch:
         row = {"message_id": message_id, "ack_message_id": ack_message_id, "kind": kind, "result": result,
                "created_at": utcnow()}
         self.written.append(("ack", message_id, kind, result, None))
-        self.ops.append(lambda c: _insert_ignore(c, T_ACK_LINK, [row], ["ack_message_id", "message_id", "kind"]))
+        self.ack_links.append(row)
         return self
 
     def delivery_attempt(self, message: int | Message, *, channel: str | None, outcome: str, started_at: datetime,
@@ -189,7 +194,7 @@ class Batch:
         row = {"message_id": _id(message), "channel": channel, "started_at": started_at, "finished_at": utcnow(),
                "outcome": outcome, "transport_id": transport_id, "error": error, "actor": actor}
         self.written.append(("delivery", _id(message), channel, outcome, error))
-        self.ops.append(lambda c: c.execute(INSERT_ATTEMPT, row))
+        self.attempts.append(row)
         return self
 
     def execute(self, op: Op) -> Batch:
@@ -200,9 +205,10 @@ class Batch:
 
 def run(conn: Connection, batches: Sequence[Batch]) -> None:
     """Execute the batches' writes on an open transaction (the caller commits): each batch's own operations in
-    order, then, for all batches together, the lineage trees, the outputs, the message updates (merged per
-    message, later values win), the business keys and the timeline events, each in as few statements as the
-    rows' shapes allow (one round trip each on PostgreSQL, not one a message)."""
+    order, then, for all batches together, the lineage trees, the outputs, acknowledgement links, delivery
+    attempts, the message updates (merged per message, later values win), the business keys and the timeline
+    events, each in as few statements as the rows' shapes allow (one round trip each on PostgreSQL, not one a
+    message)."""
     for b in batches:
         for op in b.ops:
             op(conn)
@@ -212,6 +218,12 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
     outputs = [x for b in batches for x in b.outputs]
     if outputs:
         _insert_outputs(conn, outputs)
+    links = [x for b in batches for x in b.ack_links]
+    if links:
+        _insert_ignore(conn, T_ACK_LINK, links, ["ack_message_id", "message_id", "kind"])
+    attempts = [x for b in batches for x in b.attempts]
+    if attempts:
+        conn.execute(INSERT_ATTEMPT, attempts)
     merged: dict[int, dict[str, Any]] = {}
     for b in batches:
         for values in b.updates:
