@@ -13,15 +13,18 @@ not yet delivered).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from gateway.failpoints import FailPoints
 from gateway.logging import get_logger
-from gateway.store.archive import Archive
+from gateway.store.archive import Archive, Blob
 from gateway.store.batch import Batch
 from gateway.store.models import AckStatus, DeliveryStatus, Direction, Message, MessageStatus, ValidationStatus
-from gateway.store.repository import Store
+from gateway.store.repository import NewMessage, Store
 
 log = get_logger(__name__)
 
@@ -46,47 +49,23 @@ class AckRecorder:
         """Archive ``data`` and record it as the queued outbound acknowledgement of ``answered`` under ``key``
         (linked, with its events, in one transaction). The caller has just looked ``key`` up; should another
         process have recorded it meanwhile, that message comes back (the unique index decides)."""
-        assert answered.id is not None
-        inbound_id = answered.id
-        control = isa13(data)
-        blob = self.archive.put_bytes(data)
+        return self.record_many([Answering(answered, partner_id, key, data, answer)])[0]
+
+    def record_many(self, acks: Sequence[Answering]) -> list[Message]:
+        """:meth:`record` for several acknowledgements (a batch of files): each archived (fsynced), then all
+        recorded and linked in ONE transaction. A key recorded meanwhile by another process (the unique index)
+        sends the batch down the one-by-one path, where that message comes back."""
+        blobs = [self.archive.put_bytes(a.data) for a in acks]
         self.failpoints.hit("acks.after_archive")
-        generated = _detail(answer, control=control)
-
-        def linked(ack_id: int) -> Batch:  # the link and the answered message's event: the same transaction
-            return (
-                Batch()
-                .ack_link(message_id=inbound_id, ack_message_id=ack_id, kind=answer.kind, result=answer.result)
-                .event(inbound_id, "ack.generated", detail={**generated, "ack_message_id": ack_id})
-            )
-
-        created: dict[str, Any] = {"acknowledges": inbound_id, "kind": answer.kind}
-        if answer.note is not None:
-            created["note"] = answer.note
-        ack, _ = self.store.create_message(
-            direction=Direction.outbound,
-            status=MessageStatus.queued,
-            partner_id=partner_id,
-            idempotency_key=key,
-            file_name=f"{partner_id}-{answer.kind.replace('+', '-')}-{control}.x12",
-            content_type="application/edi-x12",
-            document_format="x12",
-            set_ids=answer.kind.replace("+", ","),
-            size=blob.size,
-            sha256=blob.sha256,
-            archive_key=blob.key,
-            correlation_id=answered.correlation_id,
-            validation_status=ValidationStatus.valid.value,  # built by our own acknowledgement builder
-            delivery_status=DeliveryStatus.pending.value,
-            ack_status=AckStatus.not_expected.value,  # nobody acknowledges an acknowledgement
-            events=[("message.created", MessageStatus.queued, created)],
-            then=linked,
-            look_first=False,
-        )
-        assert ack.id is not None
+        try:
+            made = self.store.create_messages([_new(a, blob) for a, blob in zip(acks, blobs, strict=True)])
+        except IntegrityError:
+            made = [self.store.create_message(**_fields(_new(a, blob)), look_first=False)[0]
+                    for a, blob in zip(acks, blobs, strict=True)]
         self.failpoints.hit("acks.after_create")  # recorded and linked in one transaction; delivery follows
-        log.info("ack.generated", extra={"fields": {**_detail(answer), "ack_message_id": ack.id}})
-        return ack
+        for a, ack in zip(acks, made, strict=True):
+            log.info("ack.generated", extra={"fields": {**_detail(a.answer), "ack_message_id": ack.id}})
+        return made
 
     def relink(self, answered: Message, ack: Message, answer: AckAnswer) -> bool:
         """Link an acknowledgement found by its key to ``answered`` if it is not linked yet (one recorded before
@@ -100,6 +79,59 @@ class AckRecorder:
         self.store.apply(batch)
         log.warning("ack.relinked", extra={"fields": {"kind": answer.kind, "ack_message_id": ack.id}})
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class Answering:
+    """An acknowledgement to record: the message it answers, its partner, idempotency key, bytes and answer."""
+
+    answered: Message
+    partner_id: str
+    key: str
+    data: bytes
+    answer: AckAnswer
+
+
+def _new(a: Answering, blob: Blob) -> NewMessage:
+    """The outbound acknowledgement's row, its ``message.created`` event, and (once it has an id) the link to the
+    message it answers with that message's ``ack.generated`` event: one transaction."""
+    inbound_id, answer = a.answered.id, a.answer
+    assert inbound_id is not None
+    control = isa13(a.data)
+    generated = _detail(answer, control=control)
+
+    def linked(ack_id: int) -> Batch:
+        return (
+            Batch()
+            .ack_link(message_id=inbound_id, ack_message_id=ack_id, kind=answer.kind, result=answer.result)
+            .event(inbound_id, "ack.generated", detail={**generated, "ack_message_id": ack_id})
+        )
+
+    created: dict[str, Any] = {"acknowledges": inbound_id, "kind": answer.kind}
+    if answer.note is not None:
+        created["note"] = answer.note
+    fields = dict(
+        direction=Direction.outbound,
+        status=MessageStatus.queued,
+        partner_id=a.partner_id,
+        idempotency_key=a.key,
+        file_name=f"{a.partner_id}-{answer.kind.replace('+', '-')}-{control}.x12",
+        content_type="application/edi-x12",
+        document_format="x12",
+        set_ids=answer.kind.replace("+", ","),
+        size=blob.size,
+        sha256=blob.sha256,
+        archive_key=blob.key,
+        correlation_id=a.answered.correlation_id,
+        validation_status=ValidationStatus.valid.value,  # built by our own acknowledgement builder
+        delivery_status=DeliveryStatus.pending.value,
+        ack_status=AckStatus.not_expected.value,  # nobody acknowledges an acknowledgement
+    )
+    return NewMessage(fields, [("message.created", MessageStatus.queued, created)], then=linked)
+
+
+def _fields(n: NewMessage) -> dict[str, Any]:
+    return {**n.fields, "events": n.events, "actor": n.actor, "then": n.then}
 
 
 def isa13(data: bytes) -> str:

@@ -7,13 +7,15 @@ and the interchange's position, so resuming or reprocessing a message never send
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from gateway.edi.x12 import AckOptions, Interchange, build_acknowledgement
 from gateway.edi.x12.ack import ack_kind
 from gateway.failpoints import FailPoints
-from gateway.flows.ack_record import AckAnswer, AckRecorder
+from gateway.flows.ack_record import AckAnswer, AckRecorder, Answering
 from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger
 from gateway.partners.schema import AckPolicy, Partner
@@ -43,30 +45,27 @@ class StoreControlNumbers:
         return self.store.next_control_number(self.scope, "transaction")
 
 
-class AckControlNumbers(StoreControlNumbers):
-    """For one functional acknowledgement: the first number asked for takes the interchange and group numbers
-    together in one transaction (a 997 of one group needs exactly these; set numbers are counted inside each group);
-    any further one is taken alone. A TA1 alone (``groups=False``) takes only its interchange number."""
+class ReservedControlNumbers(StoreControlNumbers):
+    """For one acknowledgement of a batch: its interchange (and group) number come from the numbers reserved for
+    the batch in one transaction (:meth:`Store.reserve_control_numbers`); any further one is taken alone."""
 
-    def __init__(self, store: Store, scope: str, *, groups: bool) -> None:
+    def __init__(self, store: Store, scope: str, reserved: dict[tuple[str, str], list[int]]) -> None:
         super().__init__(store, scope)
-        self._groups = groups
-        self._taken: dict[str, int] | None = None
+        self._reserved = reserved
+        self._used: set[str] = set()
 
     def _next(self, kind: str) -> int:
-        if self._taken is None and self._groups:
-            self._taken = self.store.next_control_numbers(self.scope, ("interchange", "group"))
-        got = self._taken.pop(kind, None) if self._taken else None
-        return got if got is not None else self.store.next_control_number(self.scope, kind)
+        left = self._reserved.get((self.scope, kind))
+        if kind not in self._used and left:
+            self._used.add(kind)
+            return left.pop(0)
+        return self.store.next_control_number(self.scope, kind)
 
     def next_interchange(self) -> int:
         return self._next("interchange")
 
     def next_group(self) -> int:
         return self._next("group")
-
-    def next_transaction(self) -> int:
-        return self._next("transaction")
 
 
 def ack_kind_and_result(interchange: Interchange, options: AckOptions) -> tuple[str, str]:
@@ -109,40 +108,62 @@ class AckFlow:
     ) -> list[Message]:
         """Build, record and deliver the acknowledgements of ``msg``. The ``ack.sent`` events on ``msg`` go into
         ``batch`` when one is given (the caller applies it with its next step), else are written here."""
-        assert msg.id is not None
         own = batch is None
         batch = Batch() if batch is None else batch
-        produced = []
-        for pos, ic in enumerate(analysis.interchanges, start=1):
-            if _policy(partner, ic).send == "none":
-                continue
-            key = f"ack:{msg.id}:{pos}"
-            ack = self.store.find_by_key(key)
-            if ack is None:
-                ack = self._build(msg, partner, ic, key, now)
-                if ack is None:
-                    continue
-            else:
-                self._relink(msg, partner, ic, ack, now)
-            assert ack.id is not None
-            if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
-                ack = self.outbound.deliver(ack, partner)
-                if ack.status in (MessageStatus.sent, MessageStatus.delivered):
-                    batch.event(msg.id, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
-            produced.append(ack)
+        produced = self.acknowledge_many([(msg, partner, analysis, batch)], now=now)[0]
         if own:
             self.store.apply(batch)
         return produced
 
-    def _build(self, msg: Message, partner: Partner, ic: Interchange, key: str, now: datetime) -> Message | None:
-        assert msg.id is not None
-        options = _options(partner, ic, now)
-        kind, result = ack_kind_and_result(ic, options)
-        numbers = AckControlNumbers(self.store, partner.id, groups=kind != "TA1")
-        data = build_acknowledgement(ic, control_numbers=numbers, options=options)
-        if not data:
-            return None
-        return self.recorder.record(msg, partner.id, key, data, AckAnswer(kind, result))
+    def acknowledge_many(
+        self, works: Sequence[tuple[Message, Partner, Any, Batch]], *, now: datetime
+    ) -> list[list[Message]]:
+        """:meth:`acknowledge` for a batch of messages, each with the batch its ``ack.sent`` events go into. The
+        store work is per batch: one query for acknowledgements recorded before, one transaction for the control
+        numbers of all new ones, one recording them all (after each is archived), then each is delivered."""
+        wanted = [(w, ic, f"ack:{w[0].id}:{pos}") for w in works
+                  for pos, ic in enumerate(w[2].interchanges, start=1) if _policy(w[1], ic).send != "none"]
+        found = self.store.find_by_keys([key for _w, _ic, key in wanted])
+        plans = []
+        count: Counter[tuple[str, str]] = Counter()
+        for (msg, partner, _a, _b), ic, key in wanted:
+            if key not in found:
+                options = _options(partner, ic, now)
+                kind, result = ack_kind_and_result(ic, options)
+                count[(partner.id, "interchange")] += 1
+                if kind != "TA1":
+                    count[(partner.id, "group")] += 1
+                plans.append((msg, partner, ic, key, options, AckAnswer(kind, result)))
+        reserved = self.store.reserve_control_numbers(dict(count)) if count else {}
+        todo = []
+        for msg, partner, ic, key, options, answer in plans:
+            numbers = ReservedControlNumbers(self.store, partner.id, reserved)
+            data = build_acknowledgement(ic, control_numbers=numbers, options=options)
+            if data:
+                todo.append(Answering(msg, partner.id, key, data, answer))
+        new = {a.key for a in todo}
+        if todo:
+            found.update((a.key, ack) for a, ack in zip(todo, self.recorder.record_many(todo), strict=True))
+        produced: dict[int, list[Message]] = {}
+        sent = Batch()  # every acknowledgement's delivery outcome: one transaction once all are sent
+        delivering = []
+        for (msg, partner, _a, batch), ic, key in wanted:
+            assert msg.id is not None
+            ack = found.get(key)
+            if ack is None:
+                continue  # nothing to answer with
+            if key not in new:
+                self._relink(msg, partner, ic, ack, now)  # recorded before (a resumed message)
+            assert ack.id is not None
+            if ack.status not in (MessageStatus.sent, MessageStatus.delivered):
+                ack = self.outbound.deliver(ack, partner, batch=sent)
+                delivering.append((msg.id, ack, batch))
+            produced.setdefault(msg.id, []).append(ack)
+        self.store.apply(sent)
+        for mid, ack, batch in delivering:
+            if ack.status in (MessageStatus.sent, MessageStatus.delivered):
+                batch.event(mid, "ack.sent", detail={"ack_message_id": ack.id, "file": ack.file_name})
+        return [produced.get(w[0].id or 0, []) for w in works]
 
     # -- an ack recorded unlinked (before recording and linking were one transaction) --------------------------
     def _relink(self, msg: Message, partner: Partner, ic: Interchange, ack: Message, now: datetime) -> None:

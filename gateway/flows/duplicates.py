@@ -14,12 +14,12 @@ failed may be sent again (the RFC 4130 rule for AS2 Message-IDs, applied to inte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import and_, select
 
 from gateway.edi.x12 import Interchange as AnalysedInterchange
 from gateway.edi.x12.ack_read import control_variants
@@ -38,6 +38,8 @@ from gateway.store.repository import Store
 log = get_logger(__name__)
 
 DUPLICATE_TA1 = AckAnswer("TA1", "R", note="025")  # interchange rejected: duplicate interchange control number
+M = Message.__table__  # type: ignore[attr-defined]
+ISA = Interchange.__table__  # type: ignore[attr-defined]
 NOT_SEEN = (MessageStatus.failed, MessageStatus.quarantined, MessageStatus.duplicate)
 
 
@@ -67,57 +69,80 @@ class DuplicateCheck:
 
     def find(self, msg: Message, partner: Partner, analysis: Any) -> Duplicate | None:
         """The earlier message ``msg`` duplicates, if any."""
-        assert msg.id is not None
-        since = self.clock() - partner.duplicates.window
-        with self.store.session() as s:
-            for ic in analysis.interchanges:
-                if not ic.control_number.strip():
-                    continue
+        return self.find_many([(msg, partner, analysis)])[0]
+
+    def find_many(self, works: Sequence[tuple[Message, Partner, Any]]) -> list[Duplicate | None]:
+        """:meth:`find` for a batch of messages: one query for every interchange control number of the batch (and
+        one for the bytes, when a partner checks content), matched here per message (earlier messages only, within
+        each partner's window)."""
+        if not works:
+            return []
+        now = self.clock()
+        since = {id(w): now - w[1].duplicates.window for w in works}
+        oldest = min(since.values())
+        newest = max(w[0].id or 0 for w in works)
+        seen = and_(
+            M.c.direction == Direction.inbound.value,
+            M.c.id < newest,
+            M.c.created_at >= oldest,
+            M.c.status.not_in([st.value for st in NOT_SEEN]),
+        )
+        controls = {v for w in works for ic in w[2].interchanges if ic.control_number.strip()
+                    for v in control_variants(ic.control_number)}
+        by_control: dict[str, list[Any]] = {}
+        shas = {w[0].sha256 for w in works if w[1].duplicates.by_content}
+        by_sha: dict[str, list[Any]] = {}
+        with self.store.engine.connect() as conn:
+            if controls:
                 q = (
-                    select(Interchange, Message)
-                    .join(Message, col(Message.id) == Interchange.message_id)
-                    .where(
-                        col(Interchange.control_number).in_(control_variants(ic.control_number)),
-                        Message.direction == Direction.inbound,
-                        col(Message.id) < msg.id,
-                        col(Message.created_at) >= since,
-                        col(Message.status).not_in([st.value for st in NOT_SEEN]),
-                    )
-                    .order_by(col(Message.id))
+                    select(ISA.c.control_number, ISA.c.sender_id, ISA.c.sender_qualifier, M.c.id, M.c.file_name,
+                           M.c.created_at)
+                    .join(M, M.c.id == ISA.c.message_id)
+                    .where(ISA.c.control_number.in_(sorted(controls)), seen)
+                    .order_by(M.c.id)
                 )
-                for row, earlier in s.exec(q).all():
-                    if (row.sender_id or "").strip() == ic.sender_id.strip() and (
-                        row.sender_qualifier or ""
-                    ).strip() == ic.sender_qualifier.strip():
-                        assert earlier.id is not None
-                        return Duplicate(
-                            earlier.id,
-                            f"duplicate interchange: sender {ic.sender_qualifier.strip()}/{ic.sender_id.strip()} "
-                            f"already sent ISA13 {ic.control_number.strip()} in message {earlier.id} "
-                            f"({earlier.file_name or 'no file name'}, {earlier.created_at:%Y-%m-%d %H:%M} UTC)",
-                            "interchange",
-                            ic.control_number.strip(),
-                        )
-            if partner.duplicates.by_content:
-                q2 = (
-                    select(Message)
-                    .where(
-                        Message.sha256 == msg.sha256,
-                        Message.direction == Direction.inbound,
-                        col(Message.id) < msg.id,
-                        col(Message.created_at) >= since,
-                        col(Message.status).not_in([st.value for st in NOT_SEEN]),
-                    )
-                    .order_by(col(Message.id))
-                )
-                same = s.exec(q2).first()
-                if same is not None and same.id is not None:
+                for row in conn.execute(q):
+                    by_control.setdefault(row.control_number, []).append(row)
+            if shas:
+                q2 = select(M.c.sha256, M.c.id, M.c.file_name, M.c.created_at).where(
+                    M.c.sha256.in_(sorted(s for s in shas if s)), seen).order_by(M.c.id)
+                for row in conn.execute(q2):
+                    by_sha.setdefault(row.sha256, []).append(row)
+        return [self._match(w, since[id(w)], by_control, by_sha) for w in works]
+
+    def _match(self, work: tuple[Message, Partner, Any], since: datetime, by_control: dict[str, list[Any]],
+               by_sha: dict[str, list[Any]]) -> Duplicate | None:
+        msg, partner, analysis = work
+        assert msg.id is not None
+
+        def earlier(row: Any) -> bool:
+            return bool(row.id < msg.id and _aware(row.created_at) >= since)
+
+        for ic in analysis.interchanges:
+            if not ic.control_number.strip():
+                continue
+            rows = [r for v in control_variants(ic.control_number) for r in by_control.get(v, ())]
+            for row in sorted(rows, key=lambda r: r.id):
+                if earlier(row) and (row.sender_id or "").strip() == ic.sender_id.strip() and (
+                    row.sender_qualifier or ""
+                ).strip() == ic.sender_qualifier.strip():
                     return Duplicate(
-                        same.id,
-                        f"duplicate content: the same bytes (sha256 {msg.sha256[:12]}...) were received in message "
-                        f"{same.id} ({same.file_name or 'no file name'}, {same.created_at:%Y-%m-%d %H:%M} UTC)",
-                        "content",
+                        row.id,
+                        f"duplicate interchange: sender {ic.sender_qualifier.strip()}/{ic.sender_id.strip()} "
+                        f"already sent ISA13 {ic.control_number.strip()} in message {row.id} "
+                        f"({row.file_name or 'no file name'}, {row.created_at:%Y-%m-%d %H:%M} UTC)",
+                        "interchange",
+                        ic.control_number.strip(),
                     )
+        if partner.duplicates.by_content:
+            same = next((r for r in by_sha.get(msg.sha256 or "", ()) if earlier(r)), None)
+            if same is not None:
+                return Duplicate(
+                    same.id,
+                    f"duplicate content: the same bytes (sha256 {msg.sha256[:12]}...) were received in message "
+                    f"{same.id} ({same.file_name or 'no file name'}, {same.created_at:%Y-%m-%d %H:%M} UTC)",
+                    "content",
+                )
         return None
 
     def answer(self, msg: Message, partner: Partner, analysis: Any, dup: Duplicate) -> Message | None:
@@ -159,3 +184,8 @@ class DuplicateCheck:
         ta1 = ["TA1", ic.control_number.strip().zfill(9), ic.date, ic.time, "R", "025"]
         data = write_interchange(envelope, [], WriterOptions(delimiters=d), interchange_acks=[ta1])
         return self.recorder.record(msg, partner.id, key, data, DUPLICATE_TA1)
+
+
+def _aware(at: datetime) -> datetime:
+    """A timestamp read back by Core (SQLite gives naive UTC values) compared with the clock's aware ones."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

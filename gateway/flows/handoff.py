@@ -52,6 +52,7 @@ log = get_logger(__name__)
 SWEEP_BUDGET_SECONDS = 5.0  # one sweep delivers what is due for at most this long, then yields its thread
 RECONCILE_AFTER = timedelta(minutes=2)  # an accepted message still unreleased after this was left by a crash
 LEASE = timedelta(seconds=30)  # a claim's lease; renewed while a lane is being delivered
+NOTHING = {"reason": "no record was mapped from this message"}
 NOT_DOCUMENTS = ("ack", "sla")  # record types about our own messages or breaches: no partner document's lag
 
 
@@ -129,26 +130,65 @@ class HandoffFlow:
 
     # -- release (called by the inbound flow) -------------------------------------------------------------------
     def release(self, msg: Message) -> None:
-        """Hand off the records of an accepted, mapped inbound message. Never raises: a failure leaves the message
-        unreleased, and :meth:`reconcile` releases it later."""
-        assert msg.id is not None
+        """Hand off the records of an accepted, mapped inbound message (a batch of one, :meth:`release_many`).
+        Never raises: a failure leaves the message unreleased, and :meth:`reconcile` releases it later."""
+        self.release_many([msg])
+
+    def release_many(self, msgs: Sequence[Message]) -> None:
+        """:meth:`release` for a batch of mapped messages: one query for their canonical outputs, two for earlier
+        releases of the same interchanges, ONE transaction writing every message's rows and events. Never raises:
+        a failure leaves the messages unreleased, and :meth:`reconcile` releases them later."""
         try:
             self.failpoints.hit("handoff.before_release")
-            self._release(msg, replay=False, actor="gateway")
+            self._release_many(msgs)
             self.failpoints.hit("handoff.after_release")
         except GatewayError as exc:
-            log.error("handoff.release_failed", extra={"fields": {"message_id": msg.id, "error": exc.describe()}})
+            log.error("handoff.release_failed", extra={"fields": {"message_ids": [m.id for m in msgs],
+                                                                  "error": exc.describe()}})
         except Exception:  # a defect must not stop the inbound flow; reconcile retries it
-            log.exception("handoff.release_crashed", extra={"fields": {"message_id": msg.id}})
+            log.exception("handoff.release_crashed", extra={"fields": {"message_ids": [m.id for m in msgs]}})
 
-    def _events_of(self, msg: Message) -> Generator[HandoffEvent, None, None]:
-        """The message's record events from its canonical output (none: nothing was mapped), read one record at a
-        time: a large interchange's records are never all in memory."""
+    def _release_many(self, msgs: Sequence[Message]) -> None:
+        ids = [m.id for m in msgs if m.id is not None]
+        canonical = self.store.canonical_outputs(ids)
+        earlier = self.outbox.duplicates_of([(m.id, m.partner_id, m.sha256) for m in msgs if m.id is not None])
+        sources: list[Generator[HandoffEvent, None, None]] = []
+        released = []
+        marked: list[tuple[int, HandoffStatus, str, dict[str, Any]]] = []
+        now = self.clock()
+        try:
+            for m in msgs:
+                assert m.id is not None
+                if m.id in earlier:
+                    log.warning("handoff.duplicate", extra={"fields": {"message_id": m.id, "of": earlier[m.id]}})
+                    marked.append((m.id, HandoffStatus.skipped, "handoff.duplicate", _duplicate(earlier[m.id])))
+                    continue
+                key = canonical.get(m.id)
+                source = self._events_of(m, key) if key is not None else None
+                first = next(source, None) if source is not None else None
+                if source is None or first is None:
+                    marked.append((m.id, HandoffStatus.skipped, "handoff.nothing", NOTHING))
+                    continue
+                sources.append(source)
+                released.append((m.id, ((e, self._route(e)) for e in chain([first], source))))
+            done = self.outbox.release_many(released, marked, now=now)
+        finally:
+            for source in sources:
+                source.close()
+        if any(mid in done for mid, _r in released):
+            log.info("handoff.released", extra={"fields": {"messages": [m for m, _r in released if m in done]}})
+            self.wake()
+
+    def _events_of(self, msg: Message, key: str | None = None) -> Generator[HandoffEvent, None, None]:
+        """The message's record events from its canonical output (``key``, else looked up; none: nothing was
+        mapped), read one record at a time: a large interchange's records are never all in memory."""
         assert msg.id is not None
-        outputs = self.store.outputs(msg.id, OutputKind.canonical.value)
-        if not outputs:
-            return
-        with self.archive.open(outputs[-1].archive_key) as fp:
+        if key is None:
+            outputs = self.store.outputs(msg.id, OutputKind.canonical.value)
+            if not outputs:
+                return
+            key = outputs[-1].archive_key
+        with self.archive.open(key) as fp:
             documents: Iterable[dict[str, Any]] = iter_documents(fp)
             set_ids = (msg.set_ids or "").split(",") if msg.set_ids else []
             if msg.document_format in ("csv", "xml"):  # one file document: a handful of records
@@ -165,15 +205,6 @@ class HandoffFlow:
 
     def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:
         assert msg.id is not None
-        if not replay:
-            earlier = self.outbox.duplicate_of(msg.id, (msg.partner_id, msg.sha256))
-            if earlier is not None:  # a partner sent the same interchange (or bytes) again: it left once already
-                log.warning("handoff.duplicate", extra={"fields": {"message_id": msg.id, "of": earlier}})
-                return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.duplicate", {
-                    "of": earlier,
-                    "reason": f"message {earlier} with the same interchange was handed off already; "
-                              "replay this message to hand it off anyway",
-                }, self.clock())
         source = self._events_of(msg)
         events: Iterator[HandoffEvent] = source
         try:
@@ -185,8 +216,7 @@ class HandoffFlow:
                         raise InvalidActionError(f"message {msg.id} has no record to hand off",
                                                  hint="only a mapped message (or an acknowledgement outcome) is "
                                                       "handed off")
-                    return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.nothing",
-                                            {"reason": "no record was mapped from this message"}, self.clock())
+                    return self.outbox.mark(msg.id, HandoffStatus.skipped, "handoff.nothing", NOTHING, self.clock())
                 events = iter(stored)
             else:
                 events = chain([first], source)
@@ -410,3 +440,8 @@ def _keys_of(doc: dict[str, Any]) -> list[tuple[str, str]]:
         return business_keys(parse_record(doc))
     except Exception:  # a record that does not parse back has no keys to show; it is still handed off
         return []
+
+
+def _duplicate(earlier: int) -> dict[str, Any]:
+    return {"of": earlier, "reason": f"message {earlier} with the same interchange was handed off already; "
+                                     "replay this message to hand it off anyway"}

@@ -16,7 +16,7 @@ stopped), never a live node's message in flight.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.file_documents import FileDocuments
 from gateway.flows.handoff import HandoffFlow
+from gateway.flows.inbound_batch import InboundBatch, new_message
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.reconcile import Reconciler, is_acknowledgement
@@ -97,36 +98,66 @@ class InboundFlow:
 
     # -- entry points ----------------------------------------------------------------------------------------
     def receive(self, item: InboundItem) -> Message | None:
-        """Take one item from a channel through the whole flow. Returns its message (None if it vanished).
+        """Take one item from a channel through the whole flow: a batch of one (:meth:`receive_many`)."""
+        return self.receive_many([item])[0]
+
+    def receive_many(self, items: Sequence[InboundItem]) -> list[Message | None]:
+        """Take items from a channel through the whole flow; returns their messages (None: the item vanished).
+        New items go through together, each step of all of them in one transaction (:mod:`inbound_batch`);
+        an item already recorded (a redelivery) resumes its message on its own.
 
         A message another live node is working on is left to it: returned as it stands, the source not committed
         (the channel offers the item again later, when that node has finished it)."""
+        found = self.store.find_by_keys([item.idempotency_key for item in items])
+        fresh = [item for item in items if item.idempotency_key not in found]
+        out = dict(zip(map(id, fresh), InboundBatch(self).receive(fresh), strict=True)) if fresh else {}
+        for item in items:
+            if id(item) not in out:
+                out[id(item)] = self._receive_known(item, found[item.idempotency_key])
+        return [out[id(item)] for item in items]
+
+    def receive_one(self, item: InboundItem) -> Message | None:
+        """One item on its own (a new item another node may be recording at the same moment)."""
         existing = self.store.find_by_key(item.idempotency_key)
-        with log_context(correlation_id=(existing.correlation_id if existing else None) or new_correlation_id()):
-            if existing is None:
-                archived = self._archive(item)  # created leased to this node (or taken, when another node raced us)
-                if archived is None:
-                    return None
-                msg, mine = archived
-                if not mine:
-                    return msg  # another node received the same item at the same moment and works on it
-            else:
-                msg = existing
-                assert msg.id is not None
-                if not self.leases.take(msg.id):
-                    log.info("message.busy_elsewhere", extra={"fields": {"message_id": msg.id}})
-                    return self.store.get(msg.id)
-                msg = self.store.get(msg.id)  # as the last holder left it
+        if existing is not None:
+            return self._receive_known(item, existing)
+        with log_context(correlation_id=new_correlation_id()):
+            archived = self._archive(item)  # created leased to this node (or taken, when another node raced us)
+            if archived is None:
+                return None
+            msg, mine = archived
+            if not mine:
+                return msg  # another node received the same item at the same moment and works on it
             assert msg.id is not None
             try:
                 with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
-                    if msg.status in TERMINAL:
-                        log.info("message.redelivered", extra={"fields": {"status": msg.status}})
-                        self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
-                        return msg
-                    return self._guarded(msg, item)
+                    return self.single(msg, item)
             finally:
                 self._let_go(msg.id)
+
+    def _receive_known(self, item: InboundItem, msg: Message) -> Message | None:
+        """An item whose message exists (a redelivery, or a crash before its source was committed)."""
+        mid = msg.id
+        assert mid is not None
+        with log_context(correlation_id=msg.correlation_id or new_correlation_id()):
+            if not self.leases.take(mid):
+                log.info("message.busy_elsewhere", extra={"fields": {"message_id": mid}})
+                return self.store.get(mid)
+            try:
+                msg = self.store.get(mid)  # as the last holder left it
+                with log_context(message_id=mid, partner_id=msg.partner_id or item.partner_id):
+                    return self.single(msg, item)
+            finally:
+                self._let_go(mid)
+
+    def single(self, msg: Message, item: InboundItem) -> Message:
+        """The single-message path, for a caller holding the lease: a redelivered message, or one that left a
+        batch (an unusual branch), from where it stands."""
+        if msg.status in TERMINAL:
+            log.info("message.redelivered", extra={"fields": {"status": msg.status}})
+            self._commit(msg, item, None if msg.status in _SUCCESS else _already_failed(msg))
+            return msg
+        return self._guarded(msg, item)
 
     def _let_go(self, message_id: int) -> None:
         try:
@@ -247,25 +278,8 @@ class InboundFlow:
                 log.warning("message.unreadable", extra={"fields": {"channel": item.channel, "error": str(exc)}})
                 return None
             raise
-        msg, created = self.store.create_message(
-            direction=Direction.inbound,
-            status=MessageStatus.archived,
-            partner_id=item.partner_id,
-            channel=item.channel,
-            transport_id=item.transport_id,
-            idempotency_key=item.idempotency_key,
-            file_name=item.name,
-            size=blob.size,
-            sha256=blob.sha256,
-            archive_key=blob.key,
-            correlation_id=log_context_id(),
-            **self.leases.fields(),
-            look_first=False,  # receive() has just looked the key up
-            events=[
-                ("message.received", MessageStatus.received, {"channel": item.channel, "file": item.name}),
-                ("message.archived", MessageStatus.archived, {"sha256": blob.sha256, "size": blob.size}),
-            ],
-        )
+        new = new_message(item, blob, log_context_id(), self.leases.fields())
+        msg, created = self.store.create_message(**new.fields, events=new.events, look_first=False)
         assert msg.id is not None
         if created:
             self.leases.adopt(msg.id)
@@ -322,6 +336,28 @@ class InboundFlow:
     def _read_and_identify(
         self, msg: Message, registry: PartnerRegistry, channel_partner: str | None
     ) -> tuple[Partner, Any]:
+        analysis, batch = self._envelope(msg, registry, channel_partner)
+        try:
+            partner = self._identified(msg, analysis, registry, channel_partner, batch)
+        finally:  # the envelope step is written whatever identification says
+            self.store.apply(batch)
+        return partner, analysis
+
+    def read_for_batch(
+        self, msg: Message, item: InboundItem, registry: PartnerRegistry
+    ) -> tuple[Partner, Any, Batch] | None:
+        """For a batch: the partner, the analysis and the envelope step (not written yet) of an X12 message; None
+        for a CSV/XML document. Raises what :meth:`_read_and_identify` raises (the caller takes the single path)."""
+        assert msg.archive_key is not None
+        channel_partner = item.partner_id
+        files, p = self.files, registry.get(channel_partner) if channel_partner is not None else None
+        if files is not None and p is not None and files.spec_for(msg.archive_key, msg.file_name, p) is not None:
+            return None  # a CSV/XML document: the single path
+        analysis, batch = self._envelope(msg, registry, channel_partner)
+        return self._identified(msg, analysis, registry, channel_partner, batch), analysis, batch
+
+    def _envelope(self, msg: Message, registry: PartnerRegistry, channel_partner: str | None) -> tuple[Any, Batch]:
+        """Analyze the archived bytes; the envelope step's writes (lineage, keys, status), not applied yet."""
         assert msg.id is not None and msg.archive_key is not None
         if msg.size == 0:
             raise NotEDIError("the file is empty", hint="ask the partner to send the file again")
@@ -344,17 +380,16 @@ class InboundFlow:
             set_ids=",".join(summary["set_ids"]) or None,
             detail=summary,
         )
-        try:
-            partner = self._identify(msg, analysis, registry, channel_partner)
-        except BaseException:
-            self.store.apply(batch)
-            raise
+        return analysis, batch
+
+    def _identified(self, msg: Message, analysis: Any, registry: PartnerRegistry, channel_partner: str | None,
+                    batch: Batch) -> Partner:
+        partner = self._identify(msg, analysis, registry, channel_partner)
         batch.update(msg, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id})
         # sets or versions the partner did not declare: refused by the acknowledgement, or a warning (declared.py)
         for name, detail in timeline_events(enforce_declared(analysis, partner, file=msg.file_name)):
             batch.event(msg, name, detail=detail)
-        self.store.apply(batch)
-        return partner, analysis
+        return partner
 
     def _identify(
         self, msg: Message, analysis: Any, registry: PartnerRegistry, channel_partner: str | None
@@ -403,12 +438,10 @@ class InboundFlow:
         with log_context(partner_id=partner.id):
             batch = Batch()  # ack.sent events: written with the final status
             self.acks.acknowledge(msg, partner, analysis, now=self.clock(), batch=batch)
-            if analysis.valid:
-                status, error = MessageStatus.acked, None
-            else:
-                status = MessageStatus.failed
-                error = _rejection(analysis, self.quote_data)
-            return self._finish(msg, item, status, error, batch)
+            self.failpoints.hit("inbound.before_commit")
+            self.final(msg, item, analysis, batch)
+            self.store.apply(batch)
+            return msg
 
     def _map(self, done: Message, partner: Partner) -> Message:
         """An acknowledged message's mapping and hand-off (after the source is committed: a slow mapping holds
@@ -462,9 +495,23 @@ class InboundFlow:
         batch: Batch | None = None,
     ) -> Message:
         """The last step: commit the source, then the final status with the step's events in ONE transaction."""
-        assert msg.id is not None
         batch = batch if batch is not None else Batch()
         self.failpoints.hit("inbound.before_commit")
+        self._final_step(msg, item, status, error, batch)
+        self.store.apply(batch)
+        return msg
+
+    def final(self, msg: Message, item: InboundItem | None, analysis: Any, batch: Batch) -> None:
+        """An acknowledged message's last step into ``batch``: commit the source; acked, or failed (rejected)."""
+        if analysis.valid:
+            self._final_step(msg, item, MessageStatus.acked, None, batch)
+        else:
+            self._final_step(msg, item, MessageStatus.failed, _rejection(analysis, self.quote_data), batch)
+
+    def _final_step(
+        self, msg: Message, item: InboundItem | None, status: MessageStatus, error: GatewayError | None, batch: Batch
+    ) -> None:
+        assert msg.id is not None
         self._commit(msg, item, error, batch)
         fields: dict[str, Any] = {"reason": None, "error": None}
         if error is not None:
@@ -473,8 +520,6 @@ class InboundFlow:
         else:
             log.info(f"message.{status.value}")
         batch.update(msg, event=f"message.{status.value}", status=status, detail=fields["error"], **fields)
-        self.store.apply(batch)
-        return msg
 
     def _commit(
         self, msg: Message, item: InboundItem | None, error: BaseException | None, batch: Batch | None = None

@@ -31,7 +31,7 @@ OutboundChannels = Callable[[Partner], Sequence[Outbound]]
 class Delivers(Protocol):
     """Anything that delivers an archived outbound message: :class:`OutboundFlow`, or the retrying wrapper."""
 
-    def deliver(self, message: Message, partner: Partner) -> Message: ...
+    def deliver(self, message: Message, partner: Partner, *, batch: Batch | None = None) -> Message: ...
 
 
 class OutboundFlow:
@@ -43,13 +43,16 @@ class OutboundFlow:
         self.channels = channels
         self.failpoints = failpoints or FailPoints()
 
-    def deliver(self, message: Message, partner: Partner) -> Message:
+    def deliver(self, message: Message, partner: Partner, *, batch: Batch | None = None) -> Message:
         """Send ``message`` on every outbound channel of ``partner``; returns the updated message.
 
         Each outcome (the attempt row, the status, the delivery status and the event) is one transaction. The
-        statuses follow the receipts' outcomes (see :mod:`gateway.flows.delivery_status`).
+        statuses follow the receipts' outcomes (see :mod:`gateway.flows.delivery_status`). With ``batch`` (the
+        acknowledgements of a batch of files) a successful outcome goes into it instead, for the caller to write
+        with the others in one transaction (``message`` is brought in step then).
         """
         assert message.id is not None and message.archive_key is not None and message.file_name is not None
+        into = batch
         with log_context(message_id=message.id, partner_id=partner.id):
             targets = self.channels(partner)
             if not targets:
@@ -101,7 +104,10 @@ class OutboundFlow:
                 batch.delivery_attempt(message, channel=str(attempt["channel"]), outcome=str(attempt["outcome"]),
                                        started_at=attempt["started_at"],  # type: ignore[arg-type]
                                        transport_id=attempt.get("transport_id"))  # type: ignore[arg-type]
-            self.store.apply(batch)
+            if into is None:
+                self.store.apply(batch)
+            else:
+                into.extend(batch)
             return message
 
     def _ack_due(self, message: Message) -> datetime | None:

@@ -1,8 +1,9 @@
 """A polling job: ask an inbound channel for complete items and take each through the inbound flow.
 
-With ``workers`` above one (PostgreSQL: see ``inbound_workers``), up to that many items of one poll are in flight
-at once, each in its own thread and its own transactions; every item is still taken through the whole flow by one
-thread, so the flow's order of steps (archive, record, acknowledge, commit the source) holds for each.
+The items of one poll go to the flow in batches (group commit: :mod:`gateway.flows.inbound_batch`). With
+``workers`` above one (PostgreSQL: see ``inbound_workers``), up to that many batches are in flight at once, each in
+its own thread and its own transactions; every item is still taken through the whole flow by one thread, so the
+flow's order of steps (archive, record, acknowledge, commit the source) holds for each.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.scheduler import Scheduler
 from gateway.transports.base import PollingInbound, is_transient
 
 log = get_logger(__name__)
+BATCH = 50  # items of one poll taken through the inbound flow together (one transaction per step for all)
 
 
 class Receives(Protocol):
@@ -71,28 +73,41 @@ class ChannelPoller:
                     return
 
     def _take(self, items: Sequence[Any]) -> bool:
-        """Take ``items`` through the flow (several at once with ``workers`` > 1). False: the store is down."""
-        stop = threading.Event()
+        """Take ``items`` through the flow (several at once with ``workers`` > 1). False: the store is down.
 
-        def one(item: Any) -> None:
+        A flow that takes batches (``receive_many``: the inbound flow, group commit) gets the items in chunks of
+        up to :data:`BATCH`, spread over the workers; each chunk is taken through the flow by one thread."""
+        stop = threading.Event()
+        many = getattr(self.flow, "receive_many", None)
+        if many is not None:
+            size = max(1, min(BATCH, -(-len(items) // self.workers)))
+            chunks = [list(items[i:i + size]) for i in range(0, len(items), size)]
+        else:
+            chunks = [[item] for item in items]
+
+        def one(chunk: list[Any]) -> None:
             try:
                 if not stop.is_set():
-                    self.flow.receive(item)
+                    if many is not None:
+                        many(chunk)
+                    else:
+                        self.flow.receive(chunk[0])
             except StoreError:
                 stop.set()  # items not started yet stay in place
                 log.exception("poll.store_unavailable", extra={"fields": {"channel": self.channel.channel}})
             except Exception:
                 log.exception("poll.item_failed", extra={"fields": {"channel": self.channel.channel}})
             finally:
-                self.channel.forget(item)
+                for item in chunk:
+                    self.channel.forget(item)
 
-        if self.workers == 1 or len(items) < 2:
-            for item in items:
-                one(item)
+        if self.workers == 1 or len(chunks) < 2:
+            for chunk in chunks:
+                one(chunk)
                 if stop.is_set():
                     return False
             return True
-        with ThreadPoolExecutor(min(self.workers, len(items)), thread_name_prefix="inbound") as pool:
-            for item in items:  # each thread runs in a copy of the poll's log context (partner id)
-                pool.submit(contextvars.copy_context().run, one, item)
+        with ThreadPoolExecutor(min(self.workers, len(chunks)), thread_name_prefix="inbound") as pool:
+            for chunk in chunks:  # each thread runs in a copy of the poll's log context (partner id)
+                pool.submit(contextvars.copy_context().run, one, chunk)
         return not stop.is_set()

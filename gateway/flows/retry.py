@@ -32,6 +32,7 @@ from gateway.flows import delivery_status as ds
 from gateway.flows.outbound import OutboundFlow
 from gateway.logging import get_logger, log_context
 from gateway.partners.schema import Partner
+from gateway.store.batch import Batch
 from gateway.store.leases import MessageLeases, claim_step
 from gateway.store.models import Direction, Message, MessageStatus
 from gateway.store.repository import Store
@@ -76,9 +77,9 @@ class DeliveryRetries:
         self.leases = leases or MessageLeases(store.engine, lease=lease)
         self.lease = lease
 
-    def deliver(self, message: Message, partner: Partner) -> Message:
-        """One delivery attempt, then the retry decision."""
-        msg = self.outbound.deliver(message, partner)
+    def deliver(self, message: Message, partner: Partner, *, batch: Batch | None = None) -> Message:
+        """One delivery attempt, then the retry decision (``batch``: see :meth:`OutboundFlow.deliver`)."""
+        msg = self.outbound.deliver(message, partner, batch=batch)
         if msg.status != MessageStatus.retrying:
             return msg
         return self._decide(msg, partner)

@@ -111,87 +111,48 @@ class Outbox:
                 )
                 if first.rowcount != 1:
                     return False
-            existing = {
-                (r.event_id, r.destination): r.id
-                for r in conn.execute(select(H.c.id, H.c.event_id, H.c.destination).where(H.c.message_id == message_id))
-            }
-            rows: list[dict[str, Any]] = []
-            reset: list[tuple[int, str]] = []
-            destinations: set[str] = set()
-            unrouted_n = records = 0
-            inserted = False
-            for event, targets in routed:
-                records += 1
-                if len(rows) >= RELEASE_CHUNK:
-                    conn.execute(insert(H), rows)
-                    rows, inserted = [], True
-                pairs = list(targets) or [(UNROUTED, "unrouted")]
-                if targets:
-                    # a record routed now no longer waits as unrouted
-                    stale = existing.get((event.event_id, UNROUTED))
-                    if stale is not None:
-                        conn.execute(H.delete().where(H.c.id == stale))
-                else:
-                    unrouted_n += 1
-                for name, kind in pairs:
-                    destinations.add(name)
-                    state = (
-                        "unrouted" if name == UNROUTED
-                        else DeliveryState.available.value if kind == "pull"
-                        else DeliveryState.pending.value
-                    )
-                    row_id = existing.get((event.event_id, name))
-                    if row_id is not None:
-                        if replay:
-                            reset.append((row_id, state))
-                        continue
-                    rows.append(
-                        {
-                            "event_id": event.event_id,
-                            "destination": name,
-                            "lane": lane_of(name, event.partner),
-                            "message_id": event.message_id,
-                            "position": event.position,
-                            "partner_id": event.partner,
-                            "event_type": event.type,
-                            "record_type": event.record_type,
-                            "set_id": event.set_id,
-                            "status": state,
-                            "attempts": 0,
-                            "due_at": now,
-                            "body": event.to_bytes().decode(),
-                            "created_at": now,
-                        }
-                    )
-            if rows:
-                conn.execute(insert(H), rows)
-                inserted = True
-            for row_id, state in reset:
-                conn.execute(
-                    update(H)
-                    .where(H.c.id == row_id)
-                    .values(status=state, attempts=0, due_at=now, lease_owner=None, lease_until=None,
-                            last_error=None, delivered_at=None)
-                )
-            detail = {
-                "records": records,
-                "destinations": sorted(d for d in destinations if d != UNROUTED),
-                "unrouted": unrouted_n,
-            }
-            if not inserted and not reset and not replay and not gate:
+            writer = _Writer(conn, now, actor)
+            writer.existing_of([message_id])
+            wrote = writer.message(message_id, routed, replay=replay)
+            if not wrote and not replay and not gate:
                 return False  # these events were added before
-            name = "handoff.replayed" if replay else "handoff.released"
-            timeline = [(message_id, name, detail), *extra_events]
-            if unrouted_n:
-                timeline.append((message_id, "handoff.unrouted", {
-                    "records": unrouted_n,
-                    "reason": "no route in the hand-off file matches these records; add one, then replay",
-                }))
-            conn.execute(insert(E), [
-                {"message_id": m, "name": n, "actor": actor, "detail": d, "at": now} for m, n, d in timeline
-            ])
+            writer.timeline += extra_events
+            writer.close()
             self._refresh(conn, {message_id})
             return True
+
+    def release_many(
+        self,
+        released: Sequence[tuple[int, Iterable[tuple[HandoffEvent, Sequence[tuple[str, str]]]]]],
+        marked: Sequence[tuple[int, HandoffStatus, str, dict[str, Any]]],
+        *,
+        now: datetime,
+    ) -> list[int]:
+        """:meth:`release` (gated) of several messages, and :meth:`mark` of others, in ONE transaction (a batch of
+        small files). Returns the ids released or marked (a message released before is left as it is)."""
+        with self.engine.begin() as conn:
+            ids = [m for m, _r in released] + [m for m, *_x in marked]
+            if not ids:
+                return []
+            gated = set(conn.execute(  # one conditional UPDATE for all: the messages never released
+                update(M).where(M.c.id.in_(ids), M.c.handoff_status.is_(None))
+                .values(handoff_status=HandoffStatus.pending.value).returning(M.c.id)
+            ).scalars())
+            writer = _Writer(conn, now, "gateway")
+            writer.existing_of([m for m, _r in released if m in gated])
+            for message_id, routed in released:
+                if message_id in gated:
+                    writer.message(message_id, routed, replay=False)
+            by_status: dict[str, list[int]] = defaultdict(list)
+            for message_id, status, event, detail in marked:
+                if message_id in gated:
+                    by_status[status.value].append(message_id)
+                    writer.timeline.append((message_id, event, detail))
+            writer.close()
+            for status_value, mids in by_status.items():
+                conn.execute(update(M).where(M.c.id.in_(mids)).values(handoff_status=status_value))
+            self._refresh(conn, {m for m, _r in released if m in gated})
+            return [m for m in ids if m in gated]
 
     def mark(self, message_id: int, status: HandoffStatus, event: str, detail: dict[str, Any], now: datetime) -> bool:
         """Set the status of a message that has nothing to hand off (gated like :meth:`release`)."""
@@ -400,37 +361,47 @@ class Outbox:
         with self.engine.connect() as conn:
             return list(conn.execute(select(H).where(H.c.message_id == message_id).order_by(H.c.id)).all())
 
-    def duplicate_of(self, message_id: int, me: tuple[str | None, str | None] | None = None) -> int | None:
-        """An earlier inbound message of the same partner already released with the same bytes, or the same
-        interchange (ISA sender and control number): its records left once and must not leave again. ``me``: the
-        message's (partner id, sha256) when the caller has them (one query less)."""
+    def duplicates_of(self, messages: Sequence[tuple[int, str | None, str | None]]) -> dict[int, int]:
+        """Earlier inbound messages of the same partner already released with the same bytes, or the same
+        interchange (ISA sender and control number): their records left once and must not leave again. For a
+        batch ((id, partner id, sha256) each), in three queries: message id -> the earlier one released. A message
+        of the batch also counts as released for those after it (they are released together, in this order)."""
+        if not messages:
+            return {}
+        ids = [m for m, _p, _s in messages]
+        released = and_(
+            M.c.direction == "inbound",
+            M.c.handoff_status.is_not(None),
+            M.c.handoff_status != HandoffStatus.skipped.value,
+        )
         with self.engine.connect() as conn:
-            if me is None:
-                me = tuple(conn.execute(select(M.c.partner_id, M.c.sha256).where(M.c.id == message_id)).one())
-            partner_id, sha256 = me
-            released = and_(
-                M.c.id != message_id,
-                M.c.direction == "inbound",
-                M.c.partner_id == partner_id,
-                M.c.handoff_status.is_not(None),
-                M.c.handoff_status != HandoffStatus.skipped.value,
-            )
-            same_bytes = conn.execute(select(M.c.id).where(released, M.c.sha256 == sha256).limit(1)).scalar()
-            if same_bytes is not None:
-                return int(same_bytes)
-            cols = (ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
-            mine = conn.execute(select(*cols).where(ISA.c.message_id == message_id)).all()
-            for ic in mine:
-                other = conn.execute(
-                    select(M.c.id)
-                    .join(ISA, ISA.c.message_id == M.c.id)
-                    .where(released, ISA.c.sender_qualifier == ic.sender_qualifier, ISA.c.sender_id == ic.sender_id,
-                           ISA.c.control_number == ic.control_number)
-                    .limit(1)
-                ).scalar()
-                if other is not None:
-                    return int(other)
-            return None
+            shas = sorted({s for _m, _p, s in messages if s})
+            by_bytes: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+            for r in conn.execute(select(M.c.id, M.c.partner_id, M.c.sha256).where(released, M.c.sha256.in_(shas))):
+                by_bytes[(r.partner_id, r.sha256)].append(r.id)
+            cols = (ISA.c.message_id, ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
+            mine: dict[int, list[tuple[Any, Any, Any]]] = defaultdict(list)
+            for r in conn.execute(select(*cols).where(ISA.c.message_id.in_(ids))):
+                mine[r.message_id].append((r.sender_qualifier, r.sender_id, r.control_number))
+            controls = sorted({c for ics in mine.values() for _q, _s, c in ics if c is not None})
+            by_ic: dict[tuple[Any, Any, Any, Any], list[int]] = defaultdict(list)
+            if controls:
+                q = (select(M.c.id, M.c.partner_id, *cols[1:]).join(ISA, ISA.c.message_id == M.c.id)
+                     .where(released, ISA.c.control_number.in_(controls)))
+                for r in conn.execute(q):
+                    by_ic[(r.partner_id, r.sender_qualifier, r.sender_id, r.control_number)].append(r.id)
+        out: dict[int, int] = {}
+        for mid, partner_id, sha256 in messages:
+            same = [o for o in by_bytes.get((partner_id, sha256), ()) if o != mid]
+            if not same:
+                same = [o for q, s, c in mine.get(mid, ()) for o in by_ic.get((partner_id, q, s, c), ()) if o != mid]
+            if same:
+                out[mid] = int(same[0])
+                continue
+            by_bytes[(partner_id, sha256)].append(mid)  # released with this batch: counts for those after it
+            for q, s, c in mine.get(mid, ()):
+                by_ic[(partner_id, q, s, c)].append(mid)
+        return out
 
     def unreleased(self, *, before: datetime, limit: int = 200) -> list[int]:
         """Accepted inbound messages never released (a crash between mapping and release), oldest first."""
@@ -451,3 +422,106 @@ class Outbox:
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(select(H.c.status, func.count()).group_by(H.c.status))}
+
+
+class _Writer:
+    """The rows of a release on an open transaction: outbox rows in chunks, reset rows, timeline events."""
+
+    def __init__(self, conn: Connection, now: datetime, actor: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.actor = actor
+        self.existing: dict[tuple[str, str], int] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.timeline: list[tuple[int, str, dict[str, Any]]] = []
+
+    def existing_of(self, message_ids: Sequence[int]) -> None:
+        if message_ids:
+            q = select(H.c.id, H.c.event_id, H.c.destination).where(H.c.message_id.in_(list(message_ids)))
+            self.existing.update({(r.event_id, r.destination): r.id for r in self.conn.execute(q)})
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.conn.execute(insert(H), self.rows)
+            self.rows = []
+
+    def message(self, message_id: int, routed: Iterable[tuple[HandoffEvent, Sequence[tuple[str, str]]]], *,
+                replay: bool) -> bool:
+        """Rows of one message's events, its ``handoff.released``/``replayed`` event (and ``handoff.unrouted``).
+        True when anything was written or reset."""
+        conn, now, existing = self.conn, self.now, self.existing
+        reset: list[tuple[int, str]] = []
+        destinations: set[str] = set()
+        unrouted_n = records = 0
+        inserted = False
+        for event, targets in routed:
+            records += 1
+            if len(self.rows) >= RELEASE_CHUNK:
+                self._flush()
+            pairs = list(targets) or [(UNROUTED, "unrouted")]
+            if targets:
+                # a record routed now no longer waits as unrouted
+                stale = existing.get((event.event_id, UNROUTED))
+                if stale is not None:
+                    conn.execute(H.delete().where(H.c.id == stale))
+            else:
+                unrouted_n += 1
+            for name, kind in pairs:
+                destinations.add(name)
+                state = (
+                    "unrouted" if name == UNROUTED
+                    else DeliveryState.available.value if kind == "pull"
+                    else DeliveryState.pending.value
+                )
+                row_id = existing.get((event.event_id, name))
+                if row_id is not None:
+                    if replay:
+                        reset.append((row_id, state))
+                    continue
+                inserted = True
+                self.rows.append(
+                    {
+                        "event_id": event.event_id,
+                        "destination": name,
+                        "lane": lane_of(name, event.partner),
+                        "message_id": event.message_id,
+                        "position": event.position,
+                        "partner_id": event.partner,
+                        "event_type": event.type,
+                        "record_type": event.record_type,
+                        "set_id": event.set_id,
+                        "status": state,
+                        "attempts": 0,
+                        "due_at": now,
+                        "body": event.to_bytes().decode(),
+                        "created_at": now,
+                    }
+                )
+        for row_id, state in reset:
+            conn.execute(
+                update(H)
+                .where(H.c.id == row_id)
+                .values(status=state, attempts=0, due_at=now, lease_owner=None, lease_until=None,
+                        last_error=None, delivered_at=None)
+            )
+        detail = {
+            "records": records,
+            "destinations": sorted(d for d in destinations if d != UNROUTED),
+            "unrouted": unrouted_n,
+        }
+        self.timeline.append((message_id, "handoff.replayed" if replay else "handoff.released", detail))
+        if unrouted_n:
+            self.timeline.append((message_id, "handoff.unrouted", {
+                "records": unrouted_n,
+                "reason": "no route in the hand-off file matches these records; add one, then replay",
+            }))
+        return inserted or bool(reset)
+
+    def close(self) -> None:
+        """Write what is left: the last outbox rows, then every timeline event (one INSERT)."""
+        self._flush()
+        if self.timeline:
+            self.conn.execute(insert(E), [
+                {"message_id": m, "name": n, "actor": self.actor, "detail": d, "at": self.now}
+                for m, n, d in self.timeline
+            ])

@@ -63,20 +63,15 @@ Op = Callable[[Connection], Any]
 
 # statements built once: executing a prepared statement with parameters skips SQLAlchemy's per-call construction,
 # coercion and cache-key work, which costs more than the SQLite insert itself on small files
-INSERT_MESSAGE = insert(T_MESSAGE).returning(T_MESSAGE.c.id)
+INSERT_MESSAGES = insert(T_MESSAGE).returning(T_MESSAGE.c.id, sort_by_parameter_order=True)
 FIND_MESSAGE_BY_KEY = select(T_MESSAGE).where(T_MESSAGE.c.idempotency_key == bindparam("key")).limit(1)
 INSERT_EVENT = insert(T_EVENT)
 INSERT_OUTPUT = insert(T_OUTPUT)
 INSERT_ATTEMPT = insert(T_ATTEMPT)
 INSERT_SET = insert(T_SET)
-INSERT_INTERCHANGE = insert(T_INTERCHANGE).returning(T_INTERCHANGE.c.id)
-INSERT_GROUP = insert(T_GROUP).returning(T_GROUP.c.id)
+INSERT_INTERCHANGES = insert(T_INTERCHANGE).returning(T_INTERCHANGE.c.id, sort_by_parameter_order=True)
+INSERT_GROUPS = insert(T_GROUP).returning(T_GROUP.c.id, sort_by_parameter_order=True)
 UPDATE_MESSAGE = update(T_MESSAGE).where(T_MESSAGE.c.id == bindparam("_message_id"))
-FIND_OUTPUT = select(T_OUTPUT.c.id).where(
-    T_OUTPUT.c.message_id == bindparam("message_id"),
-    T_OUTPUT.c.kind == bindparam("kind"),
-    T_OUTPUT.c.archive_key == bindparam("archive_key"),
-).limit(1)
 DELETE_LINEAGE = [delete(t).where(t.c.message_id == bindparam("message_id")) for t in (T_SET, T_GROUP, T_INTERCHANGE)]
 _IGNORE: dict[tuple[str, str], Any] = {}  # (dialect, table) -> INSERT ... ON CONFLICT DO NOTHING
 
@@ -106,11 +101,23 @@ class Batch:
     written: list[tuple[str, int | None, str | None, Any, Any]] = field(default_factory=list)
     # Message objects given to update(), by id: observers read their columns from these instead of the database
     messages: dict[int, Message] = field(default_factory=dict)
+    # written in bulk across all the batches of a transaction (group commit): one statement each, not one a message
+    updates: list[dict[str, Any]] = field(default_factory=list)  # message columns, merged per message in order
+    lineages: list[tuple[int, list[Any], bool]] = field(default_factory=list)  # (message id, tree, replace)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    ack_links: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.ops or self.events or self.key_rows)
+        return bool(self.ops or self.events or self.key_rows or self.updates or self.lineages or self.outputs
+                    or self.ack_links or self.attempts)
 
     def extend(self, other: Batch) -> Batch:
+        self.ack_links += other.ack_links
+        self.attempts += other.attempts
+        self.updates += other.updates
+        self.lineages += other.lineages
+        self.outputs += other.outputs
         self.ops += other.ops
         self.after += other.after
         self.events += other.events
@@ -135,7 +142,7 @@ class Batch:
             values["status"] = status.value
         values["updated_at"] = utcnow()
         values["_message_id"] = mid
-        self.ops.append(lambda c: c.execute(UPDATE_MESSAGE, values))
+        self.updates.append(values)
         if event is not None:
             self.event(mid, event, status=status, detail=detail, actor=actor)
         if isinstance(message, Message):
@@ -163,31 +170,23 @@ class Batch:
     def output(self, message: int | Message, *, kind: OutputKind | str, blob: Blob, content_type: str | None = None,
                file_name: str | None = None) -> Batch:
         mid = _id(message)
-        row = {"message_id": mid, "kind": OutputKind(kind).value, "archive_key": blob.key, "sha256": blob.sha256,
-               "size": blob.size, "content_type": content_type, "file_name": file_name, "created_at": utcnow()}
-
-        def op(c: Connection) -> None:
-            found = c.execute(FIND_OUTPUT, {"message_id": mid, "kind": row["kind"], "archive_key": blob.key}).first()
-            if found is None:
-                c.execute(INSERT_OUTPUT, row)
-
-        self.ops.append(op)
+        self.outputs.append({"message_id": mid, "kind": OutputKind(kind).value, "archive_key": blob.key,
+                             "sha256": blob.sha256, "size": blob.size, "content_type": content_type,
+                             "file_name": file_name, "created_at": utcnow()})
         return self
 
     def lineage(self, message: int | Message, interchanges: Iterable[Any], *, replace: bool = True) -> Batch:
         """The interchange/group/transaction tree of a message, replacing an earlier reading (``InterchangeRecord``
         objects of :mod:`gateway.store.repository`). Transaction sets go in one bulk insert per group.
         ``replace=False`` skips looking for an earlier reading (the caller knows there is none)."""
-        mid = _id(message)
-        tree = list(interchanges)
-        self.ops.append(lambda c: _replace_lineage(c, mid, tree, replace))
+        self.lineages.append((_id(message), list(interchanges), replace))
         return self
 
     def ack_link(self, *, message_id: int, ack_message_id: int, kind: str, result: str | None) -> Batch:
         row = {"message_id": message_id, "ack_message_id": ack_message_id, "kind": kind, "result": result,
                "created_at": utcnow()}
         self.written.append(("ack", message_id, kind, result, None))
-        self.ops.append(lambda c: _insert_ignore(c, T_ACK_LINK, [row], ["ack_message_id", "message_id", "kind"]))
+        self.ack_links.append(row)
         return self
 
     def delivery_attempt(self, message: int | Message, *, channel: str | None, outcome: str, started_at: datetime,
@@ -196,7 +195,7 @@ class Batch:
         row = {"message_id": _id(message), "channel": channel, "started_at": started_at, "finished_at": utcnow(),
                "outcome": outcome, "transport_id": transport_id, "error": error, "actor": actor}
         self.written.append(("delivery", _id(message), channel, outcome, error))
-        self.ops.append(lambda c: c.execute(INSERT_ATTEMPT, row))
+        self.attempts.append(row)
         return self
 
     def execute(self, op: Op) -> Batch:
@@ -206,14 +205,56 @@ class Batch:
 
 
 def run(conn: Connection, batches: Sequence[Batch]) -> None:
-    """Execute the batches' writes on an open transaction (the caller commits)."""
+    """Execute the batches' writes on an open transaction (the caller commits): each batch's own operations in
+    order, then, for all batches together, the lineage trees, the outputs, acknowledgement links, delivery
+    attempts, the message updates (merged per message, later values win), the business keys and the timeline
+    events, each in as few statements as the rows' shapes allow (one round trip each on PostgreSQL, not one a
+    message)."""
     for b in batches:
         for op in b.ops:
             op(conn)
-        if b.key_rows:
-            _insert_keys(conn, b.key_rows)
-        if b.events:
-            conn.execute(INSERT_EVENT, b.events)
+    lineages = [x for b in batches for x in b.lineages]
+    if lineages:
+        _write_lineages(conn, lineages)
+    outputs = [x for b in batches for x in b.outputs]
+    if outputs:
+        _insert_outputs(conn, outputs)
+    links = [x for b in batches for x in b.ack_links]
+    if links:
+        _insert_ignore(conn, T_ACK_LINK, links, ["ack_message_id", "message_id", "kind"])
+    attempts = [x for b in batches for x in b.attempts]
+    if attempts:
+        conn.execute(INSERT_ATTEMPT, attempts)
+    merged: dict[int, dict[str, Any]] = {}
+    for b in batches:
+        for values in b.updates:
+            merged.setdefault(values["_message_id"], {}).update(values)
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for values in merged.values():
+        shapes.setdefault(frozenset(values), []).append(values)
+    for rows in shapes.values():
+        conn.execute(UPDATE_MESSAGE, rows)
+    key_rows = [x for b in batches for x in b.key_rows]
+    if key_rows:
+        _insert_keys(conn, key_rows)
+    events = [x for b in batches for x in b.events]
+    if events:
+        conn.execute(INSERT_EVENT, events)
+
+
+def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Outputs not recorded yet (same message, kind and archive key: kept once)."""
+    q = select(T_OUTPUT.c.message_id, T_OUTPUT.c.kind, T_OUTPUT.c.archive_key).where(
+        T_OUTPUT.c.message_id.in_(sorted({r["message_id"] for r in rows})))
+    seen = {tuple(r) for r in conn.execute(q)}
+    new = []
+    for r in rows:
+        k = (r["message_id"], r["kind"], r["archive_key"])
+        if k not in seen:
+            seen.add(k)
+            new.append(r)
+    if new:
+        conn.execute(INSERT_OUTPUT, new)
 
 
 def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], index: list[str]) -> None:
@@ -234,24 +275,41 @@ def _insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
     insert_keys(conn, rows)  # with SQLite's search index (gateway.store.key_index)
 
 
-def _replace_lineage(conn: Connection, mid: int, tree: list[Any], replace: bool) -> None:
-    for stmt in DELETE_LINEAGE if replace else ():
-        conn.execute(stmt, {"message_id": mid})
-    for pos, ic in enumerate(tree, start=1):
-        ic_id = conn.execute(INSERT_INTERCHANGE, dict(
-            message_id=mid, position=pos, sender_qualifier=ic.sender_qualifier, sender_id=ic.sender_id,
-            receiver_qualifier=ic.receiver_qualifier, receiver_id=ic.receiver_id, control_number=ic.control_number,
-            version=ic.version, usage=ic.usage, date=ic.date, time=ic.time,
-        )).scalar_one()
-        for g in ic.groups:
-            g_id = conn.execute(INSERT_GROUP, dict(
-                interchange_id=ic_id, message_id=mid, functional_id=g.functional_id, sender_id=g.sender_id,
-                receiver_id=g.receiver_id, control_number=g.control_number, version=g.version,
-            )).scalar_one()
-            sets = g.transactions
-            for start in range(0, len(sets), 5000):  # bounded rows in memory for very large interchanges
-                conn.execute(INSERT_SET, [
-                    {"group_id": g_id, "message_id": mid, "set_id": t.set_id, "control_number": t.control_number,
-                     "segment_count": t.segment_count, "valid": t.valid, "ack_code": t.ack_code}
-                    for t in sets[start:start + 5000]
-                ])
+def _write_lineages(conn: Connection, lineages: list[tuple[int, list[Any], bool]]) -> None:
+    """The interchange/group/set trees of several messages: one INSERT ... RETURNING for all interchanges, one for
+    all groups (rows returned in parameter order), sets in bulk (bounded chunks for very large interchanges)."""
+    for mid, _tree, replace in lineages:
+        for stmt in DELETE_LINEAGE if replace else ():
+            conn.execute(stmt, {"message_id": mid})
+    ics = [(mid, pos, ic) for mid, tree, _r in lineages for pos, ic in enumerate(tree, start=1)]
+    if not ics:
+        return
+    ic_ids = insert_returning(conn, INSERT_INTERCHANGES, [dict(
+        message_id=mid, position=pos, sender_qualifier=ic.sender_qualifier, sender_id=ic.sender_id,
+        receiver_qualifier=ic.receiver_qualifier, receiver_id=ic.receiver_id, control_number=ic.control_number,
+        version=ic.version, usage=ic.usage, date=ic.date, time=ic.time,
+    ) for mid, pos, ic in ics])
+    groups = [(mid, ic_id, g) for (mid, _pos, ic), ic_id in zip(ics, ic_ids, strict=True) for g in ic.groups]
+    if not groups:
+        return
+    g_ids = insert_returning(conn, INSERT_GROUPS, [dict(
+        interchange_id=ic_id, message_id=mid, functional_id=g.functional_id, sender_id=g.sender_id,
+        receiver_id=g.receiver_id, control_number=g.control_number, version=g.version,
+    ) for mid, ic_id, g in groups])
+    rows: list[dict[str, Any]] = []
+    for (mid, _ic, g), g_id in zip(groups, g_ids, strict=True):
+        for t in g.transactions:
+            rows.append({"group_id": g_id, "message_id": mid, "set_id": t.set_id, "control_number": t.control_number,
+                         "segment_count": t.segment_count, "valid": t.valid, "ack_code": t.ack_code})
+            if len(rows) >= 5000:  # bounded rows in memory for very large interchanges
+                conn.execute(INSERT_SET, rows)
+                rows = []
+    if rows:
+        conn.execute(INSERT_SET, rows)
+
+
+def insert_returning(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; their new ids in the rows' order (one statement for one row, bulk for several)."""
+    if len(rows) == 1:
+        return [int(conn.execute(stmt, rows[0]).scalar_one())]
+    return [int(i) for i in conn.execute(stmt, rows).scalars()]

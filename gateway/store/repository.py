@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -81,6 +82,16 @@ class Lineage:
     transactions: list[TransactionSet]
 
 
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to create (:meth:`Store.create_messages`): its columns, first events, and writes needing its id."""
+
+    fields: dict[str, Any]
+    events: Sequence[tuple[str, MessageStatus | None, dict[str, Any] | None]]
+    actor: str = "gateway"
+    then: Callable[[int], batch.Batch] | None = None
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -109,34 +120,48 @@ class Store:
             found = self.find_by_key(key)
             if found is not None:
                 return found, False
-        msg = Message(**_enums(fields))  # a table model does not validate: plain strings become the enums here
-        row = msg.model_dump(exclude={"id"})
         try:
-            with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING, events and keys in bulk
-                msg.id = int(conn.execute(batch.INSERT_MESSAGE, row).scalar_one())
-                now = utcnow()
-                rows = [
-                    {"message_id": msg.id, "name": name, "actor": actor, "detail": detail, "at": now,
-                     "status": MessageStatus(status).value if status is not None else None}
-                    for name, status, detail in events
-                ]
-                if rows:  # (an empty parameter list would insert one row of defaults)
-                    conn.execute(batch.INSERT_EVENT, rows)
-                first = batch.Batch()
-                if msg.file_name:
-                    first.keys(msg.id, [("file", msg.file_name)])
-                if then is not None:  # the caller's writes that need the new id, in the same transaction
-                    first.extend(then(msg.id))
-                batch.run(conn, [first])
-            first.events[:0] = rows
-            first.messages[msg.id] = msg
+            return self.create_messages([NewMessage(fields, events, actor, then)])[0], True
         except IntegrityError:
             found = self.find_by_key(key) if key is not None else None
             if found is None:
                 raise
             return found, False
-        _report(self.engine, [first])
-        return msg, True
+
+    def create_messages(self, new: Sequence[NewMessage]) -> list[Message]:
+        """Insert several messages, each with its first events and ``then`` writes, in ONE transaction (group
+        commit of the inbound flow's first step). Raises ``IntegrityError`` (nothing written) when an idempotency
+        key is taken: the caller falls back to :meth:`create_message`, one by one."""
+        if not new:
+            return []
+        made: list[tuple[Message, list[dict[str, Any]], batch.Batch]] = []
+        with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING for all, events and keys in bulk
+            keys = batch.Batch()
+            msgs = [Message(**_enums(n.fields)) for n in new]  # a table model does not validate: enums here
+            ids = batch.insert_returning(conn, batch.INSERT_MESSAGES, [m.model_dump(exclude={"id"}) for m in msgs])
+            now = utcnow()
+            for n, msg, mid in zip(new, msgs, ids, strict=True):
+                msg.id = mid
+                rows = [
+                    {"message_id": msg.id, "name": name, "actor": n.actor, "detail": detail, "at": now,
+                     "status": MessageStatus(status).value if status is not None else None}
+                    for name, status, detail in n.events
+                ]
+                if msg.file_name:
+                    keys.keys(msg.id, [("file", msg.file_name)])
+                made.append((msg, rows, n.then(msg.id) if n.then is not None else batch.Batch()))
+            events = [r for _m, rows, _t in made for r in rows]
+            if events:  # (an empty parameter list would insert one row of defaults)
+                conn.execute(batch.INSERT_EVENT, events)
+            # the callers' writes that need the new ids, in the same transaction, after every first event
+            batch.run(conn, [keys, *(t for _m, _r, t in made)])
+        done = []
+        for msg, rows, then in made:
+            then.events[:0] = rows  # for the observers: what this transaction wrote about each message
+            then.messages[msg.id] = msg  # type: ignore[index]
+            done.append(then)
+        _report(self.engine, done)
+        return [m for m, _r, _t in made]
 
     def get(self, message_id: int) -> Message:
         with self.session() as s:
@@ -149,6 +174,16 @@ class Store:
         with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
             row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
         return Message.model_validate(_enums(dict(row))) if row is not None else None
+
+    def find_by_keys(self, keys: Sequence[str]) -> dict[str, Message]:
+        """The messages of several idempotency keys, in one query (keys not found are left out)."""
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            t = batch.T_MESSAGE
+            rows = conn.execute(core_select(t).where(t.c.idempotency_key.in_(sorted(set(keys)))))
+            found = [Message.model_validate(_enums(dict(r))) for r in rows.mappings()]
+        return {m.idempotency_key: m for m in found if m.idempotency_key is not None}
 
     def update(
         self,
@@ -233,6 +268,17 @@ class Store:
     def outputs(self, message_id: int, kind: str | None = None) -> list[Output]:
         with self.session() as s:
             return records.outputs(s, message_id, kind)
+
+    def canonical_outputs(self, message_ids: Sequence[int]) -> dict[int, str]:
+        """The archive key of each message's latest canonical output, in one query (messages without one are left
+        out)."""
+        if not message_ids:
+            return {}
+        t = batch.T_OUTPUT
+        q = (core_select(t.c.message_id, t.c.archive_key)
+             .where(t.c.message_id.in_(list(message_ids)), t.c.kind == "canonical").order_by(t.c.id))
+        with self.engine.connect() as conn:
+            return {r.message_id: r.archive_key for r in conn.execute(q)}
 
     def record_delivery_attempt(self, message_id: int, **fields: Any) -> DeliveryAttempt:
         with self.session() as s:
@@ -393,6 +439,31 @@ class Store:
                 sync()
         if todo:
             _report(self.engine, todo)  # after the sync: the Message objects given to update() are current
+
+    def reserve_control_numbers(self, wanted: dict[tuple[str, str], int]) -> dict[tuple[str, str], list[int]]:
+        """Several numbers of several counters ((scope, kind) -> how many) in ONE transaction, one ``UPDATE`` per
+        counter (the acknowledgements of a batch of files); same sequence as :meth:`next_control_number`."""
+        from gateway.store.models import ControlCounter
+
+        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
+        out: dict[tuple[str, str], list[int]] = {}
+        with self.engine.begin() as conn:
+            for (scope, kind), n in sorted(wanted.items()):  # a fixed order: no deadlock between workers
+                stmt = (
+                    update(tbl)
+                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
+                    .values(value=(tbl.c.value + (n - 1)) % MAX_CONTROL_NUMBER + 1)
+                    .returning(tbl.c.value)
+                )
+                last = conn.execute(stmt).scalar_one_or_none()
+                if last is not None:  # the n numbers before ``last`` (inclusive), wrapping as one by one would
+                    out[(scope, kind)] = [(int(last) - 1 - (n - i)) % MAX_CONTROL_NUMBER + 1 for i in range(1, n + 1)]
+        for (scope, kind), n in wanted.items():  # a counter used for the first time: created by the single path
+            if (scope, kind) not in out:
+                first = self.next_control_number(scope, kind)
+                rest = self.reserve_control_numbers({(scope, kind): n - 1})[(scope, kind)] if n > 1 else []
+                out[(scope, kind)] = [first, *rest]
+        return out
 
     def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
         """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one

@@ -34,7 +34,8 @@ PROCESSED = "processed"
 FAILED = "failed"
 
 
-CLAIM_BATCH = 10  # files a node claims in one poll of a shared folder: the nodes share a burst between them
+CLAIM_BATCH = 100  # files a node claims in one poll of a shared folder: the nodes share a burst between them (one
+# poll is taken through the inbound flow in batches, gateway/flows/polling.py: a small claim makes small batches)
 NAME_MAX = 255  # bytes in one file name (Linux file systems)
 
 

@@ -116,3 +116,21 @@ def test_control_numbers_are_unique_under_concurrency(store):
         t.join()
     assert sorted(taken) == list(range(1, 101))
     assert store.next_control_number("other", "interchange") == 1
+
+
+def test_control_numbers_reserved_for_a_batch_follow_the_one_by_one_sequence_and_wrap(store):
+    from sqlalchemy import update
+
+    from gateway.store.models import ControlCounter
+    from gateway.store.repository import MAX_CONTROL_NUMBER
+
+    got = store.reserve_control_numbers({("acme", "interchange"): 3, ("acme", "group"): 2})  # counters new
+    assert got == {("acme", "interchange"): [1, 2, 3], ("acme", "group"): [1, 2]}
+    assert store.next_control_number("acme", "interchange") == 4
+    assert store.reserve_control_numbers({("acme", "interchange"): 2}) == {("acme", "interchange"): [5, 6]}
+    tbl = ControlCounter.__table__
+    with store.engine.begin() as c:  # two before the end of the range: the batch wraps to 1 as one by one would
+        c.execute(update(tbl).where(tbl.c.scope == "acme", tbl.c.kind == "group").values(value=MAX_CONTROL_NUMBER - 2))
+    assert store.reserve_control_numbers({("acme", "group"): 4})[("acme", "group")] == [
+        MAX_CONTROL_NUMBER - 1, MAX_CONTROL_NUMBER, 1, 2]
+    assert store.next_control_number("acme", "group") == 3
