@@ -255,35 +255,39 @@ class Archive:
         """Rename the fsynced temporary file to its key's path and make the rename durable."""
         final = self._path_for(key)
         folder = os.path.dirname(final)
+        made: list[str] = []
         if os.path.isfile(final):  # stored before: this copy goes (the folder is fsynced in case that blob's
             os.unlink(tmp)  # writer died between its rename and its own folder fsync)
         else:
             try:
                 os.replace(tmp, final)
             except FileNotFoundError:  # the first blob of its <ab>/<cd> folder
-                self._make_folder(folder)
+                made = self._make_folder(folder)
                 os.replace(tmp, final)
         _fsync_dir(folder)
+        for parent in made:  # after the folder: on a journaling file system its fsync has committed these too
+            _fsync_dir(parent)
 
-    def _make_folder(self, folder: str) -> None:
-        """Create ``<ab>/<cd>`` and fsync each parent whose entries changed, so the blob's path survives a crash."""
+    def _make_folder(self, folder: str) -> list[str]:
+        """Create ``<ab>/<cd>``; returns the folders whose entries changed (to fsync, so the blob's path
+        survives a crash): ``<ab>``, and the root when ``<ab>`` was made too."""
         parent = os.path.dirname(folder)
+        made = [parent]
         try:
             os.mkdir(folder)
         except FileNotFoundError:
             try:
                 os.mkdir(parent)
+                made.append(self._root)
             except FileExistsError:
                 pass
-            else:
-                _fsync_dir(self._root)
             try:
                 os.mkdir(folder)
             except FileExistsError:
-                return  # another writer made it (and fsyncs its parent)
+                pass
         except FileExistsError:
-            return
-        _fsync_dir(parent)
+            pass  # another writer made it meanwhile: fsync its parent all the same (it may not have yet)
+        return made
 
     def put_bytes(self, data: bytes) -> Blob:
         return self.put_stream(io.BytesIO(data))
