@@ -10,9 +10,9 @@ for it is fsynced into its parent too). Identical payloads are stored once.
 
 Small payloads take a shorter path: one that fits in one file-system block with the raw marker
 (:data:`BLOCK`, 4 KB: a 997, most single-transaction files) is stored raw without trying to compress it, since
-the file occupies a whole block either way; one up to 64 KB read whole is compressed once (gzip level 6) and kept
-compressed if that saves 5%. Reading a small blob back decompresses it in one call instead of through a
-:class:`gzip.GzipFile`.
+the file occupies a whole block either way; one up to 64 KB read whole is compressed once (gzip level 6) and
+kept compressed if that saves 5% (up to 1 MB: the same, after the 64 KB level-1 trial). Reading a small blob
+back decompresses it in one call instead of through a :class:`gzip.GzipFile`.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Blob:
         return self.key
 
 
-def compresses(sample: bytes) -> bool:
+def compresses(sample: bytes | bytearray) -> bool:
     """Whether gzip is worth it: zlib level 1 on (the start of) the data saves at least MIN_SAVING."""
     sample = sample[:SAMPLE]
     return len(zlib.compress(sample, 1)) < len(sample) * (1 - MIN_SAVING)
@@ -223,8 +223,8 @@ class Archive:
     @staticmethod
     def _small(data: bytearray) -> bytes | bytearray:
         """The stored form of a payload read whole: raw when it fits one block or gzip saves under 5%."""
-        if len(data) + len(RAW_MAGIC) > BLOCK:
-            packed = _gzip(data)
+        if len(data) + len(RAW_MAGIC) > BLOCK and (len(data) <= SAMPLE or compresses(data)):  # larger: trial
+            packed = _gzip(data)  # first (up to a CHUNK of encrypted bytes is not compressed at level 6 for nothing)
             if len(packed) < len(data) * (1 - MIN_SAVING):
                 return packed
         return RAW_MAGIC + data

@@ -137,3 +137,13 @@ def test_a_stored_payload_is_put_again_without_a_second_copy_and_a_missing_folde
     assert a.put_bytes(b"x" * 5000).key == key and a.read_bytes(key) == b"x" * 5000
     assert a.put_bytes(b"x" * 5000).key == key
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == [a.path_for(key)]
+
+
+def test_incompressible_bytes_read_whole_are_tried_on_a_sample_before_compressing(tmp_path):
+    a = Archive(tmp_path)
+    for payload in (os.urandom(200_000), os.urandom(20_000)):  # over and under the 64 KB sample, read whole
+        blob = a.put_stream(io.BytesIO(payload))
+        assert a.path_for(blob.key).read_bytes() == RAW_MAGIC + payload and a.read_bytes(blob.key) == payload
+    mixed = b"ISA*00*~" * 10_000 + os.urandom(100_000)  # the sample compresses: so does the whole, enough
+    blob = a.put_bytes(mixed)
+    assert gzip.decompress(a.path_for(blob.key).read_bytes()) == mixed
