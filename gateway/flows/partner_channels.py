@@ -82,7 +82,7 @@ class PartnerChannels:
             self.scheduler.add_interval(poller.job_id, poller.run, self.settings.folder.sweep_seconds)
             (running.pollers if flow is self.inbound else running.outboxes).append(poller)
             try:
-                running.watches.append(self.watcher.watch(folder.path, poller.wake))
+                running.watches.append(self.watcher.watch(folder.path, poller.wake, ignored=folder.ignored))
             except OSError as exc:  # e.g. the inotify watch limit: the periodic sweep still picks files up
                 log.warning(
                     "channel.watch_failed",

@@ -100,14 +100,12 @@ class FolderItem:
         if is_transient(error):
             return
         folder = self.inbox / (PROCESSED if error is None else FAILED)
-        if not self.path.exists():  # already committed (e.g. a resumed message): nothing to do
-            return
         target = _unique_target(folder, self.name)
         try:
             os.replace(self.path, target)
         except FileNotFoundError:
             if not self.path.exists():
-                return  # committed by someone else meanwhile
+                return  # already committed (a resumed message, or someone else meanwhile): nothing to do
             folder.mkdir(parents=True, exist_ok=True)  # only when missing: no mkdir call per file
             os.replace(self.path, target)
         self.committed = target

@@ -2,11 +2,12 @@ import gzip
 import hashlib
 import io
 import os
+import socket
 
 import pytest
 
 from gateway.errors import NotFoundError, StoreError
-from gateway.store.archive import RAW_MAGIC, Archive, compresses
+from gateway.store.archive import BLOCK, INCOMING, RAW_MAGIC, SMALL_INFLATE, SMALL_READ, Archive, compresses
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,62 @@ def test_short_reads_still_decide_on_a_full_sample(tmp_path):
     payload = b"ISA*00*          *00*~GS*SH*~ST*856*0001~\r\n" * 5000
     blob = a.put_stream(Trickle(payload))
     assert gzip.decompress(a.path_for(blob.key).read_bytes()) == payload
+
+
+def test_a_payload_that_fits_one_block_is_stored_raw_even_when_it_compresses(tmp_path):
+    a = Archive(tmp_path)
+    small = b"ISA*00*          *00*~GS*FA*~ST*997*0001~\r\n" * 80  # 3.5 KB: gzip would save, the disk would not
+    big = small * 2
+    assert compresses(small) and len(RAW_MAGIC + small) <= BLOCK < len(big)
+    assert a.path_for(a.put_bytes(small).key).read_bytes() == RAW_MAGIC + small
+    assert gzip.decompress(a.path_for(a.put_bytes(big).key).read_bytes()) == big
+    assert a.read_bytes(a.put_bytes(small).key) == small and a.read_bytes(a.put_bytes(big).key) == big
+
+
+def test_a_small_blob_that_inflates_a_lot_is_streamed_back_exactly(tmp_path):
+    a = Archive(tmp_path)
+    zeros = bytes(3 * SMALL_INFLATE)  # a few KB on disk, more than a small read may inflate to in one call
+    blob = a.put_bytes(zeros)
+    assert a.path_for(blob.key).stat().st_size < SMALL_READ
+    with a.open(blob.key) as fp:
+        assert isinstance(fp, gzip.GzipFile)  # streamed, not inflated in one call
+        assert fp.read() == zeros
+    payload = b"ISA*00*~" * 2000
+    with a.open(a.put_bytes(payload).key) as fp:
+        assert not isinstance(fp, gzip.GzipFile) and fp.read() == payload  # small: inflated at once
+
+
+def test_temporary_files_are_named_by_host_pid_and_number_and_never_reuse_a_leftover(tmp_path):
+    a = Archive(tmp_path)
+    host = socket.gethostname().replace("-", "_")[:40]
+    leftover = tmp_path / f"{INCOMING}{host}-{os.getpid()}-0.gz"  # an earlier process with our pid crashed
+    leftover.write_bytes(b"half a payload")
+    blob = a.put_bytes(b"ISA*00*~")
+    assert leftover.read_bytes() == b"half a payload"  # not taken over, not removed by a put
+    assert a.read_bytes(blob.key) == b"ISA*00*~"
+    assert sorted(p.name for p in tmp_path.glob(f"{INCOMING}*")) == [leftover.name]
+    os.utime(leftover, (0, 0))
+    assert a.clean_incoming() == [leftover]  # our own pid, but stale: a crash's leftover
+
+
+def test_a_stored_payload_is_put_again_without_a_second_copy_and_a_missing_folder_is_made(tmp_path):
+    a = Archive(tmp_path)
+    key = a.put_bytes(b"x" * 5000).key
+    folder = a.path_for(key).parent
+    assert folder.parent.parent == tmp_path
+    a.path_for(key).unlink()
+    folder.rmdir()
+    folder.parent.rmdir()  # both <ab> and <cd> gone: made again, in order
+    assert a.put_bytes(b"x" * 5000).key == key and a.read_bytes(key) == b"x" * 5000
+    assert a.put_bytes(b"x" * 5000).key == key
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [a.path_for(key)]
+
+
+def test_incompressible_bytes_read_whole_are_tried_on_a_sample_before_compressing(tmp_path):
+    a = Archive(tmp_path)
+    for payload in (os.urandom(200_000), os.urandom(20_000)):  # over and under the 64 KB sample, read whole
+        blob = a.put_stream(io.BytesIO(payload))
+        assert a.path_for(blob.key).read_bytes() == RAW_MAGIC + payload and a.read_bytes(blob.key) == payload
+    mixed = b"ISA*00*~" * 10_000 + os.urandom(100_000)  # the sample compresses: so does the whole, enough
+    blob = a.put_bytes(mixed)
+    assert gzip.decompress(a.path_for(blob.key).read_bytes()) == mixed
