@@ -270,6 +270,7 @@ TIMES_SQL = sa.text(
     "WHERE m.direction = 'inbound' AND e.name IN ('message.acked', 'mapping.done', 'mapping.failed')"
 )
 MAP_FAILED_SQL = sa.text("SELECT count(*) FROM event WHERE name = 'mapping.failed'")
+MAP_FAILED_DETAIL_SQL = sa.text("SELECT detail FROM event WHERE name = 'mapping.failed' ORDER BY id LIMIT 3")
 
 
 def _ts(value: Any) -> float:
@@ -337,6 +338,8 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         with engine.connect() as c:
             rows = c.execute(TIMES_SQL).all()
             map_failed = int(c.execute(MAP_FAILED_SQL).scalar_one())
+            for (detail,) in c.execute(MAP_FAILED_DETAIL_SQL).all():  # what went wrong, not only how often
+                print(f"# {w.name}: mapping.failed {str(detail)[:400]}", flush=True)
         engine.dispose()
     finally:
         server.stop()
