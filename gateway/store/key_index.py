@@ -28,6 +28,13 @@ _STATEMENTS: dict[str, Any] = {}
 WRITE_LOCK = text("DELETE FROM business_key WHERE id = -1")  # matches no row; takes the write lock
 LAST_ID = text("SELECT coalesce(max(id), 0) FROM business_key")
 INDEX_NEW = text("INSERT INTO business_key_fts(rowid, value) SELECT id, value FROM business_key WHERE id > :last")
+# PostgreSQL: the rows as four arrays (an executemany is one round trip per row, even pipelined: 17% of a 10 MB
+# file's server time went to its 140,000 keys that way)
+PG_UNNEST = text(
+    "INSERT INTO business_key (message_id, kind, value, norm) "
+    "SELECT * FROM unnest(CAST(:m AS bigint[]), CAST(:k AS varchar[]), CAST(:v AS varchar[]), CAST(:n AS varchar[])) "
+    "ON CONFLICT (message_id, kind, value) DO NOTHING"
+)
 
 
 def _insert(dialect: str) -> Any:
@@ -48,8 +55,16 @@ def insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     dialect = conn.dialect.name
-    if dialect != "sqlite":
-        conn.execute(_insert(dialect), rows)  # PostgreSQL: the GIN indexes follow the table
+    if dialect == "postgresql":  # one statement, one round trip, whatever the count (the GIN indexes follow)
+        conn.execute(PG_UNNEST, {
+            "m": [r["message_id"] for r in rows],
+            "k": [r["kind"] for r in rows],
+            "v": [r["value"] for r in rows],
+            "n": [r.get("norm") for r in rows],
+        })
+        return
+    if dialect != "sqlite":  # pragma: no cover - only the two supported backends
+        conn.execute(_insert(dialect), rows)
         return
     conn.execute(WRITE_LOCK)
     last = conn.execute(LAST_ID).scalar_one()
