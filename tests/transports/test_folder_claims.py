@@ -14,6 +14,7 @@ import pytest
 
 from gateway.errors import TransientTransportError
 from gateway.transports.claims import CLAIMED, KEEPER, LEASE
+from gateway.transports import folder as folder_module
 from gateway.transports.folder import FolderInbound
 from tests.transports.contract import InboundContract, poll_for, read_all
 from tests.transports.test_folder_contract import FolderHarness
@@ -50,7 +51,8 @@ def drop_complete(folder: Path, name: str, data: bytes) -> None:
     os.utime(p, (t, t))
 
 
-def test_each_file_is_claimed_by_one_of_several_nodes(tmp_path):
+def test_each_file_is_claimed_by_one_of_several_nodes(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder_module, "CLAIM_BATCH", 10)  # 60 files: several claims per node, the nodes share them
     inbox = tmp_path / "in"
     nodes = [node(inbox, f"n{i}", min_age=0) for i in range(3)]
     for n in range(60):
@@ -161,7 +163,8 @@ def test_a_new_file_with_a_claimed_name_waits_for_the_first(tmp_path):
     f.release()
 
 
-def test_a_node_claims_a_batch_per_poll_and_asks_to_be_polled_again(tmp_path):
+def test_a_node_claims_a_batch_per_poll_and_asks_to_be_polled_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder_module, "CLAIM_BATCH", 10)  # a claim of 10 out of 25 files (100 by default)
     inbox = tmp_path / "in"
     f = node(inbox, "n1", min_age=0)
     for n in range(25):
