@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import TransientTransportError
-from gateway.transports.claims import CLAIMED, KEEPER, LEASE
 from gateway.transports import folder as folder_module
+from gateway.transports.claims import CLAIMED, KEEPER, LEASE
 from gateway.transports.folder import FolderInbound
 from tests.transports.contract import InboundContract, poll_for, read_all
 from tests.transports.test_folder_contract import FolderHarness
@@ -215,6 +215,8 @@ def test_a_node_the_registry_knows_dead_loses_its_claims_at_once(tmp_path):
         drop_complete(inbox, f"{name}.x12", f"ISA~{name}".encode())
         [item] = others[name].poll()[0]
         assert item.path == inbox / CLAIMED / name / f"{name}.x12"
+        if name in ("killed", "stopped"):  # their processes are gone: nothing renews their lease files any more
+            KEEPER.remove(others[name].claims)  # (in this one process the keeper would, and remake the folder)
     alive = FolderInbound(channel="p/folder", path=inbox, partner_id="p", min_age_seconds=0, claim_node="alive",
                           claim_stale_seconds=600.0, claim_gone=gone)
     alive.ensure_folders()
