@@ -52,7 +52,6 @@ class OutboundFlow:
         with the others in one transaction (``message`` is brought in step then).
         """
         assert message.id is not None and message.archive_key is not None and message.file_name is not None
-        into = batch
         with log_context(message_id=message.id, partner_id=partner.id):
             targets = self.channels(partner)
             if not targets:
@@ -97,17 +96,17 @@ class OutboundFlow:
                 "transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None, "error": None,
                 "delivery_status": delivery.value, **({"ack_due_at": due} if due is not None else {}),
             }
-            batch = Batch().update(
+            outcome = Batch().update(
                 message, event=f"message.{status.value}", status=status, detail={"receipts": receipts}, **fields
             )
             for attempt in done:
-                batch.delivery_attempt(message, channel=str(attempt["channel"]), outcome=str(attempt["outcome"]),
+                outcome.delivery_attempt(message, channel=str(attempt["channel"]), outcome=str(attempt["outcome"]),
                                        started_at=attempt["started_at"],  # type: ignore[arg-type]
                                        transport_id=attempt.get("transport_id"))  # type: ignore[arg-type]
-            if into is None:
-                self.store.apply(batch)
+            if batch is None:
+                self.store.apply(outcome)
             else:
-                into.extend(batch)
+                batch.extend(outcome)  # written by the caller with the batch's other outcomes
             return message
 
     def _ack_due(self, message: Message) -> datetime | None:

@@ -465,29 +465,6 @@ class Store:
                 out[(scope, kind)] = [first, *rest]
         return out
 
-    def next_control_numbers(self, scope: str, kinds: Sequence[str]) -> dict[str, int]:
-        """Several counters of ``scope`` taken in one transaction (e.g. interchange, group and transaction for one
-        acknowledgement); same semantics as :meth:`next_control_number`."""
-        from gateway.store.models import ControlCounter
-
-        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
-        out: dict[str, int] = {}
-        with self.engine.begin() as conn:
-            for kind in kinds:
-                stmt = (
-                    update(tbl)
-                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
-                    .values(value=tbl.c.value % MAX_CONTROL_NUMBER + 1)
-                    .returning(tbl.c.value)
-                )
-                got = conn.execute(stmt).scalar_one_or_none()
-                if got is not None:
-                    out[kind] = int(got)
-        for kind in kinds:  # a counter used for the first time: created (race-safe) by the single-row path
-            if kind not in out:
-                out[kind] = self.next_control_number(scope, kind)
-        return out
-
 
 def _enums(fields: dict[str, Any]) -> dict[str, Any]:
     """``direction`` and ``status`` as their enums (callers and Core rows give plain strings)."""
