@@ -40,19 +40,19 @@ from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.file_documents import FileDocuments
 from gateway.flows.handoff import HandoffFlow
+from gateway.flows.identify import identify_partner, rejection, require_senders
 from gateway.flows.inbound_batch import InboundBatch, new_message
 from gateway.flows.lineage import interchange_records, summarize_envelope
 from gateway.flows.mapping_step import MappingStep
 from gateway.flows.reconcile import Reconciler, is_acknowledgement
-from gateway.flows.recovery import unmapped_acked
-from gateway.flows.redact import withhold_data
+from gateway.flows.recovery import recover_inbound
 from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
 from gateway.store.batch import Batch
 from gateway.store.leases import MessageLeases
-from gateway.store.models import TERMINAL, Direction, Message, MessageStatus
+from gateway.store.models import TERMINAL, Message, MessageStatus
 from gateway.store.repository import Store
 from gateway.transports.base import InboundItem, is_transient
 
@@ -133,7 +133,7 @@ class InboundFlow:
                 with log_context(message_id=msg.id, partner_id=msg.partner_id or item.partner_id):
                     return self.single(msg, item)
             finally:
-                self._let_go(msg.id)
+                self.let_go(msg.id)
 
     def _receive_known(self, item: InboundItem, msg: Message) -> Message | None:
         """An item whose message exists (a redelivery, or a crash before its source was committed)."""
@@ -148,7 +148,7 @@ class InboundFlow:
                 with log_context(message_id=mid, partner_id=msg.partner_id or item.partner_id):
                     return self.single(msg, item)
             finally:
-                self._let_go(mid)
+                self.let_go(mid)
 
     def single(self, msg: Message, item: InboundItem) -> Message:
         """The single-message path, for a caller holding the lease: a redelivered message, or one that left a
@@ -159,7 +159,7 @@ class InboundFlow:
             return msg
         return self._guarded(msg, item)
 
-    def _let_go(self, message_id: int) -> None:
+    def let_go(self, message_id: int) -> None:
         try:
             self.leases.release(message_id)
         except Exception:  # the store is down: the lease runs out by itself
@@ -177,11 +177,11 @@ class InboundFlow:
                 hint="try again once it has finished; a node that died leaves it when its lease runs out",
             )
         try:
-            return self._resume(message_id, actor=actor, force=force)
+            return self.resume_held(message_id, actor=actor, force=force)
         finally:
-            self._let_go(message_id)
+            self.let_go(message_id)
 
-    def _resume(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
+    def resume_held(self, message_id: int, *, actor: str = "gateway", force: bool = False) -> Message:
         """:meth:`resume` for a caller holding the message's lease."""
         msg = self.store.get(message_id)
         with log_context(correlation_id=msg.correlation_id or new_correlation_id(), message_id=message_id):
@@ -191,66 +191,9 @@ class InboundFlow:
             return self._guarded(msg, None, force=force)
 
     def recover(self, *, startup: bool = True) -> list[int]:
-        """Resume inbound messages left unfinished whose lease ran out (the node working on them died or stopped);
-        a live node's messages are left to it. At start (``startup``) also maps messages a crash left acked but
-        unmapped. Runs at start, before channels start, and on a sweep (every node: claims make it once)."""
-        resumed = []
-        now = self.clock()
-        for msg in self.store.unfinished(Direction.inbound):
-            assert msg.id is not None
-            if msg.archive_key is None:
-                continue  # never archived: the source is still in its inbox and will be picked up again
-            if (msg.idempotency_key or "").startswith(AS2_ENVELOPES):
-                continue  # an AS2 request's own row: the sender retries without an MDN (As2Receiver resumes it)
-            if self.leases.held_elsewhere(msg, now):
-                continue  # a live node works on it
-            if not startup and msg.lease_owner is None and msg.updated_at > now - self.leases.lease:
-                continue  # unleased (a step that gave up, or a writer without leases) and recent: wait a lease
-            if not self.leases.take(msg.id):
-                continue  # taken meanwhile by another node, or this node is at it (a slow receive)
-            try:
-                current = self.store.get(msg.id)
-                if current.status in TERMINAL:
-                    continue  # finished meanwhile
-                log.info("message.recovering", extra={"fields": {"message_id": msg.id, "status": msg.status,
-                                                                 "previous_owner": msg.lease_owner}})
-                self._resume(msg.id)
-                resumed.append(msg.id)
-            finally:
-                self._let_go(msg.id)
-        resumed += self._recover_mapping(startup=startup)
-        return resumed
-
-    def _recover_mapping(self, *, startup: bool = True) -> list[int]:
-        """Crash gap: a message ``acked`` (a final state) whose mapping never ran is mapped now. At start every
-        such message; on the sweep only those whose node died holding the lease (a lease never given back)."""
-        if self.mapping is None:
-            return []
-        done = []
-        registry = self.registry()
-        now = self.clock()
-        for msg in unmapped_acked(self.store):
-            assert msg.id is not None
-            partner = registry.get(msg.partner_id) if msg.partner_id else None
-            if partner is None or self.leases.held_elsewhere(msg, now):
-                continue
-            if not startup and msg.lease_owner is None:
-                continue  # finished normally (lease given back): its mapping had nothing to write
-            with self.leases.working(msg.id) as mine:
-                if not mine:
-                    continue  # the node that acked it is mapping it now
-                fresh = self.store.get(msg.id)
-                if fresh.status != MessageStatus.acked or any(
-                    e.name in ("mapping.done", "mapping.failed") for e in self.store.events(msg.id)
-                ):
-                    continue  # mapped meanwhile
-                with log_context(message_id=msg.id, partner_id=partner.id):
-                    log.info("mapping.recovering")
-                    self.mapping.run(fresh, partner)
-                    if self.handoff is not None:
-                        self.handoff.release(self.store.get(msg.id))  # gated: released once
-            done.append(msg.id)
-        return done
+        """Resume inbound messages left unfinished whose lease ran out (their node died or stopped), and at start
+        map those a crash left acked but unmapped (:func:`gateway.flows.recovery.recover_inbound`)."""
+        return recover_inbound(self, startup=startup)
 
     def _guarded(self, msg: Message, item: InboundItem | None, *, force: bool = False) -> Message:
         """Process; an unexpected error fails the message visibly instead of leaving it to loop in the inbox."""
@@ -296,7 +239,7 @@ class InboundFlow:
             self.failpoints.hit("inbound.after_archive")
         except BaseException:
             assert msg.id is not None
-            self._let_go(msg.id)  # the caller's finally is not reached: give the lease back here
+            self.let_go(msg.id)  # the caller's finally is not reached: give the lease back here
             raise
         return msg, True
 
@@ -365,7 +308,7 @@ class InboundFlow:
         tolerant = hint is None or hint.reading == "tolerant"
         with self.archive.open(msg.archive_key) as src:
             analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
-        _require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
+        require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
         summary = summarize_envelope(analysis)
         # the envelope step: lineage, keys and the status in ONE transaction, written whatever identification says
         # (a message still "archived" was never read: no earlier lineage to replace)
@@ -384,42 +327,13 @@ class InboundFlow:
 
     def _identified(self, msg: Message, analysis: Any, registry: PartnerRegistry, channel_partner: str | None,
                     batch: Batch) -> Partner:
-        partner = self._identify(msg, analysis, registry, channel_partner)
+        partner = identify_partner(analysis, registry, channel_partner, file=msg.file_name,
+                                   quote_data=self.quote_data)
         batch.update(msg, event="partner.identified", partner_id=partner.id, detail={"partner": partner.id})
         # sets or versions the partner did not declare: refused by the acknowledgement, or a warning (declared.py)
         for name, detail in timeline_events(enforce_declared(analysis, partner, file=msg.file_name)):
             batch.event(msg, name, detail=detail)
         return partner
-
-    def _identify(
-        self, msg: Message, analysis: Any, registry: PartnerRegistry, channel_partner: str | None
-    ) -> Partner:
-        if not analysis.interchanges:
-            first = analysis.errors[0] if analysis.errors else None
-            raise NotEDIError(
-                withhold_data(first.message, quote_data=self.quote_data)
-                if first
-                else "no X12 interchange (ISA segment) was found in the file",
-                location=first.location if first else None,
-            )
-        partners = {}
-        for ic in analysis.interchanges:
-            p = registry.identify(
-                sender_qualifier=ic.sender_qualifier,
-                sender_id=ic.sender_id,
-                receiver_qualifier=ic.receiver_qualifier,
-                receiver_id=ic.receiver_id,
-                channel_partner=channel_partner,
-                group_senders=[g.sender_id for g in ic.groups],
-                file=msg.file_name,
-            )
-            partners[p.id] = p
-        if len(partners) > 1:
-            raise RoutingConflictError(
-                f"one file holds interchanges from several partners ({', '.join(sorted(partners))})",
-                hint="ask the senders to send separate files",
-            )
-        return next(iter(partners.values()))
 
     def _index_keys(self, msg: Message, batch: Batch) -> None:
         """The document's reference numbers (PO, BOL, PRO, tracking ...), indexed for search (streamed: a large
@@ -506,7 +420,7 @@ class InboundFlow:
         if analysis.valid:
             self._final_step(msg, item, MessageStatus.acked, None, batch)
         else:
-            self._final_step(msg, item, MessageStatus.failed, _rejection(analysis, self.quote_data), batch)
+            self._final_step(msg, item, MessageStatus.failed, rejection(analysis, self.quote_data), batch)
 
     def _final_step(
         self, msg: Message, item: InboundItem | None, status: MessageStatus, error: GatewayError | None, batch: Batch
@@ -541,7 +455,6 @@ class BusyElsewhere(InvalidActionError):
     """Another live node holds the message's lease."""
 
 
-AS2_ENVELOPES = ("as2:", "as2-bad:")  # rows As2Receiver writes for the HTTP request (its payload has its own)
 _SUCCESS = frozenset({MessageStatus.acked, MessageStatus.processed, MessageStatus.duplicate})
 
 
@@ -558,42 +471,3 @@ def _channel_partner(msg: Message) -> str | None:
 
 def _already_failed(msg: Message) -> DocumentError:
     return DocumentError(msg.reason or f"message {msg.id} was {msg.status}")
-
-
-def _plausible_id(qualifier: str | None, value: str | None) -> bool:
-    """ISA05/ISA06 readable as text: printable ASCII, an id present. Generous on lengths (tolerant partners pad
-    or overrun them); what it refuses is noise: empty ids, control characters, undecodable bytes."""
-    q, v = (qualifier or "").strip(), (value or "").strip()
-    ok = all(32 <= ord(c) < 127 for c in q + v)
-    return ok and len(q) <= 3 and 1 <= len(v) <= 35
-
-
-def _require_senders(analysis: Any, quote_data: bool) -> None:
-    """An "interchange" without a readable sender is bytes that happen to hold "ISA" (random or damaged data): say
-    the file is not X12, rather than quarantine it for an unknown sender with an empty or garbled id."""
-    for ic in analysis.interchanges:
-        if not _plausible_id(ic.sender_qualifier, ic.sender_id):
-            junk = next((e for e in analysis.errors if getattr(e, "code", "") == "junk_data"), None)
-            why = f"; {withhold_data(junk.message, quote_data=quote_data)}" if junk else ""
-            raise NotEDIError(
-                f"the file is not usable X12: its ISA header has no readable sender (ISA05/ISA06){why}",
-                hint="check that the partner sent an X12 file and that it arrived intact; ask for it again",
-            )
-
-
-def _rejection(analysis: Any, quote_data: bool = False) -> DocumentError:
-    errors = list(analysis.errors)
-    for ic in analysis.interchanges:
-        errors.extend(ic.errors)
-        for g in ic.groups:
-            errors.extend(g.errors)
-            for t in g.transactions:
-                errors.extend(t.errors)
-    first = errors[0] if errors else None
-    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    text = withhold_data(first.message if first else "the document was rejected", quote_data=quote_data) + more
-    return DocumentError(
-        text,
-        location=getattr(first, "location", None),
-        hint="the partner was sent an acknowledgement listing the errors; a corrected file can be resent",
-    )
