@@ -309,7 +309,27 @@ def _write_lineages(conn: Connection, lineages: list[tuple[int, list[Any], bool]
 
 
 def insert_returning(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows``; their new ids in the rows' order (one statement for one row, bulk for several)."""
+    """Insert ``rows``; their new ids in the rows' order (one statement for one row, bulk for several).
+
+    On SQLite, SQLAlchemy has no sentinel to sort ``RETURNING`` rows by parameter order and falls back to one
+    ``INSERT`` per row (100 statements for a batch of 50 files and their 997s). There the rows go in multi-row
+    ``INSERT ... VALUES`` statements returning the ids unsorted, and the ids are sorted: the ``id`` columns are
+    ``INTEGER PRIMARY KEY`` (the rowid), which SQLite gives each new row as the table's largest rowid plus one, in
+    the order the ``VALUES`` rows are inserted, and nothing else writes while this transaction holds the write
+    lock (taken by the first of these statements)."""
     if len(rows) == 1:
         return [int(conn.execute(stmt, rows[0]).scalar_one())]
+    if conn.dialect.name == "sqlite":
+        return sorted(int(i) for i in conn.execute(_unsorted(stmt), rows).scalars())
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
+
+
+_UNSORTED: dict[int, Any] = {}  # id(INSERT ... RETURNING id sorted by parameter order) -> the same, unsorted
+
+
+def _unsorted(stmt: Any) -> Any:
+    got = _UNSORTED.get(id(stmt))
+    if got is None:
+        table = stmt.table
+        got = _UNSORTED[id(stmt)] = (stmt, insert(table).returning(table.c.id))
+    return got[1]

@@ -33,6 +33,7 @@ from gateway.store.models import (
     Output,
     TransactionSet,
 )
+from gateway.store.rows import message_columns, message_of
 from gateway.store.search import MessageQuery, Page, search_messages
 from gateway.store.search import stats as _stats
 from gateway.store.types import utcnow
@@ -137,19 +138,22 @@ class Store:
         made: list[tuple[Message, list[dict[str, Any]], batch.Batch]] = []
         with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING for all, events and keys in bulk
             keys = batch.Batch()
-            msgs = [Message(**_enums(n.fields)) for n in new]  # a table model does not validate: enums here
-            ids = batch.insert_returning(conn, batch.INSERT_MESSAGES, [m.model_dump(exclude={"id"}) for m in msgs])
+            cols = [message_columns(n.fields) for n in new]  # every column: defaults filled in, enums
+            for c in cols:
+                del c["id"]
+            ids = batch.insert_returning(conn, batch.INSERT_MESSAGES, cols)
             now = utcnow()
-            for n, msg, mid in zip(new, msgs, ids, strict=True):
-                msg.id = mid
+            for n, c, mid in zip(new, cols, ids, strict=True):
+                c["id"] = mid
+                msg = message_of(c)  # not Message(**c): see gateway.store.rows
                 rows = [
-                    {"message_id": msg.id, "name": name, "actor": n.actor, "detail": detail, "at": now,
+                    {"message_id": mid, "name": name, "actor": n.actor, "detail": detail, "at": now,
                      "status": MessageStatus(status).value if status is not None else None}
                     for name, status, detail in n.events
                 ]
                 if msg.file_name:
-                    keys.keys(msg.id, [("file", msg.file_name)])
-                made.append((msg, rows, n.then(msg.id) if n.then is not None else batch.Batch()))
+                    keys.keys(mid, [("file", msg.file_name)])
+                made.append((msg, rows, n.then(mid) if n.then is not None else batch.Batch()))
             events = [r for _m, rows, _t in made for r in rows]
             if events:  # (an empty parameter list would insert one row of defaults)
                 conn.execute(batch.INSERT_EVENT, events)
@@ -173,7 +177,7 @@ class Store:
     def find_by_key(self, idempotency_key: str) -> Message | None:
         with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
             row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
-        return Message.model_validate(_enums(dict(row))) if row is not None else None
+        return message_of(row) if row is not None else None
 
     def find_by_keys(self, keys: Sequence[str]) -> dict[str, Message]:
         """The messages of several idempotency keys, in one query (keys not found are left out)."""
@@ -182,7 +186,7 @@ class Store:
         with self.engine.connect() as conn:
             t = batch.T_MESSAGE
             rows = conn.execute(core_select(t).where(t.c.idempotency_key.in_(sorted(set(keys)))))
-            found = [Message.model_validate(_enums(dict(r))) for r in rows.mappings()]
+            found = [message_of(r) for r in rows.mappings()]
         return {m.idempotency_key: m for m in found if m.idempotency_key is not None}
 
     def update(
@@ -464,18 +468,6 @@ class Store:
                 rest = self.reserve_control_numbers({(scope, kind): n - 1})[(scope, kind)] if n > 1 else []
                 out[(scope, kind)] = [first, *rest]
         return out
-
-
-def _enums(fields: dict[str, Any]) -> dict[str, Any]:
-    """``direction`` and ``status`` as their enums (callers and Core rows give plain strings)."""
-    from gateway.store.models import Direction
-
-    out = dict(fields)
-    if isinstance(out.get("direction"), str):
-        out["direction"] = Direction(out["direction"])
-    if isinstance(out.get("status"), str):
-        out["status"] = MessageStatus(out["status"])
-    return out
 
 
 def _report(engine: Any, done: Sequence[batch.Batch]) -> None:

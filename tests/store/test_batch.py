@@ -90,3 +90,54 @@ def test_streamed_canonical_json_is_byte_identical_to_the_whole_document(path):
     streamed = b"".join(writer.add(i) for i in items) + writer.close()
     assert streamed == documents_json(items).encode()
     assert DocumentsWriter().close() == documents_json([]).encode()
+
+
+def test_messages_created_together_each_get_their_own_id_and_lineage(store):
+    from gateway.store.repository import NewMessage
+
+    def tree(n):  # two interchanges of two groups each, every control number telling whose it is
+        return [InterchangeRecord("ZZ", "S", "ZZ", "R", f"{n}{i}", groups=[
+            GroupRecord("SH", "S", "R", f"{n}{i}{g}", "004010", [SetRecord("856", f"{n}{i}{g}1")]) for g in range(2)])
+            for i in range(2)]
+
+    _message(store, "before")  # ids already taken
+    new = [NewMessage({"direction": Direction.inbound, "status": MessageStatus.archived, "idempotency_key": f"m{n}",
+                       "file_name": f"m{n}.edi", "sha256": f"{n}" * 64},
+                      [("message.received", MessageStatus.received, {"n": n})],
+                      then=lambda mid, n=n: Batch().lineage(mid, tree(n), replace=False))
+           for n in range(1, 6)]
+    msgs = store.create_messages(new)
+    assert len({m.id for m in msgs}) == 5
+    for n, m in enumerate(msgs, start=1):
+        row = store.get(m.id)
+        assert (row.idempotency_key, row.file_name, row.sha256) == (f"m{n}", f"m{n}.edi", f"{n}" * 64)
+        assert (m.idempotency_key, m.status, m.direction) == (f"m{n}", MessageStatus.archived, Direction.inbound)
+        assert [e.detail for e in store.events(m.id)] == [{"n": n}]
+        lin = store.lineage(m.id)
+        assert [i.control_number for i in lin.interchanges] == [f"{n}0", f"{n}1"]
+        of = {i.id: i.control_number for i in lin.interchanges}
+        assert sorted((of[g.interchange_id], g.control_number) for g in lin.groups) == [
+            (f"{n}{i}", f"{n}{i}{g}") for i in range(2) for g in range(2)]
+        groups = {g.id: g.control_number for g in lin.groups}
+        assert sorted((groups[t.group_id], t.control_number) for t in lin.transactions) == [
+            (f"{n}{i}{g}", f"{n}{i}{g}1") for i in range(2) for g in range(2)]
+    assert store.find_by_keys(["m1", "m5"]).keys() == {"m1", "m5"}
+
+
+def test_a_message_built_from_its_columns_is_the_one_the_constructor_builds():
+    from gateway.store.models import Message
+    from gateway.store.rows import message_columns, message_of
+
+    fields = {"direction": "inbound", "status": "archived", "sha256": "0" * 64, "file_name": "a.edi", "size": 3}
+    cols = message_columns(fields)
+    assert cols["direction"] is Direction.inbound and cols["status"] is MessageStatus.archived
+    assert cols["created_at"] is not None and cols["lease_owner"] is None
+    made, built = message_of({**cols, "id": 7}), Message(**{**cols, "id": 7})
+    assert made.model_dump() == built.model_dump()
+    assert made.model_fields_set == built.model_fields_set
+    made.status = MessageStatus.acked  # a later change goes through the usual attribute events
+    assert made.status == MessageStatus.acked and made.model_dump()["status"] == MessageStatus.acked
+    with pytest.raises(ValueError, match="not a message column: colour"):
+        message_columns({**fields, "colour": "red"})
+    with pytest.raises(ValueError, match="needs sha256"):
+        message_columns({"direction": "inbound", "status": "archived"})

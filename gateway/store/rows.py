@@ -1,0 +1,65 @@
+"""``Message`` objects from plain column values, the way SQLAlchemy builds the objects it loads.
+
+``Message(**fields)`` on a SQLModel table model sets each of its 27 fields through ``setattr`` (SQLModel, then
+pydantic, then SQLAlchemy's attribute events), about 100 us per object; ``Message.model_validate`` adds pydantic
+validation on top. The batched store path creates and reads two messages per small file (the file and its 997), so
+it builds them as SQLAlchemy does when it loads rows: a new instance from the class manager (``_sa_instance_state``
+and pydantic's private attributes set by ``SQLModel.__new__``) whose ``__dict__`` is filled in one update. The
+result is a transient ``Message`` like ``Message(**fields)``: same attribute values, same defaults, and later
+``setattr`` calls go through the usual events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.orm import configure_mappers
+
+from gateway.store.models import Direction, Message, MessageStatus
+
+_FIELDS = tuple(Message.model_fields)
+_REQUIRED = frozenset(name for name, f in Message.model_fields.items() if f.is_required())
+# field -> a function giving its default (a factory such as ``utcnow``, or the constant default)
+_DEFAULTS: dict[str, Callable[[], Any]] = {
+    name: (f.default_factory if f.default_factory is not None else (lambda d=f.default: d))  # type: ignore[misc]
+    for name, f in Message.model_fields.items() if not f.is_required()
+}
+_MANAGER = Message._sa_class_manager  # type: ignore[attr-defined]
+_MAPPER = Message.__mapper__  # type: ignore[attr-defined]
+
+
+def message_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Every column of a new message: ``fields`` (``direction`` and ``status`` as their enums) and the defaults of
+    the others (``created_at``/``updated_at`` now). Raises ``ValueError`` for an unknown field or a missing
+    required one."""
+    unknown = fields.keys() - _DEFAULTS.keys() - _REQUIRED
+    if unknown:
+        raise ValueError(f"not a message column: {', '.join(sorted(unknown))}")
+    missing = _REQUIRED - fields.keys()
+    if missing:
+        raise ValueError(f"a message needs {', '.join(sorted(missing))}")
+    values = {name: fields[name] if name in fields else _DEFAULTS[name]() for name in _FIELDS}
+    direction, status = values["direction"], values["status"]
+    if not isinstance(direction, Direction):
+        values["direction"] = Direction(direction)
+    if not isinstance(status, MessageStatus):
+        values["status"] = MessageStatus(status)
+    return values
+
+
+def message_of(columns: Mapping[str, Any] | RowMapping) -> Message:
+    """A ``Message`` holding ``columns`` (every column, as :func:`message_columns` or a ``SELECT`` of the message
+    table gives them; ``direction``/``status`` may be plain strings)."""
+    if not _MAPPER.configured:  # as the first Message() or query would (attribute access needs it)
+        configure_mappers()
+    msg = _MANAGER.new_instance()
+    values = dict(columns)
+    if not isinstance(values["direction"], Direction):
+        values["direction"] = Direction(values["direction"])
+    if not isinstance(values["status"], MessageStatus):
+        values["status"] = MessageStatus(values["status"])
+    msg.__dict__.update(values)
+    object.__setattr__(msg, "__pydantic_fields_set__", set(values))
+    return msg
