@@ -84,6 +84,10 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
+# json.dumps with options builds a new encoder for every call: one line per event, so one encoder for all
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -103,7 +107,7 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             out["error"] = {"kind": type(exc).__name__, "message": mask_url(str(exc))}
             out["traceback"] = mask_url(self.formatException(record.exc_info))
-        return json.dumps(out, default=str, ensure_ascii=False)
+        return _ENCODER.encode(out)
 
 
 class TextFormatter(logging.Formatter):

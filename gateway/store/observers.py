@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -130,6 +130,12 @@ def _after_commit(session: Session) -> None:
             log.exception("observer.failed", extra={"fields": {"observer": getattr(observer, "__name__", "?")}})
 
 
+# the columns of messages that :func:`publish` reads, built once (an expanding IN: one cached compiled form)
+_M = Message.__table__.c  # type: ignore[attr-defined]
+_COLUMNS_OF = select(_M.id, _M.direction, _M.partner_id, _M.set_ids, _M.created_at, _M.reason, _M.file_name).where(
+    _M.id.in_(bindparam("ids", expanding=True)))
+
+
 def active() -> bool:
     """Someone listens: writers that bypass the ORM (the Core hot path) then report what they wrote."""
     return bool(_observers)
@@ -152,14 +158,10 @@ def publish(
         mid for k, mid, _n, status, _d in items
         if mid is not None and mid not in known and (k != "event" or status is not None)
     })
-    cols: tuple[Any, ...] = (
-        Message.id, Message.direction, Message.partner_id, Message.set_ids, Message.created_at, Message.reason,
-        Message.file_name,
-    )  # fmt: skip
     found: dict[Any, Any] = {}
     if ids:
         with engine.connect() as conn:
-            found = {r[0]: r for r in conn.execute(select(*cols).where(col(Message.id).in_(ids)))}
+            found = {r[0]: r for r in conn.execute(_COLUMNS_OF, {"ids": ids})}
     found.update(known)
     rows = []
     for kind, mid, name, status, detail in items:
