@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.business.keys import normalise, primary_key
 from gateway.business.quantities import compare
@@ -35,6 +37,13 @@ def test_keys_written_differently_meet(a, b):
 def test_keys_that_differ_stay_apart():
     assert normalise("4500012345") != normalise("45000123450")
     assert normalise("") == normalise(None) == normalise("--") == ""
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
+    ["stra\u00dfe-\u01311\u017f", "\uff10\uff11\uff12", "\ufb0012"]))  # sharp s, dotless i, long s: upper ASCII
+def test_the_join_form_keeps_ascii_letters_and_digits_of_the_upper_case_text(value):
+    text = "".join(ch for ch in value.upper() if ch.isascii() and ch.isalnum())  # the definition, one char at a time
+    assert normalise(value) == ((text.lstrip("0") or ("0" if text else ""))[:128])
 
 
 def test_an_order_is_named_by_its_order_number_before_its_po():
