@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.business.keys import family, normalise
 from gateway.store.archive import Blob
+from gateway.store.bulk import insert_rows
 from gateway.store.key_index import insert_keys
 from gateway.store.models import (
     AckLink,
@@ -239,7 +240,7 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
         _insert_keys(conn, key_rows)
     events = [x for b in batches for x in b.events]
     if events:
-        conn.execute(INSERT_EVENT, events)
+        insert_rows(conn, INSERT_EVENT, events)
 
 
 def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gateway.store.bulk import insert_rows
 from gateway.store.models import BusinessKey
 
 T_KEY = BusinessKey.__table__  # type: ignore[attr-defined]
@@ -68,5 +69,5 @@ def insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
         return
     conn.execute(WRITE_LOCK)
     last = conn.execute(LAST_ID).scalar_one()
-    conn.execute(_insert(dialect), rows)
+    insert_rows(conn, _insert(dialect), rows)
     conn.execute(INDEX_NEW, {"last": last})

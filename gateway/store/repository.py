@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from gateway.errors import NotFoundError
 from gateway.store import batch, records
 from gateway.store.archive import Blob
+from gateway.store.bulk import insert_rows
 from gateway.store.models import (
     TERMINAL,
     AckLink,
@@ -156,7 +157,7 @@ class Store:
                 made.append((msg, rows, n.then(mid) if n.then is not None else batch.Batch()))
             events = [r for _m, rows, _t in made for r in rows]
             if events:  # (an empty parameter list would insert one row of defaults)
-                conn.execute(batch.INSERT_EVENT, events)
+                insert_rows(conn, batch.INSERT_EVENT, events)
             # the callers' writes that need the new ids, in the same transaction, after every first event
             batch.run(conn, [keys, *(t for _m, _r, t in made)])
         done = []
