@@ -12,6 +12,7 @@ masked by the formatter.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -72,11 +73,16 @@ def mask_url(text: str) -> str:
     return _URL_SECRET_PARAM.sub(rf"\1{MASK}", _URL_USERINFO.sub(rf"\1{MASK}@", text))
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_key(key: str) -> bool:
+    """A field name that holds a secret (asked once per name: every log line has a few fields)."""
+    lowered = key.lower()
+    return any(m in lowered for m in SECRET_MARKERS)
+
+
 def mask_secrets(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: (MASK if any(m in str(k).lower() for m in SECRET_MARKERS) else mask_secrets(v)) for k, v in value.items()
-        }
+        return {k: (MASK if _secret_key(str(k)) else mask_secrets(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_secrets(v) for v in value]
     if isinstance(value, str):
@@ -139,6 +145,12 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
     logging.getLogger("apscheduler").setLevel("ERROR")  # "skipped: max instances" is by design (see scheduler.py)
     logging.getLogger("alembic").setLevel("WARNING")
     logging.getLogger("watchdog").setLevel("WARNING")
+    # the formatters above use none of the caller's file, line and function, thread or process names: the records
+    # skip looking them up (the logging HOWTO's "Optimization"; a stack walk and three look-ups per line)
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def get_logger(name: str) -> logging.Logger:
