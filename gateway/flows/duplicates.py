@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from gateway.edi.x12 import Interchange as AnalysedInterchange
 from gateway.edi.x12.ack_read import control_variants
@@ -41,6 +41,27 @@ DUPLICATE_TA1 = AckAnswer("TA1", "R", note="025")  # interchange rejected: dupli
 M = Message.__table__  # type: ignore[attr-defined]
 ISA = Interchange.__table__  # type: ignore[attr-defined]
 NOT_SEEN = (MessageStatus.failed, MessageStatus.quarantined, MessageStatus.duplicate)
+
+
+# earlier inbound messages seen (not failed, quarantined or duplicates) from ``oldest`` on, before ``newest``: the
+# two queries of DuplicateCheck.find_many, built once (one per batch of files; building them cost as much as running)
+_SEEN = and_(
+    M.c.direction == Direction.inbound.value,
+    M.c.id < bindparam("newest"),
+    M.c.created_at >= bindparam("oldest", type_=M.c.created_at.type),
+    M.c.status.not_in([st.value for st in NOT_SEEN]),
+)
+BY_CONTROL = (
+    select(ISA.c.control_number, ISA.c.sender_id, ISA.c.sender_qualifier, M.c.id, M.c.file_name, M.c.created_at)
+    .join(M, M.c.id == ISA.c.message_id)
+    .where(ISA.c.control_number.in_(bindparam("controls", expanding=True)), _SEEN)
+    .order_by(M.c.id)
+)
+BY_SHA = (
+    select(M.c.sha256, M.c.id, M.c.file_name, M.c.created_at)
+    .where(M.c.sha256.in_(bindparam("shas", expanding=True)), _SEEN)
+    .order_by(M.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +100,7 @@ class DuplicateCheck:
             return []
         now = self.clock()
         since = {id(w): now - w[1].duplicates.window for w in works}
-        oldest = min(since.values())
-        newest = max(w[0].id or 0 for w in works)
-        seen = and_(
-            M.c.direction == Direction.inbound.value,
-            M.c.id < newest,
-            M.c.created_at >= oldest,
-            M.c.status.not_in([st.value for st in NOT_SEEN]),
-        )
+        seen = {"oldest": min(since.values()), "newest": max(w[0].id or 0 for w in works)}
         controls = {v for w in works for ic in w[2].interchanges if ic.control_number.strip()
                     for v in control_variants(ic.control_number)}
         by_control: dict[str, list[Any]] = {}
@@ -94,19 +108,10 @@ class DuplicateCheck:
         by_sha: dict[str, list[Any]] = {}
         with self.store.engine.connect() as conn:
             if controls:
-                q = (
-                    select(ISA.c.control_number, ISA.c.sender_id, ISA.c.sender_qualifier, M.c.id, M.c.file_name,
-                           M.c.created_at)
-                    .join(M, M.c.id == ISA.c.message_id)
-                    .where(ISA.c.control_number.in_(sorted(controls)), seen)
-                    .order_by(M.c.id)
-                )
-                for row in conn.execute(q):
+                for row in conn.execute(BY_CONTROL, {"controls": sorted(controls), **seen}):
                     by_control.setdefault(row.control_number, []).append(row)
             if shas:
-                q2 = select(M.c.sha256, M.c.id, M.c.file_name, M.c.created_at).where(
-                    M.c.sha256.in_(sorted(s for s in shas if s)), seen).order_by(M.c.id)
-                for row in conn.execute(q2):
+                for row in conn.execute(BY_SHA, {"shas": sorted(s for s in shas if s), **seen}):
                     by_sha.setdefault(row.sha256, []).append(row)
         return [self._match(w, since[id(w)], by_control, by_sha) for w in works]
 

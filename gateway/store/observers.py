@@ -163,14 +163,18 @@ def publish(
         with engine.connect() as conn:
             found = {r[0]: r for r in conn.execute(_COLUMNS_OF, {"ids": ids})}
     found.update(known)
+    # each message's columns read once, not once per row written about it (a small file has a dozen events)
+    columns: dict[Any, tuple[Any, ...]] = {None: (None,) * 6}
+    for mid, m in found.items():
+        columns[mid] = (getattr(m.direction, "value", m.direction), m.partner_id, m.set_ids, m.created_at, m.reason,
+                        m.file_name)
     rows = []
     for kind, mid, name, status, detail in items:
-        m = found.get(mid)
+        direction, partner_id, set_ids, created_at, reason, file_name = columns.get(mid) or columns[None]
         rows.append(Written(
             kind=kind, message_id=mid, name=name, status=str(status) if status is not None else None, detail=detail,
-            direction=getattr(m.direction, "value", m.direction) if m else None, partner_id=m.partner_id if m else None,
-            set_ids=m.set_ids if m else None, created_at=m.created_at if m else None, reason=m.reason if m else None,
-            file_name=m.file_name if m else None,
+            direction=direction, partner_id=partner_id, set_ids=set_ids, created_at=created_at, reason=reason,
+            file_name=file_name,
         ))  # fmt: skip
     for observer in list(_observers):
         try:
