@@ -83,9 +83,7 @@ class InboundBatch:
             msgs = flow.store.create_messages([new_message(item, blob, cid, lease) for item, blob, cid in archived])
         except IntegrityError:  # another node recorded one of these items at the same moment: one by one
             return [flow.receive_one(item) for item in items]
-        for msg in msgs:
-            assert msg.id is not None
-            flow.leases.adopt(msg.id)
+        flow.leases.adopt_many([msg.id for msg in msgs if msg.id is not None])
         works = [Work(item, msg) for (item, _b, _c), msg in zip(archived, msgs, strict=True)]
         for w in works:
             with w.context():

@@ -48,6 +48,7 @@ from gateway.store.models import (
     TransactionSet,
 )
 from gateway.store.records import normalise_keys
+from gateway.store.rows import assign
 from gateway.store.types import utcnow
 
 T_MESSAGE = Message.__table__  # type: ignore[attr-defined]
@@ -153,8 +154,7 @@ class Batch:
                 changed["status"] = status
 
             def sync() -> None:
-                for k, v in changed.items():
-                    setattr(message, k, v)
+                assign(message, changed)
 
             self.after.append(sync)
         return self

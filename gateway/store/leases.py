@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, or_, update
 
 from gateway.logging import get_logger
 from gateway.node import node_id
@@ -32,6 +32,11 @@ from gateway.store.types import utcnow
 log = get_logger(__name__)
 M = Message.__table__  # type: ignore[attr-defined]
 DEFAULT = timedelta(seconds=60)
+
+
+# the leases of these messages given back, when this node holds them (built once: one per batch of files)
+RELEASE = (update(M).where(M.c.id.in_(bindparam("ids", expanding=True)), M.c.lease_owner == bindparam("owner"))
+           .values(lease_owner=None, lease_until=None))
 
 
 def free(now: datetime, owner: str) -> ColumnElement[bool]:
@@ -88,8 +93,12 @@ class MessageLeases:
 
     def adopt(self, message_id: int) -> None:
         """Count a lease written by another statement of this node (a claim, or a message created leased)."""
+        self.adopt_many([message_id])
+
+    def adopt_many(self, message_ids: Sequence[int]) -> None:
+        """:meth:`adopt` for several messages (a batch of files created leased)."""
         with self._guard:
-            self._held[message_id] += 1
+            self._held.update(message_ids)
 
     def release(self, message_id: int) -> None:
         """This work on the message ended: the lease is dropped once no other work of this node holds it."""
@@ -106,8 +115,7 @@ class MessageLeases:
                     last.append(message_id)
         if last:
             with self.engine.begin() as conn:
-                conn.execute(update(M).where(M.c.id.in_(last), M.c.lease_owner == self.owner)
-                             .values(lease_owner=None, lease_until=None))
+                conn.execute(RELEASE, {"ids": last, "owner": self.owner})
 
     @contextmanager
     def working(self, message_id: int) -> Iterator[bool]:

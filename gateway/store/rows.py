@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, inspect
 from sqlalchemy.orm import configure_mappers
 
 from gateway.store.models import Direction, Message, MessageStatus
@@ -63,3 +63,16 @@ def message_of(columns: Mapping[str, Any] | RowMapping) -> Message:
     msg.__dict__.update(values)
     object.__setattr__(msg, "__pydantic_fields_set__", set(values))
     return msg
+
+
+def assign(msg: Message, values: Mapping[str, Any]) -> None:
+    """Set columns of ``msg`` (a committed change the caller mirrors). A transient message (one of
+    :func:`message_of`'s, in no session) gets them straight in its ``__dict__``, as it got its first values: no
+    session tracks its changes, so SQLAlchemy's attribute events have nothing to record. A message a session knows
+    (persistent or detached) gets them through ``setattr``, so its history stays right."""
+    if inspect(msg).transient:
+        msg.__dict__.update(values)
+        msg.__pydantic_fields_set__.update(values)
+        return
+    for k, v in values.items():
+        setattr(msg, k, v)

@@ -141,3 +141,18 @@ def test_a_message_built_from_its_columns_is_the_one_the_constructor_builds():
         message_columns({**fields, "colour": "red"})
     with pytest.raises(ValueError, match="needs sha256"):
         message_columns({"direction": "inbound", "status": "archived"})
+
+
+def test_the_messages_given_to_update_are_in_step_whether_new_or_read_back(store):
+    from sqlalchemy import inspect
+
+    made = _message(store, "made")  # built from its columns: transient, its __dict__ set directly
+    read = store.get(_message(store, "read").id)  # loaded by a session: detached, set through setattr
+    assert inspect(made).transient and inspect(read).detached
+    store.apply(*[Batch().update(m, event="partner.identified", status=MessageStatus.processing, partner_id="p1",
+                                 reason="why") for m in (made, read)])
+    for m in (made, read):
+        assert (m.status, m.partner_id, m.reason) == (MessageStatus.processing, "p1", "why")
+        assert {"status", "partner_id", "reason", "updated_at"} <= m.model_fields_set
+        assert m.model_dump(warnings=False)["partner_id"] == "p1"  # (a loaded row holds plain strings)
+    assert inspect(read).modified  # its history kept: a session merging it would see the change
