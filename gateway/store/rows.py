@@ -21,10 +21,14 @@ from gateway.store.models import Direction, Message, MessageStatus
 
 _FIELDS = tuple(Message.model_fields)
 _REQUIRED = frozenset(name for name, f in Message.model_fields.items() if f.is_required())
-# field -> a function giving its default (a factory such as ``utcnow``, or the constant default)
-_DEFAULTS: dict[str, Callable[[], Any]] = {
-    name: (f.default_factory if f.default_factory is not None else (lambda d=f.default: d))  # type: ignore[misc]
-    for name, f in Message.model_fields.items() if not f.is_required()
+_KNOWN = frozenset(_FIELDS)
+# every column in field order with its constant default (None for a required one); the factories (``utcnow``)
+# are called per message for the columns not given
+_TEMPLATE: dict[str, Any] = {name: None if f.is_required() or f.default_factory is not None else f.default
+                             for name, f in Message.model_fields.items()}
+_FACTORIES: dict[str, Callable[[], Any]] = {
+    name: f.default_factory for name, f in Message.model_fields.items()  # type: ignore[misc]
+    if f.default_factory is not None
 }
 _MANAGER = Message._sa_class_manager  # type: ignore[attr-defined]
 _MAPPER = Message.__mapper__  # type: ignore[attr-defined]
@@ -34,13 +38,17 @@ def message_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Every column of a new message: ``fields`` (``direction`` and ``status`` as their enums) and the defaults of
     the others (``created_at``/``updated_at`` now). Raises ``ValueError`` for an unknown field or a missing
     required one."""
-    unknown = fields.keys() - _DEFAULTS.keys() - _REQUIRED
+    unknown = fields.keys() - _KNOWN
     if unknown:
         raise ValueError(f"not a message column: {', '.join(sorted(unknown))}")
     missing = _REQUIRED - fields.keys()
     if missing:
         raise ValueError(f"a message needs {', '.join(sorted(missing))}")
-    values = {name: fields[name] if name in fields else _DEFAULTS[name]() for name in _FIELDS}
+    values = _TEMPLATE.copy()
+    values.update(fields)
+    for name, make in _FACTORIES.items():
+        if name not in fields:
+            values[name] = make()
     direction, status = values["direction"], values["status"]
     if not isinstance(direction, Direction):
         values["direction"] = Direction(direction)
