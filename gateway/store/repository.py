@@ -152,7 +152,7 @@ class Store:
                 made.append((msg, rows, n.then(msg.id) if n.then is not None else batch.Batch()))
             events = [r for _m, rows, _t in made for r in rows]
             if events:  # (an empty parameter list would insert one row of defaults)
-                conn.execute(batch.INSERT_EVENT, events)
+                batch.insert_rows(conn, batch.INSERT_EVENT, events)
             # the callers' writes that need the new ids, in the same transaction, after every first event
             batch.run(conn, [keys, *(t for _m, _r, t in made)])
         done = []
