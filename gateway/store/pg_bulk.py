@@ -5,9 +5,11 @@ Why: on PostgreSQL an executemany is one round trip per row even pipelined, and 
 (its "insertmanyvalues", used for ``INSERT ... RETURNING``) renders a new statement per row count with one bound
 parameter per cell, which psycopg converts again on every call (statements that long are not cached) and the server
 parses and plans every time. Here the parameters are one array per column, so the text is the same for 1 or 1,000
-rows: psycopg caches its conversion and prepares it on the server after a few uses. Values go through each column
-type's bind processor first (JSON, the UTC timestamps), and absent columns get their Python-side defaults, exactly as
-SQLAlchemy does for an ``insert(table)`` with the same rows; a key not a column of the table is an error.
+rows: psycopg caches its conversion and prepares it on the server after a few uses. The arrays go in binary
+(``%b``): psycopg's text form of an array escapes each element in Python, 3-4 times the client CPU. Values go
+through each column type's bind processor first (JSON, the UTC timestamps), and absent columns get their
+Python-side defaults, exactly as SQLAlchemy does for an ``insert(table)`` with the same rows; a key not a column of
+the table is an error.
 
 Same rows, same order of ids: ``insert(..., returning=True)`` inserts in the rows' order (``WITH ORDINALITY ...
 ORDER BY``), so the ids the sequence gives come out ascending in that order (what SQLAlchemy's own sorted
@@ -74,7 +76,7 @@ def insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, re
     sql = _SQL.get(shape)
     if sql is None:
         cols = ", ".join(f'"{n}"' for n in names)
-        arrays = ", ".join(f"CAST(%(c{i})s AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names))
+        arrays = ", ".join(f"CAST(%(c{i})b AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names))
         alias = ", ".join(f'"{n}"' for n in names)
         sql = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM unnest({arrays})'  # noqa: S608 - names from the table
         if returning:
@@ -102,10 +104,10 @@ def update(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, ke
     sql = _SQL.get(shape)
     if sql is None:
         sets = ", ".join(f'"{n}" = u."{n}"' for n in names)
-        arrays = ", ".join(f"CAST(%(c{i})s AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names, 1))
+        arrays = ", ".join(f"CAST(%(c{i})b AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names, 1))
         alias = ", ".join(f'"{n}"' for n in names)
         sql = (f'UPDATE "{table.name}" SET {sets} '  # noqa: S608 - names from the table
-               f'FROM unnest(CAST(%(c0)s AS BIGINT[]), {arrays}) AS u(_id, {alias}) WHERE "{table.name}".id = u._id')
+               f'FROM unnest(CAST(%(c0)b AS BIGINT[]), {arrays}) AS u(_id, {alias}) WHERE "{table.name}".id = u._id')
         _SQL[shape] = sql
     params = {"c0": [r[key] for r in rows]}
     for i, name in enumerate(names, 1):
