@@ -22,6 +22,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.handoff.events import HandoffEvent
+from gateway.store.bulk import insert_rows
 from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, Interchange, Message
 
 H = Handoff.__table__  # type: ignore[attr-defined]
@@ -442,7 +443,7 @@ class _Writer:
 
     def _flush(self) -> None:
         if self.rows:
-            self.conn.execute(insert(H), self.rows)
+            insert_rows(self.conn, insert(H), self.rows)  # PostgreSQL: one statement, not a round trip per row
             self.rows = []
 
     def message(self, message_id: int, routed: Iterable[tuple[HandoffEvent, Sequence[tuple[str, str]]]], *,
@@ -521,7 +522,7 @@ class _Writer:
         """Write what is left: the last outbox rows, then every timeline event (one INSERT)."""
         self._flush()
         if self.timeline:
-            self.conn.execute(insert(E), [
+            insert_rows(self.conn, insert(E), [
                 {"message_id": m, "name": n, "actor": self.actor, "detail": d, "at": self.now}
                 for m, n, d in self.timeline
             ])

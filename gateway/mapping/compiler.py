@@ -14,6 +14,7 @@ a node yields a closure that raises.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,10 @@ class CompiledMapping:
         self._groups: dict[int, tuple[Any, _GroupRef]] = {}
         self._selects: dict[str, Select] = {}
         self._conditions: dict[int, tuple[Any, Condition]] = {}
+        # several inbound workers map with one spec at once (PostgreSQL): a node or group compiled on first use is
+        # compiled by one thread; another that meets it half-built waits for it (the lock is re-entrant: a
+        # definition that uses itself is compiled by the thread already holding it)
+        self._lock = threading.RLock()
         self.fields: GroupFn = self.group(spec.fields)
 
     # ------------------------------------------------------------------------------------------------ entry points
@@ -78,22 +83,27 @@ class CompiledMapping:
         found = self._nodes.get(id(raw))
         if found is not None:
             return found[1]
-        entry = (raw, self._compile(raw))
-        self._nodes[id(raw)] = entry
-        return entry[1]
+        with self._lock:
+            found = self._nodes.get(id(raw))
+            if found is None:
+                found = self._nodes[id(raw)] = (raw, self._compile(raw))
+            return found[1]
 
     def group(self, fields: Any) -> GroupFn:
         """The closure mapping a field group (a ``fields`` dict or a definition) onto a scope."""
         found = self._groups.get(id(fields))
-        if found is not None:
-            ref = found[1]
-            return ref.fn if ref.fn is not None else ref.call
-        ref = _GroupRef()
-        self._groups[id(fields)] = (fields, ref)  # registered first: a definition may use itself
-        items = [(name, self.node(sub), isinstance(sub, dict) and bool(sub.get("merge")))
-                 for name, sub in fields.items()]
-        fn = ref.fn = generate_group(items, self.inline)
-        return fn
+        if found is None:
+            with self._lock:
+                found = self._groups.get(id(fields))
+                if found is None:
+                    ref = _GroupRef(self._lock)
+                    self._groups[id(fields)] = (fields, ref)  # registered first: a definition may use itself
+                    items = [(name, self.node(sub), isinstance(sub, dict) and bool(sub.get("merge")))
+                             for name, sub in fields.items()]
+                    fn = ref.fn = generate_group(items, self.inline)
+                    return fn
+        ref = found[1]
+        return ref.fn if ref.fn is not None else ref.call  # being compiled: call waits for it
 
     def select(self, selector: str) -> Select:
         found = self._selects.get(selector)
@@ -390,16 +400,20 @@ class CompiledMapping:
 
 class _GroupRef:
     """A field group's closure, filled in after its fields are compiled; ``call`` reaches it before that (a
-    definition that uses itself)."""
+    definition that uses itself, or another thread while this one compiles it: it waits for the compile)."""
 
     __slots__ = ("call", "fn")
 
-    def __init__(self) -> None:
+    def __init__(self, lock: threading.RLock) -> None:
         self.fn: GroupFn | None = None
 
         def call(ctx: Inbound, scope: Scope, where: str) -> dict[str, Any]:
-            assert self.fn is not None
-            return self.fn(ctx, scope, where)
+            fn = self.fn
+            if fn is None:
+                with lock:  # held by the thread compiling this group until it is filled in
+                    fn = self.fn
+                assert fn is not None
+            return fn(ctx, scope, where)
         self.call: GroupFn = call
 
 

@@ -15,6 +15,7 @@ when and as they were: the output is the interpreter's by construction (tests/ma
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,9 @@ class OutboundCompiled:
         self._nodes: dict[int, tuple[Any, WriteFn]] = {}
         self._strings: dict[str, WriteFn] = {}
         self._groups: dict[int, tuple[Any, list[GroupWrite | None]]] = {}
+        # one thread compiles a node or group met for the first time; another meeting a group half-built waits for
+        # it (re-entrant: a definition that uses itself is compiled by the thread holding the lock)
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------------------ entry points
     def node(self, raw: Any) -> WriteFn:
@@ -126,17 +130,32 @@ class OutboundCompiled:
         found = self._nodes.get(id(raw))
         if found is not None:
             return found[1]
-        entry = (raw, self._compile(raw, raw))
-        self._nodes[id(raw)] = entry
-        return entry[1]
+        with self._lock:
+            found = self._nodes.get(id(raw))
+            if found is None:
+                found = self._nodes[id(raw)] = (raw, self._compile(raw, raw))
+            return found[1]
 
     def group(self, fields: dict[str, Any]) -> GroupWrite:
         found = self._groups.get(id(fields))
-        if found is not None:
-            known = found[1]
-            if known[0] is not None:
-                return known[0]
-            return lambda ctx, builder, data, where: known[0](ctx, builder, data, where)  # type: ignore[misc]
+        if found is None:
+            with self._lock:
+                found = self._groups.get(id(fields))
+                if found is None:
+                    return self._group(fields)
+        known = found[1]
+        if known[0] is not None:
+            return known[0]
+        lock = self._lock
+
+        def later(ctx: CompiledOutbound, builder: Builder, data: Any, where: str) -> None:
+            if known[0] is None:
+                with lock:  # held by the thread compiling this group until it is filled in
+                    pass
+            known[0](ctx, builder, data, where)  # type: ignore[misc]
+        return later
+
+    def _group(self, fields: dict[str, Any]) -> GroupWrite:
         cell: list[GroupWrite | None] = [None]
         self._groups[id(fields)] = (fields, cell)  # registered first: a definition may use itself
         items = [(name, self.node(sub), isinstance(sub, dict) and bool(sub.get("merge")))

@@ -27,10 +27,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.business.keys import family, normalise
+from gateway.store import pg_bulk
 from gateway.store.archive import Blob
 from gateway.store.bulk import insert_rows
 from gateway.store.key_index import insert_keys
@@ -225,7 +225,7 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
         _insert_ignore(conn, T_ACK_LINK, links, ["ack_message_id", "message_id", "kind"])
     attempts = [x for b in batches for x in b.attempts]
     if attempts:
-        conn.execute(INSERT_ATTEMPT, attempts)
+        insert_rows(conn, INSERT_ATTEMPT, attempts)
     merged: dict[int, dict[str, Any]] = {}
     for b in batches:
         for values in b.updates:
@@ -234,7 +234,10 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
     for values in merged.values():
         shapes.setdefault(frozenset(values), []).append(values)
     for rows in shapes.values():
-        conn.execute(UPDATE_MESSAGE, rows)
+        if conn.dialect.name == "postgresql":  # one statement, not a round trip per message
+            pg_bulk.update(conn, T_MESSAGE, rows, key="_message_id")
+        else:
+            conn.execute(UPDATE_MESSAGE, rows)
     key_rows = [x for b in batches for x in b.key_rows]
     if key_rows:
         _insert_keys(conn, key_rows)
@@ -255,16 +258,17 @@ def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> None:
             seen.add(k)
             new.append(r)
     if new:
-        conn.execute(INSERT_OUTPUT, new)
+        insert_rows(conn, INSERT_OUTPUT, new)
 
 
 def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], index: list[str]) -> None:
     dialect = conn.dialect.name
+    if dialect == "postgresql":  # column arrays, ON CONFLICT DO NOTHING (pg_bulk)
+        pg_bulk.insert(conn, table, rows, on_conflict=index)
+        return
     stmt = _IGNORE.get((dialect, table.name))
     if stmt is None:
-        if dialect == "postgresql":
-            stmt = pg_insert(table).on_conflict_do_nothing(index_elements=index)
-        elif dialect == "sqlite":
+        if dialect == "sqlite":
             stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=index)
         else:  # pragma: no cover - only the two supported backends
             raise RuntimeError(f"unsupported database {dialect}")
@@ -303,10 +307,10 @@ def _write_lineages(conn: Connection, lineages: list[tuple[int, list[Any], bool]
             rows.append({"group_id": g_id, "message_id": mid, "set_id": t.set_id, "control_number": t.control_number,
                          "segment_count": t.segment_count, "valid": t.valid, "ack_code": t.ack_code})
             if len(rows) >= 5000:  # bounded rows in memory for very large interchanges
-                conn.execute(INSERT_SET, rows)
+                insert_rows(conn, INSERT_SET, rows)
                 rows = []
     if rows:
-        conn.execute(INSERT_SET, rows)
+        insert_rows(conn, INSERT_SET, rows)
 
 
 def insert_returning(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> list[int]:
@@ -322,6 +326,8 @@ def insert_returning(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) ->
         return [int(conn.execute(stmt, rows[0]).scalar_one())]
     if conn.dialect.name == "sqlite":
         return sorted(int(i) for i in conn.execute(_unsorted(stmt), rows).scalars())
+    if conn.dialect.name == "postgresql":  # one statement text whatever the count (pg_bulk)
+        return pg_bulk.insert(conn, stmt.table, rows, returning=True)
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
 
 

@@ -6,8 +6,9 @@ A small file writes about a dozen timeline events and twenty business keys, so :
 statement once per set of columns, with SQLAlchemy, to its SQL text and the processor of each column (the same
 ones SQLAlchemy would apply: timestamps, JSON), and hands the driver one list of tuples (``executemany``).
 
-Anything unusual takes SQLAlchemy's own path: another database (PostgreSQL batches rows itself), a single row, or
-a statement with a column the rows do not give (a default SQLAlchemy would compute per row).
+On PostgreSQL the rows go as one statement of column arrays (:mod:`gateway.store.pg_bulk`). Anything unusual
+takes SQLAlchemy's own path: another database, a single row, or a statement with a column the rows do not give (a
+default SQLAlchemy would compute per row).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Insert
+
+from gateway.store import pg_bulk
 
 # (statement, columns) -> (SQL, [(column, processor or None)]), or None: not for this path
 _Plan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
@@ -27,7 +30,12 @@ def insert_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
     ``conn.execute(stmt, rows)`` would."""
     if not rows:
         return
-    if len(rows) == 1 or conn.dialect.name != "sqlite":
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and type(stmt) is Insert:  # a plain INSERT (no ON CONFLICT ...): one statement of
+        # column arrays (an executemany is a round trip per row there)
+        pg_bulk.insert(conn, stmt.table, list(rows))
+        return
+    if len(rows) == 1 or dialect != "sqlite":
         conn.execute(stmt, list(rows))
         return
     keys = tuple(rows[0])

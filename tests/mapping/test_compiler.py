@@ -3,6 +3,7 @@ compiled again when the file changes, and a configuration error surfaces when th
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -65,3 +66,51 @@ def test_a_bad_field_raises_when_it_is_used_not_before(root: Path):
     assert isinstance(order, Order) and order.order_number == "ORD-1"
     with pytest.raises(ConfigError, match="unknown transform 'rot13'"):
         to_canonical(_orders("W05*N*ORD-2~N9*PO*X1~LX*1~W01*5*CA**VN*A~"), root=root)
+
+
+def test_a_group_being_compiled_by_one_thread_is_waited_for_by_another():
+    """Several inbound workers map with one compiled spec (PostgreSQL): a group met half-built (registered, its
+    closure not yet filled in by the thread compiling it) waits for that thread instead of failing."""
+    import threading
+
+    from gateway.mapping.compiler import _GroupRef
+
+    lock = threading.RLock()
+    ref = _GroupRef(lock)
+    got: list[object] = []
+    lock.acquire()  # this thread is "compiling" the group
+    try:
+        other = threading.Thread(target=lambda: got.append(ref.call(None, None, "items")))  # type: ignore[arg-type]
+        other.start()
+        other.join(0.2)
+        assert other.is_alive() and got == []  # waiting, not failing
+        ref.fn = lambda ctx, scope, where: {"where": where}
+    finally:
+        lock.release()
+    other.join(5)
+    assert got == [{"where": "items"}]
+
+
+def test_threads_mapping_with_one_fresh_spec_get_the_same_records(root: Path):
+    import threading
+
+    sets = [f"W05*N*ORD-{i}*PO-{i}~N1*ST*Store {i}~LX*1~W01*{i}*CA**VN*A{i}~" for i in range(1, 40)]
+    data = _orders(*sets)
+    expected = to_canonical(data, root=root)
+    for n in range(3):
+        path = root / "x12" / "004010" / "940.in.yaml"
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + n + 1))  # a changed file: a fresh spec, compiled anew
+        results: list[object] = []
+        errors: list[BaseException] = []
+
+        def run(results: list[object] = results, errors: list[BaseException] = errors) -> None:
+            try:
+                results.append(to_canonical(data, root=root))
+            except BaseException as exc:
+                errors.append(exc)
+        threads = [threading.Thread(target=run) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == [] and all(r == expected for r in results) and len(results) == 6

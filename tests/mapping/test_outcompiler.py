@@ -150,3 +150,28 @@ def test_compiled_closures_are_built_once_per_spec():
     compiled, nodes, groups = spec.compiled_out, dict(spec.compiled_out._nodes), dict(spec.compiled_out._groups)
     _write(CompiledOutbound, record, set_id, "004010", None)
     assert spec.compiled_out is compiled and compiled._nodes == nodes and compiled._groups == groups
+
+
+def test_a_group_being_compiled_by_one_thread_is_waited_for_by_another():
+    """The outbound flow may write with one spec from several threads: a group met half-built (registered, its
+    closure not yet filled in by the thread compiling it) waits for that thread instead of failing."""
+    import threading
+
+    from gateway.mapping.outcompiler import OutboundCompiled
+
+    spec = mapping_for("945", "004010", "out")
+    assert spec is not None
+    compiled = OutboundCompiled(spec)
+    fields: dict[str, Any] = {"x": "W06/02"}
+    cell: list[Any] = [None]
+    got: list[Any] = []
+    with compiled._lock:  # this thread is compiling the group: registered first, filled in below
+        compiled._groups[id(fields)] = (fields, cell)
+        write = compiled.group(fields)
+        other = threading.Thread(target=lambda: write(None, None, {"x": 1}, "here"))  # type: ignore[arg-type]
+        other.start()
+        other.join(0.2)
+        assert other.is_alive() and got == []  # waiting, not failing
+        cell[0] = lambda ctx, builder, data, where: got.append((data, where))
+    other.join(5)
+    assert got == [({"x": 1}, "here")]
