@@ -12,9 +12,10 @@ Small payloads take a shorter path: one that fits in one file-system block with 
 (:data:`BLOCK`, 4 KB: a 997, most single-transaction files) is stored raw without trying to compress it, since
 the file occupies a whole block either way; one up to 64 KB read whole is compressed once (gzip level 6) and
 kept compressed if that saves 5% (up to 1 MB: the same, after the 64 KB level-1 trial). Reading a small blob
-back decompresses it in one call instead of through a :class:`gzip.GzipFile`; one this process has just written
-(the last :data:`RECENT_BLOBS` payloads up to :data:`RECENT_MAX`: the inbound flow reads a file back for its
-envelope and its mapping right after archiving it) is read from memory, the same bytes, until ``delete``.
+back decompresses it in one call instead of through a :class:`gzip.GzipFile`. A payload this process has just
+written (the last :data:`RECENT_BLOBS`, each up to :data:`RECENT_MAX`, :data:`RECENT_BYTES` in all: the inbound
+flow reads a file back for its envelope and its mapping right after archiving it) is read from memory, the same
+bytes, until ``delete``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 RECENT_BLOBS = 256  # small payloads just written, kept in memory for the reads that follow (see Archive.open)
 RECENT_MAX = 64 * 1024  # ... each up to this size
+RECENT_BYTES = 4 * 1024 * 1024  # ... and this much in all
 INCOMING = ".incoming-"  # temporary files: ``.incoming-<host>-<pid>-<n>.gz`` in the archive root
 STALE_INCOMING_SECONDS = 3600.0  # another host's temporary file this old is left over from a crash
 
@@ -153,6 +155,7 @@ class Archive:
         # archiving it (envelope, mapping); content-addressed blobs never change, and delete() forgets them
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._recent_bytes = 0
 
     def clean_incoming(self, *, stale_seconds: float = STALE_INCOMING_SECONDS) -> list[Path]:
         """Remove temporary files a crash left behind (run at start): this host's whose process is gone, and any
@@ -320,10 +323,12 @@ class Archive:
 
     def _remember(self, key: str, data: bytes) -> None:
         with self._recent_lock:
-            self._recent[key] = data
-            self._recent.move_to_end(key)
-            while len(self._recent) > RECENT_BLOBS:
-                self._recent.popitem(last=False)
+            recent = self._recent
+            old = recent.pop(key, None)
+            self._recent_bytes += len(data) - (len(old) if old is not None else 0)
+            recent[key] = data
+            while len(recent) > RECENT_BLOBS or self._recent_bytes > RECENT_BYTES:
+                self._recent_bytes -= len(recent.popitem(last=False)[1])
 
     def _recalled(self, key: str) -> bytes | None:
         with self._recent_lock:
@@ -375,7 +380,8 @@ class Archive:
     def delete(self, key: str) -> bool:
         path = self._path_for(key)
         with self._recent_lock:
-            self._recent.pop(key, None)
+            forgotten = self._recent.pop(key, None)
+            self._recent_bytes -= len(forgotten) if forgotten is not None else 0
         try:
             os.unlink(path)
             return True

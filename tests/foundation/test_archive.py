@@ -13,6 +13,7 @@ from gateway.store.archive import (
     INCOMING,
     RAW_MAGIC,
     RECENT_BLOBS,
+    RECENT_BYTES,
     RECENT_MAX,
     SMALL_INFLATE,
     SMALL_READ,
@@ -110,6 +111,11 @@ def test_small_payloads_just_written_are_read_back_from_memory_until_deleted(tmp
         a.put_bytes(b"again %d" % i)
     with pytest.raises(StoreError, match="neither gzip"):
         a.read_bytes(first)
+    sizes = []
+    for i in range(2 * RECENT_BYTES // RECENT_MAX):  # and at most RECENT_BYTES in all
+        a.put_bytes(os.urandom(RECENT_MAX - i))
+        sizes.append(a._recent_bytes)
+    assert max(sizes) <= RECENT_BYTES and a._recent_bytes == sum(len(v) for v in a._recent.values())
 
 
 def test_chunks_are_archived_as_one_payload_whatever_their_sizes(tmp_path):
