@@ -219,7 +219,7 @@ class HandoffFlow:
         yield from iter_record_events(
             message_id=msg.id,
             partner=msg.partner_id,
-            documents=[doc for doc, _k in entries],
+            documents=(json.loads(text) if text is not None else None for text, _k in entries),
             set_ids=(msg.set_ids or "").split(",") if msg.set_ids else [],
             keys_of=_keys_of,
             occurred_at=self.clock(),

@@ -70,7 +70,7 @@ def iter_record_events(
     set_ids: Sequence[str | None],
     keys_of: Any,
     occurred_at: datetime,
-    known_keys: Iterable[list[tuple[str, str]] | None] | None = None,
+    known_keys: Iterable[Sequence[tuple[str, str]] | None] | None = None,
 ) -> Iterator[HandoffEvent]:
     """One event per mapped record of a message, one at a time (a large interchange's records are never all in
     memory). ``documents`` is the mapping output (``{"documents": [...]}``'s list, errors included so positions stay
