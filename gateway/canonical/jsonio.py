@@ -98,23 +98,36 @@ class _Unusual(Exception):
     """A value :func:`record_text` leaves to the general path (a non-str key, a dict or list subclass)."""
 
 
-def record_text(record: Record, pad: str) -> str:
+# Names of the canonical models' required fields (all text: ``Reference.qualifier``, ``DateValue.qualifier`` and
+# ``.value``, ``Note.text``). When one of these is "" it is pruned, and the written record no longer parses back.
+_REQUIRED = frozenset({"qualifier", "value", "text"})
+
+
+def record_text(record: Record, pad: str, lost: list[str] | None = None) -> str:
     """``_indented(record_to_dict(record), pad)`` without the pruned copy: the dump is pruned while it is written
     (same rules as :func:`_prune`: None, "" and containers empty after pruning are left out of dicts; list items
-    are kept). The same text; for 856 records about a quarter less time than pruning, then indenting."""
+    are kept). The same text; for 856 records about a quarter less time than pruning, then indenting.
+
+    ``lost`` (optional) receives the name of every empty text pruned under a name some model requires (and
+    ``"?"`` when the general path wrote the record): when it stays empty, the text parses back (``parse_record``)
+    to a record equal to ``record``, so what is known of ``record`` (its business keys) holds for the text."""
     data = record.model_dump(mode="json", exclude_none=True)
     if next(iter(data), None) == "type" and data["type"] == record.type:
+        mark = len(lost) if lost is not None else 0
         try:
-            text = _dict_text(data, pad)
+            text = _dict_text(data, pad, lost)
         except _Unusual:
-            pass
+            if lost is not None:
+                del lost[mark:]
         else:
             if text is not None:
                 return text
+    if lost is not None:
+        lost.append("?")
     return _indented(record_to_dict(record), pad)
 
 
-def _dict_text(d: dict[str, Any], pad: str) -> str | None:
+def _dict_text(d: dict[str, Any], pad: str, lost: list[str] | None = None) -> str | None:
     """The pruned dict's indented text, None when pruning leaves it empty."""
     inner = pad + "  "
     parts = []
@@ -122,19 +135,21 @@ def _dict_text(d: dict[str, Any], pad: str) -> str | None:
         t = type(v)
         if t is str:
             if not v:
+                if lost is not None and k in _REQUIRED:
+                    lost.append(k)
                 continue
             text = _escape(v)
         elif v is None:
             continue
         elif t is dict:
-            found = _dict_text(v, inner)
+            found = _dict_text(v, inner, lost)
             if found is None:
                 continue
             text = found
         elif t is list:
             if not v:
                 continue
-            text = _list_text(v, inner)
+            text = _list_text(v, inner, lost)
         elif isinstance(v, dict | list):  # pragma: no cover - subclasses, never from model_dump
             raise _Unusual
         else:
@@ -147,15 +162,15 @@ def _dict_text(d: dict[str, Any], pad: str) -> str | None:
     return "{\n" + ",\n".join(parts) + "\n" + pad + "}"
 
 
-def _list_text(items: list[Any], pad: str) -> str:
+def _list_text(items: list[Any], pad: str, lost: list[str] | None = None) -> str:
     inner = pad + "  "
     out = []
     for v in items:
         t = type(v)
         if t is dict:
-            text = _dict_text(v, inner) or "{}"
+            text = _dict_text(v, inner, lost) or "{}"
         elif t is list:
-            text = _list_text(v, inner) if v else "[]"
+            text = _list_text(v, inner, lost) if v else "[]"
         elif t is str:
             text = _escape(v)
         elif isinstance(v, dict | list):  # pragma: no cover - subclasses, never from model_dump
@@ -169,14 +184,20 @@ def _list_text(items: list[Any], pad: str) -> str:
 class DocumentsWriter:
     """:func:`documents_json` (indent 2) written one document at a time: the same bytes, bounded memory.
 
-    ``add(item)`` returns the bytes to append; ``close()`` the closing bytes (``{"documents": []}`` when nothing
-    was added)."""
+    ``add(item)`` returns the bytes to append (``lost``: see :func:`record_text`); ``text`` is then the entry's
+    own text (``json.loads`` of it is the entry :func:`iter_documents` reads back); ``close()`` the closing bytes
+    (``{"documents": []}`` when nothing was added)."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.text = ""
 
-    def add(self, item: Any) -> bytes:
-        text = _indented(document_dict(item), "    ") if isinstance(item, Exception) else record_text(item, "    ")
+    def add(self, item: Any, lost: list[str] | None = None) -> bytes:
+        if isinstance(item, Exception):
+            text = _indented(document_dict(item), "    ")
+        else:
+            text = record_text(item, "    ", lost)
+        self.text = text
         head = '{\n  "documents": [\n    ' if self.count == 0 else ",\n    "
         self.count += 1
         return (head + text).encode()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -36,6 +36,7 @@ from gateway.errors import (
     TransportError,
 )
 from gateway.failpoints import FailPoints
+from gateway.flows.mapping_step import Mapped
 from gateway.handoff.config import HandoffConfig, parse_handoff_file
 from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
 from gateway.handoff.events import HandoffEvent, ack_outcome_event, iter_record_events, sla_breach_event
@@ -134,13 +135,17 @@ class HandoffFlow:
         Never raises: a failure leaves the message unreleased, and :meth:`reconcile` releases it later."""
         self.release_many([msg])
 
-    def release_many(self, msgs: Sequence[Message]) -> None:
+    def release_many(self, msgs: Sequence[Message], mapped: Mapping[int, Mapped] | None = None) -> None:
         """:meth:`release` for a batch of mapped messages: one query for their canonical outputs, two for earlier
         releases of the same interchanges, ONE transaction writing every message's rows and events. Never raises:
-        a failure leaves the messages unreleased, and :meth:`reconcile` releases them later."""
+        a failure leaves the messages unreleased, and :meth:`reconcile` releases them later.
+
+        ``mapped``: what the mapping step kept of messages it has just mapped and recorded (message id ->
+        :data:`~gateway.flows.mapping_step.Mapped`); their events are built from it, the same events as from
+        their archived output, without reading it back."""
         try:
             self.failpoints.hit("handoff.before_release")
-            self._release_many(msgs)
+            self._release_many(msgs, mapped or {})
             self.failpoints.hit("handoff.after_release")
         except GatewayError as exc:
             log.error("handoff.release_failed", extra={"fields": {"message_ids": [m.id for m in msgs],
@@ -148,9 +153,11 @@ class HandoffFlow:
         except Exception:  # a defect must not stop the inbound flow; reconcile retries it
             log.exception("handoff.release_crashed", extra={"fields": {"message_ids": [m.id for m in msgs]}})
 
-    def _release_many(self, msgs: Sequence[Message]) -> None:
-        ids = [m.id for m in msgs if m.id is not None]
-        canonical = self.store.canonical_outputs(ids)
+    def _release_many(self, msgs: Sequence[Message], mapped: Mapping[int, Mapped]) -> None:
+        kept = {m.id: mapped[m.id] for m in msgs
+                if m.id is not None and m.id in mapped and m.document_format not in ("csv", "xml")}
+        ids = [m.id for m in msgs if m.id is not None and m.id not in kept]
+        canonical = self.store.canonical_outputs(ids) if ids else {}
         earlier = self.outbox.duplicates_of([(m.id, m.partner_id, m.sha256) for m in msgs if m.id is not None])
         sources: list[Generator[HandoffEvent, None, None]] = []
         released = []
@@ -164,7 +171,10 @@ class HandoffFlow:
                     marked.append((m.id, HandoffStatus.skipped, "handoff.duplicate", _duplicate(earlier[m.id])))
                     continue
                 key = canonical.get(m.id)
-                source = self._events_of(m, key) if key is not None else None
+                if m.id in kept:
+                    source: Generator[HandoffEvent, None, None] | None = self._events_kept(m, kept[m.id])
+                else:
+                    source = self._events_of(m, key) if key is not None else None
                 first = next(source, None) if source is not None else None
                 if source is None or first is None:
                     marked.append((m.id, HandoffStatus.skipped, "handoff.nothing", NOTHING))
@@ -202,6 +212,19 @@ class HandoffFlow:
                 keys_of=_keys_of,
                 occurred_at=self.clock(),
             )
+
+    def _events_kept(self, msg: Message, entries: Mapped) -> Generator[HandoffEvent, None, None]:
+        """:meth:`_events_of` from what the mapping step kept (the same documents, keys known when it knew them)."""
+        assert msg.id is not None
+        yield from iter_record_events(
+            message_id=msg.id,
+            partner=msg.partner_id,
+            documents=(json.loads(text) if text is not None else None for text, _k in entries),
+            set_ids=(msg.set_ids or "").split(",") if msg.set_ids else [],
+            keys_of=_keys_of,
+            occurred_at=self.clock(),
+            known_keys=[keys for _d, keys in entries],
+        )
 
     def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:
         assert msg.id is not None

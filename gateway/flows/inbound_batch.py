@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError, StoreError
+from gateway.flows.mapping_step import Mapped
 from gateway.flows.reconcile import is_acknowledgement
 from gateway.logging import get_logger, log_context, new_correlation_id
 from gateway.partners.schema import Partner
@@ -174,13 +175,14 @@ class InboundBatch:
         try:
             flow.failpoints.hit("inbound.before_mapping")
             batches = []
+            mapped: dict[int, Mapped] = {}  # small messages as mapped: the hand-off does not read them back
             for w in works:
                 with w.context():
                     assert w.partner is not None
-                    batches.append(flow.mapping.batch(w.msg, w.partner))
+                    batches.append(flow.mapping.batch(w.msg, w.partner, keep=mapped))
             flow.store.apply(*batches)
-            if flow.handoff is not None:
-                flow.handoff.release_many([w.msg for w in works])  # never raises; gated: released once
+            if flow.handoff is not None:  # never raises; gated: released once
+                flow.handoff.release_many([w.msg for w in works], mapped=mapped)
         finally:
             flow.working.difference_update(ids)
 

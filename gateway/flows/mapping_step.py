@@ -30,6 +30,16 @@ from gateway.store.repository import Store
 
 log = get_logger(__name__)
 MAX_ERRORS = 50  # mapping errors kept on the timeline event (all are in the archived JSON)
+KEEP_RECORDS = 200  # a message with up to this many sets is handed to the hand-off as it was mapped (see Mapped)
+KEEP_BYTES = 1 << 20  # ... and up to this much canonical JSON text
+
+# What the hand-off needs of a message just mapped, so that it does not read the archived canonical JSON back and
+# validate every record again to find its keys: one entry per document of the output, in order: the record's
+# archived text (None for a set that could not be mapped) and its business keys (None: not known here; the
+# hand-off finds them from the record). Text, not the parsed dicts: strings are not tracked by the garbage
+# collector, while a batch's records held as dicts from mapping to hand-off reach its oldest generation and make
+# its full collections (every object of the process) several times more frequent.
+Mapped = list[tuple[str | None, tuple[tuple[str, str], ...] | None]]
 
 
 class MappingStep:
@@ -61,14 +71,16 @@ class MappingStep:
         """Map, archive the canonical JSON and record it with the keys and the outcome event (one transaction)."""
         self.store.apply(self.batch(msg, partner))
 
-    def batch(self, msg: Message, partner: Partner) -> Batch:
+    def batch(self, msg: Message, partner: Partner, keep: dict[int, Mapped] | None = None) -> Batch:
         """The mapping step's writes, to apply alone or with other steps (group commit).
 
         Streamed in one pass with bounded memory: each transaction set is mapped, written to the archived JSON
-        document and forgotten; only its keys (an ordered set) and the first errors are kept."""
+        document and forgotten; only its keys (an ordered set) and the first errors are kept. With ``keep``, a
+        message of up to :data:`KEEP_RECORDS` sets whose output is recorded also gets its :data:`Mapped` there
+        (for :meth:`gateway.flows.handoff.HandoffFlow.release_many`, once the batch is applied)."""
         assert msg.id is not None and msg.archive_key is not None
         batch = Batch()
-        tally = _Tally(KeySink(self.store, msg.id, batch))
+        tally = _Tally(KeySink(self.store, msg.id, batch), keep=keep is not None)
         try:
             overrides = self.overrides(partner.id)
             with self.archive.open(msg.archive_key) as src:
@@ -83,6 +95,8 @@ class MappingStep:
             log.exception("mapping.crashed")
             return self._failed(msg, [f"the mapping stopped unexpectedly: {type(exc).__name__}: {exc}"])
         tally.keys.close()
+        if keep is not None and tally.kept is not None:
+            keep[msg.id] = tally.kept
         batch.output(
             msg.id,
             kind=OutputKind.canonical,
@@ -104,21 +118,42 @@ class MappingStep:
 class _Tally:
     """What the streamed mapping keeps: counts, the first errors; business keys go to a bounded :class:`KeySink`."""
 
-    def __init__(self, keys: KeySink) -> None:
+    def __init__(self, keys: KeySink, *, keep: bool = False) -> None:
         self.records = 0
         self.error_count = 0
         self.errors: list[str] = []
         self.keys = keys
+        self.kept: Mapped | None = [] if keep else None  # None once the message is too large to keep
+        self._kept_bytes = 0
 
     def documents(self, results: Iterable[Any]) -> Iterator[bytes]:
         writer = DocumentsWriter()
+        lost: list[str] = []
         for item in results:
             if isinstance(item, MappingError):
                 self.error_count += 1
                 if len(self.errors) < MAX_ERRORS:
                     self.errors.append(item.describe())
+                chunk = writer.add(item)
+                self._keep(None, None)
             else:
                 self.records += 1
-                self.keys.add(business_keys(item))
-            yield writer.add(item)
+                keys = business_keys(item)
+                self.keys.add(keys)
+                chunk = writer.add(item, lost)
+                # kept as read back from the archive; its keys hold for that unless a required value was pruned
+                # from the text (which then no longer parses back: the hand-off finds what it finds)
+                self._keep(writer.text, None if lost else keys)
+                lost.clear()
+            yield chunk
         yield writer.close()
+
+    def _keep(self, text: str | None, keys: list[tuple[str, str]] | None) -> None:
+        kept = self.kept
+        if kept is None:
+            return
+        self._kept_bytes += len(text or "")
+        if len(kept) >= KEEP_RECORDS or self._kept_bytes > KEEP_BYTES:
+            self.kept = None  # a large message: the hand-off reads its output back one record at a time
+            return
+        kept.append((text, tuple(keys) if keys is not None else None))

@@ -51,7 +51,11 @@ class HandoffEvent:
     body: dict[str, Any] = field(hash=False, compare=False)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+        return self.to_text().encode()
+
+    def to_text(self) -> str:
+        """The JSON body as text (what the outbox row stores; :meth:`to_bytes` encoded)."""
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
 
 
 def record_event_id(message_id: int, position: int) -> str:
@@ -62,15 +66,19 @@ def iter_record_events(
     *,
     message_id: int,
     partner: str | None,
-    documents: Iterable[dict[str, Any]],
+    documents: Iterable[dict[str, Any] | None],
     set_ids: Sequence[str | None],
     keys_of: Any,
     occurred_at: datetime,
+    known_keys: Iterable[Sequence[tuple[str, str]] | None] | None = None,
 ) -> Iterator[HandoffEvent]:
     """One event per mapped record of a message, one at a time (a large interchange's records are never all in
     memory). ``documents`` is the mapping output (``{"documents": [...]}``'s list, errors included so positions stay
-    those of the sets); ``keys_of(record dict)`` gives business keys."""
+    those of the sets); ``keys_of(record dict)`` gives business keys, unless ``known_keys`` (one entry per document,
+    in step with ``documents``) already holds them (None: ask ``keys_of``)."""
+    known = iter(known_keys) if known_keys is not None else None
     for position, doc in enumerate(documents, start=1):
+        keys = next(known, None) if known is not None else None
         kind = doc.get("type") if isinstance(doc, dict) else None
         if kind not in RECORD_EVENT_TYPES:
             continue  # a set that could not be mapped: shown on the timeline by the mapping step
@@ -85,7 +93,7 @@ def iter_record_events(
             "set": set_id,
             "position": position,
             "record_type": kind,
-            "business_keys": [{"kind": k, "value": v} for k, v in keys_of(doc)],
+            "business_keys": [{"kind": k, "value": v} for k, v in (keys_of(doc) if keys is None else keys)],
             "record": doc,
         }
         yield HandoffEvent(event_id, body["type"], partner, message_id, position, kind, set_id, body)

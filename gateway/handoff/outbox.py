@@ -457,6 +457,7 @@ class _Writer:
         inserted = False
         for event, targets in routed:
             records += 1
+            body = None
             if len(self.rows) >= RELEASE_CHUNK:
                 self._flush()
             pairs = list(targets) or [(UNROUTED, "unrouted")]
@@ -480,6 +481,8 @@ class _Writer:
                         reset.append((row_id, state))
                     continue
                 inserted = True
+                if body is None:
+                    body = event.to_text()  # once per event, whatever the number of its destinations
                 self.rows.append(
                     {
                         "event_id": event.event_id,
@@ -494,7 +497,7 @@ class _Writer:
                         "status": state,
                         "attempts": 0,
                         "due_at": now,
-                        "body": event.to_bytes().decode(),
+                        "body": body,
                         "created_at": now,
                     }
                 )

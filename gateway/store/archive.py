@@ -12,7 +12,10 @@ Small payloads take a shorter path: one that fits in one file-system block with 
 (:data:`BLOCK`, 4 KB: a 997, most single-transaction files) is stored raw without trying to compress it, since
 the file occupies a whole block either way; one up to 64 KB read whole is compressed once (gzip level 6) and
 kept compressed if that saves 5% (up to 1 MB: the same, after the 64 KB level-1 trial). Reading a small blob
-back decompresses it in one call instead of through a :class:`gzip.GzipFile`.
+back decompresses it in one call instead of through a :class:`gzip.GzipFile`. A payload this process has just
+written (the last :data:`RECENT_BLOBS`, each up to :data:`RECENT_MAX`, :data:`RECENT_BYTES` in all: the inbound
+flow reads a file back for its envelope and its mapping right after archiving it) is read from memory, the same
+bytes, until ``delete``.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +51,9 @@ SMALL_READ = 256 * 1024  # a stored blob up to this size is read whole and decom
 SMALL_INFLATE = 4 * 1024 * 1024  # ... unless it inflates beyond this (then it streams, as large ones do)
 _KEY = re.compile(r"[0-9a-f]{64}")
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+RECENT_BLOBS = 256  # small payloads just written, kept in memory for the reads that follow (see Archive.open)
+RECENT_MAX = 64 * 1024  # ... each up to this size
+RECENT_BYTES = 4 * 1024 * 1024  # ... and this much in all
 INCOMING = ".incoming-"  # temporary files: ``.incoming-<host>-<pid>-<n>.gz`` in the archive root
 STALE_INCOMING_SECONDS = 3600.0  # another host's temporary file this old is left over from a crash
 
@@ -143,6 +151,11 @@ class Archive:
         self._prefix = f"{INCOMING}{socket.gethostname().replace('-', '_')[:40]}-"  # then <pid>-<n>.gz
         self._serial = itertools.count()
         self._root_ready = False
+        # key -> bytes of the last small payloads written: the inbound flow reads a payload back twice right after
+        # archiving it (envelope, mapping); content-addressed blobs never change, and delete() forgets them
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self._recent_bytes = 0
 
     def clean_incoming(self, *, stale_seconds: float = STALE_INCOMING_SECONDS) -> list[Path]:
         """Remove temporary files a crash left behind (run at start): this host's whose process is gone, and any
@@ -202,16 +215,20 @@ class Archive:
                     if not more:
                         digest, size = hashlib.sha256(head), len(head)
                         _write_all(fd, self._small(head))  # all of it is here: compressed (or not) at once
+                        recent = bytes(head) if size <= RECENT_MAX else None
                         break
                     head += more
                 else:
                     digest, size = self._stream(fd, bytes(head), source)
+                    recent = None
                 os.fsync(fd)
             finally:
                 os.close(fd)
             self.failpoints.hit("archive.before_rename")
             key = digest.hexdigest()
             self._place(tmp, key)
+            if recent is not None:  # only once durable in its place
+                self._remember(key, recent)
             return Blob(key=key, size=size)
         except OSError as exc:
             _unlink(tmp)
@@ -293,8 +310,29 @@ class Archive:
         return self.put_stream(io.BytesIO(data))
 
     def put_chunks(self, chunks: Iterable[bytes]) -> Blob:
-        """Archive the concatenation of ``chunks`` (a generator is fine: nothing is held in memory)."""
-        return self.put_stream(io.BufferedReader(_ChunkReader(chunks), CHUNK))
+        """Archive the concatenation of ``chunks`` (a generator is fine: nothing is held in memory beyond the
+        first :data:`CHUNK`; less than that is joined and archived as one payload read whole)."""
+        it = iter(chunks)
+        head = bytearray()
+        for chunk in it:
+            head += chunk
+            if len(head) >= CHUNK:
+                rest = io.BufferedReader(_ChunkReader(itertools.chain([bytes(head)], it)), CHUNK)
+                return self.put_stream(rest)
+        return self.put_stream(io.BytesIO(head))
+
+    def _remember(self, key: str, data: bytes) -> None:
+        with self._recent_lock:
+            recent = self._recent
+            old = recent.pop(key, None)
+            self._recent_bytes += len(data) - (len(old) if old is not None else 0)
+            recent[key] = data
+            while len(recent) > RECENT_BLOBS or self._recent_bytes > RECENT_BYTES:
+                self._recent_bytes -= len(recent.popitem(last=False)[1])
+
+    def _recalled(self, key: str) -> bytes | None:
+        with self._recent_lock:
+            return self._recent.get(key)
 
     def put_file(self, path: Path) -> Blob:
         with open(path, "rb") as fp:
@@ -302,8 +340,12 @@ class Archive:
 
     @contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
-        """Stream the original bytes back."""
+        """Stream the original bytes back (a small payload this process has just written: from memory)."""
         path = self._path_for(key)
+        recent = self._recalled(key)
+        if recent is not None:
+            yield io.BytesIO(recent)
+            return
         try:
             fp = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except (FileNotFoundError, IsADirectoryError):
@@ -336,8 +378,12 @@ class Archive:
             shutil.copyfileobj(fp, dest, CHUNK)
 
     def delete(self, key: str) -> bool:
+        path = self._path_for(key)
+        with self._recent_lock:
+            forgotten = self._recent.pop(key, None)
+            self._recent_bytes -= len(forgotten) if forgotten is not None else 0
         try:
-            os.unlink(self._path_for(key))
+            os.unlink(path)
             return True
         except FileNotFoundError:
             return False

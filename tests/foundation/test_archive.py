@@ -7,7 +7,19 @@ import socket
 import pytest
 
 from gateway.errors import NotFoundError, StoreError
-from gateway.store.archive import BLOCK, INCOMING, RAW_MAGIC, SMALL_INFLATE, SMALL_READ, Archive, compresses
+from gateway.store.archive import (
+    BLOCK,
+    CHUNK,
+    INCOMING,
+    RAW_MAGIC,
+    RECENT_BLOBS,
+    RECENT_BYTES,
+    RECENT_MAX,
+    SMALL_INFLATE,
+    SMALL_READ,
+    Archive,
+    compresses,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,11 +84,47 @@ def test_blobs_written_gzip_by_earlier_versions_still_read(tmp_path):
 
 
 def test_a_damaged_archive_file_is_a_store_error(tmp_path):
-    a = Archive(tmp_path)
-    key = a.put_bytes(b"ISA*00*~" * 1000).key
+    key = Archive(tmp_path).put_bytes(b"ISA*00*~" * 1000).key
+    a = Archive(tmp_path)  # another process (the writer keeps its last small payloads in memory: see below)
     a.path_for(key).write_bytes(b"not an archive file")
     with pytest.raises(StoreError, match="neither gzip"):
         a.read_bytes(key)
+
+
+def test_small_payloads_just_written_are_read_back_from_memory_until_deleted(tmp_path):
+    a = Archive(tmp_path)
+    small, large = b"ISA*00*~" * 1000, os.urandom(RECENT_MAX + 1)
+    k_small, k_large = a.put_bytes(small).key, a.put_chunks([large[:10], large[10:]]).key
+    a.path_for(k_small).write_bytes(b"not an archive file")  # the bytes it wrote are those it reads
+    a.path_for(k_large).write_bytes(b"not an archive file")
+    assert a.read_bytes(k_small) == small
+    with pytest.raises(StoreError, match="neither gzip"):  # a large payload is always read from its file
+        a.read_bytes(k_large)
+    assert a.delete(k_small)
+    with pytest.raises(NotFoundError):
+        a.read_bytes(k_small)
+    for i in range(RECENT_BLOBS):  # only the last RECENT_BLOBS are kept
+        a.put_bytes(b"%d" % i)
+    first = a.put_bytes(b"first").key
+    a.path_for(first).write_bytes(b"not an archive file")
+    for i in range(RECENT_BLOBS):
+        a.put_bytes(b"again %d" % i)
+    with pytest.raises(StoreError, match="neither gzip"):
+        a.read_bytes(first)
+    sizes = []
+    for i in range(2 * RECENT_BYTES // RECENT_MAX):  # and at most RECENT_BYTES in all
+        a.put_bytes(os.urandom(RECENT_MAX - i))
+        sizes.append(a._recent_bytes)
+    assert max(sizes) <= RECENT_BYTES and a._recent_bytes == sum(len(v) for v in a._recent.values())
+
+
+def test_chunks_are_archived_as_one_payload_whatever_their_sizes(tmp_path):
+    a = Archive(tmp_path)
+    for parts in ([], [b""], [b"a", b"", b"bc"], [b"x" * (CHUNK - 1), b"yy", b"z" * 5000], [b"q" * (3 * CHUNK)]):
+        blob = a.put_chunks(iter(parts))
+        whole = b"".join(parts)
+        assert blob.size == len(whole) and blob.key == hashlib.sha256(whole).hexdigest()
+        assert Archive(tmp_path).read_bytes(blob.key) == whole
 
 
 def test_short_reads_still_decide_on_a_full_sample(tmp_path):

@@ -94,3 +94,47 @@ def test_a_deletions_watch_also_wakes_for_files_removed_or_moved_away(tmp_path, 
     assert wakes.reach(1)
     os.rename(folder / "b.yaml", tmp_path / "b.yaml")
     assert wakes.reach(2)
+
+
+def test_a_burst_of_files_wakes_the_poll_once_per_read_not_once_per_file(tmp_path, watcher):
+    inbox = FolderInbound(channel="p/in", path=tmp_path / "in")
+    inbox.ensure_folders()
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    for i in range(500):
+        (staged / f"f{i:03}.edi").write_bytes(b"ISA*~")
+    wakes = Wakes()
+    watcher.watch(inbox.path, wakes, ignored=inbox.ignored)
+    for i in range(500):
+        os.rename(staged / f"f{i:03}.edi", inbox.path / f"f{i:03}.edi")
+    assert wakes.reach(1)
+    assert 1 <= quiet(wakes, 0.5) < 250  # the kernel's queued events are read together: one wake per read
+
+
+def test_a_folder_watched_twice_wakes_both_and_unwatching_one_keeps_the_other(tmp_path, watcher):
+    folder = tmp_path / "shared"
+    first, second = Wakes(), Wakes()
+    w1 = watcher.watch(folder, first)
+    watcher.watch(folder, second, deletions=True)
+    (folder / "a.edi").write_bytes(b"ISA*~")
+    assert first.reach(1) and second.reach(1)
+    watcher.unwatch(w1)
+    (folder / "a.edi").unlink()  # a deletion: only the second asked for those
+    assert second.reach(2)
+    (folder / "b.edi").write_bytes(b"ISA*~")
+    assert second.reach(3)
+    assert quiet(first, 0.3) == 1
+
+
+def test_a_watched_folder_removed_then_unwatched(tmp_path, watcher):
+    folder = tmp_path / "gone"
+    wakes = Wakes()
+    watch = watcher.watch(folder, wakes)
+    folder.rmdir()
+    time.sleep(0.2)
+    watcher.unwatch(watch)  # the kernel dropped the watch already: nothing to do, no error
+    other = Wakes()
+    watcher.watch(tmp_path / "again", other)
+    (tmp_path / "again" / "x.edi").write_bytes(b"ISA*~")
+    assert other.reach(1)
+    assert wakes.count == 0

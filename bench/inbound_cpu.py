@@ -1,0 +1,103 @@
+"""CPU of the inbound batch flow per small file, in-process: no server, no scheduler, no folder watch, so the
+machine's other load moves it less than ``bench/e2e.py``'s wall figures.
+
+    .venv/bin/python bench/inbound_cpu.py --files 550          # this checkout
+    PYTHONPATH=<other checkout> .venv/bin/python bench/inbound_cpu.py --files 550   # another one, same venv
+
+One-856 files (the Harbor 3PL sample with distinct interchange control numbers) go to
+``InboundFlow.receive_many`` in batches of 50 (the first batch warms up and is not counted), on SQLite in a
+temporary gateway home under ``--data-root``. Printed: CPU per file (process time), the parts spent in the mapping
+step (``MappingStep.batch``) and the hand-off release (``HandoffFlow.release_many``), and the garbage collector's
+time and collections per generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gateway
+
+ROOT = Path(gateway.__file__).resolve().parents[1]  # the checkout whose gateway is imported
+sys.path.insert(0, str(ROOT))
+
+from gateway.flows.handoff import HandoffFlow  # noqa: E402
+from gateway.flows.mapping_step import MappingStep  # noqa: E402
+from gateway.runtime import Gateway  # noqa: E402
+from gateway.settings import load_settings  # noqa: E402
+from gateway.transports.folder import FolderInbound  # noqa: E402
+from tests.support.gateway_home import drop, make_home  # noqa: E402
+
+BATCH = 50
+spent = {"mapping": 0.0, "release": 0.0, "gc": 0.0}
+collections = [0, 0, 0]
+
+
+def timed(cls: Any, name: str, part: str) -> None:
+    original = getattr(cls, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[part] += time.thread_time() - start
+
+    setattr(cls, name, wrapper)
+
+
+def on_gc(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        spent["gc_start"] = time.thread_time()
+    else:
+        spent["gc"] += time.thread_time() - spent.get("gc_start", time.thread_time())
+        collections[info["generation"]] += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=550)
+    parser.add_argument("--data-root", default="/dev/shm")
+    args = parser.parse_args()
+    timed(MappingStep, "batch", "mapping")
+    timed(HandoffFlow, "release_many", "release")
+    work = Path(tempfile.mkdtemp(prefix="gw-inbound-cpu-", dir=args.data_root))
+    try:
+        home = make_home(work)
+        gw = Gateway(load_settings(home / "config" / "gateway.yaml"))  # not started: this script hands the batches
+        sample = (ROOT / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi").read_bytes()
+        inbox = gw.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+        stage = work / "stage"
+        stage.mkdir()
+        for i in range(args.files):
+            path = stage / f"asn-{i:05}.edi"
+            path.write_bytes(sample.replace(b"000000091", f"{100000000 + i:09}".encode()))
+            drop(path, inbox)
+        folder = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl", min_age_seconds=0)
+        items, _ = folder.poll()
+        gw.inbound.receive_many(items[:BATCH])
+        rest = items[BATCH:]
+        spent.update(mapping=0.0, release=0.0, gc=0.0)
+        gc.callbacks.append(on_gc)
+        start = time.process_time()
+        for i in range(0, len(rest), BATCH):
+            gw.inbound.receive_many(rest[i:i + BATCH])
+        cpu = time.process_time() - start
+        gc.callbacks.remove(on_gc)
+        n = max(len(rest), 1)
+        print(f"{ROOT}: {n} files, {1000 * cpu / n:.2f} ms CPU per file ({n / cpu:.0f} files per CPU-s); "
+              f"mapping step {1000 * spent['mapping'] / n:.3f} ms, hand-off release {1000 * spent['release'] / n:.3f}"
+              f" ms; garbage collector {1000 * spent['gc'] / n:.3f} ms per file, collections {collections}")
+        gw.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The hand-off of a batch of small files builds its events from what the mapping step kept (records as read back,
+keys known when the record parses back to itself) instead of reading the archived canonical JSON back: the events
+must be the same bytes as those built from the archive, for the shipped samples, the corpus, generated sets and
+records whose required values were emptied (their text no longer parses back: no keys, as from the archive)."""
+
+import io
+import json
+import random
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.canonical import Note, Reference, Shipment, business_keys, parse_record
+from gateway.canonical.jsonio import iter_documents, record_text
+from gateway.errors import MappingError
+from gateway.flows.batching import KeySink
+from gateway.flows.handoff import _keys_of
+from gateway.flows.mapping_step import KEEP_RECORDS, _Tally
+from gateway.handoff.events import iter_record_events
+from gateway.mapping import iter_canonical
+from gateway.store.batch import Batch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests" / "mapping"))
+
+from mapping import make_856, make_940  # noqa: E402
+from test_record_text import _generated_records, _mutate, _sample_records  # noqa: E402
+
+AT = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+
+
+def _x12_sources(corpus: Path) -> list[tuple[str, bytes]]:
+    paths = sorted((REPO / "samples").glob("x12/*/*.edi")) + sorted(corpus.rglob("*.edi"))
+    return [(p.name, p.read_bytes()) for p in paths] + [("gen-856", make_856(7)), ("gen-940", make_940(5))]
+
+
+def _events(documents, known=None, set_ids=()):
+    return [e.to_bytes() for e in iter_record_events(message_id=42, partner="p", documents=documents,
+                                                     set_ids=list(set_ids), keys_of=_keys_of, occurred_at=AT,
+                                                     known_keys=known)]
+
+
+def test_kept_entries_give_the_events_the_archive_gives(store, corpus):
+    checked = 0
+    for name, data in _x12_sources(corpus):
+        tally = _Tally(KeySink(store, 1, Batch()), keep=True)
+        try:
+            written = b"".join(tally.documents(iter_canonical(data, file=name)))
+        except Exception:  # a file the engine cannot read at all: the mapping step fails it, nothing is kept
+            continue
+        archived = list(iter_documents(io.BytesIO(written)))
+        if tally.kept is None:
+            assert len(archived) > KEEP_RECORDS
+            continue
+        kept = [json.loads(t) if t is not None else None for t, _k in tally.kept]
+        assert kept == [d if "type" in d else None for d in archived]
+        set_ids = [str(i) for i in range(len(archived))]
+        assert _events(kept, [k for _t, k in tally.kept], set_ids) == _events(archived, None, set_ids)
+        checked += len(archived)
+    assert checked >= 60
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keys_known_for_a_record_are_those_of_its_text(seed):
+    """Emptied values (required ones too) in records: either the text parses back with the record's keys, or the
+    writer reported the loss and the hand-off asks the text (as from the archive)."""
+    rng = random.Random(seed)
+    lost_seen = 0
+    for record in _sample_records()[:40] + _generated_records():
+        data = _mutate(record.model_dump(mode="json", exclude_none=True), rng)
+        try:
+            mutated = parse_record(data)
+        except Exception:
+            continue
+        lost: list[str] = []
+        doc = json.loads(record_text(mutated, "    ", lost))
+        if lost:
+            lost_seen += 1
+        else:
+            assert business_keys(mutated) == _keys_of(doc)
+    assert lost_seen >= 1  # the mutations empty required qualifiers and values
+
+
+def test_a_required_value_emptied_is_reported_and_its_text_has_no_keys(store):
+    record = Shipment(shipment_id="S1", bill_of_lading="BOL9", references=[Reference(qualifier="", value="PO7")],
+                      notes=[Note(text="")])
+    lost: list[str] = []
+    doc = json.loads(record_text(record, "    ", lost))
+    assert sorted(lost) == ["qualifier", "text"]
+    assert business_keys(record) == [("shipment", "S1"), ("bol", "BOL9")]
+    assert _keys_of(doc) == []  # what the archive path gives: the record no longer parses back
+    tally = _Tally(KeySink(store, 1, Batch()), keep=True)
+    b"".join(tally.documents([record, MappingError("set 856 0002: bad")]))
+    assert [(json.loads(t) if t else None, k) for t, k in tally.kept] == [(doc, None), (None, None)]
+    assert _events([doc, None], [None, None]) == _events([doc, {"error": {}}])
+
+
+def test_a_large_message_is_not_kept(store):
+    tally = _Tally(KeySink(store, 1, Batch()), keep=True)
+    b"".join(tally.documents(iter_canonical(make_856(KEEP_RECORDS + 1))))
+    assert tally.kept is None and tally.records == KEEP_RECORDS + 1
