@@ -63,6 +63,7 @@ class EnvelopeState:
         # per analysis: merged rules by group version, and the shared compiled checkers by spec, rules, delimiters
         self.merged_rules: dict[str, Rules] = {}
         self.set_setups: dict[tuple[str, str, Delimiters], tuple[Any, str, Any]] = {}  # see envelope_set.start_set
+        self.last_setup: tuple[str, str, Delimiters, tuple[Any, str, Any]] | None = None
         self.compiled_checks: dict[tuple[Any, ...], tuple[dict[str, SegmentChecker], dict[str, str]]] = {}
         control = self.specs.control
         self.isa_rules = control["isa"]

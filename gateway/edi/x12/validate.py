@@ -42,8 +42,10 @@ class _Transition:
     target: _State
 
 
-_ADVANCE, _ENTER, _REPEAT, _LOOP_REPEAT = 0, 1, 2, 3
-_OPS = {"advance": _ADVANCE, "enter": _ENTER, "repeat": _REPEAT, "loop_repeat": _LOOP_REPEAT}
+#: fast path operations (literals in :meth:`TransactionValidator.run`): 0 advance (no loop left), 1 advance after
+#: leaving loops, 2 enter a loop, 3 repeat a segment, 4 repeat a loop; from 3 on the use count is checked
+_OPS = {"advance": 1, "enter": 2, "repeat": 3, "loop_repeat": 4}
+
 
 
 class _State:
@@ -52,9 +54,10 @@ class _State:
     def __init__(self, frames: tuple[tuple[StructureNode, int], ...]) -> None:
         self.frames = frames
         self.trans: dict[str, _Transition | None] = {}
-        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, target state), only for
-        #: transitions that report nothing by themselves (no mandatory segment skipped; not a control segment)
-        self.fast: dict[str, tuple[int, int, int, _State]] = {}
+        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, the target's ``fast``),
+        #: only for transitions that report nothing by themselves (no mandatory segment skipped; not a control
+        #: segment); the fast path follows these dicts and finds its state back with ``_Automaton.of_fast``
+        self.fast: dict[str, tuple[int, int, int, dict[str, Any]]] = {}
         top, p = frames[-1]
         entry = top.children[p]
         self.loop_path = top.path if entry.kind == "segment" else entry.path
@@ -72,6 +75,7 @@ class _Automaton:
     def __init__(self, spec: TransactionSpec) -> None:
         self.spec = spec
         self._states: dict[tuple[tuple[int, int], ...], _State] = {}
+        self.of_fast: dict[int, _State] = {}  # id(state.fast) -> state (the states live as long as this)
         self.start = self._state(((spec.root, 0),))
         self.structure_ids: set[str] = set()
         self._collect(spec.root)
@@ -88,6 +92,7 @@ class _Automaton:
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _State(frames)
+            self.of_fast[id(state.fast)] = state
         return state
 
     def transition(self, state: _State, seg_id: str) -> _Transition | None:
@@ -189,7 +194,8 @@ class TransactionValidator:
         if tr is False:
             tr = state.trans[seg_id] = self.automaton.transition(state, seg_id)
             if tr is not None and not tr.missing and seg_id not in _CONTROL:
-                state.fast[seg_id] = (_OPS[tr.kind], tr.pops, tr.node.max, tr.target)
+                op = _OPS[tr.kind]
+                state.fast[seg_id] = (op - 1 if op == 1 and not tr.pops else op, tr.pops, tr.node.max, tr.target.fast)
         if tr is None:
             self._unexpected(seg_id, els, text, position)
             return
@@ -245,24 +251,24 @@ class TransactionValidator:
         checkers = self.checkers
         element, component, repetition = self.element, self.component, self.repetition
         counts = self.counts
-        state = self.state
+        fast = self.state.fast
         hl = self.hl
         hl_ids = hl.ids if hl is not None else {}
         seen = self.seen
         limit = _CLEAN_LIMIT
-        while i < n:
+        for i in range(start, n):
             text = batch[i]
-            if type(text) is not str:
-                break
-            seg_id = clean.get(text)
+            seg_id = clean.get(text)  # a ReaderEvent is hashable and never in the memo
             if seg_id is None:
+                if type(text) is not str:
+                    break
                 els = text.split(element)
                 seg_id = els[0]
-                entry = state.fast.get(seg_id)
+                entry = fast.get(seg_id)
                 if entry is None or not els[-1]:
                     break  # unknown yet, unexpected here, skips mandatory segments, a control segment: the full path
-                op, pops, most, target = entry
-                if op >= _REPEAT and counts[-1 - pops] >= most:
+                op, pops, most, fast_next = entry
+                if op >= 3 and counts[-1 - pops] >= most:
                     break
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
@@ -272,11 +278,11 @@ class TransactionValidator:
                         clean.clear()
                     clean[text] = seg_id
             else:
-                entry = state.fast.get(seg_id)
+                entry = fast.get(seg_id)
                 if entry is None:
                     break
-                op, pops, most, target = entry
-                if op >= _REPEAT and counts[-1 - pops] >= most:
+                op, pops, most, fast_next = entry
+                if op >= 3 and counts[-1 - pops] >= most:
                     break
                 els = None
             if seg_id == "HL" and hl is not None:  # the last check: Hierarchy.take() inlined (one HL in three)
@@ -298,24 +304,28 @@ class TransactionValidator:
                 if k > 4 and els[4]:
                     hl.says_children[hl_id] = (els[4], position + i - start)
                 hl.first = False
-            if pops:
-                del counts[-pops:]
-            if op == _ADVANCE:
+            if op == 0:  # advance, the most frequent
                 counts[-1] = 1
-            elif op == _ENTER:
-                counts[-1] = 1
-                counts.append(1)
-            elif op == _REPEAT:
-                counts[-1] += 1
             else:
-                counts[-1] += 1
-                counts.append(1)
-            state = target
+                if pops:
+                    del counts[-pops:]
+                if op == 1:
+                    counts[-1] = 1
+                elif op == 2:
+                    counts[-1] = 1
+                    counts.append(1)
+                elif op == 3:
+                    counts[-1] += 1
+                else:
+                    counts[-1] += 1
+                    counts.append(1)
+            fast = fast_next
             if seen is not None:
-                seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
+                seen.add((self.automaton.of_fast[id(fast)].loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
-            i += 1
-        self.state = state
+        else:
+            i = n
+        self.state = self.automaton.of_fast[id(fast)]
         if i > start:
             self.position = position + i - start - 1
         return i
