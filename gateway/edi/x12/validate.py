@@ -30,7 +30,7 @@ from gateway.edi.x12.specs import StructureNode, TransactionSpec
 Report = Callable[..., None]
 
 _CONTROL = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
-_CLEAN_LIMIT = 4096  # measured: larger memos are slower (bench/x12_read.py), smaller ones hit less
+_CLEAN_LIMIT = 1024  # segment texts remembered per state (bench/x12_read.py)
 
 
 @dataclass(slots=True, eq=False)
@@ -49,15 +49,20 @@ _OPS = {"advance": 1, "enter": 2, "repeat": 3, "loop_repeat": 4}
 
 
 class _State:
-    __slots__ = ("fast", "frames", "loop_path", "trans")
+    __slots__ = ("fast", "frames", "loop_path", "memo", "trans")
 
     def __init__(self, frames: tuple[tuple[StructureNode, int], ...]) -> None:
         self.frames = frames
         self.trans: dict[str, _Transition | None] = {}
-        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, the target's ``fast``),
-        #: only for transitions that report nothing by themselves (no mandatory segment skipped; not a control
-        #: segment); the fast path follows these dicts and finds its state back with ``_Automaton.of_fast``
-        self.fast: dict[str, tuple[int, int, int, dict[str, Any]]] = {}
+        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, the target's ``fast``
+        #: and ``memo``), only for transitions that report nothing by themselves (no mandatory segment skipped;
+        #: not a control segment); the fast path follows these dicts and finds its state back with
+        #: ``_Automaton.of_fast``
+        self.fast: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any]]] = {}
+        #: segment texts met in this state that take a ``fast`` transition and pass their element checks: text ->
+        #: (operation, pops, maximum use, the target's ``memo`` and ``fast``, segment id); bounded (cleared when
+        #: full), per state so that texts that never repeat (a new PO number in every set) push out only their own
+        self.memo: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any], str]] = {}
         top, p = frames[-1]
         entry = top.children[p]
         self.loop_path = top.path if entry.kind == "segment" else entry.path
@@ -122,13 +127,14 @@ class _Automaton:
         return None
 
 
-_AUTOMATA: dict[int, _Automaton] = {}
-
-
-def automaton(spec: TransactionSpec) -> _Automaton:
-    a = _AUTOMATA.get(id(spec))
+def automaton(spec: TransactionSpec, shared: dict[str, Any]) -> _Automaton:
+    """The automaton of ``spec`` kept in ``shared``: the process-wide dict of the validators that use the same
+    checkers and delimiters (:func:`gateway.edi.x12.compiled.clean_for`), since its states' memos of clean
+    segment texts depend on both."""
+    a = shared.get(spec.key)
     if a is None or a.spec is not spec:
-        a = _AUTOMATA[id(spec)] = _Automaton(spec)
+        a = shared[spec.key] = _Automaton(spec)
+    assert isinstance(a, _Automaton)
     return a
 
 
@@ -144,16 +150,15 @@ class TransactionValidator:
         delimiters: Delimiters | None = None,
         checkers: dict[str, SegmentChecker] | None = None,
         tolerant: bool = False,
-        clean: dict[str, str] | None = None,
+        clean: dict[str, Any] | None = None,
     ) -> None:
         self.tolerant = tolerant
-        #: segment texts known to pass their element checks (text -> segment id), shared by the validators that
-        #: use the same checkers and delimiters; bounded (cleared when full)
-        self.clean: dict[str, str] = clean if clean is not None else {}
         self.spec = spec
         self.report = report
         self.rules = rules
-        self.automaton = automaton(spec)
+        #: the automaton, whose states remember the segment texts known to pass their element checks: shared
+        #: (through ``clean``) by the validators that use the same checkers and delimiters
+        self.automaton = automaton(spec, clean if clean is not None else {})
         self.state = self.automaton.start
         self.counts = [1]
         d = delimiters or Delimiters()
@@ -195,7 +200,8 @@ class TransactionValidator:
             tr = state.trans[seg_id] = self.automaton.transition(state, seg_id)
             if tr is not None and not tr.missing and seg_id not in _CONTROL:
                 op = _OPS[tr.kind]
-                state.fast[seg_id] = (op - 1 if op == 1 and not tr.pops else op, tr.pops, tr.node.max, tr.target.fast)
+                state.fast[seg_id] = (op - 1 if op == 1 and not tr.pops else op, tr.pops, tr.node.max,
+                                      tr.target.fast, tr.target.memo)
         if tr is None:
             self._unexpected(seg_id, els, text, position)
             return
@@ -247,19 +253,24 @@ class TransactionValidator:
         """
         n = len(batch)
         start = i
-        clean = self.clean
         checkers = self.checkers
         element, component, repetition = self.element, self.component, self.repetition
         counts = self.counts
         fast = self.state.fast
+        memo = self.state.memo
         hl = self.hl
         hl_ids = hl.ids if hl is not None else {}
         seen = self.seen
         limit = _CLEAN_LIMIT
         for i in range(start, n):
             text = batch[i]
-            seg_id = clean.get(text)  # a ReaderEvent is hashable and never in the memo
-            if seg_id is None:
+            hit = memo.get(text)  # a ReaderEvent is hashable and never in a memo
+            if hit is not None:
+                op, pops, most, memo_next, fast_next, seg_id = hit
+                if op >= 3 and counts[-1 - pops] >= most:
+                    break
+                els = None
+            else:
                 if type(text) is not str:
                     break
                 els = text.split(element)
@@ -267,24 +278,16 @@ class TransactionValidator:
                 entry = fast.get(seg_id)
                 if entry is None or not els[-1]:
                     break  # unknown yet, unexpected here, skips mandatory segments, a control segment: the full path
-                op, pops, most, fast_next = entry
+                op, pops, most, fast_next, memo_next = entry
                 if op >= 3 and counts[-1 - pops] >= most:
                     break
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
                     if not chk.fast(els, text, component, repetition):
                         break
-                    if len(clean) >= limit:
-                        clean.clear()
-                    clean[text] = seg_id
-            else:
-                entry = fast.get(seg_id)
-                if entry is None:
-                    break
-                op, pops, most, fast_next = entry
-                if op >= 3 and counts[-1 - pops] >= most:
-                    break
-                els = None
+                    if len(memo) >= limit:
+                        memo.clear()
+                    memo[text] = (op, pops, most, memo_next, fast_next, seg_id)
             if seg_id == "HL" and hl is not None:  # the last check: Hierarchy.take() inlined (one HL in three)
                 if els is None:
                     els = text.split(element)
@@ -320,6 +323,7 @@ class TransactionValidator:
                     counts[-1] += 1
                     counts.append(1)
             fast = fast_next
+            memo = memo_next
             if seen is not None:
                 seen.add((self.automaton.of_fast[id(fast)].loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
