@@ -59,6 +59,18 @@ def clean_for(spec_key: str, rules: SetRules | None, tolerant: bool, element: st
     return found
 
 
+def shared_for(spec_key: str, rules: SetRules | None, tolerant: bool, element: str, component: str | None,
+               repetition: str | None) -> tuple[dict[str, SegmentChecker], dict[str, Any]]:
+    """:func:`checkers_for` and :func:`clean_for` together (the rules' fingerprint computed once)."""
+    fingerprint = rules_fingerprint(rules)
+    checkers = _checkers.get((spec_key, fingerprint, tolerant))
+    clean = _clean.get((spec_key, fingerprint, tolerant, element, component, repetition))
+    if checkers is None or clean is None:
+        return (checkers_for(spec_key, rules, tolerant),
+                clean_for(spec_key, rules, tolerant, element, component, repetition))
+    return checkers, clean
+
+
 def clear() -> None:
     """Forget everything compiled (tests; a specification change in a running process)."""
     _checkers.clear()

@@ -94,10 +94,8 @@ def _setup(st: EnvelopeState, set_id: str, version: str,
     memo = (spec.key, id(set_rules), d.element, d.component, d.repetition)
     compiled_ = st.compiled_checks.get(memo)
     if compiled_ is None:  # the process-wide caches (gateway.edi.x12.compiled), looked up once per analysis
-        compiled_ = st.compiled_checks[memo] = (
-            compiled.checkers_for(spec.key, set_rules, st.tolerant),
-            compiled.clean_for(spec.key, set_rules, st.tolerant, d.element, d.component, d.repetition),
-        )
+        compiled_ = st.compiled_checks[memo] = compiled.shared_for(
+            spec.key, set_rules, st.tolerant, d.element, d.component, d.repetition)
     checkers, clean = compiled_
     return spec, sys.intern(spec.key), TransactionValidator(spec, st.set_issue, rules=set_rules, delimiters=d,
                                                             checkers=checkers, tolerant=st.tolerant, clean=clean)
