@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.base import NO_VALUE as _NO_VALUE
 from sqlmodel import Field, SQLModel
 
 from gateway.store.states import (  # noqa: F401 -- the store's vocabulary, defined without SQLAlchemy
@@ -482,3 +484,35 @@ _LATER: tuple[tuple[Any, tuple[str, ...]], ...] = (
 for _later, _names in _LATER:
     for _name in _names:
         _later.__table__.c[_name].type = ID64
+
+
+#: (name, default, default factory) of the fields that are not required, in the model's order
+_MESSAGE_FILL = tuple((n, f.default, f.default_factory) for n, f in Message.model_fields.items() if not f.is_required())
+_MESSAGE_REQUIRED = frozenset(n for n, f in Message.model_fields.items() if f.is_required())
+_MESSAGE_NAMES = frozenset(Message.model_fields)
+
+
+def new_message(fields: dict[str, Any]) -> Message:
+    """``Message(**fields)`` for a row the store inserts with Core (:meth:`Store.create_messages`): the same
+    transient object (every default filled, the given fields marked as set, each attribute a pending change),
+    built without SQLModel's per-attribute ``__setattr__`` and its SQLAlchemy events, which take several times
+    longer (every received file and every acknowledgement makes one). Unknown fields or a required one missing:
+    the model's own constructor decides."""
+    given = fields.keys()
+    if not (given <= _MESSAGE_NAMES and given >= _MESSAGE_REQUIRED):
+        return Message(**fields)
+    values = dict(fields)  # in the constructor's order: the given fields, then the others' defaults
+    for name, default, factory in _MESSAGE_FILL:
+        if name not in values:
+            values[name] = factory() if factory is not None else default  # type: ignore[call-arg]
+    if not Message.__mapper__.configured:  # type: ignore[attr-defined]
+        configure_mappers()  # what the constructor's first call does (a new process: attributes not set up yet)
+    msg: Message = Message._sa_class_manager.new_instance()  # type: ignore[attr-defined]
+    object.__setattr__(msg, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(msg, "__pydantic_extra__", None)
+    object.__setattr__(msg, "__pydantic_private__", None)
+    state = msg._sa_instance_state  # type: ignore[attr-defined]
+    state.committed_state.update(dict.fromkeys(values, _NO_VALUE))  # as the constructor's events leave it
+    state.modified = True
+    msg.__dict__.update(values)
+    return msg

@@ -32,6 +32,7 @@ from gateway.store.models import (
     MessageStatus,
     Output,
     TransactionSet,
+    new_message,
 )
 from gateway.store.search import MessageQuery, Page, search_messages
 from gateway.store.search import stats as _stats
@@ -137,7 +138,7 @@ class Store:
         made: list[tuple[Message, list[dict[str, Any]], batch.Batch]] = []
         with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING for all, events and keys in bulk
             keys = batch.Batch()
-            msgs = [Message(**_enums(n.fields)) for n in new]  # a table model does not validate: enums here
+            msgs = [new_message(_enums(n.fields)) for n in new]  # a table model does not validate: enums here
             ids = batch.insert_returning(conn, batch.INSERT_MESSAGES, [m.model_dump(exclude={"id"}) for m in msgs])
             now = utcnow()
             for n, msg, mid in zip(new, msgs, ids, strict=True):
