@@ -60,9 +60,10 @@ class _State:
         #: ``_Automaton.of_fast``
         self.fast: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any]]] = {}
         #: segment texts met in this state that take a ``fast`` transition and pass their element checks: text ->
-        #: (operation, pops, maximum use, the target's ``memo`` and ``fast``, segment id); bounded (cleared when
-        #: full), per state so that texts that never repeat (a new PO number in every set) push out only their own
-        self.memo: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any], str]] = {}
+        #: (operation, pops, maximum use, the target's ``memo`` and ``fast``, segment id, an HL's elements (read
+        #: only) or None); bounded (cleared when full), per state so that texts that never repeat (a new PO number
+        #: in every set) push out only their own
+        self.memo: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any], str, list[str] | None]] = {}
         top, p = frames[-1]
         entry = top.children[p]
         self.loop_path = top.path if entry.kind == "segment" else entry.path
@@ -266,10 +267,9 @@ class TransactionValidator:
             text = batch[i]
             hit = memo.get(text)  # a ReaderEvent is hashable and never in a memo
             if hit is not None:
-                op, pops, most, memo_next, fast_next, seg_id = hit
+                op, pops, most, memo_next, fast_next, seg_id, els = hit  # els: an HL's elements, else None
                 if op >= 3 and counts[-1 - pops] >= most:
                     break
-                els = None
             else:
                 if type(text) is not str:
                     break
@@ -287,7 +287,7 @@ class TransactionValidator:
                         break
                     if len(memo) >= limit:
                         memo.clear()
-                    memo[text] = (op, pops, most, memo_next, fast_next, seg_id)
+                    memo[text] = (op, pops, most, memo_next, fast_next, seg_id, els if seg_id == "HL" else None)
             if seg_id == "HL" and hl is not None:  # the last check: Hierarchy.take() inlined (one HL in three)
                 if els is None:
                     els = text.split(element)
