@@ -32,8 +32,8 @@ def insert_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
         return
     dialect = conn.dialect.name
     if dialect == "postgresql" and type(stmt) is Insert:  # a plain INSERT (no ON CONFLICT ...): one statement of
-        # column arrays (an executemany is a round trip per row there)
-        pg_bulk.insert(conn, stmt.table, list(rows))
+        table: Any = stmt.table  # column arrays (an executemany is a round trip per row there)
+        pg_bulk.insert(conn, table, list(rows))
         return
     if len(rows) == 1 or dialect != "sqlite":
         conn.execute(stmt, list(rows))

@@ -311,11 +311,11 @@ def build_acknowledgement(
     if first is not None:
         isa12 = first.version[:5] if first.kind == "997" else "00501"
     else:
-        isa12 = ic.version if ic.version in library().control["codes"]["I11"] else "00401"
+        isa12 = ic.version if ic.version in library().control_sets()[0]["I11"] else "00401"
         needs_repetition = isa12 >= "00402"
     d = _delimiters(ic, o, needs_repetition)
     ts = o.timestamp
-    valid_qualifiers = set(library().control["codes"]["I05"])
+    valid_qualifiers = library().control_sets()[0]["I05"]
 
     def qualifier(value: str | None, fallback: str) -> str:
         v = (value or fallback).strip()

@@ -1,4 +1,5 @@
-"""Process-wide caches of compiled validation: per-segment element checkers and known-clean segment texts.
+"""Process-wide caches of compiled validation: per-segment element checkers and known-clean segment texts (kept
+by the validator's automata, :mod:`.validate`).
 
 Compiling a segment's checker (:class:`~gateway.edi.x12.elements.SegmentChecker` generates its fast check with
 ``exec``) costs far more than validating one small file, so the checkers live here, shared by every analysis in
@@ -12,7 +13,7 @@ The caches hold immutable checkers and plain dicts; a checker compiled twice by 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.edi.x12.rules import SetRules
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 MAX_KEYS = 1024
 
 _checkers: dict[Hashable, dict[str, SegmentChecker]] = {}
-_clean: dict[Hashable, dict[str, str]] = {}
+_clean: dict[Hashable, dict[str, Any]] = {}
 
 
 def rules_fingerprint(rules: SetRules | None) -> Hashable:
@@ -45,9 +46,10 @@ def checkers_for(spec_key: str, rules: SetRules | None, tolerant: bool) -> dict[
 
 
 def clean_for(spec_key: str, rules: SetRules | None, tolerant: bool, element: str, component: str | None,
-              repetition: str | None) -> dict[str, str]:
-    """The shared dict of segment texts known to pass the checkers of :func:`checkers_for` with these delimiters
-    (bounded by its user, the validator)."""
+              repetition: str | None) -> dict[str, Any]:
+    """The shared dict of the validators that use the checkers of :func:`checkers_for` with these delimiters:
+    their automata by specification, whose states remember the segment texts known to pass those checkers
+    (bounded by the validator)."""
     key = (spec_key, rules_fingerprint(rules), tolerant, element, component, repetition)
     found = _clean.get(key)
     if found is None:
@@ -55,6 +57,18 @@ def clean_for(spec_key: str, rules: SetRules | None, tolerant: bool, element: st
             _clean.clear()
         found = _clean.setdefault(key, {})
     return found
+
+
+def shared_for(spec_key: str, rules: SetRules | None, tolerant: bool, element: str, component: str | None,
+               repetition: str | None) -> tuple[dict[str, SegmentChecker], dict[str, Any]]:
+    """:func:`checkers_for` and :func:`clean_for` together (the rules' fingerprint computed once)."""
+    fingerprint = rules_fingerprint(rules)
+    checkers = _checkers.get((spec_key, fingerprint, tolerant))
+    clean = _clean.get((spec_key, fingerprint, tolerant, element, component, repetition))
+    if checkers is None or clean is None:
+        return (checkers_for(spec_key, rules, tolerant),
+                clean_for(spec_key, rules, tolerant, element, component, repetition))
+    return checkers, clean
 
 
 def clear() -> None:

@@ -27,11 +27,10 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
         st.group = g
         st.set_controls = set()
     g = st.group
-    get = (lambda i: els[i] if len(els) > i else "")  # noqa: E731
+    k = len(els)
     # interned / shared strings: a file may hold hundreds of thousands of sets (see bench/x12_read.py)
-    tx = Transaction(sys.intern(get(1)), get(2), first_segment=st.fs)
-    tx.implementation_reference = get(3) or None
-    tx.segment_count = 1
+    tx = Transaction(sys.intern(els[1]) if k > 1 else "", els[2] if k > 2 else "", segment_count=1,
+                     implementation_reference=(els[3] or None) if k > 3 else None, first_segment=st.fs)
     g.transactions.append(tx)
     st.tx = tx
     st.pos = 1
@@ -58,11 +57,18 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
         return  # group version unsupported (reported on the GS)
     d = st.delims
     # what depends only on the set, version and delimiters, looked up once per analysis: the specification, the
-    # partner's rules, the process-wide compiled checkers (gateway.edi.x12.compiled) and a validator to restart
-    setup_key = (set_id, version, d)
-    setup = st.set_setups.get(setup_key)
-    if setup is None:
-        setup = st.set_setups[setup_key] = _setup(st, set_id, version, d)
+    # partner's rules, the process-wide compiled checkers (gateway.edi.x12.compiled) and a validator to restart;
+    # the previous set's first (most sets follow one of their kind)
+    last = st.last_setup
+    if last is not None and last[2] is d and last[0] == set_id and last[1] == version:
+        setup = last[3]
+    else:
+        setup_key = (set_id, version, d)
+        known = st.set_setups.get(setup_key)
+        if known is None:
+            known = st.set_setups[setup_key] = _setup(st, set_id, version, d)
+        setup = known
+        st.last_setup = (set_id, version, d, setup)
     spec, key, validator = setup
     if spec is None:
         st.set_issue("transaction_set_unsupported", f"no specification for transaction set {set_id!r} in "
@@ -88,10 +94,8 @@ def _setup(st: EnvelopeState, set_id: str, version: str,
     memo = (spec.key, id(set_rules), d.element, d.component, d.repetition)
     compiled_ = st.compiled_checks.get(memo)
     if compiled_ is None:  # the process-wide caches (gateway.edi.x12.compiled), looked up once per analysis
-        compiled_ = st.compiled_checks[memo] = (
-            compiled.checkers_for(spec.key, set_rules, st.tolerant),
-            compiled.clean_for(spec.key, set_rules, st.tolerant, d.element, d.component, d.repetition),
-        )
+        compiled_ = st.compiled_checks[memo] = compiled.shared_for(
+            spec.key, set_rules, st.tolerant, d.element, d.component, d.repetition)
     checkers, clean = compiled_
     return spec, sys.intern(spec.key), TransactionValidator(spec, st.set_issue, rules=set_rules, delimiters=d,
                                                             checkers=checkers, tolerant=st.tolerant, clean=clean)

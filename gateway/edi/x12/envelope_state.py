@@ -63,11 +63,11 @@ class EnvelopeState:
         # per analysis: merged rules by group version, and the shared compiled checkers by spec, rules, delimiters
         self.merged_rules: dict[str, Rules] = {}
         self.set_setups: dict[tuple[str, str, Delimiters], tuple[Any, str, Any]] = {}  # see envelope_set.start_set
-        self.compiled_checks: dict[tuple[Any, ...], tuple[dict[str, SegmentChecker], dict[str, str]]] = {}
+        self.last_setup: tuple[str, str, Delimiters, tuple[Any, str, Any]] | None = None
+        self.compiled_checks: dict[tuple[Any, ...], tuple[dict[str, SegmentChecker], dict[str, Any]]] = {}
         control = self.specs.control
         self.isa_rules = control["isa"]
-        self.codes = {k: frozenset(v) for k, v in control["codes"].items()}
-        self.agencies = frozenset(control["responsible_agency"])
+        self.codes, self.agencies = self.specs.control_sets()
         self.functional_ids = self.specs.functional_ids()
 
     def _add(self, issue: Issue, owner: Any) -> None:

@@ -20,56 +20,72 @@ from typing import Any
 from gateway.edi.x12.datatypes import Checker
 from gateway.edi.x12.specs import CompositeDef, ElementDef, SegmentDef
 
+#: every MMDD of a common year (29 February is left to the full check, which knows leap years)
+_MONTH_DAYS = frozenset(f"{m:02d}{d:02d}" for m, days in enumerate((31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), 1)
+                        for d in range(1, days + 1))
+
 FastCheck = Callable[[list[str], str, "str | None", "str | None"], bool]
 
 
-def _present(pos: int) -> str:
-    return f"(n >= {pos} and els[{pos}] != '')"
-
-
-def _syntax(note: str) -> tuple[int, str] | None:
-    """``(n, condition)``: a Python condition that is true when the note is violated, and the number of elements
-    ``n`` below which it cannot be (0: always evaluate); ``None`` for an unknown note kind."""
-    kind = note[0]
-    positions = [int(note[i:i + 2]) for i in range(1, len(note), 2)]
-    present = [_present(p) for p in positions]
+def _note(kind: str, positions: list[int], n: int) -> str | None:
+    """A Python condition, over the locals ``e1..en`` of a segment with exactly ``n`` elements, that is true when
+    the syntax note is violated: ``""`` when it cannot be, ``"True"`` when it always is, ``None`` for an unknown
+    note kind. Elements past ``n`` are absent."""
+    here = [p for p in positions if p <= n]
+    gone = len(here) < len(positions)
+    present = [f"(e{p} != '')" for p in here]
     if kind == "P":
-        return min(positions), f"0 < ({' + '.join(present)}) < {len(positions)}"
+        if not here:
+            return ""
+        if gone:
+            return " or ".join(f"e{p}" for p in here)
+        if len(here) == 2:
+            return f"(e{here[0]} == '') != (e{here[1]} == '')"
+        return f"0 < ({' + '.join(present)}) < {len(here)}"
     if kind == "R":
-        return 0, f"not ({' or '.join(present)})"
+        return f"not ({' or '.join(f'e{p}' for p in here)})" if here else "True"
     if kind == "E":
-        return sorted(positions)[1], f"({' + '.join(present)}) > 1"
-    if kind == "C":
-        return positions[0], f"{present[0]} and not ({' and '.join(present[1:])})"
-    if kind == "L":
-        return positions[0], f"{present[0]} and not ({' or '.join(present[1:])})"
+        return f"({' + '.join(present)}) > 1" if len(here) > 1 else ""
+    if kind in ("C", "L"):
+        first, others = positions[0], positions[1:]
+        if first > n:
+            return ""
+        rest = [f"e{p}" for p in others if p <= n]
+        if kind == "C":
+            if len(rest) < len(others):
+                return f"e{first}"
+            return f"e{first} and not ({' and '.join(rest)})"
+        if not rest:
+            return f"e{first}"
+        return f"e{first} and not ({' or '.join(rest)})"
     return None
 
 
-def _simple(pos: int, d: ElementDef, checker: Checker, partner: bool, ns: dict[str, Any]) -> str:
+def _simple(pos: int, d: ElementDef, checker: Checker, partner: bool, ns: dict[str, Any], v: str) -> str:
     """A condition that is true when the (non-empty) value ``v`` might not be clean."""
     ns[f"K{pos}"] = checker
-    call = f"K{pos}(v) is not None"
+    call = f"K{pos}({v}) is not None"
     if partner:
         return call
     lo, hi = d.min, d.max
     if d.kind == "ID" and d.codes:
         ns[f"C{pos}"] = d.codes
-        return f"v not in C{pos}"
+        return f"{v} not in C{pos}"
     if d.kind == "AN":
-        return f"not ({lo} <= len(v) <= {hi}) or v[-1] == ' '"
+        return f"not ({lo} <= len({v}) <= {hi}) or {v}[-1] == ' '"
     if d.kind in ("ID", "B"):
-        return f"not ({lo} <= len(v) <= {hi})"
+        return f"not ({lo} <= len({v}) <= {hi})"
     if d.kind.startswith("R"):  # also a plain decimal fraction (digits counted without the point) inline
-        return (f"not (v.isdigit() and v.isascii() and {lo} <= len(v) <= {hi}) and not (v.count('.') == 1 and "
-                f"(w := v.replace('.', '')).isdigit() and w.isascii() and {lo} <= len(w) <= {hi}) and {call}")
+        return (f"not ({v}.isdigit() and {v}.isascii() and {lo} <= len({v}) <= {hi}) and not ({v}.count('.') == 1"
+                f" and (w := {v}.replace('.', '')).isdigit() and w.isascii() and {lo} <= len(w) <= {hi}) and {call}")
     if d.kind.startswith("N"):
-        return f"not (v.isdigit() and v.isascii() and {lo} <= len(v) <= {hi}) and {call}"
-    if d.kind == "DT" and lo <= 8 <= hi:  # CCYYMMDD with a day up to 28 is a date in every month
-        return ("not (len(v) == 8 and v.isdigit() and v.isascii() and '01' <= v[4:6] <= '12' and "
-                f"'01' <= v[6:] <= '28') and {call}")
+        return f"not ({v}.isdigit() and {v}.isascii() and {lo} <= len({v}) <= {hi}) and {call}"
+    if d.kind == "DT" and lo <= 8 <= hi:  # CCYYMMDD: any month and day of a common year is a date in every year
+        ns["MMDD"] = _MONTH_DAYS
+        return f"not (len({v}) == 8 and {v}.isdigit() and {v}.isascii() and {v}[4:] in MMDD) and {call}"
     if d.kind == "TM" and lo <= 4 <= hi:  # HHMM
-        return f"not (len(v) == 4 and v.isdigit() and v.isascii() and v[:2] <= '23' and v[2:] <= '59') and {call}"
+        return (f"not (len({v}) == 4 and {v}.isdigit() and {v}.isascii() and {v}[:2] <= '23' and {v}[2:] <= '59')"
+                f" and {call}")
     return call
 
 
@@ -82,43 +98,46 @@ def compile_fast_check(
 ) -> FastCheck | None:
     """The "clean?" function of one segment (see the module docstring); ``None`` if it cannot be compiled."""
     ns: dict[str, Any] = {}
-    lines = [
-        "def fast(els, text, comp, rep):",
-        "    n = len(els) - 1",
-        f"    if n > {len(definition.elements)}: return False",
-        "    if (comp is not None and comp in text) or (rep is not None and rep in text): return False",
-    ]
-    for pos, _code in mandatory:
-        lines.append(f"    if n < {pos} or not els[{pos}]: return False")
-    notes = []
+    notes: list[tuple[str, list[int]]] = []
     for note in definition.syntax:
-        compiled = _syntax(note)
-        if compiled is None:
+        if note[0] not in "PRECL":
             return None
-        notes.append(compiled)
-    indent = "    "
-    for threshold, cond in sorted(notes):  # nested by threshold: a short segment skips the notes it cannot break
-        if threshold:
-            lines.append(f"{indent}if n >= {threshold}:")
-            indent += "    "
-        lines.append(f"{indent}if {cond}: return False")
-    checks: list[tuple[int, str]] = []
+        notes.append((note[0], [int(note[i:i + 2]) for i in range(1, len(note), 2)]))
     uses = {use.position: use.definition for use in definition.elements}
+    checks: dict[int, str] = {}
     for pos, checker in simple:
         d = uses[pos]
         assert isinstance(d, ElementDef)
-        checks.append((pos, _simple(pos, d, checker, pos in partner_positions, ns)))
+        checks[pos] = _simple(pos, d, checker, pos in partner_positions, ns, f"e{pos}")
     for pos, comp, checkers in composites:
         if any(mandatory_component for _, mandatory_component in comp.components[1:]):
-            checks.append((pos, "True"))  # a lone first component leaves a mandatory one missing: full check
+            checks[pos] = "True"  # a lone first component leaves a mandatory one missing: full check
         else:
             ns[f"K{pos}"] = checkers[0]
-            checks.append((pos, f"K{pos}(v) is not None"))
-    for pos, cond in sorted(checks):
-        lines.append(f"    if n < {pos}: return True")
-        lines.append(f"    v = els[{pos}]")
-        lines.append(f"    if v and ({cond}): return False")
-    lines.append("    return True")
+            checks[pos] = f"K{pos}(e{pos}) is not None"
+    required = sorted({pos for pos, _code in mandatory})
+    lines = [
+        "def fast(els, text, comp, rep):",
+        "    if (comp is not None and comp in text) or (rep is not None and rep in text): return False",
+        "    n = len(els) - 1",
+    ]
+    # one straight block per element count (the count decides which elements and notes exist): the elements
+    # unpacked into locals, nothing tested twice; fewer elements than the last mandatory one: not clean
+    for n in range(required[-1] if required else 0, len(definition.elements) + 1):
+        conds = [f"not e{pos}" for pos in required]
+        for kind, positions in notes:
+            cond = _note(kind, positions, n)
+            if cond:
+                conds.append(cond)
+        conds += [f"e{pos} and ({checks[pos]})" for pos in sorted(checks) if pos <= n]
+        if "True" in conds:
+            continue  # a note always violated with this many elements
+        lines.append(f"    if n == {n}:")
+        if n:
+            lines.append("        " + ", ".join(["_", *(f"e{k}" for k in range(1, n + 1))]) + " = els")
+        lines += [f"        if {cond}: return False" for cond in conds]
+        lines.append("        return True")
+    lines.append("    return False")
     exec(compile("\n".join(lines), f"<fast check {definition.id}>", "exec"), ns)  # noqa: S102 - see docstring
     fast: FastCheck = ns["fast"]
     return fast

@@ -48,7 +48,7 @@ _ISA_ANYWHERE = re.compile(r"ISA[^A-Za-z0-9 \t\r\n\v\f]")
 _SEGMENT_START = re.compile(r"(?:^|[\r\n])[ \t]*(?:ISA|ST|GS)[^A-Za-z0-9 \t\r\n\v\f]")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ReaderEvent:
     """Something the reader found between or around segments.
 
@@ -57,6 +57,9 @@ class ReaderEvent:
     ``"line_break"`` (``text`` is a segment that had line breaks inside, removed; ``elements`` lists the
     1-based element positions where they were) and ``"too_long"`` (a segment of at least ``length``
     characters was skipped; ``sample`` shows its start).
+
+    Compared and hashed by identity, so a batch's items can all be looked up in a dict of segment texts (see
+    :meth:`gateway.edi.x12.validate.TransactionValidator.run`).
     """
 
     kind: str

@@ -30,7 +30,7 @@ from gateway.edi.x12.specs import StructureNode, TransactionSpec
 Report = Callable[..., None]
 
 _CONTROL = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
-_CLEAN_LIMIT = 4096  # measured: larger memos are slower (bench/x12_read.py), smaller ones hit less
+_CLEAN_LIMIT = 1024  # segment texts remembered per state (bench/x12_read.py)
 
 
 @dataclass(slots=True, eq=False)
@@ -42,19 +42,28 @@ class _Transition:
     target: _State
 
 
-_ADVANCE, _ENTER, _REPEAT, _LOOP_REPEAT = 0, 1, 2, 3
-_OPS = {"advance": _ADVANCE, "enter": _ENTER, "repeat": _REPEAT, "loop_repeat": _LOOP_REPEAT}
+#: fast path operations (literals in :meth:`TransactionValidator.run`): 0 advance (no loop left), 1 advance after
+#: leaving loops, 2 enter a loop, 3 repeat a segment, 4 repeat a loop; from 3 on the use count is checked
+_OPS = {"advance": 1, "enter": 2, "repeat": 3, "loop_repeat": 4}
+
 
 
 class _State:
-    __slots__ = ("fast", "frames", "loop_path", "trans")
+    __slots__ = ("fast", "frames", "loop_path", "memo", "trans")
 
     def __init__(self, frames: tuple[tuple[StructureNode, int], ...]) -> None:
         self.frames = frames
         self.trans: dict[str, _Transition | None] = {}
-        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, target state), only for
-        #: transitions that report nothing by themselves (no mandatory segment skipped; not a control segment)
-        self.fast: dict[str, tuple[int, int, int, _State]] = {}
+        #: the fast path's view of ``trans``: segment id -> (operation, pops, maximum use, the target's ``fast``
+        #: and ``memo``), only for transitions that report nothing by themselves (no mandatory segment skipped;
+        #: not a control segment); the fast path follows these dicts and finds its state back with
+        #: ``_Automaton.of_fast``
+        self.fast: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any]]] = {}
+        #: segment texts met in this state that take a ``fast`` transition and pass their element checks: text ->
+        #: (operation, pops, maximum use, the target's ``memo`` and ``fast``, segment id, an HL's elements (read
+        #: only) or None); bounded (cleared when full), per state so that texts that never repeat (a new PO number
+        #: in every set) push out only their own
+        self.memo: dict[str, tuple[int, int, int, dict[str, Any], dict[str, Any], str, list[str] | None]] = {}
         top, p = frames[-1]
         entry = top.children[p]
         self.loop_path = top.path if entry.kind == "segment" else entry.path
@@ -72,6 +81,7 @@ class _Automaton:
     def __init__(self, spec: TransactionSpec) -> None:
         self.spec = spec
         self._states: dict[tuple[tuple[int, int], ...], _State] = {}
+        self.of_fast: dict[int, _State] = {}  # id(state.fast) -> state (the states live as long as this)
         self.start = self._state(((spec.root, 0),))
         self.structure_ids: set[str] = set()
         self._collect(spec.root)
@@ -88,6 +98,7 @@ class _Automaton:
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _State(frames)
+            self.of_fast[id(state.fast)] = state
         return state
 
     def transition(self, state: _State, seg_id: str) -> _Transition | None:
@@ -117,13 +128,14 @@ class _Automaton:
         return None
 
 
-_AUTOMATA: dict[int, _Automaton] = {}
-
-
-def automaton(spec: TransactionSpec) -> _Automaton:
-    a = _AUTOMATA.get(id(spec))
+def automaton(spec: TransactionSpec, shared: dict[str, Any]) -> _Automaton:
+    """The automaton of ``spec`` kept in ``shared``: the process-wide dict of the validators that use the same
+    checkers and delimiters (:func:`gateway.edi.x12.compiled.clean_for`), since its states' memos of clean
+    segment texts depend on both."""
+    a = shared.get(spec.key)
     if a is None or a.spec is not spec:
-        a = _AUTOMATA[id(spec)] = _Automaton(spec)
+        a = shared[spec.key] = _Automaton(spec)
+    assert isinstance(a, _Automaton)
     return a
 
 
@@ -139,16 +151,15 @@ class TransactionValidator:
         delimiters: Delimiters | None = None,
         checkers: dict[str, SegmentChecker] | None = None,
         tolerant: bool = False,
-        clean: dict[str, str] | None = None,
+        clean: dict[str, Any] | None = None,
     ) -> None:
         self.tolerant = tolerant
-        #: segment texts known to pass their element checks (text -> segment id), shared by the validators that
-        #: use the same checkers and delimiters; bounded (cleared when full)
-        self.clean: dict[str, str] = clean if clean is not None else {}
         self.spec = spec
         self.report = report
         self.rules = rules
-        self.automaton = automaton(spec)
+        #: the automaton, whose states remember the segment texts known to pass their element checks: shared
+        #: (through ``clean``) by the validators that use the same checkers and delimiters
+        self.automaton = automaton(spec, clean if clean is not None else {})
         self.state = self.automaton.start
         self.counts = [1]
         d = delimiters or Delimiters()
@@ -189,7 +200,9 @@ class TransactionValidator:
         if tr is False:
             tr = state.trans[seg_id] = self.automaton.transition(state, seg_id)
             if tr is not None and not tr.missing and seg_id not in _CONTROL:
-                state.fast[seg_id] = (_OPS[tr.kind], tr.pops, tr.node.max, tr.target)
+                op = _OPS[tr.kind]
+                state.fast[seg_id] = (op - 1 if op == 1 and not tr.pops else op, tr.pops, tr.node.max,
+                                      tr.target.fast, tr.target.memo)
         if tr is None:
             self._unexpected(seg_id, els, text, position)
             return
@@ -241,44 +254,40 @@ class TransactionValidator:
         """
         n = len(batch)
         start = i
-        clean = self.clean
         checkers = self.checkers
         element, component, repetition = self.element, self.component, self.repetition
         counts = self.counts
-        state = self.state
+        fast = self.state.fast
+        memo = self.state.memo
         hl = self.hl
         hl_ids = hl.ids if hl is not None else {}
         seen = self.seen
         limit = _CLEAN_LIMIT
-        while i < n:
+        for i in range(start, n):
             text = batch[i]
-            if type(text) is not str:
-                break
-            seg_id = clean.get(text)
-            if seg_id is None:
+            hit = memo.get(text)  # a ReaderEvent is hashable and never in a memo
+            if hit is not None:
+                op, pops, most, memo_next, fast_next, seg_id, els = hit  # els: an HL's elements, else None
+                if op >= 3 and counts[-1 - pops] >= most:
+                    break
+            else:
+                if type(text) is not str:
+                    break
                 els = text.split(element)
                 seg_id = els[0]
-                entry = state.fast.get(seg_id)
+                entry = fast.get(seg_id)
                 if entry is None or not els[-1]:
                     break  # unknown yet, unexpected here, skips mandatory segments, a control segment: the full path
-                op, pops, most, target = entry
-                if op >= _REPEAT and counts[-1 - pops] >= most:
+                op, pops, most, fast_next, memo_next = entry
+                if op >= 3 and counts[-1 - pops] >= most:
                     break
                 chk = checkers.get(seg_id) or self.checker(seg_id)
                 if chk is not None:
                     if not chk.fast(els, text, component, repetition):
                         break
-                    if len(clean) >= limit:
-                        clean.clear()
-                    clean[text] = seg_id
-            else:
-                entry = state.fast.get(seg_id)
-                if entry is None:
-                    break
-                op, pops, most, target = entry
-                if op >= _REPEAT and counts[-1 - pops] >= most:
-                    break
-                els = None
+                    if len(memo) >= limit:
+                        memo.clear()
+                    memo[text] = (op, pops, most, memo_next, fast_next, seg_id, els if seg_id == "HL" else None)
             if seg_id == "HL" and hl is not None:  # the last check: Hierarchy.take() inlined (one HL in three)
                 if els is None:
                     els = text.split(element)
@@ -298,24 +307,29 @@ class TransactionValidator:
                 if k > 4 and els[4]:
                     hl.says_children[hl_id] = (els[4], position + i - start)
                 hl.first = False
-            if pops:
-                del counts[-pops:]
-            if op == _ADVANCE:
+            if op == 0:  # advance, the most frequent
                 counts[-1] = 1
-            elif op == _ENTER:
-                counts[-1] = 1
-                counts.append(1)
-            elif op == _REPEAT:
-                counts[-1] += 1
             else:
-                counts[-1] += 1
-                counts.append(1)
-            state = target
+                if pops:
+                    del counts[-pops:]
+                if op == 1:
+                    counts[-1] = 1
+                elif op == 2:
+                    counts[-1] = 1
+                    counts.append(1)
+                elif op == 3:
+                    counts[-1] += 1
+                else:
+                    counts[-1] += 1
+                    counts.append(1)
+            fast = fast_next
+            memo = memo_next
             if seen is not None:
-                seen.add((state.loop_path.rsplit("/", 1)[-1], seg_id))
+                seen.add((self.automaton.of_fast[id(fast)].loop_path.rsplit("/", 1)[-1], seg_id))
                 seen.add(("", seg_id))
-            i += 1
-        self.state = state
+        else:
+            i = n
+        self.state = self.automaton.of_fast[id(fast)]
         if i > start:
             self.position = position + i - start - 1
         return i

@@ -114,6 +114,8 @@ class SpecLibrary:
         self._specs: dict[str, TransactionSpec] = {}
         self._variant_rules: dict[str, Rules] = {}
         self._control: dict[str, Any] | None = None
+        self._control_sets: tuple[dict[str, frozenset[str]], frozenset[str]] | None = None
+        self._functional_ids: dict[str, frozenset[str]] = {}
 
     # -- versions -------------------------------------------------------------------------------------------
     def base_version(self, gs08: str) -> str | None:
@@ -135,8 +137,19 @@ class SpecLibrary:
         return self._variant_rules[name]
 
     def functional_ids(self, version: str = "004010") -> frozenset[str]:
-        codes = self._dictionary(version)["elements"]["479"][3]
-        return frozenset(codes)
+        found = self._functional_ids.get(version)
+        if found is None:
+            found = self._functional_ids[version] = frozenset(self._dictionary(version)["elements"]["479"][3])
+        return found
+
+    def control_sets(self) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+        """The control code lists of :attr:`control` as sets (code list id -> codes) and the responsible agency
+        codes, built once (every analysis checks its envelopes against them; do not change them)."""
+        if self._control_sets is None:
+            control = self.control
+            self._control_sets = ({k: frozenset(v) for k, v in control["codes"].items()},
+                                  frozenset(control["responsible_agency"]))
+        return self._control_sets
 
     @property
     def control(self) -> dict[str, Any]:
