@@ -14,9 +14,9 @@ from gateway.logging import configure_logging, get_logger
 SHUTDOWN_GRACE_SECONDS = 3
 
 
-def migrate_apart(config: Path | None, database: str) -> None:
-    """Pending schema migrations applied by a child process (``gateway db upgrade``), so that the serving process
-    never imports alembic (about 10 MB it would keep for its whole life; ``gateway.store.migrate``). Any problem
+def migrate_apart(database: str) -> None:
+    """Pending schema migrations applied by a forked child process, so that the serving process never imports
+    alembic (about 10 MB it would keep for its whole life; ``gateway.store.migrate``). Any problem
     here (store unreachable, the child failing) is left to ``Gateway()``, which migrates in-process as before and
     reports the error the usual way."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -33,7 +33,7 @@ def migrate_apart(config: Path | None, database: str) -> None:
             engine.dispose()
     except (GatewayError, SQLAlchemyError, RuntimeError, OSError):
         return
-    upgrade_in_child(config)
+    upgrade_in_child(database)
 
 
 def serve(
@@ -57,7 +57,7 @@ def serve(
         sock = bind(settings.api_host, settings.api_port)
     except StartupError as exc:
         die(exc)
-    migrate_apart(config, settings.database)
+    migrate_apart(settings.database)
     try:
         gw = Gateway(settings)
     except GatewayError as exc:

@@ -4,15 +4,15 @@ alembic (with mako and its other imports) costs a process about 10 MB of memory 
 once the modules are dropped. A store already at the head revision is the usual case at start-up, so
 :func:`upgrade` first compares the store's ``alembic_version`` with the head found by reading the migration files'
 ``revision``/``down_revision`` lines (:func:`script_head`) and imports alembic only when there is something to
-apply. ``gateway serve`` applies pending migrations in a child process (:func:`upgrade_in_child`), so that a
+apply. ``gateway serve`` applies pending migrations in a forked child process (:func:`upgrade_in_child`), so that a
 serving node never holds alembic at all.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
-import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +93,27 @@ def at_head(engine: Engine) -> bool:
     return found == {head}
 
 
-def upgrade_in_child(config: Path | None, timeout: float = 600.0) -> bool:
-    """Apply pending migrations with ``gateway db upgrade`` in a child process (same interpreter, environment and
-    settings file), so that this process does not import alembic. True when the child succeeded; on False the
-    caller migrates in-process as before (and reports any error the usual way)."""
-    argv = [sys.executable, "-m", "gateway", "db", "upgrade"]
-    if config is not None:
-        argv += ["--config", str(config)]
-    try:
-        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout,  # noqa: S603
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired):
+def upgrade_in_child(database: str) -> bool:
+    """Apply pending migrations in a forked child process, so that this process does not import alembic: the
+    child shares the modules already imported, imports alembic, migrates and exits. Only from a process with one
+    thread (``gateway serve`` before it starts anything; forking a threaded process is unsafe) and where
+    ``os.fork`` exists. True when the child succeeded; on False the caller migrates in-process as before (and
+    reports any error the usual way)."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
         return False
-    return done.returncode == 0
+    pid = os.fork()
+    if pid == 0:  # the child: never returns to the caller's code
+        code = 1
+        try:
+            from gateway.store.db import create_db_engine
+
+            engine = create_db_engine(database)
+            upgrade(engine)
+            engine.dispose()
+            code = 0
+        except BaseException:  # noqa: S110 - the parent migrates in-process and reports the error itself
+            pass
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0

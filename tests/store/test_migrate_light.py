@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.store.db import create_db_engine
-from gateway.store.migrate import at_head, head_revision, script_head, upgrade, upgrade_in_child
+from gateway.store.migrate import at_head, head_revision, script_head, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("alembic", "mako", "pyas2lib", "oscrypto", "asn1crypto", "cryptography", "httpx", "pika", "lxml")
@@ -72,16 +72,16 @@ def test_upgrade_of_a_store_at_head_imports_no_alembic(tmp_path):
     assert _python(code, tmp_path, dict(os.environ)).strip() == "[]"
 
 
-def test_pending_migrations_are_applied_by_a_child_process(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no config/gateway.yaml here: the child takes the database from the environment
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'child.db'}")
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
-    assert upgrade_in_child(None)
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'child.db'}")
+def test_pending_migrations_are_applied_by_a_child_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'child.db'}"
+    code = ("import sys; from gateway.store.migrate import upgrade_in_child; "
+            f"ok = upgrade_in_child({url!r}); bad = upgrade_in_child('nosuchscheme://x'); "
+            "print(ok, bad, sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    # the child failed on the bad URL: the caller then migrates in-process and reports the error
+    assert _python(code, tmp_path, dict(os.environ)).strip() == "True False []"
+    engine = create_db_engine(url)
     assert at_head(engine)
     engine.dispose()
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", "nosuchscheme://x")
-    assert not upgrade_in_child(None)  # the child failed: the caller migrates in-process and reports the error
 
 
 def test_a_serving_gateway_with_the_default_configuration_loads_no_heavy_optional_module(tmp_path):
@@ -93,7 +93,7 @@ def test_a_serving_gateway_with_the_default_configuration_loads_no_heavy_optiona
         "from gateway.cli.serve import migrate_apart\n"
         "from gateway.settings import load_settings\n"
         "settings = load_settings()\n"
-        "migrate_apart(None, settings.database)\n"
+        "migrate_apart(settings.database)\n"
         "from gateway.api.app import create_app\n"
         "from gateway.runtime import Gateway\n"
         "from gateway.store.migrate import at_head\n"
