@@ -10,10 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.as2.runtime import as2_service, outbound_as2
-from gateway.as2.service import ASYNC_MDN_JOB
+from gateway.as2.names import ASYNC_MDN_JOB, as2_configured
 from gateway.errors import ConfigError, InvalidActionError
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
@@ -56,6 +55,10 @@ from gateway.transports.channels import outbound_folders
 from gateway.transports.watch import FolderWatcher
 from gateway.transports.webhook import WebhookReceiver
 
+if TYPE_CHECKING:
+    from gateway.as2.service import As2Service
+    from gateway.transports.base import Outbound
+
 log = get_logger(__name__)
 PURGE_EVERY_SECONDS = 6 * 3600
 RETRY_SWEEP_SECONDS = 10.0  # how often due outbound retries are looked for
@@ -75,6 +78,26 @@ def retry_policy(partner: Partner) -> RetryPolicy:
         factor=r.multiplier,
         max_backoff_seconds=r.max_backoff.total_seconds(),
     )
+
+
+def _as2_service(gw: Gateway) -> As2Service | None:
+    """The AS2 service (:func:`gateway.as2.runtime.as2_service`), its modules imported only when AS2 is configured
+    (they cost about 15 MB of memory: :mod:`gateway.as2.names`)."""
+    if not as2_configured(gw.settings):
+        return None
+    from gateway.as2.runtime import as2_service
+
+    return as2_service(gw)
+
+
+def _outbound_as2(gw: Gateway, partner: Partner) -> list[Outbound]:
+    """The partner's outbound AS2 channels (:func:`gateway.as2.runtime.outbound_as2`); none, and no AS2 import,
+    for a partner without one."""
+    if not partner.channels_for("outbound", "as2"):
+        return []
+    from gateway.as2.runtime import outbound_as2
+
+    return outbound_as2(gw, partner)
 
 
 class Gateway:
@@ -98,7 +121,7 @@ class Gateway:
             channels=lambda p: [
                 *outbound_folders(settings, p),
                 *outbound_remote(p, secrets_dir=settings.secrets_path),
-                *outbound_as2(self, p),
+                *_outbound_as2(self, p),
             ],
             failpoints=failpoints,
         )
@@ -180,7 +203,7 @@ class Gateway:
         self.channels = PartnerChannels(
             settings, self.inbound, self.scheduler, self.watcher, outbox=OutboxIntake(self.documents)
         )
-        self.as2 = as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
+        self.as2 = _as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
         self._reload_lock = threading.Lock()
         self.channel_jobs = ChannelJobs(self.scheduler, self.inbound, ChannelLocks(self.engine))
         self.remote = RemoteChannels(self.channel_jobs, secrets_dir=settings.secrets_path)

@@ -6,6 +6,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 
 from gateway.as2 import compat as _compat
+from gateway.as2.names import header_value as header_value  # re-exported: imported from here elsewhere
 
 _compat.install()
 from asn1crypto import cms  # noqa: E402
@@ -47,15 +48,6 @@ def unframe(data: bytes) -> tuple[dict[str, str], bytes]:
             headers[k.strip()] = v.strip()
     return headers, body
 
-
-def header_value(text: str | None) -> str | None:
-    """An AS2 identifier as sent (quoted when it holds spaces): quotes removed."""
-    if text is None:
-        return None
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1]
-    return text or None
 
 
 def bounded_decompress(compressed_data: bytes, limit: int) -> bytes:

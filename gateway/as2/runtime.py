@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.as2.names import as2_configured
 from gateway.as2.outbound import Unavailable
 from gateway.as2.partners import as2_own_settings, as2_partner_settings, as2_partners
 from gateway.as2.ratelimit import RateLimiter
@@ -26,9 +27,7 @@ log = get_logger(__name__)
 def as2_service(gw: Any) -> As2Service | None:
     """None when the gateway has no AS2 identity (``identity.as2_id`` and certificates for as2_signing and
     as2_encryption), or when that identity cannot be loaded (logged as ``as2.disabled`` with the reason)."""
-    ident = gw.settings.identity
-    uses = {u for c in ident.certificates for u in c.use}
-    if not ident.as2_id or not {"as2_signing", "as2_encryption"} <= uses:
+    if not as2_configured(gw.settings):
         return None
     try:
         edge = gw.settings.edge

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.as2.mdn_delivery import AsyncMdnDelivery
+from gateway.as2.names import ASYNC_MDN_JOB as ASYNC_MDN_JOB
 from gateway.as2.outbound import As2Outbound, As2Receipts, original_message_id
 from gateway.as2.ratelimit import RateLimiter
 from gateway.as2.receive import As2Payload, As2Receiver, As2Response
@@ -22,7 +23,6 @@ from gateway.failpoints import FailPoints
 from gateway.store.archive import Archive
 from gateway.store.repository import Store
 
-ASYNC_MDN_JOB = "as2.async_mdn"
 ASYNC_MDN_SWEEP_SECONDS = 5.0  # queued async MDNs also wake the job at once
 
 

@@ -14,6 +14,28 @@ from gateway.logging import configure_logging, get_logger
 SHUTDOWN_GRACE_SECONDS = 3
 
 
+def migrate_apart(database: str) -> None:
+    """Pending schema migrations applied by a forked child process, so that the serving process never imports
+    alembic (about 10 MB it would keep for its whole life; ``gateway.store.migrate``). Any problem
+    here (store unreachable, the child failing) is left to ``Gateway()``, which migrates in-process as before and
+    reports the error the usual way."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.store.db import create_db_engine
+    from gateway.store.migrate import at_head, upgrade_in_child
+
+    try:
+        engine = create_db_engine(database)
+        try:
+            if at_head(engine):
+                return
+        finally:
+            engine.dispose()
+    except (GatewayError, SQLAlchemyError, RuntimeError, OSError):
+        return
+    upgrade_in_child(database)
+
+
 def serve(
     config: Path | None = typer.Option(None, "--config", "-c", help="settings file (default: config/gateway.yaml)"),
     host: str | None = typer.Option(None, help="listen address (default: api_host setting, 127.0.0.1)"),
@@ -35,6 +57,7 @@ def serve(
         sock = bind(settings.api_host, settings.api_port)
     except StartupError as exc:
         die(exc)
+    migrate_apart(settings.database)
     try:
         gw = Gateway(settings)
     except GatewayError as exc:

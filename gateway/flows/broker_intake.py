@@ -32,15 +32,16 @@ import hashlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import GatewayError, NotFoundError, StoreError
 from gateway.failpoints import FailPoints
 from gateway.flows.documents import DocumentFlow, IdempotencyConflict
 from gateway.handoff.config import HandoffConfig, RabbitMQIntake
-from gateway.handoff.destinations.rabbitmq import amqp_settings
 from gateway.logging import get_logger
-from gateway.transports.amqp_consumer import ConsumerOptions, Delivery, QueueConsumer, Verdict
+
+if TYPE_CHECKING:  # pika (2 MB) is imported once an intake is configured: a gateway without one never needs it
+    from gateway.transports.amqp_consumer import Delivery, QueueConsumer, Verdict
 
 log = get_logger(__name__)
 STOP_SECONDS = 5.0  # every consumer together: Gateway.stop stays well inside a SIGTERM's 10 seconds
@@ -57,6 +58,8 @@ class BrokerIntake:
         self.failpoints = failpoints or FailPoints()
 
     def __call__(self, d: Delivery) -> Verdict:
+        from gateway.transports.amqp_consumer import Verdict
+
         c, h = self.config, self.config.headers
         partner_id = d.header(h.partner) or c.partner
         if not partner_id:
@@ -116,6 +119,11 @@ class BrokerIntakes:
             if not self._running:
                 return
             wanted = {i.name: i for i in self.config().intake}
+            if not wanted and not self.consumers:
+                return
+            from gateway.handoff.destinations.rabbitmq import amqp_settings
+            from gateway.transports.amqp_consumer import ConsumerOptions, QueueConsumer
+
             gone = [n for n, (cfg, _c) in self.consumers.items() if wanted.get(n) != cfg]
             self._stop([self.consumers.pop(n)[1] for n in gone])
             for name, cfg in wanted.items():

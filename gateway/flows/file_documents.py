@@ -25,7 +25,6 @@ from gateway.canonical.keys import business_keys
 from gateway.errors import DocumentError, GatewayError, Location, MappingError
 from gateway.logging import get_logger
 from gateway.mapping.csvio import column_map, read_csv
-from gateway.mapping.xmlio import read_xml
 from gateway.partners.schema import DocumentSpec, Partner
 from gateway.store.archive import Archive
 from gateway.store.models import MessageStatus, OutputKind
@@ -105,6 +104,8 @@ class FileDocuments:
 
     def _read(self, archive_key: str, file_name: str | None, spec: DocumentSpec) -> tuple[list[Any], list[Any]]:
         if spec.format == "xml":
+            from gateway.mapping.xmlio import read_xml  # lxml (about 6 MB) only once an XML file comes in
+
             with self.archive.open(archive_key) as fp:
                 items = read_xml(fp.read(), file=file_name)
             kinds = {getattr(r, "type", None) for r in items if not isinstance(r, MappingError)}

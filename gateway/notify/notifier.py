@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -219,6 +218,8 @@ class Notifier:
         body = (as_slack if target.format == "slack" else as_json)(n, gateway=self.gateway_name)
         headers = {k: resolve_secret(v, secrets_dir=self.secrets_dir).get_secret_value() for k, v in
                    target.headers.items()}  # fmt: skip
+        import httpx  # here: a gateway whose notifications go nowhere over HTTP never loads it
+
         try:
             r = httpx.post(target.url, json=body, headers=headers, timeout=target.timeout_seconds)
         except httpx.HTTPError as exc:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-
 from gateway.errors import ConfigError, Location
 
 
@@ -33,6 +31,8 @@ class CertificateInfo:
 
 def read_certificate(path: Path) -> CertificateInfo:
     """Load a PEM or DER X.509 certificate; a ConfigError says why it cannot be used."""
+    from cryptography import x509  # here, not at import: about 10 MB that a gateway without certificates never needs
+
     where = Location(file=str(path))
     try:
         data = path.read_bytes()

@@ -30,9 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
-
-import httpx
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from gateway.errors import (
     AuthenticationError,
@@ -43,6 +41,9 @@ from gateway.errors import (
 )
 from gateway.logging import get_logger
 from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name
+
+if TYPE_CHECKING:
+    import httpx
 
 log = get_logger(__name__)
 
@@ -167,7 +168,7 @@ class WebhookSender:
         settings: WebhookSettings,
         *,
         channel: str,
-        client: httpx.Client | None = None,
+        client: httpx.Client | None = None,  # httpx imported by send(): a receiving gateway never needs it
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -189,6 +190,8 @@ class WebhookSender:
                 raise PayloadTooLargeError(f"{name} is over the channel's {s.max_bytes} byte limit")
         body = bytes(buf)
         delivery = delivery_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.channel}\0{name}\0{_sha(body)}"))
+        import httpx
+
         client = self._client or httpx.Client(timeout=s.timeout_seconds, follow_redirects=False)
         try:
             return self._deliver(client, name, body, delivery)
@@ -197,6 +200,8 @@ class WebhookSender:
                 client.close()
 
     def _deliver(self, client: httpx.Client, name: str, body: bytes, delivery: str) -> Receipt:
+        import httpx
+
         s = self.settings
         assert s.url is not None
         wait = s.backoff_seconds

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway.as2.mime import header_value
+from gateway.as2.names import header_value
 from gateway.as2.spool import spool_prefix
 from gateway.logging import get_logger
 

@@ -32,7 +32,7 @@ inbound data cannot be answered (sent without ISA, or without a usable ISA13).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -238,11 +238,13 @@ def _set_response(tx: Transaction, group_rejected_version: bool, kind: str, d: D
     return segs, status in ("A", "E")
 
 
-def _group_response(g: Group, kind: str, version: str, d: Delimiters, o: AckOptions) -> list[Row]:
+def _group_response(g: Group, kind: str, version: str, d: Delimiters, o: AckOptions) -> Iterator[Row]:
+    """The 997/999 body for one group, made while the writer consumes it: a group of 100,000 sets has 200,000
+    AK2/AK5 rows, which built as one list first held about 20 MB at once."""
     ak1 = ["AK1", g.functional_id, _digits(g.control_number)[-9:] or "0"]
     if kind == "999":
         ak1.append(_clean_value(g.version, d, 12) or version)
-    body: list[Row] = [ak1]
+    yield ak1
     group_errors = [i for i in g.errors if i.level is Level.GROUP]
     version_rejected = any(i.code == "group_version_unsupported" for i in group_errors)
     accepted = 0
@@ -255,7 +257,7 @@ def _group_response(g: Group, kind: str, version: str, d: Delimiters, o: AckOpti
         received += 1
         accepted += ok
         any_noted = any_noted or segs[-1][1] == "E"
-        body.extend(segs)
+        yield from segs
     codes: list[str] = []
     for issue in group_errors:
         code = issue.code_for(kind)
@@ -271,8 +273,7 @@ def _group_response(g: Group, kind: str, version: str, d: Delimiters, o: AckOpti
         status = "P"
     declared = _digits(g.declared_count or "")
     ak902 = str(int(declared)) if declared and len(declared) <= 6 else str(received)
-    body.append(["AK9", status, ak902, str(received), str(accepted), *codes[:5]])
-    return body
+    yield ["AK9", status, ak902, str(received), str(accepted), *codes[:5]]
 
 
 def build_acknowledgement(

@@ -41,7 +41,10 @@ from gateway.edi.x12.segment import Segment
 
 Source = bytes | bytearray | memoryview | str | IO[bytes]
 
-CHUNK_SIZE = 1 << 20
+# 128 K characters a batch (was 1 M): a batch's segment strings (about 12 MB for 1 M of 856 text) are freed while the
+# analysis keeps small per-set objects allocated between them, and the memory pages they shared stay with the
+# process: analysing 100,000 sets kept +38.6 MB of RSS with 1 M batches, +21.6 MB with 128 K, at the same CPU time.
+CHUNK_SIZE = 1 << 17
 MAX_SEGMENT_LENGTH = 4 << 20
 _BETWEEN = " \t\r\n\x00\x1a\ufeff"  # whitespace, NUL padding, DOS end-of-file, stray BOMs between interchanges
 _ISA_ANYWHERE = re.compile(r"ISA[^A-Za-z0-9 \t\r\n\v\f]")

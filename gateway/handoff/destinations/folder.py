@@ -19,8 +19,6 @@ from gateway.canonical import parse_record
 from gateway.errors import PermanentTransportError, TransientTransportError
 from gateway.handoff.config import FolderDestination
 from gateway.handoff.destinations.base import OutgoingEvent, Receipt
-from gateway.mapping.csvio import write_csv
-from gateway.mapping.xmlio import write_xml
 
 
 class FolderPublisher:
@@ -37,9 +35,13 @@ class FolderPublisher:
             return "json", event.body
         record = parse_record(json.loads(event.body)["record"])
         if self.format == "csv":
+            from gateway.mapping.csvio import write_csv
+
             out = io.StringIO()
             write_csv([record], out, record.type)
             return "csv", out.getvalue().encode()
+        from gateway.mapping.xmlio import write_xml  # lxml (about 6 MB) only for a destination that writes XML
+
         return "xml", write_xml([record], record.type)
 
     def publish(self, event: OutgoingEvent) -> Receipt:
