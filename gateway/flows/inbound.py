@@ -58,6 +58,9 @@ from gateway.transports.base import InboundItem, is_transient
 
 log = get_logger(__name__)
 
+# up to this size an X12 file's keys come from the reader batches its analysis kept (the archive read once);
+# larger files are read again for them, streamed (their batches would be several times the file in memory)
+KEYS_FROM_ANALYSIS_BYTES = 256 * 1024
 QUARANTINE_ERRORS = (UnknownPartnerError, MisaddressedError, RoutingConflictError)
 
 
@@ -306,15 +309,19 @@ class InboundFlow:
             raise NotEDIError("the file is empty", hint="ask the partner to send the file again")
         hint = registry.get(channel_partner) if channel_partner else None
         tolerant = hint is None or hint.reading == "tolerant"
+        # a small file's reader batches are kept for its keys (read once); a large one's keys are read again,
+        # streamed in bounded chunks (KeySink)
+        kept: list[list[Any]] | None = [] if msg.size is not None and msg.size <= KEYS_FROM_ANALYSIS_BYTES else None
         with self.archive.open(msg.archive_key) as src:
-            analysis = analyze(src, tolerant=tolerant, file=msg.file_name)
+            analysis = analyze(src, tolerant=tolerant, file=msg.file_name,
+                               tap=kept.append if kept is not None else None)
         require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
         summary = summarize_envelope(analysis)
         # the envelope step: lineage, keys and the status in ONE transaction, written whatever identification says
         # (a message still "archived" was never read: no earlier lineage to replace)
         batch = Batch().lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
         if analysis.interchanges:
-            self._index_keys(msg, batch)
+            self._index_keys(msg, batch, kept)
         batch.update(
             msg,
             event="envelope.read",
@@ -335,11 +342,16 @@ class InboundFlow:
             batch.event(msg, name, detail=detail)
         return partner
 
-    def _index_keys(self, msg: Message, batch: Batch) -> None:
+    def _index_keys(self, msg: Message, batch: Batch, kept: list[list[Any]] | None = None) -> None:
         """The document's reference numbers (PO, BOL, PRO, tracking ...), indexed for search (streamed: a large
-        interchange's keys are written in bounded chunks, a small file's with the step, see KeySink)."""
+        interchange's keys are written in bounded chunks, a small file's with the step, see KeySink). ``kept``:
+        the reader batches the analysis saw (the segments without reading the archive again)."""
         assert msg.id is not None and msg.archive_key is not None
         sink = KeySink(self.store, msg.id, batch)
+        if kept is not None:
+            sink.add(iter_business_keys(X12Reader.from_batches().segments(kept)))
+            sink.close()
+            return
         try:
             with self.archive.open(msg.archive_key) as src:
                 sink.add(iter_business_keys(X12Reader(src)))

@@ -25,7 +25,7 @@ envelopes to bytes), :mod:`.segment`, :mod:`.delimiters`, :mod:`.specs` (specifi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.edi.x12.ack import AckOptions, ControlNumbers, SequentialControlNumbers, build_acknowledgement
@@ -33,7 +33,7 @@ from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.envelope import EnvelopeAnalyzer
 from gateway.edi.x12.issues import CATALOGUE, Issue, Level, Severity
 from gateway.edi.x12.model import Analysis, Group, Interchange, InterchangeAck, Transaction
-from gateway.edi.x12.reader import Source, X12Reader, read_segments
+from gateway.edi.x12.reader import ReaderEvent, Source, X12Reader, read_segments
 from gateway.edi.x12.rules import NO_RULES, Rules
 from gateway.edi.x12.segment import Segment
 from gateway.edi.x12.writer import Envelope, GroupSpec, WriterOptions, X12Writer, write_interchange, write_segments
@@ -76,6 +76,7 @@ def analyze(
     rules: Rules | Mapping[str, Any] | None = None,
     default_version: str = "004010",
     max_issues: int = 1000,
+    tap: Callable[[list[str | ReaderEvent]], object] | None = None,
 ) -> Analysis:
     """Read and validate every interchange in ``source`` (bytes, str or a binary file object, streamed).
 
@@ -84,10 +85,12 @@ def analyze(
     otherwise they are errors. ``file`` names the input in issue locations. ``rules`` is a partner overlay
     (:class:`~gateway.edi.x12.rules.Rules` or its mapping form). ``default_version`` is used for transaction
     sets sent without a GS. At most ``max_issues`` issues are kept (all errors are counted in
-    ``error_count``). Never raises for bad input.
+    ``error_count``). ``tap``, when given, is called with each batch of :func:`~gateway.edi.x12.reader.iter_batches`
+    before it is analysed (not to be changed): a caller keeping them can get the segments again with
+    ``X12Reader.from_batches().segments(kept)`` without reading the source twice. Never raises for bad input.
     """
     if rules is not None and not isinstance(rules, Rules):
         rules = Rules.from_dict(rules)
     analyzer = EnvelopeAnalyzer(tolerant=tolerant, file=file, rules=rules, default_version=default_version,
                                 max_issues=max_issues)
-    return analyzer.run(source)
+    return analyzer.run(source, tap)

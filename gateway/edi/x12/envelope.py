@@ -11,7 +11,7 @@ for envelope segments, the ordinal of the segment in the file. ``Issue.file_segm
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from gateway.edi.x12.envelope_group import end_group, start_group
 from gateway.edi.x12.envelope_interchange import (
@@ -36,8 +36,9 @@ class EnvelopeAnalyzer(EnvelopeState):
     """One analysis run (see :func:`gateway.edi.x12.analyze`)."""
 
     # ------------------------------------------------------------------------------------------------ main loop
-    def run(self, source: Source) -> Analysis:
-        self._loop(iter_batches(source, max_segment_length=self.max_segment_length))
+    def run(self, source: Source, tap: Callable[[list[str | ReaderEvent]], object] | None = None) -> Analysis:
+        batches = iter_batches(source, max_segment_length=self.max_segment_length)
+        self._loop(batches if tap is None else _tapped(batches, tap))
         self._close_all()
         a = self.analysis
         if not a.interchanges:
@@ -158,6 +159,13 @@ class EnvelopeAnalyzer(EnvelopeState):
 
     def _close_all(self) -> None:
         close_interchange(self, eof=True)
+
+
+def _tapped(batches: Iterator[list[str | ReaderEvent]],
+            tap: Callable[[list[str | ReaderEvent]], object]) -> Iterator[list[str | ReaderEvent]]:
+    for batch in batches:
+        tap(batch)
+        yield batch
 
 
 def fatal_codes() -> frozenset[str]:

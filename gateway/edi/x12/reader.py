@@ -379,7 +379,7 @@ class X12Reader:
 
     def __init__(
         self,
-        source: Source,
+        source: Source | None,
         *,
         chunk_size: int = CHUNK_SIZE,
         max_segment_length: int = MAX_SEGMENT_LENGTH,
@@ -392,9 +392,20 @@ class X12Reader:
         self.delimiters: Delimiters | None = None
 
     def __iter__(self) -> Iterator[Segment]:
+        assert self._source is not None, "a reader made by from_batches iterates with segments()"
+        return self.segments(iter_batches(self._source, chunk_size=self._chunk_size, max_segment_length=self._max))
+
+    @classmethod
+    def from_batches(cls) -> X12Reader:
+        """A reader for batches already read (:meth:`segments`), e.g. the ones :func:`gateway.edi.x12.analyze`
+        handed to its ``tap``: the same segments as reading the source again, without reading it again."""
+        return cls(None)
+
+    def segments(self, batches: Iterable[list[str | ReaderEvent]]) -> Iterator[Segment]:
+        """The segments of :func:`iter_batches`' output (what iterating the reader yields for its source)."""
         delims = Delimiters()
         position = 0
-        for batch in iter_batches(self._source, chunk_size=self._chunk_size, max_segment_length=self._max):
+        for batch in batches:
             for item in batch:
                 if type(item) is str:
                     position += 1
