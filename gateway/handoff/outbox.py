@@ -78,6 +78,11 @@ def derive_status(states: Iterable[str]) -> str:
     return HandoffStatus.delivered.value
 
 
+
+def _released(direction: str | None, handoff_status: str | None) -> bool:
+    """An inbound message whose records were released (a hand-off status other than ``skipped``)."""
+    return direction == "inbound" and handoff_status is not None and handoff_status != HandoffStatus.skipped.value
+
 class Outbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -370,16 +375,17 @@ class Outbox:
         if not messages:
             return {}
         ids = [m for m, _p, _s in messages]
-        released = and_(
-            M.c.direction == "inbound",
-            M.c.handoff_status.is_not(None),
-            M.c.handoff_status != HandoffStatus.skipped.value,
-        )
+        # "released" (inbound, hand-off status set and not skipped) is tested here, not in SQL: given it, SQLite's
+        # planner (no statistics) walked every inbound message through the direction index instead of looking the
+        # few hashes and control numbers up in theirs, a cost growing with the table for every batch
+        status = M.c.handoff_status
         with self.engine.connect() as conn:
             shas = sorted({s for _m, _p, s in messages if s})
             by_bytes: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-            for r in conn.execute(select(M.c.id, M.c.partner_id, M.c.sha256).where(released, M.c.sha256.in_(shas))):
-                by_bytes[(r.partner_id, r.sha256)].append(r.id)
+            for r in conn.execute(select(M.c.id, M.c.partner_id, M.c.sha256, M.c.direction, status)
+                                  .where(M.c.sha256.in_(shas))):
+                if _released(r.direction, r.handoff_status):
+                    by_bytes[(r.partner_id, r.sha256)].append(r.id)
             cols = (ISA.c.message_id, ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
             mine: dict[int, list[tuple[Any, Any, Any]]] = defaultdict(list)
             for r in conn.execute(select(*cols).where(ISA.c.message_id.in_(ids))):
@@ -387,10 +393,11 @@ class Outbox:
             controls = sorted({c for ics in mine.values() for _q, _s, c in ics if c is not None})
             by_ic: dict[tuple[Any, Any, Any, Any], list[int]] = defaultdict(list)
             if controls:
-                q = (select(M.c.id, M.c.partner_id, *cols[1:]).join(ISA, ISA.c.message_id == M.c.id)
-                     .where(released, ISA.c.control_number.in_(controls)))
-                for r in conn.execute(q):
-                    by_ic[(r.partner_id, r.sender_qualifier, r.sender_id, r.control_number)].append(r.id)
+                q = (select(M.c.id, M.c.partner_id, M.c.direction, status, *cols[1:])
+                     .join(ISA, ISA.c.message_id == M.c.id).where(ISA.c.control_number.in_(controls)))
+                for row in conn.execute(q):
+                    if _released(row.direction, row.handoff_status):
+                        by_ic[(row.partner_id, row.sender_qualifier, row.sender_id, row.control_number)].append(row.id)
         out: dict[int, int] = {}
         for mid, partner_id, sha256 in messages:
             same = [o for o in by_bytes.get((partner_id, sha256), ()) if o != mid]
