@@ -43,25 +43,35 @@ ISA = Interchange.__table__  # type: ignore[attr-defined]
 NOT_SEEN = (MessageStatus.failed, MessageStatus.quarantined, MessageStatus.duplicate)
 
 
-# earlier inbound messages seen (not failed, quarantined or duplicates) from ``oldest`` on, before ``newest``: the
-# two queries of DuplicateCheck.find_many, built once (one per batch of files; building them cost as much as running)
-_SEEN = and_(
-    M.c.direction == Direction.inbound.value,
+# earlier messages from ``oldest`` on, before ``newest``: the two queries of DuplicateCheck.find_many, built once
+# (one per batch of files; building them cost as much as running). Whether a row was seen (inbound, not failed,
+# quarantined or a duplicate: :func:`_seen`) is tested on the rows found: given in SQL, it made SQLite's planner (no
+# statistics) walk every inbound message through the direction index instead of looking the batch's few control
+# numbers and hashes up in theirs, for every batch, a cost growing with the table
+_WINDOW = and_(
     M.c.id < bindparam("newest"),
     M.c.created_at >= bindparam("oldest", type_=M.c.created_at.type),
-    M.c.status.not_in([st.value for st in NOT_SEEN]),
 )
+_NOT_SEEN = frozenset(st.value for st in NOT_SEEN)
 BY_CONTROL = (
-    select(ISA.c.control_number, ISA.c.sender_id, ISA.c.sender_qualifier, M.c.id, M.c.file_name, M.c.created_at)
+    select(ISA.c.control_number, ISA.c.sender_id, ISA.c.sender_qualifier, M.c.id, M.c.file_name, M.c.created_at,
+           M.c.direction, M.c.status)
     .join(M, M.c.id == ISA.c.message_id)
-    .where(ISA.c.control_number.in_(bindparam("controls", expanding=True)), _SEEN)
+    .where(ISA.c.control_number.in_(bindparam("controls", expanding=True)), _WINDOW)
     .order_by(M.c.id)
 )
 BY_SHA = (
-    select(M.c.sha256, M.c.id, M.c.file_name, M.c.created_at)
-    .where(M.c.sha256.in_(bindparam("shas", expanding=True)), _SEEN)
+    select(M.c.sha256, M.c.id, M.c.file_name, M.c.created_at, M.c.direction, M.c.status)
+    .where(M.c.sha256.in_(bindparam("shas", expanding=True)), _WINDOW)
     .order_by(M.c.id)
 )
+
+
+def _seen(row: Any) -> bool:
+    """An inbound message that was not failed, quarantined or a duplicate (what an interchange or bytes sent again
+    duplicate)."""
+    return bool(row.direction == Direction.inbound.value and row.status is not None
+                and row.status not in _NOT_SEEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +119,12 @@ class DuplicateCheck:
         with self.store.engine.connect() as conn:
             if controls:
                 for row in conn.execute(BY_CONTROL, {"controls": sorted(controls), **seen}):
-                    by_control.setdefault(row.control_number, []).append(row)
+                    if _seen(row):
+                        by_control.setdefault(row.control_number, []).append(row)
             if shas:
-                for row in conn.execute(BY_SHA, {"shas": sorted(s for s in shas if s), **seen}):
-                    by_sha.setdefault(row.sha256, []).append(row)
+                for same in conn.execute(BY_SHA, {"shas": sorted(s for s in shas if s), **seen}):
+                    if _seen(same):
+                        by_sha.setdefault(same.sha256, []).append(same)
         return [self._match(w, since[id(w)], by_control, by_sha) for w in works]
 
     def _match(self, work: tuple[Message, Partner, Any], since: datetime, by_control: dict[str, list[Any]],

@@ -85,3 +85,28 @@ def test_duplicate_answered_by_ta1_025_and_only_within_the_window(home, repo_roo
         assert settled_message(gw, "c.edi").status == MessageStatus.acked
     finally:
         gw.stop()
+
+
+def test_a_failed_or_quarantined_earlier_message_is_no_original(home, repo_root):
+    """Only earlier inbound messages that were seen count: the same interchange after a failed or quarantined
+    one is processed, after an acked one it is a duplicate."""
+    src = repo_root / "samples" / "x12" / "940" / "acme-retail-new-order.edi"
+    inbox = home / "var" / "channels" / "acme-retail" / "inbound"
+    gw = start(home)
+    try:
+        drop(src, inbox, "a.edi")
+        first = settled_message(gw, "a.edi")
+        assert first.status == MessageStatus.acked
+        for i, status in enumerate((MessageStatus.failed, MessageStatus.quarantined)):
+            with gw.store.session() as s:
+                s.execute(update(Message).where(Message.id == first.id)  # type: ignore[arg-type]
+                          .values(status=status.value))
+                s.commit()
+            drop(src, inbox, f"again-{i}.edi")
+            again = settled_message(gw, f"again-{i}.edi")
+            assert again.status == MessageStatus.acked
+            first = again  # the next round's earlier message
+        drop(src, inbox, "last.edi")
+        assert settled_message(gw, "last.edi").status == MessageStatus.duplicate
+    finally:
+        gw.stop()
