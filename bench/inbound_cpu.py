@@ -64,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=550)
     parser.add_argument("--data-root", default="/dev/shm")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up, as gateway serve does")
+    parser.add_argument("--gc-threshold", default="", help="gc.set_threshold(...) before the run, e.g. 700,10,10")
     args = parser.parse_args()
     timed(MappingStep, "batch", "mapping")
     timed(HandoffFlow, "release_many", "release")
@@ -84,6 +86,10 @@ def main() -> None:
         gw.inbound.receive_many(items[:BATCH])
         rest = items[BATCH:]
         spent.update(mapping=0.0, release=0.0, gc=0.0)
+        if args.freeze:
+            gc.freeze()
+        if args.gc_threshold:
+            gc.set_threshold(*(int(v) for v in args.gc_threshold.split(",")))
         gc.callbacks.append(on_gc)
         start = time.process_time()
         for i in range(0, len(rest), BATCH):
