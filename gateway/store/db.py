@@ -24,8 +24,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# SQLite's own memory (page caches of the pooled connections, temporary b-trees of DISTINCT/UNION queries), for the
+# whole process: past it SQLite reuses its cache pages instead of allocating more (a soft limit: a statement is never
+# refused). Without it the service-level job's timeline query over a 100,000-set interchange's keys took SQLite to
+# 11 MB (sqlite3_memory_highwater) while the interchange's analysis was held, and the server's peak RSS with it;
+# with 2 MB, 3-4 MB (bench/results/mem100.txt).
+SQLITE_SOFT_HEAP_LIMIT = 2_000_000
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA soft_heap_limit={SQLITE_SOFT_HEAP_LIMIT}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")

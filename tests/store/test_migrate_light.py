@@ -105,3 +105,12 @@ def test_a_serving_gateway_with_the_default_configuration_loads_no_heavy_optiona
     )
     out = _python(code, home, _env(home)).split("\n")
     assert out[:2] == ["True", "[]"], out
+
+
+def test_sqlite_connections_bound_sqlites_own_memory(tmp_path):
+    from gateway.store.db import SQLITE_SOFT_HEAP_LIMIT
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'heap.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar() == SQLITE_SOFT_HEAP_LIMIT
+    engine.dispose()
