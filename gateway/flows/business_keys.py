@@ -39,6 +39,7 @@ HEADING = {
     ("B10", 2): "shipment",
 }
 _HEADING_SEGMENTS = frozenset(seg for seg, _pos in HEADING)
+_READ = _HEADING_SEGMENTS | {"REF", "N9", "L11", "MAN"}  # the segments keys are read from
 
 
 def _value(seg: Segment, position: int) -> str:
@@ -62,7 +63,11 @@ def iter_business_keys(segments: Iterable[Segment]) -> Iterator[tuple[str, str]]
             found.append((kind, value))
 
     for seg in segments:
-        sid = seg.id.strip().upper()
+        sid = seg.id
+        if sid not in _READ:  # most segments carry no key: one set look-up, no copy of the id
+            sid = sid.strip().upper()
+            if sid not in _READ:
+                continue
         if sid in _HEADING_SEGMENTS:
             for (hid, pos), kind in HEADING.items():
                 if hid == sid:
