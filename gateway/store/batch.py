@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gateway.business.keys import family, normalise
 from gateway.store import pg_bulk
 from gateway.store.archive import Blob
-from gateway.store.bulk import insert_returning_ids, insert_rows, update_rows
+from gateway.store.bulk import execute_rows, insert_returning_ids, insert_rows, update_rows
 from gateway.store.key_index import insert_keys
 from gateway.store.models import (
     AckLink,
@@ -273,7 +273,7 @@ def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], ind
         else:  # pragma: no cover - only the two supported backends
             raise RuntimeError(f"unsupported database {dialect}")
         _IGNORE[(dialect, table.name)] = stmt
-    conn.execute(stmt, rows)
+    execute_rows(conn, stmt, rows)  # SQLite: bound by the driver (gateway.store.bulk)
 
 
 def _insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
