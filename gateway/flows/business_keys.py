@@ -18,7 +18,9 @@ The mapping layer may record more (or better normalised) keys with ``record_busi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
+from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.segment import Segment
 
 # REF01 / N901 / L1102 reference qualifiers -> kind
@@ -39,6 +41,8 @@ HEADING = {
     ("B10", 2): "shipment",
 }
 _HEADING_SEGMENTS = frozenset(seg for seg, _pos in HEADING)
+_DEFAULT = Delimiters()
+_READ = _HEADING_SEGMENTS | {"REF", "N9", "L11", "MAN"}  # the segments keys are read from
 
 
 def _value(seg: Segment, position: int) -> str:
@@ -62,7 +66,11 @@ def iter_business_keys(segments: Iterable[Segment]) -> Iterator[tuple[str, str]]
             found.append((kind, value))
 
     for seg in segments:
-        sid = seg.id.strip().upper()
+        sid = seg.id
+        if sid not in _READ:  # most segments carry no key: one set look-up, no copy of the id
+            sid = sid.strip().upper()
+            if sid not in _READ:
+                continue
         if sid in _HEADING_SEGMENTS:
             for (hid, pos), kind in HEADING.items():
                 if hid == sid:
@@ -83,3 +91,34 @@ def iter_business_keys(segments: Iterable[Segment]) -> Iterator[tuple[str, str]]
         if found:
             yield from found
             found.clear()
+
+
+def iter_batch_keys(batches: Iterable[list[Any]]) -> Iterator[tuple[str, str]]:
+    """:func:`iter_business_keys` of the segments in reader batches (what :func:`gateway.edi.x12.analyze` hands its
+    ``tap``: segment texts and :class:`~gateway.edi.x12.reader.ReaderEvent` items), the same pairs as
+    ``iter_business_keys(X12Reader.from_batches().segments(batches))``, with a :class:`Segment` made only for the
+    few segments keys are read from (an 856 has about sixty segments and ten carry keys)."""
+    return iter_business_keys(_key_segments(batches))
+
+
+def _key_segments(batches: Iterable[list[Any]]) -> Iterator[Segment]:
+    delims = _DEFAULT
+    sep = delims.element
+    for batch in batches:
+        for item in batch:
+            if type(item) is str:
+                text = item
+            else:  # a reader event: new delimiters (ISA, bare ST), a segment that had line breaks in it, a note
+                kind = item.kind
+                if kind == "isa" or kind == "bare":
+                    got = item.header.delimiters if kind == "isa" else item.delimiters
+                    if got is not None:
+                        delims, sep = got, got.element
+                    continue
+                if kind != "line_break":
+                    continue
+                text = item.text
+            end = text.find(sep)
+            sid = text if end < 0 else text[:end]
+            if sid in _READ or sid.strip().upper() in _READ:
+                yield Segment(text, delims)

@@ -35,7 +35,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.batching import KeySink
-from gateway.flows.business_keys import iter_business_keys
+from gateway.flows.business_keys import iter_batch_keys, iter_business_keys
 from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.file_documents import FileDocuments
@@ -349,7 +349,7 @@ class InboundFlow:
         assert msg.id is not None and msg.archive_key is not None
         sink = KeySink(self.store, msg.id, batch)
         if kept is not None:
-            sink.add(iter_business_keys(X12Reader.from_batches().segments(kept)))
+            sink.add(iter_batch_keys(kept))
             sink.close()
             return
         try:

@@ -54,6 +54,7 @@ class Work:
     analysis: Any = None
     step: Batch = field(default_factory=Batch)  # the envelope step, then the final status with the ack.sent events
     done: bool = False  # reached its final status in the batch
+    keys: frozenset[tuple[str, str]] = frozenset()  # business keys its envelope step recorded
 
     def context(self) -> Any:
         return log_context(correlation_id=self.msg.correlation_id, message_id=self.msg.id,
@@ -133,6 +134,8 @@ class InboundBatch:
             w.partner, w.analysis, w.step = got
             read.append(w)
         flow.store.apply(*(w.step for w in read))
+        for w in read:  # recorded: the mapping step does not insert these again
+            w.keys = frozenset((r["kind"], r["value"]) for r in w.step.key_rows if r["message_id"] == w.msg.id)
         if flow.duplicates is not None:
             dups = flow.duplicates.find_many([(w.msg, w.partner, w.analysis) for w in read])  # type: ignore[misc]
         else:
@@ -176,10 +179,11 @@ class InboundBatch:
             flow.failpoints.hit("inbound.before_mapping")
             batches = []
             mapped: dict[int, Mapped] = {}  # small messages as mapped: the hand-off does not read them back
-            for w in works:
-                with w.context():
-                    assert w.partner is not None
-                    batches.append(flow.mapping.batch(w.msg, w.partner, keep=mapped))
+            with flow.mapping.pinned():  # each partner's overrides file looked at once for the batch
+                for w in works:
+                    with w.context():
+                        assert w.partner is not None
+                        batches.append(flow.mapping.batch(w.msg, w.partner, keep=mapped, written=w.keys))
             flow.store.apply(*batches)
             if flow.handoff is not None:  # never raises; gated: released once
                 flow.handoff.release_many([w.msg for w in works], mapped=mapped)

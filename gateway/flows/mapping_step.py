@@ -11,7 +11,9 @@ A mapping problem never changes what was acknowledged nor loses the message: it 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -51,11 +53,34 @@ class MappingStep:
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
         self._overrides: dict[str, tuple[float | None, dict[str, Any]]] = {}  # partner id -> (mtime, overrides)
+        self._local = threading.local()  # .pinned within pinned(): partner id -> overrides (per poller thread)
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block, each partner's overrides file is looked at once (a batch of files: one ``stat``, not
+        one per file); a change made meanwhile is seen by the next batch."""
+        local = self._local
+        outer = getattr(local, "pinned", None)
+        local.pinned = {}
+        try:
+            yield
+        finally:
+            local.pinned = outer
 
     def overrides(self, partner_id: str) -> dict[str, Any]:
         """The partner's ``<id>.mapping.yaml``, read again only when the file changed (hot reload friendly)."""
         if self.overrides_dir is None:
             return {}
+        pinned: dict[str, dict[str, Any]] | None = getattr(self._local, "pinned", None)
+        if pinned is not None:
+            got = pinned.get(partner_id)
+            if got is None:
+                got = pinned[partner_id] = self._read_overrides(partner_id)
+            return got
+        return self._read_overrides(partner_id)
+
+    def _read_overrides(self, partner_id: str) -> dict[str, Any]:
+        assert self.overrides_dir is not None
         path = self.overrides_dir / f"{partner_id}.mapping.yaml"
         try:
             mtime: float | None = path.stat().st_mtime
@@ -71,13 +96,16 @@ class MappingStep:
         """Map, archive the canonical JSON and record it with the keys and the outcome event (one transaction)."""
         self.store.apply(self.batch(msg, partner))
 
-    def batch(self, msg: Message, partner: Partner, keep: dict[int, Mapped] | None = None) -> Batch:
+    def batch(self, msg: Message, partner: Partner, keep: dict[int, Mapped] | None = None,
+              written: frozenset[tuple[str, str]] = frozenset()) -> Batch:
         """The mapping step's writes, to apply alone or with other steps (group commit).
 
         Streamed in one pass with bounded memory: each transaction set is mapped, written to the archived JSON
         document and forgotten; only its keys (an ordered set) and the first errors are kept. With ``keep``, a
         message of up to :data:`KEEP_RECORDS` sets whose output is recorded also gets its :data:`Mapped` there
-        (for :meth:`gateway.flows.handoff.HandoffFlow.release_many`, once the batch is applied)."""
+        (for :meth:`gateway.flows.handoff.HandoffFlow.release_many`, once the batch is applied). ``written``: keys
+        of the message the caller has just recorded (its envelope step): not inserted again (the index would keep
+        them once anyway); the ``mapping.done`` event counts them all the same."""
         assert msg.id is not None and msg.archive_key is not None
         batch = Batch()
         tally = _Tally(KeySink(self.store, msg.id, batch), keep=keep is not None)
@@ -95,6 +123,8 @@ class MappingStep:
             log.exception("mapping.crashed")
             return self._failed(msg, [f"the mapping stopped unexpectedly: {type(exc).__name__}: {exc}"])
         tally.keys.close()
+        if written:
+            batch.key_rows = [r for r in batch.key_rows if (r["kind"], r["value"]) not in written]
         if keep is not None and tally.kept is not None:
             keep[msg.id] = tally.kept
         batch.output(

@@ -55,7 +55,11 @@ class HandoffEvent:
 
     def to_text(self) -> str:
         """The JSON body as text (what the outbox row stores; :meth:`to_bytes` encoded)."""
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(self.body)
+
+
+# json.dumps with options builds a new encoder per call: one for every event of every file
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def record_event_id(message_id: int, position: int) -> str:

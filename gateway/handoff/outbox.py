@@ -28,6 +28,8 @@ from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, I
 H = Handoff.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
 E = Event.__table__  # type: ignore[attr-defined]
+INSERT_HANDOFF = insert(H)  # built once: gateway.store.bulk plans a statement once (by its identity)
+INSERT_TIMELINE = insert(E)
 ISA = Interchange.__table__  # type: ignore[attr-defined]
 OPEN = (DeliveryState.pending.value, DeliveryState.retrying.value)
 UNROUTED = "(unrouted)"  # the destination of a record no route matches
@@ -450,7 +452,7 @@ class _Writer:
 
     def _flush(self) -> None:
         if self.rows:
-            insert_rows(self.conn, insert(H), self.rows)  # PostgreSQL: one statement, not a round trip per row
+            insert_rows(self.conn, INSERT_HANDOFF, self.rows)  # PostgreSQL: one statement, not a round trip per row
             self.rows = []
 
     def message(self, message_id: int, routed: Iterable[tuple[HandoffEvent, Sequence[tuple[str, str]]]], *,
@@ -532,7 +534,7 @@ class _Writer:
         """Write what is left: the last outbox rows, then every timeline event (one INSERT)."""
         self._flush()
         if self.timeline:
-            insert_rows(self.conn, insert(E), [
+            insert_rows(self.conn, INSERT_TIMELINE, [
                 {"message_id": m, "name": n, "actor": self.actor, "detail": d, "at": self.now}
                 for m, n, d in self.timeline
             ])

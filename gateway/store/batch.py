@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gateway.business.keys import family, normalise
 from gateway.store import pg_bulk
 from gateway.store.archive import Blob
-from gateway.store.bulk import insert_rows
+from gateway.store.bulk import execute_rows, insert_returning_ids, insert_rows, update_rows
 from gateway.store.key_index import insert_keys
 from gateway.store.models import (
     AckLink,
@@ -237,7 +237,7 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
         if conn.dialect.name == "postgresql":  # one statement, not a round trip per message
             pg_bulk.update(conn, T_MESSAGE, rows, key="_message_id")
         else:
-            conn.execute(UPDATE_MESSAGE, rows)
+            update_rows(conn, UPDATE_MESSAGE, rows)
     key_rows = [x for b in batches for x in b.key_rows]
     if key_rows:
         _insert_keys(conn, key_rows)
@@ -273,7 +273,7 @@ def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], ind
         else:  # pragma: no cover - only the two supported backends
             raise RuntimeError(f"unsupported database {dialect}")
         _IGNORE[(dialect, table.name)] = stmt
-    conn.execute(stmt, rows)
+    execute_rows(conn, stmt, rows)  # SQLite: bound by the driver (gateway.store.bulk)
 
 
 def _insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -325,13 +325,24 @@ def insert_returning(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) ->
     if len(rows) == 1:
         return [int(conn.execute(stmt, rows[0]).scalar_one())]
     if conn.dialect.name == "sqlite":
-        return sorted(int(i) for i in conn.execute(_unsorted(stmt), rows).scalars())
+        ids = insert_returning_ids(conn, _plain(stmt), rows)  # multi-row VALUES bound by the driver (bulk.py)
+        if ids is None:
+            ids = [int(i) for i in conn.execute(_unsorted(stmt), rows).scalars()]
+        return sorted(ids)
     if conn.dialect.name == "postgresql":  # one statement text whatever the count (pg_bulk)
         return pg_bulk.insert(conn, stmt.table, rows, returning=True)
     return [int(i) for i in conn.execute(stmt, rows).scalars()]
 
 
 _UNSORTED: dict[int, Any] = {}  # id(INSERT ... RETURNING id sorted by parameter order) -> the same, unsorted
+_PLAIN: dict[int, Any] = {}  # id(INSERT ... RETURNING id sorted by parameter order) -> the plain INSERT
+
+
+def _plain(stmt: Any) -> Any:
+    got = _PLAIN.get(id(stmt))
+    if got is None:
+        got = _PLAIN[id(stmt)] = (stmt, insert(stmt.table))
+    return got[1]
 
 
 def _unsorted(stmt: Any) -> Any:

@@ -1,10 +1,14 @@
-"""Bulk ``INSERT`` of many plain rows on SQLite, bound by the driver without SQLAlchemy's per-row work.
+"""Bulk ``INSERT``/``UPDATE`` of many plain rows on SQLite, bound by the driver without SQLAlchemy's per-row work.
 
 ``conn.execute(insert(table), rows)`` builds a parameter dictionary for every row (``construct_params``) and runs
 each value's processor through a generic loop: on SQLite that costs about as much again as the insert itself.
 A small file writes about a dozen timeline events and twenty business keys, so :func:`insert_rows` compiles the
 statement once per set of columns, with SQLAlchemy, to its SQL text and the processor of each column (the same
-ones SQLAlchemy would apply: timestamps, JSON), and hands the driver one list of tuples (``executemany``).
+ones SQLAlchemy would apply: timestamps, JSON), and hands the driver one list of tuples (``executemany``): each
+row's values are taken by one ``itemgetter`` and only the columns with a processor are converted.
+:func:`update_rows` does the same for an ``UPDATE ... WHERE id = :bound`` run once per row, and
+:func:`insert_returning_ids` sends many rows as multi-row ``INSERT ... VALUES (...), (...) RETURNING id``
+statements (SQLAlchemy's own "insertmanyvalues" rebuilds each row's parameters the generic way).
 
 On PostgreSQL the rows go as one statement of column arrays (:mod:`gateway.store.pg_bulk`). Anything unusual
 takes SQLAlchemy's own path: another database, a single row, or a statement with a column the rows do not give (a
@@ -14,15 +18,45 @@ default SQLAlchemy would compute per row).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Insert
 
 from gateway.store import pg_bulk
 
-# (statement, columns) -> (SQL, [(column, processor or None)]), or None: not for this path
-_Plan = tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]
+
+class _Plan:
+    """A statement compiled for one set of row keys: its SQL, the columns in bind order, and how to get a row's
+    parameters (one ``itemgetter``, then the processor of each column that has one)."""
+
+    __slots__ = ("converters", "get", "names", "sql")
+
+    def __init__(self, sql: str, names: list[str], processors: list[Callable[[Any], Any] | None]) -> None:
+        self.sql = sql
+        self.names = names
+        getter = itemgetter(*names)
+        self.get: Callable[[dict[str, Any]], tuple[Any, ...]] = (
+            getter if len(names) > 1 else lambda row: (getter(row),))
+        self.converters = [(i, p) for i, p in enumerate(processors) if p is not None]
+
+    def params(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        get, converters = self.get, self.converters
+        if not converters:
+            return [get(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(get(row))
+            for i, p in converters:
+                values[i] = p(values[i])
+            out.append(tuple(values))
+        return out
+
+
+# (id of the statement, row keys) -> (the statement, kept so its id stays its own; the plan, or None: not for this
+# path). Statements are module constants: a statement built per call would be planned (compiled) every time.
 _PLANS: dict[tuple[int, tuple[str, ...]], tuple[Any, _Plan | None]] = {}
+MAX_PLANS = 512  # a caller building statements per call cannot grow the cache without bound
 
 
 def insert_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -35,20 +69,56 @@ def insert_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
         table: Any = stmt.table  # column arrays (an executemany is a round trip per row there)
         pg_bulk.insert(conn, table, list(rows))
         return
-    if len(rows) == 1 or dialect != "sqlite":
+    execute_rows(conn, stmt, rows)
+
+
+def update_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Execute the Core ``UPDATE`` ``stmt`` (its ``WHERE`` on a ``bindparam`` the rows give) once per row, as
+    ``conn.execute(stmt, rows)`` would; on SQLite with the driver's ``executemany``."""
+    if rows:
+        execute_rows(conn, stmt, rows)
+
+
+def execute_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)``; on SQLite with a compiled plan and the driver's ``executemany``."""
+    if len(rows) == 1 or conn.dialect.name != "sqlite":
         conn.execute(stmt, list(rows))
         return
-    keys = tuple(rows[0])
-    got = _PLANS.get((id(stmt), keys))
-    if got is None:  # the statement is kept with its plan: its id stays its own
-        got = _PLANS[(id(stmt), keys)] = (stmt, _plan(conn, stmt, keys))
-    plan = got[1]
+    plan = _plan_of(conn, stmt, tuple(rows[0]))
     if plan is None:
         conn.execute(stmt, list(rows))
         return
-    sql, columns = plan
-    params = [tuple(row[c] if p is None else p(row[c]) for c, p in columns) for row in rows]
-    conn.exec_driver_sql(sql, params)
+    conn.exec_driver_sql(plan.sql, plan.params(rows))
+
+
+def insert_returning_ids(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> list[int] | None:
+    """On SQLite: insert ``rows`` with the plain ``INSERT`` ``stmt`` in multi-row ``INSERT ... VALUES ...
+    RETURNING id`` statements and return the new ids, unsorted (as SQLite returns them); None when the statement
+    is not for this path (the caller takes SQLAlchemy's)."""
+    plan = _plan_of(conn, stmt, tuple(rows[0]))
+    if plan is None or not plan.names:
+        return None
+    head, _sep, one = plan.sql.partition(" VALUES ")
+    if not one.startswith("(") or " RETURNING " in one:
+        return None
+    per = max(1, MAX_VARIABLES // len(plan.names))
+    params = plan.params(rows)
+    ids: list[int] = []
+    for start in range(0, len(params), per):
+        chunk = params[start:start + per]
+        sql = f"{head} VALUES {', '.join([one] * len(chunk))} RETURNING id"
+        flat = tuple(v for values in chunk for v in values)
+        ids += [int(r[0]) for r in conn.exec_driver_sql(sql, flat)]
+    return ids
+
+
+def _plan_of(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Plan | None:
+    got = _PLANS.get((id(stmt), keys))
+    if got is None:
+        if len(_PLANS) >= MAX_PLANS:
+            _PLANS.clear()
+        got = _PLANS[(id(stmt), keys)] = (stmt, _plan(conn, stmt, keys))
+    return got[1]
 
 
 def _plan(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Plan | None:
@@ -57,8 +127,14 @@ def _plan(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Plan | None:
     names = compiled.positiontup
     if names is None or not set(names) <= set(keys) or set(keys) - set(names):
         return None  # a default computed per row, a column not in the table: SQLAlchemy's path
-    columns = []
-    for name in names:
-        typ = compiled.binds[name].type
-        columns.append((name, typ.dialect_impl(dialect).bind_processor(dialect)))
-    return compiled.string, columns
+    processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    return _Plan(compiled.string, list(names), processors)
+
+
+def _max_variables() -> int:
+    import sqlite3
+
+    return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999  # SQLITE_MAX_VARIABLE_NUMBER's default
+
+
+MAX_VARIABLES = _max_variables()

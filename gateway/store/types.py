@@ -42,7 +42,7 @@ class UTCDateTime(TypeDecorator[datetime]):
                 raise ValueError("naive datetime given to the store: pass timezone-aware datetimes")
             if value.tzinfo is not UTC:
                 value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return value.isoformat(" ", "microseconds")[:26]  # without "+00:00": no naive copy made first
 
         return process
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert, select, text
 
 from gateway.store.batch import INSERT_EVENT, T_EVENT, T_OUTPUT
@@ -60,3 +61,44 @@ def test_conflicts_ignored_and_defaults_left_to_sqlalchemy(store, archive):
         insert_rows(conn, insert(T_OUTPUT), outs)
     assert sorted(k.value for k in store.business_keys(msg.id) if k.kind == "po") == ["A1", "B2"]
     assert all(o.created_at is not None for o in store.outputs(msg.id))
+
+
+def test_messages_inserted_in_chunks_come_back_in_order_and_updates_match_sqlalchemy(store, monkeypatch):
+    """Multi-row INSERT ... RETURNING split by SQLite's variable limit (made small here): ids in the rows' order,
+    every column as SQLAlchemy stores it; the per-message UPDATE bound by the driver writes what
+    ``conn.execute(UPDATE_MESSAGE, rows)`` writes."""
+    from gateway.store import bulk
+    from gateway.store.batch import INSERT_MESSAGES, T_MESSAGE, UPDATE_MESSAGE, insert_returning
+    from gateway.store.bulk import update_rows
+    from gateway.store.rows import message_columns
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the SQLite path (PostgreSQL binds column arrays: test_pg_bulk.py)")
+
+    def cols(n):
+        c = message_columns(dict(direction=Direction.inbound, status=MessageStatus.archived, sha256=f"{n:064d}",
+                                 file_name=f"f{n}.edi", idempotency_key=f"chunk:{n}"))
+        del c["id"]
+        return c
+
+    monkeypatch.setattr(bulk, "MAX_VARIABLES", 3 * len(cols(0)))  # three rows per statement
+    rows = [cols(n) for n in range(8)]
+    with store.engine.begin() as conn:
+        ids = insert_returning(conn, INSERT_MESSAGES, rows)
+    assert ids == sorted(ids) and len(set(ids)) == 8
+    with store.engine.connect() as conn:
+        got = {r.id: r.file_name for r in conn.execute(select(T_MESSAGE.c.id, T_MESSAGE.c.file_name))}
+    assert [got[i] for i in ids] == [f"f{n}.edi" for n in range(8)]
+
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    change = [{"status": "acked", "reason": None, "error": {"k": n}, "updated_at": now, "_message_id": i}
+              for n, i in enumerate(ids)]
+    with store.engine.begin() as conn:
+        conn.execute(UPDATE_MESSAGE, change[:4])  # SQLAlchemy's own path
+        update_rows(conn, UPDATE_MESSAGE, change[4:])  # the driver's
+    q = text("SELECT status, reason, error, updated_at FROM message WHERE id IN ({}) ORDER BY id".format(
+        ",".join(map(str, ids))))
+    with store.engine.connect() as conn:
+        stored = [tuple(r) for r in conn.execute(q)]  # the stored text itself
+    assert {(s, r, at) for s, r, _e, at in stored} == {("acked", None, "2026-12-07 09:00:00.000000")}
+    assert [e for _s, _r, e, _at in stored] == [f'{{"k": {n}}}' for n in range(8)]
