@@ -23,6 +23,24 @@ def _kind(sql: str) -> str:
     return (m.group(1) if m else sql)[:90]
 
 
+def _site() -> str:
+    """The innermost gateway frame outside the store's own modules, and the store frame below it."""
+    import sys
+
+    f = sys._getframe(2)
+    store = None
+    while f is not None:
+        name = f.f_code.co_filename
+        if "/gateway/" in name:
+            short = name.split("/gateway/", 1)[1] + f":{f.f_code.co_name}"
+            if "/gateway/store/" in name:
+                store = store or short
+            else:
+                return short + (f" > {store}" if store else "")
+        f = f.f_back
+    return store or "?"
+
+
 def _install() -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -39,6 +57,11 @@ def _install() -> None:
     @event.listens_for(Engine, "commit")
     def _commit(conn):  # type: ignore[no-untyped-def]
         counts["commits"] += 1
+        counts["commit at " + _site()] += 1
+
+    @event.listens_for(Engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        counts["begin at " + _site()] += 1
 
     @event.listens_for(Engine, "rollback")
     def _rollback(conn):  # type: ignore[no-untyped-def]
