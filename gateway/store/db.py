@@ -82,8 +82,8 @@ def _readable(dbapi_conn: Any) -> bool:
     """Whether the server sent something to this idle connection (its end, as a rule), or the socket is gone."""
     try:
         ready, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
-    except (OSError, ValueError, AttributeError):
-        return True  # closed or unusable: the ping says what it is
+    except Exception:  # closed (psycopg raises OperationalError) or unusable: the ping says what it is
+        return True
     return bool(ready)
 
 
