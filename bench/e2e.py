@@ -32,6 +32,7 @@ the same run: the X12 reader plus full validation
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -257,6 +258,34 @@ class Server:
         self.log.close()
 
 
+class PgBackends:
+    """CPU (user + system, from ``/proc``) of the PostgreSQL backends serving this run's gateway (its database,
+    application_name ``gateway``), and the database's committed transactions. The backends are sampled while the run
+    goes (a backend that exits keeps its last figure); the server must be on this machine."""
+
+    ACTIVITY = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND application_name = 'gateway'")
+    COMMITS = sa.text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :db")
+
+    def __init__(self, engine: sa.Engine, db: str) -> None:
+        self.engine, self.db = engine, db
+        self.cpu: dict[int, float] = {}
+
+    def sample(self, conn: sa.Connection) -> None:
+        for (pid,) in conn.execute(self.ACTIVITY, {"db": self.db}):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self.cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def transactions(self, conn: sa.Connection) -> int:
+        return int(conn.execute(self.COMMITS, {"db": self.db}).scalar_one() or 0)
+
+
+TABLE_STATS_SQL = sa.text(
+    "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables "
+    "WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd DESC"
+)
 DONE_SQL = sa.text(
     "SELECT count(DISTINCT m.id) FROM message m JOIN event e ON e.message_id = m.id "
     "WHERE m.direction = 'inbound' AND m.status = 'acked' AND e.name IN ('mapping.done', 'mapping.failed')"
@@ -294,6 +323,15 @@ def drop_all(w: Workload, inbox: Path) -> None:
         os.rename(tmp, final)
 
 
+def _counted(args: argparse.Namespace, w: Workload) -> dict[str, int]:
+    """The server's statement counts so far (``--count-sql``; the hook writes them every 2 s)."""
+    if not args.count_sql:
+        return {}
+    time.sleep(2.5)
+    path = Path(f"{args.count_sql}.{w.name}.json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix=f"gw-e2e-{w.name}-", dir=args.data_root))
     shutil.copytree(ROOT / "config", home / "config")
@@ -308,10 +346,22 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
     else:
         url = f"sqlite:///{home / 'var' / 'gateway.db'}"
     extra = dict(kv.split("=", 1) for kv in args.env)
+    if args.count_sql:
+        hook = str(Path(__file__).resolve().parent / "sqlcount")
+        extra["PYTHONPATH"] = os.pathsep.join(filter(None, [hook, os.environ.get("PYTHONPATH")]))
+        extra["SQLCOUNT_OUT"] = f"{args.count_sql}.{w.name}.json"
     server = Server(home, url, extra)
     try:
         server.wait_ready()
         engine = sa.create_engine(url)
+        pg = PgBackends(engine, db_name) if db_name else None
+        pg_tx0, start = 0, {}
+        if pg:  # the backends alive now count from their figure at this point
+            with engine.connect() as c:
+                pg.sample(c)
+                pg_tx0 = pg.transactions(c)
+            start = dict(pg.cpu)
+        counted0 = _counted(args, w)
         load_before = os.getloadavg()[0]
         cpu0 = server.cpu_seconds()
         t0 = time.time()
@@ -323,6 +373,8 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
             with engine.connect() as c:
                 done = int(c.execute(DONE_SQL).scalar_one())
                 bad = c.execute(BAD_SQL).all()
+                if pg:
+                    pg.sample(c)
             if bad:
                 raise SystemExit(f"{w.name}: messages failed: {bad}")
             if done >= expected:
@@ -335,6 +387,25 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         rss = server.peak_rss_mb()
         cpu = server.cpu_seconds() - cpu0
         load_after = os.getloadavg()[0]
+        if args.count_sql:
+            counted1 = _counted(args, w)
+            delta = {k: v - counted0.get(k, 0) for k, v in counted1.items() if v != counted0.get(k, 0)}
+            Path(f"{args.count_sql}.{w.name}.json").write_text(json.dumps(delta, indent=1, sort_keys=True))
+            kinds = ("statements", "commits", "rollbacks", "checkouts")
+            print(f"# {w.name}: per file: " + ", ".join(f"{k} {delta.get(k, 0) / len(w.files):.2f}" for k in kinds),
+                  flush=True)
+        pg_cpu = pg_tx = float("nan")
+        if pg:
+            with engine.connect() as c:
+                pg.sample(c)
+                time.sleep(1.0)  # backends report their transaction counts within a second
+                pg_tx = pg.transactions(c) - pg_tx0
+            pg_cpu = sum(v - start.get(pid, 0.0) for pid, v in pg.cpu.items())
+            if args.count_sql:  # rows written per table: inserts, updates, of which HOT (no index entry written)
+                with engine.connect() as c:
+                    for row in c.execute(TABLE_STATS_SQL):
+                        print(f"#   {w.name} table {row[0]}: {', '.join(f'{v / len(w.files):.2f}' for v in row[1:])}"
+                              " inserted, updated, HOT-updated, deleted per file", flush=True)
         with engine.connect() as c:
             rows = c.execute(TIMES_SQL).all()
             map_failed = int(c.execute(MAP_FAILED_SQL).scalar_one())
@@ -365,6 +436,9 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         "sets_s": sets_s,
         "files_s": len(w.files) / elapsed,
         "cpu_sets_s": w.sets / cpu if cpu else float("nan"),
+        "cpu_ms_file": 1000 * cpu / len(w.files),
+        "pg_ms_file": 1000 * pg_cpu / len(w.files),
+        "pg_tx_file": pg_tx / len(w.files),
         "p50": statistics.median(lat),
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "rss": rss,
@@ -386,6 +460,8 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one workload")
     p.add_argument("--env", action="append", default=[], help="extra GATEWAY_*=value for the server")
     p.add_argument("--keep", action="store_true", help="keep the gateway homes (logs, database, archive)")
+    p.add_argument("--count-sql", metavar="FILE", help="count the server's statements, commits and checkouts "
+                   "(bench/sqlcount/sitecustomize.py) into FILE.<workload>.json: costs CPU, not for the rates")
     args = p.parse_args()
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
     with tempfile.TemporaryDirectory(prefix="gw-e2e-src-", dir=args.data_root) as tmp:
@@ -402,6 +478,9 @@ def main() -> None:
                   f"{r['rss']:>8.0f}{r['cpu_sets_s']:>11.1f}{r['ref']:>11.0f}{r['ratio']:>7.3f}"
                   f"  {r['load'][0]:.1f}->{r['load'][1]:.1f}"
                   + (f"  ({r['mapping_failed']} mapping.failed)" if r["mapping_failed"] else ""), flush=True)
+            if args.database == "postgresql":
+                print(f"#   {r['workload']}: gateway CPU {r['cpu_ms_file']:.2f} ms/file, PostgreSQL backends CPU "
+                      f"{r['pg_ms_file']:.2f} ms/file, transactions {r['pg_tx_file']:.2f}/file", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,18 @@ machine's other load moves it less than ``bench/e2e.py``'s wall figures.
 
 One-856 files (the Harbor 3PL sample with distinct interchange control numbers) go to
 ``InboundFlow.receive_many`` in batches of 50 (the first batch warms up and is not counted), on SQLite in a
-temporary gateway home under ``--data-root``. Printed: CPU per file (process time), the parts spent in the mapping
-step (``MappingStep.batch``) and the hand-off release (``HandoffFlow.release_many``), and the garbage collector's
-time and collections per generation.
+temporary gateway home under ``--data-root`` (``--database postgresql``: a scratch database on the test server,
+GATEWAY_TEST_POSTGRES_URL; then also the CPU of its PostgreSQL backends per file, from ``/proc``). Printed:
+CPU per file (process time), the parts spent in the mapping step (``MappingStep.batch``) and the hand-off release
+(``HandoffFlow.release_many``), and the garbage collector's time and collections per generation.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import os
 import shutil
 import sys
 import tempfile
@@ -27,12 +30,15 @@ import gateway
 ROOT = Path(gateway.__file__).resolve().parents[1]  # the checkout whose gateway is imported
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
+
 from gateway.flows.handoff import HandoffFlow  # noqa: E402
 from gateway.flows.mapping_step import MappingStep  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 from gateway.transports.folder import FolderInbound  # noqa: E402
 from tests.support.gateway_home import drop, make_home  # noqa: E402
+from tests.support.postgres import scratch_database  # noqa: E402
 
 BATCH = 50
 spent = {"mapping": 0.0, "release": 0.0, "gc": 0.0}
@@ -65,44 +71,72 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=550)
     parser.add_argument("--data-root", default="/dev/shm")
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up, as gateway serve does")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--gc-threshold", default="", help="gc.set_threshold(...) before the run, e.g. 700,10,10")
     args = parser.parse_args()
     timed(MappingStep, "batch", "mapping")
     timed(HandoffFlow, "release_many", "release")
     work = Path(tempfile.mkdtemp(prefix="gw-inbound-cpu-", dir=args.data_root))
-    try:
-        home = make_home(work)
-        gw = Gateway(load_settings(home / "config" / "gateway.yaml"))  # not started: this script hands the batches
-        sample = (ROOT / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi").read_bytes()
-        inbox = gw.settings.data_path / "channels" / "harbor-3pl" / "inbound"
-        stage = work / "stage"
-        stage.mkdir()
-        for i in range(args.files):
-            path = stage / f"asn-{i:05}.edi"
-            path.write_bytes(sample.replace(b"000000091", f"{100000000 + i:09}".encode()))
-            drop(path, inbox)
-        folder = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl", min_age_seconds=0)
-        items, _ = folder.poll()
-        gw.inbound.receive_many(items[:BATCH])
-        rest = items[BATCH:]
-        spent.update(mapping=0.0, release=0.0, gc=0.0)
-        if args.freeze:
-            gc.freeze()
-        if args.gc_threshold:
-            gc.set_threshold(*(int(v) for v in args.gc_threshold.split(",")))
-        gc.callbacks.append(on_gc)
-        start = time.process_time()
-        for i in range(0, len(rest), BATCH):
-            gw.inbound.receive_many(rest[i:i + BATCH])
-        cpu = time.process_time() - start
-        gc.callbacks.remove(on_gc)
-        n = max(len(rest), 1)
-        print(f"{ROOT}: {n} files, {1000 * cpu / n:.2f} ms CPU per file ({n / cpu:.0f} files per CPU-s); "
-              f"mapping step {1000 * spent['mapping'] / n:.3f} ms, hand-off release {1000 * spent['release'] / n:.3f}"
-              f" ms; garbage collector {1000 * spent['gc'] / n:.3f} ms per file, collections {collections}")
-        gw.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(scratch_database("gw_inbound_cpu")) if args.database == "postgresql" else None
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        run(args, work, url)
+
+
+def _backends_cpu(gw: Gateway) -> float:
+    """CPU seconds so far of the PostgreSQL backends serving ``gw``'s pool (0 on SQLite)."""
+    if gw.engine.dialect.name != "postgresql":
+        return 0.0
+    with gw.engine.connect() as c:
+        pids = [r[0] for r in c.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'gateway'"))]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def run(args: argparse.Namespace, work: Path, url: str | None) -> None:
+    home = make_home(work)
+    extra = {"database_url": url} if url else {}
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", **extra))  # not started: this script hands
+    # the batches
+    sample = (ROOT / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi").read_bytes()
+    inbox = gw.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+    stage = work / "stage"
+    stage.mkdir()
+    for i in range(args.files):
+        path = stage / f"asn-{i:05}.edi"
+        path.write_bytes(sample.replace(b"000000091", f"{100000000 + i:09}".encode()))
+        drop(path, inbox)
+    folder = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl", min_age_seconds=0)
+    items, _ = folder.poll()
+    gw.inbound.receive_many(items[:BATCH])
+    rest = items[BATCH:]
+    spent.update(mapping=0.0, release=0.0, gc=0.0)
+    if args.freeze:
+        gc.freeze()
+    if args.gc_threshold:
+        gc.set_threshold(*(int(v) for v in args.gc_threshold.split(",")))
+    gc.callbacks.append(on_gc)
+    pg0 = _backends_cpu(gw)
+    start = time.process_time()
+    for i in range(0, len(rest), BATCH):
+        gw.inbound.receive_many(rest[i:i + BATCH])
+    cpu = time.process_time() - start
+    gc.callbacks.remove(on_gc)
+    pg = _backends_cpu(gw) - pg0
+    n = max(len(rest), 1)
+    print(f"{ROOT}: {n} files, {1000 * cpu / n:.2f} ms CPU per file ({n / cpu:.0f} files per CPU-s); "
+          f"mapping step {1000 * spent['mapping'] / n:.3f} ms, hand-off release {1000 * spent['release'] / n:.3f}"
+          f" ms; garbage collector {1000 * spent['gc'] / n:.3f} ms per file, collections {collections}"
+          + (f"; PostgreSQL backends {1000 * pg / n:.2f} ms CPU per file" if url else ""))
+    gw.stop()
+    gw.engine.dispose()
 
 
 if __name__ == "__main__":

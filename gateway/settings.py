@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     )
     handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
     inbound_workers: int | None = Field(
-        None, ge=1, le=32, description="files of one inbox processed at once; default 4 on PostgreSQL, 1 on SQLite"
+        None, ge=1, le=32, description="files of one inbox processed at once; default 2 on PostgreSQL, 1 on SQLite"
     )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
@@ -238,11 +238,14 @@ class Settings(BaseSettings):
 
     @property
     def workers(self) -> int:
-        """Inbound files in flight per inbox: several on PostgreSQL (its round trips and commits overlap), one on
-        SQLite (one writer at a time: more threads only contend for the lock)."""
+        """Inbound files in flight per inbox: two on PostgreSQL (its round trips and commits overlap), one on
+        SQLite (one writer at a time: more threads only contend for the lock). Not four on PostgreSQL: a poll's
+        claim of 100 files went in batches of 25 instead of 50 (twice the store's statements and commits per file)
+        and four threads on two cores cost GIL hand-offs: 15-25 % more gateway CPU and 25-30 % more PostgreSQL
+        CPU per small file for no measurable gain in files per second (bench/results/pgpath.txt)."""
         if self.inbound_workers is not None:
             return self.inbound_workers
-        return 4 if self.database.startswith(("postgres", "postgresql")) else 1
+        return 2 if self.database.startswith(("postgres", "postgresql")) else 1
 
     @classmethod
     def settings_customise_sources(

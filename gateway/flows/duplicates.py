@@ -32,6 +32,7 @@ from gateway.flows.outbound import Delivers
 from gateway.logging import get_logger
 from gateway.partners.schema import Partner
 from gateway.store.archive import Archive
+from gateway.store.db import reader
 from gateway.store.models import Direction, Interchange, Message, MessageStatus
 from gateway.store.repository import Store
 
@@ -116,7 +117,7 @@ class DuplicateCheck:
         by_control: dict[str, list[Any]] = {}
         shas = {w[0].sha256 for w in works if w[1].duplicates.by_content}
         by_sha: dict[str, list[Any]] = {}
-        with self.store.engine.connect() as conn:
+        with reader(self.store.engine) as conn:  # no transaction: reads only (a round trip less each way)
             if controls:
                 for row in conn.execute(BY_CONTROL, {"controls": sorted(controls), **seen}):
                     if _seen(row):

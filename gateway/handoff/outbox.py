@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.handoff.events import HandoffEvent
 from gateway.store.bulk import insert_rows
+from gateway.store.db import reader
 from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, Interchange, Message
 
 H = Handoff.__table__  # type: ignore[attr-defined]
@@ -381,7 +382,7 @@ class Outbox:
         # planner (no statistics) walked every inbound message through the direction index instead of looking the
         # few hashes and control numbers up in theirs, a cost growing with the table for every batch
         status = M.c.handoff_status
-        with self.engine.connect() as conn:
+        with reader(self.engine) as conn:
             shas = sorted({s for _m, _p, s in messages if s})
             by_bytes: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
             for r in conn.execute(select(M.c.id, M.c.partner_id, M.c.sha256, M.c.direction, status)

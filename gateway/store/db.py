@@ -5,12 +5,14 @@ One code path for both: dialect differences stay inside this module and the migr
 
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 
 from gateway.errors import StoreError
 
@@ -42,6 +44,49 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# A pooled PostgreSQL connection idle longer than this is pinged (one round trip) before it is used again.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+class _Liveness:
+    """Checks a pooled PostgreSQL connection on checkout without a round trip while it is in steady use.
+
+    SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` on every checkout: about 0.6 round trips per small file
+    (bench/results/pgpath.txt). Here a connection is pinged only when it sat idle in the pool for
+    :data:`PING_AFTER_IDLE_SECONDS`, or when its socket is readable while idle: an idle connection receives nothing
+    unless the server ended it (a restart, ``pg_terminate_backend``: the server sends its FATAL message and closes),
+    so that check is one ``select()`` call. A failed ping invalidates the whole pool (``InvalidatePoolError``: after a
+    restart every pooled connection is dead) and SQLAlchemy checks out a fresh connection in its place, as with
+    ``pool_pre_ping``. A connection that dies between the check and its first statement fails that transaction, as
+    it could between a pre-ping and the statement; the flows leave the work in place for the next attempt."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+
+    def checkin(self, _dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None:
+            return  # a connection just opened
+        if time.monotonic() - since < PING_AFTER_IDLE_SECONDS and not _readable(dbapi_conn):
+            return
+        try:
+            self.dialect.do_ping(dbapi_conn)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"pooled connection dead: {type(exc).__name__}") from exc
+
+
+def _readable(dbapi_conn: Any) -> bool:
+    """Whether the server sent something to this idle connection (its end, as a rule), or the socket is gone."""
+    try:
+        ready, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except Exception:  # closed (psycopg raises OperationalError) or unusable: the ping says what it is
+        return True
+    return bool(ready)
+
+
 def create_db_engine(url: str, **kw: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
@@ -52,10 +97,14 @@ def create_db_engine(url: str, **kw: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        kw.setdefault("pool_pre_ping", True)
         kw.setdefault("pool_size", 10)
         connect_args = {"connect_timeout": 10, "application_name": "gateway"}
-        return create_engine(url, connect_args=connect_args, **kw)
+        engine = create_engine(url, connect_args=connect_args, **kw)
+        if not kw.get("pool_pre_ping"):  # checked on checkout without a round trip in steady use (_Liveness)
+            live = _Liveness(engine.dialect)
+            event.listen(engine, "checkin", live.checkin)
+            event.listen(engine, "checkout", live.checkout)
+        return engine
     raise StoreError(
         f"unsupported database URL scheme {parsed.get_backend_name()!r}",
         hint="use sqlite:///path/to/gateway.db or postgresql+psycopg://user@host/db",

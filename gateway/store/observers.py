@@ -25,6 +25,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from gateway.logging import get_logger
+from gateway.store.db import reader
 from gateway.store.models import AckLink, DeliveryAttempt, Event, Message
 
 log = get_logger(__name__)
@@ -159,7 +160,7 @@ def publish(
     })
     found: dict[Any, Any] = {}
     if ids:
-        with engine.connect() as conn:
+        with reader(engine) as conn:
             found = {r[0]: r for r in conn.execute(_COLUMNS_OF, {"ids": ids})}
     found.update(known)
     # each message's columns read once, not once per row written about it (a small file has a dozen events)

@@ -20,6 +20,7 @@ from gateway.errors import NotFoundError
 from gateway.store import batch, records
 from gateway.store.archive import Blob
 from gateway.store.bulk import insert_rows
+from gateway.store.db import reader
 from gateway.store.models import (
     TERMINAL,
     AckLink,
@@ -176,7 +177,7 @@ class Store:
             return msg
 
     def find_by_key(self, idempotency_key: str) -> Message | None:
-        with self.engine.connect() as conn:  # Core on the hot path: every received item asks this first
+        with reader(self.engine) as conn:  # Core on the hot path: every received item asks this first
             row = conn.execute(batch.FIND_MESSAGE_BY_KEY, {"key": idempotency_key}).mappings().first()
         return message_of(row) if row is not None else None
 
@@ -184,7 +185,7 @@ class Store:
         """The messages of several idempotency keys, in one query (keys not found are left out)."""
         if not keys:
             return {}
-        with self.engine.connect() as conn:
+        with reader(self.engine) as conn:
             t = batch.T_MESSAGE
             rows = conn.execute(core_select(t).where(t.c.idempotency_key.in_(sorted(set(keys)))))
             found = [message_of(r) for r in rows.mappings()]

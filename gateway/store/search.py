@@ -8,8 +8,7 @@ what support staff usually paste):
 
 * SQLite: the FTS5 trigram index ``business_key_fts`` (substring match, case-insensitive) for terms of 3 or
   more characters; shorter terms match a whole key exactly.
-* PostgreSQL: ``ILIKE '%term%'`` served by the pg_trgm GIN index, or a full-text match (``simple`` dictionary)
-  on the same column; shorter terms match a whole key exactly.
+* PostgreSQL: ``ILIKE '%term%'`` served by the pg_trgm GIN index; shorter terms match a whole key exactly.
 
 Control numbers match the ISA13, GS06 or ST02 of any interchange/group/set in the message, with or without
 leading zeros ("91" finds ISA13 000000091 and GS06 91).
@@ -100,8 +99,7 @@ def _term_condition(dialect: str, term: str, whole: bool) -> Any:
         )
         return sa.or_(exact, col(BusinessKey.id).in_(rowids))
     pattern = f"%{_escape_like(term)}%"
-    fulltext = func.to_tsvector("simple", BusinessKey.value).op("@@")(func.plainto_tsquery("simple", term))
-    return sa.or_(exact, col(BusinessKey.value).ilike(pattern, escape="\\"), fulltext)
+    return sa.or_(exact, col(BusinessKey.value).ilike(pattern, escape="\\"))
 
 
 def whole_keys(session: Session, terms: Sequence[str]) -> set[str]:

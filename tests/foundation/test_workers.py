@@ -25,7 +25,7 @@ def test_workers_default_by_backend(tmp_path):
     home = make_home(tmp_path)
     assert load_settings(home / "config" / "gateway.yaml").workers == 1
     pg = load_settings(home / "config" / "gateway.yaml", database_url="postgresql+psycopg://u@h/db")
-    assert pg.workers == 4
+    assert pg.workers == 2
     assert load_settings(home / "config" / "gateway.yaml", inbound_workers=2).workers == 2
 
 

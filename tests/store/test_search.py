@@ -187,3 +187,16 @@ def test_a_complete_key_matches_exactly_a_fragment_matches_inside(store):
     b = add(store, 2, keys=[("po", "4512345")])
     assert ids_of(store, q="12345")[0] == [a]  # pasted a whole PO: that PO
     assert ids_of(store, q="2345")[0] == [b, a]  # a fragment: every key containing it
+
+
+def test_postgresql_keys_carry_the_trigram_index_only(store):
+    """PostgreSQL: substring search is served by the pg_trgm index; the full-text index (migration 0020) is gone,
+    so a key written costs one GIN entry set, not two."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's indexes")
+    import sqlalchemy as sa
+
+    with store.engine.connect() as c:
+        names = set(c.execute(sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'business_key'")).scalars())
+    assert "ix_business_key_value_trgm" in names
+    assert "ix_business_key_value_fts" not in names
