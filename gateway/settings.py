@@ -182,6 +182,12 @@ class Settings(BaseSettings):
     inbound_workers: int | None = Field(
         None, ge=1, le=32, description="files of one inbox processed at once; default 4 on PostgreSQL, 1 on SQLite"
     )
+    inbound_processes: int | None = Field(
+        None, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this"
+        " many minus one inbound worker processes beside itself (each its own node id, its files claimed as on a"
+        " shared inbox); default: the number of cores on PostgreSQL (at most 4), 1 on SQLite"
+        " (docs/operations.md, \"Inbound worker processes\")",
+    )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
     )
@@ -231,10 +237,25 @@ class Settings(BaseSettings):
     @property
     def folders_shared(self) -> bool:
         """Whether folder inboxes are claimed per node (folder.shared; by default whenever the store is not
-        SQLite, i.e. whenever several nodes may share it)."""
+        SQLite, i.e. whenever several nodes may share it; always with inbound worker processes)."""
+        if self.processes > 1:
+            return True  # the inbound worker processes share every inbox with this one
         if self.folder.shared is not None:
             return self.folder.shared
-        return not self.database.startswith("sqlite")
+        return not self.sqlite
+
+    @property
+    def sqlite(self) -> bool:
+        return self.database.startswith("sqlite")
+
+    @property
+    def processes(self) -> int:
+        """Processes taking inbound folder files (``inbound_processes``): by default one per core on PostgreSQL
+        (each process is CPU-bound on its files; at most 4), one on SQLite (a second process measured no faster:
+        bench/results/procs.txt)."""
+        if self.inbound_processes is not None:
+            return self.inbound_processes
+        return 1 if self.sqlite else max(1, min(4, os.cpu_count() or 1))
 
     @property
     def workers(self) -> int:
