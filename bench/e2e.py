@@ -271,7 +271,10 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server and its worker processes so far (a figure the other engineers'
         load barely changes). A worker that exited meanwhile is not counted: none does in a run."""
-        return sum(self._cpu(pid) for pid in self.tree())
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
+        return {pid: self._cpu(pid) for pid in self.tree()}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -354,7 +357,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         engine = sa.create_engine(url)
         wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", "1")))
         load_before = os.getloadavg()[0]
-        cpu0 = server.cpu_seconds()
+        cpu0 = server.cpu_by_process()
         t0 = time.time()
         drop_all(w, inbox_for(home, w.name))
         expected = len(w.files)
@@ -375,7 +378,9 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
             time.sleep(0.25 if expected > 1 else 0.5)
         rss = server.peak_rss_mb()
         worker_rss = server.worker_rss_mb()
-        cpu = server.cpu_seconds() - cpu0
+        cpu1 = server.cpu_by_process()
+        split = [cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1]  # server first, then each worker
+        cpu = sum(split)
         load_after = os.getloadavg()[0]
         with engine.connect() as c:
             rows = c.execute(TIMES_SQL).all()
@@ -412,6 +417,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         "rss": rss,
         "worker_rss": worker_rss,
         "cpu": cpu,
+        "cpu_split": split,
         "ref": ref,
         "ratio": sets_s / ref,
         "mapping_failed": map_failed,
@@ -446,7 +452,8 @@ def main() -> None:
                   f"{r['sets_s']:>9.1f}{r['files_s']:>9.1f}{r['p50'] * 1000:>9.0f}{r['p99'] * 1000:>9.0f}"
                   f"{r['rss']:>8.0f}{r['cpu_sets_s']:>11.1f}{r['ref']:>11.0f}{r['ratio']:>7.3f}"
                   f"  {r['load'][0]:.1f}->{r['load'][1]:.1f}"
-                  + (f"  workers RSS {'/'.join(f'{x:.0f}' for x in r['worker_rss'])} MB" if r["worker_rss"] else "")
+                  + (f"  workers RSS {'/'.join(f'{x:.0f}' for x in r['worker_rss'])} MB, CPU s server/workers "
+                     f"{'/'.join(f'{x:.1f}' for x in r['cpu_split'])}" if r["worker_rss"] else "")
                   + (f"  ({r['mapping_failed']} mapping.failed)" if r["mapping_failed"] else ""), flush=True)
 
 

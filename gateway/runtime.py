@@ -40,6 +40,7 @@ from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
 from gateway.flows.service_levels import ServiceLevelJob
 from gateway.logging import get_logger
+from gateway.node import node_id
 from gateway.notify.notifier import Notifier
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.reload import PartnerFolder
@@ -106,7 +107,8 @@ def _outbound_as2(gw: Gateway, partner: Partner) -> list[Outbound]:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, *, role: Literal["main", "inbound"] = "main") -> None:
+    def __init__(self, settings: Settings, *, role: Literal["main", "inbound"] = "main",
+                 parent: str | None = None) -> None:
         self.settings = settings
         self.role = role
         self.engine = create_db_engine(settings.database)
@@ -232,8 +234,11 @@ class Gateway:
         )  # orders and shipments: docs/operations.md, "Orders and shipments"
         heartbeat = min(settings.node_heartbeat_seconds, settings.lease_seconds / 3,
                         settings.outbound_lease_seconds / 3)
+        # with inbound worker processes, the parent and its workers are one family (NodeRegistry.family)
+        family = parent if role == "inbound" else (node_id() if settings.processes > 1 else None)
         self.nodes = NodeRegistry(self.engine, heartbeat=timedelta(seconds=heartbeat),
-                                  leases=[self.leases, self.document_leases], jobs=self.scheduler.running)
+                                  leases=[self.leases, self.document_leases], jobs=self.scheduler.running,
+                                  family=family)
         for leases in (self.leases, self.document_leases):
             leases.gone = self.nodes.gone_ids  # a dead node's leases are taken without waiting for them to run out
         self.channels.gone = self.nodes.gone_ids  # and its claims on shared inbox folders, without the stale time

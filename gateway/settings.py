@@ -182,11 +182,10 @@ class Settings(BaseSettings):
     inbound_workers: int | None = Field(
         None, ge=1, le=32, description="files of one inbox processed at once; default 4 on PostgreSQL, 1 on SQLite"
     )
-    inbound_processes: int | None = Field(
-        None, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this"
-        " many minus one inbound worker processes beside itself (each its own node id, its files claimed as on a"
-        " shared inbox); default: the number of cores on PostgreSQL (at most 4), 1 on SQLite"
-        " (docs/operations.md, \"Inbound worker processes\")",
+    inbound_processes: int = Field(
+        1, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this many"
+        " minus one inbound worker processes beside itself (each its own node id, the inboxes shared between them);"
+        " docs/operations.md, \"Inbound worker processes\"",
     )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
@@ -250,12 +249,10 @@ class Settings(BaseSettings):
 
     @property
     def processes(self) -> int:
-        """Processes taking inbound folder files (``inbound_processes``): by default one per core on PostgreSQL
-        (each process is CPU-bound on its files; at most 4), one on SQLite (a second process measured no faster:
-        bench/results/procs.txt)."""
-        if self.inbound_processes is not None:
-            return self.inbound_processes
-        return 1 if self.sqlite else max(1, min(4, os.cpu_count() or 1))
+        """Processes taking inbound folder files (``inbound_processes``). One by default on both stores: on this
+        project's 2-core test machine, shared with other work, a second process gave no measurable throughput and
+        cost 10-30 % more CPU per file (bench/results/procs.txt); set it where cores are free."""
+        return self.inbound_processes
 
     @property
     def workers(self) -> int:

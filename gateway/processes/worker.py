@@ -66,7 +66,7 @@ def main() -> None:
     threading.Thread(target=watch_parent, args=(sys.stdin, stop), name="parent-watch", daemon=True).start()
     from gateway.runtime import Gateway
 
-    gw = Gateway(settings, role="inbound")
+    gw = Gateway(settings, role="inbound", parent=spec["parent"])
     gw.start()
     log.info("worker.started", extra={"fields": {"node": spec["node"], "pid": os.getpid(), "parent": spec["parent"]}})
     while not stop.wait(1.0):

@@ -56,6 +56,7 @@ class NodeRegistry:
         jobs: Callable[[], list[str]] | None = None,
         clock: Callable[[], datetime] = utcnow,
         node: str | None = None,
+        family: str | None = None,
     ) -> None:
         self.engine = engine
         self.node = node or node_id()
@@ -63,6 +64,10 @@ class NodeRegistry:
         self.leases = leases
         self.jobs = jobs or (lambda: [])
         self.clock = clock
+        # gateway serve with inbound worker processes: the parent's node id. The parent watches its workers'
+        # processes and records one that exits as stopped, and a worker exits with its parent: within the family a
+        # missed heartbeat (on SQLite, a write lock held long by one of them) never makes a node gone, only a stop
+        self.family = family
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -142,8 +147,14 @@ class NodeRegistry:
         """Ids of nodes known dead: stopped, or no heartbeat for three periods (their leases may be taken)."""
         now = self.clock()
         with self.engine.connect() as conn:
-            q = select(N.c.node_id).where(or_(N.c.stopped_at.is_not(None), N.c.last_seen < now - self.gone_after))
-            return set(conn.execute(q).scalars()) - {self.node}
+            q = (select(N.c.node_id, N.c.stopped_at)
+                 .where(or_(N.c.stopped_at.is_not(None), N.c.last_seen < now - self.gone_after)))
+            found = conn.execute(q).all()
+        return {n for n, stopped in found if stopped is not None or not self.kin(n)} - {self.node}
+
+    def kin(self, node: str) -> bool:
+        """``node`` is this process's parent, itself or a sibling worker process (see ``family``)."""
+        return self.family is not None and (node == self.family or node.startswith(f"{self.family}-w"))
 
     # -- every node --------------------------------------------------------------------------------------------
     def nodes(self) -> list[dict[str, Any]]:
