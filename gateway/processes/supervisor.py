@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.logging import get_logger
-from gateway.node import MAX_LEN
+from gateway.node import FAMILY_LEN
 from gateway.settings import Settings
 
 log = get_logger(__name__)
@@ -33,9 +33,9 @@ STOP_SECONDS = 30.0  # SIGTERM, then this long for a clean stop, then SIGKILL
 
 def worker_node(parent: str, slot: int, generation: int) -> str:
     """``<parent>-w<slot>`` for a slot's first worker, ``-w<slot>.<n>`` for its restarts (never an id reused: the
-    registry and the claims tell a dead worker from its successor by it); within the 64 characters of a node id."""
-    tail = f"-w{slot}" + (f".{generation}" if generation else "")
-    return parent[: MAX_LEN - len(tail)] + tail
+    registry and the claims tell a dead worker from its successor by it); within the 64 characters of a node id
+    (a parent id longer than :data:`FAMILY_LEN` is cut to it)."""
+    return f"{parent[:FAMILY_LEN]}-w{slot}" + (f".{generation}" if generation else "")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from gateway import __version__
 from gateway.logging import get_logger
-from gateway.node import node_id
+from gateway.node import FAMILY_LEN, node_id
 from gateway.store.leases import MessageLeases
 from gateway.store.models import BusinessObject, GatewayNode, Handoff, Message
 from gateway.store.types import utcnow
@@ -154,7 +154,9 @@ class NodeRegistry:
 
     def kin(self, node: str) -> bool:
         """``node`` is this process's parent, itself or a sibling worker process (see ``family``)."""
-        return self.family is not None and (node == self.family or node.startswith(f"{self.family}-w"))
+        if self.family is None:
+            return False
+        return node == self.family or node.startswith(f"{self.family[:FAMILY_LEN]}-w")
 
     # -- every node --------------------------------------------------------------------------------------------
     def nodes(self) -> list[dict[str, Any]]:

@@ -55,6 +55,8 @@ def test_worker_node_ids_fit_and_are_never_reused():
     ids = {worker_node(long, slot, gen) for slot in (1, 2) for gen in range(12)}
     assert len(ids) == 24 and all(len(i) <= 64 for i in ids)
     assert worker_node("gw-1", 2, 0) == "gw-1-w2" and worker_node("gw-1", 2, 3) == "gw-1-w2.3"
+    kin = NodeRegistry(create_db_engine("sqlite://"), node=long, family=long)
+    assert all(kin.kin(i) for i in ids) and not kin.kin("h" * 30)
 
 
 def test_a_sqlite_write_locked_past_the_busy_timeout_is_a_store_error(tmp_path):
