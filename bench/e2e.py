@@ -236,16 +236,46 @@ class Server:
             time.sleep(0.2)
         raise SystemExit("gateway serve did not become healthy")
 
-    def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+    def tree(self) -> list[int]:
+        """The server and its child processes (inbound workers, GATEWAY_INBOUND_PROCESSES), server first."""
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [self.proc.pid, *(int(c) for c in children)]
+
+    @staticmethod
+    def _peak_rss(pid: int) -> float:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
         return float("nan")
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server so far (a figure the other engineers' load barely changes)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    def peak_rss_mb(self) -> float:
+        return self._peak_rss(self.proc.pid)
+
+    def worker_rss_mb(self) -> list[float]:
+        """Peak RSS of each inbound worker process running now."""
+        return [self._peak_rss(pid) for pid in self.tree()[1:]]
+
+    @staticmethod
+    def _cpu(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server and its worker processes so far (a figure the other engineers'
+        load barely changes). A worker that exited meanwhile is not counted: none does in a run."""
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
+        return {pid: self._cpu(pid) for pid in self.tree()}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -298,6 +328,7 @@ TIMES_SQL = sa.text(
     "SELECT m.file_name, e.name, e.at FROM message m JOIN event e ON e.message_id = m.id "
     "WHERE m.direction = 'inbound' AND e.name IN ('message.acked', 'mapping.done', 'mapping.failed')"
 )
+NODES_SQL = sa.text("SELECT count(*) FROM gateway_node WHERE stopped_at IS NULL")
 MAP_FAILED_SQL = sa.text("SELECT count(*) FROM event WHERE name = 'mapping.failed'")
 MAP_FAILED_DETAIL_SQL = sa.text("SELECT detail FROM event WHERE name = 'mapping.failed' ORDER BY id LIMIT 3")
 
@@ -308,6 +339,18 @@ def _ts(value: Any) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return float(value.timestamp())
+
+
+def wait_nodes(engine: sa.Engine, count: int, timeout: float = 60) -> None:
+    """Until ``count`` nodes are registered live: the server and its inbound worker processes, which start after
+    the server answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as c:
+            if c.execute(NODES_SQL).scalar_one() >= count:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"{count} gateway processes did not all register")
 
 
 def drop_all(w: Workload, inbox: Path) -> None:
@@ -362,8 +405,9 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
                 pg_tx0 = pg.transactions(c)
             start = dict(pg.cpu)
         counted0 = _counted(args, w)
+        wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", "1")))
         load_before = os.getloadavg()[0]
-        cpu0 = server.cpu_seconds()
+        cpu0 = server.cpu_by_process()
         t0 = time.time()
         drop_all(w, inbox_for(home, w.name))
         expected = len(w.files)
@@ -385,7 +429,10 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
                 raise SystemExit(f"{w.name}: the server exited with {server.proc.returncode}; see {home}/serve.log")
             time.sleep(0.25 if expected > 1 else 0.5)
         rss = server.peak_rss_mb()
-        cpu = server.cpu_seconds() - cpu0
+        worker_rss = server.worker_rss_mb()
+        cpu1 = server.cpu_by_process()
+        split = [cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1]  # server first, then each worker
+        cpu = sum(split)
         load_after = os.getloadavg()[0]
         if args.count_sql:
             counted1 = _counted(args, w)
@@ -442,6 +489,9 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         "p50": statistics.median(lat),
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "rss": rss,
+        "worker_rss": worker_rss,
+        "cpu": cpu,
+        "cpu_split": split,
         "ref": ref,
         "ratio": sets_s / ref,
         "mapping_failed": map_failed,
@@ -470,13 +520,16 @@ def main() -> None:
         print(f"# bench/e2e.py on {os.cpu_count()} cores, database {args.database}, data in {args.data_root}; "
               f"load average at start {os.getloadavg()[0]:.2f}")
         print(f"{'workload':<10}{'files':>6}{'sets':>8}{'MB':>7}{'secs':>8}{'sets/s':>9}{'files/s':>9}"
-              f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'sets/cpu-s':>11}{'ref sets/s':>11}{'ratio':>7}  load")
+              f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'sets/cpu-s':>11}{'ref sets/s':>11}{'ratio':>7}  load"
+              "  (CPU: server + workers; RSS MB: server, then each worker's)")
         for w in workloads:
             r = run_workload(w, args, work)
             print(f"{r['workload']:<10}{r['files']:>6}{r['sets']:>8}{r['mb']:>7.1f}{r['seconds']:>8.1f}"
                   f"{r['sets_s']:>9.1f}{r['files_s']:>9.1f}{r['p50'] * 1000:>9.0f}{r['p99'] * 1000:>9.0f}"
                   f"{r['rss']:>8.0f}{r['cpu_sets_s']:>11.1f}{r['ref']:>11.0f}{r['ratio']:>7.3f}"
                   f"  {r['load'][0]:.1f}->{r['load'][1]:.1f}"
+                  + (f"  workers RSS {'/'.join(f'{x:.0f}' for x in r['worker_rss'])} MB, CPU s server/workers "
+                     f"{'/'.join(f'{x:.1f}' for x in r['cpu_split'])}" if r["worker_rss"] else "")
                   + (f"  ({r['mapping_failed']} mapping.failed)" if r["mapping_failed"] else ""), flush=True)
             if args.database == "postgresql":
                 print(f"#   {r['workload']}: gateway CPU {r['cpu_ms_file']:.2f} ms/file, PostgreSQL backends CPU "

@@ -13,6 +13,7 @@ import uuid
 from functools import lru_cache
 
 MAX_LEN = 64
+FAMILY_LEN = MAX_LEN - 12  # of a serve process's id, in its inbound workers' ids: room for "-w16.9999999"
 
 
 @lru_cache(maxsize=1)

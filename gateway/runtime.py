@@ -3,6 +3,10 @@
 :class:`Gateway` is what ``gateway serve`` runs and what integration tests start in-process. Construction
 opens the store (applying migrations) and loads partners; :meth:`start` recovers unfinished work, then starts
 polling and watching; :meth:`stop` stops them.
+
+``role="inbound"`` is an inbound worker process (:mod:`gateway.processes`): the same wiring, but :meth:`start`
+starts only the partners' folder inboxes (shared with the parent and the other workers) and the partner-file reload;
+no recovery at start, no sweeps, no outbound retries, AS2, webhooks, SFTP or broker intake.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gateway.as2.names import ASYNC_MDN_JOB, as2_configured
 from gateway.errors import ConfigError, InvalidActionError
@@ -36,6 +40,7 @@ from gateway.flows.remote_channels import RemoteChannels, outbound_remote
 from gateway.flows.retry import DeliveryRetries, RetryPolicy
 from gateway.flows.service_levels import ServiceLevelJob
 from gateway.logging import get_logger
+from gateway.node import node_id
 from gateway.notify.notifier import Notifier
 from gateway.partners.registry import PartnerRegistry
 from gateway.partners.reload import PartnerFolder
@@ -57,6 +62,7 @@ from gateway.transports.webhook import WebhookReceiver
 
 if TYPE_CHECKING:
     from gateway.as2.service import As2Service
+    from gateway.processes.supervisor import WorkerProcesses
     from gateway.transports.base import Outbound
 
 log = get_logger(__name__)
@@ -101,16 +107,20 @@ def _outbound_as2(gw: Gateway, partner: Partner) -> list[Outbound]:
 
 
 class Gateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, role: Literal["main", "inbound"] = "main",
+                 parent: str | None = None) -> None:
         self.settings = settings
+        self.role = role
         self.engine = create_db_engine(settings.database)
         upgrade(self.engine)
         self.store = Store(self.engine)
         self._job_locks = ChannelLocks(self.engine)
         # several nodes (docs/operations.md): messages in flight are leased to this node, renewed by its heartbeat
         outbound_lease = timedelta(seconds=settings.outbound_lease_seconds)
-        self.leases = MessageLeases(self.engine, lease=timedelta(seconds=settings.lease_seconds))
-        self.document_leases = MessageLeases(self.engine, lease=outbound_lease)
+        # SQLite shared with inbound worker processes: other owners are not all dead, the registry says who is
+        alone = settings.sqlite and settings.processes == 1
+        self.leases = MessageLeases(self.engine, lease=timedelta(seconds=settings.lease_seconds), single_node=alone)
+        self.document_leases = MessageLeases(self.engine, lease=outbound_lease, single_node=alone)
         failpoints = FailPoints(settings.failpoints)
         self.archive = Archive(settings.archive_path, failpoints=failpoints)
         self.partner_folder = PartnerFolder(settings.partners_path)
@@ -201,9 +211,11 @@ class Gateway:
         self.scheduler = Scheduler()
         self.watcher = FolderWatcher()
         self.channels = PartnerChannels(
-            settings, self.inbound, self.scheduler, self.watcher, outbox=OutboxIntake(self.documents)
+            settings, self.inbound, self.scheduler, self.watcher,
+            outbox=OutboxIntake(self.documents) if role == "main" else None,
         )
-        self.as2 = _as2_service(self)  # None unless identity.as2_id and AS2 certificates are configured
+        # None unless identity.as2_id and AS2 certificates are configured (and never in an inbound worker)
+        self.as2 = _as2_service(self) if role == "main" else None
         self._reload_lock = threading.Lock()
         self.channel_jobs = ChannelJobs(self.scheduler, self.inbound, ChannelLocks(self.engine))
         self.remote = RemoteChannels(self.channel_jobs, secrets_dir=settings.secrets_path)
@@ -222,11 +234,15 @@ class Gateway:
         )  # orders and shipments: docs/operations.md, "Orders and shipments"
         heartbeat = min(settings.node_heartbeat_seconds, settings.lease_seconds / 3,
                         settings.outbound_lease_seconds / 3)
+        # with inbound worker processes, the parent and its workers are one family (NodeRegistry.family)
+        family = parent if role == "inbound" else (node_id() if settings.processes > 1 else None)
         self.nodes = NodeRegistry(self.engine, heartbeat=timedelta(seconds=heartbeat),
-                                  leases=[self.leases, self.document_leases], jobs=self.scheduler.running)
+                                  leases=[self.leases, self.document_leases], jobs=self.scheduler.running,
+                                  family=family)
         for leases in (self.leases, self.document_leases):
             leases.gone = self.nodes.gone_ids  # a dead node's leases are taken without waiting for them to run out
         self.channels.gone = self.nodes.gone_ids  # and its claims on shared inbox folders, without the stale time
+        self.workers: WorkerProcesses | None = None  # the inbound worker processes (inbound_processes > 1)
         self.started = False
 
     def _sweep(self, job_id: str, func: Callable[[], Any]) -> Callable[[], Any]:
@@ -278,7 +294,12 @@ class Gateway:
             return True
 
     def start(self) -> None:
+        if self.role == "inbound":
+            self._start_inbound()
+            return
         self.nodes.start()  # registered (and heartbeating) before recovery: the other nodes see this one live
+        if self.settings.sqlite and self.settings.processes > 1:
+            self.nodes.retire_others()  # one node's store: every other row is a crashed earlier run (its workers)
         cleaned = self.archive.clean_incoming()  # temporary files a crash left in the archive
         if cleaned:
             log.info("archive.cleaned", extra={"fields": {"temporary_files": len(cleaned)}})
@@ -330,8 +351,41 @@ class Gateway:
         self.watcher.start()
         self.scheduler.start()
         self.started = True
+        self._start_workers()
         log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers],
                                                       "node": self.nodes.node}})
+
+    def _start_inbound(self) -> None:
+        """An inbound worker process: the partners' folder inboxes (claimed, shared with the parent) and the
+        partner-file reload; everything else is the parent's."""
+        self.nodes.start()
+        for partner in self.registry:
+            self.channels.start(partner)
+        self._watch_partner_files()
+        self.watcher.start()
+        self.scheduler.start()
+        self.started = True
+        log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers],
+                                                      "node": self.nodes.node, "role": self.role}})
+
+    def _start_workers(self) -> None:
+        """``inbound_processes`` > 1: the inbound worker processes, once this one's start-up recovery is done (a
+        worker takes over no work at start)."""
+        if self.settings.processes <= 1:
+            return
+        from gateway.processes.supervisor import WorkerProcesses
+
+        self.workers = WorkerProcesses(self.settings, parent=self.nodes.node, count=self.settings.processes - 1,
+                                       on_exit=self._worker_exited)
+        self.workers.start()
+
+    def _worker_exited(self, node: str) -> None:
+        """A worker process exited: recorded as stopped, so that its claimed files (taken over by the next poll
+        of each inbox) and its leased messages (the recovery sweep, run now) are this process's at once."""
+        self.nodes.mark_stopped([node])
+        self.scheduler.wake("inbound.recover")
+        for poller in self.pollers:
+            poller.wake()
 
     def _watch_partner_files(self) -> None:
         job = "partners:reload"
@@ -388,6 +442,9 @@ class Gateway:
         with self._reload_lock:  # a reload in progress finishes first; none starts channels afterwards
             was_started, self.started = self.started, False
         if was_started:
+            if self.workers is not None:
+                self.workers.stop()  # first: their unfinished claims go back while this process still polls
+                self.workers = None
             if self.as2 is not None:
                 self.as2.mdn_delivery.stop()  # no new attempt starts; queued MDNs stay stored for the next start
             self.intake.stop()  # unacked messages go back to their queue

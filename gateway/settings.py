@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     inbound_workers: int | None = Field(
         None, ge=1, le=32, description="files of one inbox processed at once; default 2 on PostgreSQL, 1 on SQLite"
     )
+    inbound_processes: int = Field(
+        1, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this many"
+        " minus one inbound worker processes beside itself (each its own node id, the inboxes shared between them);"
+        " docs/operations.md, \"Inbound worker processes\"",
+    )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
     )
@@ -231,10 +236,23 @@ class Settings(BaseSettings):
     @property
     def folders_shared(self) -> bool:
         """Whether folder inboxes are claimed per node (folder.shared; by default whenever the store is not
-        SQLite, i.e. whenever several nodes may share it)."""
+        SQLite, i.e. whenever several nodes may share it; always with inbound worker processes)."""
+        if self.processes > 1:
+            return True  # the inbound worker processes share every inbox with this one
         if self.folder.shared is not None:
             return self.folder.shared
-        return not self.database.startswith("sqlite")
+        return not self.sqlite
+
+    @property
+    def sqlite(self) -> bool:
+        return self.database.startswith("sqlite")
+
+    @property
+    def processes(self) -> int:
+        """Processes taking inbound folder files (``inbound_processes``). One by default on both stores: on this
+        project's 2-core test machine, shared with other work, a second process gave no measurable throughput and
+        cost 10-30 % more CPU per file (bench/results/procs.txt); set it where cores are free."""
+        return self.inbound_processes
 
     @property
     def workers(self) -> int:

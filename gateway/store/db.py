@@ -40,7 +40,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cur.close()
 
 
@@ -85,6 +85,18 @@ def _readable(dbapi_conn: Any) -> bool:
     except Exception:  # closed (psycopg raises OperationalError) or unusable: the ping says what it is
         return True
     return bool(ready)
+SQLITE_BUSY_SECONDS = 30  # a write waits this long for another connection's (or process's) write to end
+
+
+def _sqlite_busy(context: Any) -> StoreError | None:
+    """A write that waited ``busy_timeout`` in vain (another process, an inbound worker, held the write lock all
+    that time) fails as the store being away, not as a defect: the inbound flow leaves the file in place and the
+    next poll tries again, instead of failing the message ("database is locked")."""
+    orig = getattr(context, "original_exception", None)
+    if orig is not None and "database is locked" in str(orig):
+        return StoreError(f"the SQLite store stayed locked by another writer for {SQLITE_BUSY_SECONDS} s",
+                          hint="a long write of another gateway process; the work is tried again")
+    return None
 
 
 def create_db_engine(url: str, **kw: Any) -> Engine:
@@ -93,8 +105,9 @@ def create_db_engine(url: str, **kw: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, **kw)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _sqlite_busy)
         return engine
     if parsed.get_backend_name() == "postgresql":
         kw.setdefault("pool_size", 10)

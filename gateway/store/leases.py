@@ -10,7 +10,8 @@ resume it. Start-up recovery therefore resumes only messages whose lease ran out
 
 A lease may also be taken before it runs out when its owner is known to be dead: on PostgreSQL, a node the node
 registry shows as gone or stopped (``gone``); on SQLite, which is one node's embedded store, any other owner (a
-previous run of this process that crashed).
+previous run of this process that crashed), unless the node runs inbound worker processes
+(:mod:`gateway.processes`): they share the store with it, and the registry decides as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ class MessageLeases:
     """The leases this process holds on messages (one instance per gateway process, shared by its flows)."""
 
     def __init__(self, engine: Engine, *, lease: timedelta = DEFAULT, owner: str | None = None,
-                 clock: Callable[[], datetime] = utcnow, gone: Callable[[], set[str]] | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, gone: Callable[[], set[str]] | None = None,
+                 single_node: bool | None = None) -> None:
         self.engine = engine
-        self.single_node = engine.dialect.name == "sqlite"  # every other owner is a dead earlier run
+        # every other owner is a dead earlier run: SQLite, unless worker processes share it (single_node=False)
+        self.single_node = engine.dialect.name == "sqlite" if single_node is None else single_node
         self.gone = gone or (lambda: set())  # owners known dead (the node registry sets this)
         self.lease = lease
         self.owner = owner or node_id()

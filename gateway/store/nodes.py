@@ -24,7 +24,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from gateway import __version__
 from gateway.logging import get_logger
-from gateway.node import node_id
+from gateway.node import FAMILY_LEN, node_id
 from gateway.store.leases import MessageLeases
 from gateway.store.models import BusinessObject, GatewayNode, Handoff, Message
 from gateway.store.types import utcnow
@@ -56,6 +56,7 @@ class NodeRegistry:
         jobs: Callable[[], list[str]] | None = None,
         clock: Callable[[], datetime] = utcnow,
         node: str | None = None,
+        family: str | None = None,
     ) -> None:
         self.engine = engine
         self.node = node or node_id()
@@ -63,6 +64,10 @@ class NodeRegistry:
         self.leases = leases
         self.jobs = jobs or (lambda: [])
         self.clock = clock
+        # gateway serve with inbound worker processes: the parent's node id. The parent watches its workers'
+        # processes and records one that exits as stopped, and a worker exits with its parent: within the family a
+        # missed heartbeat (on SQLite, a write lock held long by one of them) never makes a node gone, only a stop
+        self.family = family
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,12 +124,39 @@ class NodeRegistry:
         except Exception:
             log.warning("node.stop_not_recorded", extra={"fields": {"node": self.node}})
 
+    def mark_stopped(self, nodes: Sequence[str]) -> int:
+        """Record other nodes as stopped: ``gateway serve``'s inbound worker processes that exited (the parent
+        saw them go), so that their claims and leases are taken over at once instead of after three heartbeats."""
+        if not nodes:
+            return 0
+        now = self.clock()
+        with self.engine.begin() as conn:
+            res = conn.execute(update(N).where(N.c.node_id.in_(list(nodes)), N.c.node_id != self.node,
+                                               N.c.stopped_at.is_(None)).values(stopped_at=now))
+        return int(res.rowcount or 0)
+
+    def retire_others(self) -> int:
+        """Record every other node not stopped as stopped: on SQLite, one node's embedded store, a starting
+        ``gateway serve`` is the only live process (its worker processes start after it), so any other row is a
+        crashed earlier run's."""
+        with self.engine.connect() as conn:
+            others = list(conn.execute(select(N.c.node_id).where(N.c.stopped_at.is_(None))).scalars())
+        return self.mark_stopped(others)
+
     def gone_ids(self) -> set[str]:
         """Ids of nodes known dead: stopped, or no heartbeat for three periods (their leases may be taken)."""
         now = self.clock()
         with self.engine.connect() as conn:
-            q = select(N.c.node_id).where(or_(N.c.stopped_at.is_not(None), N.c.last_seen < now - self.gone_after))
-            return set(conn.execute(q).scalars()) - {self.node}
+            q = (select(N.c.node_id, N.c.stopped_at)
+                 .where(or_(N.c.stopped_at.is_not(None), N.c.last_seen < now - self.gone_after)))
+            found = conn.execute(q).all()
+        return {n for n, stopped in found if stopped is not None or not self.kin(n)} - {self.node}
+
+    def kin(self, node: str) -> bool:
+        """``node`` is this process's parent, itself or a sibling worker process (see ``family``)."""
+        if self.family is None:
+            return False
+        return node == self.family or node.startswith(f"{self.family[:FAMILY_LEN]}-w")
 
     # -- every node --------------------------------------------------------------------------------------------
     def nodes(self) -> list[dict[str, Any]]:

@@ -65,11 +65,25 @@ class ClaimSpace:
         self.root = self.inbox / CLAIMED
         self.mine = self.root / self.node
         self.lease = self.mine / LEASE
+        self._guard = threading.Lock()  # renew() against release(): a released working folder is not recreated
+        self._released = False
 
     # -- lease -------------------------------------------------------------------------------------------------
     def renew(self) -> float:
         """Touch this node's lease file (creating the working folder when missing); returns its mtime (the file
         system's "now")."""
+        with self._guard:
+            self._released = False
+            return self._renew()
+
+    def keep_alive(self) -> None:
+        """The lease thread's renewal: like :meth:`renew`, but never after :meth:`release` (the thread may have
+        picked this space just before the release: it must not make the working folder again)."""
+        with self._guard:
+            if not self._released:
+                self._renew()
+
+    def _renew(self) -> float:
         try:
             os.utime(self.lease)
         except FileNotFoundError:
@@ -131,6 +145,11 @@ class ClaimSpace:
         """A clean stop: files this node claimed and did not commit go back to the inbox (unless a new file of the
         same name arrived there meanwhile: that one stays claimed until another node takes it over), then the
         working folder goes. Returns how many went back."""
+        with self._guard:
+            self._released = True
+            return self._release()
+
+    def _release(self) -> int:
         back = 0
         for item in self.pending():
             if item.origin.exists():
@@ -259,7 +278,7 @@ class LeaseKeeper:
                 spaces = list(self._spaces.values())
             for space in spaces:
                 try:
-                    space.renew()
+                    space.keep_alive()
                 except OSError as exc:  # a shared file system gone for a moment: the next round tries again
                     log.warning("folder.lease_renew_failed", extra={"fields": {"inbox": str(space.inbox),
                                                                                 "error": str(exc)}})
