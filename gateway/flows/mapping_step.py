@@ -90,10 +90,15 @@ class MappingStep:
                     return Batch()
                 blob = self.archive.put_chunks(tally.documents(chain([first], results)))
         except GatewayError as exc:
+            tally.keys.drain()
             return self._failed(msg, [exc.describe()])
         except Exception as exc:  # a defect in a mapping must not stop the inbound flow; it is shown, not hidden
+            tally.keys.drain()
             log.exception("mapping.crashed")
             return self._failed(msg, [f"the mapping stopped unexpectedly: {type(exc).__name__}: {exc}"])
+        except BaseException:
+            tally.keys.drain()
+            raise
         tally.keys.close()
         if keep is not None and tally.kept is not None:
             keep[msg.id] = tally.kept
