@@ -32,7 +32,7 @@ def test_chunks_are_written_by_a_writer_thread_and_all_committed_at_close(store)
 
     store.apply = spy
     batch = Batch()
-    sink = KeySink(store, msg.id, batch, chunk=50)
+    sink = KeySink(store, msg.id, batch, chunk=50, background=True)
     keys = [("sscc", f"{n:020d}") for n in range(1000)] + [("po", "PO1")] * 3
     sink.add(keys)
     sink.close()
@@ -45,7 +45,7 @@ def test_chunks_are_written_by_a_writer_thread_and_all_committed_at_close(store)
 
 
 def test_a_failed_chunk_write_is_raised_by_close_in_the_callers_thread(store):
-    sink = KeySink(store, 10**9, Batch(), chunk=10)  # no such message: the foreign key refuses the rows
+    sink = KeySink(store, 10**9, Batch(), chunk=10, background=True)  # no such message: the foreign key refuses it
     sink.add([("po", f"PO{n}") for n in range(10)])
     with pytest.raises(IntegrityError):
         sink.close()
@@ -53,7 +53,7 @@ def test_a_failed_chunk_write_is_raised_by_close_in_the_callers_thread(store):
 
 
 def test_a_failed_chunk_write_is_raised_by_the_next_full_chunk(store):
-    sink = KeySink(store, 10**9, Batch(), chunk=10)
+    sink = KeySink(store, 10**9, Batch(), chunk=10, background=True)
     with pytest.raises(IntegrityError):
         sink.add([("po", f"PO{n}") for n in range(25)])
 
@@ -63,3 +63,7 @@ def test_in_line_writes_when_not_in_background(store):
     sink = KeySink(store, msg.id, Batch(), chunk=10, background=False)
     sink.add([("po", f"PO{n}") for n in range(10)])
     assert sink.flushed == 1 and len(store.business_keys(msg.id)) == 11  # written before add() returned
+
+
+def test_background_by_default_on_postgresql_only(store):
+    assert KeySink(store, 1, Batch()).background is (store.engine.dialect.name == "postgresql")
