@@ -23,7 +23,7 @@ fills a chunk. A caller that gives up on the step calls :meth:`KeySink.drain` (w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from gateway.store.batch import Batch
 from gateway.store.repository import Store
@@ -43,24 +43,25 @@ class KeySink:
         self.background = store.engine.dialect.name != "sqlite" if background is None else background
         self.count = 0  # distinct within each chunk; exact for files whose keys fit in one chunk
         self.flushed = 0  # chunks written ahead of the step's transaction
-        self._pending: dict[tuple[str, str], None] = {}
+        self._pending: dict[tuple[str, str], bool] = {}  # key -> known (not to write)
         self._writer: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def add(self, keys: Iterable[tuple[str, str]]) -> None:
+    def add(self, keys: Iterable[tuple[str, str]], known: Container[tuple[str, str]] = ()) -> None:
+        """``known``: keys the store already holds for the message (counted as the others, not written again)."""
         pending = self._pending
         for key in keys:
             if key not in pending:
-                pending[key] = None
+                pending[key] = key in known
                 self.count += 1
                 if len(pending) >= self.chunk:
-                    self._flush(Batch().keys(self.message_id, pending))
+                    self._flush(Batch().keys(self.message_id, _to_write(pending)))
                     pending = self._pending = {}
 
     def close(self) -> None:
         self._wait()
         if self._pending:
-            self.batch.keys(self.message_id, self._pending)
+            self.batch.keys(self.message_id, _to_write(self._pending))
             self._pending = {}
 
     def drain(self) -> None:
@@ -73,6 +74,8 @@ class KeySink:
     def _flush(self, chunk: Batch) -> None:
         self._wait()
         self.flushed += 1
+        if not chunk:  # every key of the chunk was known
+            return
         if not self.background:
             self.store.apply(chunk)
             return
@@ -92,3 +95,7 @@ class KeySink:
         error, self._error = self._error, None
         if error is not None:
             raise error
+
+
+def _to_write(pending: dict[tuple[str, str], bool]) -> list[tuple[str, str]]:
+    return [key for key, known in pending.items() if not known]
