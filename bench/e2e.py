@@ -461,7 +461,9 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         engine.dispose()
     finally:
         server.stop()
-        if db_name:
+        if db_name and args.keep:
+            print(f"# {w.name}: database kept: {db_name}", flush=True)
+        elif db_name:
             with admin.connect() as c:
                 c.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             admin.dispose()

@@ -18,9 +18,10 @@ The mapping layer may record more (or better normalised) keys with ``record_busi
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from string import ascii_letters, digits
 
 from gateway.edi.x12.delimiters import Delimiters
+from gateway.edi.x12.reader import ReaderEvent
 from gateway.edi.x12.segment import Segment
 
 # REF01 / N901 / L1102 reference qualifiers -> kind
@@ -41,14 +42,24 @@ HEADING = {
     ("B10", 2): "shipment",
 }
 _HEADING_SEGMENTS = frozenset(seg for seg, _pos in HEADING)
-_DEFAULT = Delimiters()
-_READ = _HEADING_SEGMENTS | {"REF", "N9", "L11", "MAN"}  # the segments keys are read from
+_HEADING_BY_SEGMENT = {sid: tuple((pos, kind) for (hid, pos), kind in HEADING.items() if hid == sid)
+                       for sid in _HEADING_SEGMENTS}
+_KEY_SEGMENTS = _HEADING_SEGMENTS | {"REF", "N9", "L11", "MAN"}
+
+
+# a segment whose text starts with one of these cannot be one of the segments read above (their ids, stripped and
+# upper-cased, start with B, P, R, N, L, M or W); whitespace, punctuation and those letters go the long way
+_NO_KEY_START = frozenset(ascii_letters + digits) - frozenset("BPRNLMWbprnlmw")
 
 
 def _value(seg: Segment, position: int) -> str:
-    value = seg.element(position)
-    if seg.delimiters.component:  # a composite: its first component is the value
-        value = value.split(seg.delimiters.component, 1)[0]
+    els = seg.elements
+    if position >= len(els):
+        return ""
+    value = els[position]
+    component = seg.delimiters.component
+    if component:  # a composite: its first component is the value
+        value = value.split(component, 1)[0]
     return value.strip()
 
 
@@ -59,66 +70,72 @@ def extract_business_keys(segments: Iterable[Segment]) -> list[tuple[str, str]]:
 
 def iter_business_keys(segments: Iterable[Segment]) -> Iterator[tuple[str, str]]:
     """The pairs of :func:`extract_business_keys` as they are found (streamed: a pair may come more than once)."""
-    found: list[tuple[str, str]] = []
-
-    def add(kind: str, value: str) -> None:
-        if value:
-            found.append((kind, value))
-
+    heading = _HEADING_BY_SEGMENT
+    references = REFERENCE_QUALIFIERS
+    marks = MARKS_QUALIFIERS
     for seg in segments:
         sid = seg.id
-        if sid not in _READ:  # most segments carry no key: one set look-up, no copy of the id
+        if sid not in _KEY_SEGMENTS:
             sid = sid.strip().upper()
-            if sid not in _READ:
+            if sid not in _KEY_SEGMENTS:
                 continue
-        if sid in _HEADING_SEGMENTS:
-            for (hid, pos), kind in HEADING.items():
-                if hid == sid:
-                    add(kind, _value(seg, pos))
-        elif sid in ("REF", "N9"):
-            ref = REFERENCE_QUALIFIERS.get(_value(seg, 1).upper())
+        if sid in heading:
+            for pos, kind in heading[sid]:
+                value = _value(seg, pos)
+                if value:
+                    yield kind, value
+        elif sid == "REF" or sid == "N9":
+            ref = references.get(_value(seg, 1).upper())
             if ref:
-                add(ref, _value(seg, 2) or _value(seg, 3))
+                value = _value(seg, 2) or _value(seg, 3)
+                if value:
+                    yield ref, value
         elif sid == "L11":
-            ref = REFERENCE_QUALIFIERS.get(_value(seg, 2).upper())
+            ref = references.get(_value(seg, 2).upper())
             if ref:
-                add(ref, _value(seg, 1))
-        elif sid == "MAN":
-            marks = MARKS_QUALIFIERS.get(_value(seg, 1).upper())
-            if marks:
-                add(marks, _value(seg, 2))
-                add(marks, _value(seg, 3))
-        if found:
-            yield from found
-            found.clear()
+                value = _value(seg, 1)
+                if value:
+                    yield ref, value
+        else:  # MAN
+            mark = marks.get(_value(seg, 1).upper())
+            if mark:
+                value = _value(seg, 2)
+                if value:
+                    yield mark, value
+                value = _value(seg, 3)
+                if value:
+                    yield mark, value
 
 
-def iter_batch_keys(batches: Iterable[list[Any]]) -> Iterator[tuple[str, str]]:
-    """:func:`iter_business_keys` of the segments in reader batches (what :func:`gateway.edi.x12.analyze` hands its
-    ``tap``: segment texts and :class:`~gateway.edi.x12.reader.ReaderEvent` items), the same pairs as
-    ``iter_business_keys(X12Reader.from_batches().segments(batches))``, with a :class:`Segment` made only for the
-    few segments keys are read from (an 856 has about sixty segments and ten carry keys)."""
-    return iter_business_keys(_key_segments(batches))
-
-
-def _key_segments(batches: Iterable[list[Any]]) -> Iterator[Segment]:
-    delims = _DEFAULT
+def key_segments(batches: Iterable[list[str | ReaderEvent]]) -> Iterator[Segment]:
+    """The segments of reader batches (:func:`gateway.edi.x12.reader.iter_batches`) that may hold a key, for
+    :func:`iter_business_keys`: the same keys as from every segment the reader yields
+    (:meth:`~gateway.edi.x12.reader.X12Reader.segments`), without a :class:`Segment` for each of the others (the
+    large majority: a 10 MB interchange has 400,000 segments and 40,000 that are read here)."""
+    skip = _NO_KEY_START
+    read = _KEY_SEGMENTS
+    delims = Delimiters()
     sep = delims.element
     for batch in batches:
         for item in batch:
             if type(item) is str:
-                text = item
-            else:  # a reader event: new delimiters (ISA, bare ST), a segment that had line breaks in it, a note
-                kind = item.kind
-                if kind == "isa" or kind == "bare":
-                    got = item.header.delimiters if kind == "isa" else item.delimiters
-                    if got is not None:
-                        delims, sep = got, got.element
+                if item[:1] in skip:
                     continue
-                if kind != "line_break":
-                    continue
-                text = item.text
-            end = text.find(sep)
-            sid = text if end < 0 else text[:end]
-            if sid in _READ or sid.strip().upper() in _READ:
-                yield Segment(text, delims)
+                end = item.find(sep)
+                sid = item if end < 0 else item[:end]
+                if sid in read or sid.strip().upper() in read:  # most of the rest carry no key either (N3, LIN...)
+                    yield Segment(item, delims)
+                continue
+            assert isinstance(item, ReaderEvent)
+            if item.kind == "isa":  # the ISA segment itself holds no key
+                header = item.header
+                assert header is not None
+                if header.delimiters is not None:
+                    delims = header.delimiters
+                    sep = delims.element
+            elif item.kind == "bare":
+                assert item.delimiters is not None
+                delims = item.delimiters
+                sep = delims.element
+            elif item.kind == "line_break":
+                yield Segment(item.text, delims)

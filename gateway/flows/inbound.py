@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.edi.x12 import analyze
-from gateway.edi.x12.reader import X12Reader
+from gateway.edi.x12.reader import iter_batches
 from gateway.errors import (
     DocumentError,
     GatewayError,
@@ -35,7 +35,7 @@ from gateway.errors import (
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
 from gateway.flows.batching import KeySink
-from gateway.flows.business_keys import iter_batch_keys, iter_business_keys
+from gateway.flows.business_keys import iter_business_keys, key_segments
 from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
 from gateway.flows.file_documents import FileDocuments
@@ -349,14 +349,17 @@ class InboundFlow:
         assert msg.id is not None and msg.archive_key is not None
         sink = KeySink(self.store, msg.id, batch)
         if kept is not None:
-            sink.add(iter_batch_keys(kept))
+            sink.add(iter_business_keys(key_segments(kept)))
             sink.close()
             return
         try:
             with self.archive.open(msg.archive_key) as src:
-                sink.add(iter_business_keys(X12Reader(src)))
+                sink.add(iter_business_keys(key_segments(iter_batches(src))))
         except GatewayError as exc:  # unreadable segments are reported by the analysis, not here
             log.warning("business_keys.unreadable", extra={"fields": {"error": exc.describe()}})
+        except BaseException:
+            sink.drain()  # a chunk still being written (KeySink writes full chunks in a thread)
+            raise
         sink.close()
 
     def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:

@@ -15,10 +15,11 @@ from gateway.mapping.x12 import (
     EnvelopeSettings,
     from_canonical,
     iter_canonical,
+    iter_mapped,
     iter_transactions,
     map_transaction,
     to_canonical,
 )
 
-__all__ = ["EnvelopeSettings", "business_keys", "from_canonical", "iter_canonical", "iter_transactions",
+__all__ = ["EnvelopeSettings", "business_keys", "from_canonical", "iter_canonical", "iter_mapped", "iter_transactions",
            "load_overrides", "map_transaction", "to_canonical"]

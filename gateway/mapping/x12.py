@@ -45,6 +45,7 @@ class TransactionData:
     segments: list[Segment] = field(default_factory=list)
     sender: str = ""
     receiver: str = ""
+    enveloped: bool = False  # an ISA header was read before it (so the file has an interchange)
 
 
 def iter_transactions(source: Source, *, default_version: str = "004010") -> Iterator[TransactionData]:
@@ -53,6 +54,7 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
     the reader's batches: one generator step per batch, not per segment."""
     version = ""
     sender = receiver = ""
+    enveloped = False
     current: TransactionData | None = None
     delims = Delimiters()
     position = 0
@@ -74,6 +76,7 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
                 if kind == "isa":
                     header = item.header
                     assert header is not None
+                    enveloped = True
                     if header.delimiters is None:
                         continue
                     delims = header.delimiters
@@ -99,7 +102,8 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
                 if current is not None:  # ST without SE: the previous set ends here
                     yield current
                 current = TransactionData(seg.element(1).strip(), seg.element(2).strip(),
-                                          version or default_version, seg, sender=sender, receiver=receiver)
+                                          version or default_version, seg, sender=sender, receiver=receiver,
+                                          enveloped=enveloped)
             elif sid == "SE":
                 if current is not None:
                     yield current
@@ -187,12 +191,19 @@ def iter_canonical(source: Source, partner_overrides: Mapping[str, Any] | None =
                    root: Path | None = None) -> Iterator[Record | MappingError]:
     """:func:`to_canonical` streamed: one record (or MappingError) at a time, so memory does not grow with the
     file. The mapping of each (set, version) is looked up once per call, not once per transaction set."""
+    for _tx, item in iter_mapped(source, partner_overrides, file=file, root=root):
+        yield item
+
+
+def iter_mapped(source: Source, partner_overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
+                root: Path | None = None) -> Iterator[tuple[TransactionData, Record | MappingError]]:
+    """:func:`iter_canonical` with each item's transaction set (its segments, where it sits)."""
     specs: dict[tuple[str, str], MappingSpec | None] = {}
     for tx in iter_transactions(source):
         key = (tx.set_id, tx.version)
         if key not in specs:
             specs[key] = mapping_for(tx.set_id, tx.version, "in", partner_overrides, root)
-        yield map_transaction(tx, partner_overrides, file=file, root=root, spec=specs[key])
+        yield tx, map_transaction(tx, partner_overrides, file=file, root=root, spec=specs[key])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -278,4 +289,5 @@ def from_canonical(records: Iterable[Record | Mapping[str, Any]], envelope: Enve
 
 
 __all__ = ["EnvelopeSettings", "Order", "Shipment", "Status", "TransactionData", "from_canonical",
-           "hook_registry", "iter_canonical", "iter_transactions", "map_transaction", "record_segments", "to_canonical"]
+           "hook_registry", "iter_canonical", "iter_mapped", "iter_transactions", "map_transaction",
+           "record_segments", "to_canonical"]

@@ -1,4 +1,4 @@
-"""``iter_batch_keys``: the business keys of a small file straight from the reader batches its analysis kept give
+"""``key_segments``: the business keys of a small file straight from the reader batches its analysis kept give
 the same pairs, in the same order, as reading them from the segments of a second read (the inbound flow's path)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from x12_corpus import corpus_files, corpus_id
 
 from gateway.edi.x12 import X12Reader, analyze
-from gateway.flows.business_keys import iter_batch_keys, iter_business_keys
+from gateway.flows.business_keys import iter_business_keys, key_segments
 
 FILES = corpus_files("214", "856", "940", "945", "997", "999", "envelope-variants", "invalid")
 
@@ -20,7 +20,7 @@ def test_batch_keys_are_the_keys_of_the_segments(path: Path) -> None:
     data = path.read_bytes()
     kept: list[list[object]] = []
     analyze(data, tolerant=True, file=path.name, tap=kept.append)
-    assert list(iter_batch_keys(kept)) == list(iter_business_keys(X12Reader(data)))
+    assert list(iter_business_keys(key_segments(kept))) == list(iter_business_keys(X12Reader(data)))
 
 
 def test_batch_keys_follow_delimiters_line_breaks_and_garbage() -> None:
@@ -29,6 +29,6 @@ def test_batch_keys_follow_delimiters_line_breaks_and_garbage() -> None:
             + sample.read_bytes().replace(b"*", b"|").replace(b"REF|BM", b"REF|BM\n"))
     kept: list[list[object]] = []
     analyze(data, tolerant=True, tap=kept.append)
-    got = list(iter_batch_keys(kept))
+    got = list(iter_business_keys(key_segments(kept)))
     assert got == list(iter_business_keys(X12Reader(data)))
     assert ("bol", "000001") in got
