@@ -11,6 +11,7 @@ from gateway.cli.common import fail, settings_from
 from gateway.cli.failures import StartupError, archive_missing, bind, check_partners_folder, die
 from gateway.errors import GatewayError
 from gateway.logging import configure_logging, get_logger
+from gateway.malloc import limit_arenas
 
 SHUTDOWN_GRACE_SECONDS = 3
 
@@ -96,4 +97,5 @@ def serve(
     # the ~160,000 objects of imports and start-up never die: out of the collector's sight, so that its full
     # collections (frequent under a burst of files) stop walking them again and again
     gc.freeze()
+    limit_arenas()  # before the worker threads start: gateway/malloc.py
     uvicorn.Server(config_).run(sockets=[sock])

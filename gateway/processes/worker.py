@@ -50,6 +50,9 @@ def watch_parent(stream: Any, stop: threading.Event) -> None:
 
 
 def main() -> None:
+    from gateway.malloc import limit_arenas
+
+    limit_arenas()  # as gateway serve does, before any thread: gateway/malloc.py
     spec = read_spec(sys.stdin)
     os.environ["GATEWAY_NODE_ID"] = spec["node"]  # before anything asks for gateway.node.node_id()
     from gateway.logging import configure_logging, get_logger
