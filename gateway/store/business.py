@@ -51,6 +51,7 @@ OUT = Output.__table__  # type: ignore[attr-defined]
 CURSOR = ("(business)", "business_key")
 MAX_MESSAGES = 500  # one object's timeline; more is a key reused beyond reason (shown as truncated)
 MAX_NORMS = 200
+REACH_KEYS = 20_000  # key rows a shared key's widening reads at most (500 messages of 40 keys)
 
 
 def _other(kind: str) -> str:
@@ -410,8 +411,9 @@ def _shared_norms(kind: str) -> Any:
 
 def _reach(conn: Connection, kind: str, norm: str) -> int | None:
     """The oldest ``kind`` object named by a family key of the messages carrying ``norm``: the first
-    :data:`MAX_MESSAGES` of them, their first :data:`MAX_NORMS` join forms, as :func:`find_object` widens, but the
-    oldest first on both backends (PostgreSQL's arbitrary pick missed the first message's object). One statement,
+    :data:`MAX_MESSAGES` of them (oldest key first), up to :data:`REACH_KEYS` of their keys. Not 200 arbitrary join
+    forms as :func:`find_object` widens: on PostgreSQL (keys of concurrent files interleaved) those missed the object
+    the first message made, and each chunk of a burst sharing a PRO number made a new shipment. One statement,
     served by ``ix_business_key_norm`` and the (message_id, kind, value) index, bounded whatever the number of
     messages sharing the key (a carrier's PRO number on every ship notice)."""
     return conn.execute(_reach_statement(kind), {"norm": norm}).scalar()
@@ -424,7 +426,7 @@ def _reach_statement(kind: str) -> Any:
                                                  BK.c.kind.in_(kinds))
                 .order_by(BK.c.id).limit(MAX_MESSAGES + 1))
     norms = (sa.select(BK.c.norm).where(BK.c.message_id.in_(carriers), BK.c.kind.in_(kinds), BK.c.norm.is_not(None))
-             .group_by(BK.c.norm).order_by(sa.func.min(BK.c.id)).limit(MAX_NORMS))
+             .limit(REACH_KEYS))
     return sa.select(sa.func.min(BO.c.id)).where(BO.c.kind == kind, BO.c.norm.in_(norms))
 
 
