@@ -3,9 +3,12 @@
 Each run (the ``business.service_levels`` scheduler job, every ``service_level_check_seconds``):
 
 1. **index** -- business keys recorded since the last run make or touch their orders and shipments
-   (:func:`gateway.store.business.index_new_keys`: chunks of 2,000 key rows, one short transaction each, memory
-   bounded whatever the size of a message; the cursor moves with a guarded UPDATE, so nodes sharing a PostgreSQL
-   store never index a row twice);
+   (:func:`gateway.store.business.index_new_keys`: chunks of 1,000 key rows, one short transaction each, memory
+   and work bounded whatever the size of a message or the number of messages sharing a key; the cursor moves with a
+   guarded UPDATE, so nodes sharing a PostgreSQL store never index a row twice, and a crash loses no more than the
+   chunk being written). On SQLite the job pauses after each chunk as long as the chunk took (at most
+   :data:`YIELD_MAX`): a writer waiting on the lock (the inbound flow, an inbound worker process) gets in between
+   two chunks instead of waiting out the whole backlog;
 2. **check** -- objects whose check is due (touched, or a service-level window ending) are claimed with a lease
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and evaluated against the service levels declared in the partner
    files of their documents; stage, next check and new breaches (with an ``sla.breached`` event on the document
@@ -20,6 +23,7 @@ Fail points: ``sla.after_record`` (breach written, not announced), ``sla.after_h
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +40,8 @@ from gateway.store import business as rows
 log = get_logger(__name__)
 LEASE = timedelta(seconds=60)
 UNSETTLED_RECHECK = timedelta(seconds=5)  # a document still being processed may not be mapped yet
-INDEX_BATCHES = 20  # per run, of 2,000 keys each
+INDEX_BATCHES = 40  # per run, of 1,000 keys each
+YIELD_MAX = 0.25  # seconds: the longest pause between two index chunks on SQLite
 
 
 class ServiceLevelJob:
@@ -55,11 +60,18 @@ class ServiceLevelJob:
         now = self.clock()
         indexed = 0
         seen: dict[int, dict[str, Any]] = {}  # primary keys of messages spanning chunks, found once per run
+        sqlite = self.store.engine.dialect.name == "sqlite"
+        longest = 0.0  # seconds: the longest index transaction (on SQLite, the longest hold of the write lock)
         for _ in range(INDEX_BATCHES):
+            began = time.monotonic()
             n = rows.index_new_keys(self.store.engine, now=now, seen=seen)
+            took = time.monotonic() - began
             indexed += n
             if n == 0:
                 break
+            longest = max(longest, took)
+            if sqlite:  # the write lock free at least half the time: see the module's docstring
+                time.sleep(min(took, YIELD_MAX))
         checked = breached = 0
         for obj in rows.claim_due(self.store.engine, owner=self.owner, now=self.clock(), lease=LEASE):
             try:
@@ -70,7 +82,7 @@ class ServiceLevelJob:
         announced = self.announce()
         if indexed or breached or announced:
             log.info("sla.run", extra={"fields": {"indexed": indexed, "checked": checked, "breached": breached,
-                                                  "announced": announced}})
+                                                  "announced": announced, "index_longest_ms": round(longest * 1000)}})
         return {"indexed": indexed, "checked": checked, "breached": breached, "announced": announced}
 
     def check(self, obj: Any) -> int:
