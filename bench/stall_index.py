@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import gateway
-from gateway.store import business as rows
+from gateway.store import business_index as index
 from gateway.store.db import create_db_engine
 
 
@@ -61,7 +61,7 @@ def main() -> None:
     cpu0 = time.process_time()
     while True:
         t = time.perf_counter()
-        n = rows.index_new_keys(engine, now=now, seen=seen)
+        n = index.index_new_keys(engine, now=now, seen=seen)
         d = time.perf_counter() - t
         if n == 0:
             break

@@ -3,7 +3,7 @@
 Each run (the ``business.service_levels`` scheduler job, every ``service_level_check_seconds``):
 
 1. **index** -- business keys recorded since the last run make or touch their orders and shipments
-   (:func:`gateway.store.business.index_new_keys`: chunks of 1,000 key rows, one short transaction each, memory
+   (:func:`gateway.store.business_index.index_new_keys`: chunks of 1,000 key rows, one short transaction each, memory
    and work bounded whatever the size of a message or the number of messages sharing a key; the cursor moves with a
    guarded UPDATE, so nodes sharing a PostgreSQL store never index a row twice, and a crash loses no more than the
    chunk being written). On SQLite the job pauses after each chunk as long as the chunk took (at most
@@ -36,6 +36,7 @@ from gateway.flows.business import Timelines, levels_for, unsettled
 from gateway.logging import get_logger
 from gateway.node import node_id
 from gateway.store import business as rows
+from gateway.store import business_index as index
 
 log = get_logger(__name__)
 LEASE = timedelta(seconds=60)
@@ -64,7 +65,7 @@ class ServiceLevelJob:
         longest = 0.0  # seconds: the longest index transaction (on SQLite, the longest hold of the write lock)
         for _ in range(INDEX_BATCHES):
             began = time.monotonic()
-            n = rows.index_new_keys(self.store.engine, now=now, seen=seen)
+            n = index.index_new_keys(self.store.engine, now=now, seen=seen)
             took = time.monotonic() - began
             indexed += n
             if n == 0:

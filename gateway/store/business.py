@@ -1,16 +1,14 @@
-"""Store side of business objects (orders, shipments): the join over normalised business keys, the object index
-the service-level job maintains, its claims, and service-level breaches.
+"""Store side of business objects (orders, shipments): the join over normalised business keys, the objects'
+claims, and service-level breaches.
 
 The join (:func:`related_messages`) runs on ``business_key.norm`` (indexed, ``ix_business_key_norm``, on both
 backends): the messages carrying the key in its family (an order: ``order``/``po``; a shipment: ``shipment``/
 ``bol``/``pro``/``tracking``/``sscc``), widened once within the family (a 940 names order and PO, an 856 only the
 PO) and once across (an order's 945 names its shipment, whose 214s name only the shipment and the PRO).
 
-The index (:func:`index_new_keys`) reads business keys recorded since a cursor (a ``control_counter`` row, scope
-``(business)``) and makes or touches the ``business_object`` of each message; the cursor moves with a guarded
-UPDATE in the same transaction, so two nodes never index the same rows twice. The job claims due objects with a
-lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded UPDATE on both) and writes an evaluation -- stage, next
-check, breaches, their timeline events -- in one transaction (:func:`finish`).
+The index of objects is :mod:`gateway.store.business_index` (the service-level job's). The job claims due
+objects with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded UPDATE on both) and writes an evaluation
+-- stage, next check, breaches, their timeline events -- in one transaction (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.business.keys import OBJECT_KINDS, family, normalise, primary_key
+from gateway.business.keys import OBJECT_KINDS
 from gateway.store.models import (
     AckLink,
     BusinessKey,
@@ -48,10 +46,8 @@ AL = AckLink.__table__  # type: ignore[attr-defined]
 H = Handoff.__table__  # type: ignore[attr-defined]
 CC = ControlCounter.__table__  # type: ignore[attr-defined]
 OUT = Output.__table__  # type: ignore[attr-defined]
-CURSOR = ("(business)", "business_key")
 MAX_MESSAGES = 500  # one object's timeline; more is a key reused beyond reason (shown as truncated)
 MAX_NORMS = 200
-REACH_KEYS = 20_000  # key rows a shared key's widening reads at most (500 messages of 40 keys)
 
 
 def _other(kind: str) -> str:
@@ -266,246 +262,6 @@ def find_object(conn: Connection, kind: str, norm: str, ids: Sequence[int] = (),
 
 def breaches_of(conn: Connection, object_id: int) -> list[Any]:
     return list(conn.execute(sa.select(SB).where(SB.c.object_id == object_id).order_by(SB.c.id)))
-
-
-# -- the index ------------------------------------------------------------------------------------------------
-def _cursor(conn: Connection) -> int:
-    row = conn.execute(sa.select(CC.c.value).where(CC.c.scope == CURSOR[0], CC.c.kind == CURSOR[1])).first()
-    if row is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(sa.insert(CC).values(scope=CURSOR[0], kind=CURSOR[1], value=0))
-        except sa.exc.IntegrityError:
-            pass  # another node made it
-        return 0
-    return int(row[0])
-
-
-def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
-                   seen: dict[int, dict[str, Any]] | None = None) -> int:
-    """Make or touch the objects of messages whose keys were recorded since the cursor; returns the key rows read
-    (0: nothing new, or another node is indexing the same rows).
-
-    One call is one chunk of at most ``batch`` key rows (keyset pagination on the key id above the cursor) in one
-    short transaction; its memory does not grow with the size of a message. A message's object is named by its
-    :func:`~gateway.business.keys.primary_key` over *all* its keys: for a message whose keys all lie in the chunk
-    the chunk's rows are enough; for one that has keys before or after it (a large interchange spans many chunks,
-    a key added later) the primary key is found with one bounded query per kind (:func:`_first_key`).
-    ``seen``: primary keys already found during this run (message id -> kind -> key); a message spanning many
-    chunks is then looked up once per run, not once per chunk."""
-    with engine.begin() as conn:
-        start = _cursor(conn)
-        rows = conn.execute(sa.select(BK.c.id, BK.c.message_id, BK.c.kind, BK.c.value, BK.c.norm)
-                            .where(BK.c.id > start).order_by(BK.c.id).limit(batch)).all()
-        if not rows:
-            return 0
-        end = rows[-1].id
-        moved = conn.execute(sa.update(CC).where(CC.c.scope == CURSOR[0], CC.c.kind == CURSOR[1],
-                                                 CC.c.value == start).values(value=end))
-        if moved.rowcount != 1:
-            conn.rollback()
-            return 0
-        # keys written by a path that does not normalise (a bulk insert) get their join form here
-        missing = [{"i": r.id, "n": normalise(r.value)} for r in rows
-                   if r.norm is None and family(r.kind) and normalise(r.value)]
-        if missing:
-            conn.execute(sa.update(BK).where(BK.c.id == sa.bindparam("i")).values(norm=sa.bindparam("n")), missing)
-        keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        joins: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # id -> family -> norms
-        filled = {m["i"]: m["n"] for m in missing}
-        for r in rows:
-            keys[r.message_id].append((r.kind, r.value))
-            fam, norm = family(r.kind), r.norm if r.norm is not None else filled.get(r.id)
-            if fam and norm is not None:
-                joins[r.message_id][fam].append(norm)
-        ids = list(keys)  # in order of their first key in the chunk
-        spanning = _spanning(conn, ids, start, end)
-        meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
-                                              .where(M.c.id.in_(ids)))}
-        reach = _unshared(conn, joins, start, end)  # per chunk: see _object_for
-        for mid in sorted(ids):
-            m = meta.get(mid)
-            if m is None:
-                continue
-            for kind in OBJECT_KINDS:
-                if mid not in spanning:
-                    named = primary_key(kind, keys[mid])
-                elif seen is not None and kind in seen.get(mid, {}):
-                    named = seen[mid][kind]
-                else:
-                    named = _first_key(conn, mid, kind)
-                    if seen is not None:
-                        seen.setdefault(mid, {})[kind] = named
-                if named is None:
-                    continue
-                if mid not in spanning:
-                    norms = set(list(dict.fromkeys(joins[mid][kind]))[:MAX_NORMS])
-                elif seen is not None and f"{kind}/norms" in seen.get(mid, {}):
-                    norms = seen[mid][f"{kind}/norms"] | set(joins[mid][kind])  # and keys new in this chunk
-                else:
-                    norms = _norms_of(conn, [mid], OBJECT_KINDS[kind])
-                    if seen is not None:
-                        seen.setdefault(mid, {})[f"{kind}/norms"] = norms
-                _touch(conn, kind, named, norms, m.partner_id, m.created_at, now, reach)
-        return len(rows)
-
-
-def _spanning(conn: Connection, ids: list[int], start: int, end: int) -> set[int]:
-    """The messages of a chunk of key rows ``(start, end]`` that have keys outside it: the first and the last
-    (a message's keys are written together, so the chunk may cut them), and any other with a key recorded before
-    or after (one statement; it reads the keys of those messages only, which lie in the chunk)."""
-    edge = {ids[0], ids[-1]}
-    inner = [i for i in ids if i not in edge]
-    out = set(edge)
-    for chunk in range(0, len(inner), 500):
-        q = (sa.select(BK.c.message_id).where(BK.c.message_id.in_(inner[chunk:chunk + 500]),
-                                              sa.or_(BK.c.id <= start, BK.c.id > end)).distinct())
-        out.update(r[0] for r in conn.execute(q))
-    return out
-
-
-def _first_key(conn: Connection, message_id: int, kind: str) -> tuple[str, str] | None:
-    """:func:`~gateway.business.keys.primary_key` of a message from the store, without reading all its keys: the
-    first key (lowest id) with a join form of each kind of the family, in one statement served by the
-    (message_id, kind, value) index (the aggregate keeps one row per kind, whatever the message's size); the
-    family's order of preference picks among them."""
-    firsts = {r.kind: r for r in conn.execute(_first_keys(kind), {"m": message_id})}
-    for k in OBJECT_KINDS[kind]:
-        row = firsts.get(k)
-        if row is not None and normalise(row.value):
-            return row.value.strip(), normalise(row.value)
-    return None
-
-
-@cache
-def _first_keys(kind: str) -> Any:
-    first = (sa.select(sa.func.min(BK.c.id).label("id"))
-             .where(BK.c.message_id == sa.bindparam("m"), BK.c.kind.in_(list(OBJECT_KINDS[kind])),
-                    BK.c.norm.is_not(None), BK.c.norm != "").group_by(BK.c.kind))
-    return sa.select(BK.c.kind, BK.c.value).where(BK.c.id.in_(first))
-
-
-def _unshared(conn: Connection, joins: dict[int, dict[str, list[str]]], start: int,
-              end: int) -> dict[tuple[str, str], int | None]:
-    """The join forms of the chunk's key rows ``(start, end]`` that no other message carries (in their family), as
-    entries of :func:`_object_for`'s ``reach`` with no object: through such a key a message reaches only its own
-    keys' objects, which it looks up anyway. Most keys are unique (shipment id, BOL, SSCC); one statement per chunk
-    spares a :func:`_reach` for each. It reads the chunk's rows and, per row, the key's index entries up to the
-    first of another message (a key shared by thousands stops at the second)."""
-    out: dict[tuple[str, str], int | None] = {}
-    for kind in OBJECT_KINDS:
-        shared = {r[0] for r in conn.execute(_shared_norms(kind), {"lo": start, "hi": end})}
-        out.update(((kind, n), None) for fam in joins.values() for n in fam.get(kind, ()) if n not in shared)
-    return out
-
-
-@cache
-def _shared_norms(kind: str) -> Any:
-    kinds = list(OBJECT_KINDS[kind])
-    other = BK.alias("other")
-    return (sa.select(BK.c.norm)
-            .where(BK.c.id > sa.bindparam("lo"), BK.c.id <= sa.bindparam("hi"), BK.c.kind.in_(kinds),
-                   sa.exists().where(other.c.norm == BK.c.norm, other.c.kind.in_(kinds),
-                                     other.c.message_id != BK.c.message_id)).distinct())
-
-
-def _reach(conn: Connection, kind: str, norm: str) -> int | None:
-    """The oldest ``kind`` object named by a family key of the messages carrying ``norm``: the first
-    :data:`MAX_MESSAGES` of them (oldest key first), up to :data:`REACH_KEYS` of their keys. Not 200 arbitrary join
-    forms as :func:`find_object` widens: on PostgreSQL (keys of concurrent files interleaved) those missed the object
-    the first message made, and each chunk of a burst sharing a PRO number made a new shipment. One statement,
-    served by ``ix_business_key_norm`` and the (message_id, kind, value) index, bounded whatever the number of
-    messages sharing the key (a carrier's PRO number on every ship notice)."""
-    return conn.execute(_reach_statement(kind), {"norm": norm}).scalar()
-
-
-@cache
-def _reach_statement(kind: str) -> Any:
-    kinds = list(OBJECT_KINDS[kind])
-    carriers = (sa.select(BK.c.message_id).where(BK.c.norm == sa.bindparam("norm", type_=BK.c.norm.type),
-                                                 BK.c.kind.in_(kinds))
-                .order_by(BK.c.id).limit(MAX_MESSAGES + 1))
-    norms = (sa.select(BK.c.norm).where(BK.c.message_id.in_(carriers), BK.c.kind.in_(kinds), BK.c.norm.is_not(None))
-             .limit(REACH_KEYS))
-    return sa.select(sa.func.min(BO.c.id)).where(BO.c.kind == kind, BO.c.norm.in_(norms))
-
-
-@cache
-def _own_objects(kind: str) -> Any:
-    return sa.select(BO).where(BO.c.kind == kind, BO.c.norm.in_(sa.bindparam("norms", expanding=True)))
-
-
-def _object_for(conn: Connection, kind: str, named: str, norms: set[str],
-                reach: dict[tuple[str, str], int | None]) -> tuple[Any, int | None]:
-    """The object a message joins (as :func:`find_object`): the one named by its primary key ``named``, else the
-    oldest named by another of its family keys ``norms``, else the oldest named by a key of a message sharing one
-    of them. Returns it (or None) and the oldest object named by the message's own keys (None if none).
-
-    ``reach`` (one chunk, one transaction): per key, the oldest object reachable through the messages carrying it
-    (:func:`_reach`), looked up once per chunk, not once per message: a key shared by thousands of messages cost a
-    read of 500 messages and their keys for each of them (bench/results/stall.txt). The caller keeps it current
-    as objects are made (:func:`_touch`)."""
-    own = sorted({named, *norms})
-    found = conn.execute(_own_objects(kind), {"norms": own}).all()
-    if found:
-        oldest = min(r.id for r in found)
-        return next((r for r in found if r.norm == named), min(found, key=lambda r: r.id)), oldest
-    best: int | None = None
-    for n in own:
-        if (kind, n) not in reach:
-            reach[(kind, n)] = _reach(conn, kind, n)
-        got = reach[(kind, n)]
-        if got is not None and (best is None or got < best):
-            best = got
-    if best is None:
-        return None, None
-    return conn.execute(sa.select(BO).where(BO.c.id == best)).first(), None
-
-
-def _touch(conn: Connection, kind: str, named: tuple[str, str], norms: set[str], partner: str | None,
-           at: datetime, now: datetime, reach: dict[tuple[str, str], int | None]) -> None:
-    obj, oldest = _object_for(conn, kind, named[1], norms, reach)
-    if obj is None:  # none named by the message's keys (looked up just now, in this transaction): make it
-        try:
-            with conn.begin_nested():
-                res = conn.execute(_insert_object(), {
-                    "kind": kind, "norm": named[1], "key": named[0][:128], "partner_id": partner,
-                    "stage": "ordered" if kind == "order" else "shipped", "first_at": at, "last_at": at,
-                    "breaches": 0, "check_due_at": now})
-            _reached(reach, kind, {named[1], *norms}, int(res.inserted_primary_key[0]))  # type: ignore[index]
-            return
-        except sa.exc.IntegrityError:
-            pass  # another node made it meanwhile (PostgreSQL)
-        obj = conn.execute(sa.select(BO).where(BO.c.kind == kind, BO.c.norm == named[1])).first()
-        if obj is None:
-            return
-        oldest = obj.id
-    if oldest is not None:
-        _reached(reach, kind, {named[1], *norms}, oldest)
-    conn.execute(_touch_object(), {"object_id": obj.id, "t_at": at, "t_now": now})
-
-
-@cache
-def _insert_object() -> Any:
-    return sa.insert(BO)
-
-
-@cache
-def _touch_object() -> Any:
-    at = sa.bindparam("t_at", type_=BO.c.last_at.type)
-    return sa.update(BO).where(BO.c.id == sa.bindparam("object_id")).values(
-        last_at=sa.case((BO.c.last_at < at, at), else_=BO.c.last_at),
-        first_at=sa.case((BO.c.first_at > at, at), else_=BO.c.first_at),
-        check_due_at=sa.bindparam("t_now", type_=BO.c.check_due_at.type))
-
-
-def _reached(reach: dict[tuple[str, str], int | None], kind: str, norms: set[str], object_id: int) -> None:
-    """A message carrying ``norms`` now has the object ``object_id`` named by one of them: every key of the message
-    reaches it (the entries of :func:`_object_for` looked up before it was made)."""
-    for n in norms:
-        if (kind, n) in reach:
-            got = reach[(kind, n)]
-            reach[(kind, n)] = object_id if got is None else min(got, object_id)
 
 
 # -- claims -------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from gateway.store import business as rows
+from gateway.store import business_index as index
 from gateway.store.db import create_db_engine
 from gateway.store.key_index import insert_keys
 from gateway.store.migrate import upgrade
@@ -52,8 +53,8 @@ def test_the_join_survives_zeros_case_punctuation_and_qualifiers(store):
 
 def test_the_index_names_one_object_per_order_and_shipment_and_moves_its_cursor_once(store):
     ids = scenario(store)
-    assert rows.index_new_keys(store.engine, now=NOW) > 0
-    assert rows.index_new_keys(store.engine, now=NOW) == 0  # nothing new
+    assert index.index_new_keys(store.engine, now=NOW) > 0
+    assert index.index_new_keys(store.engine, now=NOW) == 0  # nothing new
     with store.engine.connect() as conn:
         orders, n_orders = rows.list_objects(conn, "order")
         shipments, n_shipments = rows.list_objects(conn, "shipment", partner="acme-retail")
@@ -61,7 +62,7 @@ def test_the_index_names_one_object_per_order_and_shipment_and_moves_its_cursor_
     # the 856 names only the PO: it joined the order named by its order number instead of making another
     assert sorted(o.norm for o in shipments) == ["SHP0042", "SHP0099"] and n_shipments == 2
     message(store, "214", [("shipment", "shp-0042"), ("pro", "PRO2")], partner="alink-carrier")
-    assert rows.index_new_keys(store.engine, now=NOW + timedelta(hours=1)) == 2
+    assert index.index_new_keys(store.engine, now=NOW + timedelta(hours=1)) == 2
     with store.engine.connect() as conn:
         obj = rows.find_object(conn, "shipment", "SHP0042")
     assert obj.check_due_at is not None and ids
@@ -70,7 +71,7 @@ def test_the_index_names_one_object_per_order_and_shipment_and_moves_its_cursor_
 def test_two_nodes_claim_disjoint_objects_and_a_breach_is_written_once(store):
     for n in range(40):
         message(store, "940", [("order", f"ORD{n}")])
-    rows.index_new_keys(store.engine, now=NOW)
+    index.index_new_keys(store.engine, now=NOW)
     got: dict[str, list[int]] = {}
 
     def node(name: str) -> None:
@@ -124,7 +125,7 @@ def test_keys_written_without_their_join_form_get_it_from_the_index(store):
                            {"message_id": mid, "kind": "file", "value": "x.edi"}])
     with store.engine.connect() as conn:
         assert rows.related_messages(conn, "order", "777") == []
-    rows.index_new_keys(store.engine, now=NOW)
+    index.index_new_keys(store.engine, now=NOW)
     with store.engine.connect() as conn:
         assert rows.related_messages(conn, "order", "777") == [mid]
         assert rows.find_object(conn, "order", "777") is not None
@@ -203,7 +204,7 @@ def test_a_message_with_many_keys_is_indexed_in_bounded_chunks_with_the_same_res
     total = len(big) + 2 * 4 + 1
     seen: dict = {}
     chunks = []
-    while n := rows.index_new_keys(store.engine, now=NOW, batch=37, seen=seen):
+    while n := index.index_new_keys(store.engine, now=NOW, batch=37, seen=seen):
         chunks.append(n)
     assert sum(chunks) == total and len(chunks) == -(-total // 37) and max(chunks) <= 37
     named = {k: v for k, v in seen[mid].items() if k in ("order", "shipment")}  # "<kind>/norms": its join forms
@@ -212,8 +213,8 @@ def test_a_message_with_many_keys_is_indexed_in_bounded_chunks_with_the_same_res
     # the same keys indexed in one chunk (all keys of each message in memory at once) give the same objects
     with store.engine.begin() as conn:
         conn.execute(rows.sa.delete(rows.BO))
-        conn.execute(rows.sa.update(rows.CC).where(rows.CC.c.scope == rows.CURSOR[0]).values(value=0))
-    assert rows.index_new_keys(store.engine, now=NOW, batch=10_000) == total
+        conn.execute(rows.sa.update(rows.CC).where(rows.CC.c.scope == index.CURSOR[0]).values(value=0))
+    assert index.index_new_keys(store.engine, now=NOW, batch=10_000) == total
     assert _objects(store) == chunked
     names = {(k, norm) for k, norm, *_ in chunked}
     assert ("order", "ORDBIG") in names and ("shipment", "SHPBIG") in names and ("shipment", "SHPADDED") in names
@@ -260,14 +261,14 @@ def test_a_key_shared_by_every_message_costs_the_index_no_more_than_unique_keys(
                 partner="harbor-3pl")
     chunks: list[int] = []
 
-    def index() -> None:
-        while got := rows.index_new_keys(store.engine, now=NOW, batch=400, seen={}):
+    def index_all() -> None:
+        while got := index.index_new_keys(store.engine, now=NOW, batch=400, seen={}):
             chunks.append(got)
 
     if store.engine.dialect.name != "sqlite":
-        index()
+        index_all()
     else:
-        hub = _vm_steps(store, index)
+        hub = _vm_steps(store, index_all)
         other = Store(create_db_engine(f"sqlite:///{tmp_path / 'unique.db'}"))
         upgrade(other.engine)
         for i in range(n):
@@ -276,7 +277,7 @@ def test_a_key_shared_by_every_message_costs_the_index_no_more_than_unique_keys(
 
 
         def index_other() -> None:
-            while rows.index_new_keys(other.engine, now=NOW, batch=400, seen={}):
+            while index.index_new_keys(other.engine, now=NOW, batch=400, seen={}):
                 pass
 
         unique = _vm_steps(other, index_other)
