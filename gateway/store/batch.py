@@ -47,7 +47,7 @@ from gateway.store.models import (
     OutputKind,
     TransactionSet,
 )
-from gateway.store.records import normalise_keys
+from gateway.store.records import KINDS, normalise_keys
 from gateway.store.rows import assign
 from gateway.store.types import utcnow
 
@@ -75,6 +75,7 @@ INSERT_INTERCHANGES = insert(T_INTERCHANGE).returning(T_INTERCHANGE.c.id, sort_b
 INSERT_GROUPS = insert(T_GROUP).returning(T_GROUP.c.id, sort_by_parameter_order=True)
 UPDATE_MESSAGE = update(T_MESSAGE).where(T_MESSAGE.c.id == bindparam("_message_id"))
 DELETE_LINEAGE = [delete(t).where(t.c.message_id == bindparam("message_id")) for t in (T_SET, T_GROUP, T_INTERCHANGE)]
+_JOINED = {kind: family(kind) is not None for kind in KINDS}  # kinds with a join form (orders, shipments)
 _IGNORE: dict[tuple[str, str], Any] = {}  # (dialect, table) -> INSERT ... ON CONFLICT DO NOTHING
 
 
@@ -164,8 +165,9 @@ class Batch:
         """Business keys (bulk insert; pairs already recorded are kept once), with their join form
         (:func:`gateway.business.keys.normalise`), so the message is on its order's timeline at once."""
         mid = _id(message)
+        joined = _JOINED  # normalise_keys admits only these kinds
         self.key_rows += [{"message_id": mid, "kind": k, "value": v,
-                           "norm": (normalise(v) or None) if family(k) else None} for k, v in normalise_keys(keys)]
+                           "norm": (normalise(v) or None) if joined[k] else None} for k, v in normalise_keys(keys)]
         return self
 
     def output(self, message: int | Message, *, kind: OutputKind | str, blob: Blob, content_type: str | None = None,

@@ -8,15 +8,15 @@ them again: 140,000 keys of a 10,000-set interchange cost about 4 s that way, ag
 and delete triggers stay). The rows just inserted are those with an id above the highest id before the insert,
 read once the transaction holds SQLite's write lock (a no-op DELETE takes it first: the driver opens the
 transaction at the first writing statement, and a SELECT before it would see the store without the rows another
-writer is about to commit), so no other row can come in between; keys already recorded (``ON CONFLICT DO
-NOTHING``) get no new id, so nothing is indexed twice.
+writer is about to commit; not needed when the transaction has written already), so no other row can come in
+between; keys already recorded (``ON CONFLICT DO NOTHING``) get no new id, so nothing is indexed twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,9 +26,9 @@ from gateway.store.models import BusinessKey
 T_KEY = BusinessKey.__table__  # type: ignore[attr-defined]
 UNIQUE = ["message_id", "kind", "value"]
 _STATEMENTS: dict[str, Any] = {}
-WRITE_LOCK = text("DELETE FROM business_key WHERE id = -1")  # matches no row; takes the write lock
-LAST_ID = text("SELECT coalesce(max(id), 0) FROM business_key")
-INDEX_NEW = text("INSERT INTO business_key_fts(rowid, value) SELECT id, value FROM business_key WHERE id > :last")
+WRITE_LOCK = "DELETE FROM business_key WHERE id = -1"  # matches no row; takes the write lock
+LAST_ID = "SELECT coalesce(max(id), 0) FROM business_key"
+INDEX_NEW = "INSERT INTO business_key_fts(rowid, value) SELECT id, value FROM business_key WHERE id > ?"
 # PostgreSQL: the rows as four arrays (an executemany is one round trip per row, even pipelined: 17% of a 10 MB
 # file's server time went to its 140,000 keys that way), sent in binary (psycopg's text form of an array escapes
 # each element in Python: 3-4 times the client CPU)
@@ -68,7 +68,17 @@ def insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if dialect != "sqlite":  # pragma: no cover - only the two supported backends
         conn.execute(_insert(dialect), rows)
         return
-    conn.execute(WRITE_LOCK)
-    last = conn.execute(LAST_ID).scalar_one()
+    if not _writing(conn):
+        conn.exec_driver_sql(WRITE_LOCK)
+    last = conn.exec_driver_sql(LAST_ID).scalar_one()
     insert_rows(conn, _insert(dialect), rows)
-    conn.execute(INDEX_NEW, {"last": last})
+    conn.exec_driver_sql(INDEX_NEW, (last,))
+
+
+def _writing(conn: Connection) -> bool:
+    """Whether this SQLite transaction has written already (so it holds the write lock): the driver opens its
+    transaction at the first writing statement (``INSERT``/``UPDATE``/``DELETE``), not at a ``SELECT``. A batch
+    writes its keys after the message rows, lineage and updates of the same transaction: no statement to take the
+    lock then."""
+    raw = conn.connection.driver_connection
+    return bool(getattr(raw, "isolation_level", None) is not None and getattr(raw, "in_transaction", False))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import RowMapping, inspect
+from sqlalchemy import RowMapping
 from sqlalchemy.orm import configure_mappers
 
 from gateway.store.models import Direction, Message, MessageStatus
@@ -78,7 +78,9 @@ def assign(msg: Message, values: Mapping[str, Any]) -> None:
     :func:`message_of`'s, in no session) gets them straight in its ``__dict__``, as it got its first values: no
     session tracks its changes, so SQLAlchemy's attribute events have nothing to record. A message a session knows
     (persistent or detached) gets them through ``setattr``, so its history stays right."""
-    if inspect(msg).transient:
+    state = msg._sa_instance_state  # type: ignore[attr-defined]
+    if state.key is None and state.session_id is None:  # transient (inspect(msg).transient, without the lookup
+        # through the inspection registry and the session registry: a third of this function's time)
         msg.__dict__.update(values)
         msg.__pydantic_fields_set__.update(values)
         return

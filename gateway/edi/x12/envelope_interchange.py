@@ -51,8 +51,35 @@ def start_interchange(st: EnvelopeState, header: IsaHeader) -> None:
                                                         header.delimiters.segment) if c and not c.isascii()),
                           ic, "ISA", severity=None if not st.tolerant else Severity.WARNING,
                           x12_code="026")
+    passed = _passed_for(st)
     for i, value in enumerate(el[:16], start=1):
+        if (i, value) in passed:
+            continue
+        before = (len(st.analysis.issues), st.analysis.suppressed, st.analysis.error_count)
         check_isa_element(st, ic, i, value)
+        if i not in _PER_FILE and before == (len(st.analysis.issues), st.analysis.suppressed,
+                                             st.analysis.error_count):
+            if len(passed) >= MAX_PASSED:
+                passed.clear()
+            passed.add((i, value))
+
+
+# ISA elements (position, value) that passed check_isa_element without an issue, per rule set: a partner's ISA
+# repeats the same qualifiers, ids and codes in every file, and the check of one is a function of its position,
+# its value and the rules (ISA11, whose check reads ISA12, is never taken from here). The date, time and control
+# number change with every file: checked each time, not remembered.
+_PER_FILE = frozenset({9, 10, 11, 13})
+MAX_PASSED = 4096
+_passed: dict[int, tuple[object, object, set[tuple[int, str]]]] = {}
+
+
+def _passed_for(st: EnvelopeState) -> set[tuple[int, str]]:
+    got = _passed.get(id(st.isa_rules))
+    if got is None or got[0] is not st.isa_rules or got[1] is not st.codes:
+        if len(_passed) >= 16:
+            _passed.clear()
+        got = _passed[id(st.isa_rules)] = (st.isa_rules, st.codes, set())
+    return got[2]
 
 
 def check_isa_element(st: EnvelopeState, ic: Interchange, pos: int, value: str) -> None:
