@@ -42,15 +42,14 @@ class _Plan:
 
     def params(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         get, converters = self.get, self.converters
-        if not converters:
+        if not converters or not rows:
             return [get(row) for row in rows]
-        out = []
-        for row in rows:
-            values = list(get(row))
-            for i, p in converters:
-                values[i] = p(values[i])
-            out.append(tuple(values))
-        return out
+        # by column: each converter mapped over its column, the rows zipped back together (no list and tuple made
+        # per row in Python: about a third less than converting row by row)
+        columns: list[Any] = list(zip(*map(get, rows), strict=True))
+        for i, p in converters:
+            columns[i] = map(p, columns[i])
+        return list(zip(*columns, strict=True))
 
 
 # (id of the statement, row keys) -> (the statement, kept so its id stays its own; the plan, or None: not for this

@@ -33,10 +33,11 @@ def normalise_keys(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Validated, stripped, de-duplicated (kind, value) pairs in first-seen order; blank values are dropped."""
     out: dict[tuple[str, str], None] = {}
     for kind, value in keys:
-        kind = str(kind).strip().lower()
-        if kind not in KINDS:
-            raise ValueError(f"unknown business key kind {kind!r}: use one of {', '.join(sorted(KINDS))}")
-        value = str(value).strip()[:MAX_KEY_LENGTH]
+        if type(kind) is not str or kind not in KINDS:  # a kind as the readers give it needs no cleaning
+            kind = str(kind).strip().lower()
+            if kind not in KINDS:
+                raise ValueError(f"unknown business key kind {kind!r}: use one of {', '.join(sorted(KINDS))}")
+        value = (value if type(value) is str else str(value)).strip()[:MAX_KEY_LENGTH]
         if value:
             out[(kind, value)] = None
     return list(out)
