@@ -405,7 +405,8 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
                 pg_tx0 = pg.transactions(c)
             start = dict(pg.cpu)
         counted0 = _counted(args, w)
-        wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", "1")))
+        default = "2" if args.database == "postgresql" else "1"  # gateway serve's default (Settings.default_processes)
+        wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", default)))
         load_before = os.getloadavg()[0]
         cpu0 = server.cpu_by_process()
         t0 = time.time()
