@@ -405,8 +405,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
                 pg_tx0 = pg.transactions(c)
             start = dict(pg.cpu)
         counted0 = _counted(args, w)
-        default = "2" if args.database == "postgresql" else "1"  # gateway serve's default (Settings.default_processes)
-        wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", default)))
+        wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", "1")))
         load_before = os.getloadavg()[0]
         cpu0 = server.cpu_by_process()
         t0 = time.time()

@@ -182,10 +182,10 @@ class Settings(BaseSettings):
     inbound_workers: int | None = Field(
         None, ge=1, le=32, description="files of one inbox processed at once; default 2 on PostgreSQL, 1 on SQLite"
     )
-    inbound_processes: int | None = Field(
-        None, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this"
-        " many minus one inbound worker processes beside itself (each its own node id, the inboxes shared between"
-        " them); default 2 on PostgreSQL, 1 on SQLite; docs/operations.md, \"Inbound worker processes\"",
+    inbound_processes: int = Field(
+        1, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this many"
+        " minus one inbound worker processes beside itself (each its own node id, the inboxes shared between them);"
+        " docs/operations.md, \"Inbound worker processes\"",
     )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
@@ -249,18 +249,12 @@ class Settings(BaseSettings):
 
     @property
     def processes(self) -> int:
-        """Processes taking inbound folder files (``inbound_processes``); unset: one (a gateway embedded in another
-        program or a test), ``gateway serve`` sets :attr:`default_processes` first."""
-        return self.inbound_processes or 1
-
-    @property
-    def default_processes(self) -> int:
-        """``gateway serve``'s default: two on PostgreSQL, one on SQLite. On this project's shared 2-core machine a
-        second process on PostgreSQL took bursts of small files faster for the same CPU per file once each process
-        claims its own share of an inbox; on SQLite it cost 20-30 % more CPU per file (each process's page cache is
-        dropped at every commit of the other, and the write lock is waited for in sleeps) for no reliable gain
-        (bench/results/procs2.txt)."""
-        return 2 if self.database.startswith(("postgres", "postgresql")) else 1
+        """Processes taking inbound folder files (``inbound_processes``). One by default on both stores: on this
+        project's 2-core test machine, shared with other work, a second process cost more CPU per file on SQLite
+        (its page cache dropped at every commit of the other process, write-lock waits in sleeps) and gave no
+        reliable gain in files per second on either store, also with shares of the inboxes
+        (bench/results/procs2.txt); set it where cores are free, and measure."""
+        return self.inbound_processes
 
     @property
     def workers(self) -> int:

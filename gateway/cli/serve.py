@@ -51,8 +51,6 @@ def serve(
 
     overrides = {k: v for k, v in {"api_host": host, "api_port": port}.items() if v is not None}
     settings = settings_from(config, **overrides)
-    if settings.inbound_processes is None:  # the store's default (Settings.default_processes)
-        settings = settings.model_copy(update={"inbound_processes": settings.default_processes})
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger("gateway.serve")
     try:

@@ -72,13 +72,3 @@ def test_one_slot_of_one_is_no_share_and_settings_give_one_per_process(tmp_path,
     monkeypatch.setenv("GATEWAY_PROCESS_SLOT", "0")
     assert share_options(Settings(home=tmp_path, inbound_processes=3)) == {"claim_share": Share(0, 3)}
 
-
-def test_serve_defaults_to_two_processes_on_postgresql_and_one_on_sqlite(tmp_path):
-    """``gateway serve`` applies Settings.default_processes when ``inbound_processes`` is unset; a gateway
-    embedded elsewhere (a test, another program) runs in one process unless told otherwise."""
-    sqlite = Settings(home=tmp_path)
-    pg = Settings(home=tmp_path, database_url="postgresql+psycopg://gw@db.example/gw")
-    assert sqlite.inbound_processes is None and sqlite.processes == 1 and sqlite.default_processes == 1
-    assert pg.processes == 1 and pg.default_processes == 2
-    assert Settings(home=tmp_path, database_url="postgresql://gw@db/gw", inbound_processes=1).processes == 1
-    assert Settings(home=tmp_path, inbound_processes=3).processes == 3

@@ -27,9 +27,6 @@ class ServeProcess:
                 "GATEWAY_API_PORT": str(self.port),
                 "GATEWAY_FOLDER__MIN_AGE_SECONDS": "0.5",
                 "GATEWAY_FOLDER__SWEEP_SECONDS": "2",
-                # one process unless the test asks for more (serve's default on PostgreSQL is two: tests that count
-                # nodes, kill one or hit a fail point mean the process they started; tests/processes sets 2)
-                "GATEWAY_INBOUND_PROCESSES": "1",
             }
         )
         full_env.update(env or {})
