@@ -56,9 +56,10 @@ class Share:
     """This process's part of a shared inbox among the ``of`` processes of one ``gateway serve`` (the parent, slot
     0, and its inbound worker processes, slots 1..of-1): a process claims at once only the files whose name hashes
     to its slot, and another slot's file only once it has waited ``grace`` seconds complete in the inbox (its
-    process is busy with a long file, restarting, or gone). The processes then do not race for the same files, and
-    each scans, stats and claims only its own share on every poll. The claim (rename) still decides who processes
-    a file: the share only orders who tries first, so nothing about exactly once depends on it."""
+    process is busy with a long file, restarting, or gone). The processes then do not race to rename the same
+    oldest files (each still looks at every file, to know when another's is overdue). The claim (rename) still
+    decides who processes a file: the share only orders who tries first, so nothing about exactly once depends
+    on it."""
 
     slot: int
     of: int
