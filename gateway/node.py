@@ -23,3 +23,12 @@ def node_id() -> str:
         return named[:MAX_LEN]
     host = socket.gethostname().replace(":", "_")[:40]
     return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"[:MAX_LEN]
+
+
+def process_slot() -> int:
+    """This process's place among the processes of one ``gateway serve``: 0 for the parent (and any single
+    process), 1..N-1 for its inbound worker processes (``GATEWAY_PROCESS_SLOT``, set by the worker at start)."""
+    try:
+        return max(0, int(os.environ.get("GATEWAY_PROCESS_SLOT", "0")))
+    except ValueError:
+        return 0

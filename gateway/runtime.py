@@ -358,6 +358,9 @@ class Gateway:
     def _start_inbound(self) -> None:
         """An inbound worker process: the partners' folder inboxes (claimed, shared with the parent) and the
         partner-file reload; everything else is the parent's."""
+        from sqlalchemy.orm import configure_mappers
+
+        configure_mappers()  # once, before the first file (the parent's start-up recovery does it there)
         self.nodes.start()
         for partner in self.registry:
             self.channels.start(partner)

@@ -250,8 +250,10 @@ class Settings(BaseSettings):
     @property
     def processes(self) -> int:
         """Processes taking inbound folder files (``inbound_processes``). One by default on both stores: on this
-        project's 2-core test machine, shared with other work, a second process gave no measurable throughput and
-        cost 10-30 % more CPU per file (bench/results/procs.txt); set it where cores are free."""
+        project's 2-core test machine, shared with other work, a second process cost more CPU per file on SQLite
+        (its page cache dropped at every commit of the other process, write-lock waits in sleeps) and gave no
+        reliable gain in files per second on either store, also with shares of the inboxes
+        (bench/results/procs2.txt); set it where cores are free, and measure."""
         return self.inbound_processes
 
     @property

@@ -78,7 +78,7 @@ class WorkerProcesses:
         )
         assert proc.stdin is not None
         try:
-            line = json.dumps({"settings": self._settings, "parent": self.parent, "node": node})
+            line = json.dumps({"settings": self._settings, "parent": self.parent, "node": node, "slot": slot})
             proc.stdin.write(line.encode() + b"\n")
             proc.stdin.flush()
         except OSError:

@@ -55,6 +55,7 @@ def main() -> None:
     limit_arenas()  # as gateway serve does, before any thread: gateway/malloc.py
     spec = read_spec(sys.stdin)
     os.environ["GATEWAY_NODE_ID"] = spec["node"]  # before anything asks for gateway.node.node_id()
+    os.environ["GATEWAY_PROCESS_SLOT"] = str(spec.get("slot", 0))  # its share of each inbox (transports/claims.py)
     from gateway.logging import configure_logging, get_logger
     from gateway.settings import Settings
 

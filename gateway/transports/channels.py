@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.failpoints import FailPoints
-from gateway.node import node_id
+from gateway.node import node_id, process_slot
 from gateway.partners.schema import FolderChannel, Partner
 from gateway.settings import Settings
+from gateway.transports.claims import Share
 from gateway.transports.folder import FolderInbound, FolderOutbound
 
 
@@ -33,6 +34,15 @@ def claim_options(settings: Settings, gone: Gone | None = None) -> dict[str, Any
             "claim_gone": gone, "failpoints": FailPoints(settings.failpoints)}
 
 
+def share_options(settings: Settings) -> dict[str, Any]:
+    """A partner inbox polled by every process of one ``gateway serve`` (``inbound_processes`` > 1): this
+    process's share of it (:class:`gateway.transports.claims.Share`). Only the partners' inboxes: the parent
+    alone polls the outboxes."""
+    if settings.processes <= 1:
+        return {}
+    return {"claim_share": Share(process_slot() % settings.processes, settings.processes)}
+
+
 def inbound_folders(settings: Settings, partner: Partner, *, gone: Gone | None = None) -> list[FolderInbound]:
     return [
         FolderInbound(
@@ -42,6 +52,7 @@ def inbound_folders(settings: Settings, partner: Partner, *, gone: Gone | None =
             min_age_seconds=settings.folder.min_age_seconds,
             ignore_suffixes=tuple(settings.folder.ignore_suffixes),
             **claim_options(settings, gone),
+            **share_options(settings),
         )
         for ch in partner.channels_for("inbound", "folder")
         if isinstance(ch, FolderChannel)

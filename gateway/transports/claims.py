@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,28 @@ class Claimed:
 
     path: Path
     origin: Path
+
+
+SHARE_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """This process's part of a shared inbox among the ``of`` processes of one ``gateway serve`` (the parent, slot
+    0, and its inbound worker processes, slots 1..of-1): a process claims at once only the files whose name hashes
+    to its slot, and another slot's file only once it has waited ``grace`` seconds complete in the inbox (its
+    process is busy with a long file, restarting, or gone). The processes then do not race to rename the same
+    oldest files (each still looks at every file, to know when another's is overdue). The claim (rename) still
+    decides who processes a file: the share only orders who tries first, so nothing about exactly once depends
+    on it."""
+
+    slot: int
+    of: int
+    grace: float = SHARE_GRACE_SECONDS
+
+    def first(self, name: str) -> bool:
+        """Whether this process claims ``name`` without waiting."""
+        return self.of <= 1 or zlib.crc32(os.fsencode(name)) % self.of == self.slot
 
 
 def _safe(node: str) -> str:

@@ -28,7 +28,7 @@ from typing import BinaryIO
 from gateway.errors import PermanentTransportError, TransientTransportError
 from gateway.failpoints import FailPoints
 from gateway.transports.base import Capability, Receipt, ReceiptOutcome, check_name, is_transient
-from gateway.transports.claims import KEEPER, ClaimSpace
+from gateway.transports.claims import KEEPER, ClaimSpace, Share
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -131,6 +131,7 @@ class FolderInbound:
         claim_node: str | None = None,
         claim_stale_seconds: float = 60.0,
         claim_gone: Callable[[], set[str]] | None = None,
+        claim_share: Share | None = None,
         failpoints: FailPoints | None = None,
     ) -> None:
         self.channel = channel
@@ -145,6 +146,7 @@ class FolderInbound:
             ClaimSpace(self.path, claim_node, stale_seconds=claim_stale_seconds, gone=claim_gone)
             if claim_node is not None else None
         )  # claim_gone: the node registry's dead nodes, whose claims are taken over without waiting for the lease
+        self.share = claim_share if self.claims is not None else None  # the processes of one gateway serve
         self._leased = False
         self.failpoints = failpoints or FailPoints()
 
@@ -187,6 +189,11 @@ class FolderInbound:
         mine.sort(key=lambda i: (i.mtime_ns, i.name))
         fresh = 0
         for item in ready:
+            if self.share is not None and not self.share.first(item.name):
+                left = self._overdue_in(item, self.share)
+                if left > 0:  # another process's share, not overdue: left to it; looked at again when overdue
+                    wait = left if wait is None else min(wait, left)
+                    continue
             if len(mine) >= CLAIM_BATCH:
                 if fresh:  # more to claim: poll again right after this batch (the other nodes take their share)
                     wait = 0.0
@@ -200,6 +207,15 @@ class FolderInbound:
             mine.append(FolderItem(self.channel, self.partner_id, claimed.path, item.size, item.mtime_ns, self.path,
                                    origin=claimed.origin))
         return mine, wait
+
+    def _overdue_in(self, item: FolderItem, share: Share) -> float:
+        """Seconds until a complete file of another process's share has waited ``share.grace`` past its minimum
+        age (then any process claims it); 0 or less: overdue."""
+        with self._lock:
+            look = self._looks.get(item.name)
+        if look is None:
+            return 0.0
+        return self.min_age + share.grace - (time.monotonic() - look.first_seen)
 
     def _scan(self) -> tuple[list[FolderItem], float | None]:
         now_wall, now = time.time(), time.monotonic()
