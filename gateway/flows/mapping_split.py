@@ -15,7 +15,8 @@ Bounded: the child is at most :data:`AHEAD` blocks ahead (a reader thread takes 
 queue of that size; when it is full the child waits on the pipe). Safe: the child writes nothing but the pipe and
 ends with ``os._exit`` (no clean-up of what it inherited: the store's connections, the archive's files); if this
 process dies (kill -9), the child's next write fails and it exits; if the child dies, hangs (:data:`WAIT`) or
-reads otherwise, :class:`SplitFailed` is raised and the caller maps the file alone, from the start.
+reads otherwise, :class:`SplitFailed` is raised and the caller maps the file alone, from the start. On Linux the
+child also gets SIGKILL when this process dies (``PR_SET_PDEATHSIG``), wherever it is.
 
 The child is forked from a process with other threads (pollers, the scheduler): it touches no lock they may hold
 (no logging, no store, no archive method: both sources are opened before the fork).
@@ -115,17 +116,21 @@ class _Child:
     @classmethod
     def start(cls, src: BinaryIO, overrides: Any, *, file: str | None, root: Any, work: Work,
               hit: Callable[[str], None]) -> _Child:
+        die_with_parent = _die_with_parent()  # looked up before the fork (the child imports nothing)
+        parent = os.getpid()
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 1
             try:
                 os.close(r)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                gc.freeze()  # what it inherited is never collected (nor finalised) here
-                _child_main(src, w, overrides, file=file, root=root, work=work, hit=hit)
-                code = 0
+                die_with_parent()
+                if os.getppid() == parent:  # else the parent died before the line above
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    gc.freeze()  # what it inherited is never collected (nor finalised) here
+                    _child_main(src, w, overrides, file=file, root=root, work=work, hit=hit)
+                    code = 0
             finally:
                 os._exit(code)
         os.close(w)
@@ -185,6 +190,25 @@ class _Child:
             pass
         self.thread.join()
         os.close(self.fd)
+
+
+_PRCTL: list[Any] = []
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A function making the calling (child) process get SIGKILL when its parent dies (Linux ``prctl``
+    ``PR_SET_PDEATHSIG``), so that a child stuck anywhere does not outlive a killed server; elsewhere a no-op (the
+    child then ends at its next write to the closed pipe)."""
+    if not _PRCTL:
+        try:
+            import ctypes
+
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+            _PRCTL.append(lambda: prctl(1, signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - not Linux
+            _PRCTL.append(lambda: None)
+    fn: Callable[[], None] = _PRCTL[0]
+    return fn
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
