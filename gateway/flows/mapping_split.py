@@ -38,8 +38,8 @@ from typing import Any, BinaryIO
 from gateway.mapping.spec import MappingSpec
 from gateway.mapping.x12 import TransactionData, iter_transactions, map_transaction, mapping_for
 
-BLOCK = 100  # transaction sets per block (the child maps every other block)
-AHEAD = 4  # blocks the child may have mapped that this process has not taken yet
+BLOCK = 50  # transaction sets per block (the child maps every other block)
+AHEAD = 2  # blocks the child may have mapped that this process has not taken yet
 WAIT = 120.0  # seconds without a block from the child before it is given up (the caller maps alone)
 _HEAD = struct.Struct("!I")
 
