@@ -11,8 +11,8 @@ agree on every set's ordinal. What the child computes for a set is what the call
 pipe one block at a time; everything that writes (the archive, the store) stays in this process, in the same
 order as when it maps alone, so the output and the step's transaction are the same.
 
-Bounded: the child is at most :data:`AHEAD` blocks ahead (a reader thread takes its blocks off the pipe into a
-queue of that size; when it is full the child waits on the pipe). Safe: the child writes nothing but the pipe and
+Bounded: the child is at most a pipe's buffer ahead (:data:`PIPE_BYTES`; when it is full, the child waits to
+write); this process holds one of its blocks at a time. Safe: the child writes nothing but the pipe and
 ends with ``os._exit`` (no clean-up of what it inherited: the store's connections, the archive's files); if this
 process dies (kill -9), the child's next write fails and it exits; if the child dies, hangs (:data:`WAIT`) or
 reads otherwise, :class:`SplitFailed` is raised and the caller maps the file alone, from the start. On Linux the
@@ -24,13 +24,13 @@ The child is forked from a process with other threads (pollers, the scheduler): 
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import pickle
-import queue
+import select
 import signal
 import struct
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, BinaryIO
@@ -39,7 +39,7 @@ from gateway.mapping.spec import MappingSpec
 from gateway.mapping.x12 import TransactionData, iter_transactions, map_transaction, mapping_for
 
 BLOCK = 50  # transaction sets per block (the child maps every other block)
-AHEAD = 2  # blocks the child may have mapped that this process has not taken yet
+PIPE_BYTES = 1 << 20  # the pipe's buffer: what the child may have mapped ahead (about 4 blocks of 856s)
 WAIT = 120.0  # seconds without a block from the child before it is given up (the caller maps alone)
 _HEAD = struct.Struct("!I")
 
@@ -102,16 +102,13 @@ def split_mapped(open_source: Opener, overrides: Any, *, file: str | None, root:
 
 
 class _Child:
-    """The forked child and the thread taking its blocks off the pipe."""
+    """The forked child, and its blocks read off the pipe (in the caller's thread: a reader thread's allocations
+    went to another malloc arena, which the 100 MB file's run grew by several MB)."""
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid = pid
         self.fd = fd
-        self.blocks: queue.Queue[Any] = queue.Queue(AHEAD)
-        self.stopping = threading.Event()
         self.done = False
-        self.thread = threading.Thread(target=self._read, name="mapping-split", daemon=True)
-        self.thread.start()
 
     @classmethod
     def start(cls, src: BinaryIO, overrides: Any, *, file: str | None, root: Any, work: Work,
@@ -134,39 +131,13 @@ class _Child:
             finally:
                 os._exit(code)
         os.close(w)
+        _widen(r)
         return cls(pid, r)
-
-    def _read(self) -> None:
-        """Blocks off the pipe (unpickled) into the queue; None at the end of the pipe."""
-        try:
-            while not self.stopping.is_set():
-                head = _read_exact(self.fd, _HEAD.size)
-                if head is None:
-                    break
-                data = _read_exact(self.fd, _HEAD.unpack(head)[0])
-                if data is None:
-                    break
-                self._put(pickle.loads(data))  # noqa: S301 - our own child's bytes through a pipe
-        except OSError:
-            pass
-        self._put(None)
-
-    def _put(self, item: Any) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.blocks.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
 
     def next_block(self, final: bool = False) -> list[tuple[int, Any]]:
         """The child's next block; at the end (``final``), [] once the child said it is done."""
-        try:
-            got = self.blocks.get(timeout=WAIT)
-        except queue.Empty:
-            raise SplitFailed(f"no block from the mapping child for {WAIT:.0f} s") from None
-        if got is None:
-            raise SplitFailed("the mapping child ended before its last block")
+        head = self._read(_HEAD.size)
+        got = pickle.loads(self._read(_HEAD.unpack(head)[0]))  # noqa: S301 - our own child's bytes, a pipe
         if got == "end":
             if not final:
                 raise SplitFailed("the mapping child ended before this process's last set")
@@ -176,9 +147,22 @@ class _Child:
             raise SplitFailed("the mapping child stopped on an error")
         return list(got)
 
+    def _read(self, n: int) -> bytes:
+        parts = []
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while n:
+            if not poller.poll(WAIT * 1000):
+                raise SplitFailed(f"no block from the mapping child for {WAIT:.0f} s")
+            got = os.read(self.fd, min(n, 1 << 20))
+            if not got:
+                raise SplitFailed("the mapping child ended before its last block")
+            parts.append(got)
+            n -= len(got)
+        return b"".join(parts)
+
     def stop(self) -> None:
-        """End the child (at once unless it has said it is done), reap it, end the reader thread."""
-        self.stopping.set()
+        """End the child (at once unless it has said it is done) and reap it."""
         if not self.done:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -188,7 +172,6 @@ class _Child:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
-        self.thread.join()
         os.close(self.fd)
 
 
@@ -211,15 +194,15 @@ def _die_with_parent() -> Callable[[], None]:
     return fn
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
-    parts = []
-    while n:
-        got = os.read(fd, min(n, 1 << 20))
-        if not got:
-            return None
-        parts.append(got)
-        n -= len(got)
-    return b"".join(parts)
+def _widen(fd: int) -> None:
+    """A pipe of up to :data:`PIPE_BYTES` (Linux; else the system's), so the child can map ahead while this
+    process maps its own blocks: what it has mapped waits in the kernel's pipe buffer, not in this process."""
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as fp:
+            size = min(PIPE_BYTES, int(fp.read()))
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (OSError, ValueError):  # pragma: no cover - not Linux, or a smaller limit: the child waits more often
+        pass
 
 
 def _send(fd: int, obj: Any) -> None:

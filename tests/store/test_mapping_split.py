@@ -146,7 +146,7 @@ def test_an_orphaned_child_exits(archive, small_blocks, tmp_path):
                 items = mapping_split.split_mapped(lambda: archive.open(blob.key), {}, file=None,
                                                    root=REPO / "mappings",
                                                    work=lambda tx, item: (tx.index, "x" * 200_000), stack=stack)
-                next(items)  # the child's blocks fill the queue and the pipe: it waits to write
+                next(items)  # the child's blocks fill the pipe: it waits to write
                 kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
                 os.write(w, (" ".join(kids) + "\n").encode())
                 signal.pause()
