@@ -68,9 +68,10 @@ def main() -> None:
         kids = t1.children_user + t1.children_system - t0.children_user - t0.children_system
         cpu = own + kids  # with a child that mapped half of the sets (gateway/flows/mapping_split.py)
         kid_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{ROOT}: {args.sets} sets: {cpu:.2f} s CPU ({args.sets / max(cpu, 1e-9):.0f} sets/cpu-s; this "
               f"process {own:.2f} s of which its main thread {main:.2f} s, children {kids:.2f} s, their peak RSS "
-              f"{kid_rss:.0f} MB), {wall:.2f} s wall; "
+              f"{kid_rss:.0f} MB), {wall:.2f} s wall, peak RSS {own_rss:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}")
         gw.stop()
     finally:
