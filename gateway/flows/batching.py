@@ -11,11 +11,9 @@ stays bounded whatever the file size::
         sink.add(business_keys(record))
     sink.close()               # the rest go into ``batch``; sink.count is how many distinct keys were seen
 
-A full chunk is written by a writer thread (``background``) while the caller goes on reading or mapping: on
-PostgreSQL the database's work on one chunk (its five indexes, the foreign key check: about 40 us a key, in another
-process) and the round trip overlap the parsing of the next, instead of the step waiting for them; on SQLite the
-insert's own work (``sqlite3_step``, in this process) runs without the GIL, so it overlaps too (a 10,000-set
-interchange: the step's thread spent about 2.5 s less, the writer about 2.4 s, bench/results/large.txt). At most one
+On PostgreSQL (``background``), a full chunk is written by a writer thread while the caller goes on reading or
+mapping: the database's work on one chunk (its five indexes, the foreign key check: about 40 us a key, in another
+process) and the round trip overlap the parsing of the next, instead of the step waiting for them. At most one
 chunk is in flight, so memory stays bounded at two chunks. :meth:`KeySink.close` waits for it and raises what the write
 raised, before the rest of the keys join the step: the step's transaction still commits after every chunk of its
 keys, as when the chunks were written in line. A write error is also raised by the next :meth:`KeySink.add` that
@@ -40,9 +38,9 @@ class KeySink:
         self.message_id = message_id
         self.batch = batch
         self.chunk = chunk
-        # by default on both stores: PostgreSQL's cost of a chunk is the server's (another process) and a round
-        # trip; SQLite's is mostly sqlite3_step, which the driver runs without the GIL
-        self.background = True if background is None else background
+        # by default on PostgreSQL only: there the chunk's cost is the server's (another process) and a round trip;
+        # SQLite's insert runs in this process, mostly under the GIL, so a thread would mostly add switches
+        self.background = store.engine.dialect.name != "sqlite" if background is None else background
         self.count = 0  # distinct within each chunk; exact for files whose keys fit in one chunk
         self.flushed = 0  # chunks written ahead of the step's transaction
         self._pending: dict[tuple[str, str], bool] = {}  # key -> known (not to write)
