@@ -263,11 +263,13 @@ class Server:
 
     @staticmethod
     def _cpu(pid: int) -> float:
+        """User + system time of the process and of its children that ended and were waited for (the child that
+        maps half of a large interchange, gateway/flows/mapping_split.py)."""
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server and its worker processes so far (a figure the other engineers'

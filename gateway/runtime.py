@@ -172,6 +172,7 @@ class Gateway:
                 archive=self.archive,
                 mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
                 overrides_dir=settings.partners_path,
+                failpoints=failpoints,
             ),
             reconciler=Reconciler(store=self.store, archive=self.archive, announce=self.handoff.announce_ack_outcome),
             duplicates=DuplicateCheck(

@@ -197,6 +197,10 @@ class DocumentsWriter:
             text = _indented(document_dict(item), "    ")
         else:
             text = record_text(item, "    ", lost)
+        return self.add_text(text)
+
+    def add_text(self, text: str) -> bytes:
+        """An entry whose text :meth:`add` gave (another writer's ``text``, e.g. in another process)."""
         self.text = text
         head = '{\n  "documents": [\n    ' if self.count == 0 else ",\n    "
         self.count += 1

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from gateway.canonical.jsonio import DocumentsWriter
 from gateway.errors import GatewayError, MappingError
+from gateway.failpoints import FailPoints
+from gateway.flows import mapping_split
 from gateway.flows.batching import KeySink
 from gateway.flows.business_keys import iter_business_keys
+from gateway.flows.mapping_split import SplitFailed
 from gateway.flows.redact import withhold_data
 from gateway.logging import get_logger
 from gateway.mapping import business_keys, iter_mapped, load_overrides
@@ -37,6 +41,7 @@ log = get_logger(__name__)
 MAX_ERRORS = 50  # mapping errors kept on the timeline event (all are in the archived JSON)
 KEEP_RECORDS = 200  # a message with up to this many sets is handed to the hand-off as it was mapped (see Mapped)
 KEEP_BYTES = 1 << 20  # ... and up to this much canonical JSON text
+SPLIT_BYTES = 2 << 20  # an X12 message this large is mapped by this process and a forked child (mapping_split)
 
 # What the hand-off needs of a message just mapped, so that it does not read the archived canonical JSON back and
 # validate every record again to find its keys: one entry per document of the output, in order: the record's
@@ -50,9 +55,12 @@ Mapped = list[tuple[str | None, tuple[tuple[str, str], ...] | None]]
 class MappingStep:
     quote_data = False  # mapping errors may quote payload values (edge.quote_data_in_reasons)
 
-    def __init__(self, *, store: Store, archive: Archive, mappings_root: Path | None, overrides_dir: Path | None):
+    def __init__(self, *, store: Store, archive: Archive, mappings_root: Path | None, overrides_dir: Path | None,
+                 split_bytes: int | None = SPLIT_BYTES, failpoints: FailPoints | None = None):
         self.store = store
         self.archive = archive
+        self.split_bytes = split_bytes  # a message this large is mapped on two cores (None: never)
+        self.failpoints = failpoints or FailPoints()
         self.mappings_root = mappings_root
         self.overrides_dir = overrides_dir
         self._overrides: dict[str, tuple[float | None, dict[str, Any]]] = {}  # partner id -> (mtime, overrides)
@@ -110,17 +118,38 @@ class MappingStep:
         of the message the caller has just recorded (its envelope step): not inserted again (the index would keep
         them once anyway); the ``mapping.done`` event counts them all the same."""
         assert msg.id is not None and msg.archive_key is not None
+        if self.split_bytes is not None and (msg.size or 0) >= self.split_bytes and mapping_split.available():
+            try:
+                return self._batch(msg, partner, keep, written, split=True)
+            except SplitFailed as exc:  # the child did not deliver: this process maps the file alone
+                log.warning("mapping.split_failed", extra={"fields": {"error": str(exc)}})
+        return self._batch(msg, partner, keep, written)
+
+    def _batch(self, msg: Message, partner: Partner, keep: dict[int, Mapped] | None,
+               written: frozenset[tuple[str, str]], split: bool = False) -> Batch:
+        assert msg.id is not None and msg.archive_key is not None
+        key = msg.archive_key
         batch = Batch()
         # keys the caller just recorded are dropped below; otherwise those the envelope step indexed are not written
         tally = _Tally(KeySink(self.store, msg.id, batch), keep=keep is not None, known=not written)
         try:
             overrides = self.overrides(partner.id)
-            with self.archive.open(msg.archive_key) as src:
-                results = tally.sets(iter_mapped(src, overrides, file=msg.file_name, root=self.mappings_root))
+            with ExitStack() as stack:
+                if split:  # every other block of sets mapped by a forked child (mapping_split)
+                    mapped = mapping_split.split_mapped(
+                        lambda: self.archive.open(key), overrides, file=msg.file_name, root=self.mappings_root,
+                        work=partial(_premap, known=not written), stack=stack, hit=self.failpoints.hit)
+                else:
+                    src = stack.enter_context(self.archive.open(key))
+                    mapped = iter_mapped(src, overrides, file=msg.file_name, root=self.mappings_root)
+                results = tally.sets(mapped)
                 first = next(results, None)
                 if first is None:
                     return Batch()
                 blob = self.archive.put_chunks(tally.documents(chain([first], results)))
+        except SplitFailed:
+            tally.keys.drain()
+            raise
         except GatewayError as exc:
             tally.keys.drain()
             return self._failed(msg, [exc.describe()])
@@ -168,7 +197,8 @@ class _Tally:
         self._use_known = known  # look up the keys the envelope step indexed (_known)
 
     def sets(self, mapped: Iterable[tuple[TransactionData, Any]]) -> Iterator[Any]:
-        """The items of :func:`gateway.mapping.iter_mapped`, noting each one's transaction set (see _known)."""
+        """The items of :func:`gateway.mapping.iter_mapped`, noting each one's transaction set (see _known); a set
+        mapped by the split's child comes as its :func:`_premap` result (a tuple)."""
         for tx, item in mapped:
             self._set = tx
             yield item
@@ -183,16 +213,24 @@ class _Tally:
         the store before the mapping runs. A record's keys among them (its shipment id, BOL, PO, SSCC: for an
         856, all of them) are counted as before but not written again: on a 10,000-set file, 90,000 inserts that
         changed nothing."""
-        tx = self._set
-        if tx is None or not tx.enveloped or not self._use_known:
-            return frozenset()
-        return frozenset(normalise_keys(iter_business_keys(tx.segments)))
+        return _known(self._set, self._use_known)
 
     def documents(self, results: Iterable[Any]) -> Iterator[bytes]:
         writer = DocumentsWriter()
         lost: list[str] = []
         for item in results:
-            if isinstance(item, MappingError):
+            if type(item) is tuple:  # mapped by the split's child (_premap)
+                error, text, keys, to_keep = item
+                if error is not None:
+                    self.error_count += 1
+                    if len(self.errors) < MAX_ERRORS:
+                        self.errors.append(error)
+                else:
+                    self.records += 1
+                    self.keys.add(keys[0], keys[1])
+                chunk = writer.add_text(text)
+                self._keep(text if error is None else None, to_keep)
+            elif isinstance(item, MappingError):
                 self.error_count += 1
                 if len(self.errors) < MAX_ERRORS:
                     self.errors.append(item.describe())
@@ -201,8 +239,7 @@ class _Tally:
             else:
                 self.records += 1
                 keys = business_keys(item)
-                known = self._known()
-                self.keys.add(keys, known and [k for k in keys if (k[0], k[1][:MAX_KEY_LENGTH]) in known])
+                self.keys.add(keys, _known_of(keys, self._known()))
                 chunk = writer.add(item, lost)
                 # kept as read back from the archive; its keys hold for that unless a required value was pruned
                 # from the text (which then no longer parses back: the hand-off finds what it finds)
@@ -220,3 +257,27 @@ class _Tally:
             self.kept = None  # a large message: the hand-off reads its output back one record at a time
             return
         kept.append((text, tuple(keys) if keys is not None else None))
+
+
+def _known(tx: TransactionData | None, use_known: bool) -> frozenset[tuple[str, str]]:
+    """:meth:`_Tally._known` of a set."""
+    if tx is None or not tx.enveloped or not use_known:
+        return frozenset()
+    return frozenset(normalise_keys(iter_business_keys(tx.segments)))
+
+
+def _known_of(keys: list[tuple[str, str]], known: frozenset[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [k for k in keys if (k[0], k[1][:MAX_KEY_LENGTH]) in known] if known else []
+
+
+def _premap(tx: TransactionData, item: Any, *, known: bool) -> tuple[Any, ...]:
+    """What :meth:`_Tally.documents` needs of a set the split's child mapped (computed in the child, pickled):
+    ``(error description or None, the entry's text, (keys, known keys) or None, keys to keep or None)``."""
+    writer = DocumentsWriter()
+    if isinstance(item, MappingError):
+        writer.add(item)
+        return item.describe(), writer.text, None, None
+    lost: list[str] = []
+    writer.add(item, lost)
+    keys = business_keys(item)
+    return None, writer.text, (keys, _known_of(keys, _known(tx, known))), None if lost else keys

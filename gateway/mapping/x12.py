@@ -9,7 +9,7 @@ segment position and field when that set cannot be mapped (the other sets still 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,22 +46,37 @@ class TransactionData:
     sender: str = ""
     receiver: str = ""
     enveloped: bool = False  # an ISA header was read before it (so the file has an interchange)
+    index: int = 0  # 0-based ordinal of the set in the file
+    skipped: bool = False  # not wanted (iter_transactions' ``want``): its body segments were not kept
 
 
-def iter_transactions(source: Source, *, default_version: str = "004010") -> Iterator[TransactionData]:
+def iter_transactions(source: Source, *, default_version: str = "004010",
+                      want: Callable[[int], bool] | None = None) -> Iterator[TransactionData]:
     """Transaction sets of ``source`` in file order (streamed; envelope problems are the analyser's business).
     The segments are those :class:`~gateway.edi.x12.reader.X12Reader` yields (same positions), built here from
-    the reader's batches: one generator step per batch, not per segment."""
+    the reader's batches: one generator step per batch, not per segment.
+
+    ``want(index)`` (optional): whether the set of that 0-based ordinal is wanted; one that is not is yielded all
+    the same, where it sits, ``skipped`` and without its body segments (none is built: what another process maps,
+    see :mod:`gateway.flows.mapping_split`). Ordinals, positions and envelope values are those of a full read."""
     version = ""
     sender = receiver = ""
     enveloped = False
     current: TransactionData | None = None
     delims = Delimiters()
+    sep = delims.element
     position = 0
+    index = 0
+    skipping = False  # the current set is not wanted: its segments are only looked at for the envelope's
     for batch in iter_batches(source):
         for item in batch:
             if type(item) is str:
                 position += 1
+                if skipping:  # the id as Segment would split it, without building one
+                    end = item.find(sep)
+                    sid = item if end < 0 else item[:end]
+                    if sid not in _ENVELOPE and sid.strip() not in _ENVELOPE:
+                        continue
                 seg = Segment(item, delims, position)
                 sid = seg.id
                 if sid not in _ENVELOPE:
@@ -80,11 +95,13 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
                     if header.delimiters is None:
                         continue
                     delims = header.delimiters
+                    sep = delims.element
                     position += 1
                     seg = Segment(delims.element.join(["ISA", *header.elements]), delims, position)
                 elif kind == "bare":
                     assert item.delimiters is not None
                     delims = item.delimiters
+                    sep = delims.element
                     continue
                 elif kind == "line_break":
                     position += 1
@@ -101,14 +118,17 @@ def iter_transactions(source: Source, *, default_version: str = "004010") -> Ite
             elif sid == "ST":
                 if current is not None:  # ST without SE: the previous set ends here
                     yield current
+                skipping = want is not None and not want(index)
                 current = TransactionData(seg.element(1).strip(), seg.element(2).strip(),
                                           version or default_version, seg, sender=sender, receiver=receiver,
-                                          enveloped=enveloped)
+                                          enveloped=enveloped, index=index, skipped=skipping)
+                index += 1
             elif sid == "SE":
                 if current is not None:
                     yield current
                     current = None
-            elif current is not None:
+                    skipping = False
+            elif current is not None and not skipping:
                 current.segments.append(seg)
     if current is not None:
         yield current
