@@ -101,11 +101,15 @@ def _new(a: Answering, blob: Blob) -> NewMessage:
     generated = _detail(answer, control=control)
 
     def linked(ack_id: int) -> Batch:
-        return (
+        then = (
             Batch()
             .ack_link(message_id=inbound_id, ack_message_id=ack_id, kind=answer.kind, result=answer.result)
             .event(inbound_id, "ack.generated", detail={**generated, "ack_message_id": ack_id})
         )
+        # the observers take the answered message's columns from the flow's object (its direction is what they
+        # read for an acknowledgement link), not from a SELECT of the answered messages after the commit
+        then.messages[inbound_id] = a.answered
+        return then
 
     created: dict[str, Any] = {"acknowledges": inbound_id, "kind": answer.kind}
     if answer.note is not None:

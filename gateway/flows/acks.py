@@ -116,14 +116,18 @@ class AckFlow:
         return produced
 
     def acknowledge_many(
-        self, works: Sequence[tuple[Message, Partner, Any, Batch]], *, now: datetime
+        self, works: Sequence[tuple[Message, Partner, Any, Batch]], *, now: datetime, fresh: bool = False
     ) -> list[list[Message]]:
         """:meth:`acknowledge` for a batch of messages, each with the batch its ``ack.sent`` events go into. The
         store work is per batch: one query for acknowledgements recorded before, one transaction for the control
-        numbers of all new ones, one recording them all (after each is archived), then each is delivered."""
+        numbers of all new ones, one recording them all (after each is archived), then each is delivered.
+
+        ``fresh``: the messages were created by the caller's batch a moment ago and are leased to it (the inbound
+        batch), so none has an acknowledgement recorded yet: the query for them is skipped (the unique index on
+        the idempotency key would still send a key recorded meanwhile down the one-by-one path)."""
         wanted = [(w, ic, f"ack:{w[0].id}:{pos}") for w in works
                   for pos, ic in enumerate(w[2].interchanges, start=1) if _policy(w[1], ic).send != "none"]
-        found = self.store.find_by_keys([key for _w, _ic, key in wanted])
+        found = {} if fresh else self.store.find_by_keys([key for _w, _ic, key in wanted])
         plans = []
         count: Counter[tuple[str, str]] = Counter()
         for (msg, partner, _a, _b), ic, key in wanted:

@@ -157,7 +157,7 @@ class InboundBatch:
             w.step = Batch()  # ack.sent events, then the final status
         assert all(w.partner is not None for w in works)
         flow.acks.acknowledge_many([(w.msg, w.partner, w.analysis, w.step) for w in works],  # type: ignore[misc]
-                                   now=flow.clock())
+                                   now=flow.clock(), fresh=True)  # created by this batch: no ack recorded yet
         flow.failpoints.hit("inbound.before_commit")
         for w in works:
             with w.context():

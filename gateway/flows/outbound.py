@@ -22,6 +22,7 @@ from gateway.store.repository import Store
 from gateway.store.steps import Step
 from gateway.store.types import utcnow
 from gateway.transports.base import Outbound, Receipt, delivering
+from gateway.transports.folder import FolderOutbound
 
 log = get_logger(__name__)
 
@@ -42,6 +43,19 @@ class OutboundFlow:
         self.archive = archive
         self.channels = channels
         self.failpoints = failpoints or FailPoints()
+        self._last: tuple[Partner, Sequence[Outbound]] | None = None  # see _targets
+
+    def _targets(self, partner: Partner) -> Sequence[Outbound]:
+        """The outbound channels of ``partner``. Folder channels hold nothing but a name and a path, so those of
+        the partner object delivered to last are reused (a batch's acknowledgements all go to one partner; a
+        reloaded partner file is a new object); any other transport is made anew for each delivery, as before."""
+        last = self._last
+        if last is not None and last[0] is partner:
+            return last[1]
+        targets = self.channels(partner)
+        if targets and all(type(t) is FolderOutbound for t in targets):
+            self._last = (partner, tuple(targets))
+        return targets
 
     def deliver(self, message: Message, partner: Partner, *, batch: Batch | None = None) -> Message:
         """Send ``message`` on every outbound channel of ``partner``; returns the updated message.
@@ -53,7 +67,7 @@ class OutboundFlow:
         """
         assert message.id is not None and message.archive_key is not None and message.file_name is not None
         with log_context(message_id=message.id, partner_id=partner.id):
-            targets = self.channels(partner)
+            targets = self._targets(partner)
             if not targets:
                 log.warning("delivery.pending", extra={"fields": {"reason": "no outbound channel"}})
                 status, delivery = ds.NO_CHANNEL
@@ -96,7 +110,8 @@ class OutboundFlow:
                 "transport_id": receipts[0]["to"], "channel": receipts[0]["channel"], "reason": None, "error": None,
                 "delivery_status": delivery.value, **({"ack_due_at": due} if due is not None else {}),
             }
-            outcome = Batch().update(
+            # with ``batch``, straight into it (written by the caller with the batch's other outcomes)
+            outcome = (Batch() if batch is None else batch).update(
                 message, event=f"message.{status.value}", status=status, detail={"receipts": receipts}, **fields
             )
             for attempt in done:
@@ -105,8 +120,6 @@ class OutboundFlow:
                                        transport_id=attempt.get("transport_id"))  # type: ignore[arg-type]
             if batch is None:
                 self.store.apply(outcome)
-            else:
-                batch.extend(outcome)  # written by the caller with the batch's other outcomes
             return message
 
     def _ack_due(self, message: Message) -> datetime | None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from gateway.edi.x12.datatypes import valid_date, valid_time
@@ -102,6 +103,17 @@ class AckOptions:
     uppercase: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _DelimiterOptions:
+    """The delimiter fields of :class:`AckOptions` (what :func:`_delimiters_of` reads)."""
+
+    element_separator: str | None
+    component_separator: str | None
+    repetition_separator: str | None
+    segment_terminator: str | None
+    suffix: str | None
+
+
 @dataclass(slots=True)
 class _Bucket:
     kind: str  # "997" | "999"
@@ -110,7 +122,8 @@ class _Bucket:
 
 
 def _digits(value: str, width: int | None = None) -> str:
-    d = "".join(c for c in value if c.isascii() and c.isdigit())
+    # the usual control number is all ASCII digits already: kept as it is, without a look at each character
+    d = value if value.isascii() and value.isdigit() else "".join(c for c in value if c.isascii() and c.isdigit())
     if width is not None:
         d = d[-width:].zfill(width)
     return d
@@ -132,7 +145,24 @@ def ack_kind(group: Group, interchange: Interchange, forced: str = "auto") -> st
 
 
 def _delimiters(ic: Interchange, o: AckOptions, needs_repetition: bool) -> Delimiters:
-    src = ic.delimiters or Delimiters()
+    return _delimiters_of(ic.delimiters or Delimiters(), o.element_separator, o.component_separator,
+                          o.repetition_separator, o.segment_terminator, o.suffix, needs_repetition)
+
+
+@lru_cache(maxsize=64)
+def _writer_options(d: Delimiters, uppercase: bool) -> WriterOptions:
+    """The writer's options (checked once per delimiters, not once per acknowledgement: they are immutable)."""
+    return WriterOptions(delimiters=d, uppercase=uppercase)
+
+
+@lru_cache(maxsize=64)
+def _delimiters_of(src: Delimiters, element_separator: str | None, component_separator: str | None,
+                   repetition_separator: str | None, segment_terminator: str | None, suffix_option: str | None,
+                   needs_repetition: bool) -> Delimiters:
+    """The acknowledgement's delimiters from the inbound ones and the options (a pure function of its arguments,
+    all immutable: the answers of a partner's files are computed once)."""
+    o = _DelimiterOptions(element_separator, component_separator, repetition_separator, segment_terminator,
+                          suffix_option)
     element = o.element_separator or (src.element if src.element.isascii() else "*")
     component = o.component_separator or (src.component if src.component and src.component.isascii() else None)
     segment = o.segment_terminator or src.segment
@@ -351,5 +381,4 @@ def build_acknowledgement(
             receiver_id=_fit(o.application_receiver or lead.sender_id or envelope.receiver_id, 2, 15),
             implementation_reference=bucket.version if bucket.kind == "999" else None,
         ))
-    return write_interchange(envelope, specs, WriterOptions(delimiters=d, uppercase=o.uppercase),
-                             interchange_acks=ta1s)
+    return write_interchange(envelope, specs, _writer_options(d, o.uppercase), interchange_acks=ta1s)
