@@ -31,6 +31,7 @@ import pickle
 import select
 import signal
 import struct
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any, BinaryIO
@@ -116,7 +117,14 @@ class _Child:
         die_with_parent = _die_with_parent()  # looked up before the fork (the child imports nothing)
         parent = os.getpid()
         r, w = os.pipe()
-        pid = os.fork()
+        try:
+            with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads: the child avoids their locks
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError as exc:  # no memory or process slot for a child: the caller maps alone
+            os.close(r)
+            os.close(w)
+            raise SplitFailed(f"no mapping child: {exc}") from exc
         if pid == 0:  # the child: never returns
             code = 1
             try:
