@@ -173,6 +173,7 @@ class Gateway:
                 mappings_root=settings.mappings_path if (settings.mappings_path / "x12").is_dir() else None,
                 overrides_dir=settings.partners_path,
                 failpoints=failpoints,
+                split_bytes=int(settings.mapping_split_mb * (1 << 20)) or None,
             ),
             reconciler=Reconciler(store=self.store, archive=self.archive, announce=self.handoff.announce_ack_outcome),
             duplicates=DuplicateCheck(

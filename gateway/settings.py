@@ -187,6 +187,10 @@ class Settings(BaseSettings):
         " minus one inbound worker processes beside itself (each its own node id, the inboxes shared between them);"
         " docs/operations.md, \"Inbound worker processes\"",
     )
+    mapping_split_mb: float = Field(
+        2.0, ge=0, description="an X12 message of at least this many MB is mapped on two cores (this process and a"
+        " forked child, docs/operations.md \"Throughput\"); 0 turns it off",
+    )
     service_level_check_seconds: float = Field(
         30.0, gt=0, description="index orders and shipments and look for service-level breaches this often"
     )

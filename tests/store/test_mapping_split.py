@@ -166,3 +166,18 @@ def test_an_orphaned_child_exits(archive, small_blocks, tmp_path):
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     pytest.fail("the orphaned mapping child did not exit")
+
+
+@pytest.mark.parametrize(("mb", "expected"), [(None, 2 << 20), (0, None), (0.5, 1 << 19)])
+def test_mapping_split_mb_setting_reaches_the_mapping_step(tmp_path, mb, expected):
+    from gateway.runtime import Gateway
+    from gateway.settings import load_settings
+    from tests.support.gateway_home import make_home
+
+    home = make_home(tmp_path)
+    extra = {} if mb is None else {"mapping_split_mb": mb}
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", **extra))
+    try:
+        assert gw.inbound.mapping.split_bytes == expected
+    finally:
+        gw.stop()
