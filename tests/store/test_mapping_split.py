@@ -72,11 +72,26 @@ def archive(tmp_path):
     return Archive(tmp_path / "archive")
 
 
-def _children() -> set[int]:
+def _all_children() -> set[int]:
     try:
         return {int(p) for p in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()}
     except OSError:  # pragma: no cover - not Linux
         return set()
+
+
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _other_children():
+    """Children the test process had before the test (servers other tests of the session started) are not ours."""
+    _BEFORE.clear()
+    _BEFORE.update(_all_children())
+
+
+def _children() -> set[int]:
+    """This process's children made during the test (the split's)."""
+    return _all_children() - _BEFORE
 
 
 def test_split_writes_what_one_process_writes(store, archive, small_blocks):
