@@ -355,7 +355,8 @@ class Gateway:
         self.started = True
         self._start_workers()
         log.info("gateway.started", extra={"fields": {"channels": [p.channel.channel for p in self.pollers],
-                                                      "node": self.nodes.node}})
+                                                      "node": self.nodes.node,
+                                                      "processes": self.settings.processes}})
 
     def _start_inbound(self) -> None:
         """An inbound worker process: the partners' folder inboxes (claimed, shared with the parent) and the

@@ -14,7 +14,7 @@ import os
 from contextvars import ContextVar
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -182,9 +182,10 @@ class Settings(BaseSettings):
     inbound_workers: int | None = Field(
         None, ge=1, le=32, description="files of one inbox processed at once; default 2 on PostgreSQL, 1 on SQLite"
     )
-    inbound_processes: int = Field(
-        1, ge=1, le=16, description="processes taking files from the folder inboxes: `gateway serve` starts this many"
+    inbound_processes: Annotated[int, Field(ge=0, le=16)] | Literal["auto"] = Field(
+        1, description="processes taking files from the folder inboxes: `gateway serve` starts this many"
         " minus one inbound worker processes beside itself (each its own node id, the inboxes shared between them);"
+        " `auto` (or 0): one per usable core, at most 4 (the shipped config/gateway.yaml says auto);"
         " docs/operations.md, \"Inbound worker processes\"",
     )
     mapping_split_mb: float = Field(
@@ -253,11 +254,15 @@ class Settings(BaseSettings):
 
     @property
     def processes(self) -> int:
-        """Processes taking inbound folder files (``inbound_processes``). One by default on both stores: on this
-        project's 2-core test machine, shared with other work, a second process cost more CPU per file on SQLite
-        (its page cache dropped at every commit of the other process, write-lock waits in sleeps) and gave no
-        reliable gain in files per second on either store, also with shares of the inboxes
-        (bench/results/procs2.txt); set it where cores are free, and measure."""
+        """Processes taking inbound folder files (``inbound_processes``), ``auto`` (or 0) resolved: one per usable
+        core (CPU affinity and cgroup quota, :mod:`gateway.cores`), at most four. On a machine with two free cores
+        a second process took 1.3-1.6 times the small files per second on both stores (bench/results/procs3.txt);
+        the library default stays 1 (a gateway made in a test or a script is one process), the shipped
+        config/gateway.yaml says auto."""
+        if self.inbound_processes == "auto" or self.inbound_processes == 0:
+            from gateway.cores import auto_processes
+
+            return auto_processes()
         return self.inbound_processes
 
     @property

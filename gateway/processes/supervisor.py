@@ -61,7 +61,8 @@ class WorkerProcesses:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._settings = settings.model_dump(mode="json")  # what the workers run with: this process's settings
+        self._settings = settings.model_dump(mode="json")  # what the workers run with: this process's settings,
+        self._settings["inbound_processes"] = settings.processes  # "auto" as resolved here (the shares' modulus)
 
     # -- start and watch ---------------------------------------------------------------------------------------
     def start(self) -> None:

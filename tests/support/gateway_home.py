@@ -14,8 +14,17 @@ REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
+SHIPPED_PROCESSES = "inbound_processes: auto\n"
+
+
 def make_home(base: Path, *, partners: bool = True) -> Path:
+    """The shipped config with one inbound process (the shipped ``auto`` would start a worker process per core
+    beside every ``gateway serve`` of the suite: tests of several processes ask for them, tests/processes/)."""
     shutil.copytree(REPO / "config", base / "config")
+    cfg = base / "config" / "gateway.yaml"
+    text = cfg.read_text()
+    assert SHIPPED_PROCESSES in text, "config/gateway.yaml: the inbound_processes line tests pin to 1 is gone"
+    cfg.write_text(text.replace(SHIPPED_PROCESSES, "inbound_processes: 1\n"))
     if partners:
         shutil.copytree(REPO / "partners", base / "partners")
     else:
