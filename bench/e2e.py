@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.balance import Balance  # noqa: E402
 from gateway.edi.x12 import analyze  # noqa: E402
 
 GATEWAY = Path(sys.executable).with_name("gateway")
@@ -343,6 +344,16 @@ def _ts(value: Any) -> float:
     return float(value.timestamp())
 
 
+def expected_processes(home: Path, extra: dict[str, str]) -> int:
+    """The processes the server runs: ``inbound_processes`` of the home's settings file (the shipped ``auto``
+    resolved on this machine) unless ``--env GATEWAY_INBOUND_PROCESSES=...`` says otherwise."""
+    from gateway.settings import load_settings
+
+    value = extra.get("GATEWAY_INBOUND_PROCESSES")
+    overrides: dict[str, Any] = {"inbound_processes": value} if value is not None else {}
+    return load_settings(home / "config" / "gateway.yaml", **overrides).processes
+
+
 def wait_nodes(engine: sa.Engine, count: int, timeout: float = 60) -> None:
     """Until ``count`` nodes are registered live: the server and its inbound worker processes, which start after
     the server answers."""
@@ -407,11 +418,13 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
                 pg_tx0 = pg.transactions(c)
             start = dict(pg.cpu)
         counted0 = _counted(args, w)
-        wait_nodes(engine, int(extra.get("GATEWAY_INBOUND_PROCESSES", "1")))
+        processes = expected_processes(home, extra)
+        wait_nodes(engine, processes)
         load_before = os.getloadavg()[0]
         cpu0 = server.cpu_by_process()
         t0 = time.time()
         drop_all(w, inbox_for(home, w.name))
+        balance = Balance(inbox_for(home, w.name))
         expected = len(w.files)
         deadline = time.monotonic() + args.timeout
         done = 0
@@ -423,6 +436,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
                     pg.sample(c)
             if bad:
                 raise SystemExit(f"{w.name}: messages failed: {bad}")
+            balance.sample(server.cpu_by_process())
             if done >= expected:
                 break
             if time.monotonic() > deadline:
@@ -430,6 +444,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
             if server.proc.poll() is not None:
                 raise SystemExit(f"{w.name}: the server exited with {server.proc.returncode}; see {home}/serve.log")
             time.sleep(0.25 if expected > 1 else 0.5)
+        print(f"# {w.name}: {processes} process(es); {balance.report(time.monotonic(), server.tree())}", flush=True)
         rss = server.peak_rss_mb()
         worker_rss = server.worker_rss_mb()
         cpu1 = server.cpu_by_process()
