@@ -189,13 +189,11 @@ class FolderInbound:
                                    origin=c.origin))
         mine.sort(key=lambda i: (i.mtime_ns, i.name))
         fresh = 0
+        batch = CLAIM_BATCH
+        if self.share is not None and self.share.of > 1:
+            ready, wait, batch = self._share_order(ready, wait, self.share, len(mine))
         for item in ready:
-            if self.share is not None and not self.share.first(item.name):
-                left = self._overdue_in(item, self.share)
-                if left > 0:  # another process's share, not overdue: left to it; looked at again when overdue
-                    wait = left if wait is None else min(wait, left)
-                    continue
-            if len(mine) >= CLAIM_BATCH:
+            if len(mine) >= batch:
                 if fresh:  # more to claim: poll again right after this batch (the other nodes take their share)
                     wait = 0.0
                 break
@@ -208,6 +206,29 @@ class FolderInbound:
             mine.append(FolderItem(self.channel, self.partner_id, claimed.path, item.size, item.mtime_ns, self.path,
                                    origin=claimed.origin))
         return mine, wait
+
+    def _share_order(self, ready: list[FolderItem], wait: float | None, share: Share,
+                     held: int) -> tuple[list[FolderItem], float | None, int]:
+        """The files this process may claim now, in the order to try them, and how many to hold at most: its own
+        share oldest first, then the other processes' overdue files newest first (their owners take them oldest
+        first: the two meet in the middle instead of racing for the same files); another's file that is not
+        overdue yet is left to its process (``wait`` says when to look again). At most this process's part of the
+        complete files (rounded up; up to :data:`CLAIM_BATCH`): at the end of a burst the last files are split
+        between the processes instead of one claiming a whole batch while the others idle (the poll that stops at
+        that part polls again right after its batch)."""
+        own: list[FolderItem] = []
+        others: list[FolderItem] = []
+        part = max(1, -(-len(ready) // share.of))  # of every complete file, also those left to the others now
+        for item in ready:
+            if share.first(item.name):
+                own.append(item)
+                continue
+            left = self._overdue_in(item, share)
+            if left > 0:  # another process's share, not overdue: left to it; looked at again when overdue
+                wait = left if wait is None else min(wait, left)
+            else:
+                others.append(item)
+        return own + others[::-1], wait, min(CLAIM_BATCH, held + part)
 
     def _overdue_in(self, item: FolderItem, share: Share) -> float:
         """Seconds until a complete file of another process's share has waited ``share.grace`` past its minimum

@@ -24,6 +24,16 @@ def member(inbox: Path, node: str, slot: int, *, grace: float, of: int = 2) -> F
     return f
 
 
+def claim_all(f: FolderInbound) -> set[str]:
+    """Poll until a poll claims nothing new (a poll claims at most its process's part of what waits)."""
+    names: set[str] = set()
+    while True:
+        now = {i.name for i in f.poll()[0]}
+        if now <= names:
+            return names
+        names |= now
+
+
 def drop(inbox: Path) -> None:
     inbox.mkdir(parents=True, exist_ok=True)
     for name in NAMES:
@@ -36,7 +46,7 @@ def test_each_process_claims_its_own_share_first_and_the_shares_cover_every_file
     inbox = tmp_path / "in"
     drop(inbox)
     parent, worker = member(inbox, "gw-1", 0, grace=60.0), member(inbox, "gw-1-w1", 1, grace=60.0)
-    mine = {f: {i.name for i in f.poll()[0]} for f in (parent, worker)}
+    mine = {f: claim_all(f) for f in (parent, worker)}
     assert mine[parent] and mine[worker] and not mine[parent] & mine[worker]
     assert mine[parent] | mine[worker] == set(NAMES)  # nothing left in the inbox
     assert all(Share(0, 2).first(n) for n in mine[parent]) and all(Share(1, 2).first(n) for n in mine[worker])
@@ -58,7 +68,7 @@ def test_a_share_whose_process_does_not_poll_is_taken_once_overdue(tmp_path):
         i.ack(None)
     assert parent.poll()[0] == []  # not overdue yet: still left to the worker
     time.sleep(wait + 0.05)
-    later = {i.name for i in parent.poll()[0]}
+    later = claim_all(parent)
     assert later == set(NAMES) - own
     parent.release()
 
@@ -72,3 +82,23 @@ def test_one_slot_of_one_is_no_share_and_settings_give_one_per_process(tmp_path,
     monkeypatch.setenv("GATEWAY_PROCESS_SLOT", "0")
     assert share_options(Settings(home=tmp_path, inbound_processes=3)) == {"claim_share": Share(0, 3)}
 
+
+
+def test_at_the_end_of_a_burst_a_process_claims_only_its_part_of_what_waits(tmp_path):
+    """The last files are split between the processes: a process that polls first claims at most its part of the
+    complete files (rounded up), not a whole batch, so the other does not idle while it works through them; a
+    process takes another's overdue files newest first (their owner takes them oldest first)."""
+    inbox = tmp_path / "in"
+    drop(inbox)  # 40 files, all of them complete
+    # no grace: every file is overdue for either process as soon as it is seen (a burst older than the grace)
+    parent, worker = member(inbox, "gw-1", 0, grace=0.0), member(inbox, "gw-1-w1", 1, grace=0.0)
+    first = [i.name for i in parent.poll()[0]]
+    assert len(first) == 20  # half of the 40 waiting, not up to the batch of 100
+    own = [n for n in NAMES if Share(0, 2).first(n)]
+    taken = own[:20] if len(own) >= 20 else own + [n for n in reversed(NAMES) if n not in own][: 20 - len(own)]
+    assert sorted(first) == sorted(taken)  # its own share oldest first, then the worker's newest first
+    second = {i.name for i in worker.poll()[0]}
+    assert len(second) == 10 and not second & set(first)  # half of the 20 left
+    assert len(parent.poll()[0]) == 25  # its 20 held, and half of the 10 left
+    for f in (parent, worker):
+        f.release()
