@@ -424,7 +424,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         cpu0 = server.cpu_by_process()
         t0 = time.time()
         drop_all(w, inbox_for(home, w.name))
-        balance = Balance(inbox_for(home, w.name))
+        balance = Balance(inbox_for(home, w.name), None if pg else home / "var" / "gateway.db-wal")
         expected = len(w.files)
         deadline = time.monotonic() + args.timeout
         done = 0
