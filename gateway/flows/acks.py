@@ -202,7 +202,6 @@ def _policy(partner: Partner, ic: Interchange) -> AckPolicy:
     return partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
 
 
-
 def _policy_memo(memo: dict[tuple[int, tuple[tuple[str, str | None], ...]], AckPolicy], partner: Partner,
                  ic: Interchange) -> AckPolicy:
     """:func:`_policy`, remembered in ``memo`` (one call's: its partners are alive, their ids stand for them)."""
