@@ -125,14 +125,21 @@ class AckFlow:
         ``fresh``: the messages were created by the caller's batch a moment ago and are leased to it (the inbound
         batch), so none has an acknowledgement recorded yet: the query for them is skipped (the unique index on
         the idempotency key would still send a key recorded meanwhile down the one-by-one path)."""
-        wanted = [(w, ic, f"ack:{w[0].id}:{pos}") for w in works
-                  for pos, ic in enumerate(w[2].interchanges, start=1) if _policy(w[1], ic).send != "none"]
-        found = {} if fresh else self.store.find_by_keys([key for _w, _ic, key in wanted])
+        # a batch's files share a few policies (pydantic models, hashed to be compared) and their options:
+        # each is worked out once per partner and set list, not once per acknowledgement
+        policies: dict[tuple[int, tuple[tuple[str, str | None], ...]], AckPolicy] = {}
+        options_of: dict[int, AckOptions] = {}
+        wanted = [(w, ic, f"ack:{w[0].id}:{pos}", policy) for w in works
+                  for pos, ic in enumerate(w[2].interchanges, start=1)
+                  if (policy := _policy_memo(policies, w[1], ic)).send != "none"]
+        found = {} if fresh else self.store.find_by_keys([key for _w, _ic, key, _p in wanted])
         plans = []
         count: Counter[tuple[str, str]] = Counter()
-        for (msg, partner, _a, _b), ic, key in wanted:
+        for (msg, partner, _a, _b), ic, key, policy in wanted:
             if key not in found:
-                options = _options(partner, ic, now)
+                options = options_of.get(id(policy))
+                if options is None:
+                    options = options_of[id(policy)] = _options_for(policy, now)
                 kind, result = ack_kind_and_result(ic, options)
                 count[(partner.id, "interchange")] += 1
                 if kind != "TA1":
@@ -151,7 +158,7 @@ class AckFlow:
         produced: dict[int, list[Message]] = {}
         sent = Batch()  # every acknowledgement's delivery outcome: one transaction once all are sent
         delivering = []
-        for (msg, partner, _a, batch), ic, key in wanted:
+        for (msg, partner, _a, batch), ic, key, _p in wanted:
             assert msg.id is not None
             ack = found.get(key)
             if ack is None:
@@ -179,7 +186,10 @@ class AckFlow:
 
 def _options(partner: Partner, ic: Interchange, now: datetime) -> AckOptions:
     """How the engine builds our acknowledgement of ``ic``, from the partner's (or the document's) policy."""
-    policy = _policy(partner, ic)
+    return _options_for(_policy(partner, ic), now)
+
+
+def _options_for(policy: AckPolicy, now: datetime) -> AckOptions:
     return AckOptions(
         timestamp=now,
         functional_ack="auto" if policy.send == "auto" else policy.send,
@@ -191,3 +201,13 @@ def _policy(partner: Partner, ic: Interchange) -> AckPolicy:
     """The partner's ack policy, or a document's own override when it covers every set in the interchange."""
     return partner.ack_policy_for((t.set_id, g.version) for g in ic.groups for t in g.transactions)
 
+
+def _policy_memo(memo: dict[tuple[int, tuple[tuple[str, str | None], ...]], AckPolicy], partner: Partner,
+                 ic: Interchange) -> AckPolicy:
+    """:func:`_policy`, remembered in ``memo`` (one call's: its partners are alive, their ids stand for them)."""
+    sets = tuple([(t.set_id, g.version) for g in ic.groups for t in g.transactions])
+    key = (id(partner), sets)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = partner.ack_policy_for(sets)
+    return found

@@ -39,7 +39,13 @@ from gateway.failpoints import FailPoints
 from gateway.flows.mapping_step import Mapped
 from gateway.handoff.config import HandoffConfig, parse_handoff_file
 from gateway.handoff.destinations import Destination, OutgoingEvent, open_destination
-from gateway.handoff.events import HandoffEvent, ack_outcome_event, iter_record_events, sla_breach_event
+from gateway.handoff.events import (
+    HandoffEvent,
+    ack_outcome_event,
+    iter_kept_record_events,
+    iter_record_events,
+    sla_breach_event,
+)
 from gateway.handoff.outbox import Claimed, H, Outbox, Outcome
 from gateway.logging import get_logger, log_context
 from gateway.node import node_id
@@ -216,14 +222,13 @@ class HandoffFlow:
     def _events_kept(self, msg: Message, entries: Mapped) -> Generator[HandoffEvent, None, None]:
         """:meth:`_events_of` from what the mapping step kept (the same documents, keys known when it knew them)."""
         assert msg.id is not None
-        yield from iter_record_events(
+        yield from iter_kept_record_events(
             message_id=msg.id,
             partner=msg.partner_id,
-            documents=(json.loads(text) if text is not None else None for text, _k in entries),
+            entries=entries,
             set_ids=(msg.set_ids or "").split(",") if msg.set_ids else [],
             keys_of=_keys_of,
             occurred_at=self.clock(),
-            known_keys=[keys for _d, keys in entries],
         )
 
     def _release(self, msg: Message, *, replay: bool, actor: str) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,14 +49,15 @@ class HandoffEvent:
     position: int
     record_type: str  # order, shipment, status, ack
     set_id: str | None
-    body: dict[str, Any] = field(hash=False, compare=False)
+    body: dict[str, Any] = field(hash=False, compare=False)  # without "record" when ``text`` is given
+    text: str | None = field(default=None, hash=False, compare=False)  # the whole body's text, when made from text
 
     def to_bytes(self) -> bytes:
         return self.to_text().encode()
 
     def to_text(self) -> str:
         """The JSON body as text (what the outbox row stores; :meth:`to_bytes` encoded)."""
-        return _COMPACT.encode(self.body)
+        return self.text if self.text is not None else _COMPACT.encode(self.body)
 
 
 # json.dumps with options builds a new encoder per call: one for every event of every file
@@ -75,32 +77,101 @@ def iter_record_events(
     keys_of: Any,
     occurred_at: datetime,
     known_keys: Iterable[Sequence[tuple[str, str]] | None] | None = None,
+    first: int = 1,
 ) -> Iterator[HandoffEvent]:
     """One event per mapped record of a message, one at a time (a large interchange's records are never all in
     memory). ``documents`` is the mapping output (``{"documents": [...]}``'s list, errors included so positions stay
     those of the sets); ``keys_of(record dict)`` gives business keys, unless ``known_keys`` (one entry per document,
-    in step with ``documents``) already holds them (None: ask ``keys_of``)."""
+    in step with ``documents``) already holds them (None: ask ``keys_of``). ``first``: the first document's
+    position (``set_ids`` starts with its set)."""
     known = iter(known_keys) if known_keys is not None else None
-    for position, doc in enumerate(documents, start=1):
+    for position, doc in enumerate(documents, start=first):
         keys = next(known, None) if known is not None else None
         kind = doc.get("type") if isinstance(doc, dict) else None
         if kind not in RECORD_EVENT_TYPES:
             continue  # a set that could not be mapped: shown on the timeline by the mapping step
-        set_id = set_ids[position - 1] if position - 1 < len(set_ids) else None
+        set_id = set_ids[position - first] if position - first < len(set_ids) else None
         event_id = record_event_id(message_id, position)
-        body = {
-            "event_id": event_id,
-            "type": RECORD_EVENT_TYPES[kind],
-            "occurred_at": occurred_at.isoformat(),
-            "partner": partner,
-            "message_id": message_id,
-            "set": set_id,
-            "position": position,
-            "record_type": kind,
-            "business_keys": [{"kind": k, "value": v} for k, v in (keys_of(doc) if keys is None else keys)],
-            "record": doc,
-        }
+        body = _record_head(event_id, kind, occurred_at.isoformat(), partner, message_id, set_id, position,
+                            keys_of(doc) if keys is None else keys)
+        body["record"] = doc
         yield HandoffEvent(event_id, body["type"], partner, message_id, position, kind, set_id, body)
+
+
+def iter_kept_record_events(
+    *,
+    message_id: int,
+    partner: str | None,
+    entries: Iterable[tuple[str | None, Sequence[tuple[str, str]] | None]],
+    set_ids: Sequence[str | None],
+    keys_of: Any,
+    occurred_at: datetime,
+) -> Iterator[HandoffEvent]:
+    """:func:`iter_record_events` from each document's indented JSON text (None: a set that could not be mapped)
+    and its business keys (None: ``keys_of`` the parsed record), the same events to the byte. A record whose keys
+    are known and whose text :func:`compact_record` can compact is not parsed: its compact text goes into the
+    event's text as it is (a parsed record is a few hundred dicts and lists for the garbage collector to track);
+    any other is parsed and takes :func:`iter_record_events`' way."""
+    at = occurred_at.isoformat()
+    for position, (text, keys) in enumerate(entries, start=1):
+        if text is None:
+            continue  # a set that could not be mapped: shown on the timeline by the mapping step
+        set_id = set_ids[position - 1] if position - 1 < len(set_ids) else None
+        compact = compact_record(text) if keys is not None else None
+        if compact is None:
+            yield from iter_record_events(message_id=message_id, partner=partner, documents=[json.loads(text)],
+                                          set_ids=[set_id], keys_of=keys_of, occurred_at=occurred_at,
+                                          known_keys=[keys], first=position)
+            continue
+        kind, record = compact
+        event_id = record_event_id(message_id, position)
+        assert keys is not None
+        head = _record_head(event_id, kind, at, partner, message_id, set_id, position, keys)
+        whole = f"{_COMPACT.encode(head)[:-1]},\"record\":{record}}}"  # "record" is the body's last member
+        yield HandoffEvent(event_id, head["type"], partner, message_id, position, kind, set_id, head, whole)
+
+
+def _record_head(event_id: str, kind: str, at: str, partner: str | None, message_id: int, set_id: str | None,
+                 position: int, keys: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """A record event's body up to its ``"record"`` (the last member)."""
+    return {
+        "event_id": event_id,
+        "type": RECORD_EVENT_TYPES[kind],
+        "occurred_at": at,
+        "partner": partner,
+        "message_id": message_id,
+        "set": set_id,
+        "position": position,
+        "record_type": kind,
+        "business_keys": [{"kind": k, "value": v} for k, v in keys],
+    }
+
+
+_LAYOUT = re.compile(r"\n *")  # a line break and the next line's indentation
+_OPENING = ('{": ', ',": ', '[": ', ': ": ')  # after the layout is gone: a string that starts with ": "
+_TYPED = '{"type": "'
+
+
+def compact_record(text: str) -> tuple[str, str] | None:
+    """(record type, compact text) of a record's indented JSON text (``json.dumps(indent=...)``'s layout, as
+    :mod:`gateway.canonical.jsonio` writes it), without parsing it: the same text as ``json.loads`` then the
+    compact encoder give, when the record's type is its first member and is a record event's type; else None.
+
+    Why it holds: a JSON string holds no raw line break, so every line break and the indentation after it are
+    layout. With no backslash in the text no string holds a quote, so every ``"`` opens or closes a string; the
+    only other white space is the ``": "`` after each key, which is told from a string starting with ``": "`` by
+    what comes before the quote (:data:`_OPENING`; such a text is left to the parser). Numbers and literals were
+    written by :mod:`json` and read back by it to the same value, written the same again."""
+    if "\\" in text:
+        return None
+    flat = _LAYOUT.sub("", text)
+    if not flat.startswith(_TYPED) or any(o in flat for o in _OPENING):
+        return None
+    end = flat.find('"', len(_TYPED))
+    kind = flat[len(_TYPED):end]
+    if kind not in RECORD_EVENT_TYPES:
+        return None
+    return kind, flat.replace('": ', '":')
 
 
 def ack_outcome_event(

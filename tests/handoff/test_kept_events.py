@@ -8,17 +8,18 @@ import json
 import random
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from gateway.canonical import Note, Reference, Shipment, business_keys, parse_record
+from gateway.canonical import Note, Order, Reference, Shipment, business_keys, parse_record
 from gateway.canonical.jsonio import iter_documents, record_text
 from gateway.errors import MappingError
 from gateway.flows.batching import KeySink
 from gateway.flows.handoff import _keys_of
 from gateway.flows.mapping_step import KEEP_RECORDS, _Tally
-from gateway.handoff.events import iter_record_events
+from gateway.handoff.events import compact_record, iter_kept_record_events, iter_record_events
 from gateway.mapping import iter_canonical
 from gateway.store.batch import Batch
 
@@ -44,7 +45,7 @@ def _events(documents, known=None, set_ids=()):
 
 
 def test_kept_entries_give_the_events_the_archive_gives(store, corpus):
-    checked = 0
+    checked = compacted = 0
     for name, data in _x12_sources(corpus):
         tally = _Tally(KeySink(store, 1, Batch()), keep=True)
         try:
@@ -59,8 +60,51 @@ def test_kept_entries_give_the_events_the_archive_gives(store, corpus):
         assert kept == [d if "type" in d else None for d in archived]
         set_ids = [str(i) for i in range(len(archived))]
         assert _events(kept, [k for _t, k in tally.kept], set_ids) == _events(archived, None, set_ids)
+        assert _kept_events(tally.kept, set_ids) == _events(archived, None, set_ids)
+        compacted += sum(1 for t, k in tally.kept if t is not None and k is not None and compact_record(t))
         checked += len(archived)
     assert checked >= 60
+    assert compacted >= 40  # most records take the way without parsing
+
+
+def _kept_events(entries, set_ids=()):
+    return [e.to_bytes() for e in iter_kept_record_events(message_id=42, partner="p", entries=entries,
+                                                          set_ids=list(set_ids), keys_of=_keys_of, occurred_at=AT)]
+
+
+AWKWARD = [  # strings a text-level compaction could take for layout: each must come out as the parser gives it
+    ": starts like a separator", '": quoted', "a\\b", "tab\there", "line\nbreak", "  spaces  around  ", "{[,]}",
+    "é ü 中文 \u2028", ",: ", "[: ", "{: ", "key: value", '\\"', "\"", "",
+]
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_awkward_values_give_the_events_the_parser_gives(value):
+    for record in (
+        Shipment(shipment_id=value or "S", bill_of_lading="B", notes=[Note(text=value or "n")]),
+        Order(order_number="O1", references=[Reference(qualifier="PO", value=value or "v")],
+              total_weight=Decimal("1.50")),
+    ):
+        text = record_text(record, "    ")
+        keys = tuple(business_keys(record))
+        entries = [(text, keys), (None, None), (text, None)]
+        documents = [json.loads(text), None, json.loads(text)]
+        assert _kept_events(entries, ["856", "856", "856"]) == _events(documents, [keys, None, None], ["856"] * 3)
+        if "\\" in text or value.startswith(": "):
+            assert compact_record(text) is None  # left to the parser
+        else:
+            assert compact_record(text) is not None
+
+
+def test_compact_record_is_the_compact_encoding():
+    doc = {"type": "order", "a": [1, 2.5, -3e-09, True, None, {}], "b": {"c": [], "d": "x: y"}, "e": ": z"}
+    text = json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+    assert compact_record(text) is None  # a string starting with ": " is left to the parser
+    doc["e"] = "z"
+    text = json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+    assert compact_record(text) == ("order", json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    assert compact_record(text.replace('"order"', '"nothing"')) is None
+    assert compact_record('{\n  "a": 1,\n  "type": "order"\n}') is None
 
 
 @pytest.mark.parametrize("seed", range(6))
