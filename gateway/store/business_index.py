@@ -113,7 +113,6 @@ def _spanning(conn: Connection, ids: list[int], start: int, end: int) -> set[int
     out = set(edge)
     for chunk in range(0, len(inner), 500):
         q = (sa.select(BK.c.message_id).where(BK.c.message_id.in_(inner[chunk:chunk + 500]),
-                                              BK.c.kind.in_(sum(OBJECT_KINDS.values(), ())),  # not its file name
                                               sa.or_(BK.c.id <= start, BK.c.id > end)).distinct())
         out.update(r[0] for r in conn.execute(q))
     return out
