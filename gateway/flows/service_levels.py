@@ -12,7 +12,9 @@ Each run (the ``business.service_levels`` scheduler job, every ``service_level_c
 2. **check** -- objects whose check is due (touched, or a service-level window ending) are claimed with a lease
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and evaluated against the service levels declared in the partner
    files of their documents; stage, next check and new breaches (with an ``sla.breached`` event on the document
-   the window started at) are written in one transaction;
+   the window started at) are written in one transaction. Objects of one run whose timelines are the same
+   documents (a key shared by a burst: a carrier's PRO number on every ship notice joins every order to the
+   same 500 messages) read and summarise those documents once per run, not once per object (:class:`_Runs`);
 3. **announce** -- every breach not yet announced goes to the hand-off destinations routed for record type
    ``sla`` (event id ``sla-<breach id>``: once), to the notifier (kind ``sla_breach``, deduplicated per breach)
    and to ``gateway_sla_breaches_total``; then it is marked announced. A crash between the steps repeats the
@@ -24,7 +26,9 @@ Fail points: ``sla.after_record`` (breach written, not announced), ``sla.after_h
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +47,18 @@ LEASE = timedelta(seconds=60)
 UNSETTLED_RECHECK = timedelta(seconds=5)  # a document still being processed may not be mapped yet
 INDEX_BATCHES = 40  # per run, of 1,000 keys each
 YIELD_MAX = 0.25  # seconds: the longest pause between two index chunks on SQLite
+SAME_TIMELINES = 4  # distinct document sets of one run remembered (the objects of a shared key come together)
+
+
+@dataclass(slots=True)
+class _Timeline:
+    """What one check reads from the store and the archive for a set of documents: the same for every object of
+    the run whose timeline is that set (the stage and the partners' levels depend on the documents only)."""
+
+    docs: list[Any]
+    prog: Any
+    levels: list[Any]
+    unsettled: bool
 
 
 class ServiceLevelJob:
@@ -56,8 +72,16 @@ class ServiceLevelJob:
         self.failpoints = failpoints or FailPoints()
         self.owner = node_id()
         self.ui_base = ui_base
+        # per run: document ids -> their timeline (read once for all the objects sharing it); cleared after the run
+        self._same: OrderedDict[tuple[int, ...], _Timeline] = OrderedDict()
 
     def run(self) -> dict[str, int]:
+        try:
+            return self._run()
+        finally:
+            self._same.clear()  # the next run reads the documents again (their statuses move on)
+
+    def _run(self) -> dict[str, int]:
         now = self.clock()
         indexed = 0
         seen: dict[int, dict[str, Any]] = {}  # primary keys of messages spanning chunks, found once per run
@@ -90,12 +114,18 @@ class ServiceLevelJob:
         now = self.clock()
         with self.store.engine.connect() as conn:
             ids = rows.related_messages(conn, obj.kind, obj.norm)
-            related = rows.load(conn, ids, keys=False)  # the keys of a large interchange are not needed
-        docs = self.timelines.docs(related, summary=True)  # the stage only: bounded memory
-        prog = progress(docs)
-        levels = levels_for(self.timelines.partner_files(docs))
-        found, next_check = evaluate(levels, prog.milestones, now, object_kind=obj.kind)
-        if unsettled(docs):
+            timeline = self._same.get(tuple(ids))
+            if timeline is None:
+                related = rows.load(conn, ids, keys=False)  # the keys of a large interchange are not needed
+        if timeline is None:
+            docs = self.timelines.docs(related, summary=True)  # the stage only: bounded memory
+            timeline = _Timeline(docs, progress(docs), levels_for(self.timelines.partner_files(docs)), unsettled(docs))
+            self._same[tuple(ids)] = timeline
+            while len(self._same) > SAME_TIMELINES:
+                self._same.popitem(last=False)
+        docs, prog = timeline.docs, timeline.prog
+        found, next_check = evaluate(timeline.levels, prog.milestones, now, object_kind=obj.kind)
+        if timeline.unsettled:
             soon = now + UNSETTLED_RECHECK
             next_check = soon if next_check is None or soon < next_check else next_check
         new = []
