@@ -47,6 +47,7 @@ def serve(
     import uvicorn
 
     from gateway.api.app import create_app
+    from gateway.api.warmup import warm_up
     from gateway.runtime import Gateway
 
     overrides = {k: v for k, v in {"api_host": host, "api_port": port}.items() if v is not None}
@@ -86,6 +87,7 @@ def serve(
         },
     )
     app = create_app(gw, manage_runtime=True)
+    warm_up(app)  # what the first requests would build on the event loop, built now: gateway/api/warmup.py
     config_ = uvicorn.Config(
         app,
         host=settings.api_host,
@@ -94,7 +96,7 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # SIGTERM: requests in flight get this long, then stop
     )
-    # the ~160,000 objects of imports and start-up never die: out of the collector's sight, so that its full
+    # the ~160,000 objects of imports, start-up and warm-up never die: out of the collector's sight, so that its full
     # collections (frequent under a burst of files) stop walking them again and again
     gc.freeze()
     limit_arenas()  # before the worker threads start: gateway/malloc.py
