@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import IO, Any
 
+from pydantic_core import PydanticSerializationError
+
 from gateway.canonical.models import Record
 
 _escape = encode_basestring  # C: JSON string escaping without ensure_ascii
@@ -103,14 +105,20 @@ class _Unusual(Exception):
 _REQUIRED = frozenset({"qualifier", "value", "text"})
 
 
-def record_text(record: Record, pad: str, lost: list[str] | None = None) -> str:
+def record_text(record: Record, pad: str, lost: list[str] | None = None, *, fresh: bool = False) -> str:
     """``_indented(record_to_dict(record), pad)`` without the pruned copy: the dump is pruned while it is written
     (same rules as :func:`_prune`: None, "" and containers empty after pruning are left out of dicts; list items
     are kept). The same text; for 856 records about a quarter less time than pruning, then indenting.
 
     ``lost`` (optional) receives the name of every empty text pruned under a name some model requires (and
     ``"?"`` when the general path wrote the record): when it stays empty, the text parses back (``parse_record``)
-    to a record equal to ``record``, so what is known of ``record`` (its business keys) holds for the text."""
+    to a record equal to ``record``, so what is known of ``record`` (its business keys) holds for the text.
+
+    ``fresh``: ``record`` is as ``model_validate`` made it, not changed since (see :func:`_fresh_text`)."""
+    if fresh:
+        text = _fresh_text(record, pad)
+        if text is not None:
+            return text
     data = record.model_dump(mode="json", exclude_none=True)
     if next(iter(data), None) == "type" and data["type"] == record.type:
         mark = len(lost) if lost is not None else 0
@@ -125,6 +133,32 @@ def record_text(record: Record, pad: str, lost: list[str] | None = None) -> str:
     if lost is not None:
         lost.append("?")
     return _indented(record_to_dict(record), pad)
+
+
+def _fresh_text(record: Record, pad: str) -> str | None:
+    """:func:`record_text` of a record as ``model_validate`` made it, written by pydantic's compiled serializer
+    when nothing is to be pruned (otherwise None: the caller takes the general path).
+
+    Such a record's unset fields hold their defaults (None, empty lists and dicts, an empty ``ProductIds``, the
+    ``type`` literal), which pruning leaves out anyway, so ``exclude_unset`` leaves out the same ones, and
+    ``exclude_none`` the set Nones. What is left is pruned text as soon as it holds no empty text, list or dict:
+    ``""``, ``[]`` and ``{}`` never occur in it (a string ending in an escaped quote, or holding ``[]`` or ``{}``,
+    also takes the general path: slower, the same text). pydantic's indented JSON is the standard library's
+    (``indent=2``, ``": "`` and ``","``, the same string escapes without ``ensure_ascii``; decimals as strings;
+    the models have no float fields, whose text would differ); keys in field order, so ``type``, each model's first
+    field, is put first when it was not set. A value the serializer refuses (a lone surrogate) takes the general
+    path."""
+    cls = type(record)
+    try:
+        raw = cls.__pydantic_serializer__.to_json(record, indent=2, exclude_unset=True, exclude_none=True)
+    except PydanticSerializationError:
+        return None
+    if b'""' in raw or b"[]" in raw or b"{}" in raw or next(iter(cls.model_fields)) != "type":
+        return None
+    text = raw.decode()
+    if not text.startswith('{\n  "type": '):
+        text = '{\n  "type": ' + _escape(record.type) + "," + text[1:]
+    return text.replace("\n", "\n" + pad) if pad else text
 
 
 def _dict_text(d: dict[str, Any], pad: str, lost: list[str] | None = None) -> str | None:
@@ -184,19 +218,19 @@ def _list_text(items: list[Any], pad: str, lost: list[str] | None = None) -> str
 class DocumentsWriter:
     """:func:`documents_json` (indent 2) written one document at a time: the same bytes, bounded memory.
 
-    ``add(item)`` returns the bytes to append (``lost``: see :func:`record_text`); ``text`` is then the entry's
-    own text (``json.loads`` of it is the entry :func:`iter_documents` reads back); ``close()`` the closing bytes
-    (``{"documents": []}`` when nothing was added)."""
+    ``add(item)`` returns the bytes to append (``lost``, ``fresh``: see :func:`record_text`); ``text`` is then the
+    entry's own text (``json.loads`` of it is the entry :func:`iter_documents` reads back); ``close()`` the closing
+    bytes (``{"documents": []}`` when nothing was added)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.text = ""
 
-    def add(self, item: Any, lost: list[str] | None = None) -> bytes:
+    def add(self, item: Any, lost: list[str] | None = None, *, fresh: bool = False) -> bytes:
         if isinstance(item, Exception):
             text = _indented(document_dict(item), "    ")
         else:
-            text = record_text(item, "    ", lost)
+            text = record_text(item, "    ", lost, fresh=fresh)
         return self.add_text(text)
 
     def add_text(self, text: str) -> bytes:

@@ -61,6 +61,9 @@ log = get_logger(__name__)
 # up to this size an X12 file's keys come from the reader batches its analysis kept (the archive read once);
 # larger files are read again for them, streamed (their batches would be several times the file in memory)
 KEYS_FROM_ANALYSIS_BYTES = 256 * 1024
+# up to this size, in a batch, the mapping step gets those batches too (it does not read and split the archived
+# bytes again); held from the envelope step to the mapping, so a batch of 50 such files holds a few MB at most
+MAP_FROM_ANALYSIS_BYTES = 64 * 1024
 QUARANTINE_ERRORS = (UnknownPartnerError, MisaddressedError, RoutingConflictError)
 
 
@@ -282,7 +285,7 @@ class InboundFlow:
     def _read_and_identify(
         self, msg: Message, registry: PartnerRegistry, channel_partner: str | None
     ) -> tuple[Partner, Any]:
-        analysis, batch = self._envelope(msg, registry, channel_partner)
+        analysis, batch, _batches = self._envelope(msg, registry, channel_partner)
         try:
             partner = self._identified(msg, analysis, registry, channel_partner, batch)
         finally:  # the envelope step is written whatever identification says
@@ -291,19 +294,25 @@ class InboundFlow:
 
     def read_for_batch(
         self, msg: Message, item: InboundItem, registry: PartnerRegistry
-    ) -> tuple[Partner, Any, Batch] | None:
-        """For a batch: the partner, the analysis and the envelope step (not written yet) of an X12 message; None
-        for a CSV/XML document. Raises what :meth:`_read_and_identify` raises (the caller takes the single path)."""
+    ) -> tuple[Partner, Any, Batch, list[list[Any]] | None] | None:
+        """For a batch: the partner, the analysis, the envelope step (not written yet) and, for a file of up to
+        :data:`MAP_FROM_ANALYSIS_BYTES`, the reader batches the analysis read from the archive (for the mapping
+        step, see :func:`gateway.mapping.x12.iter_transactions`) of an X12 message; None for a CSV/XML document.
+        Raises what :meth:`_read_and_identify` raises (the caller takes the single path)."""
         assert msg.archive_key is not None
         channel_partner = item.partner_id
         files, p = self.files, registry.get(channel_partner) if channel_partner is not None else None
         if files is not None and p is not None and files.spec_for(msg.archive_key, msg.file_name, p) is not None:
             return None  # a CSV/XML document: the single path
-        analysis, batch = self._envelope(msg, registry, channel_partner)
-        return self._identified(msg, analysis, registry, channel_partner, batch), analysis, batch
+        analysis, batch, batches = self._envelope(msg, registry, channel_partner)
+        if batches is not None and (msg.size or 0) > MAP_FROM_ANALYSIS_BYTES:
+            batches = None
+        return self._identified(msg, analysis, registry, channel_partner, batch), analysis, batch, batches
 
-    def _envelope(self, msg: Message, registry: PartnerRegistry, channel_partner: str | None) -> tuple[Any, Batch]:
-        """Analyze the archived bytes; the envelope step's writes (lineage, keys, status), not applied yet."""
+    def _envelope(self, msg: Message, registry: PartnerRegistry,
+                  channel_partner: str | None) -> tuple[Any, Batch, list[list[Any]] | None]:
+        """Analyze the archived bytes; the envelope step's writes (lineage, keys, status), not applied yet, and
+        the reader batches of a file of up to :data:`KEYS_FROM_ANALYSIS_BYTES` (None for a larger one)."""
         assert msg.id is not None and msg.archive_key is not None
         if msg.size == 0:
             raise NotEDIError("the file is empty", hint="ask the partner to send the file again")
@@ -330,7 +339,7 @@ class InboundFlow:
             set_ids=",".join(summary["set_ids"]) or None,
             detail=summary,
         )
-        return analysis, batch
+        return analysis, batch, kept
 
     def _identified(self, msg: Message, analysis: Any, registry: PartnerRegistry, channel_partner: str | None,
                     batch: Batch) -> Partner:

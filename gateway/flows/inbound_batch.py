@@ -55,6 +55,7 @@ class Work:
     step: Batch = field(default_factory=Batch)  # the envelope step, then the final status with the ack.sent events
     done: bool = False  # reached its final status in the batch
     keys: frozenset[tuple[str, str]] = frozenset()  # business keys its envelope step recorded
+    reader_batches: list[list[Any]] | None = None  # a small file's reader batches as its analysis read them
 
     def context(self) -> Any:
         return log_context(correlation_id=self.msg.correlation_id, message_id=self.msg.id,
@@ -131,7 +132,7 @@ class InboundBatch:
             if got is None:
                 single.append(w)
                 continue
-            w.partner, w.analysis, w.step = got
+            w.partner, w.analysis, w.step, w.reader_batches = got
             read.append(w)
         flow.store.apply(*(w.step for w in read))
         for w in read:  # recorded: the mapping step does not insert these again
@@ -183,7 +184,9 @@ class InboundBatch:
                 for w in works:
                     with w.context():
                         assert w.partner is not None
-                        batches.append(flow.mapping.batch(w.msg, w.partner, keep=mapped, written=w.keys))
+                        batches.append(flow.mapping.batch(w.msg, w.partner, keep=mapped, written=w.keys,
+                                                          reader_batches=w.reader_batches))
+                    w.reader_batches = None  # mapped: not held for the rest of the batch
             flow.store.apply(*batches)
             if flow.handoff is not None:  # never raises; gated: released once
                 flow.handoff.release_many([w.msg for w in works], mapped=mapped)

@@ -44,6 +44,12 @@ PIPE_BYTES = 1 << 20  # the pipe's buffer: what the child may have mapped ahead 
 WAIT = 120.0  # seconds without a block from the child before it is given up (the caller maps alone)
 _HEAD = struct.Struct("!I")
 
+# Python 3.12+ warns of forking a process that has threads; the child touches none of their locks (see above), so
+# that warning only is silenced, for the process (pytest replaces the filters in each test: pyproject.toml has the
+# same entry for the suite, which turns warnings into errors)
+warnings.filterwarnings("ignore", message=r"This process \(pid=\d+\) is multi-threaded, use of fork\(\) may lead to "
+                        "deadlocks in the child", category=DeprecationWarning)
+
 Opener = Callable[[], Any]  # a context manager giving the archived bytes (Archive.open(key))
 Work = Callable[[TransactionData, Any], Any]  # (set, its record or MappingError) -> what the caller needs, picklable
 
@@ -118,9 +124,7 @@ class _Child:
         parent = os.getpid()
         r, w = os.pipe()
         try:
-            with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads: the child avoids their locks
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
+            pid = os.fork()  # (Python 3.12+'s warning about threads is silenced above)
         except OSError as exc:  # no memory or process slot for a child: the caller maps alone
             os.close(r)
             os.close(w)

@@ -69,14 +69,16 @@ class MappingStep:
     @contextmanager
     def pinned(self) -> Iterator[None]:
         """Within the block, each partner's overrides file is looked at once (a batch of files: one ``stat``, not
-        one per file); a change made meanwhile is seen by the next batch."""
+        one per file), and so is each mapping it uses (:func:`gateway.mapping.x12.mapping_for`: the overrides'
+        text and the mapping file's ``stat``, once per set and version); a change made meanwhile is seen by the
+        next batch."""
         local = self._local
-        outer = getattr(local, "pinned", None)
-        local.pinned = {}
+        outer, outer_specs = getattr(local, "pinned", None), getattr(local, "specs", None)
+        local.pinned, local.specs = {}, {}
         try:
             yield
         finally:
-            local.pinned = outer
+            local.pinned, local.specs = outer, outer_specs
 
     def overrides(self, partner_id: str) -> dict[str, Any]:
         """The partner's ``<id>.mapping.yaml``, read again only when the file changed (hot reload friendly)."""
@@ -89,6 +91,16 @@ class MappingStep:
                 got = pinned[partner_id] = self._read_overrides(partner_id)
             return got
         return self._read_overrides(partner_id)
+
+    def _specs(self, partner_id: str) -> dict[tuple[str, str], Any] | None:
+        """The mappings already looked up for the partner within :meth:`pinned` (None outside: looked up again)."""
+        specs: dict[str, dict[tuple[str, str], Any]] | None = getattr(self._local, "specs", None)
+        if specs is None:
+            return None
+        found = specs.get(partner_id)
+        if found is None:
+            found = specs[partner_id] = {}
+        return found
 
     def _read_overrides(self, partner_id: str) -> dict[str, Any]:
         assert self.overrides_dir is not None
@@ -108,7 +120,8 @@ class MappingStep:
         self.store.apply(self.batch(msg, partner))
 
     def batch(self, msg: Message, partner: Partner, keep: dict[int, Mapped] | None = None,
-              written: frozenset[tuple[str, str]] = frozenset()) -> Batch:
+              written: frozenset[tuple[str, str]] = frozenset(),
+              reader_batches: list[list[Any]] | None = None) -> Batch:
         """The mapping step's writes, to apply alone or with other steps (group commit).
 
         Streamed in one pass with bounded memory: each transaction set is mapped, written to the archived JSON
@@ -116,22 +129,25 @@ class MappingStep:
         message of up to :data:`KEEP_RECORDS` sets whose output is recorded also gets its :data:`Mapped` there
         (for :meth:`gateway.flows.handoff.HandoffFlow.release_many`, once the batch is applied). ``written``: keys
         of the message the caller has just recorded (its envelope step): not inserted again (the index would keep
-        them once anyway); the ``mapping.done`` event counts them all the same."""
+        them once anyway); the ``mapping.done`` event counts them all the same. ``reader_batches``: the archived
+        bytes' reader batches as the caller's analysis of them read them (:func:`~gateway.edi.x12.analyze`'s
+        ``tap``), mapped instead of reading the archive again (the same sets, segments and positions)."""
         assert msg.id is not None and msg.archive_key is not None
         if self.split_bytes is not None and (msg.size or 0) >= self.split_bytes and mapping_split.available():
             try:
                 return self._batch(msg, partner, keep, written, split=True)
             except SplitFailed as exc:  # the child did not deliver: this process maps the file alone
                 log.warning("mapping.split_failed", extra={"fields": {"error": str(exc)}})
-        return self._batch(msg, partner, keep, written)
+        return self._batch(msg, partner, keep, written, reader_batches=reader_batches)
 
     def _batch(self, msg: Message, partner: Partner, keep: dict[int, Mapped] | None,
-               written: frozenset[tuple[str, str]], split: bool = False) -> Batch:
+               written: frozenset[tuple[str, str]], split: bool = False,
+               reader_batches: list[list[Any]] | None = None) -> Batch:
         assert msg.id is not None and msg.archive_key is not None
         key = msg.archive_key
         batch = Batch()
-        # keys the caller just recorded are dropped below; otherwise those the envelope step indexed are not written
-        tally = _Tally(KeySink(self.store, msg.id, batch), keep=keep is not None, known=not written)
+        # keys the caller just recorded are not written again; otherwise those the envelope step indexed are not
+        tally = _Tally(KeySink(self.store, msg.id, batch), keep=keep is not None, written=written)
         try:
             overrides = self.overrides(partner.id)
             with ExitStack() as stack:
@@ -139,9 +155,13 @@ class MappingStep:
                     mapped = mapping_split.split_mapped(
                         lambda: self.archive.open(key), overrides, file=msg.file_name, root=self.mappings_root,
                         work=partial(_premap, known=not written), stack=stack, hit=self.failpoints.hit)
+                elif reader_batches is not None:  # read by the caller's analysis of the archived bytes
+                    mapped = iter_mapped(None, overrides, file=msg.file_name, root=self.mappings_root,
+                                         batches=reader_batches, specs=self._specs(partner.id))
                 else:
                     src = stack.enter_context(self.archive.open(key))
-                    mapped = iter_mapped(src, overrides, file=msg.file_name, root=self.mappings_root)
+                    mapped = iter_mapped(src, overrides, file=msg.file_name, root=self.mappings_root,
+                                         specs=self._specs(partner.id))
                 results = tally.sets(mapped)
                 first = next(results, None)
                 if first is None:
@@ -161,7 +181,7 @@ class MappingStep:
             tally.keys.drain()
             raise
         tally.keys.close()
-        if written:
+        if written and batch.key_rows:  # (a key whose kind the store cleans: not recognised by _Tally.known_of)
             batch.key_rows = [r for r in batch.key_rows if (r["kind"], r["value"]) not in written]
         if keep is not None and tally.kept is not None:
             keep[msg.id] = tally.kept
@@ -186,7 +206,8 @@ class MappingStep:
 class _Tally:
     """What the streamed mapping keeps: counts, the first errors; business keys go to a bounded :class:`KeySink`."""
 
-    def __init__(self, keys: KeySink, *, keep: bool = False, known: bool = True) -> None:
+    def __init__(self, keys: KeySink, *, keep: bool = False,
+                 written: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.records = 0
         self.error_count = 0
         self.errors: list[str] = []
@@ -194,7 +215,7 @@ class _Tally:
         self.kept: Mapped | None = [] if keep else None  # None once the message is too large to keep
         self._kept_bytes = 0
         self._set: TransactionData | None = None  # the transaction set of the item being written
-        self._use_known = known  # look up the keys the envelope step indexed (_known)
+        self._written = written  # keys the caller recorded (not written again); when none, see _known
 
     def sets(self, mapped: Iterable[tuple[TransactionData, Any]]) -> Iterator[Any]:
         """The items of :func:`gateway.mapping.iter_mapped`, noting each one's transaction set (see _known); a set
@@ -213,7 +234,24 @@ class _Tally:
         the store before the mapping runs. A record's keys among them (its shipment id, BOL, PO, SSCC: for an
         856, all of them) are counted as before but not written again: on a 10,000-set file, 90,000 inserts that
         changed nothing."""
-        return _known(self._set, self._use_known)
+        return _known(self._set, not self._written)
+
+    def known_of(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Those of a record's ``keys`` that are in the store already: the caller's (``written``, compared as the
+        store normalises them), or the envelope step's (:meth:`_known`)."""
+        written = self._written
+        if written:
+            return [k for k in keys if (k[0], str(k[1]).strip()[:MAX_KEY_LENGTH]) in written]
+        return _known_of(keys, self._known())
+
+    def _count(self, error: str | None) -> None:
+        """One more document: a record (``error`` None) or a mapping error (its first ones kept)."""
+        if error is None:
+            self.records += 1
+            return
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(error)
 
     def documents(self, results: Iterable[Any]) -> Iterator[bytes]:
         writer = DocumentsWriter()
@@ -221,26 +259,20 @@ class _Tally:
         for item in results:
             if type(item) is tuple:  # mapped by the split's child (_premap)
                 error, text, keys, to_keep = item
-                if error is not None:
-                    self.error_count += 1
-                    if len(self.errors) < MAX_ERRORS:
-                        self.errors.append(error)
-                else:
-                    self.records += 1
-                    self.keys.add(keys[0], keys[1])
+                self._count(error)
+                if error is None:
+                    self.keys.add(keys[0], self.known_of(keys[0]) if self._written else keys[1])
                 chunk = writer.add_text(text)
                 self._keep(text if error is None else None, to_keep)
             elif isinstance(item, MappingError):
-                self.error_count += 1
-                if len(self.errors) < MAX_ERRORS:
-                    self.errors.append(item.describe())
+                self._count(item.describe())
                 chunk = writer.add(item)
                 self._keep(None, None)
             else:
-                self.records += 1
+                self._count(None)
                 keys = business_keys(item)
-                self.keys.add(keys, _known_of(keys, self._known()))
-                chunk = writer.add(item, lost)
+                self.keys.add(keys, self.known_of(keys))
+                chunk = writer.add(item, lost, fresh=True)  # as map_transaction validated it
                 # kept as read back from the archive; its keys hold for that unless a required value was pruned
                 # from the text (which then no longer parses back: the hand-off finds what it finds)
                 self._keep(writer.text, None if lost else keys)
@@ -278,6 +310,6 @@ def _premap(tx: TransactionData, item: Any, *, known: bool) -> tuple[Any, ...]:
         writer.add(item)
         return item.describe(), writer.text, None, None
     lost: list[str] = []
-    writer.add(item, lost)
+    writer.add(item, lost, fresh=True)
     keys = business_keys(item)
     return None, writer.text, (keys, _known_of(keys, _known(tx, known))), None if lost else keys

@@ -50,11 +50,16 @@ class TransactionData:
     skipped: bool = False  # not wanted (iter_transactions' ``want``): its body segments were not kept
 
 
-def iter_transactions(source: Source, *, default_version: str = "004010",
-                      want: Callable[[int], bool] | None = None) -> Iterator[TransactionData]:
+def iter_transactions(source: Source | None, *, default_version: str = "004010",
+                      want: Callable[[int], bool] | None = None,
+                      batches: Iterable[list[str | ReaderEvent]] | None = None) -> Iterator[TransactionData]:
     """Transaction sets of ``source`` in file order (streamed; envelope problems are the analyser's business).
     The segments are those :class:`~gateway.edi.x12.reader.X12Reader` yields (same positions), built here from
     the reader's batches: one generator step per batch, not per segment.
+
+    ``batches`` (instead of ``source``): the source's reader batches already read (:func:`iter_batches` with its
+    defaults, e.g. the ones :func:`gateway.edi.x12.analyze` handed to its ``tap``): the same sets, without
+    reading and splitting the bytes again.
 
     ``want(index)`` (optional): whether the set of that 0-based ordinal is wanted; one that is not is yielded all
     the same, where it sits, ``skipped`` and without its body segments (none is built: what another process maps,
@@ -68,7 +73,10 @@ def iter_transactions(source: Source, *, default_version: str = "004010",
     position = 0
     index = 0
     skipping = False  # the current set is not wanted: its segments are only looked at for the envelope's
-    for batch in iter_batches(source):
+    if batches is None:
+        assert source is not None
+        batches = iter_batches(source)
+    for batch in batches:
         for item in batch:
             if type(item) is str:
                 position += 1
@@ -215,11 +223,18 @@ def iter_canonical(source: Source, partner_overrides: Mapping[str, Any] | None =
         yield item
 
 
-def iter_mapped(source: Source, partner_overrides: Mapping[str, Any] | None = None, *, file: str | None = None,
-                root: Path | None = None) -> Iterator[tuple[TransactionData, Record | MappingError]]:
-    """:func:`iter_canonical` with each item's transaction set (its segments, where it sits)."""
-    specs: dict[tuple[str, str], MappingSpec | None] = {}
-    for tx in iter_transactions(source):
+def iter_mapped(source: Source | None, partner_overrides: Mapping[str, Any] | None = None, *,
+                file: str | None = None, root: Path | None = None,
+                batches: Iterable[list[str | ReaderEvent]] | None = None,
+                specs: dict[tuple[str, str], MappingSpec | None] | None = None,
+                ) -> Iterator[tuple[TransactionData, Record | MappingError]]:
+    """:func:`iter_canonical` with each item's transaction set (its segments, where it sits). ``batches``: see
+    :func:`iter_transactions`. ``specs``: the mappings looked up for these overrides and root, by (set id,
+    version), filled here (a caller mapping several files with the same overrides looks each up once, and sees
+    an edited mapping file when it starts with a new dict)."""
+    if specs is None:
+        specs = {}
+    for tx in iter_transactions(source, batches=batches):
         key = (tx.set_id, tx.version)
         if key not in specs:
             specs[key] = mapping_for(tx.set_id, tx.version, "in", partner_overrides, root)
