@@ -74,3 +74,19 @@ def test_keys_written_by_two_threads_at_once_are_indexed_once(store):
             conn.execute(sa.text(integrity))  # raises when the index and the table disagree
     assert keys == 4 * 10 * 200 + 4
     assert [m.id for m in store.search(MessageQuery(q=f"{ids[2]:04d}00900199")).items] == [ids[2]]
+
+
+def test_postgresql_checks_no_foreign_key_per_key_row(store):
+    """Migration 0021: on PostgreSQL business_key has no foreign key (a trigger per inserted key row); SQLite keeps
+    its own. Keys still go only to messages the store holds."""
+    with store.engine.connect() as conn:
+        if store.engine.dialect.name == "postgresql":
+            fks = conn.execute(sa.text("SELECT conname FROM pg_constraint WHERE conrelid = 'business_key'::regclass "
+                                       "AND contype = 'f'")).scalars().all()
+            assert fks == []
+        else:
+            fks = conn.execute(sa.text("SELECT \"table\" FROM pragma_foreign_key_list('business_key')")).scalars()
+            assert list(fks) == ["message"]
+    a = _message(store, 30)
+    store.apply(Batch().keys(a, [("bol", "BOLFK0021")]))
+    assert [m.id for m in store.search(MessageQuery(q="BOLFK0021")).items] == [a]
