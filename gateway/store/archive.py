@@ -253,7 +253,7 @@ class Archive:
             raise
 
     @staticmethod
-    def _small(data: bytearray) -> bytes | bytearray:
+    def _small(data: bytes | bytearray) -> bytes | bytearray:
         """The stored form of a payload read whole: raw when it fits one block or gzip saves under 5%."""
         if len(data) + len(RAW_MAGIC) > BLOCK and (len(data) <= SAMPLE or compresses(data)):  # larger: trial
             packed = _gzip(data)  # first (up to a CHUNK of encrypted bytes is not compressed at level 6 for nothing)

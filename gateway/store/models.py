@@ -55,9 +55,10 @@ class Message(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     # enums are stored as plain strings so that adding a state is not a schema change
-    direction: Direction = Field(sa_type=String(16), index=True)
-    status: MessageStatus = Field(sa_type=String(24), index=True)
-    partner_id: str | None = Field(default=None, index=True)
+    # direction, status and partner_id: served by the composite indexes above (migration 0021)
+    direction: Direction = Field(sa_type=String(16))
+    status: MessageStatus = Field(sa_type=String(24))
+    partner_id: str | None = Field(default=None)
     channel: str | None = None  # e.g. "acme-retail/folder-in"
     transport_id: str | None = Field(default=None, index=True)  # remote path, AS2 Message-ID, webhook delivery id
     idempotency_key: str | None = Field(default=None, unique=True)

@@ -172,7 +172,7 @@ def publish(
         # a Message object's loaded columns are in its __dict__ (read there: an ORM attribute's __get__ is a Python
         # call per column); a row of _COLUMNS_OF is read by attribute
         v = m.__dict__ if isinstance(m, Message) else None
-        if v is not None and _SIX <= v.keys():
+        if v is not None and v.keys() >= _SIX:
             direction = v["direction"]
             columns[mid] = (getattr(direction, "value", direction), v["partner_id"], v["set_ids"], v["created_at"],
                             v["reason"], v["file_name"])
