@@ -207,11 +207,16 @@ class Archive:
     def put_stream(self, source: BinaryIO) -> Blob:
         """Archive everything readable from ``source``; returns its key (sha256) and size."""
         head = bytearray()
-        while len(head) < CHUNK:  # short reads (sockets, pipes): a full chunk, or all when less
-            more = source.read(CHUNK - len(head))
-            if not more:
-                return self._put_whole(head)  # all of it is here: compressed (or not) at once
-            head += more
+        try:
+            while len(head) < CHUNK:  # short reads (sockets, pipes): a full chunk, or all when less
+                more = source.read(CHUNK - len(head))
+                if not more:
+                    break
+                head += more
+        except OSError as exc:  # as when the reads were made with the temporary file open
+            raise StoreError(f"cannot write to the archive at {self.root}: {exc.strerror}") from exc
+        if len(head) < CHUNK:
+            return self._put_whole(head)  # all of it is here: compressed (or not) at once
         fd, tmp = self._temporary()
         try:
             try:
