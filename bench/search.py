@@ -78,8 +78,6 @@ BATCH = 20_000
 PG_SEARCH_INDEXES = {
     "ix_business_key_value_trgm": "CREATE INDEX ix_business_key_value_trgm ON business_key "
     "USING gin (value gin_trgm_ops)",
-    "ix_business_key_value_fts": "CREATE INDEX ix_business_key_value_fts ON business_key "
-    "USING gin (to_tsvector('simple', value))",
 }
 
 

@@ -153,16 +153,26 @@ def _child(metric: Any, *labels: str) -> Any:
 
 def _count(_engine: Any, rows: list[Written]) -> None:
     now = datetime.now(UTC)
+    # counted per series, then one inc(n) each: a batch of 50 small files writes about 900 rows over a dozen series
+    # (each inc takes the series' lock)
+    events: dict[tuple[str, str], int] = {}
+    deliveries: dict[tuple[str, str], int] = {}
     for w in rows:
         if w.kind == "event":
-            _child(MESSAGE_EVENTS, w.name or "-", w.status or "").inc()
+            key = (w.name or "-", w.status or "")
+            events[key] = events.get(key, 0) + 1
             if w.status in FINISHED and w.created_at is not None and w.name != "message.created":
                 created = w.created_at if w.created_at.tzinfo else w.created_at.replace(tzinfo=UTC)
                 _child(PROCESSING, w.direction or "-", w.status).observe(max(0.0, (now - created).total_seconds()))
         elif w.kind == "delivery":
-            _child(DELIVERY_ATTEMPTS, w.name or "-", w.status or "-").inc()
+            key = (w.name or "-", w.status or "-")
+            deliveries[key] = deliveries.get(key, 0) + 1
         elif w.kind == "ack":
             ACK_OUTCOMES.labels(w.direction or "-", w.name or "-", w.status or "-").inc()
+    for (name, status), n in events.items():
+        _child(MESSAGE_EVENTS, name, status).inc(n)
+    for (channel, outcome), n in deliveries.items():
+        _child(DELIVERY_ATTEMPTS, channel, outcome).inc(n)
 
 
 subscribe(_count)

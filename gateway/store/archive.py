@@ -206,29 +206,27 @@ class Archive:
 
     def put_stream(self, source: BinaryIO) -> Blob:
         """Archive everything readable from ``source``; returns its key (sha256) and size."""
+        head = bytearray()
+        try:
+            while len(head) < CHUNK:  # short reads (sockets, pipes): a full chunk, or all when less
+                more = source.read(CHUNK - len(head))
+                if not more:
+                    break
+                head += more
+        except OSError as exc:  # as when the reads were made with the temporary file open
+            raise StoreError(f"cannot write to the archive at {self.root}: {exc.strerror}") from exc
+        if len(head) < CHUNK:
+            return self._put_whole(head)  # all of it is here: compressed (or not) at once
         fd, tmp = self._temporary()
         try:
             try:
-                head = bytearray()
-                while len(head) < CHUNK:  # short reads (sockets, pipes): a full chunk, or all when less
-                    more = source.read(CHUNK - len(head))
-                    if not more:
-                        digest, size = hashlib.sha256(head), len(head)
-                        _write_all(fd, self._small(head))  # all of it is here: compressed (or not) at once
-                        recent = bytes(head) if size <= RECENT_MAX else None
-                        break
-                    head += more
-                else:
-                    digest, size = self._stream(fd, bytes(head), source)
-                    recent = None
+                digest, size = self._stream(fd, bytes(head), source)
                 os.fsync(fd)
             finally:
                 os.close(fd)
             self.failpoints.hit("archive.before_rename")
             key = digest.hexdigest()
             self._place(tmp, key)
-            if recent is not None:  # only once durable in its place
-                self._remember(key, recent)
             return Blob(key=key, size=size)
         except OSError as exc:
             _unlink(tmp)
@@ -237,8 +235,30 @@ class Archive:
             _unlink(tmp)
             raise
 
+    def _put_whole(self, data: bytes | bytearray) -> Blob:
+        """Archive a payload held whole (less than a :data:`CHUNK`): written, fsynced, placed, remembered."""
+        fd, tmp = self._temporary()
+        try:
+            try:
+                _write_all(fd, self._small(data))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.failpoints.hit("archive.before_rename")
+            key = hashlib.sha256(data).hexdigest()
+            self._place(tmp, key)
+            if len(data) <= RECENT_MAX:  # only once durable in its place
+                self._remember(key, bytes(data))
+            return Blob(key=key, size=len(data))
+        except OSError as exc:
+            _unlink(tmp)
+            raise StoreError(f"cannot write to the archive at {self.root}: {exc.strerror}") from exc
+        except BaseException:
+            _unlink(tmp)
+            raise
+
     @staticmethod
-    def _small(data: bytearray) -> bytes | bytearray:
+    def _small(data: bytes | bytearray) -> bytes | bytearray:
         """The stored form of a payload read whole: raw when it fits one block or gzip saves under 5%."""
         if len(data) + len(RAW_MAGIC) > BLOCK and (len(data) <= SAMPLE or compresses(data)):  # larger: trial
             packed = _gzip(data)  # first (up to a CHUNK of encrypted bytes is not compressed at level 6 for nothing)
@@ -269,9 +289,10 @@ class Archive:
         return digest, size
 
     def _place(self, tmp: str, key: str) -> None:
-        """Rename the fsynced temporary file to its key's path and make the rename durable."""
-        final = self._path_for(key)
-        folder = os.path.dirname(final)
+        """Rename the fsynced temporary file to its key's path and make the rename durable (``key``: a digest
+        this archive computed, so its path is built without checking it)."""
+        folder = f"{self._root}/{key[:2]}/{key[2:4]}"
+        final = f"{folder}/{key}.gz"
         made: list[str] = []
         if os.path.isfile(final):  # stored before: this copy goes (the folder is fsynced in case that blob's
             os.unlink(tmp)  # writer died between its rename and its own folder fsync)
@@ -307,6 +328,8 @@ class Archive:
         return made
 
     def put_bytes(self, data: bytes) -> Blob:
+        if len(data) < CHUNK:
+            return self._put_whole(data)
         return self.put_stream(io.BytesIO(data))
 
     def put_chunks(self, chunks: Iterable[bytes]) -> Blob:
@@ -319,7 +342,7 @@ class Archive:
             if len(head) >= CHUNK:
                 rest = io.BufferedReader(_ChunkReader(itertools.chain([bytes(head)], it)), CHUNK)
                 return self.put_stream(rest)
-        return self.put_stream(io.BytesIO(head))
+        return self._put_whole(head)
 
     def _remember(self, key: str, data: bytes) -> None:
         with self._recent_lock:

@@ -131,9 +131,9 @@ class Batch:
 
     # -- the message and its timeline ------------------------------------------------------------------------
     def event(self, message: int | Message, name: str, *, status: MessageStatus | None = None,
-              detail: dict[str, Any] | None = None, actor: str = "gateway") -> Batch:
+              detail: dict[str, Any] | None = None, actor: str = "gateway", at: datetime | None = None) -> Batch:
         self.events.append({"message_id": _id(message), "name": name, "status": _value(status), "actor": actor,
-                            "detail": detail, "at": utcnow()})
+                            "detail": detail, "at": at or utcnow()})
         return self
 
     def update(self, message: int | Message, *, event: str | None = None, status: MessageStatus | None = None,
@@ -143,11 +143,11 @@ class Batch:
         values = {k: _value(v) for k, v in fields.items()}
         if status is not None:
             values["status"] = status.value
-        values["updated_at"] = utcnow()
+        values["updated_at"] = now = utcnow()  # one moment for the change and its event (one text to bind)
         values["_message_id"] = mid
         self.updates.append(values)
         if event is not None:
-            self.event(mid, event, status=status, detail=detail, actor=actor)
+            self.event(mid, event, status=status, detail=detail, actor=actor, at=now)
         if isinstance(message, Message):
             self.messages[mid] = message
             changed = dict(fields, updated_at=values["updated_at"])

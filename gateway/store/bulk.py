@@ -126,8 +126,27 @@ def _plan(conn: Connection, stmt: Any, keys: tuple[str, ...]) -> _Plan | None:
     names = compiled.positiontup
     if names is None or not set(names) <= set(keys) or set(keys) - set(names):
         return None  # a default computed per row, a column not in the table: SQLAlchemy's path
-    processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    processors = [_none_once(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+                  for name in names]
     return _Plan(compiled.string, list(names), processors)
+
+
+def _none_once(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process`` with its answer for ``None`` computed once: a JSON column's ``None`` (a message's ``error``, an
+    event without detail) is serialised to the same ``'null'`` every time through the JSON encoder."""
+    if process is None:
+        return None
+    try:
+        none = process(None)
+    except Exception:  # a type that refuses None: left to its own processor
+        return process
+    if none is None:
+        return process
+
+    def bind(value: Any) -> Any:
+        return none if value is None else process(value)
+
+    return bind
 
 
 def _max_variables() -> int:

@@ -51,12 +51,16 @@ class Message(SQLModel, table=True):
         Index("ix_message_status_created", "status", "created_at"),
         Index("ix_message_ack_status_due", "ack_status", "ack_due_at"),
         Index("ix_message_delivery_status", "delivery_status"),
+        # PostgreSQL only (migration 0021): its de-duplicated b-trees count a direction or a status cheaply; on
+        # SQLite the composite indexes above serve every query and these cost every insert and status change
+        Index("ix_message_direction", "direction").ddl_if(dialect="postgresql"),
+        Index("ix_message_status", "status").ddl_if(dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     # enums are stored as plain strings so that adding a state is not a schema change
-    direction: Direction = Field(sa_type=String(16), index=True)
-    status: MessageStatus = Field(sa_type=String(24), index=True)
+    direction: Direction = Field(sa_type=String(16))
+    status: MessageStatus = Field(sa_type=String(24))
     partner_id: str | None = Field(default=None, index=True)
     channel: str | None = None  # e.g. "acme-retail/folder-in"
     transport_id: str | None = Field(default=None, index=True)  # remote path, AS2 Message-ID, webhook delivery id

@@ -136,6 +136,9 @@ _COLUMNS_OF = select(_M.id, _M.direction, _M.partner_id, _M.set_ids, _M.created_
     _M.id.in_(bindparam("ids", expanding=True)))
 
 
+_SIX = frozenset(("direction", "partner_id", "set_ids", "created_at", "reason", "file_name"))
+
+
 def active() -> bool:
     """Someone listens: writers that bypass the ORM (the Core hot path) then report what they wrote."""
     return bool(_observers)
@@ -166,8 +169,16 @@ def publish(
     # each message's columns read once, not once per row written about it (a small file has a dozen events)
     columns: dict[Any, tuple[Any, ...]] = {None: (None,) * 6}
     for mid, m in found.items():
-        columns[mid] = (getattr(m.direction, "value", m.direction), m.partner_id, m.set_ids, m.created_at, m.reason,
-                        m.file_name)
+        # a Message object's loaded columns are in its __dict__ (read there: an ORM attribute's __get__ is a Python
+        # call per column); a row of _COLUMNS_OF is read by attribute
+        v = m.__dict__ if isinstance(m, Message) else None
+        if v is not None and v.keys() >= _SIX:
+            direction = v["direction"]
+            columns[mid] = (getattr(direction, "value", direction), v["partner_id"], v["set_ids"], v["created_at"],
+                            v["reason"], v["file_name"])
+        else:
+            columns[mid] = (getattr(m.direction, "value", m.direction), m.partner_id, m.set_ids, m.created_at,
+                            m.reason, m.file_name)
     rows = []
     for kind, mid, name, status, detail in items:
         direction, partner_id, set_ids, created_at, reason, file_name = columns.get(mid) or columns[None]

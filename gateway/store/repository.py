@@ -140,11 +140,11 @@ class Store:
         made: list[tuple[Message, list[dict[str, Any]], batch.Batch]] = []
         with self.engine.begin() as conn:  # Core: one INSERT ... RETURNING for all, events and keys in bulk
             keys = batch.Batch()
-            cols = [message_columns(n.fields) for n in new]  # every column: defaults filled in, enums
+            now = utcnow()  # created_at, updated_at and the first events' time: one moment (one text to bind)
+            cols = [message_columns(n.fields, now) for n in new]  # every column: defaults filled in, enums
             for c in cols:
                 del c["id"]
             ids = batch.insert_returning(conn, batch.INSERT_MESSAGES, cols)
-            now = utcnow()
             for n, c, mid in zip(new, cols, ids, strict=True):
                 c["id"] = mid
                 msg = message_of(c)  # not Message(**c): see gateway.store.rows

@@ -12,12 +12,14 @@ result is a transient ``Message`` like ``Message(**fields)``: same attribute val
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.orm import configure_mappers
 
 from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.types import utcnow
 
 _FIELDS = tuple(Message.model_fields)
 _REQUIRED = frozenset(name for name, f in Message.model_fields.items() if f.is_required())
@@ -34,10 +36,10 @@ _MANAGER = Message._sa_class_manager  # type: ignore[attr-defined]
 _MAPPER = Message.__mapper__  # type: ignore[attr-defined]
 
 
-def message_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+def message_columns(fields: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """Every column of a new message: ``fields`` (``direction`` and ``status`` as their enums) and the defaults of
-    the others (``created_at``/``updated_at`` now). Raises ``ValueError`` for an unknown field or a missing
-    required one."""
+    the others (``created_at``/``updated_at`` now: ``now`` when given, the same moment for both). Raises
+    ``ValueError`` for an unknown field or a missing required one."""
     unknown = fields.keys() - _KNOWN
     if unknown:
         raise ValueError(f"not a message column: {', '.join(sorted(unknown))}")
@@ -48,7 +50,7 @@ def message_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     values.update(fields)
     for name, make in _FACTORIES.items():
         if name not in fields:
-            values[name] = make()
+            values[name] = now if now is not None and make is utcnow else make()
     direction, status = values["direction"], values["status"]
     if not isinstance(direction, Direction):
         values["direction"] = Direction(direction)

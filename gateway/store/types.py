@@ -35,14 +35,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        # the last value bound and its text: a step binds one moment to several columns and rows (a message's
+        # created_at and updated_at, an update and its event), formatted once. One tuple, replaced whole, so
+        # threads binding at once never pair a value with another's text; it holds the value, whose id therefore
+        # cannot be reused by another object meanwhile
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def process(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
+            seen = last
+            if seen[0] is value:
+                return seen[1]
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to the store: pass timezone-aware datetimes")
+            given = value
             if value.tzinfo is not UTC:
                 value = value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]  # without "+00:00": no naive copy made first
+            text = value.isoformat(" ", "microseconds")[:26]  # without "+00:00": no naive copy made first
+            last = (given, text)
+            return text
 
         return process
 
