@@ -51,7 +51,7 @@ class Message(SQLModel, table=True):
         Index("ix_message_status_created", "status", "created_at"),
         Index("ix_message_ack_status_due", "ack_status", "ack_due_at"),
         Index("ix_message_delivery_status", "delivery_status"),
-        # PostgreSQL only (migration 0021): its de-duplicated b-trees count a direction or a status cheaply; on
+        # PostgreSQL only (migration 0022): its de-duplicated b-trees count a direction or a status cheaply; on
         # SQLite the composite indexes above serve every query and these cost every insert and status change
         Index("ix_message_direction", "direction").ddl_if(dialect="postgresql"),
         Index("ix_message_status", "status").ddl_if(dialect="postgresql"),

@@ -1,4 +1,4 @@
-"""The message table's indexes after migration 0021: on SQLite the single-column indexes on direction and status
+"""The message table's indexes after migration 0022: on SQLite the single-column indexes on direction and status
 are gone and the queries that filtered on those columns use the composite indexes; PostgreSQL keeps them."""
 
 import sqlalchemy as sa
@@ -23,13 +23,13 @@ def test_sqlite_drops_the_single_column_indexes_postgresql_keeps_them(store):
         assert names >= SQLITE_DROPPED
 
 
-def test_a_store_at_0020_loses_them_at_upgrade_and_gets_them_back_at_downgrade(store):
+def test_a_store_at_0021_loses_them_at_upgrade_and_gets_them_back_at_downgrade(store):
     from alembic import command
 
     cfg = alembic_config(store.engine)
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0020")
+        command.downgrade(cfg, "0021")
     assert _indexes(store.engine) >= SQLITE_DROPPED
     upgrade(store.engine)
     after = _indexes(store.engine)

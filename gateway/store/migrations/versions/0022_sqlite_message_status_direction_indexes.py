@@ -1,7 +1,7 @@
 """message (SQLite): the single-column indexes on status and direction dropped (the composite ones serve them)
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-07 17:40:00
 
 ``ix_message_status`` and ``ix_message_direction`` lead with the same column as ``ix_message_status_created`` and
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
