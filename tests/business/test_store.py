@@ -285,3 +285,59 @@ def test_a_key_shared_by_every_message_costs_the_index_no_more_than_unique_keys(
     assert chunks == [400, 400, 100]  # every transaction bounded by the batch
     # the same objects as before: one shipment (the first message's), all the others joined through the PRO
     assert [(k, norm) for k, norm, *_ in _objects(store)] == [("shipment", "SH00000")]
+
+
+def _reindex(store: Store, *, batch: int, bulk: bool) -> tuple[list[tuple], int]:
+    """The objects the index makes from scratch over the store's keys (one way), and the statements it took."""
+    with store.engine.begin() as conn:
+        conn.execute(rows.sa.delete(rows.BO))
+        conn.execute(rows.sa.update(rows.CC).where(rows.CC.c.scope == index.CURSOR[0]).values(value=0))
+    statements = [0]
+
+    def count(*_args: object) -> None:
+        statements[0] += 1
+
+    rows.sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        seen: dict = {}
+        while index.index_new_keys(store.engine, now=NOW, batch=batch, seen=seen, bulk=bulk):
+            pass
+    finally:
+        rows.sa.event.remove(store.engine, "before_cursor_execute", count)
+    return _objects(store), statements[0]
+
+
+def test_the_chunk_at_once_gives_the_objects_of_one_message_at_a_time(store):
+    # a mixed burst: orders and shipments named by keys other messages share (a PO on the order and its ship
+    # notice, a PRO number on many), written in different forms, a large message spanning chunks whose order
+    # number comes last, a key added to an early message later, messages joining objects made in the same chunk
+    message(store, "940", [("order", "0018061923"), ("po", "Test Order 1")])
+    message(store, "856", [("po", "TEST-ORDER-1"), ("shipment", "shp0042"), ("pro", "HUB-1")]
+            + [("sscc", f"00{n:016d}") for n in range(5)], direction=Direction.outbound)
+    big = message(store, "856", [(k, f"{k}{n:03d}") for n in range(20) for k in ("po", "sscc")]
+                  + [("po", "Test Order 1"), ("order", "ORD-BIG"), ("shipment", "SHP-BIG")], partner="harbor-3pl")
+    for i in range(12):
+        message(store, "214", [("pro", "HUB 1"), ("shipment", f"S{i % 4}")], partner="alink-carrier")
+        message(store, "945", [("order", f"{i % 3:04d}"), ("shipment", f"S{i % 5}"), ("bol", f"B{i}")],
+                direction=Direction.outbound)
+    late = message(store, "940", [("po", "P-LATE"), ("order", "ORD-LATE")])
+    with store.engine.begin() as conn:  # keys added later to early messages (a reprocessed document)
+        conn.execute(rows.sa.insert(rows.BK), [
+            {"message_id": big, "kind": "shipment", "value": "SHP-ADDED", "norm": "SHPADDED"},
+            {"message_id": late, "kind": "pro", "value": "HUB1", "norm": "HUB1"}])
+    for batch in (5, 11, 37, 10_000):
+        one, per_message = _reindex(store, batch=batch, bulk=False)
+        bulk, at_once = _reindex(store, batch=batch, bulk=True)
+        assert bulk == one, batch
+        assert len({k for k, *_ in one}) == 2 and len(one) > 8
+        assert at_once < per_message, (batch, at_once, per_message)
+
+
+def test_the_index_costs_a_few_statements_per_chunk_not_per_message(store):
+    for i in range(200):
+        message(store, "856", [("shipment", f"SH{i:05d}"), ("bol", f"BOL{i:05d}"), ("po", f"PO{i:05d}")]
+                + [("sscc", f"{i:08d}{n:010d}") for n in range(5)], partner="harbor-3pl")
+    one, per_message = _reindex(store, batch=10_000, bulk=False)
+    bulk, at_once = _reindex(store, batch=10_000, bulk=True)
+    assert bulk == one and len(one) == 400
+    assert per_message > 4 * 200 and at_once < 30, (per_message, at_once)
