@@ -77,6 +77,10 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
         meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
                                               .where(M.c.id.in_(ids)))}
         reach = _unshared(conn, joins, start, end)  # per chunk: see _object_for
+        if seen is None:
+            seen = {}  # this chunk's lookups (the same as one message at a time)
+        inner = [i for i in sorted(spanning) if i in meta and i not in (ids[0], ids[-1])]
+        _spans(conn, inner, seen)
         plans: list[_Plan] = []
         for mid in sorted(ids):
             m = meta.get(mid)
@@ -101,7 +105,8 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
                     norms = _norms_of(conn, [mid], OBJECT_KINDS[kind])
                     if seen is not None:
                         seen.setdefault(mid, {})[f"{kind}/norms"] = norms
-                plans.append(_Plan(kind, named, norms, m.partner_id, m.created_at))
+                plans.append(_Plan(mid, kind, named, norms, m.partner_id, m.created_at))
+        _unshared_plans(conn, plans, reach)
         if bulk:
             try:
                 with conn.begin_nested():
@@ -118,6 +123,7 @@ class _Plan(NamedTuple):
     """One message's part in one kind of object: its primary key (key as written, join form), its family's join
     forms, its partner and time."""
 
+    message_id: int
     kind: str
     named: tuple[str, str]
     norms: set[str]
@@ -219,6 +225,81 @@ def _touch_objects() -> Any:
         last_at=sa.case((BO.c.last_at < hi, hi), else_=BO.c.last_at),
         first_at=sa.case((BO.c.first_at > lo, lo), else_=BO.c.first_at),
         check_due_at=sa.bindparam("t_now", type_=BO.c.check_due_at.type))
+
+
+def _spans(conn: Connection, ids: list[int], seen: dict[int, dict[str, Any]]) -> None:
+    """:func:`_first_key` and :func:`~gateway.store.business._norms_of` of many spanning messages at once (two
+    statements per kind for up to 500 messages), into ``seen`` as the per-message lookups would put them. Not for
+    the chunk's first and last message (they may be a large interchange: those stay bounded lookups): a message
+    with more than :data:`MAX_NORMS` join forms in a family is left to :func:`_norms_of` (which stops at the
+    limit), so the result is the same."""
+    for kind, kinds in OBJECT_KINDS.items():
+        todo = [i for i in ids if kind not in seen.get(i, {})]
+        for c in range(0, len(todo), 500):
+            part = todo[c:c + 500]
+            firsts: dict[int, dict[str, str]] = defaultdict(dict)
+            for r in conn.execute(_first_keys_of(kind), {"m": part}):
+                firsts[r.message_id][r.kind] = r.value
+            norms: dict[int, set[str]] = defaultdict(set)
+            for r in conn.execute(_norms_of_many(kind), {"m": part}):
+                norms[r.message_id].add(r.norm)
+            for mid in part:
+                named = None
+                for k in kinds:
+                    value = firsts[mid].get(k)
+                    if value is not None and normalise(value):
+                        named = value.strip(), normalise(value)
+                        break
+                seen.setdefault(mid, {})[kind] = named
+                if named is not None and len(norms[mid]) <= MAX_NORMS:
+                    seen[mid][f"{kind}/norms"] = norms[mid]
+
+
+@cache
+def _first_keys_of(kind: str) -> Any:
+    first = (sa.select(sa.func.min(BK.c.id).label("id"))
+             .where(BK.c.message_id.in_(sa.bindparam("m", expanding=True)), BK.c.kind.in_(list(OBJECT_KINDS[kind])),
+                    BK.c.norm.is_not(None), BK.c.norm != "").group_by(BK.c.message_id, BK.c.kind))
+    return sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.id.in_(first))
+
+
+@cache
+def _norms_of_many(kind: str) -> Any:
+    """The distinct join forms of a family per message, at most MAX_NORMS + 1 each (one over: too many to take
+    them all)."""
+    distinct = (sa.select(BK.c.message_id, BK.c.norm)
+                .where(BK.c.message_id.in_(sa.bindparam("m", expanding=True)),
+                       BK.c.kind.in_(list(OBJECT_KINDS[kind])), BK.c.norm.is_not(None))
+                .group_by(BK.c.message_id, BK.c.norm).subquery())
+    ranked = sa.select(distinct.c.message_id, distinct.c.norm, sa.func.row_number().over(
+        partition_by=distinct.c.message_id, order_by=distinct.c.norm).label("rn")).subquery()
+    return sa.select(ranked.c.message_id, ranked.c.norm).where(ranked.c.rn <= MAX_NORMS + 1)
+
+
+def _unshared_plans(conn: Connection, plans: list[_Plan], reach: dict[tuple[str, str], int | None]) -> None:
+    """As :func:`_unshared`, for the join forms of the chunk's messages read from outside it (spanning
+    messages): those no other message carries reach no object but the message's own. One statement per kind
+    (500 forms each), reading only these messages' keys and, per key, its index entries up to another message's."""
+    for kind in OBJECT_KINDS:
+        mids = sorted({p_.message_id for p_ in plans if p_.kind == kind
+                       for n in p_.norms | {p_.named[1]} if (kind, n) not in reach})
+        todo = sorted({n for p_ in plans if p_.kind == kind for n in p_.norms | {p_.named[1]}
+                       if (kind, n) not in reach})
+        for c in range(0, len(todo), 500):
+            part = todo[c:c + 500]
+            shared = {r[0] for r in conn.execute(_shared_of(kind), {"n": part, "m": mids})}
+            reach.update(((kind, n), None) for n in part if n not in shared)
+
+
+@cache
+def _shared_of(kind: str) -> Any:
+    kinds = list(OBJECT_KINDS[kind])
+    other = BK.alias("other")
+    return (sa.select(BK.c.norm)
+            .where(BK.c.message_id.in_(sa.bindparam("m", expanding=True)),
+                   BK.c.norm.in_(sa.bindparam("n", expanding=True)), BK.c.kind.in_(kinds),
+                   sa.exists().where(other.c.norm == BK.c.norm, other.c.kind.in_(kinds),
+                                     other.c.message_id != BK.c.message_id)).distinct())
 
 
 def _spanning(conn: Connection, ids: list[int], start: int, end: int) -> set[int]:

@@ -311,7 +311,7 @@ def test_the_chunk_at_once_gives_the_objects_of_one_message_at_a_time(store):
     # a mixed burst: orders and shipments named by keys other messages share (a PO on the order and its ship
     # notice, a PRO number on many), written in different forms, a large message spanning chunks whose order
     # number comes last, a key added to an early message later, messages joining objects made in the same chunk
-    message(store, "940", [("order", "0018061923"), ("po", "Test Order 1")])
+    first = message(store, "940", [("order", "0018061923"), ("po", "Test Order 1")])
     message(store, "856", [("po", "TEST-ORDER-1"), ("shipment", "shp0042"), ("pro", "HUB-1")]
             + [("sscc", f"00{n:016d}") for n in range(5)], direction=Direction.outbound)
     big = message(store, "856", [(k, f"{k}{n:03d}") for n in range(20) for k in ("po", "sscc")]
@@ -321,10 +321,30 @@ def test_the_chunk_at_once_gives_the_objects_of_one_message_at_a_time(store):
         message(store, "945", [("order", f"{i % 3:04d}"), ("shipment", f"S{i % 5}"), ("bol", f"B{i}")],
                 direction=Direction.outbound)
     late = message(store, "940", [("po", "P-LATE"), ("order", "ORD-LATE")])
-    with store.engine.begin() as conn:  # keys added later to early messages (a reprocessed document)
+    with store.engine.begin() as conn:  # keys added later to early messages (a reprocessed document; the second
+        # write of an 856's SSCCs): messages inside a later chunk whose keys also lie in earlier ones
         conn.execute(rows.sa.insert(rows.BK), [
             {"message_id": big, "kind": "shipment", "value": "SHP-ADDED", "norm": "SHPADDED"},
-            {"message_id": late, "kind": "pro", "value": "HUB1", "norm": "HUB1"}])
+            {"message_id": late, "kind": "pro", "value": "HUB1", "norm": "HUB1"}]
+            + [{"message_id": m, "kind": k, "value": f"{k}-again-{m}", "norm": f"{k.upper()}AGAIN{m}"}
+               for m in range(first, first + 20) for k in ("sscc", "po")])
+    message(store, "940", [("order", "ORD-LAST"), ("po", "Test Order 1")])
+    # an object named by a PO, a later one by an order number, then a message carrying both: it joins the one its
+    # primary key (the order number) names, not the oldest
+    message(store, "850", [("po", "PO-BOTH")])
+    message(store, "940", [("order", "ORD-BOTH")])
+    message(store, "945", [("order", "ORD-BOTH"), ("po", "PO-BOTH")], direction=Direction.outbound)
+    # messages recorded at intake (a file key) whose business keys come later, interleaved with other messages'
+    # keys: their objects are made in a chunk their first key is not in, named by the family's order of preference
+    intake = [message(store, "850", [("file", f"in/{n}.edi")]) for n in range(8)]
+    for n, m in enumerate(intake):
+        with store.engine.begin() as conn:
+            conn.execute(rows.sa.insert(rows.BK), [
+                {"message_id": m, "kind": "po", "value": f"PO-I{n}", "norm": f"POI{n}"},
+                {"message_id": m, "kind": "order", "value": f"ORD-I{n}", "norm": f"ORDI{n}"},
+                {"message_id": m, "kind": "bol", "value": f"BOL-I{n}", "norm": f"BOLI{n}"},
+                {"message_id": m, "kind": "shipment", "value": f"SH-I{n}", "norm": f"SHI{n}"}])
+        message(store, "214", [("pro", f"PRO-I{n}"), ("shipment", f"SH-I{n}")], partner="alink-carrier")
     for batch in (5, 11, 37, 10_000):
         one, per_message = _reindex(store, batch=batch, bulk=False)
         bulk, at_once = _reindex(store, batch=batch, bulk=True)
