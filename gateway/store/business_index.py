@@ -77,10 +77,10 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
         meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
                                               .where(M.c.id.in_(ids)))}
         reach = _unshared(conn, joins, start, end)  # per chunk: see _object_for
-        if seen is None:
-            seen = {}  # this chunk's lookups (the same as one message at a time)
-        inner = [i for i in sorted(spanning) if i in meta and i not in (ids[0], ids[-1])]
-        _spans(conn, inner, seen)
+        if bulk:  # the spanning messages' lookups at once (as one message at a time would make them)
+            if seen is None:
+                seen = {}
+            _spans(conn, [i for i in sorted(spanning) if i in meta and i not in (ids[0], ids[-1])], seen)
         plans: list[_Plan] = []
         for mid in sorted(ids):
             m = meta.get(mid)
@@ -106,8 +106,8 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
                     if seen is not None:
                         seen.setdefault(mid, {})[f"{kind}/norms"] = norms
                 plans.append(_Plan(mid, kind, named, norms, m.partner_id, m.created_at))
-        _unshared_plans(conn, plans, reach)
         if bulk:
+            _unshared_plans(conn, plans, reach)
             try:
                 with conn.begin_nested():
                     _touch_all(conn, plans, now, dict(reach))
