@@ -4,7 +4,10 @@ cursor, claims shared by several nodes, breaches written once."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from gateway.store import business as rows
 from gateway.store import business_index as index
@@ -359,3 +362,40 @@ def test_the_index_costs_a_few_statements_per_chunk_not_per_message(store):
     bulk, at_once = _reindex(store, batch=10_000, bulk=True)
     assert bulk == one and len(one) == 400
     assert per_message > 4 * 200 and at_once < 30, (per_message, at_once)
+
+
+def test_an_object_made_by_another_node_meanwhile_sends_the_chunk_one_message_at_a_time(store):
+    # PostgreSQL, several nodes: another node makes one of the chunk's objects while this one indexes it; the bulk
+    # insert waits for it, fails on the unique name, and the chunk is done again one message at a time (joining it)
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("one writer at a time on SQLite")
+    for i in range(5):
+        message(store, "856", [("shipment", f"SH{i}"), ("bol", f"B{i}")], partner="harbor-3pl")
+    earlier = NOW - timedelta(days=1)
+    rolled_back: list[object] = []
+    rows.sa.event.listen(store.engine, "rollback_savepoint", lambda *a: rolled_back.append(a))
+    other = store.engine.connect()
+    tx = other.begin()
+    other.execute(rows.sa.insert(rows.BO).values(kind="shipment", norm="SH3", key="SH-3", partner_id="node-2",
+                                                 stage="shipped", first_at=earlier, last_at=earlier, breaches=0,
+                                                 check_due_at=earlier))
+    got: list[int] = []
+    worker = threading.Thread(target=lambda: got.append(index.index_new_keys(store.engine, now=NOW)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the index waits for the other node's row
+        with store.engine.connect() as probe:  # a transaction of its own: pg_stat_activity is read once per one
+            waiting = probe.execute(rows.sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                                 "'Lock' AND datname = current_database()")).scalar()
+        if waiting:
+            break
+        time.sleep(0.02)
+    assert waiting
+    tx.commit()
+    other.close()
+    worker.join(30)
+    assert got == [10] and rolled_back
+    shipments = [o for o in _objects(store) if o[0] == "shipment"]
+    assert [o[1] for o in shipments] == ["SH0", "SH1", "SH2", "SH3", "SH4"]
+    sh3 = shipments[3]
+    assert sh3[2:4] == ("SH-3", "node-2") and sh3[4] == earlier and sh3[5] > earlier and sh3[6] == NOW
