@@ -1,5 +1,6 @@
 """Time the service-level index over a kept store (``bench/e2e.py --keep``): every chunk transaction, the total, and
-a digest of the resulting ``business_object`` rows (to compare two versions of the code on the same keys).
+a digest of the resulting ``business_object`` rows (to compare two versions of the code on the same keys), and the
+SQL statements and CPU per message.
 
     PYTHONPATH=<checkout> python bench/stall_index.py <gateway home or .db> [--postgresql URL]
 
@@ -55,6 +56,14 @@ def main() -> None:
     engine = create_db_engine(url)
     reset(engine)
     now = datetime.now(UTC)
+    statements = [0]
+
+    def count(*_args: object) -> None:
+        statements[0] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    with engine.connect() as conn:
+        messages = conn.execute(sa.text("SELECT COUNT(DISTINCT message_id) FROM business_key")).scalar() or 1
     seen: dict = {}
     longest = total = 0.0
     chunks = keys = 0
@@ -70,9 +79,12 @@ def main() -> None:
         total += d
         longest = max(longest, d)
     cpu = time.process_time() - cpu0
+    sa.event.remove(engine, "before_cursor_execute", count)
     count, h = digest(engine)
     print(f"key rows {keys} in {chunks} chunks: {total:.2f} s ({cpu:.2f} CPU-s), longest chunk transaction "
           f"{longest * 1000:.0f} ms; objects {count} digest {h}")
+    print(f"messages {messages}: {statements[0]} statements ({statements[0] / messages:.2f} per message), "
+          f"{cpu / messages * 1000:.3f} CPU-ms per message")
     if not args.postgresql:
         shutil.rmtree(tmp)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -36,7 +36,7 @@ def _cursor(conn: Connection) -> int:
 
 
 def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
-                   seen: dict[int, dict[str, Any]] | None = None) -> int:
+                   seen: dict[int, dict[str, Any]] | None = None, bulk: bool = True) -> int:
     """Make or touch the objects of messages whose keys were recorded since the cursor; returns the key rows read
     (0: nothing new, or another node is indexing the same rows).
 
@@ -77,6 +77,11 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
         meta = {r.id: r for r in conn.execute(sa.select(M.c.id, M.c.partner_id, M.c.created_at)
                                               .where(M.c.id.in_(ids)))}
         reach = _unshared(conn, joins, start, end)  # per chunk: see _object_for
+        if bulk:  # the spanning messages' lookups at once (as one message at a time would make them)
+            if seen is None:
+                seen = {}
+            _spans(conn, [i for i in sorted(spanning) if i in meta and i not in (ids[0], ids[-1])], seen)
+        plans: list[_Plan] = []
         for mid in sorted(ids):
             m = meta.get(mid)
             if m is None:
@@ -100,8 +105,201 @@ def index_new_keys(engine: Engine, *, now: datetime, batch: int = 1000,
                     norms = _norms_of(conn, [mid], OBJECT_KINDS[kind])
                     if seen is not None:
                         seen.setdefault(mid, {})[f"{kind}/norms"] = norms
-                _touch(conn, kind, named, norms, m.partner_id, m.created_at, now, reach)
+                plans.append(_Plan(mid, kind, named, norms, m.partner_id, m.created_at))
+        if bulk:
+            _unshared_plans(conn, plans, reach)
+            try:
+                with conn.begin_nested():
+                    _touch_all(conn, plans, now, dict(reach))
+                return len(rows)
+            except sa.exc.IntegrityError:
+                pass  # another node made one of the chunk's objects meanwhile (PostgreSQL): one message at a time
+        for plan in plans:
+            _touch(conn, plan.kind, plan.named, plan.norms, plan.partner, plan.at, now, reach)
         return len(rows)
+
+
+class _Plan(NamedTuple):
+    """One message's part in one kind of object: its primary key (key as written, join form), its family's join
+    forms, its partner and time."""
+
+    message_id: int
+    kind: str
+    named: tuple[str, str]
+    norms: set[str]
+    partner: str | None
+    at: datetime
+
+
+_NEW = 1 << 62  # ids given to the objects a chunk makes until they are inserted (above any real id, in order)
+
+
+def _touch_all(conn: Connection, plans: list[_Plan], now: datetime,
+               reach: dict[tuple[str, str], int | None]) -> None:
+    """:func:`_touch` for every message of a chunk in order, with the same result, in a few statements: the
+    objects named by any of the chunk's join forms are read at once (per kind, 500 forms a statement); the
+    messages are then joined to them in memory, the objects they make get provisional ids (:data:`_NEW` up, in
+    the order made, as the store's ids would be); these are inserted in one statement (and their ids read back
+    by name) before any :func:`_reach` (which reads the store) and at the end; the touches are one
+    ``executemany`` of the earliest and latest time per object. Raises IntegrityError if another node made one
+    of the objects meanwhile."""
+    known: dict[str, dict[str, int]] = {kind: {} for kind in OBJECT_KINDS}
+    for kind in OBJECT_KINDS:
+        wanted = sorted({n for p in plans if p.kind == kind for n in (p.named[1], *p.norms)})
+        for i in range(0, len(wanted), 500):
+            known[kind].update((r.norm, r.id) for r in conn.execute(_own_ids(kind), {"norms": wanted[i:i + 500]}))
+    pending: dict[int, dict[str, Any]] = {}  # provisional id -> row
+    made = 0
+    touched: dict[int, list[datetime]] = {}  # id -> [earliest, latest]
+
+    def flush() -> None:
+        if not pending:
+            return
+        conn.execute(_insert_object(), list(pending.values()))  # one executemany (RETURNING would be per row)
+        real: dict[int, int] = {}
+        for kind in OBJECT_KINDS:  # their ids, by their unique (kind, norm)
+            made_here = {r["norm"]: i for i, r in pending.items() if r["kind"] == kind}
+            norms = sorted(made_here)
+            for i in range(0, len(norms), 500):
+                for r in conn.execute(_own_ids(kind), {"norms": norms[i:i + 500]}):
+                    real[made_here[r.norm]] = r.id
+        pending.clear()
+        for names in known.values():
+            for n, i in names.items():
+                names[n] = real.get(i, i)
+        for k, got in reach.items():
+            if got is not None:
+                reach[k] = real.get(got, got)
+        for old, new in real.items():
+            if old in touched:
+                touched[new] = touched.pop(old)
+
+    for p in plans:
+        names, own = known[p.kind], {p.named[1], *p.norms}
+        found = [names[n] for n in own if n in names]
+        if found:
+            oldest = min(found)
+            _reached(reach, p.kind, own, oldest)
+            obj: int | None = names.get(p.named[1], oldest)
+        else:
+            obj = None
+            for n in sorted(own):
+                if (p.kind, n) not in reach:
+                    flush()  # the store answers for the objects made so far
+                    reach[(p.kind, n)] = _reach(conn, p.kind, n)
+                got = reach[(p.kind, n)]
+                if got is not None and (obj is None or got < obj):
+                    obj = got
+        if obj is None:  # make it (as _touch: first and last time the message's, checked now)
+            obj, made = _NEW + made, made + 1
+            pending[obj] = {"kind": p.kind, "norm": p.named[1], "key": p.named[0][:128], "partner_id": p.partner,
+                            "stage": "ordered" if p.kind == "order" else "shipped", "first_at": p.at,
+                            "last_at": p.at, "breaches": 0, "check_due_at": now}
+            names[p.named[1]] = obj
+            _reached(reach, p.kind, own, obj)
+        elif obj in pending:
+            row = pending[obj]
+            row["first_at"], row["last_at"] = min(row["first_at"], p.at), max(row["last_at"], p.at)
+        elif obj in touched:
+            span = touched[obj]
+            span[0], span[1] = min(span[0], p.at), max(span[1], p.at)
+        else:
+            touched[obj] = [p.at, p.at]
+    flush()
+    if touched:
+        conn.execute(_touch_objects(), [{"object_id": i, "t_lo": lo, "t_hi": hi, "t_now": now}
+                                        for i, (lo, hi) in touched.items()])
+
+
+@cache
+def _own_ids(kind: str) -> Any:
+    return sa.select(BO.c.id, BO.c.norm).where(BO.c.kind == kind,
+                                               BO.c.norm.in_(sa.bindparam("norms", expanding=True)))
+
+
+@cache
+def _touch_objects() -> Any:
+    lo = sa.bindparam("t_lo", type_=BO.c.first_at.type)
+    hi = sa.bindparam("t_hi", type_=BO.c.last_at.type)
+    return sa.update(BO).where(BO.c.id == sa.bindparam("object_id")).values(
+        last_at=sa.case((BO.c.last_at < hi, hi), else_=BO.c.last_at),
+        first_at=sa.case((BO.c.first_at > lo, lo), else_=BO.c.first_at),
+        check_due_at=sa.bindparam("t_now", type_=BO.c.check_due_at.type))
+
+
+def _spans(conn: Connection, ids: list[int], seen: dict[int, dict[str, Any]]) -> None:
+    """:func:`_first_key` and :func:`~gateway.store.business._norms_of` of many spanning messages at once (two
+    statements per kind for up to 500 messages), into ``seen`` as the per-message lookups would put them. Not for
+    the chunk's first and last message (they may be a large interchange: those stay bounded lookups): a message
+    with more than :data:`MAX_NORMS` join forms in a family is left to :func:`_norms_of` (which stops at the
+    limit), so the result is the same."""
+    for kind, kinds in OBJECT_KINDS.items():
+        todo = [i for i in ids if kind not in seen.get(i, {})]
+        for c in range(0, len(todo), 500):
+            part = todo[c:c + 500]
+            firsts: dict[int, dict[str, str]] = defaultdict(dict)
+            for r in conn.execute(_first_keys_of(kind), {"m": part}):
+                firsts[r.message_id][r.kind] = r.value
+            norms: dict[int, set[str]] = defaultdict(set)
+            for r in conn.execute(_norms_of_many(kind), {"m": part}):
+                norms[r.message_id].add(r.norm)
+            for mid in part:
+                named = None
+                for k in kinds:
+                    value = firsts[mid].get(k)
+                    if value is not None and normalise(value):
+                        named = value.strip(), normalise(value)
+                        break
+                seen.setdefault(mid, {})[kind] = named
+                if named is not None and len(norms[mid]) <= MAX_NORMS:
+                    seen[mid][f"{kind}/norms"] = norms[mid]
+
+
+@cache
+def _first_keys_of(kind: str) -> Any:
+    first = (sa.select(sa.func.min(BK.c.id).label("id"))
+             .where(BK.c.message_id.in_(sa.bindparam("m", expanding=True)), BK.c.kind.in_(list(OBJECT_KINDS[kind])),
+                    BK.c.norm.is_not(None), BK.c.norm != "").group_by(BK.c.message_id, BK.c.kind))
+    return sa.select(BK.c.message_id, BK.c.kind, BK.c.value).where(BK.c.id.in_(first))
+
+
+@cache
+def _norms_of_many(kind: str) -> Any:
+    """The distinct join forms of a family per message, at most MAX_NORMS + 1 each (one over: too many to take
+    them all)."""
+    distinct = (sa.select(BK.c.message_id, BK.c.norm)
+                .where(BK.c.message_id.in_(sa.bindparam("m", expanding=True)),
+                       BK.c.kind.in_(list(OBJECT_KINDS[kind])), BK.c.norm.is_not(None))
+                .group_by(BK.c.message_id, BK.c.norm).subquery())
+    ranked = sa.select(distinct.c.message_id, distinct.c.norm, sa.func.row_number().over(
+        partition_by=distinct.c.message_id, order_by=distinct.c.norm).label("rn")).subquery()
+    return sa.select(ranked.c.message_id, ranked.c.norm).where(ranked.c.rn <= MAX_NORMS + 1)
+
+
+def _unshared_plans(conn: Connection, plans: list[_Plan], reach: dict[tuple[str, str], int | None]) -> None:
+    """As :func:`_unshared`, for the join forms of the chunk's messages read from outside it (spanning
+    messages): those no other message carries reach no object but the message's own. One statement per kind
+    (500 forms each), reading only these messages' keys and, per key, its index entries up to another message's."""
+    for kind in OBJECT_KINDS:
+        mids = sorted({p_.message_id for p_ in plans if p_.kind == kind
+                       for n in p_.norms | {p_.named[1]} if (kind, n) not in reach})
+        todo = sorted({n for p_ in plans if p_.kind == kind for n in p_.norms | {p_.named[1]}
+                       if (kind, n) not in reach})
+        for c in range(0, len(todo), 500):
+            part = todo[c:c + 500]
+            shared = {r[0] for r in conn.execute(_shared_of(kind), {"n": part, "m": mids})}
+            reach.update(((kind, n), None) for n in part if n not in shared)
+
+
+@cache
+def _shared_of(kind: str) -> Any:
+    kinds = list(OBJECT_KINDS[kind])
+    other = BK.alias("other")
+    return (sa.select(BK.c.norm)
+            .where(BK.c.message_id.in_(sa.bindparam("m", expanding=True)),
+                   BK.c.norm.in_(sa.bindparam("n", expanding=True)), BK.c.kind.in_(kinds),
+                   sa.exists().where(other.c.norm == BK.c.norm, other.c.kind.in_(kinds),
+                                     other.c.message_id != BK.c.message_id)).distinct())
 
 
 def _spanning(conn: Connection, ids: list[int], start: int, end: int) -> set[int]:
