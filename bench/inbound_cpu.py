@@ -4,8 +4,9 @@ machine's other load moves it less than ``bench/e2e.py``'s wall figures.
     .venv/bin/python bench/inbound_cpu.py --files 550          # this checkout
     PYTHONPATH=<other checkout> .venv/bin/python bench/inbound_cpu.py --files 550   # another one, same venv
 
-One-856 files (the Harbor 3PL sample with distinct interchange control numbers) go to
-``InboundFlow.receive_many`` in batches of 50 (the first batch warms up and is not counted), on SQLite in a
+One-856 files (the Harbor 3PL sample with distinct interchange control numbers; ``--workload 940``: one-940
+files from ACME Retail built as ``bench/e2e.py`` builds them, on ``samples/x12/940/acme-retail-new-order.edi``)
+go to ``InboundFlow.receive_many`` in batches of 50 (the first batch warms up and is not counted), on SQLite in a
 temporary gateway home under ``--data-root`` (``--database postgresql``: a scratch database on the test server,
 GATEWAY_TEST_POSTGRES_URL; then also the CPU of its PostgreSQL backends per file, from ``/proc``). Printed:
 CPU per file (process time), the parts spent in the mapping step (``MappingStep.batch``) and the hand-off release
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--data-root", default="/dev/shm")
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up, as gateway serve does")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--workload", choices=("856", "940"), default="856",
+                        help="856: Harbor 3PL's sample; 940: ACME Retail's, as bench/e2e.py builds them")
     parser.add_argument("--gc-threshold", default="", help="gc.set_threshold(...) before the run, e.g. 700,10,10")
     args = parser.parse_args()
     timed(MappingStep, "batch", "mapping")
@@ -100,20 +103,31 @@ def _backends_cpu(gw: Gateway) -> float:
     return total
 
 
+def _files(workload: str, count: int) -> list[bytes]:
+    """The workload's files: the 856 sample with distinct ISA control numbers, or bench/e2e.py's 940s."""
+    if workload == "940":
+        from bench.e2e import Templates
+
+        t = Templates()
+        return [t.interchange("940", i, [t.body_940(i)]) for i in range(1, count + 1)]
+    sample = (ROOT / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi").read_bytes()
+    return [sample.replace(b"000000091", f"{100000000 + i:09}".encode()) for i in range(count)]
+
+
 def run(args: argparse.Namespace, work: Path, url: str | None) -> None:
     home = make_home(work)
     extra = {"database_url": url} if url else {}
     gw = Gateway(load_settings(home / "config" / "gateway.yaml", **extra))  # not started: this script hands
     # the batches
-    sample = (ROOT / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi").read_bytes()
-    inbox = gw.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+    partner = "acme-retail" if args.workload == "940" else "harbor-3pl"
+    inbox = gw.settings.data_path / "channels" / partner / "inbound"
     stage = work / "stage"
     stage.mkdir()
-    for i in range(args.files):
-        path = stage / f"asn-{i:05}.edi"
-        path.write_bytes(sample.replace(b"000000091", f"{100000000 + i:09}".encode()))
+    for i, data in enumerate(_files(args.workload, args.files)):
+        path = stage / f"in-{i:05}.edi"
+        path.write_bytes(data)
         drop(path, inbox)
-    folder = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl", min_age_seconds=0)
+    folder = FolderInbound(channel=f"{partner}/inbox", path=inbox, partner_id=partner, min_age_seconds=0)
     items, _ = folder.poll()
     gw.inbound.receive_many(items[:BATCH])
     rest = items[BATCH:]

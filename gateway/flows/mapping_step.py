@@ -180,9 +180,7 @@ class MappingStep:
         except BaseException:
             tally.keys.drain()
             raise
-        tally.keys.close()
-        if written and batch.key_rows:  # (a key whose kind the store cleans: not recognised by _Tally.known_of)
-            batch.key_rows = [r for r in batch.key_rows if (r["kind"], r["value"]) not in written]
+        tally.keys.close()  # (written keys were left out by _Tally.known_of: no second pass over the rows)
         if keep is not None and tally.kept is not None:
             keep[msg.id] = tally.kept
         batch.output(
@@ -238,7 +236,11 @@ class _Tally:
 
     def known_of(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Those of a record's ``keys`` that are in the store already: the caller's (``written``, compared as the
-        store normalises them), or the envelope step's (:meth:`_known`)."""
+        store normalises them), or the envelope step's (:meth:`_known`).
+
+        Every key the caller wrote is found here: a record's keys (:func:`gateway.canonical.keys.business_keys`)
+        have kinds the store keeps as they are and stripped values, so :func:`~gateway.store.records.normalise_keys`
+        only cuts their values to ``MAX_KEY_LENGTH``, as done here."""
         written = self._written
         if written:
             return [k for k in keys if (k[0], str(k[1]).strip()[:MAX_KEY_LENGTH]) in written]

@@ -30,7 +30,7 @@ from gateway.mapping.access import (
     reader,
     where_of,
 )
-from gateway.mapping.groupgen import generate_group
+from gateway.mapping.groupgen import Need, generate_group
 from gateway.mapping.leaf import Condition, Inline, ValueCompiler, compile_leaf
 from gateway.mapping.paths import parse_path
 from gateway.mapping.structure import LoopDef, Scope, compile_structure, instances
@@ -61,6 +61,9 @@ class CompiledMapping:
         self.loops: dict[str, LoopDef] = compile_structure(self.structure)
         self.values = ValueCompiler(self.tables, self.strict, self.source)
         self.inline: dict[int, tuple[NodeFn, Inline]] = {}  # leaves a group's generated code reads itself
+        # nodes whose value is empty when the scope lacks a segment id or loop (groupgen.Need): a group's generated
+        # code calls them only when the scope has it (most ``each``/``values`` of a sparse set select nothing)
+        self.needs: dict[int, tuple[NodeFn, Need]] = {}
         # caches keyed by id() of the spec's node objects; each entry keeps its node alive (so the id stays its own)
         self._nodes: dict[int, tuple[Any, NodeFn]] = {}
         self._strings: dict[str, NodeFn] = {}
@@ -100,7 +103,7 @@ class CompiledMapping:
                     self._groups[id(fields)] = (fields, ref)  # registered first: a definition may use itself
                     items = [(name, self.node(sub), isinstance(sub, dict) and bool(sub.get("merge")))
                              for name, sub in fields.items()]
-                    fn = ref.fn = generate_group(items, self.inline)
+                    fn = ref.fn = generate_group(items, self.inline, self.needs)
                     return fn
         ref = found[1]
         return ref.fn if ref.fn is not None else ref.call  # being compiled: call waits for it
@@ -191,6 +194,9 @@ class CompiledMapping:
         return concat
 
     def _each(self, node: dict[str, Any]) -> NodeFn:
+        return self._needing(self._each_fn(node), self._selector_need(node["each"]))
+
+    def _each_fn(self, node: dict[str, Any]) -> NodeFn:
         select = self.select(node["each"])
         cond = self.condition(node.get("when"))
         if "value" in node:
@@ -236,6 +242,7 @@ class CompiledMapping:
             return lambda ctx, scope, base, name: fail(where_of(base, name))
         within = self.select(node["within"]) if "within" in node else None
         cond = self.condition(node.get("when"))
+        need = self._selector_need(node["within"]) if "within" in node else None
 
         def obj(ctx: Inbound, scope: Scope, base: str, name: str | None) -> Any:
             if within is not None:
@@ -246,7 +253,31 @@ class CompiledMapping:
             if cond is not None and not cond(scope):
                 return None
             return group(ctx, scope, where_of(base, name)) or None
-        return obj
+        return self._needing(obj, need)
+
+    def _needing(self, fn: NodeFn, need: Need | None) -> NodeFn:
+        """``fn``, noted as giving an empty value on a scope without ``need`` (see ``needs``)."""
+        if need is not None:
+            self.needs[id(fn)] = (fn, need)
+        return fn
+
+    def _selector_need(self, selector: str) -> Need | None:
+        """What a scope must hold for ``selector`` (:meth:`select`) to select anything from it: the loop its path
+        starts with, or the segment id it selects (None: a selector going up, ``.``, ``HL:``, or malformed)."""
+        if "../" in selector:
+            return None
+        name = selector
+        if name == "." or name.startswith("HL:"):
+            return None
+        parts = name.split("/")
+        last = parts[-1]
+        if last in self.structure:
+            return ("loop", parts[0])
+        try:
+            segment = parse_path(last + ".01").segment
+        except ConfigError:
+            return None  # the selector raises on every scope
+        return ("loop", parts[0]) if len(parts) > 1 else ("segment", segment)
 
     def _select(self, selector: str) -> Select:
         up = selector.count("../")
@@ -329,11 +360,12 @@ class CompiledMapping:
                 if matches(seg):
                     out.extend(v for v in (get(seg) for get in getters) if v)
             return out
-        return values
+        return self._needing(values, ("segment", first.segment) if first.up == 0 else None)
 
     def _qualified(self, spec: dict[str, Any]) -> NodeFn:
         try:
-            fixed = [(name, reader(parse_path(text))) for name, text in (spec.get("fixed") or {}).items()]
+            fixed_paths = [(name, parse_path(text)) for name, text in (spec.get("fixed") or {}).items()]
+            fixed = [(name, reader(path)) for name, path in fixed_paths]
             pairs = [(parse_path(q), parse_path(v)) for q, v in spec.get("pairs") or []]
         except ConfigError:
             return raiser(lambda: [parse_path(t) for t in [*(spec.get("fixed") or {}).values(),
@@ -392,7 +424,9 @@ class CompiledMapping:
             if other:
                 out["other"] = other
             return out or None
-        return qualified
+        every = [reader_path for _, reader_path in fixed_paths] + flat
+        one_segment = bool(every) and all(p.up == 0 and p.segment == every[0].segment for p in every)
+        return self._needing(qualified, ("segment", every[0].segment) if one_segment else None)
 
     def _leaf(self, node: dict[str, Any]) -> NodeFn:
         return compile_leaf(self.values, node, self.condition(node.get("when")), self.inline)

@@ -47,19 +47,44 @@ _STORE = """\
             STORE(out, N{k}, v, M{k})"""
 
 
-def generate_group(items: list[tuple[str, NodeFn, bool]], inline: dict[int, tuple[NodeFn, Inline]]) -> GroupFn:
-    """The group function of ``items`` (name, field closure, merge flag), in the fields' order."""
+# What a field's closure needs in the scope to give a value: ("segment", id) a segment of that id in the scope's own
+# segments, ("loop", name) an instance of that loop directly below it. Without it the value is empty (so nothing is
+# stored, no problem reported): the generated code does not call the closure.
+Need = tuple[str, str]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.split("\n"))
+
+
+def generate_group(items: list[tuple[str, NodeFn, bool]], inline: dict[int, tuple[NodeFn, Inline]],
+                   needs: dict[int, tuple[NodeFn, Need]] | None = None) -> GroupFn:
+    """The group function of ``items`` (name, field closure, merge flag), in the fields' order; ``needs``: the
+    closures' :data:`Need` by id (each entry keeps its closure alive)."""
     ns: dict[str, Any] = {"Decimal": Decimal, "STORE": _store, "TransformError": tf.TransformError}
     body: list[str] = []
     uses_index = False
+    uses_loops = False
     for k, (name, fn, merge) in enumerate(items):
         ns[f"N{k}"], ns[f"M{k}"] = name, merge
         found = inline.get(id(fn))
         spec = found[1] if found is not None and found[0] is fn and not merge else None
         if spec is None:
             ns[f"F{k}"] = fn
-            body.append(f"    v = F{k}(ctx, scope, where, N{k})")
-            body.append(_STORE.format(k=k))
+            call = f"    v = F{k}(ctx, scope, where, N{k})\n" + _STORE.format(k=k)
+            need = needs.get(id(fn)) if needs is not None else None
+            if need is not None and need[0] is fn:
+                kind, what = need[1]
+                ns[f"R{k}"] = what
+                if kind == "segment":
+                    uses_index = True
+                    body.append(f"    if R{k} in idx:")
+                else:
+                    uses_loops = True
+                    body.append(f"    if loops.get(R{k}):")
+                body.append(_indent(call))
+            else:
+                body.append(call)
             continue
         uses_index = True
         ns[f"S{k}"] = spec.segment
@@ -105,6 +130,8 @@ def generate_group(items: list[tuple[str, NodeFn, bool]], inline: dict[int, tupl
     head = ["def group(ctx, scope, where):", "    out = {}"]
     if uses_index:
         head += ["    idx = scope._index", "    if idx is None:", "        idx = scope.ids()"]
+    if uses_loops:
+        head += ["    loops = scope.loops"]
     source = "\n".join([*head, *body, "    return out"])
     exec(compile(source, "<mapping field group>", "exec"), ns)  # noqa: S102 - see the module docstring
     group: GroupFn = ns["group"]

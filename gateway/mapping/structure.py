@@ -16,25 +16,35 @@ from typing import Any
 from gateway.edi.x12.segment import Segment
 
 
-@dataclass(slots=True, eq=False)
 class Scope:
-    """One loop instance (or the header): its own segments and its child loop instances by loop name."""
+    """One loop instance (or the header): its own segments and its child loop instances by loop name.
 
-    name: str
-    segments: list[Segment] = field(default_factory=list)
-    loops: dict[str, list[Scope]] = field(default_factory=dict)
-    parent: Scope | None = None
-    hl_parent: Scope | None = None  # 856 hierarchy (HL02, or inferred)
-    hl_children: list[Scope] = field(default_factory=list)
-    _index: dict[str, list[Segment]] | None = None
-    _instances: dict[str, list[Scope]] | None = None  # instances() by loop name, for the scopes built here
-    _level: str | None = None
+    A plain class with slots and a short ``__init__`` (a transaction set builds a few dozen, and ``each`` over
+    segments one per item): a dataclass's generated ``__init__`` with its default factories cost twice as much."""
+
+    __slots__ = ("_index", "_instances", "_level", "hl_children", "hl_parent", "loops", "name", "parent", "segments")
+
+    def __init__(self, name: str, segments: list[Segment] | None = None, loops: dict[str, list[Scope]] | None = None,
+                 parent: Scope | None = None) -> None:
+        self.name = name
+        self.segments: list[Segment] = [] if segments is None else segments
+        self.loops: dict[str, list[Scope]] = {} if loops is None else loops
+        self.parent = parent
+        self.hl_parent: Scope | None = None  # 856 hierarchy (HL02, or inferred)
+        self.hl_children: list[Scope] = []
+        self._index: dict[str, list[Segment]] | None = None  # by_id(); build_scopes fills it as it groups
+        self._instances: dict[str, list[Scope]] | None = None  # instances() by loop name
+        self._level: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Scope({self.name!r}, {len(self.segments)} segments, loops {sorted(self.loops)})"
 
     @classmethod
     def item(cls, seg: Segment, parent: Scope) -> Scope:
         """A one-segment scope below ``parent`` (an item of an ``each`` over segments)."""
-        scope = cls(seg.id, [seg], parent=parent)
-        scope._index = {seg.id: scope.segments}
+        segments = [seg]
+        scope = cls(seg.id, segments, None, parent)
+        scope._index = {seg.id: segments}
         return scope
 
     def by_id(self, segment_id: str) -> list[Segment]:
@@ -129,34 +139,69 @@ def compile_structure(structure: dict[str, list]) -> dict[str, LoopDef]:
 
 
 def build_scopes(segments: list[Segment], defs: dict[str, LoopDef]) -> Scope:
-    """The header scope with its loop instances nested below it."""
+    """The header scope with its loop instances nested below it.
+
+    Each scope's :meth:`Scope.by_id` index is filled as its segments are grouped (one pass, instead of a pass
+    per scope when the mapping first reads it), and so are the header's :func:`instances` of every loop when
+    the loops start at increasing segment positions (as read from a file): the order of :func:`instances` is
+    then the order they were built in."""
     header = Scope("header")
-    stack: list[tuple[dict[str, Any], Scope]] = [(defs["header"].route, header)]
+    index: dict[str, list[Segment]] = {}
+    header._index = index
+    built: dict[str, list[Scope]] = {}  # loop name -> its instances, in the order built
+    ordered = True  # loop starts at strictly increasing positions so far
+    last = 0
+    stack: list[tuple[dict[str, Any], Scope, dict[str, list[Segment]]]] = [(defs["header"].route, header, index)]
     for seg in segments:
         sid = seg.id
         depth = len(stack) - 1
         while depth >= 0:
-            route, scope = stack[depth]
+            route, scope, index = stack[depth]
             target = route.get(sid)
             if target is not None:
                 break
             depth -= 1
         else:
             header.segments.append(seg)
+            index = stack[0][2]
+            found = index.get(sid)
+            if found is None:
+                index[sid] = [seg]
+            else:
+                found.append(seg)
             del stack[1:]
             continue
         del stack[depth + 1:]
         if target == "":
             scope.segments.append(seg)
+            found = index.get(sid)
+            if found is None:
+                index[sid] = [seg]
+            else:
+                found.append(seg)
             continue
         name, child_route = target
-        child = Scope(name, [seg], parent=scope)
+        child = Scope(name, [seg], None, scope)
+        child_index = child._index = {sid: [seg]}
         siblings = scope.loops.get(name)
         if siblings is None:
             scope.loops[name] = [child]
         else:
             siblings.append(child)
-        stack.append((child_route, child))
+        stack.append((child_route, child, child_index))
+        same = built.get(name)
+        if same is None:
+            built[name] = [child]
+        else:
+            same.append(child)
+        position = seg.position
+        if ordered:
+            if position is None or position <= last:
+                ordered = False
+            else:
+                last = position
+    if ordered:
+        header._instances = built
     return header
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gateway.canonical import Package, Reference, Shipment
+from gateway.canonical.keys import KINDS
 from gateway.edi.x12.reader import iter_batches
 from gateway.flows.batching import KeySink
 from gateway.flows.business_keys import iter_business_keys, key_segments
 from gateway.flows.mapping_step import _Tally
-from gateway.mapping import iter_canonical, iter_mapped
+from gateway.mapping import business_keys, iter_canonical, iter_mapped
 from gateway.store.batch import Batch
 from gateway.store.models import Direction, MessageStatus
+from gateway.store.records import MAX_KEY_LENGTH, normalise_keys
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
@@ -90,3 +93,29 @@ def test_the_same_rows_with_fewer_inserts(store, corpus):
         if name == "bare":
             assert written == written_before > 0  # no ISA: the envelope step indexed nothing of it
     assert fewer > 5
+
+
+def test_keys_the_caller_wrote_are_left_out_for_every_kind(store):
+    """``written`` keys are left out by ``_Tally.known_of`` alone (the step has no second pass over its key rows):
+    for every kind a record's keys have, a value cut to the store's length and a value sent with spaces."""
+    record = Shipment(shipment_id="SH-1", order_number="ORD-1", purchase_order="P" * 200, bill_of_lading=" BOL-1 ",
+                      pro_number="PRO-1", references=[Reference(qualifier="2I", value="TRK-1")],
+                      packages=[Package(sscc="00" + "1" * 18, tracking_number="TRK-2")])
+    keys = business_keys(record)
+    assert {kind for kind, _ in keys} == set(KINDS)  # every kind the mapping gives
+    rows = normalise_keys(keys)  # as the envelope step's rows hold them
+    assert ("po", "P" * 200) in keys and ("po", "P" * MAX_KEY_LENGTH) in rows
+
+    def mapping_rows(written):
+        msg = _message(store, f"every-kind-{len(written)}")
+        step = Batch()
+        tally = _Tally(KeySink(store, msg.id, step), written=written)
+        for _chunk in tally.documents([record]):
+            pass
+        tally.keys.close()
+        assert tally.keys.count == len(keys)  # counted all the same
+        return [(r["kind"], r["value"]) for r in step.key_rows]
+
+    assert mapping_rows(frozenset(rows)) == []
+    for left in rows:  # a key the caller did not write is written
+        assert mapping_rows(frozenset(rows) - {left}) == [left]
