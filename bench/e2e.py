@@ -379,13 +379,26 @@ def drop_all(w: Workload, inbox: Path) -> None:
         os.rename(tmp, final)
 
 
-def _counted(args: argparse.Namespace, w: Workload) -> dict[str, int]:
-    """The server's statement counts so far (``--count-sql``; the hook writes them every 2 s)."""
+def _counted(args: argparse.Namespace, w: Workload) -> dict[str, dict[str, int]]:
+    """The server's statement counts so far, per process (``--count-sql``; the hook writes each process's counts
+    to ``FILE.<workload>.json.<pid>`` every 2 s)."""
     if not args.count_sql:
         return {}
     time.sleep(2.5)
-    path = Path(f"{args.count_sql}.{w.name}.json")
-    return json.loads(path.read_text()) if path.is_file() else {}
+    base = Path(f"{args.count_sql}.{w.name}.json")
+    return {p.name.rsplit(".", 1)[1]: json.loads(p.read_text()) for p in base.parent.glob(base.name + ".*")
+            if p.name.rsplit(".", 1)[1].isdigit()}
+
+
+def _counted_delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Counts between two :func:`_counted` readings, summed over the processes (a process absent from ``before``
+    counts from zero)."""
+    total: dict[str, int] = {}
+    for pid, counts in after.items():
+        for k, v in counts.items():
+            if d := v - before.get(pid, {}).get(k, 0):
+                total[k] = total.get(k, 0) + d
+    return total
 
 
 def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -411,15 +424,17 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         server.wait_ready()
         engine = sa.create_engine(url)
         pg = PgBackends(engine, db_name) if db_name else None
+        processes = expected_processes(home, extra)
+        wait_nodes(engine, processes)
         pg_tx0, start = 0, {}
-        if pg:  # the backends alive now count from their figure at this point
+        # the backends alive now count from their figure at this point: once every process runs (a worker
+        # process's start-up transactions are not the files')
+        if pg:
             with engine.connect() as c:
                 pg.sample(c)
                 pg_tx0 = pg.transactions(c)
             start = dict(pg.cpu)
-        counted0 = _counted(args, w)
-        processes = expected_processes(home, extra)
-        wait_nodes(engine, processes)
+        counted0 = _counted(args, w)  # once every process runs (each counts its own statements)
         load_before = os.getloadavg()[0]
         cpu0 = server.cpu_by_process()
         t0 = time.time()
@@ -453,7 +468,7 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
         load_after = os.getloadavg()[0]
         if args.count_sql:
             counted1 = _counted(args, w)
-            delta = {k: v - counted0.get(k, 0) for k, v in counted1.items() if v != counted0.get(k, 0)}
+            delta = _counted_delta(counted0, counted1)
             Path(f"{args.count_sql}.{w.name}.json").write_text(json.dumps(delta, indent=1, sort_keys=True))
             kinds = ("statements", "commits", "rollbacks", "checkouts")
             print(f"# {w.name}: per file: " + ", ".join(f"{k} {delta.get(k, 0) / len(w.files):.2f}" for k in kinds),

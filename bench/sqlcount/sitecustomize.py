@@ -1,6 +1,7 @@
 """Counts what a process sends to its database, for ``bench/e2e.py --count-sql FILE`` (loaded as ``sitecustomize``
 through PYTHONPATH in the gateway server it starts): statements by their first words, rows of executemany calls,
-commits, rollbacks and pool checkouts. Written to ``$SQLCOUNT_OUT`` at exit, and every 2 s while it runs."""
+commits, rollbacks and pool checkouts. Written to ``$SQLCOUNT_OUT.<pid>`` at exit, and every 2 s while it runs: one
+file per process (``gateway serve`` and its inbound worker processes inherit the variable; bench/e2e.py sums them)."""
 
 from __future__ import annotations
 
@@ -74,11 +75,12 @@ def _install() -> None:
 
 def _dump() -> None:
     if OUT:
+        path = f"{OUT}.{os.getpid()}"
         with lock:
             data = dict(counts)
-        with open(OUT + ".tmp", "w") as f:
+        with open(path + ".tmp", "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(OUT + ".tmp", OUT)
+        os.replace(path + ".tmp", path)
 
 
 def _loop() -> None:

@@ -395,10 +395,11 @@ class DocumentFlow:
         """
         count = 0
         now = self.clock()
+        elsewhere = self.leases.elsewhere()  # the node registry asked once per sweep
         for msg in self.store.unfinished(Direction.outbound):
             if not (msg.idempotency_key or "").startswith("submit:"):
                 continue
-            if self.leases.held_elsewhere(msg, now):
+            if elsewhere(msg, now):
                 continue  # a live node works on it (its heartbeat renews the lease)
             idle = msg.updated_at is None or msg.updated_at <= now - self.lease
             expired = msg.lease_owner is not None or idle  # held by no live node (checked above): the claim decides

@@ -51,13 +51,14 @@ def recover_inbound(flow: InboundFlow, *, startup: bool = True) -> list[int]:
     unmapped. Runs at start, before channels start, and on a sweep (every node: claims make it once)."""
     resumed = []
     now = flow.clock()
+    elsewhere = flow.leases.elsewhere()  # the node registry asked once per sweep
     for msg in flow.store.unfinished(Direction.inbound):
         assert msg.id is not None
         if msg.archive_key is None:
             continue  # never archived: the source is still in its inbox and will be picked up again
         if (msg.idempotency_key or "").startswith(AS2_ENVELOPES):
             continue  # an AS2 request's own row: the sender retries without an MDN (As2Receiver resumes it)
-        if flow.leases.held_elsewhere(msg, now):
+        if elsewhere(msg, now):
             continue  # a live node works on it
         if not startup and msg.lease_owner is None and msg.updated_at > now - flow.leases.lease:
             continue  # unleased (a step that gave up, or a writer without leases) and recent: wait a lease
@@ -84,10 +85,11 @@ def _recover_mapping(flow: InboundFlow, *, startup: bool = True) -> list[int]:
     done = []
     registry = flow.registry()
     now = flow.clock()
+    elsewhere = flow.leases.elsewhere()
     for msg in unmapped_acked(flow.store):
         assert msg.id is not None
         partner = registry.get(msg.partner_id) if msg.partner_id else None
-        if partner is None or flow.leases.held_elsewhere(msg, now):
+        if partner is None or elsewhere(msg, now):
             continue
         if not startup and msg.lease_owner is None:
             continue  # finished normally (lease given back): its mapping had nothing to write

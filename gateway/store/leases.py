@@ -90,9 +90,24 @@ class MessageLeases:
 
     def held_elsewhere(self, msg: Message, now: datetime) -> bool:
         """``msg`` (as read) is leased to another node that is alive as far as this node knows."""
-        if msg.lease_owner in (None, self.owner) or msg.lease_until is None or msg.lease_until < now:
-            return False
-        return not self.single_node and msg.lease_owner not in self.gone()
+        return self.elsewhere()(msg, now)
+
+    def elsewhere(self) -> Callable[[Message, datetime], bool]:
+        """:meth:`held_elsewhere` for a sweep over many messages: the node registry is asked at most once, and only
+        for a message another node holds (the inbound recovery sweep of a parent with an inbound worker process met
+        up to a batch of the worker's messages in flight and asked the registry once per message)."""
+        known: list[set[str]] = []
+
+        def check(msg: Message, now: datetime) -> bool:
+            if msg.lease_owner in (None, self.owner) or msg.lease_until is None or msg.lease_until < now:
+                return False
+            if self.single_node:
+                return False
+            if not known:
+                known.append(self.gone())
+            return msg.lease_owner not in known[0]
+
+        return check
 
     def adopt(self, message_id: int) -> None:
         """Count a lease written by another statement of this node (a claim, or a message created leased)."""

@@ -212,3 +212,36 @@ def test_two_nodes_recovering_the_same_inbound_messages_process_each_once(make_n
                                        "GROUP BY message_id")).all())
         acks = c.execute(sa.text("SELECT count(*) FROM message WHERE idempotency_key LIKE 'ack:%'")).scalar()
     assert acked == dict.fromkeys(held, 1) and acks == len(held)  # acknowledged once, one 997 each
+
+
+def test_the_inbound_recovery_sweep_asks_the_node_registry_once_for_messages_another_node_holds(make_node, repo_root):
+    """A parent's recovery sweep meets the messages its inbound worker process has in flight (up to a batch, all
+    leased to the worker): the registry is asked which nodes are gone once per sweep, not once per message."""
+    from gateway.transports.folder import FolderInbound
+    from tests.support.gateway_home import drop
+
+    a, busy = make_node("node-a"), make_node("node-busy")
+    inbox = busy.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+    src = repo_root / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        variant = busy.settings.data_path / f"asn-{i}.edi"
+        variant.write_bytes(src.read_bytes().replace(b"000000091", f"00000009{i + 2}".encode()))
+        drop(variant, inbox)
+    items, _ = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl",
+                             min_age_seconds=0).poll()
+    busy.inbound.failpoints = FailPoints("inbound.after_archive=raise")
+    for item in items:  # archived, then held by the live node as a batch in flight is
+        with pytest.raises(RuntimeError):
+            busy.inbound.receive(item)
+        assert busy.leases.take(busy.store.find_by_key(item.idempotency_key).id)
+    asked = []
+    registry = a.leases.gone
+
+    def gone() -> set[str]:
+        asked.append(1)
+        return registry()
+
+    a.leases.gone = gone
+    assert a.inbound.recover(startup=False) == []  # a live node's messages are left to it
+    assert len(asked) == 1
