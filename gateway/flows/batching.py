@@ -59,8 +59,10 @@ class KeySink:
         self.flushed = 0  # chunks written ahead of the step's transaction
         self._pending: dict[tuple[str, str], bool] = {}  # key -> known (not to write)
         self._writer: threading.Thread | None = None
-        # the keys written in chunks so far, on PostgreSQL (None: every chunk goes by ON CONFLICT, see _split)
-        self._seen: Written | None = Written() if self.background else None
+        # on PostgreSQL, new keys go by a plain INSERT (until one turns out recorded, see _split), and the keys
+        # written in chunks so far (made at the first chunk: most files have none)
+        self._plain = self.background
+        self._seen: Written | None = None
         self._error: BaseException | None = None
 
     def add(self, keys: Iterable[tuple[str, str]], known: Container[tuple[str, str]] = ()) -> None:
@@ -103,8 +105,10 @@ class KeySink:
         plain INSERT on PostgreSQL, see key_index.insert_new_keys), the others (a PRO or PO number shared by many
         sets comes in many chunks) the usual way; once some key turned out recorded already (the file read again:
         a reprocess, a resumed message), every later chunk goes the usual way."""
-        if self._seen is None:
+        if not self._plain:
             return [chunk], None
+        if self._seen is None:
+            self._seen = Written()
         again, fresh = Batch(), Batch(fresh_keys=True)
         seen = self._seen
         for row in chunk.key_rows:
@@ -118,7 +122,7 @@ class KeySink:
             self._error = exc
             return
         if fresh is not None and fresh.key_rows and not fresh.fresh_keys:  # some were recorded: no more tries
-            self._seen = None
+            self._plain = False
 
     def _wait(self) -> None:
         writer, self._writer = self._writer, None
