@@ -112,11 +112,23 @@ def key_segments(batches: Iterable[list[str | ReaderEvent]]) -> Iterator[Segment
     :func:`iter_business_keys`: the same keys as from every segment the reader yields
     (:meth:`~gateway.edi.x12.reader.X12Reader.segments`), without a :class:`Segment` for each of the others (the
     large majority: a 10 MB interchange has 400,000 segments and 40,000 that are read here)."""
-    skip = _NO_KEY_START
-    read = _KEY_SEGMENTS
-    delims = Delimiters()
-    sep = delims.element
+    reading = KeySegments()
     for batch in batches:
+        yield from reading.of(batch)
+
+
+class KeySegments:
+    """:func:`key_segments` one batch at a time, in the reader's order (the delimiters an ISA sets hold for the
+    batches after it): for a caller handed the batches one by one (an analysis's ``tap``)."""
+
+    def __init__(self) -> None:
+        self.delims = Delimiters()
+
+    def of(self, batch: list[str | ReaderEvent]) -> Iterator[Segment]:
+        skip = _NO_KEY_START
+        read = _KEY_SEGMENTS
+        delims = self.delims
+        sep = delims.element
         for item in batch:
             if type(item) is str:
                 if item[:1] in skip:
@@ -131,11 +143,11 @@ def key_segments(batches: Iterable[list[str | ReaderEvent]]) -> Iterator[Segment
                 header = item.header
                 assert header is not None
                 if header.delimiters is not None:
-                    delims = header.delimiters
+                    delims = self.delims = header.delimiters
                     sep = delims.element
             elif item.kind == "bare":
                 assert item.delimiters is not None
-                delims = item.delimiters
+                delims = self.delims = item.delimiters
                 sep = delims.element
             elif item.kind == "line_break":
                 yield Segment(item.text, delims)

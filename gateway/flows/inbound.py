@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from gateway.edi.x12 import analyze
-from gateway.edi.x12.reader import iter_batches
 from gateway.errors import (
     DocumentError,
     GatewayError,
@@ -34,7 +33,7 @@ from gateway.errors import (
 )
 from gateway.failpoints import FailPoints
 from gateway.flows.acks import AckFlow
-from gateway.flows.batching import KeySink
+from gateway.flows.batching import KeySink, KeyTap
 from gateway.flows.business_keys import iter_business_keys, key_segments
 from gateway.flows.declared import enforce_declared, timeline_events
 from gateway.flows.duplicates import DuplicateCheck
@@ -59,7 +58,8 @@ from gateway.transports.base import InboundItem, is_transient
 log = get_logger(__name__)
 
 # up to this size an X12 file's keys come from the reader batches its analysis kept (the archive read once);
-# larger files are read again for them, streamed (their batches would be several times the file in memory)
+# a larger file's are taken from each batch as the analysis reads it and written in bounded chunks (KeyTap,
+# KeySink: its batches would be several times the file in memory)
 KEYS_FROM_ANALYSIS_BYTES = 256 * 1024
 # up to this size, in a batch, the mapping step gets those batches too (it does not read and split the archived
 # bytes again); held from the envelope step to the mapping, so a batch of 50 such files holds a few MB at most
@@ -318,18 +318,32 @@ class InboundFlow:
             raise NotEDIError("the file is empty", hint="ask the partner to send the file again")
         hint = registry.get(channel_partner) if channel_partner else None
         tolerant = hint is None or hint.reading == "tolerant"
-        # a small file's reader batches are kept for its keys (read once); a large one's keys are read again,
-        # streamed in bounded chunks (KeySink)
+        # a small file's reader batches are kept for its keys (read once); a large one's keys go to the store as
+        # the analysis reads it, in bounded chunks (KeySink, KeyTap)
         kept: list[list[Any]] | None = [] if msg.size is not None and msg.size <= KEYS_FROM_ANALYSIS_BYTES else None
-        with self.archive.open(msg.archive_key) as src:
-            analysis = analyze(src, tolerant=tolerant, file=msg.file_name,
-                               tap=kept.append if kept is not None else None)
-        require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
+        batch = Batch()
+        sink = None if kept is not None else KeySink(self.store, msg.id, batch)
+        tap: Callable[[list[Any]], object] = kept.append if kept is not None else KeyTap(cast(KeySink, sink))
+        try:
+            with self.archive.open(msg.archive_key) as src:
+                analysis = analyze(src, tolerant=tolerant, file=msg.file_name, tap=tap)
+            require_senders(analysis, self.quote_data)  # before anything stores what the reader made of the bytes
+        except BaseException:
+            if sink is not None:
+                try:
+                    self._unindex(msg, sink)
+                except Exception:  # the store is down: the message is read again later, and this again
+                    log.warning("business_keys.not_forgotten", extra={"fields": {"message_id": msg.id}})
+            raise
         summary = summarize_envelope(analysis)
         # the envelope step: lineage, keys and the status in ONE transaction, written whatever identification says
         # (a message still "archived" was never read: no earlier lineage to replace)
-        batch = Batch().lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
-        if analysis.interchanges:
+        batch.lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
+        if sink is not None and not analysis.interchanges:  # nothing the reader took for X12: no keys either
+            self._unindex(msg, sink)
+        elif sink is not None:
+            sink.close()  # the last chunk of keys joins the step
+        elif kept is not None and analysis.interchanges:
             self._index_keys(msg, batch, kept)
         batch.update(
             msg,
@@ -351,25 +365,23 @@ class InboundFlow:
             batch.event(msg, name, detail=detail)
         return partner
 
-    def _index_keys(self, msg: Message, batch: Batch, kept: list[list[Any]] | None = None) -> None:
-        """The document's reference numbers (PO, BOL, PRO, tracking ...), indexed for search (streamed: a large
-        interchange's keys are written in bounded chunks, a small file's with the step, see KeySink). ``kept``:
-        the reader batches the analysis saw (the segments without reading the archive again)."""
-        assert msg.id is not None and msg.archive_key is not None
+    def _index_keys(self, msg: Message, batch: Batch, kept: list[list[Any]]) -> None:
+        """The reference numbers (PO, BOL, PRO, tracking ...) of a small file, indexed for search with the step,
+        from the reader batches its analysis kept (the segments without reading the archive again)."""
+        assert msg.id is not None
         sink = KeySink(self.store, msg.id, batch)
-        if kept is not None:
-            sink.add(iter_business_keys(key_segments(kept)))
-            sink.close()
-            return
-        try:
-            with self.archive.open(msg.archive_key) as src:
-                sink.add(iter_business_keys(key_segments(iter_batches(src))))
-        except GatewayError as exc:  # unreadable segments are reported by the analysis, not here
-            log.warning("business_keys.unreadable", extra={"fields": {"error": exc.describe()}})
-        except BaseException:
-            sink.drain()  # a chunk still being written (KeySink writes full chunks in a thread)
-            raise
+        sink.add(iter_business_keys(key_segments(kept)))
         sink.close()
+
+    def _unindex(self, msg: Message, sink: KeySink) -> None:
+        """A large file's keys, given to the store as its analysis read them (KeyTap), when the analysis ends
+        without a usable interchange (or fails): the chunks already written are deleted again, so that the file's
+        keys are indexed exactly when they were before (after the analysis, for a file the reader took for X12
+        with plausible senders). The message's file-name key stays."""
+        assert msg.id is not None
+        sink.drain()
+        if sink.flushed:
+            self.store.forget_business_keys(msg.id)
 
     def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
         assert msg.id is not None

@@ -33,7 +33,7 @@ from gateway.business.keys import family, normalise
 from gateway.store import pg_bulk
 from gateway.store.archive import Blob
 from gateway.store.bulk import execute_rows, insert_returning_ids, insert_rows, update_rows
-from gateway.store.key_index import insert_keys
+from gateway.store.key_index import insert_keys, insert_new_keys
 from gateway.store.models import (
     AckLink,
     BusinessKey,
@@ -100,6 +100,9 @@ class Batch:
     # rows written in bulk after ``ops`` (one INSERT each for all events, all keys): order within each is kept
     events: list[dict[str, Any]] = field(default_factory=list)
     key_rows: list[dict[str, Any]] = field(default_factory=list)
+    # the key rows are expected not to be recorded yet (key_index.insert_new_keys); set back to False by the
+    # transaction that found some recorded
+    fresh_keys: bool = False
     # what observers hear about once committed (gateway.store.observers): (kind, message id, name, status, detail)
     written: list[tuple[str, int | None, str | None, Any, Any]] = field(default_factory=list)
     # Message objects given to update(), by id: observers read their columns from these instead of the database
@@ -240,9 +243,13 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
             pg_bulk.update(conn, T_MESSAGE, rows, key="_message_id")
         else:
             update_rows(conn, UPDATE_MESSAGE, rows)
-    key_rows = [x for b in batches for x in b.key_rows]
+    key_rows = [x for b in batches if not b.fresh_keys for x in b.key_rows]
     if key_rows:
         _insert_keys(conn, key_rows)
+    fresh = [x for b in batches if b.fresh_keys for x in b.key_rows]
+    if fresh and not insert_new_keys(conn, fresh):
+        for b in batches:
+            b.fresh_keys = False
     events = [x for b in batches for x in b.events]
     if events:
         insert_rows(conn, INSERT_EVENT, events)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
 from gateway.business.keys import family, normalise
@@ -57,6 +58,13 @@ def record_business_keys(session: Session, message_id: int, keys: Iterable[tuple
             for k, v in pairs]
     insert_keys(session.connection(), rows)  # with SQLite's search index (gateway.store.key_index)
     return len(pairs)
+
+
+def forget_business_keys(session: Session, message_id: int, keep: tuple[str, ...] = ("file",)) -> int:
+    """Delete the message's business keys but those of the kinds in ``keep`` (SQLite's search index follows, by
+    trigger); how many were deleted. Does not commit."""
+    q = sa_delete(BusinessKey).where(col(BusinessKey.message_id) == message_id, col(BusinessKey.kind).not_in(keep))
+    return int(session.execute(q).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def business_keys(session: Session, message_id: int) -> list[BusinessKey]:

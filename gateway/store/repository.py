@@ -261,6 +261,13 @@ class Store:
             s.commit()
             return n
 
+    def forget_business_keys(self, message_id: int) -> int:
+        """Delete the message's business keys, its file name's excepted (see records.forget_business_keys)."""
+        with self.session() as s:
+            n = records.forget_business_keys(s, message_id)
+            s.commit()
+            return n
+
     def business_keys(self, message_id: int) -> list[BusinessKey]:
         with self.session() as s:
             return records.business_keys(s, message_id)

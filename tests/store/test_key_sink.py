@@ -72,3 +72,56 @@ def test_in_line_writes_when_not_in_background(store):
 
 def test_background_by_default_on_postgresql_only(store):
     assert KeySink(store, 1, Batch()).background is (store.engine.dialect.name == "postgresql")
+
+
+def _statements(store):
+    """The INSERT statements into business_key the store's engine runs from now on (SQLAlchemy's event hook)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        if "INTO business_key (" in statement:
+            seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", hook)
+    return seen
+
+
+def test_keys_new_to_the_sink_go_by_a_plain_insert_on_postgresql(store):
+    msg = _message(store)
+    seen = _statements(store)
+    batch = Batch()
+    sink = KeySink(store, msg.id, batch, chunk=50, background=True)
+    keys = [k for n in range(200) for k in (("sscc", f"{n:020d}"), ("pro", "PRO1"))]  # PRO1 in every chunk
+    sink.add(keys)
+    sink.close()
+    store.apply(batch)
+    got = sorted((k.kind, k.value) for k in store.business_keys(msg.id))
+    assert got == sorted(set(keys) | {("file", "k1.edi")})  # each once
+    conflict = [s for s in seen if "ON CONFLICT" in s]
+    assert sink.flushed == 4  # 201 distinct keys, PRO1 in each chunk again: 4 chunks of 50, the rest with the step
+    if store.engine.dialect.name == "postgresql":  # PRO1 again in chunks 2..4, then the step's own rows
+        assert len(seen) - len(conflict) == 4 and len(conflict) == 3 + 1
+    else:
+        assert len(conflict) == len(seen)
+
+
+def test_a_sink_writing_keys_recorded_already_gives_the_same_rows_and_stops_trying(store):
+    msg = _message(store)
+    keys = [("sscc", f"{n:020d}") for n in range(300)]
+    first = Batch()
+    sink = KeySink(store, msg.id, first, chunk=50, background=True)
+    sink.add(keys)
+    sink.close()
+    store.apply(first)
+    seen = _statements(store)
+    again = Batch()
+    sink = KeySink(store, msg.id, again, chunk=50, background=True)
+    sink.add([*keys[:100], ("po", "PO-NEW"), *keys[100:]])  # the file read again, one key more
+    sink.close()
+    store.apply(again)
+    got = sorted((k.kind, k.value) for k in store.business_keys(msg.id))
+    assert got == sorted(set(keys) | {("po", "PO-NEW"), ("file", "k1.edi")})
+    if store.engine.dialect.name == "postgresql":  # one plain try (rolled back), then ON CONFLICT throughout
+        assert [("ON CONFLICT" in s) for s in seen] == [False] + [True] * 7

@@ -1,0 +1,95 @@
+"""A large file's business keys (over ``KEYS_FROM_ANALYSIS_BYTES``) come from the envelope step's own analysis of
+the archived bytes (``KeyTap``), chunk by chunk as it reads them: the archive is read once, the same keys are
+indexed, and a file the analysis then refuses as not X12 keeps no keys but its file name's (the chunks written
+while it was read are deleted again), on both backends."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gateway.edi.x12 import X12Reader
+from gateway.flows.batching import KEY_CHUNK
+from gateway.flows.business_keys import iter_business_keys
+from gateway.flows.inbound import KEYS_FROM_ANALYSIS_BYTES
+from gateway.runtime import Gateway
+from gateway.settings import load_settings
+from gateway.store.models import MessageStatus
+from gateway.store.records import normalise_keys
+from gateway.transports.folder import FolderInbound
+from tests.support.gateway_home import make_home
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+from e2e import Templates  # noqa: E402
+
+SETS = 700  # 9 distinct keys a set: more than one KeySink chunk (5,000), and over KEYS_FROM_ANALYSIS_BYTES
+# an interchange whose sender is blank: bytes that happen to hold "ISA" (gateway.flows.identify.require_senders)
+JUNK = (b"ISA*00*          *00*          *ZZ*               *ZZ*RECEIVER       *091225*1943*U*00401*000000777*0*P*>~"
+        b"GS*SH*X*RECEIVER*20091225*1943*777*X*004010~ST*856*0001~BSN*00*SH-JUNK*20090921*0801~SE*3*0001~"
+        b"GE*1*777~IEA*1*000000777~")
+
+
+def _large() -> bytes:
+    t = Templates()
+    data = t.interchange("856", 1, [t.body_856(n) for n in range(1, SETS + 1)])
+    assert len(data) > KEYS_FROM_ANALYSIS_BYTES
+    return data
+
+
+def _gateway(tmp_path: Path, database_url: str) -> Gateway:
+    home = make_home(tmp_path / "home")
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml", database_url=database_url))  # not started
+    gw.inbound.mapping = None  # the envelope step and the 997 only: the mapping reads the archive on its own
+    gw.inbound.handoff = None
+    return gw
+
+
+def _receive(gw: Gateway, data: bytes):
+    inbox = gw.settings.data_path / "channels" / "harbor-3pl" / "inbound"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "big.edi").write_bytes(data)
+    folder = FolderInbound(channel="harbor-3pl/inbox", path=inbox, partner_id="harbor-3pl", min_age_seconds=0)
+    items, _ = folder.poll()
+    (msg,) = gw.inbound.receive_many(items)
+    return msg
+
+
+def test_a_large_files_keys_come_from_its_one_reading(tmp_path, database_url):
+    gw = _gateway(tmp_path, database_url)
+    try:
+        opened: list[str] = []
+        archive_open = gw.inbound.archive.open
+
+        def counting(key):
+            opened.append(key)
+            return archive_open(key)
+
+        gw.inbound.archive.open = counting  # type: ignore[method-assign]
+        data = _large()
+        msg = _receive(gw, data)
+        assert msg.status == MessageStatus.acked
+        assert opened.count(msg.archive_key) == 1  # read once: the analysis, its tap giving the keys
+        got = {(k.kind, k.value) for k in gw.store.business_keys(msg.id)}
+        assert got == set(normalise_keys(iter_business_keys(X12Reader(data)))) | {("file", "big.edi")}
+    finally:
+        gw.stop()
+
+
+def test_a_large_file_refused_as_not_x12_keeps_only_its_file_key(tmp_path, database_url):
+    gw = _gateway(tmp_path, database_url)
+    try:
+        forgotten: list[int] = []
+        forget = gw.store.forget_business_keys
+
+        def spy(message_id):
+            forgotten.append(forget(message_id))
+            return forgotten[-1]
+
+        gw.store.forget_business_keys = spy  # type: ignore[method-assign]
+        msg = _receive(gw, _large() + JUNK)
+        assert msg.status == MessageStatus.failed and "no readable sender" in (msg.reason or "")
+        assert forgotten and forgotten[0] >= KEY_CHUNK  # a chunk was written while the file was read: deleted
+        assert [(k.kind, k.value) for k in gw.store.business_keys(msg.id)] == [("file", "big.edi")]
+    finally:
+        gw.stop()
