@@ -12,7 +12,8 @@ any    REF / N9 / L11 with qualifier BM (bol), CN (pro), PO (po), 2I (tracking),
        reference); MAN with qualifier GM (sscc) or CP / SM / 2I (tracking)
 =====  ===================================================================================================
 
-The mapping layer may record more (or better normalised) keys with ``record_business_keys``; both are kept.
+The mapping layer may record more (or better normalised) keys with ``record_business_keys``; both are kept, except
+the mapped form of an SSCC read here with its ``00`` application identifier (:func:`recorded_forms`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from string import ascii_letters, digits
 
+from gateway.canonical.keys import normalise_sscc
 from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.reader import ReaderEvent
 from gateway.edi.x12.segment import Segment
@@ -105,6 +107,22 @@ def iter_business_keys(segments: Iterable[Segment]) -> Iterator[tuple[str, str]]
                 value = _value(seg, 3)
                 if value:
                     yield mark, value
+
+
+def recorded_forms(keys: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    """``keys`` as recorded (stripped pairs of :func:`gateway.store.records.normalise_keys`), with the forms they
+    stand for: an SSCC read from MAN*GM with its ``00`` application identifier (20 digits) also stands for its 18
+    digits, the canonical record's form (:func:`gateway.canonical.keys.normalise_sscc`), which the mapping step then
+    does not record a second time. Search finds the message by either form
+    (:func:`gateway.store.search.key_forms`: the 18 digits also match the 20 exactly), and both have the same
+    join form (:func:`gateway.business.keys.normalise` drops the leading zeros)."""
+    out = set(keys)
+    for kind, value in list(out):
+        if kind == "sscc":
+            bare = normalise_sscc(value)
+            if bare is not None and bare != value:
+                out.add((kind, bare))
+    return frozenset(out)
 
 
 def key_segments(batches: Iterable[list[str | ReaderEvent]]) -> Iterator[Segment]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError, StoreError
+from gateway.flows.business_keys import recorded_forms
 from gateway.flows.mapping_step import Mapped
 from gateway.flows.reconcile import is_acknowledgement
 from gateway.logging import get_logger, log_context, new_correlation_id
@@ -135,8 +136,8 @@ class InboundBatch:
             w.partner, w.analysis, w.step, w.reader_batches = got
             read.append(w)
         flow.store.apply(*(w.step for w in read))
-        for w in read:  # recorded: the mapping step does not insert these again
-            w.keys = frozenset((r["kind"], r["value"]) for r in w.step.key_rows if r["message_id"] == w.msg.id)
+        for w in read:  # recorded: the mapping step does not insert these again (nor an SSCC's 18-digit form)
+            w.keys = recorded_forms((r["kind"], r["value"]) for r in w.step.key_rows if r["message_id"] == w.msg.id)
         if flow.duplicates is not None:
             dups = flow.duplicates.find_many([(w.msg, w.partner, w.analysis) for w in read])  # type: ignore[misc]
         else:

@@ -4,7 +4,8 @@ Every value reaches the database as a bound parameter (never interpolated into S
 whitespace; each term must match one of the message's business keys (or its file name). A term that equals some
 key exactly (a complete PO or tracking number, pasted) matches the keys equal to it; any other term matches as a
 substring, through the trigram indexes (long digit-only terms are slow to intersect there, and a complete number is
-what support staff usually paste):
+what support staff usually paste; an SSCC's 18 digits also equal the key recorded with its ``00`` application
+identifier, :func:`key_forms`):
 
 * SQLite: the FTS5 trigram index ``business_key_fts`` (substring match, case-insensitive) for terms of 3 or
   more characters; shorter terms match a whole key exactly.
@@ -84,9 +85,19 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def key_forms(term: str) -> Any:
+    """Business-key rows equal to ``term``; for 18 digits (an SSCC as the canonical record holds it), also the SSCC
+    recorded with its ``00`` application identifier, as MAN*GM carries it: the inbound flow records that form only
+    (:func:`gateway.flows.business_keys.recorded_forms`), and the 18 digits find it as when both were recorded."""
+    exact = col(BusinessKey.value) == term
+    if len(term) == 18 and term.isascii() and term.isdigit():
+        return sa.or_(exact, sa.and_(col(BusinessKey.value) == "00" + term, col(BusinessKey.kind) == "sscc"))
+    return exact
+
+
 def _term_condition(dialect: str, term: str, whole: bool) -> Any:
     """Business-key rows matching one free-text term (``whole``: some key equals the term: match those only)."""
-    exact = col(BusinessKey.value) == term
+    exact = key_forms(term)
     if whole or len(term) < MIN_TRIGRAM:
         return exact
     if dialect == "sqlite":
@@ -107,7 +118,7 @@ def whole_keys(session: Session, terms: Sequence[str]) -> set[str]:
     return {
         t
         for t in terms
-        if session.exec(select(BusinessKey.id).where(col(BusinessKey.value) == t).limit(1)).first() is not None
+        if session.exec(select(BusinessKey.id).where(key_forms(t)).limit(1)).first() is not None
     }
 
 

@@ -350,20 +350,7 @@ def build_acknowledgement(
     d = _delimiters(ic, o, needs_repetition)
     envelope = _envelope(ic, o, isa12, control_numbers)
     ta1s = [_ta1(ic, o, fatal)] if ta1_due and o.ta1 != "never" else []
-    specs: list[GroupSpec] = []
-    for bucket in buckets.values():
-        lead = bucket.groups[0]
-        bodies = [("999" if bucket.kind == "999" else "997", _group_response(g, bucket.kind, bucket.version, d, o))
-                  for g in bucket.groups]
-        specs.append(GroupSpec(
-            functional_id="FA",
-            version=bucket.version,
-            control_number=control_numbers.next_group(),
-            transactions=[(k, b) for k, b in bodies],  # type: ignore[misc]
-            sender_id=_fit(o.application_sender or lead.receiver_id or envelope.sender_id, 2, 15),
-            receiver_id=_fit(o.application_receiver or lead.sender_id or envelope.receiver_id, 2, 15),
-            implementation_reference=bucket.version if bucket.kind == "999" else None,
-        ))
+    specs = [_group_spec(envelope, o, b.groups, b.kind, b.version, d, control_numbers) for b in buckets.values()]
     return write_interchange(envelope, specs, _writer_options(d, o.uppercase), interchange_acks=ta1s)
 
 
@@ -435,7 +422,8 @@ def _accepted_set(ic: Interchange, o: AckOptions, control_numbers: ControlNumber
     gs02 = _fit(app_sender or envelope.sender_id, 2, 15)
     gs03 = _fit(app_receiver or envelope.receiver_id, 2, 15)
     if any(c in v for v in (gs02, gs03) for c in marks):  # an ID of ours or theirs (ISA values are not checked)
-        return _written(envelope, d, o, g, version, control_numbers)
+        spec = _group_spec(envelope, o, [g], "997", version, d, control_numbers)
+        return write_interchange(envelope, [spec], _writer_options(d, o.uppercase))
     gcn = str(control_numbers.next_group())
     e, end = d.element, d.segment + d.suffix
     isa = e.join(["ISA", *fixed_width_isa(envelope.isa_values(), d)])
@@ -454,15 +442,17 @@ def _accepted_set(ic: Interchange, o: AckOptions, control_numbers: ControlNumber
     return (end.join(rows) + end).encode(_writer_options(d, o.uppercase).encoding, "surrogateescape")
 
 
-def _written(envelope: Envelope, d: Delimiters, o: AckOptions, g: Group, version: str,
-             control_numbers: ControlNumbers) -> bytes:
-    """The general path's writing, once the envelope (and its control number) is made."""
-    spec = GroupSpec(
+def _group_spec(envelope: Envelope, o: AckOptions, groups: list[Group], kind: str, version: str, d: Delimiters,
+                control_numbers: ControlNumbers) -> GroupSpec:
+    """One 997/999 group answering ``groups`` (one set each, bodies made while the writer consumes them), its GS06
+    drawn now; GS02/GS03 from the options, else the first group's receiver/sender, else the envelope's."""
+    lead = groups[0]
+    return GroupSpec(
         functional_id="FA",
         version=version,
         control_number=control_numbers.next_group(),
-        transactions=[("997", _group_response(g, "997", version, d, o))],
-        sender_id=_fit(o.application_sender or g.receiver_id or envelope.sender_id, 2, 15),
-        receiver_id=_fit(o.application_receiver or g.sender_id or envelope.receiver_id, 2, 15),
+        transactions=[(kind, _group_response(g, kind, version, d, o)) for g in groups],  # type: ignore[misc]
+        sender_id=_fit(o.application_sender or lead.receiver_id or envelope.sender_id, 2, 15),
+        receiver_id=_fit(o.application_receiver or lead.sender_id or envelope.receiver_id, 2, 15),
+        implementation_reference=version if kind == "999" else None,
     )
-    return write_interchange(envelope, [spec], _writer_options(d, o.uppercase))
