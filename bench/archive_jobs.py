@@ -12,6 +12,7 @@ every time it runs, called through the gateway's own functions:
 * ``outbound.unfinished`` Store.unfinished(outbound): documents.recover (15 s) and delivery.retries (10 s)
 * ``ack.overdue``         claim_overdue (nothing due: the read)
 * ``sla.claim_due``, ``sla.unannounced``  the service-level job's two reads
+* ``as2.mdn_overdue``     As2Sender.check_overdue (every 60 s when AS2 is configured; async MDNs awaited)
 * ``handoff.claim``       Outbox.claim (the hand-off sweep, nothing due)
 
 A job's pending work is the same whatever N: its time should not grow with N. Each job's result (ids found) is
@@ -94,6 +95,8 @@ def rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tup
         msg("outbound", "retrying", None, delivery="failed", at=recent)  # delivery.retries'
         msg("outbound", "queued", None, key=f"submit:{len(msgs) + 1}", at=recent)  # documents.recover's
         msg("outbound", "sent", None, ack="waiting", at=recent)  # ack.overdue's: not due yet
+        mid = msg("outbound", "sent", None, key=f"as2-out:them:{len(msgs) + 1}", at=recent)  # an async MDN awaited
+        events.append((mid, recent, "mdn.awaited", "gateway"))  # (no detail: not due, as2.mdn_overdue reads it)
     return msgs, events, outbox
 
 
@@ -126,6 +129,15 @@ def seed(engine: sa.Engine, n: int) -> None:
     raw.close()
 
 
+def as2_sender(store: Store) -> Any:
+    """As2Sender with only what its check_overdue reads (the store and the clock): no AS2 settings needed."""
+    from gateway.as2.send import As2Sender
+
+    sender = As2Sender.__new__(As2Sender)
+    sender.store, sender.clock = store, lambda: NOW
+    return sender
+
+
 def jobs(store: Store) -> dict[str, Callable[[], int]]:
     engine = store.engine
     outbox = Outbox(engine)
@@ -136,6 +148,7 @@ def jobs(store: Store) -> dict[str, Callable[[], int]]:
         "ack.overdue": lambda: len(claim_overdue(store, now=NOW)),
         "sla.claim_due": lambda: len(business.claim_due(engine, owner="bench", now=NOW, lease=timedelta(minutes=1))),
         "sla.unannounced": lambda: len(business.unannounced(engine)),
+        "as2.mdn_overdue": lambda: len(as2_sender(store).check_overdue()),
         "handoff.claim": lambda: sum(len(v) for v in outbox.claim(owner="bench", now=NOW, lease=timedelta(minutes=1),
                                                                     destinations=["bus"]).values()),
     }

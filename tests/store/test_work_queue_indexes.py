@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import command
 
+from gateway.as2.send import awaiting_async_mdn
 from gateway.flows.recovery import unmapped_acked
 from gateway.handoff.outbox import Outbox
 from gateway.store.migrate import alembic_config, upgrade
@@ -18,13 +19,13 @@ from gateway.store.models import TERMINAL, UNFINISHED_STATUSES, Direction, Event
 
 M = Message.__table__
 E = Event.__table__
-INDEXES = {"ix_message_unreleased", "ix_message_unfinished"}
+INDEXES = {"ix_message_unreleased", "ix_message_unfinished", "ix_message_as2_awaiting"}
 OLD = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVED = 3000
 
 
-def _row(mid: int, direction: str, status: str, handoff: str | None, at: datetime = OLD) -> dict:
-    return {"id": mid, "direction": direction, "status": status, "partner_id": "acme", "idempotency_key": f"k{mid}",
+def _row(mid: int, direction: str, status: str, handoff: str | None, at: datetime = OLD, key: str = "k") -> dict:
+    return {"id": mid, "direction": direction, "status": status, "partner_id": "acme", "idempotency_key": f"{key}{mid}",
             "document_format": "x12", "set_ids": "856", "size": 1, "sha256": f"{mid:064x}", "archive_key": f"a/{mid}",
             "handoff_status": handoff, "created_at": at, "updated_at": at}
 
@@ -40,7 +41,7 @@ def _seed(engine: sa.Engine) -> dict[str, set[int]]:
         else:
             rows.append(_row(mid, "inbound", "acked", "delivered" if mid % 5 else "skipped"))
             events.append({"message_id": mid, "name": "mapping.done", "at": OLD, "actor": "gateway"})
-    pending: dict[str, set[int]] = {"unreleased": set(), "unmapped": set(), "in": set(), "out": set()}
+    pending: dict[str, set[int]] = {"unreleased": set(), "unmapped": set(), "in": set(), "out": set(), "as2": set()}
     recent = datetime.now(UTC) - timedelta(minutes=10)
     mid = ARCHIVED
     for _n in range(5):
@@ -51,8 +52,12 @@ def _seed(engine: sa.Engine) -> dict[str, set[int]]:
             pending[kind].add(mid)
             if kind == "unreleased":
                 events.append({"message_id": mid, "name": "mapping.done", "at": recent, "actor": "gateway"})
+        mid += 1
+        rows.append(_row(mid, "outbound", "sent", None, recent, key="as2-out:them:"))  # As2Sender's, MDN awaited
+        pending["as2"].add(mid)
+    rows.append(_row(mid + 1, "outbound", "delivered", None, recent, key="as2-out:them:"))  # its MDN came
     # released without a mapping event (a mapping with no set to map writes none): not the recovery's to map
-    rows.append(_row(mid + 1, "inbound", "acked", "skipped", recent))
+    rows.append(_row(mid + 2, "inbound", "acked", "skipped", recent))
     with engine.begin() as conn:
         conn.execute(sa.insert(M), rows)
         conn.execute(sa.insert(E), events)
@@ -107,6 +112,10 @@ def test_the_jobs_find_exactly_their_pending_work_through_the_partial_indexes(st
         found, seen = _statements(engine, lambda d=direction: store.unfinished(d))
         assert {m.id for m in found} == pending[kind]
         _only_the_index(engine, _plan(engine, *seen[-1]), "ix_message_unfinished")
+
+    found, seen = _statements(engine, lambda: awaiting_async_mdn(store))  # as2.mdn_overdue's, not every one sent
+    assert {m.id for m in found} == pending["as2"]
+    _only_the_index(engine, _plan(engine, *seen[-1]), "ix_message_as2_awaiting")
 
 
 def test_unfinished_statuses_are_every_status_not_final():

@@ -15,6 +15,9 @@ cost growing with the archive and paid on every run (100,000 messages, bench/res
   instead (one key column matched against two).
 * ``ix_message_unfinished`` (direction, id) over messages in a non-final status: ``Store.unfinished``, read by
   the inbound recovery (every 15 s), the documents' recovery (15 s) and the delivery retry sweep (10 s).
+* ``ix_message_as2_awaiting`` over As2Sender's messages (idempotency key ``as2-out:...``) sent and awaiting an
+  asynchronous MDN: its ``as2.mdn_overdue`` job (every minute with AS2 configured) read every message ``sent``,
+  which is every outbound document a folder, SFTP or webhook channel delivered (1.8 s at 100,000 messages).
 
 PostgreSQL also gets statistics on (direction, status, handoff_status) together: its per-column statistics made
 the few inbound, accepted, unreleased messages look like 15% of the table (NULL hand-off status is every outbound
@@ -37,6 +40,7 @@ branch_labels = None
 depends_on = None
 
 UNRELEASED = sa.text("handoff_status IS NULL AND direction = 'inbound'")
+AS2_AWAITING = sa.text("status = 'sent' AND idempotency_key LIKE 'as2-out:%'")
 UNFINISHED = sa.text("status IN ('received', 'archived', 'processing', 'queued', 'sending', 'retrying', "
                      "'mdn_overdue')")
 
@@ -46,6 +50,8 @@ def upgrade() -> None:
                     postgresql_where=UNRELEASED, sqlite_where=UNRELEASED)
     op.create_index("ix_message_unfinished", "message", ["direction", "id"],
                     postgresql_where=UNFINISHED, sqlite_where=UNFINISHED)
+    op.create_index("ix_message_as2_awaiting", "message", ["direction", "status"],
+                    postgresql_where=AS2_AWAITING, sqlite_where=AS2_AWAITING)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE STATISTICS IF NOT EXISTS st_message_work (mcv) ON direction, status, handoff_status "
                    "FROM message")
@@ -55,5 +61,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP STATISTICS IF EXISTS st_message_work")
+    op.drop_index("ix_message_as2_awaiting", table_name="message")
     op.drop_index("ix_message_unfinished", table_name="message")
     op.drop_index("ix_message_unreleased", table_name="message")
