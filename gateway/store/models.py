@@ -40,11 +40,11 @@ TERMINAL = frozenset(
 )
 
 
-# The background jobs' work queues: two partial indexes (migration 0023) hold only the inbound messages not released
-# to the hand-off yet and the messages in a non-final status, so that a job reads its pending work, not the archive.
-# A query uses one only when its WHERE repeats the index's condition, values as literals (a bound parameter hides
-# the value from PostgreSQL's generic plans): filter with INBOUND, UNFINISHED_IN, SENT and AS2_OUT below. A third
-# holds As2Sender's messages sent and awaiting an asynchronous MDN, out of every message sent.
+# The background jobs' work queues: three partial indexes (migration 0023) hold only the inbound messages not
+# released to the hand-off yet, the messages in a non-final status and As2Sender's messages sent and awaiting an
+# asynchronous MDN, so that a periodic job reads its pending work, not the archive. A query uses one only when its
+# WHERE repeats the index's condition, values as literals (a bound parameter hides the value from PostgreSQL's
+# generic plans): filter with INBOUND, UNFINISHED_IN, SENT and AS2_OUT below.
 UNFINISHED_STATUSES = tuple(s.value for s in MessageStatus if s not in TERMINAL)
 _UNRELEASED = text("handoff_status IS NULL AND direction = 'inbound'")
 _UNFINISHED = text(f"status IN ({', '.join(repr(s) for s in UNFINISHED_STATUSES)})")

@@ -45,13 +45,16 @@ UNFINISHED = sa.text("status IN ('received', 'archived', 'processing', 'queued',
                      "'mdn_overdue')")
 
 
+INDEXES = (
+    ("ix_message_unreleased", ["direction", "status", "id"], UNRELEASED),
+    ("ix_message_unfinished", ["direction", "id"], UNFINISHED),
+    ("ix_message_as2_awaiting", ["direction", "status"], AS2_AWAITING),
+)
+
+
 def upgrade() -> None:
-    op.create_index("ix_message_unreleased", "message", ["direction", "status", "id"],
-                    postgresql_where=UNRELEASED, sqlite_where=UNRELEASED)
-    op.create_index("ix_message_unfinished", "message", ["direction", "id"],
-                    postgresql_where=UNFINISHED, sqlite_where=UNFINISHED)
-    op.create_index("ix_message_as2_awaiting", "message", ["direction", "status"],
-                    postgresql_where=AS2_AWAITING, sqlite_where=AS2_AWAITING)
+    for name, columns, where in INDEXES:  # IF NOT EXISTS: applied again over itself, it changes nothing
+        op.create_index(name, "message", columns, postgresql_where=where, sqlite_where=where, if_not_exists=True)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE STATISTICS IF NOT EXISTS st_message_work (mcv) ON direction, status, handoff_status "
                    "FROM message")
@@ -61,6 +64,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP STATISTICS IF EXISTS st_message_work")
-    op.drop_index("ix_message_as2_awaiting", table_name="message")
-    op.drop_index("ix_message_unfinished", table_name="message")
-    op.drop_index("ix_message_unreleased", table_name="message")
+    for name, _columns, _where in reversed(INDEXES):
+        op.drop_index(name, table_name="message", if_exists=True)
