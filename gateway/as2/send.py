@@ -23,7 +23,7 @@ from email import message_from_bytes
 from typing import Any
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gateway.as2 import compat as _compat
 from gateway.as2.mime import fold_header_block, frame, unframe
@@ -41,7 +41,7 @@ from gateway.errors import (
 )
 from gateway.logging import get_logger, log_context
 from gateway.store.archive import Archive
-from gateway.store.models import Direction, Message, MessageStatus
+from gateway.store.models import AS2_OUT, SENT, Direction, Message, MessageStatus
 from gateway.store.repository import Store
 
 _compat.install()
@@ -225,6 +225,17 @@ def post_request(partner: As2PartnerSettings, headers: dict[str, str], body: byt
     if not r.is_success:
         raise PermanentTransportError(f"AS2 POST to {partner.url}: HTTP {r.status_code} {r.text[:200]!r}")
     return r
+
+
+def awaiting_async_mdn(store: Store) -> list[Message]:
+    """Messages of :meth:`As2Sender.send` sent and awaiting an asynchronous MDN. Read through
+    ``ix_message_as2_awaiting`` (``SENT``, ``AS2_OUT``: literals repeating its condition), not every message sent:
+    a folder, SFTP or webhook channel's documents stay ``sent`` for good."""
+    with store.session() as s:
+        q = select(Message).where(Message.direction == Direction.outbound, Message.status == SENT,
+                                  col(Message.idempotency_key).like(AS2_OUT))
+        # SQLite's LIKE ignores case: the prefix exactly
+        return [m for m in s.exec(q).all() if (m.idempotency_key or "").startswith("as2-out:")]
 
 
 class As2Sender:
@@ -451,14 +462,7 @@ class As2Sender:
         """Messages still waiting for an async MDN past their due time become ``mdn_overdue``."""
         now = self.clock()
         overdue = []
-        with self.store.session() as s:
-            waiting = list(
-                s.exec(
-                    select(Message).where(Message.direction == Direction.outbound, Message.status == MessageStatus.sent)
-                ).all()
-            )
-        waiting = [m for m in waiting if (m.idempotency_key or "").startswith("as2-out:")]  # As2Sender.send rows
-        for msg in waiting:
+        for msg in awaiting_async_mdn(self.store):
             assert msg.id is not None
             awaited = [e for e in self.store.events(msg.id) if e.name == "mdn.awaited"]
             if not awaited or not awaited[-1].detail:

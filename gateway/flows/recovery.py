@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from gateway.logging import get_logger, log_context
-from gateway.store.models import TERMINAL, Direction, Event, Message, MessageStatus
+from gateway.store.models import INBOUND, TERMINAL, Direction, Event, Message, MessageStatus
 from gateway.store.repository import Store
 
 if TYPE_CHECKING:
@@ -27,13 +27,18 @@ LIMIT = 10_000  # per start; the rest the next start (a crash leaves a handful)
 
 
 def unmapped_acked(store: Store) -> list[Message]:
-    """Inbound X12 messages ``acked`` with transaction sets and no mapping outcome on their timeline, oldest first."""
+    """Inbound X12 messages ``acked`` with transaction sets and no mapping outcome on their timeline, oldest first.
+
+    Only among those never released to the hand-off (``handoff_status`` NULL): the release follows the mapping, so
+    a message released or marked had its mapping step (one with no set to map writes no event), and the query
+    reads ``ix_message_unreleased`` (the work) instead of every acked message and its events (the archive)."""
     mapped = sa.exists().where(col(Event.message_id) == col(Message.id), col(Event.name).in_(MAPPING_EVENTS))
     with store.session() as s:
         q = (
             select(Message)
             .where(
-                Message.direction == Direction.inbound,
+                Message.direction == INBOUND,
+                col(Message.handoff_status).is_(None),
                 Message.status == MessageStatus.acked,
                 Message.document_format == "x12",
                 col(Message.set_ids).is_not(None),

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from gateway.handoff.events import HandoffEvent
 from gateway.store.bulk import insert_rows
 from gateway.store.db import reader
-from gateway.store.models import DeliveryState, Event, Handoff, HandoffStatus, Interchange, Message
+from gateway.store.models import INBOUND, DeliveryState, Event, Handoff, HandoffStatus, Interchange, Message
 
 H = Handoff.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
@@ -415,12 +415,13 @@ class Outbox:
         return out
 
     def unreleased(self, *, before: datetime, limit: int = 200) -> list[int]:
-        """Accepted inbound messages never released (a crash between mapping and release), oldest first."""
+        """Accepted inbound messages never released (a crash between mapping and release), oldest first. Read
+        through ``ix_message_unreleased`` (the inbound messages never released: the work, not the archive)."""
         with self.engine.connect() as conn:
             q = (
                 select(M.c.id)
                 .where(
-                    M.c.direction == "inbound",
+                    M.c.direction == INBOUND,
                     M.c.status.in_(["acked", "processed"]),
                     M.c.handoff_status.is_(None),
                     M.c.updated_at < before,

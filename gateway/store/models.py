@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, literal_column, text
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 from gateway.store.states import (  # noqa: F401 -- the store's vocabulary, defined without SQLAlchemy
@@ -39,6 +40,23 @@ TERMINAL = frozenset(
 )
 
 
+# The background jobs' work queues: three partial indexes (migration 0023) hold only the inbound messages not
+# released to the hand-off yet, the messages in a non-final status and As2Sender's messages sent and awaiting an
+# asynchronous MDN, so that a periodic job reads its pending work, not the archive. A query uses one only when its
+# WHERE repeats the index's condition, values as literals (a bound parameter hides the value from PostgreSQL's
+# generic plans): filter with INBOUND, UNFINISHED_IN, SENT and AS2_OUT below.
+UNFINISHED_STATUSES = tuple(s.value for s in MessageStatus if s not in TERMINAL)
+_UNRELEASED = text("handoff_status IS NULL AND direction = 'inbound'")
+_UNFINISHED = text(f"status IN ({', '.join(repr(s) for s in UNFINISHED_STATUSES)})")
+_AS2_AWAITING = text("status = 'sent' AND idempotency_key LIKE 'as2-out:%'")
+INBOUND: ColumnElement[Any] = literal_column("'inbound'")  # message.direction == INBOUND, written as a literal
+# message.status == SENT and message.idempotency_key.like(AS2_OUT): As2Sender's messages awaiting an async MDN
+SENT: ColumnElement[Any] = literal_column("'sent'")
+AS2_OUT: ColumnElement[Any] = literal_column("'as2-out:%'")
+# message.status.in_(UNFINISHED_IN): the non-final statuses, written as literals
+UNFINISHED_IN: list[ColumnElement[Any]] = [literal_column(repr(s)) for s in UNFINISHED_STATUSES]
+
+
 def _ts(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
 
@@ -55,6 +73,13 @@ class Message(SQLModel, table=True):
         # SQLite the composite indexes above serve every query and these cost every insert and status change
         Index("ix_message_direction", "direction").ddl_if(dialect="postgresql"),
         Index("ix_message_status", "status").ddl_if(dialect="postgresql"),
+        # direction leads though the condition fixes it: without statistics SQLite then prefers it to
+        # ix_message_direction_created (two key columns matched against one)
+        Index("ix_message_unreleased", "direction", "status", "id",
+              sqlite_where=_UNRELEASED, postgresql_where=_UNRELEASED),
+        Index("ix_message_unfinished", "direction", "id", sqlite_where=_UNFINISHED, postgresql_where=_UNFINISHED),
+        Index("ix_message_as2_awaiting", "direction", "status", sqlite_where=_AS2_AWAITING,
+              postgresql_where=_AS2_AWAITING),
     )
 
     id: int | None = Field(default=None, primary_key=True)

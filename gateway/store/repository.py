@@ -22,7 +22,7 @@ from gateway.store.archive import Blob
 from gateway.store.bulk import insert_rows
 from gateway.store.db import reader
 from gateway.store.models import (
-    TERMINAL,
+    UNFINISHED_IN,
     AckLink,
     BusinessKey,
     DeliveryAttempt,
@@ -304,11 +304,12 @@ class Store:
             return records.delivery_attempts(s, message_id)
 
     def unfinished(self, direction: Direction = Direction.inbound) -> list[Message]:
-        """Messages left in a non-terminal state (e.g. by a crash), oldest first."""
+        """Messages left in a non-terminal state (e.g. by a crash), oldest first: read through
+        ``ix_message_unfinished``, which holds only those (a periodic job's cost is its work, not the archive)."""
         with self.session() as s:
             q = (
                 select(Message)
-                .where(Message.direction == direction, col(Message.status).not_in([t.value for t in TERMINAL]))
+                .where(Message.direction == direction, col(Message.status).in_(UNFINISHED_IN))
                 .order_by(col(Message.id))
             )
             return list(s.exec(q).all())
