@@ -70,7 +70,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=550)
     parser.add_argument("--data-root", default="/dev/shm")
-    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up, as gateway serve does")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up (gateway serve before "
+                                                                  "gateway/gcpolicy.py)")
+    parser.add_argument("--settle", action="store_true", help="gateway.gcpolicy.settle() after start-up, as gateway "
+                                                              "serve and its worker processes do")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--gc-threshold", default="", help="gc.set_threshold(...) before the run, e.g. 700,10,10")
     args = parser.parse_args()
@@ -120,6 +123,10 @@ def run(args: argparse.Namespace, work: Path, url: str | None) -> None:
     spent.update(mapping=0.0, release=0.0, gc=0.0)
     if args.freeze:
         gc.freeze()
+    if args.settle:
+        from gateway.gcpolicy import settle
+
+        settle()
     if args.gc_threshold:
         gc.set_threshold(*(int(v) for v in args.gc_threshold.split(",")))
     gc.callbacks.append(on_gc)
