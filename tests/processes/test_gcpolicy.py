@@ -9,7 +9,7 @@ import sys
 
 from gateway.gcpolicy import THRESHOLDS
 from tests.processes.test_worker_processes import database, env, worker
-from tests.support.gateway_home import make_home
+from tests.support.gateway_home import make_home, wait_for
 from tests.support.serve import ServeProcess
 
 
@@ -40,14 +40,20 @@ def test_serve_and_its_worker_report_what_they_froze(tmp_path):
     home = make_home(tmp_path / "home")
     with database("sqlite", home) as url:
         serve = ServeProcess(home, env=env(url))
+
+        def settled() -> list[dict] | None:
+            found = [json.loads(line) for line in serve.log.read_text().splitlines() if '"gc.settled"' in line]
+            return found if len(found) >= 2 else None
+
         try:
             serve.wait_healthy(timeout=60)
             worker(url, serve.proc.pid)
+            wait_for(settled, timeout=30, interval=0.2)
         finally:
             serve.stop()
-        settled = [json.loads(line) for line in serve.log.read_text().splitlines() if '"gc.settled"' in line]
-    by = {"worker" if "worker" in s else "parent": s for s in settled}
-    assert len(settled) == 2 and set(by) == {"parent", "worker"}, settled
+        settled_ = settled() or []
+    by = {"worker" if "worker" in s else "parent": s for s in settled_}
+    assert len(settled_) == 2 and set(by) == {"parent", "worker"}, settled_
     for record in by.values():
         assert record["frozen"] > 50_000  # imports, partners, the API: far more than this
         assert tuple(record["thresholds"]) == THRESHOLDS
