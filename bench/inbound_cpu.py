@@ -71,7 +71,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=550)
     parser.add_argument("--data-root", default="/dev/shm")
-    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up, as gateway serve does")
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after start-up (gateway serve before "
+                                                                  "gateway/gcpolicy.py)")
+    parser.add_argument("--settle", action="store_true", help="gateway.gcpolicy.settle() after start-up, as gateway "
+                                                              "serve and its worker processes do")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workload", choices=("856", "940"), default="856",
                         help="856: Harbor 3PL's sample; 940: ACME Retail's, as bench/e2e.py builds them")
@@ -134,6 +137,10 @@ def run(args: argparse.Namespace, work: Path, url: str | None) -> None:
     spent.update(mapping=0.0, release=0.0, gc=0.0)
     if args.freeze:
         gc.freeze()
+    if args.settle:
+        from gateway.gcpolicy import settle
+
+        settle()
     if args.gc_threshold:
         gc.set_threshold(*(int(v) for v in args.gc_threshold.split(",")))
     gc.callbacks.append(on_gc)

@@ -11,8 +11,8 @@ request (``/api/health`` too) while they are built:
 
 On ``gateway serve`` the first ``POST /as2`` of a flood built them, with py-spy sampling the process at load 11 on
 two cores: 0.7 s of event loop, one ``/api/health`` answer of 1.3 s. :func:`warm_up` does both before the listening
-socket is served (about 55 ms of CPU: 40 for the routes, 12-15 for the import), and ``gc.freeze()`` in ``gateway
-serve`` then puts what they build out of the collector's sight. ``app.openapi()`` would build the routes too, but
+socket is served (about 55 ms of CPU: 40 for the routes, 12-15 for the import), and ``gateway serve`` then puts
+what they build out of the collector's sight (gateway/gcpolicy.py). ``app.openapi()`` would build the routes too, but
 costs three times as much, for a schema only ``/docs`` reads. Figures: bench/results/flood.txt.
 """
 

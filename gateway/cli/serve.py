@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from gateway.cli.common import fail, settings_from
 from gateway.cli.failures import StartupError, archive_missing, bind, check_partners_folder, die
 from gateway.errors import GatewayError
+from gateway.gcpolicy import settle
 from gateway.logging import configure_logging, get_logger
 from gateway.malloc import limit_arenas
 
@@ -97,7 +97,7 @@ def serve(
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # SIGTERM: requests in flight get this long, then stop
     )
     # the ~160,000 objects of imports, start-up and warm-up never die: out of the collector's sight, so that its full
-    # collections (frequent under a burst of files) stop walking them again and again
-    gc.freeze()
+    # collections (frequent under a burst of files) stop walking them again and again (gateway/gcpolicy.py)
+    log.info("gc.settled", extra={"fields": settle().fields()})
     limit_arenas()  # before the worker threads start: gateway/malloc.py
     uvicorn.Server(config_).run(sockets=[sock])

@@ -127,7 +127,7 @@ class Outbox:
                 return False  # these events were added before
             writer.timeline += extra_events
             writer.close()
-            self._refresh(conn, {message_id})
+            self._refresh(conn, {message_id}, writer.known)
             return True
 
     def release_many(
@@ -160,7 +160,7 @@ class Outbox:
             writer.close()
             for status_value, mids in by_status.items():
                 conn.execute(update(M).where(M.c.id.in_(mids)).values(handoff_status=status_value))
-            self._refresh(conn, {m for m, _r in released if m in gated})
+            self._refresh(conn, {m for m, _r in released if m in gated}, writer.known)
             return [m for m in ids if m in gated]
 
     def mark(self, message_id: int, status: HandoffStatus, event: str, detail: dict[str, Any], now: datetime) -> bool:
@@ -307,15 +307,25 @@ class Outbox:
             res = conn.execute(q.values(lease_owner=None, lease_until=None))
             return int(res.rowcount or 0)
 
-    def _refresh(self, conn: Connection, message_ids: set[int]) -> None:
+    def _refresh(self, conn: Connection, message_ids: set[int], released: dict[int, str] | None = None) -> None:
+        """Set the messages' hand-off status from their rows' states. ``released``: the statuses of messages a
+        release has just written every row of (:attr:`_Writer.known`): not read back, and not written when the
+        release's gate already set them (``pending``, what nearly every release ends with)."""
         if not message_ids:
             return
+        released = released or {}
+        ask = [m for m in message_ids if m not in released]
         states: dict[int, list[str]] = defaultdict(list)
-        q = select(H.c.message_id, H.c.status).where(H.c.message_id.in_(list(message_ids))).distinct()
-        for r in conn.execute(q):  # distinct: a large message's thousands of rows share a few states
-            states[r.message_id].append(r.status)
+        if ask:
+            q = select(H.c.message_id, H.c.status).where(H.c.message_id.in_(ask)).distinct()
+            for r in conn.execute(q):  # distinct: a large message's thousands of rows share a few states
+                states[r.message_id].append(r.status)
         by_status: dict[str, list[int]] = defaultdict(list)
         for mid in message_ids:
+            if mid in released:
+                if released[mid] != HandoffStatus.pending.value:
+                    by_status[released[mid]].append(mid)
+                continue
             by_status[derive_status(states.get(mid, []))].append(mid)
         for status, ids in by_status.items():
             conn.execute(update(M).where(M.c.id.in_(ids)).values(handoff_status=status))
@@ -437,20 +447,30 @@ class Outbox:
 
 
 class _Writer:
-    """The rows of a release on an open transaction: outbox rows in chunks, reset rows, timeline events."""
+    """The rows of a release on an open transaction: outbox rows in chunks, reset rows, timeline events.
+
+    ``known``: the hand-off status (:func:`derive_status`) of each message written that had no row before
+    (:meth:`existing_of`): every row it has now was written here, in states known here, so its status is too;
+    the status of any other message is read from its rows."""
 
     def __init__(self, conn: Connection, now: datetime, actor: str) -> None:
         self.conn = conn
         self.now = now
         self.actor = actor
         self.existing: dict[tuple[str, str], int] = {}
+        self.had_rows: set[int] = set()
+        self.known: dict[int, str] = {}
         self.rows: list[dict[str, Any]] = []
         self.timeline: list[tuple[int, str, dict[str, Any]]] = []
 
     def existing_of(self, message_ids: Sequence[int]) -> None:
+        """Read the rows the messages have (call it for every message before :meth:`message`)."""
         if message_ids:
-            q = select(H.c.id, H.c.event_id, H.c.destination).where(H.c.message_id.in_(list(message_ids)))
-            self.existing.update({(r.event_id, r.destination): r.id for r in self.conn.execute(q)})
+            q = (select(H.c.id, H.c.event_id, H.c.destination, H.c.message_id)
+                 .where(H.c.message_id.in_(list(message_ids))))
+            for r in self.conn.execute(q):
+                self.existing[(r.event_id, r.destination)] = r.id
+                self.had_rows.add(r.message_id)
 
     def _flush(self) -> None:
         if self.rows:
@@ -463,6 +483,7 @@ class _Writer:
         True when anything was written or reset."""
         conn, now, existing = self.conn, self.now, self.existing
         reset: list[tuple[int, str]] = []
+        states: set[str] = set()
         destinations: set[str] = set()
         unrouted_n = records = 0
         inserted = False
@@ -492,6 +513,7 @@ class _Writer:
                         reset.append((row_id, state))
                     continue
                 inserted = True
+                states.add(state)
                 if body is None:
                     body = event.to_text()  # once per event, whatever the number of its destinations
                 self.rows.append(
@@ -524,6 +546,8 @@ class _Writer:
             "destinations": sorted(d for d in destinations if d != UNROUTED),
             "unrouted": unrouted_n,
         }
+        if message_id not in self.had_rows:
+            self.known[message_id] = derive_status(states)
         self.timeline.append((message_id, "handoff.replayed" if replay else "handoff.released", detail))
         if unrouted_n:
             self.timeline.append((message_id, "handoff.unrouted", {

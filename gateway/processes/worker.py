@@ -68,9 +68,12 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=watch_parent, args=(sys.stdin, stop), name="parent-watch", daemon=True).start()
+    from gateway.gcpolicy import settle
     from gateway.runtime import Gateway
 
     gw = Gateway(settings, role="inbound", parent=spec["parent"])
+    # before its threads start (what they make is work in flight, not start-up): gateway/gcpolicy.py
+    log.info("gc.settled", extra={"fields": settle().fields()})
     gw.start()
     log.info("worker.started", extra={"fields": {"node": spec["node"], "pid": os.getpid(), "parent": spec["parent"]}})
     while not stop.wait(1.0):

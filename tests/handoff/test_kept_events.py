@@ -12,14 +12,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.canonical import Note, Order, Reference, Shipment, business_keys, parse_record
-from gateway.canonical.jsonio import iter_documents, record_text
+from gateway.canonical.jsonio import _indented, iter_documents, record_text
 from gateway.errors import MappingError
 from gateway.flows.batching import KeySink
 from gateway.flows.handoff import _keys_of
 from gateway.flows.mapping_step import KEEP_RECORDS, _Tally
-from gateway.handoff.events import compact_record, iter_kept_record_events, iter_record_events
+from gateway.handoff.events import (
+    RECORD_EVENT_TYPES,
+    _record_head,
+    compact_record,
+    head_text,
+    iter_kept_record_events,
+    iter_record_events,
+)
 from gateway.mapping import iter_canonical
 from gateway.store.batch import Batch
 
@@ -146,3 +155,62 @@ def test_a_large_message_is_not_kept(store):
     tally = _Tally(KeySink(store, 1, Batch()), keep=True)
     b"".join(tally.documents(iter_canonical(make_856(KEEP_RECORDS + 1))))
     assert tally.kept is None and tally.records == KEEP_RECORDS + 1
+
+
+def _encoded(text):
+    return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+
+
+def test_compact_record_is_the_encoders_text_for_what_the_writer_writes():
+    """Every record the canonical writer writes (samples, generated sets, records with odd and emptied strings), at
+    the hand-off's indentation and none, fresh and not: compact_record gives the parser's then the encoder's text,
+    or leaves the record to them."""
+    rng = random.Random(15)
+    records = _sample_records() + _generated_records()
+    odd = []
+    for record in records[:60]:
+        try:
+            odd.append(parse_record(_mutate(record.model_dump(mode="json", exclude_none=True), rng)))
+        except Exception:  # a mutation the models refuse
+            continue
+    compacted = 0
+    for record in records + odd:
+        for pad in ("    ", ""):
+            for fresh in (True, False):
+                text = record_text(record, pad, fresh=fresh)
+                got = compact_record(text)
+                if got is not None:
+                    compacted += 1
+                    assert got == (record.type, _encoded(text))
+    assert compacted >= 3 * len(records)  # most records take the way without parsing
+
+
+_PLAIN = [":", " ", ",", "{", "}", "[", "]", "a", "é", "\u2028", "\x85", "\xa0", "0"]  # no escape needed
+_JSON_TEXT = (st.text(st.sampled_from(_PLAIN), max_size=6)
+              | st.text(st.sampled_from([*_PLAIN, '"', "\\", "\n", "\t", "\x1f"]), max_size=6))
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JSON_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([*sorted(RECORD_EVENT_TYPES), "other"]), st.dictionaries(_JSON_TEXT, _JSON, max_size=4),
+       st.sampled_from(["", "    "]))
+def test_compact_record_on_any_json_in_the_writers_layout(kind, members, pad):
+    doc = {"type": kind, **{k: v for k, v in members.items() if k != "type"}}
+    text = _indented(doc, pad)
+    got = compact_record(text)
+    if got is not None:
+        assert got == (kind, _encoded(text))
+    else:
+        assert kind == "other" or "\\" in text or ' ": ' in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_TEXT, st.none() | _JSON_TEXT, st.integers(min_value=0), st.none() | _JSON_TEXT, st.integers(),
+       st.lists(st.tuples(_JSON_TEXT, _JSON_TEXT | st.integers()), max_size=4))
+def test_head_text_is_the_encoders_text(event_id, partner, message_id, set_id, position, keys):
+    head = _record_head(event_id, "order", "2026-12-07T08:00:00+00:00", partner, message_id, set_id, position, keys)
+    assert head_text(head) == json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
