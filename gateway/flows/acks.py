@@ -204,8 +204,10 @@ def _policy(partner: Partner, ic: Interchange) -> AckPolicy:
 
 def _policy_memo(memo: dict[tuple[int, tuple[tuple[str, str | None], ...]], AckPolicy], partner: Partner,
                  ic: Interchange) -> AckPolicy:
-    """:func:`_policy`, remembered in ``memo`` (one call's: its partners are alive, their ids stand for them)."""
-    sets = tuple([(t.set_id, g.version) for g in ic.groups for t in g.transactions])
+    """:func:`_policy`, remembered in ``memo`` (one call's: its partners are alive, their ids stand for them).
+    The key holds each distinct (set id, version) pair once (the policy depends on nothing else): a 100,000-set
+    interchange's key was a tuple of 100,000 pairs, 7 MB kept beside its analysis until the 997 was built."""
+    sets = tuple(dict.fromkeys((t.set_id, g.version) for g in ic.groups for t in g.transactions))
     key = (id(partner), sets)
     found = memo.get(key)
     if found is None:
