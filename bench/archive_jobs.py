@@ -25,17 +25,16 @@ printed as a count, so two checkouts can be compared on the same seed (``PYTHONP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from gateway.flows.recovery import unmapped_acked
 from gateway.handoff.outbox import Outbox
@@ -45,8 +44,8 @@ from gateway.store.migrate import upgrade
 from gateway.store.models import Direction
 from gateway.store.reconciliation import claim_overdue
 from gateway.store.repository import Store
+from tests.support.postgres import scratch_database
 
-PG_ADMIN = os.environ.get("GATEWAY_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime.now(UTC).replace(microsecond=0)
 OLD = NOW - timedelta(days=30)
 PENDING = 20  # of each kind of pending work
@@ -169,30 +168,20 @@ def measure(url: str, reps: int) -> None:
 
 
 def run(backend: str, n: int, reps: int) -> None:
-    pg_name = None
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp, \
+            contextlib.ExitStack() as stack:
         if backend == "sqlite":
             url = f"sqlite:///{Path(tmp) / 'gateway.db'}"
-        else:
-            pg_name = f"gw_jobs_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(sa.text(f'CREATE DATABASE "{pg_name}"'))
-            url = make_url(PG_ADMIN).set(database=pg_name).render_as_string(hide_password=False)
-        try:
-            engine = create_db_engine(url)
-            upgrade(engine)
-            t0 = time.perf_counter()
-            seed(engine, n)
-            engine.dispose()
-            print(f"[{backend}] {n:,} archived messages (+{PENDING} of each pending kind), seeded in "
-                  f"{time.perf_counter() - t0:.1f} s; best of {reps}:", flush=True)
-            measure(url, reps)
-        finally:
-            if pg_name is not None:
-                with admin.connect() as c:
-                    c.execute(sa.text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-                admin.dispose()
+        else:  # a scratch database on GATEWAY_TEST_POSTGRES_URL's server, dropped afterwards
+            url = stack.enter_context(scratch_database("gw_jobs"))
+        engine = create_db_engine(url)
+        upgrade(engine)
+        t0 = time.perf_counter()
+        seed(engine, n)
+        engine.dispose()
+        print(f"[{backend}] {n:,} archived messages (+{PENDING} of each pending kind), seeded in "
+              f"{time.perf_counter() - t0:.1f} s; best of {reps}:", flush=True)
+        measure(url, reps)
 
 
 def main() -> None:
