@@ -27,6 +27,11 @@ p99; from the ``message.acked`` event's timestamp), drop -> mapped wall time, th
 the same run: the X12 reader plus full validation
 (:func:`gateway.edi.x12.analyze`) alone on the same bytes, in this process, as sets/s, with the ratio
 ``pipeline / reference``. The load average is printed with every figure: this machine is shared.
+
+Each row is followed by issue 15's verdict for it (>= 800 sets/s for 1,000 small files, >= 1,500 sets/s for the
+10 MB file, peak RSS < 150 MB in every gateway process for the 10 MB and 100 MB files). ``--repeat N`` runs the
+workloads N times, interleaved, and ends with the median of each (the issue's figures are medians of interleaved
+runs): ``.venv/bin/python bench/e2e.py --repeat 3``.
 """
 
 from __future__ import annotations
@@ -533,6 +538,46 @@ def run_workload(w: Workload, args: argparse.Namespace, work: Path) -> dict[str,
     }
 
 
+# Issue 15's targets on this kind of machine (2 cores): sets/s for the workloads it names, and peak RSS of every
+# gateway process for the large files.
+TARGET_SMALL_SETS_S = 800.0
+TARGET_LARGE_SETS_S = 1500.0
+TARGET_RSS_MB = 150.0
+
+
+def verdict(r: dict[str, Any]) -> str:
+    """What issue 15 asks of this row, and whether the row meets it: ``sets/s >= 800`` for a workload of 1,000 small
+    files, ``>= 1,500`` for the 10 MB file (10,000 sets), peak RSS ``< 150 MB`` (the server and every worker) for
+    the 10 MB and the 100 MB file. Other sizes are not the issue's workloads and get no verdict."""
+    peak = max([r["rss"], *r["worker_rss"]])
+    if r["workload"] in ("856", "940"):
+        if r["files"] != 1000:
+            return "none (the issue's small workloads have 1,000 files)"
+        return f"sets/s >= {TARGET_SMALL_SETS_S:.0f}: {'met' if r['sets_s'] >= TARGET_SMALL_SETS_S else 'NOT met'}"
+    if r["sets"] not in (10_000, 100_000):
+        return "none (the issue's large files have 10,000 and 100,000 sets)"
+    memory = f"peak RSS {peak:.0f} MB < {TARGET_RSS_MB:.0f}: {'met' if peak < TARGET_RSS_MB else 'NOT met'}"
+    if r["sets"] == 100_000:
+        return memory
+    speed = f"sets/s >= {TARGET_LARGE_SETS_S:.0f}: {'met' if r['sets_s'] >= TARGET_LARGE_SETS_S else 'NOT met'}"
+    return f"{speed}; {memory}"
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per workload over repeated runs: the median sets/s and sets/cpu-s, the highest peak RSS, each run's
+    figure with its load, and the verdict on those figures."""
+    lines = []
+    for name in dict.fromkeys(r["workload"] for r in rows):
+        runs = [r for r in rows if r["workload"] == name]
+        med = {**runs[0], "sets_s": statistics.median(r["sets_s"] for r in runs),
+               "rss": max(r["rss"] for r in runs), "worker_rss": [x for r in runs for x in r["worker_rss"]]}
+        each = ", ".join(f"{r['sets_s']:.0f} (load {r['load'][0]:.1f})" for r in runs)
+        lines.append(f"# median of {len(runs)} {name}: {med['sets_s']:.1f} sets/s, "
+                     f"{statistics.median(r['cpu_sets_s'] for r in runs):.1f} sets/cpu-s, highest peak RSS "
+                     f"{max([med['rss'], *med['worker_rss']]):.0f} MB; runs: {each}; target: {verdict(med)}")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", default="856,940,large", help="comma separated: 856, 940, large")
@@ -544,6 +589,8 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one workload")
     p.add_argument("--env", action="append", default=[], help="extra GATEWAY_*=value for the server")
     p.add_argument("--keep", action="store_true", help="keep the gateway homes (logs, database, archive)")
+    p.add_argument("--repeat", type=int, default=1, help="run the workloads N times, interleaved (856, 940, large, "
+                   "856, ...), and print the median of each")
     p.add_argument("--count-sql", metavar="FILE", help="count the server's statements, commits and checkouts "
                    "(bench/sqlcount/sitecustomize.py) into FILE.<workload>.json: costs CPU, not for the rates")
     args = p.parse_args()
@@ -556,8 +603,10 @@ def main() -> None:
         print(f"{'workload':<10}{'files':>6}{'sets':>8}{'MB':>7}{'secs':>8}{'sets/s':>9}{'files/s':>9}"
               f"{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>8}{'sets/cpu-s':>11}{'ref sets/s':>11}{'ratio':>7}  load"
               "  (CPU: server + workers; RSS MB: server, then each worker's)")
-        for w in workloads:
+        rows = []
+        for w in [w for _ in range(max(1, args.repeat)) for w in workloads]:
             r = run_workload(w, args, work)
+            rows.append(r)
             print(f"{r['workload']:<10}{r['files']:>6}{r['sets']:>8}{r['mb']:>7.1f}{r['seconds']:>8.1f}"
                   f"{r['sets_s']:>9.1f}{r['files_s']:>9.1f}{r['p50'] * 1000:>9.0f}{r['p99'] * 1000:>9.0f}"
                   f"{r['rss']:>8.0f}{r['cpu_sets_s']:>11.1f}{r['ref']:>11.0f}{r['ratio']:>7.3f}"
@@ -568,6 +617,9 @@ def main() -> None:
             if args.database == "postgresql":
                 print(f"#   {r['workload']}: gateway CPU {r['cpu_ms_file']:.2f} ms/file, PostgreSQL backends CPU "
                       f"{r['pg_ms_file']:.2f} ms/file, transactions {r['pg_tx_file']:.2f}/file", flush=True)
+            print(f"#   {r['workload']}: issue 15 target: {verdict(r)}", flush=True)
+        if args.repeat > 1:
+            print("\n".join(summary(rows)), flush=True)
 
 
 if __name__ == "__main__":
