@@ -211,7 +211,7 @@ globaltimeout = 10
 sendreportiferror = False
 sendreportifprocesserror = False
 log_console = False
-log_file_level = INFO
+log_file_level = {log_level}
 log_file_number = 10
 get_checklevel = 1
 debug = False
@@ -247,7 +247,7 @@ def main(inn, out):
 '''
 
 
-def build(home: Path, installed_db: Path, port: int, max_size: int) -> None:
+def build(home: Path, installed_db: Path, port: int, max_size: int, log_level: str = "INFO") -> None:
     """Write a fresh Bots environment in ``home`` (removed first if present)."""
     if home.exists():
         shutil.rmtree(home)
@@ -260,7 +260,8 @@ def build(home: Path, installed_db: Path, port: int, max_size: int) -> None:
                 us / "mappings" / "x12"):
         (pkg / "__init__.py").write_text("")
     (cfg / "settings.py").write_text(SETTINGS_PY.format(home=str(home)))
-    (cfg / "bots.ini").write_text(BOTS_INI.format(home=home, usersys=USERSYS, port=port, max_size=max_size))
+    (cfg / "bots.ini").write_text(BOTS_INI.format(home=home, usersys=USERSYS, port=port, max_size=max_size,
+                                                       log_level=log_level))
     grammars = us / "grammars" / "x12"
     (grammars / "x12.py").write_text(envelope_grammar(dictionary))
     (grammars / "x12out.py").write_text(envelope_grammar(dictionary, writing=True))

@@ -108,8 +108,8 @@ def run_engine(engine: Path, home: Path) -> EngineRun:
     return EngineRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
 
 
-def prepare(home: Path, venv: Path, files: list[tuple[str, Path]]) -> None:
-    bots_env.build(home, installed_db(venv), free_port(), max_size=2_000_000_000)
+def prepare(home: Path, venv: Path, files: list[tuple[str, Path]], log_level: str) -> None:
+    bots_env.build(home, installed_db(venv), free_port(), max_size=2_000_000_000, log_level=log_level)
     for name, path in files:
         shutil.copyfile(path, home / "in" / name)
 
@@ -167,9 +167,9 @@ def check(home: Path, w: Workload) -> dict[str, int]:
     return {"xml": len(xml_files), "acks": st997, "ack_files": len(acks), "ak2": ak2}
 
 
-def bots_workload(w: Workload, engine: Path, venv: Path, root: Path, keep: bool) -> dict[str, Any]:
+def bots_workload(w: Workload, engine: Path, venv: Path, root: Path, args: argparse.Namespace) -> dict[str, Any]:
     home = root / f"bots-{w.name}"
-    prepare(home, venv, w.files)
+    prepare(home, venv, w.files, args.bots_log_level)
     load_before = os.getloadavg()[0]
     run = run_engine(engine, home)
     load_after = os.getloadavg()[0]
@@ -177,7 +177,7 @@ def bots_workload(w: Workload, engine: Path, venv: Path, root: Path, keep: bool)
         raise SystemExit(f"bots-engine exited with {run.returncode} on {w.name}: see {home}/engine.out and "
                          f"{home}/botssys/logging/engine.log")
     produced = check(home, w)
-    if not keep:
+    if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
     return {"seconds": run.seconds, "sets_s": w.sets / run.seconds, "files_s": len(w.files) / run.seconds,
             "cpu_sets_s": w.sets / run.cpu if run.cpu else float("nan"), "rss": run.rss_mb,
@@ -207,6 +207,9 @@ def main() -> None:
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite", help="the gateway's store")
     p.add_argument("--env", action="append", default=[], help="extra GATEWAY_*=value for the gateway server")
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one gateway workload")
+    p.add_argument("--bots-log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"),
+                   help="Bots' log_file_level (INFO: the production default of its install/bots.ini; DEBUG: the "
+                   "level of the development config/bots.ini it ships, which costs it CPU)")
     p.add_argument("--keep", action="store_true", help="keep the Bots environments (outputs, database, logs)")
     args = p.parse_args()
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
@@ -218,8 +221,10 @@ def main() -> None:
         print(f"# bench/peer_bots.py on {os.cpu_count()} cores: Bots 3.3.1 ({venv}), X12 -> XML + 997; data in "
               f"{args.data_root}; load average at start {os.getloadavg()[0]:.2f}", flush=True)
         empty = work / "bots-empty"
-        prepare(empty, venv, [])
+        prepare(empty, venv, [], args.bots_log_level)
         startup = run_engine(engine, empty)
+        print(f"# Bots settings: log_file_level {args.bots_log_level}, get_checklevel 1, no acceptance test, "
+              "no cleanup, SQLite database", flush=True)
         print(f"# engine start-up (an empty run): {startup.seconds:.2f} s, RSS {startup.rss_mb:.0f} MB", flush=True)
         head = (f"{'workload':<10}{'files':>6}{'sets':>7}{'MB':>6}  {'Bots s':>7}{'sets/s':>8}{'files/s':>8}"
                 f"{'sets/cpu-s':>11}{'RSS MB':>7}  load")
@@ -229,7 +234,7 @@ def main() -> None:
         print(head, flush=True)
         for w in workloads:
             gw = gateway_workload(w, args, work) if args.with_gateway else None
-            b = bots_workload(w, engine, venv, work, args.keep)
+            b = bots_workload(w, engine, venv, work, args)
             line = (f"{w.name:<10}{len(w.files):>6}{w.sets:>7}{w.bytes / 1e6:>6.1f}  {b['seconds']:>7.1f}"
                     f"{b['sets_s']:>8.1f}{b['files_s']:>8.1f}{b['cpu_sets_s']:>11.1f}{b['rss']:>7.0f}"
                     f"  {b['load'][0]:.1f}->{b['load'][1]:.1f}")
