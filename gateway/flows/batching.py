@@ -30,7 +30,7 @@ in every set) and, once one turned out recorded already (a file read again), eve
 from __future__ import annotations
 
 import threading
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 
 from gateway.edi.x12.reader import ReaderEvent
 from gateway.errors import GatewayError
@@ -47,8 +47,11 @@ MASK = (1 << 23) - 1  # the bits of a Written filter, less one
 
 class KeySink:
     def __init__(self, store: Store, message_id: int, batch: Batch, chunk: int = KEY_CHUNK, *,
-                 background: bool | None = None) -> None:
+                 background: bool | None = None, before_first_chunk: Callable[[], object] | None = None) -> None:
         self.store = store
+        # called (in the caller's thread) before the first chunk is written ahead of the step: the envelope step
+        # notes where the keys of its reading begin (records.mark_key_reading), to delete them if it is refused
+        self.before_first_chunk = before_first_chunk
         self.message_id = message_id
         self.batch = batch
         self.chunk = chunk
@@ -91,6 +94,8 @@ class KeySink:
 
     def _flush(self, chunk: Batch) -> None:
         self._wait()
+        if not self.flushed and self.before_first_chunk is not None:
+            self.before_first_chunk()
         self.flushed += 1
         if not chunk:  # every key of the chunk was known
             return
