@@ -25,6 +25,9 @@ of the server's CPU per key; the 10 MB file's intake is bound by the server's in
 in every set) and, once one turned out recorded already (a file read again), every later chunk go the usual way.
 
 :class:`KeyTap` feeds a sink from an analysis's reader batches as it reads them (a large file's envelope step).
+Its chunks are written before the analysis decides whether the file is usable: the step notes in the store where
+the keys of its reading begin (``before_first_chunk``: gateway.store.records.mark_key_reading), and a refused
+reading deletes those keys and only those (records.forget_unsettled_keys).
 """
 
 from __future__ import annotations
