@@ -1,12 +1,12 @@
 """A large file's business keys (over ``KEYS_FROM_ANALYSIS_BYTES``) come from the envelope step's own analysis of
 the archived bytes (``KeyTap``), chunk by chunk as it reads them: the archive is read once, the same keys are
 indexed, and a file the analysis then refuses as not X12 keeps no keys but its file name's (the chunks written
-while it was read are deleted again), on both backends."""
+while it was read are deleted again), on both backends; a reprocess whose reading fails keeps the keys of the
+earlier reading (the deletion takes only what the failed reading added: records.forget_unsettled_keys)."""
 
 from __future__ import annotations
 
 import errno
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,21 +20,11 @@ from gateway.store.models import MessageStatus
 from gateway.store.records import normalise_keys
 from gateway.transports.folder import FolderInbound
 from tests.support.gateway_home import make_home
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-from e2e import Templates  # noqa: E402
-
-SETS = 700  # 9 distinct keys a set: more than one KeySink chunk (5,000), and over KEYS_FROM_ANALYSIS_BYTES
-# an interchange whose sender is blank: bytes that happen to hold "ISA" (gateway.flows.identify.require_senders)
-JUNK = (b"ISA*00*          *00*          *ZZ*               *ZZ*RECEIVER       *091225*1943*U*00401*000000777*0*P*>~"
-        b"GS*SH*X*RECEIVER*20091225*1943*777*X*004010~ST*856*0001~BSN*00*SH-JUNK*20090921*0801~SE*3*0001~"
-        b"GE*1*777~IEA*1*000000777~")
+from tests.support.large_x12 import JUNK, large_856
 
 
 def _large() -> bytes:
-    t = Templates()
-    data = t.interchange("856", 1, [t.body_856(n) for n in range(1, SETS + 1)])
+    data = large_856()
     assert len(data) > KEYS_FROM_ANALYSIS_BYTES
     return data
 
