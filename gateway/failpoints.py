@@ -13,7 +13,9 @@ Points: ``inbound.after_archive``, ``inbound.before_commit``, ``inbound.before_m
 ``intake.before_submit`` (a broker message taken, nothing recorded), ``as2.after_stream_parse`` (a large AS2
 message archived, decrypted and verified in spool files, no verdict recorded), ``intake.before_ack`` (submitted, not yet
 acknowledged to the broker), ``intake.after_dead_letter`` (the copy dead-lettered, the original not yet acked),
-``folder.after_claim`` (a file of a shared inbox renamed into this node's working folder, nothing recorded yet).
+``folder.after_claim`` (a file of a shared inbox renamed into this node's working folder, nothing recorded yet),
+``inbound.after_key_mark`` (a large file's reading noted where its keys begin, before writing the first chunk of
+them), ``inbound.before_forget_keys`` (that reading refused after chunks of its keys were written, not yet deleted).
 """
 
 from __future__ import annotations

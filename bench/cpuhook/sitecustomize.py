@@ -8,10 +8,9 @@ own CPU only, so a busy machine moves it far less than wall time::
 
 from __future__ import annotations
 
-import atexit
 import collections
-import json
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -83,27 +82,17 @@ def _threads() -> dict[str, float]:
     return out
 
 
-def _dump() -> None:
+def _snapshot() -> dict[str, Any]:
     with lock:
         data: dict[str, Any] = {k: list(v) for k, v in spent.items()}
     data["process_time"] = [time.process_time(), 0]
     data["threads"] = _threads()
-    path = f"{OUT}.{os.getpid()}"
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(path + ".tmp", path)
-
-
-def _loop() -> None:
-    while True:
-        time.sleep(1)
-        try:
-            _dump()
-        except OSError:
-            pass
+    return data
 
 
 if OUT:
+    sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "hookout"))
+    from hookout import keep_written
+
     _install()
-    atexit.register(_dump)
-    threading.Thread(target=_loop, daemon=True, name="cpuhook").start()
+    keep_written(OUT, _snapshot, every=1, name="cpuhook")

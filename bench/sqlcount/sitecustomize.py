@@ -5,13 +5,11 @@ file per process (``gateway serve`` and its inbound worker processes inherit the
 
 from __future__ import annotations
 
-import atexit
 import collections
-import json
 import os
 import re
+import sys
 import threading
-import time
 
 OUT = os.environ.get("SQLCOUNT_OUT")
 counts: collections.Counter[str] = collections.Counter()
@@ -73,23 +71,14 @@ def _install() -> None:
         counts["checkouts"] += 1
 
 
-def _dump() -> None:
-    if OUT:
-        path = f"{OUT}.{os.getpid()}"
-        with lock:
-            data = dict(counts)
-        with open(path + ".tmp", "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(path + ".tmp", path)
-
-
-def _loop() -> None:
-    while True:
-        time.sleep(2)
-        _dump()
+def _snapshot() -> dict[str, int]:
+    with lock:
+        return dict(counts)
 
 
 if OUT:
+    sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "hookout"))
+    from hookout import keep_written
+
     _install()
-    atexit.register(_dump)
-    threading.Thread(target=_loop, daemon=True, name="sqlcount").start()
+    keep_written(OUT, _snapshot, every=2, name="sqlcount")

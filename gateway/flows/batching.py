@@ -25,12 +25,15 @@ of the server's CPU per key; the 10 MB file's intake is bound by the server's in
 in every set) and, once one turned out recorded already (a file read again), every later chunk go the usual way.
 
 :class:`KeyTap` feeds a sink from an analysis's reader batches as it reads them (a large file's envelope step).
+Its chunks are written before the analysis decides whether the file is usable: the step notes in the store where
+the keys of its reading begin (``before_first_chunk``: gateway.store.records.mark_key_reading), and a refused
+reading deletes those keys and only those (records.forget_unsettled_keys).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 
 from gateway.edi.x12.reader import ReaderEvent
 from gateway.errors import GatewayError
@@ -47,8 +50,11 @@ MASK = (1 << 23) - 1  # the bits of a Written filter, less one
 
 class KeySink:
     def __init__(self, store: Store, message_id: int, batch: Batch, chunk: int = KEY_CHUNK, *,
-                 background: bool | None = None) -> None:
+                 background: bool | None = None, before_first_chunk: Callable[[], object] | None = None) -> None:
         self.store = store
+        # called (in the caller's thread) before the first chunk is written ahead of the step: the envelope step
+        # notes where the keys of its reading begin (records.mark_key_reading), to delete them if it is refused
+        self.before_first_chunk = before_first_chunk
         self.message_id = message_id
         self.batch = batch
         self.chunk = chunk
@@ -91,6 +97,8 @@ class KeySink:
 
     def _flush(self, chunk: Batch) -> None:
         self._wait()
+        if not self.flushed and self.before_first_chunk is not None:
+            self.before_first_chunk()
         self.flushed += 1
         if not chunk:  # every key of the chunk was known
             return

@@ -322,7 +322,8 @@ class InboundFlow:
         # the analysis reads it, in bounded chunks (KeySink, KeyTap)
         kept: list[list[Any]] | None = [] if msg.size is not None and msg.size <= KEYS_FROM_ANALYSIS_BYTES else None
         batch = Batch()
-        sink = None if kept is not None else KeySink(self.store, msg.id, batch)
+        sink = None if kept is not None else KeySink(self.store, msg.id, batch,
+                                                     before_first_chunk=lambda: self._mark_keys(msg))
         tap: Callable[[list[Any]], object] = kept.append if kept is not None else KeyTap(cast(KeySink, sink))
         try:
             with self.archive.open(msg.archive_key) as src:
@@ -339,10 +340,12 @@ class InboundFlow:
         # the envelope step: lineage, keys and the status in ONE transaction, written whatever identification says
         # (a message still "archived" was never read: no earlier lineage to replace)
         batch.lineage(msg.id, interchange_records(analysis), replace=msg.status != MessageStatus.archived)
+        settled: dict[str, Any] = {}
         if sink is not None and not analysis.interchanges:  # nothing the reader took for X12: no keys either
             self._unindex(msg, sink)
         elif sink is not None:
             sink.close()  # the last chunk of keys joins the step
+            settled["unsettled_keys_after"] = None  # the keys written ahead of the step are kept with it
         elif kept is not None and analysis.interchanges:
             self._index_keys(msg, batch, kept)
         batch.update(
@@ -352,6 +355,7 @@ class InboundFlow:
             document_format="x12",
             set_ids=",".join(summary["set_ids"]) or None,
             detail=summary,
+            **settled,
         )
         return analysis, batch, kept
 
@@ -373,15 +377,25 @@ class InboundFlow:
         sink.add(iter_business_keys(key_segments(kept)))
         sink.close()
 
+    def _mark_keys(self, msg: Message) -> None:
+        """Before the first chunk of a large file's keys is written ahead of its step: note in the store where the
+        keys of this reading begin (records.mark_key_reading), so that a refusal, or the reading after a crash,
+        deletes those and only those."""
+        assert msg.id is not None
+        self.store.mark_key_reading(msg.id)
+        self.failpoints.hit("inbound.after_key_mark")
+
     def _unindex(self, msg: Message, sink: KeySink) -> None:
         """A large file's keys, given to the store as its analysis read them (KeyTap), when the analysis ends
-        without a usable interchange (or fails): the chunks already written are deleted again, so that the file's
-        keys are indexed exactly when they were before (after the analysis, for a file the reader took for X12
-        with plausible senders). The message's file-name key stays."""
+        without a usable interchange (or fails): the keys this reading added are deleted again (and those a reading
+        a crash interrupted added: records.forget_unsettled_keys), so that the file's keys are indexed exactly when
+        they were before (after the analysis, for a file the reader took for X12 with plausible senders). The keys
+        an earlier, settled reading wrote stay (a reprocess refused), and so does the file name's key. Asked even
+        when this reading wrote no chunk: one a crash interrupted may have (its mark is in the store)."""
         assert msg.id is not None
         sink.drain()
-        if sink.flushed:
-            self.store.forget_business_keys(msg.id)
+        self.failpoints.hit("inbound.before_forget_keys")
+        self.store.forget_unsettled_keys(msg.id)
 
     def _acknowledge(self, msg: Message, item: InboundItem | None, partner: Partner, analysis: Any) -> Message:
         assert msg.id is not None

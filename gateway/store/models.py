@@ -113,6 +113,10 @@ class Message(SQLModel, table=True):
     # -- added by migration 0013: who works on the message now (node id) and until when (gateway/store/leases.py) --
     lease_owner: str | None = Field(default=None, sa_type=String(64))
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # -- added by migration 0025: a reading that writes the message's business keys ahead of its step (a large
+    # file's, gateway.flows.batching.KeyTap) and has not settled yet: the message's highest key id before it began.
+    # The keys above it are that reading's, deleted if it is refused (gateway/store/records.py); NULL: none --
+    unsettled_keys_after: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class Event(SQLModel, table=True):

@@ -18,12 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import func
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from gateway.business.keys import family, normalise
 from gateway.store.archive import Blob
 from gateway.store.key_index import insert_keys
-from gateway.store.models import BusinessKey, BusinessKeyKind, DeliveryAttempt, Output, OutputKind
+from gateway.store.models import BusinessKey, BusinessKeyKind, DeliveryAttempt, Message, Output, OutputKind
 from gateway.store.types import utcnow
 
 MAX_KEY_LENGTH = 128
@@ -60,11 +62,36 @@ def record_business_keys(session: Session, message_id: int, keys: Iterable[tuple
     return len(pairs)
 
 
-def forget_business_keys(session: Session, message_id: int, keep: tuple[str, ...] = ("file",)) -> int:
-    """Delete the message's business keys but those of the kinds in ``keep`` (SQLite's search index follows, by
-    trigger); how many were deleted. Does not commit."""
-    q = sa_delete(BusinessKey).where(col(BusinessKey.message_id) == message_id, col(BusinessKey.kind).not_in(keep))
-    return int(session.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+def mark_key_reading(session: Session, message_id: int) -> None:
+    """Before a reading writes keys of the message ahead of its step (a large file's chunks, written while its
+    analysis reads it: gateway.flows.batching.KeyTap): note the message's highest key id, unless a reading that
+    never settled (a crash) noted one already, which is kept. Does not commit; the caller commits before the first
+    chunk is written.
+
+    Which keys a reading added is told by their ids, not by tagging each key (which would cost every key insert):
+    a key is inserted once (``ON CONFLICT DO NOTHING``: one already recorded keeps its id), and a new row's id is
+    above every id the table holds (PostgreSQL's sequence only grows; SQLite's rowid is one more than the
+    highest, and the message's own keys stay in the table), so the keys above the mark are exactly the ones the
+    unsettled reading(s) added: never one of an earlier, settled reading, nor the file name's key (written with
+    the message). Kept in the store, the mark outlives a crash: the reading that follows (recovery, a redelivery,
+    a reprocess) keeps it, so its outcome covers the keys the crashed one left too."""
+    top = select(func.coalesce(func.max(BusinessKey.id), 0)).where(BusinessKey.message_id == message_id)
+    mark = func.coalesce(col(Message.unsettled_keys_after), top.scalar_subquery())
+    session.execute(sa_update(Message).where(col(Message.id) == message_id).values(unsettled_keys_after=mark))
+
+
+def forget_unsettled_keys(session: Session, message_id: int) -> int:
+    """The message's reading is refused: delete the keys written since :func:`mark_key_reading` (SQLite's search
+    index follows, by trigger) and clear the mark; how many were deleted (0 without a mark). A reading that
+    settles clears the mark with its step instead (its keys stay). Does not commit."""
+    mark = session.execute(select(Message.unsettled_keys_after).where(col(Message.id) == message_id)).scalar()
+    if mark is None:
+        return 0
+    q = sa_delete(BusinessKey).where(col(BusinessKey.message_id) == message_id, col(BusinessKey.id) > mark,
+                                     col(BusinessKey.kind) != BusinessKeyKind.file.value)
+    n = int(session.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+    session.execute(sa_update(Message).where(col(Message.id) == message_id).values(unsettled_keys_after=None))
+    return n
 
 
 def business_keys(session: Session, message_id: int) -> list[BusinessKey]:

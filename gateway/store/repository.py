@@ -261,10 +261,16 @@ class Store:
             s.commit()
             return n
 
-    def forget_business_keys(self, message_id: int) -> int:
-        """Delete the message's business keys, its file name's excepted (see records.forget_business_keys)."""
+    def mark_key_reading(self, message_id: int) -> None:
+        """Before a reading writes the message's keys ahead of its step (see records.mark_key_reading)."""
         with self.session() as s:
-            n = records.forget_business_keys(s, message_id)
+            records.mark_key_reading(s, message_id)
+            s.commit()
+
+    def forget_unsettled_keys(self, message_id: int) -> int:
+        """Delete the keys of the message's refused reading, and only those (see records.forget_unsettled_keys)."""
+        with self.session() as s:
+            n = records.forget_unsettled_keys(s, message_id)
             s.commit()
             return n
 

@@ -4,22 +4,11 @@ from an unknown sender (those leave the batch for the single-message path)."""
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
-from gateway.runtime import Gateway
-from gateway.settings import load_settings
 from gateway.store.models import HandoffStatus, MessageStatus
 from gateway.transports.folder import FolderInbound
-from tests.support.gateway_home import drop, make_home
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    home = make_home(tmp_path)
-    gw = Gateway(load_settings(home / "config" / "gateway.yaml"))  # not started: the test hands the batch itself
-    yield gw
-    gw.stop()
+from tests.support.gateway_home import drop
 
 
 def test_a_mixed_batch_ends_each_file_as_alone_with_one_ack_each(gateway, repo_root, tmp_path):

@@ -4,27 +4,16 @@ the message by either form, by a fragment, and by the 18 digits also when anothe
 
 from __future__ import annotations
 
-import pytest
-
 from gateway.canonical.keys import business_keys
 from gateway.mapping import iter_canonical
 from gateway.runtime import Gateway
-from gateway.settings import load_settings
 from gateway.store.models import Direction, MessageStatus
 from gateway.store.search import MessageQuery
 from gateway.transports.folder import FolderInbound
-from tests.support.gateway_home import drop, make_home
+from tests.support.gateway_home import drop
 
 SSCCS = ["00000715670002152360", "00000715670002152377", "00000715670002152384", "00000715670002152391",
          "00000715670002152111"]  # MAN*GM of harbor-3pl-crossdock.edi
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    home = make_home(tmp_path)
-    gw = Gateway(load_settings(home / "config" / "gateway.yaml"))  # not started: the test hands the batch itself
-    yield gw
-    gw.stop()
 
 
 def _found(gw: Gateway, q: str) -> list[int]:

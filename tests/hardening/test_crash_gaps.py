@@ -9,25 +9,10 @@ import httpx
 import pytest
 
 from tests.support.apikeys import create_key
-from tests.support.gateway_home import drop, make_home, wait_for
-from tests.support.serve import ServeProcess
+from tests.support.gateway_home import drop, wait_for
+from tests.support.serve import ServeProcess, killed_at
 
 SAMPLE = ("x12", "856", "harbor-3pl-crossdock.edi")
-
-
-@pytest.fixture
-def home(tmp_path):
-    return make_home(tmp_path)
-
-
-@pytest.fixture
-def db_env(database_url):
-    """SQLite in the home's var/ (the embedded default), or a fresh PostgreSQL schema (several-node setups). On
-    PostgreSQL the inbox is a shared folder: the restarted process (a new node id) takes over the file the killed one
-    had claimed once that claim is stale, here after 5 s instead of the default minute."""
-    if database_url.startswith("sqlite"):
-        return {}
-    return {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_FOLDER__CLAIM_STALE_SECONDS": "5"}
 
 
 @pytest.fixture
@@ -44,13 +29,7 @@ def test_kill_9_at_fail_point_then_restart_finishes_the_message_once(home, repo_
     src = repo_root.joinpath("samples", *SAMPLE)
     inbox = home / "var" / "channels" / "harbor-3pl" / "inbound"
     archive = home / "var" / "archive"
-    first = ServeProcess(home, env={**db_env, "GATEWAY_FAILPOINTS": f"{point}=kill"})
-    try:
-        first.wait_healthy(timeout=60)
-        drop(src, inbox)
-        assert first.wait_exit(timeout=60) == -9, first.output()  # SIGKILL, at the fail point
-    finally:
-        first.stop()
+    killed_at(home, point, lambda _: drop(src, inbox), env=db_env)
     if point == "archive.before_rename":
         assert list(archive.glob(".incoming-*")), "the kill left the temporary file (what the restart must clean)"
 
@@ -100,15 +79,12 @@ def test_kill_9_while_answering_a_duplicate_leaves_one_linked_ta1(home, repo_roo
         items = _get(url, key, "/api/messages").json()["items"]
         return {m["file_name"]: m for m in items if m["direction"] == "inbound"}
 
-    first = ServeProcess(home, env={**db_env, "GATEWAY_FAILPOINTS": f"{point}=kill"})
-    try:
-        first.wait_healthy(timeout=60)
+    def send_twice(first: ServeProcess) -> None:
         drop(src, inbox, "a.edi")  # no acknowledgement asked for: the fail point is not hit
         wait_for(lambda: inbound(first.url).get("a.edi", {}).get("status") == "acked", timeout=30)
-        drop(src, inbox, "b.edi")
-        assert first.wait_exit(timeout=30) == -9, first.output()  # SIGKILL, answering the duplicate
-    finally:
-        first.stop()
+        drop(src, inbox, "b.edi")  # killed answering the duplicate
+
+    killed_at(home, point, send_twice, env=db_env, timeout=30)
 
     second = ServeProcess(home, env=db_env)
     try:

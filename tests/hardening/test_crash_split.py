@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.apikeys import create_key
-from tests.support.gateway_home import drop, make_home, wait_for
+from tests.support.gateway_home import drop, wait_for
 from tests.support.serve import ServeProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,18 +20,6 @@ sys.path.insert(0, str(REPO / "bench"))
 from e2e import Templates  # noqa: E402
 
 SETS = 2200  # about 2.2 MB: mapped split (MappingStep's SPLIT_BYTES is 2 MB)
-
-
-@pytest.fixture
-def home(tmp_path):
-    return make_home(tmp_path)
-
-
-@pytest.fixture
-def db_env(database_url):
-    if database_url.startswith("sqlite"):
-        return {}
-    return {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_FOLDER__CLAIM_STALE_SECONDS": "5"}
 
 
 @pytest.fixture

@@ -12,12 +12,10 @@ import pytest
 
 from gateway.flows.redact import WITHHELD, withhold_data
 from gateway.logging import configure_logging, get_logger, mask_url
-from gateway.runtime import Gateway
-from gateway.settings import load_settings
 from gateway.store.models import MessageStatus
 from gateway.transports.folder import NAME_MAX, FolderItem
 from tests.hardening.listener import listener
-from tests.support.gateway_home import make_home
+from tests.support.gateway_home import idle_gateway
 
 SAMPLE = ("samples", "x12", "856", "harbor-3pl-crossdock.edi")
 
@@ -59,10 +57,8 @@ def test_reasons_keep_the_position_and_withhold_the_data():
 
 @pytest.fixture
 def gw(tmp_path):
-    home = make_home(tmp_path)
-    gateway = Gateway(load_settings(home / "config" / "gateway.yaml"))
-    yield gateway
-    gateway.stop()
+    with idle_gateway(tmp_path) as gateway:
+        yield gateway
 
 
 def _item(inbox, name: str, data: bytes, partner: str | None = "harbor-3pl") -> FolderItem:

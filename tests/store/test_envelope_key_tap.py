@@ -1,11 +1,13 @@
 """A large file's business keys (over ``KEYS_FROM_ANALYSIS_BYTES``) come from the envelope step's own analysis of
 the archived bytes (``KeyTap``), chunk by chunk as it reads them: the archive is read once, the same keys are
 indexed, and a file the analysis then refuses as not X12 keeps no keys but its file name's (the chunks written
-while it was read are deleted again), on both backends."""
+while it was read are deleted again), on both backends; a reprocess whose reading fails keeps the keys of the
+earlier reading (the deletion takes only what the failed reading added: records.forget_unsettled_keys)."""
 
 from __future__ import annotations
 
-import sys
+import errno
+from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.edi.x12 import X12Reader
@@ -18,21 +20,11 @@ from gateway.store.models import MessageStatus
 from gateway.store.records import normalise_keys
 from gateway.transports.folder import FolderInbound
 from tests.support.gateway_home import make_home
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-from e2e import Templates  # noqa: E402
-
-SETS = 700  # 9 distinct keys a set: more than one KeySink chunk (5,000), and over KEYS_FROM_ANALYSIS_BYTES
-# an interchange whose sender is blank: bytes that happen to hold "ISA" (gateway.flows.identify.require_senders)
-JUNK = (b"ISA*00*          *00*          *ZZ*               *ZZ*RECEIVER       *091225*1943*U*00401*000000777*0*P*>~"
-        b"GS*SH*X*RECEIVER*20091225*1943*777*X*004010~ST*856*0001~BSN*00*SH-JUNK*20090921*0801~SE*3*0001~"
-        b"GE*1*777~IEA*1*000000777~")
+from tests.support.large_x12 import JUNK, large_856
 
 
 def _large() -> bytes:
-    t = Templates()
-    data = t.interchange("856", 1, [t.body_856(n) for n in range(1, SETS + 1)])
+    data = large_856()
     assert len(data) > KEYS_FROM_ANALYSIS_BYTES
     return data
 
@@ -80,16 +72,58 @@ def test_a_large_file_refused_as_not_x12_keeps_only_its_file_key(tmp_path, datab
     gw = _gateway(tmp_path, database_url)
     try:
         forgotten: list[int] = []
-        forget = gw.store.forget_business_keys
+        forget = gw.store.forget_unsettled_keys
 
         def spy(message_id):
             forgotten.append(forget(message_id))
             return forgotten[-1]
 
-        gw.store.forget_business_keys = spy  # type: ignore[method-assign]
+        gw.store.forget_unsettled_keys = spy  # type: ignore[method-assign]
         msg = _receive(gw, _large() + JUNK)
         assert msg.status == MessageStatus.failed and "no readable sender" in (msg.reason or "")
         assert forgotten and forgotten[0] >= KEY_CHUNK  # a chunk was written while the file was read: deleted
         assert [(k.kind, k.value) for k in gw.store.business_keys(msg.id)] == [("file", "big.edi")]
+        assert gw.store.get(msg.id).unsettled_keys_after is None
+    finally:
+        gw.stop()
+
+
+class _FailingDisk:
+    """The archived bytes, 32 KB a read, up to ``good`` of them; then the error a failing disk gives."""
+
+    def __init__(self, src, good: int) -> None:
+        self.src, self.left = src, good
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            raise OSError(errno.EIO, "Input/output error")
+        data = self.src.read(min(32768 if n < 0 else n, 32768, self.left))
+        self.left -= len(data)
+        return data
+
+
+def test_a_reprocess_whose_reading_fails_keeps_the_keys_of_the_earlier_reading(tmp_path, database_url):
+    """Reprocessed, the message's archived bytes fail to read near their end (after chunks of keys were written):
+    the keys its first reading indexed (and one the mapping layer recorded) all stay."""
+    gw = _gateway(tmp_path, database_url)
+    try:
+        data = _large()
+        msg = _receive(gw, data)
+        assert msg.status == MessageStatus.acked
+        gw.store.record_business_keys(msg.id, [("order", "ORDER-FROM-MAPPING")])
+        before = {(k.kind, k.value) for k in gw.store.business_keys(msg.id)}
+        assert len(before) > KEY_CHUNK
+        archive_open = gw.inbound.archive.open
+
+        @contextmanager
+        def failing(key):
+            with archive_open(key) as src:
+                yield _FailingDisk(src, good=len(data) * 9 // 10)
+
+        gw.inbound.archive.open = failing  # type: ignore[method-assign]
+        again = gw.inbound.resume(msg.id, actor="api-key:support")
+        assert again.status == MessageStatus.failed and "Input/output error" in (again.reason or "")
+        assert {(k.kind, k.value) for k in gw.store.business_keys(msg.id)} == before
+        assert gw.store.get(msg.id).unsettled_keys_after is None
     finally:
         gw.stop()

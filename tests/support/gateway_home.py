@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,3 +68,18 @@ def settled_message(gw: Any, file_name: str, timeout: float = 15.0) -> Any:
         return None
 
     return wait_for(check, timeout=timeout)
+
+
+@contextmanager
+def idle_gateway(base: Path) -> Iterator[Any]:
+    """A gateway on a fresh home in ``base``, not started (the test hands the flow its items itself), stopped
+    afterwards."""
+    from gateway.runtime import Gateway
+    from gateway.settings import load_settings
+
+    home = make_home(base)
+    gw = Gateway(load_settings(home / "config" / "gateway.yaml"))
+    try:
+        yield gw
+    finally:
+        gw.stop()

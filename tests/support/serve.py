@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -64,3 +65,16 @@ class ServeProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._out.close()
+
+
+def killed_at(home: Path, point: str, act: Callable[[ServeProcess], object], *, env: dict[str, str] | None = None,
+              timeout: float = 60.0) -> None:
+    """Run ``gateway serve`` with the fail point ``point`` set to ``kill``, do ``act`` to it once it is healthy (drop
+    a file in its inbox ...), and wait until it has died of SIGKILL at that point (a kill -9 test's first half)."""
+    first = ServeProcess(home, env={**(env or {}), "GATEWAY_FAILPOINTS": f"{point}=kill"})
+    try:
+        first.wait_healthy(timeout=60)
+        act(first)
+        assert first.wait_exit(timeout=timeout) == -9, first.output()  # SIGKILL, at the fail point
+    finally:
+        first.stop()
