@@ -6,9 +6,9 @@ machine's other load moves it less than ``bench/e2e.py``'s wall figures.
 
 One-856 files (the Harbor 3PL sample with distinct interchange control numbers; ``--workload 940``: one-940
 files from ACME Retail built as ``bench/e2e.py`` builds them, on ``samples/x12/940/acme-retail-new-order.edi``)
-go to ``InboundFlow.receive_many`` in batches of 50 (``--batch``; the first batch warms up and is not counted), on SQLite in a
-temporary gateway home under ``--data-root`` (``--database postgresql``: a scratch database on the test server,
-GATEWAY_TEST_POSTGRES_URL; then also the CPU of its PostgreSQL backends per file, from ``/proc``). Printed:
+go to ``InboundFlow.receive_many`` in batches of 50 (``--batch``; the first batch warms up and is not counted), on
+SQLite in a temporary gateway home under ``--data-root`` (``--database postgresql``: a scratch database on the test
+server, GATEWAY_TEST_POSTGRES_URL; then also the CPU of its PostgreSQL backends per file, from ``/proc``). Printed:
 CPU per file (process time), the parts spent in the mapping step (``MappingStep.batch``) and the hand-off release
 (``HandoffFlow.release_many``), and the garbage collector's time and collections per generation.
 """
