@@ -5,7 +5,7 @@ have no foreign keys (a trigger per inserted row); SQLite keeps its own. The sto
 messages it holds, and reads them back through their message.
 
 0023 on an empty database does not ANALYZE ``message``: an empty table recorded as analysed made each connection's
-foreign-key checks and bulk updates cache a sequential scan of ``message`` while it grew.
+foreign-key checks cache a sequential scan of ``message`` while it grew.
 """
 
 import sqlalchemy as sa
