@@ -6,9 +6,9 @@ machine's other load moves it less than ``bench/e2e.py``'s wall figures.
 
 One-856 files (the Harbor 3PL sample with distinct interchange control numbers; ``--workload 940``: one-940
 files from ACME Retail built as ``bench/e2e.py`` builds them, on ``samples/x12/940/acme-retail-new-order.edi``)
-go to ``InboundFlow.receive_many`` in batches of 50 (the first batch warms up and is not counted), on SQLite in a
-temporary gateway home under ``--data-root`` (``--database postgresql``: a scratch database on the test server,
-GATEWAY_TEST_POSTGRES_URL; then also the CPU of its PostgreSQL backends per file, from ``/proc``). Printed:
+go to ``InboundFlow.receive_many`` in batches of 50 (``--batch``; the first batch warms up and is not counted), on
+SQLite in a temporary gateway home under ``--data-root`` (``--database postgresql``: a scratch database on the test
+server, GATEWAY_TEST_POSTGRES_URL; then also the CPU of its PostgreSQL backends per file, from ``/proc``). Printed:
 CPU per file (process time), the parts spent in the mapping step (``MappingStep.batch``) and the hand-off release
 (``HandoffFlow.release_many``), and the garbage collector's time and collections per generation.
 """
@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workload", choices=("856", "940"), default="856",
                         help="856: Harbor 3PL's sample; 940: ACME Retail's, as bench/e2e.py builds them")
+    parser.add_argument("--batch", type=int, default=BATCH, help="files per InboundFlow.receive_many call (gateway "
+                                                                   "serve's batches are 25-50 files)")
     parser.add_argument("--gc-threshold", default="", help="gc.set_threshold(...) before the run, e.g. 700,10,10")
     args = parser.parse_args()
     timed(MappingStep, "batch", "mapping")
@@ -132,8 +134,8 @@ def run(args: argparse.Namespace, work: Path, url: str | None) -> None:
         drop(path, inbox)
     folder = FolderInbound(channel=f"{partner}/inbox", path=inbox, partner_id=partner, min_age_seconds=0)
     items, _ = folder.poll()
-    gw.inbound.receive_many(items[:BATCH])
-    rest = items[BATCH:]
+    gw.inbound.receive_many(items[:args.batch])
+    rest = items[args.batch:]
     spent.update(mapping=0.0, release=0.0, gc=0.0)
     if args.freeze:
         gc.freeze()
@@ -146,8 +148,8 @@ def run(args: argparse.Namespace, work: Path, url: str | None) -> None:
     gc.callbacks.append(on_gc)
     pg0 = _backends_cpu(gw)
     start = time.process_time()
-    for i in range(0, len(rest), BATCH):
-        gw.inbound.receive_many(rest[i:i + BATCH])
+    for i in range(0, len(rest), args.batch):
+        gw.inbound.receive_many(rest[i:i + args.batch])
     cpu = time.process_time() - start
     gc.callbacks.remove(on_gc)
     pg = _backends_cpu(gw) - pg0

@@ -34,6 +34,7 @@ from gateway.store import pg_bulk
 from gateway.store.archive import Blob
 from gateway.store.bulk import execute_rows, insert_returning_ids, insert_rows, update_rows
 from gateway.store.key_index import insert_keys, insert_new_keys
+from gateway.store.key_index import pg_part as pg_key_part
 from gateway.store.models import (
     AckLink,
     BusinessKey,
@@ -215,21 +216,33 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
     order, then, for all batches together, the lineage trees, the outputs, acknowledgement links, delivery
     attempts, the message updates (merged per message, later values win), the business keys and the timeline
     events, each in as few statements as the rows' shapes allow (one round trip each on PostgreSQL, not one a
-    message)."""
+    message). On PostgreSQL the writes after the lineage (and the outputs' look-up) go in ONE statement
+    (:func:`gateway.store.pg_bulk.execute_parts`): a step of a batch of small files is then two to four statements
+    instead of six to eight."""
     for b in batches:
         for op in b.ops:
             op(conn)
     lineages = [x for b in batches for x in b.lineages]
     if lineages:
         _write_lineages(conn, lineages)
+    pg = conn.dialect.name == "postgresql"
+    parts: list[tuple[str, dict[str, Any]]] = []  # PostgreSQL: the writes that go in one statement
     outputs = [x for b in batches for x in b.outputs]
     if outputs:
-        _insert_outputs(conn, outputs)
+        new = _new_outputs(conn, outputs)
+        if new and pg:
+            parts.append(pg_bulk.insert_part(conn, T_OUTPUT, new, prefix="o"))
+        elif new:
+            insert_rows(conn, INSERT_OUTPUT, new)
     links = [x for b in batches for x in b.ack_links]
-    if links:
-        _insert_ignore(conn, T_ACK_LINK, links, ["ack_message_id", "message_id", "kind"])
+    if links and pg:
+        parts.append(pg_bulk.insert_part(conn, T_ACK_LINK, links, on_conflict=LINK_UNIQUE, prefix="l"))
+    elif links:
+        _insert_ignore(conn, T_ACK_LINK, links, LINK_UNIQUE)
     attempts = [x for b in batches for x in b.attempts]
-    if attempts:
+    if attempts and pg:
+        parts.append(pg_bulk.insert_part(conn, T_ATTEMPT, attempts, prefix="a"))
+    elif attempts:
         insert_rows(conn, INSERT_ATTEMPT, attempts)
     merged: dict[int, dict[str, Any]] = {}
     for b in batches:
@@ -238,24 +251,33 @@ def run(conn: Connection, batches: Sequence[Batch]) -> None:
     shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
     for values in merged.values():
         shapes.setdefault(frozenset(values), []).append(values)
-    for rows in shapes.values():
-        if conn.dialect.name == "postgresql":  # one statement, not a round trip per message
-            pg_bulk.update(conn, T_MESSAGE, rows, key="_message_id")
+    for n, rows in enumerate(shapes.values()):
+        if pg:  # one statement, not a round trip per message; each message in one shape only
+            parts.append(pg_bulk.update_part(conn, T_MESSAGE, rows, key="_message_id", prefix=f"u{n}_"))
         else:
             update_rows(conn, UPDATE_MESSAGE, rows)
     key_rows = [x for b in batches if not b.fresh_keys for x in b.key_rows]
-    if key_rows:
+    if key_rows and not pg:
         _insert_keys(conn, key_rows)
     fresh = [x for b in batches if b.fresh_keys for x in b.key_rows]
-    if fresh and not insert_new_keys(conn, fresh):
+    if fresh and not insert_new_keys(conn, fresh):  # PostgreSQL: in a savepoint of its own, before the rest
         for b in batches:
             b.fresh_keys = False
+    if key_rows and pg:  # ON CONFLICT DO NOTHING: the fresh keys just written are kept once
+        parts.append(pg_key_part(key_rows, "k"))
     events = [x for b in batches for x in b.events]
-    if events:
+    if events and pg:
+        parts.append(pg_bulk.insert_part(conn, T_EVENT, events, prefix="e"))
+    elif events:
         insert_rows(conn, INSERT_EVENT, events)
+    if parts:
+        pg_bulk.execute_parts(conn, parts)
 
 
-def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> None:
+LINK_UNIQUE = ["ack_message_id", "message_id", "kind"]
+
+
+def _new_outputs(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Outputs not recorded yet (same message, kind and archive key: kept once)."""
     q = select(T_OUTPUT.c.message_id, T_OUTPUT.c.kind, T_OUTPUT.c.archive_key).where(
         T_OUTPUT.c.message_id.in_(sorted({r["message_id"] for r in rows})))
@@ -266,8 +288,7 @@ def _insert_outputs(conn: Connection, rows: list[dict[str, Any]]) -> None:
         if k not in seen:
             seen.add(k)
             new.append(r)
-    if new:
-        insert_rows(conn, INSERT_OUTPUT, new)
+    return new
 
 
 def _insert_ignore(conn: Connection, table: Any, rows: list[dict[str, Any]], index: list[str]) -> None:

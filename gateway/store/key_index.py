@@ -92,6 +92,18 @@ def insert_new_keys(conn: Connection, rows: list[dict[str, Any]]) -> bool:
     return True
 
 
+def pg_part(rows: list[dict[str, Any]], prefix: str) -> tuple[str, dict[str, list[Any]]]:
+    """PostgreSQL: :func:`insert_keys`'s statement and parameters (named after ``prefix``) without running it, to
+    go with other writes in one statement (:func:`gateway.store.pg_bulk.execute_parts`)."""
+    sql = _PG_PARTS.get(prefix)
+    if sql is None:
+        sql = _PG_PARTS[prefix] = PG_UNNEST.replace("%(", f"%({prefix}")
+    return sql, {prefix + k: v for k, v in _pg_arrays(rows).items()}
+
+
+_PG_PARTS: dict[str, str] = {}
+
+
 def _pg_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {
         "m": [r["message_id"] for r in rows],

@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 
 _TYPES: dict[tuple[str, str], tuple[str, Any]] = {}  # (table, column) -> (PostgreSQL type, bind processor)
-_SQL: dict[tuple[Any, ...], str] = {}  # statement texts by shape
+_SQL: dict[tuple[Any, ...], str] = {}  # statement texts by shape (and combined texts by their parts' texts)
+MAX_TEXTS = 4096
 
 
 def _column(conn: Connection, table: Table, name: str) -> tuple[str, Any]:
@@ -71,12 +72,23 @@ def insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, re
     the rows' order. ``on_conflict``: the unique columns of ``ON CONFLICT (...) DO NOTHING`` (no ids then)."""
     if not rows:
         return []
+    sql, params = insert_part(conn, table, rows, returning=returning, on_conflict=on_conflict)
+    result = conn.exec_driver_sql(sql, params)
+    if not returning:
+        return []
+    return sorted(int(i) for (i,) in result)
+
+
+def insert_part(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, returning: bool = False,
+                on_conflict: Sequence[str] | None = None, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """:func:`insert`'s statement and parameters (named ``{prefix}c0``, ``{prefix}c1`` ...) without running it:
+    for :func:`execute_parts`. ``rows`` must not be empty."""
     names = _names(table, rows)
-    shape = (table.name, tuple(names), returning, tuple(on_conflict or ()))
+    shape = (table.name, tuple(names), returning, tuple(on_conflict or ()), prefix)
     sql = _SQL.get(shape)
     if sql is None:
         cols = ", ".join(f'"{n}"' for n in names)
-        arrays = ", ".join(f"CAST(%(c{i})b AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names))
+        arrays = ", ".join(f"CAST(%({prefix}c{i})b AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names))
         alias = ", ".join(f'"{n}"' for n in names)
         sql = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM unnest({arrays})'  # noqa: S608 - names from the table
         if returning:
@@ -88,30 +100,60 @@ def insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, re
         if returning:
             sql += " RETURNING id"
         _SQL[shape] = sql
-    result = conn.exec_driver_sql(sql, _arrays(conn, table, names, rows))
-    if not returning:
-        return []
-    return sorted(int(i) for (i,) in result)
+    params = _arrays(conn, table, names, rows)
+    if prefix:
+        params = {prefix + k: v for k, v in params.items()}
+    return sql, params
 
 
 def update(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str) -> None:
     """``UPDATE table SET ... WHERE id = row[key]`` for each row, in one statement. Every row has the same keys,
     each id once."""
-    if not rows:
-        return
+    if rows:
+        conn.exec_driver_sql(*update_part(conn, table, rows, key=key))
+
+
+def update_part(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str,
+                prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """:func:`update`'s statement and parameters without running it (for :func:`execute_parts`)."""
     names = [n for n in rows[0] if n != key]
-    shape = ("update", table.name, key, tuple(names))
+    shape = ("update", table.name, key, tuple(names), prefix)
     sql = _SQL.get(shape)
     if sql is None:
         sets = ", ".join(f'"{n}" = u."{n}"' for n in names)
-        arrays = ", ".join(f"CAST(%(c{i})b AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names, 1))
+        arrays = ", ".join(f"CAST(%({prefix}c{i})b AS {_column(conn, table, n)[0]}[])" for i, n in enumerate(names, 1))
         alias = ", ".join(f'"{n}"' for n in names)
         sql = (f'UPDATE "{table.name}" SET {sets} '  # noqa: S608 - names from the table
-               f'FROM unnest(CAST(%(c0)b AS BIGINT[]), {arrays}) AS u(_id, {alias}) WHERE "{table.name}".id = u._id')
+               f'FROM unnest(CAST(%({prefix}c0)b AS BIGINT[]), {arrays}) AS u(_id, {alias}) '
+               f'WHERE "{table.name}".id = u._id')
         _SQL[shape] = sql
-    params = {"c0": [r[key] for r in rows]}
+    params = {f"{prefix}c0": [r[key] for r in rows]}
     for i, name in enumerate(names, 1):
         process = _column(conn, table, name)[1]
         values = [r[name] for r in rows]
-        params[f"c{i}"] = [process(v) for v in values] if process is not None else values
+        params[f"{prefix}c{i}"] = [process(v) for v in values] if process is not None else values
+    return sql, params
+
+
+def execute_parts(conn: Connection, parts: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Run several writes (statements of :func:`insert_part`/:func:`update_part` without ``RETURNING``, their
+    parameter names distinct) as ONE statement: all but the last as data-modifying ``WITH`` queries. One round
+    trip, one parse and plan (prepared after a few uses: the text depends only on the parts' shapes) instead of one
+    each. The parts run on one snapshot and none sees another's rows: they must write different tables, or
+    different rows of one table (PostgreSQL updates a row at most once per statement)."""
+    if not parts:
+        return
+    if len(parts) == 1:
+        conn.exec_driver_sql(*parts[0])
+        return
+    texts = tuple(sql for sql, _p in parts)
+    sql = _SQL.get(texts)
+    if sql is None:
+        if len(_SQL) >= MAX_TEXTS:  # shapes are few; a caller making new ones without end cannot grow it for ever
+            _SQL.clear()
+        sql = _SQL[texts] = "WITH {} {}".format(
+            ", ".join(f"w{i} AS ({t})" for i, t in enumerate(texts[:-1])), texts[-1])
+    params: dict[str, Any] = {}
+    for _sql, p in parts:
+        params.update(p)
     conn.exec_driver_sql(sql, params)

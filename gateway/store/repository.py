@@ -19,7 +19,6 @@ from sqlmodel import Session, col, select
 from gateway.errors import NotFoundError
 from gateway.store import batch, records
 from gateway.store.archive import Blob
-from gateway.store.bulk import insert_rows
 from gateway.store.db import reader
 from gateway.store.models import (
     UNFINISHED_IN,
@@ -156,11 +155,10 @@ class Store:
                 if msg.file_name:
                     keys.keys(mid, [("file", msg.file_name)])
                 made.append((msg, rows, n.then(mid) if n.then is not None else batch.Batch()))
-            events = [r for _m, rows, _t in made for r in rows]
-            if events:  # (an empty parameter list would insert one row of defaults)
-                insert_rows(conn, batch.INSERT_EVENT, events)
-            # the callers' writes that need the new ids, in the same transaction, after every first event
-            batch.run(conn, [keys, *(t for _m, _r, t in made)])
+            # the first events (ahead of the others), then the callers' writes that need the new ids, in the same
+            # transaction (on PostgreSQL in one statement with the keys, links and their events: pg_bulk)
+            first = batch.Batch(events=[r for _m, rows, _t in made for r in rows])
+            batch.run(conn, [first, keys, *(t for _m, _r, t in made)])
         done = []
         for msg, rows, then in made:
             then.events[:0] = rows  # for the observers: what this transaction wrote about each message

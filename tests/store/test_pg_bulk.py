@@ -100,3 +100,34 @@ def test_bad_rows_are_refused(pg):
             pg_bulk.insert(conn, T_SET, [{"message_id": m, "group_id": 1, "set_id": "856", "nope": 1}])
     with pg.connect() as conn, conn.begin(), pytest.raises(DataError):  # varchar(24): refused, never cut
         pg_bulk.insert(conn, T_EVENT, [{"message_id": 1, "name": "x", "status": "s" * 25}])
+
+
+def test_execute_parts_writes_every_part_in_one_statement(pg):
+    """A step's writes as one statement of data-modifying WITH queries: each part's rows, as its own statement
+    would write them (an ack link already recorded kept once, each message updated with its own values)."""
+    seen = []
+    at = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    with pg.begin() as conn:
+        a, b = _message(conn, 1), _message(conn, 2)
+        pg_bulk.insert(conn, T_ACK_LINK, [{"message_id": a, "ack_message_id": b, "kind": "997", "result": "A"}])
+        sa.event.listen(pg, "before_cursor_execute", lambda *args: seen.append(args[2]))
+        links = [{"message_id": a, "ack_message_id": b, "kind": "997", "result": "E"},
+                 {"message_id": b, "ack_message_id": a, "kind": "TA1", "result": "A"}]
+        parts = [
+            pg_bulk.insert_part(conn, T_ACK_LINK, links, on_conflict=["ack_message_id", "message_id", "kind"],
+                                prefix="l"),
+            pg_bulk.update_part(conn, T_MESSAGE, [{"_id": a, "status": "acked"}, {"_id": b, "status": "failed"}],
+                                key="_id", prefix="u0_"),
+            pg_bulk.insert_part(conn, T_EVENT, [{"message_id": m, "name": "x", "actor": "gateway", "at": at}
+                                                for m in (a, b, a)], prefix="e"),
+        ]
+        pg_bulk.execute_parts(conn, parts)
+        pg_bulk.execute_parts(conn, [])  # nothing to write: no statement
+        links = conn.execute(sa.select(T_ACK_LINK.c.message_id, T_ACK_LINK.c.kind, T_ACK_LINK.c.result)
+                             .order_by(T_ACK_LINK.c.id)).all()
+        statuses = dict(conn.execute(sa.select(T_MESSAGE.c.id, T_MESSAGE.c.status)).all())
+        events = conn.execute(sa.select(T_EVENT.c.message_id).order_by(T_EVENT.c.id)).scalars().all()
+    assert len([s for s in seen if s.startswith("WITH ")]) == 1 and len(seen) == 4  # the parts, then 3 reads
+    assert [tuple(r) for r in links] == [(a, "997", "A"), (b, "TA1", "A")]
+    assert statuses == {a: "acked", b: "failed"}
+    assert events == [a, b, a]

@@ -22,7 +22,13 @@ cost growing with the archive and paid on every run (100,000 messages, bench/res
 PostgreSQL also gets statistics on (direction, status, handoff_status) together: its per-column statistics made
 the few inbound, accepted, unreleased messages look like 15% of the table (NULL hand-off status is every outbound
 message), so it walked the primary key in id order to find 200 of them soon (70 ms, every row) instead of the
-index (0.3 ms), and joined every mapping event by hash. The migration analyses the table once to fill them.
+index (0.3 ms), and joined every mapping event by hash. The migration analyses the table once to fill them, when
+it has rows: ANALYZE of an empty table (a new database) records it as analysed and empty, and from then on the
+planner sizes it by its pages alone until autovacuum analyses it again (a minute or more). The foreign-key checks
+of every event, lineage and ack row (a cached ``SELECT ... FOR KEY SHARE`` plan in each connection) were then
+planned as sequential scans of the nearly empty table and kept that plan while it grew: a new gateway's PostgreSQL
+backends spent about half their CPU walking ``message`` during its first minute (bench/results/pgsmall.txt). A
+table never analysed is assumed to be at least 10 pages, which plans those lookups on the primary key.
 
 A query uses a partial index only when its WHERE repeats the index's condition; the queries write the values as
 literals (``gateway.store.models``), as here. The status list is the non-final statuses of this revision: one
@@ -58,7 +64,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE STATISTICS IF NOT EXISTS st_message_work (mcv) ON direction, status, handoff_status "
                    "FROM message")
-        op.execute("ANALYZE message")
+        if op.get_bind().execute(sa.text("SELECT EXISTS (SELECT 1 FROM message)")).scalar():
+            op.execute("ANALYZE message")  # not an empty table: see the module's docstring
 
 
 def downgrade() -> None:

@@ -1,7 +1,7 @@
 """message.unsettled_keys_after: where the business keys of a large file's unsettled reading begin
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-07 23:40:00
 
 A large file's business keys are written in chunks while its envelope analysis reads it (gateway.flows.batching
@@ -10,8 +10,6 @@ wrote are deleted again, and only those: a message read before (a reprocess) kee
 The column holds the message's highest key id when such a reading began (NULL when none is unsettled): the keys
 above it are that reading's (gateway/store/records.py, ``mark_key_reading``, ``forget_unsettled_keys``). A plain
 nullable ADD COLUMN on both backends (a batch copy on SQLite would drop the search triggers).
-
-(0024 is another lane's; on merging, this revision's ``down_revision`` becomes the head it then follows.)
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
