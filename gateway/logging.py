@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import json.encoder
 import logging
 import re
 import sys
@@ -141,8 +142,20 @@ class _Clock:
         return f"{cached[1]}.{micros // 1000:03d}+00:00"
 
 
-# json.dumps with options builds a new encoder for every call: one line per event, so one encoder for all
+# json.dumps with options builds a new encoder for every call: one line per event, so one encoder for all; and its
+# encode() builds a new C encoder (and a circular-reference table) for every call: made once here, with the same
+# options (a line's values went through mask_secrets first, which a value holding itself never gets past)
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (_c_make_encoder(None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+             if _c_make_encoder is not None else None)
+
+
+def _line(out: dict[str, Any]) -> str:
+    """``_ENCODER.encode(out)``."""
+    if _C_ENCODE is None:  # pragma: no cover - CPython always has the C encoder
+        return _ENCODER.encode(out)
+    return "".join(_C_ENCODE(out, 0))
 
 
 class JsonFormatter(logging.Formatter):
@@ -169,7 +182,7 @@ class JsonFormatter(logging.Formatter):
             exc = record.exc_info[1]
             out["error"] = {"kind": type(exc).__name__, "message": mask_url(str(exc))}
             out["traceback"] = mask_url(self.formatException(record.exc_info))
-        return _ENCODER.encode(out)
+        return _line(out)
 
 
 class TextFormatter(logging.Formatter):

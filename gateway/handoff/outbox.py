@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.handoff.events import HandoffEvent
@@ -35,6 +35,20 @@ ISA = Interchange.__table__  # type: ignore[attr-defined]
 OPEN = (DeliveryState.pending.value, DeliveryState.retrying.value)
 UNROUTED = "(unrouted)"  # the destination of a record no route matches
 RELEASE_CHUNK = 1000  # outbox rows per INSERT when a message is released
+
+# the statements every batch of small files runs, built once with expanding parameters (one cached compiled
+# form each): built per call, SQLAlchemy's construction and cache-key work cost more than the query on SQLite
+_GATE = (update(M).where(M.c.id.in_(bindparam("ids", expanding=True)), M.c.handoff_status.is_(None))
+         .values(handoff_status=HandoffStatus.pending.value).returning(M.c.id))
+_EXISTING = select(H.c.id, H.c.event_id, H.c.destination, H.c.message_id).where(
+    H.c.message_id.in_(bindparam("ids", expanding=True)))
+_SAME_BYTES = select(M.c.id, M.c.partner_id, M.c.sha256, M.c.direction, M.c.handoff_status).where(
+    M.c.sha256.in_(bindparam("shas", expanding=True)))
+_ISA_COLUMNS = (ISA.c.message_id, ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
+_INTERCHANGES_OF = select(*_ISA_COLUMNS).where(ISA.c.message_id.in_(bindparam("ids", expanding=True)))
+_SAME_INTERCHANGE = (select(M.c.id, M.c.partner_id, M.c.direction, M.c.handoff_status, *_ISA_COLUMNS[1:])
+                     .join(ISA, ISA.c.message_id == M.c.id)
+                     .where(ISA.c.control_number.in_(bindparam("controls", expanding=True))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +157,8 @@ class Outbox:
             ids = [m for m, _r in released] + [m for m, *_x in marked]
             if not ids:
                 return []
-            gated = set(conn.execute(  # one conditional UPDATE for all: the messages never released
-                update(M).where(M.c.id.in_(ids), M.c.handoff_status.is_(None))
-                .values(handoff_status=HandoffStatus.pending.value).returning(M.c.id)
-            ).scalars())
+            # one conditional UPDATE for all: the messages never released
+            gated = set(conn.execute(_GATE, {"ids": ids}).scalars())
             writer = _Writer(conn, now, "gateway")
             writer.existing_of([m for m, _r in released if m in gated])
             for message_id, routed in released:
@@ -391,24 +403,19 @@ class Outbox:
         # "released" (inbound, hand-off status set and not skipped) is tested here, not in SQL: given it, SQLite's
         # planner (no statistics) walked every inbound message through the direction index instead of looking the
         # few hashes and control numbers up in theirs, a cost growing with the table for every batch
-        status = M.c.handoff_status
         with reader(self.engine) as conn:
             shas = sorted({s for _m, _p, s in messages if s})
             by_bytes: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-            for r in conn.execute(select(M.c.id, M.c.partner_id, M.c.sha256, M.c.direction, status)
-                                  .where(M.c.sha256.in_(shas))):
+            for r in conn.execute(_SAME_BYTES, {"shas": shas}) if shas else ():
                 if _released(r.direction, r.handoff_status):
                     by_bytes[(r.partner_id, r.sha256)].append(r.id)
-            cols = (ISA.c.message_id, ISA.c.sender_qualifier, ISA.c.sender_id, ISA.c.control_number)
             mine: dict[int, list[tuple[Any, Any, Any]]] = defaultdict(list)
-            for r in conn.execute(select(*cols).where(ISA.c.message_id.in_(ids))):
+            for r in conn.execute(_INTERCHANGES_OF, {"ids": ids}):
                 mine[r.message_id].append((r.sender_qualifier, r.sender_id, r.control_number))
             controls = sorted({c for ics in mine.values() for _q, _s, c in ics if c is not None})
             by_ic: dict[tuple[Any, Any, Any, Any], list[int]] = defaultdict(list)
             if controls:
-                q = (select(M.c.id, M.c.partner_id, M.c.direction, status, *cols[1:])
-                     .join(ISA, ISA.c.message_id == M.c.id).where(ISA.c.control_number.in_(controls)))
-                for row in conn.execute(q):
+                for row in conn.execute(_SAME_INTERCHANGE, {"controls": controls}):
                     if _released(row.direction, row.handoff_status):
                         by_ic[(row.partner_id, row.sender_qualifier, row.sender_id, row.control_number)].append(row.id)
         out: dict[int, int] = {}
@@ -466,9 +473,7 @@ class _Writer:
     def existing_of(self, message_ids: Sequence[int]) -> None:
         """Read the rows the messages have (call it for every message before :meth:`message`)."""
         if message_ids:
-            q = (select(H.c.id, H.c.event_id, H.c.destination, H.c.message_id)
-                 .where(H.c.message_id.in_(list(message_ids))))
-            for r in self.conn.execute(q):
+            for r in self.conn.execute(_EXISTING, {"ids": list(message_ids)}):
                 self.existing[(r.event_id, r.destination)] = r.id
                 self.had_rows.add(r.message_id)
 

@@ -68,12 +68,15 @@ Op = Callable[[Connection], Any]
 # coercion and cache-key work, which costs more than the SQLite insert itself on small files
 INSERT_MESSAGES = insert(T_MESSAGE).returning(T_MESSAGE.c.id, sort_by_parameter_order=True)
 FIND_MESSAGE_BY_KEY = select(T_MESSAGE).where(T_MESSAGE.c.idempotency_key == bindparam("key")).limit(1)
+FIND_MESSAGES_BY_KEYS = select(T_MESSAGE).where(T_MESSAGE.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 INSERT_EVENT = insert(T_EVENT)
 INSERT_OUTPUT = insert(T_OUTPUT)
 INSERT_ATTEMPT = insert(T_ATTEMPT)
 INSERT_SET = insert(T_SET)
 INSERT_INTERCHANGES = insert(T_INTERCHANGE).returning(T_INTERCHANGE.c.id, sort_by_parameter_order=True)
 INSERT_GROUPS = insert(T_GROUP).returning(T_GROUP.c.id, sort_by_parameter_order=True)
+_OUTPUTS_OF = select(T_OUTPUT.c.message_id, T_OUTPUT.c.kind, T_OUTPUT.c.archive_key).where(
+    T_OUTPUT.c.message_id.in_(bindparam("ids", expanding=True)))
 UPDATE_MESSAGE = update(T_MESSAGE).where(T_MESSAGE.c.id == bindparam("_message_id"))
 DELETE_LINEAGE = [delete(t).where(t.c.message_id == bindparam("message_id")) for t in (T_SET, T_GROUP, T_INTERCHANGE)]
 _JOINED = {kind: family(kind) is not None for kind in KINDS}  # kinds with a join form (orders, shipments)
@@ -279,9 +282,7 @@ LINK_UNIQUE = ["ack_message_id", "message_id", "kind"]
 
 def _new_outputs(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Outputs not recorded yet (same message, kind and archive key: kept once)."""
-    q = select(T_OUTPUT.c.message_id, T_OUTPUT.c.kind, T_OUTPUT.c.archive_key).where(
-        T_OUTPUT.c.message_id.in_(sorted({r["message_id"] for r in rows})))
-    seen = {tuple(r) for r in conn.execute(q)}
+    seen = {tuple(r) for r in conn.execute(_OUTPUTS_OF, {"ids": sorted({r["message_id"] for r in rows})})}
     new = []
     for r in rows:
         k = (r["message_id"], r["kind"], r["archive_key"])

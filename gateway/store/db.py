@@ -5,8 +5,10 @@ One code path for both: dialect differences stay inside this module and the migr
 
 from __future__ import annotations
 
+import json.encoder
 import select
 import time
+from json.encoder import JSONEncoder, encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +101,29 @@ def _sqlite_busy(context: Any) -> StoreError | None:
     return None
 
 
+# the encoder json.dumps uses (C; None where the interpreter has none), made once with json.dumps' default options
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    _c_make_encoder(None, JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    if _c_make_encoder is not None else None
+)
+_DUMPS = JSONEncoder().encode
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value)`` (every JSON column's text: the timeline events' details, a dozen per small file),
+    without the encoder ``json.dumps`` builds for every call (its circular-reference table, its float formatter):
+    the same text for the same value, about a third of the time. Without the circular-reference check (the store's
+    JSON values are trees built by the gateway), a value holding itself fails with RecursionError instead of
+    ValueError."""
+    if _ENCODE is None or type(value) is str:  # pragma: no cover - (a bare string: json.dumps's own fast path)
+        return _DUMPS(value)
+    return "".join(_ENCODE(value, 0))
+
+
 def create_db_engine(url: str, **kw: Any) -> Engine:
     url = normalise_url(url)
+    kw.setdefault("json_serializer", json_text)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

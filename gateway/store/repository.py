@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, Integer, bindparam, update
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -184,8 +184,7 @@ class Store:
         if not keys:
             return {}
         with reader(self.engine) as conn:
-            t = batch.T_MESSAGE
-            rows = conn.execute(core_select(t).where(t.c.idempotency_key.in_(sorted(set(keys)))))
+            rows = conn.execute(batch.FIND_MESSAGES_BY_KEYS, {"keys": sorted(set(keys))})
             found = [message_of(r) for r in rows.mappings()]
         return {m.idempotency_key: m for m in found if m.idempotency_key is not None}
 
@@ -461,19 +460,10 @@ class Store:
     def reserve_control_numbers(self, wanted: dict[tuple[str, str], int]) -> dict[tuple[str, str], list[int]]:
         """Several numbers of several counters ((scope, kind) -> how many) in ONE transaction, one ``UPDATE`` per
         counter (the acknowledgements of a batch of files); same sequence as :meth:`next_control_number`."""
-        from gateway.store.models import ControlCounter
-
-        tbl = ControlCounter.__table__  # type: ignore[attr-defined]
         out: dict[tuple[str, str], list[int]] = {}
         with self.engine.begin() as conn:
             for (scope, kind), n in sorted(wanted.items()):  # a fixed order: no deadlock between workers
-                stmt = (
-                    update(tbl)
-                    .where(tbl.c.scope == scope, tbl.c.kind == kind)
-                    .values(value=(tbl.c.value + (n - 1)) % MAX_CONTROL_NUMBER + 1)
-                    .returning(tbl.c.value)
-                )
-                last = conn.execute(stmt).scalar_one_or_none()
+                last = conn.execute(_RESERVE, {"b_scope": scope, "b_kind": kind, "step": n - 1}).scalar_one_or_none()
                 if last is not None:  # the n numbers before ``last`` (inclusive), wrapping as one by one would
                     out[(scope, kind)] = [(int(last) - 1 - (n - i)) % MAX_CONTROL_NUMBER + 1 for i in range(1, n + 1)]
         for (scope, kind), n in wanted.items():  # a counter used for the first time: created by the single path
@@ -482,6 +472,23 @@ class Store:
                 rest = self.reserve_control_numbers({(scope, kind): n - 1})[(scope, kind)] if n > 1 else []
                 out[(scope, kind)] = [first, *rest]
         return out
+
+
+def _reserve_statement() -> Any:
+    """``UPDATE control_counter SET value = (value + :step) % MAX + 1 ... RETURNING value`` (n numbers at once:
+    ``step`` n - 1), built once: a batch of files runs it for every counter it draws from."""
+    from gateway.store.models import ControlCounter
+
+    tbl = ControlCounter.__table__  # type: ignore[attr-defined]
+    return (
+        update(tbl)
+        .where(tbl.c.scope == bindparam("b_scope"), tbl.c.kind == bindparam("b_kind"))
+        .values(value=(tbl.c.value + bindparam("step", type_=Integer)) % MAX_CONTROL_NUMBER + 1)
+        .returning(tbl.c.value)
+    )
+
+
+_RESERVE = _reserve_statement()
 
 
 def _report(engine: Any, done: Sequence[batch.Batch]) -> None:

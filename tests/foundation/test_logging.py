@@ -78,3 +78,24 @@ def test_lines_reach_the_stream_flushed_by_the_handler_or_by_the_stream_itself()
         assert [json.loads(line)["event"] for line in written] == ["one.done", "two.done"]
         assert stream.flushes == flushes  # a line-buffered stream wrote each line out at its newline
     logging.getLogger().handlers.clear()
+
+
+def test_json_lines_are_the_encoders_text():
+    """A line is written by the C encoder made once (gateway.logging._line): the text json.JSONEncoder(default=str,
+    ensure_ascii=False) gives, non-ASCII kept, objects by str(), floats as json writes them."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from gateway.logging import _ENCODER, _line
+
+    values = [{}, {"event": "message.archived", "size": 3, "ratio": 0.1, "big": 2**70, "nan": float("nan"),
+                   "é": "ü \u2028 \" \\ \x00", "path": Path("/tmp/x"), "when": datetime(2026, 1, 2, 3, 4, 5),
+                   "items": [1, [2, {"k": None}], ("t", True)], 7: "seven", None: "none", 1.5: "float key"}]
+    for value in values:
+        assert _line(value) == _ENCODER.encode(value)
+    buf = io.StringIO()
+    configure_logging("INFO", "json", stream=buf)
+    get_logger("gateway.test").info("thing.done", extra={"fields": {"file": "ä.edi", "size": 1}})
+    line = buf.getvalue().strip()
+    assert '"file": "ä.edi"' in line and json.loads(line)["size"] == 1
+    logging.getLogger().handlers.clear()
