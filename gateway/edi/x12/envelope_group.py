@@ -10,6 +10,7 @@ from gateway.edi.x12.envelope_state import EnvelopeState
 from gateway.edi.x12.envelope_trailer import GE, check_trailer
 from gateway.edi.x12.issues import Severity
 from gateway.edi.x12.model import Group
+from gateway.edi.x12.sets import TransactionList
 
 
 def start_group(st: EnvelopeState, els: list[str]) -> None:
@@ -17,10 +18,11 @@ def start_group(st: EnvelopeState, els: list[str]) -> None:
     ic = st.ensure_interchange()
     st.before_groups = False
     get = (lambda i: els[i] if len(els) > i else "")  # noqa: E731
-    g = Group(get(1), get(2).strip(), get(3).strip(), get(4), get(5), get(6), get(7), get(8).strip())
+    g = Group(get(1), get(2).strip(), get(3).strip(), get(4), get(5), get(6), get(7), get(8).strip(),
+              transactions=TransactionList())
     ic.groups.append(g)
     st.group = g
-    st.set_controls = set()
+    st.new_group()
     owner = g
     if len(els) != 9:
         st.envelope_issue("gs_element_invalid", f"GS has {len(els) - 1} elements instead of 8", owner, "GS",

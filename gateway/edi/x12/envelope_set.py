@@ -10,6 +10,7 @@ from gateway.edi.x12 import compiled
 from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.envelope_state import EnvelopeState, number
 from gateway.edi.x12.model import Group, Transaction
+from gateway.edi.x12.sets import TransactionList
 from gateway.edi.x12.specs import TransactionSpec
 from gateway.edi.x12.validate import TransactionValidator
 
@@ -22,16 +23,19 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
             st.envelope_issue("interchange_content_invalid", "transaction set outside a functional group "
                               "(GS missing)", ic, "ST")
         set_id = els[1] if len(els) > 1 else ""
-        g = Group(st.specs.functional_groups.get(set_id, ""), "", "", "", "", "", "", "", enveloped=False)
+        g = Group(st.specs.functional_groups.get(set_id, ""), "", "", "", "", "", "", "", enveloped=False,
+                  transactions=TransactionList())
         ic.groups.append(g)
         st.group = g
-        st.set_controls = set()
+        st.new_group()
     g = st.group
     k = len(els)
     # interned / shared strings: a file may hold hundreds of thousands of sets (see bench/x12_read.py)
     tx = Transaction(sys.intern(els[1]) if k > 1 else "", els[2] if k > 2 else "", segment_count=1,
                      implementation_reference=(els[3] or None) if k > 3 else None, first_segment=st.fs)
-    g.transactions.append(tx)
+    sets = g.transactions
+    assert isinstance(sets, TransactionList)  # the analysis makes its groups with one
+    sets.append(tx)
     st.tx = tx
     st.pos = 1
     st.validator = None
@@ -42,10 +46,9 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
     if not 4 <= len(control) <= 9:
         st.set_issue("st_control_invalid", f"ST02 {control!r} must be 4 to 9 characters", 1, "ST",
                      element=2, element_ref="329", bad_value=control)
-    elif control in st.set_controls:
+    elif st.seen_set_control(control):
         st.set_issue("st_control_duplicate", f"ST02 {control!r} is used by an earlier set of the group", 1,
                      "ST", element=2, element_ref="329", bad_value=control)
-    st.set_controls.add(control)
     version = g.version if g.enveloped else st.default_version
     base = st.specs.base_version(version) if version else None
     if len(els) > 3 and els[3] and (base is None or base < "004020") and version[:6] < "004020":
@@ -138,6 +141,9 @@ def finish_set(st: EnvelopeState, complete: bool) -> None:
         st.validator.finish(complete)
     st.validator = None
     st.tx = None
+    sets = st.group.transactions if st.group is not None else None
+    if isinstance(sets, TransactionList):  # the set is complete: kept as a row of columns if it is plain
+        sets.pack(len(sets) - 1)
 
 
 def close_set(st: EnvelopeState, missing_trailer: bool) -> None:
