@@ -1,7 +1,8 @@
 """A group's transaction sets kept compactly (gateway/edi/x12/sets.py): every set read back equals the object the
 analysis made before it was stored as a row, over the whole corpus and the samples (fields, issues, the analysis'
 JSON, the 997 and 999 built from it); sets stored as rows are read-only, and :meth:`hold` keeps a changed one; the
-duplicate ST02 check that no longer remembers every ST02 of a group finds the same duplicates."""
+duplicate ST02 check that no longer remembers every ST02 of a group finds the same duplicates. The corpus' groups
+are small (a group is compacted from COMPACT_FROM sets on): here every group is compacted from its first set."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from pathlib import Path
 import pytest
 from x12_corpus import corpus_files
 
-from gateway.edi.x12 import AckOptions, SequentialControlNumbers, analyze, build_acknowledgement
+from gateway.edi.x12 import AckOptions, SequentialControlNumbers, analyze, build_acknowledgement, envelope_set
 from gateway.edi.x12.model import Analysis, Transaction
-from gateway.edi.x12.sets import StoredTransaction, TransactionList, changeable
+from gateway.edi.x12.sets import COMPACT_FROM, StoredTransaction, TransactionList, changeable
 
 REPO = Path(__file__).resolve().parents[2]
 WHEN = datetime(2024, 5, 1, 12, 30)
@@ -24,6 +25,11 @@ PATHS = corpus_files("856", "940", "945", "214", "997", "999", "envelope-variant
     REPO.glob("samples/x12/*/*.edi"))
 HARBOR = REPO / "samples" / "x12" / "856" / "harbor-3pl-crossdock.edi"
 FIELDS = [f.name for f in dataclasses.fields(Transaction)]
+
+
+@pytest.fixture(autouse=True)
+def compact_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(envelope_set, "COMPACT_FROM", 0)
 
 
 def _objects(data: bytes, monkeypatch: pytest.MonkeyPatch) -> Analysis:
@@ -142,3 +148,15 @@ def test_duplicate_control_numbers_are_found_whatever_the_order(controls: list[s
     assert len(found) == duplicates
     expected = [c for k, c in enumerate(controls) if c in controls[:k] and 4 <= len(c) <= 9]
     assert [i.transaction for i in found] == expected
+
+
+def test_a_small_group_stays_a_list_of_objects_and_a_larger_one_is_compacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(envelope_set, "COMPACT_FROM", COMPACT_FROM)  # as shipped
+    small = analyze(_harbor([f"{n:04d}" for n in range(1, COMPACT_FROM + 1)]))
+    [sets] = [g.transactions for g in small.interchanges[0].groups]
+    assert type(sets) is list and len(sets) == COMPACT_FROM and all(type(t) is Transaction for t in sets)
+    controls = [f"{n:04d}" for n in range(1, COMPACT_FROM + 2)]
+    larger = analyze(_harbor(controls))
+    [sets] = [g.transactions for g in larger.interchanges[0].groups]
+    assert isinstance(sets, TransactionList) and sets.held_count() == 0 and larger.valid
+    assert [t.control_number for t in sets] == controls

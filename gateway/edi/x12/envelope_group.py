@@ -10,7 +10,6 @@ from gateway.edi.x12.envelope_state import EnvelopeState
 from gateway.edi.x12.envelope_trailer import GE, check_trailer
 from gateway.edi.x12.issues import Severity
 from gateway.edi.x12.model import Group
-from gateway.edi.x12.sets import TransactionList
 
 
 def start_group(st: EnvelopeState, els: list[str]) -> None:
@@ -18,8 +17,7 @@ def start_group(st: EnvelopeState, els: list[str]) -> None:
     ic = st.ensure_interchange()
     st.before_groups = False
     get = (lambda i: els[i] if len(els) > i else "")  # noqa: E731
-    g = Group(get(1), get(2).strip(), get(3).strip(), get(4), get(5), get(6), get(7), get(8).strip(),
-              transactions=TransactionList())
+    g = Group(get(1), get(2).strip(), get(3).strip(), get(4), get(5), get(6), get(7), get(8).strip())
     ic.groups.append(g)
     st.group = g
     st.new_group()

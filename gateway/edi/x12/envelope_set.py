@@ -10,7 +10,7 @@ from gateway.edi.x12 import compiled
 from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.envelope_state import EnvelopeState, number
 from gateway.edi.x12.model import Group, Transaction
-from gateway.edi.x12.sets import TransactionList
+from gateway.edi.x12.sets import COMPACT_FROM, TransactionList
 from gateway.edi.x12.specs import TransactionSpec
 from gateway.edi.x12.validate import TransactionValidator
 
@@ -23,8 +23,7 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
             st.envelope_issue("interchange_content_invalid", "transaction set outside a functional group "
                               "(GS missing)", ic, "ST")
         set_id = els[1] if len(els) > 1 else ""
-        g = Group(st.specs.functional_groups.get(set_id, ""), "", "", "", "", "", "", "", enveloped=False,
-                  transactions=TransactionList())
+        g = Group(st.specs.functional_groups.get(set_id, ""), "", "", "", "", "", "", "", enveloped=False)
         ic.groups.append(g)
         st.group = g
         st.new_group()
@@ -34,8 +33,13 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
     tx = Transaction(sys.intern(els[1]) if k > 1 else "", els[2] if k > 2 else "", segment_count=1,
                      implementation_reference=(els[3] or None) if k > 3 else None, first_segment=st.fs)
     sets = g.transactions
-    assert isinstance(sets, TransactionList)  # the analysis makes its groups with one
-    sets.append(tx)
+    if isinstance(sets, TransactionList):
+        sets.append(tx)
+    else:  # a plain list up to COMPACT_FROM sets (a small file's sets are read as they were made), then compact
+        assert isinstance(sets, list)
+        if len(sets) >= COMPACT_FROM:
+            sets = g.transactions = TransactionList(sets)
+        sets.append(tx)
     st.tx = tx
     st.pos = 1
     st.validator = None

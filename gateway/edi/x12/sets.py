@@ -3,9 +3,10 @@
 A file may hold hundreds of thousands of transaction sets, and the analysis is held from reading to the 997/999.
 One :class:`~gateway.edi.x12.model.Transaction` object per set, with its ST02 string and first-segment int, is about
 200 bytes a set (20 MB at 100,000 sets, more in RSS). Most sets are plain: no issue, SE01 equal to the counted
-segments, SE02 equal to ST02, ST02 all digits. Such a set is kept as one row of columns (arrays: about 30 bytes),
-and a :class:`Transaction` equal to the one the analysis made is built each time it is read. Any other set (issues,
-errors, odd control numbers) stays the object the analysis made.
+segments, SE02 equal to ST02, ST02 all digits. Once a group holds :data:`COMPACT_FROM` sets, the analysis keeps them
+in a :class:`TransactionList`: a plain set as one row of columns (arrays: about 30 bytes), read back as a
+:class:`Transaction` equal to the one the analysis made, built each time it is read; any other set (issues, errors,
+odd control numbers) as the object the analysis made. A smaller group's sets stay a plain list of objects.
 
 A set built from its row is read-only (:class:`StoredTransaction`): changing it would change nothing stored, so it
 raises instead. Code that changes a set after the analysis (the declared-documents check adds its issue) takes it
@@ -22,6 +23,10 @@ from typing import overload
 
 from gateway.edi.x12.model import NO_ISSUES, Transaction
 
+# a group's sets are a plain list of objects up to this many, then a TransactionList: a small file's sets are read
+# a dozen times by the flow (acknowledgement, lineage, summaries, declared sets), and each read of a row builds an
+# object (2% more instructions per one-set file, bench/results/mem101.txt); a few objects per group cost nothing
+COMPACT_FROM = 32
 MAX_CONTROL_DIGITS = 18  # ST02 as an int64 (X12 allows 4 to 9 characters)
 MAX_NAMES = 0xFFFF  # set ids, specification keys and ST03 values of one group (array 'H' codes)
 
