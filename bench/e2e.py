@@ -222,6 +222,9 @@ class Server:
             }
         )
         env.update(extra_env)
+        # the server runs this checkout's gateway: it starts in the gateway home, where a relative PYTHONPATH
+        # (``PYTHONPATH=.``) finds nothing and the venv's installed checkout would be measured instead
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.log = open(home / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([str(GATEWAY), "serve"], cwd=home, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)

@@ -25,6 +25,7 @@ from typing import Any
 
 from gateway.edi.x12.issues import CATALOGUE, Issue, Level, Severity
 from gateway.edi.x12.model import NO_ISSUES, Analysis, Group, Interchange, Transaction
+from gateway.edi.x12.sets import changeable
 from gateway.errors import Location
 from gateway.partners.schema import Partner
 
@@ -56,10 +57,10 @@ def enforce_declared(analysis: Analysis, partner: Partner, *, file: str | None =
     findings: list[Finding] = []
     for ic in analysis.interchanges:
         for group in ic.groups:
-            for tx in group.transactions:
+            for i, tx in enumerate(group.transactions):
                 finding = _check(partner, declared, ic, group, tx, file)
-                if finding is not None:
-                    _add(analysis, tx, finding.issue, position=len(findings))
+                if finding is not None:  # the set's issue: kept on it (a set stored compactly is taken out)
+                    _add(analysis, changeable(group.transactions, i), finding.issue, position=len(findings))
                     findings.append(finding)
     return findings
 

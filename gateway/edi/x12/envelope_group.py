@@ -20,7 +20,7 @@ def start_group(st: EnvelopeState, els: list[str]) -> None:
     g = Group(get(1), get(2).strip(), get(3).strip(), get(4), get(5), get(6), get(7), get(8).strip())
     ic.groups.append(g)
     st.group = g
-    st.set_controls = set()
+    st.new_group()
     owner = g
     if len(els) != 9:
         st.envelope_issue("gs_element_invalid", f"GS has {len(els) - 1} elements instead of 8", owner, "GS",

@@ -10,6 +10,7 @@ from gateway.edi.x12 import compiled
 from gateway.edi.x12.delimiters import Delimiters
 from gateway.edi.x12.envelope_state import EnvelopeState, number
 from gateway.edi.x12.model import Group, Transaction
+from gateway.edi.x12.sets import COMPACT_FROM, TransactionList
 from gateway.edi.x12.specs import TransactionSpec
 from gateway.edi.x12.validate import TransactionValidator
 
@@ -25,13 +26,20 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
         g = Group(st.specs.functional_groups.get(set_id, ""), "", "", "", "", "", "", "", enveloped=False)
         ic.groups.append(g)
         st.group = g
-        st.set_controls = set()
+        st.new_group()
     g = st.group
     k = len(els)
     # interned / shared strings: a file may hold hundreds of thousands of sets (see bench/x12_read.py)
     tx = Transaction(sys.intern(els[1]) if k > 1 else "", els[2] if k > 2 else "", segment_count=1,
                      implementation_reference=(els[3] or None) if k > 3 else None, first_segment=st.fs)
-    g.transactions.append(tx)
+    sets = g.transactions
+    if isinstance(sets, TransactionList):
+        sets.append(tx)
+    else:  # a plain list up to COMPACT_FROM sets (a small file's sets are read as they were made), then compact
+        assert isinstance(sets, list)
+        if len(sets) >= COMPACT_FROM:
+            sets = g.transactions = TransactionList(sets)
+        sets.append(tx)
     st.tx = tx
     st.pos = 1
     st.validator = None
@@ -42,10 +50,9 @@ def start_set(st: EnvelopeState, els: list[str]) -> None:
     if not 4 <= len(control) <= 9:
         st.set_issue("st_control_invalid", f"ST02 {control!r} must be 4 to 9 characters", 1, "ST",
                      element=2, element_ref="329", bad_value=control)
-    elif control in st.set_controls:
+    elif st.seen_set_control(control):
         st.set_issue("st_control_duplicate", f"ST02 {control!r} is used by an earlier set of the group", 1,
                      "ST", element=2, element_ref="329", bad_value=control)
-    st.set_controls.add(control)
     version = g.version if g.enveloped else st.default_version
     base = st.specs.base_version(version) if version else None
     if len(els) > 3 and els[3] and (base is None or base < "004020") and version[:6] < "004020":
@@ -138,6 +145,9 @@ def finish_set(st: EnvelopeState, complete: bool) -> None:
         st.validator.finish(complete)
     st.validator = None
     st.tx = None
+    sets = st.group.transactions if st.group is not None else None
+    if isinstance(sets, TransactionList):  # the set is complete: kept as a row of columns if it is plain
+        sets.pack(len(sets) - 1)
 
 
 def close_set(st: EnvelopeState, missing_trailer: bool) -> None:

@@ -13,6 +13,7 @@ from gateway.edi.x12.issues import Issue, Severity, make_issue
 from gateway.edi.x12.model import NO_ISSUES, Analysis, Group, Interchange, Transaction
 from gateway.edi.x12.reader import MAX_SEGMENT_LENGTH
 from gateway.edi.x12.rules import NO_RULES, Rules
+from gateway.edi.x12.sets import TransactionList
 from gateway.edi.x12.specs import SpecLibrary, library
 from gateway.edi.x12.validate import TransactionValidator
 from gateway.errors import Location
@@ -58,7 +59,9 @@ class EnvelopeState:
         self.pos = 0  # position in the current transaction set
         self.bare = False
         self.group_controls: set[str] = set()
-        self.set_controls: set[str] = set()
+        # ST02 of the group's earlier sets, once one came out of order (see seen_set_control)
+        self.set_controls: set[str] | None = None
+        self.set_top = -1  # until then: the highest ST02 so far (all of them digits)
         self.before_groups = True
         # per analysis: merged rules by group version, and the shared compiled checkers by spec, rules, delimiters
         self.merged_rules: dict[str, Rules] = {}
@@ -116,6 +119,30 @@ class EnvelopeState:
                            set_id=tx.set_id if tx else None, element_ref=element_ref, bad_value=bad_value,
                            repetition=repetition, **self._context())
         self._add(issue, tx)
+
+    def new_group(self) -> None:
+        self.set_controls = None
+        self.set_top = -1
+
+    def seen_set_control(self, control: str) -> bool:
+        """Whether an earlier set of the current group has ST02 ``control`` (the set just started is the group's
+        last). Sets mostly count up: while every ST02 is digits and above the ones before, none can repeat, and
+        none is remembered (a 100,000-set group would hold a set of 100,000 strings); the first one out of order
+        or not digits takes the group's ST02s from its sets, remembered from then on."""
+        seen = self.set_controls
+        if seen is None:
+            if control.isascii() and control.isdigit() and len(control) <= 18 and int(control) > self.set_top:
+                self.set_top = int(control)
+                return False
+            assert self.group is not None
+            sets = self.group.transactions
+            n = len(sets) - 1
+            seen = self.set_controls = set(sets.control_numbers(n) if isinstance(sets, TransactionList)
+                                           else (t.control_number for t in sets[:n]))
+        if control in seen:
+            return True
+        seen.add(control)
+        return False
 
     def ensure_interchange(self) -> Interchange:
         if self.ic is None:

@@ -4,11 +4,13 @@ every issue found, attached where it belongs.
 Each level keeps the issues that concern it: a transaction set keeps its segment and element issues, a group its
 envelope issues (GS/GE), an interchange its ISA/IEA issues. :attr:`Analysis.errors` and
 :attr:`Analysis.warnings` list every issue of the document, in document order. Objects use ``__slots__`` and keep
-no segment data, so a file with hundreds of thousands of transaction sets stays small in memory.
+no segment data, and a group's plain transaction sets are kept as rows of columns (:mod:`.sets`), so a file with
+hundreds of thousands of transaction sets stays small in memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +108,8 @@ class Group(_Issues):
     declared_count: str | None = None  # GE01 as sent
     trailer_control_number: str | None = None  # GE02 as sent
     enveloped: bool = True
-    transactions: list[Transaction] = field(default_factory=list)
+    # the analysis keeps them compactly (gateway.edi.x12.sets.TransactionList); any sequence of sets reads the same
+    transactions: Sequence[Transaction] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
 
     @property
