@@ -180,7 +180,8 @@ class Settings(BaseSettings):
     )
     handoff_sweep_seconds: float = Field(1.0, gt=0, description="how often due hand-off deliveries are looked for")
     inbound_workers: int | None = Field(
-        None, ge=1, le=32, description="files of one inbox processed at once; default 2 on PostgreSQL, 1 on SQLite"
+        None, ge=1, le=32, description="files of one inbox processed at once in each process; default 2 on PostgreSQL"
+        " with one inbound process, otherwise 1"
     )
     inbound_processes: Annotated[int, Field(ge=0, le=16)] | Literal["auto"] = Field(
         1, description="processes taking files from the folder inboxes: `gateway serve` starts this many"
@@ -267,14 +268,21 @@ class Settings(BaseSettings):
 
     @property
     def workers(self) -> int:
-        """Inbound files in flight per inbox: two on PostgreSQL (its round trips and commits overlap), one on
-        SQLite (one writer at a time: more threads only contend for the lock). Not four on PostgreSQL: a poll's
-        claim of 100 files went in batches of 25 instead of 50 (twice the store's statements and commits per file)
-        and four threads on two cores cost GIL hand-offs: 15-25 % more gateway CPU and 25-30 % more PostgreSQL
-        CPU per small file for no measurable gain in files per second (bench/results/pgpath.txt)."""
+        """Inbound files in flight per inbox and process: two on PostgreSQL with one inbound process (its round
+        trips and commits overlap), otherwise one: on SQLite (one writer at a time: more threads only contend for the
+        lock), and on PostgreSQL once several processes take the inbox (``inbound_processes``, ``auto`` on two cores
+        and more), where the processes already overlap each other's round trips and a second thread in each only
+        splits their batches and hands the GIL about: two processes of one thread took 598-630 small 856 files per
+        second against 513-520 with two threads each, at 1.70 against 2.11 ms of gateway CPU and 0.71 against
+        0.85 ms of PostgreSQL CPU per file (bench/results/e2e-round8.txt). Not four: a poll's claim of 100 files
+        went in batches of 25 instead of 50 (twice the store's statements and commits per file) and four threads on
+        two cores cost GIL hand-offs: 15-25 % more gateway CPU and 25-30 % more PostgreSQL CPU per small file for no
+        measurable gain in files per second (bench/results/pgpath.txt)."""
         if self.inbound_workers is not None:
             return self.inbound_workers
-        return 2 if self.database.startswith(("postgres", "postgresql")) else 1
+        if not self.database.startswith(("postgres", "postgresql")):
+            return 1
+        return 2 if self.processes == 1 else 1
 
     @classmethod
     def settings_customise_sources(

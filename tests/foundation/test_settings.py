@@ -83,3 +83,23 @@ def test_as2_sending_settings_reach_our_as2_identity(tmp_path, monkeypatch):
     monkeypatch.setenv("GATEWAY_IDENTITY__AS2_MESSAGE_ID_DOMAIN", "<as2@hub>")
     with pytest.raises(ConfigError, match="as2_message_id_domain is a host name"):
         load_settings(f)
+
+
+@pytest.mark.parametrize(("database", "processes", "workers", "expected"), [
+    ("postgresql+psycopg://u@h/db", 1, None, 2),  # one process: two threads overlap its round trips
+    ("postgresql+psycopg://u@h/db", 2, None, 1),  # several processes overlap each other's: one thread each
+    ("sqlite:///x.db", 1, None, 1),
+    ("sqlite:///x.db", 2, None, 1),
+    ("postgresql+psycopg://u@h/db", 2, 3, 3),  # said explicitly: kept
+    ("sqlite:///x.db", 1, 2, 2),
+])
+def test_inbound_threads_per_process_by_database_and_processes(tmp_path, monkeypatch, database, processes, workers,
+                                                               expected):
+    for name in ("GATEWAY_INBOUND_WORKERS", "GATEWAY_INBOUND_PROCESSES", "GATEWAY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    text = f"database_url: '{database}'\ninbound_processes: {processes}\n"
+    if workers is not None:
+        text += f"inbound_workers: {workers}\n"
+    s = load_settings(write(tmp_path, text))
+    assert s.processes == processes
+    assert s.workers == expected
